@@ -1,0 +1,106 @@
+//! Drover's agent↔master protocol, version 1 (documented in `docs/agent-protocol.md`).
+//!
+//! The agent opens one long-lived `POST /internal/agent/v1/register` whose response is a RecordIO
+//! stream of [`ToAgent`] messages (launches, kills, acknowledgements, framework messages, pings);
+//! everything the agent says afterwards is a batched `POST /internal/agent/v1/call` of
+//! [`FromAgent`]. No connection per task: a burst of launches is a burst of records on one stream,
+//! a burst of status updates is one POST.
+
+use crate::mesos::*;
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+pub const REGISTER_PATH: &str = "/internal/agent/v1/register";
+pub const CALL_PATH: &str = "/internal/agent/v1/call";
+
+/// A task as the agent reports it when (re-)registering.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ReportedTask {
+    pub framework_id: FrameworkID,
+    pub task: TaskInfo,
+    pub state: TaskState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_id: Option<ExecutorID>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Register {
+    pub version: u32,
+    pub agent_info: AgentInfo,
+    /// Set when the agent re-registers with the id it was given before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<AgentID>,
+    #[serde(default)]
+    pub tasks: Vec<ReportedTask>,
+    #[serde(default)]
+    pub frameworks: Vec<FrameworkInfo>,
+}
+
+/// A status update with the framework it belongs to; `status.uuid` identifies it for the ack.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct StatusUpdate {
+    pub framework_id: FrameworkID,
+    pub status: TaskStatus,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FromAgent {
+    /// Liveness: the master marks the agent unreachable when these stop.
+    Heartbeat,
+    Updates { updates: Vec<StatusUpdate> },
+    ExecutorMessage {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        #[serde(with = "crate::mesos::b64")]
+        data: Option<Vec<u8>>,
+    },
+    /// An executor exited (custom executors), with its wait status.
+    ExecutorExited { framework_id: FrameworkID, executor_id: ExecutorID, status: i32 },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AgentCall {
+    pub agent_id: AgentID,
+    pub calls: Vec<FromAgent>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ToAgent {
+    Registered {
+        agent_id: AgentID,
+        heartbeat_interval_seconds: f64,
+        master_id: String,
+    },
+    RunTasks {
+        framework: FrameworkInfo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        executor: Option<ExecutorInfo>,
+        tasks: Vec<TaskInfo>,
+    },
+    KillTask {
+        framework_id: FrameworkID,
+        task_id: TaskID,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kill_policy: Option<KillPolicy>,
+    },
+    Acknowledge {
+        framework_id: FrameworkID,
+        task_id: TaskID,
+        #[serde(with = "crate::mesos::b64")]
+        uuid: Option<Vec<u8>>,
+    },
+    FrameworkMessage {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        #[serde(with = "crate::mesos::b64")]
+        data: Option<Vec<u8>>,
+    },
+    ShutdownExecutor { framework_id: FrameworkID, executor_id: ExecutorID },
+    ShutdownFramework { framework_id: FrameworkID },
+    /// Ask the agent to resend the latest state of these tasks (unknown ones get TASK_LOST... the
+    /// agent answers what it knows).
+    Reconcile { framework_id: FrameworkID, task_ids: Vec<TaskID> },
+    Ping,
+}
