@@ -1,1 +1,177 @@
-//! placeholder
+//! The Drover agent: registers its machine's resources with the master, runs tasks in `process`
+//! containers (the built-in command executor, or custom executors over the v1 executor API),
+//! fetches their artifacts, delivers status updates reliably, checkpoints what it runs and
+//! re-adopts it after a restart.
+#![deny(unsafe_code)] // one audited exception: setsid between fork and exec (containerizer)
+
+mod agent;
+mod checkpoint;
+mod containerizer;
+mod fetcher;
+mod http;
+mod link;
+mod status;
+
+pub use agent::Agent;
+pub use containerizer::Cgroups;
+
+use drover_api::{AgentInfo, Attribute, Resources, Text, ValueType};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// `host:port` of the master.
+    pub master: String,
+    pub work_dir: PathBuf,
+    /// Address the master and executors use to reach this agent.
+    pub advertise_ip: String,
+    pub hostname: String,
+    pub port: u16,
+    pub resources: Resources,
+    pub attributes: Vec<Attribute>,
+    pub default_kill_grace_secs: f64,
+    pub executor_shutdown_grace_secs: f64,
+    pub executor_registration_timeout_secs: f64,
+    pub fetch_max_bytes: u64,
+    pub max_body_bytes: usize,
+    /// Apply cgroup limits when the host allows it.
+    pub cgroups: bool,
+    pub switch_user: bool,
+}
+
+impl AgentConfig {
+    pub fn meta_dir(&self) -> PathBuf {
+        self.work_dir.join("meta")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("creating work dir {path}: {source}")]
+    WorkDir { path: String, source: std::io::Error },
+    #[error("attribute '{0}' is not of the form name:value")]
+    BadAttribute(String),
+    #[error("HTTP client: {0}")]
+    Client(String),
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Parse Mesos' `--attributes` text form: `rack:r1;zone:a;level:3`.
+pub fn parse_attributes(text: &str) -> Result<Vec<Attribute>, AgentError> {
+    let mut out = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once(':').ok_or_else(|| AgentError::BadAttribute(part.to_string()))?;
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() {
+            return Err(AgentError::BadAttribute(part.to_string()));
+        }
+        let attr = match v.parse::<f64>() {
+            Ok(n) if n.is_finite() => Attribute {
+                name: k.into(),
+                kind: ValueType::SCALAR,
+                scalar: Some(drover_api::Scalar { value: n }),
+                ranges: None,
+                set: None,
+                text: None,
+            },
+            _ => Attribute { name: k.into(), kind: ValueType::TEXT, scalar: None, ranges: None, set: None, text: Some(Text { value: v.into() }) },
+        };
+        out.push(attr);
+    }
+    Ok(out)
+}
+
+/// What this machine has, as Mesos' defaults compute it: all cpus, memory less 1 GiB (or half
+/// when small), the work dir's free disk less 5 GiB (or half), ports 31000-32000.
+pub fn default_resources(work_dir: &std::path::Path, share: f64) -> Resources {
+    let cpus = std::thread::available_parallelism().map(|n| n.get() as f64).unwrap_or(1.0);
+    let mem_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(1024.0);
+    let mem = if mem_mb > 2048.0 { mem_mb - 1024.0 } else { mem_mb / 2.0 };
+    let disk_mb = nix::sys::statvfs::statvfs(work_dir)
+        .map(|s| s.blocks_available() as f64 * s.fragment_size() as f64 / 1048576.0)
+        .unwrap_or(10240.0);
+    let disk = if disk_mb > 10240.0 { disk_mb - 5120.0 } else { disk_mb / 2.0 };
+    let text = format!(
+        "cpus:{};mem:{};disk:{};ports:[31000-32000]",
+        (cpus * share * 1000.0).floor() / 1000.0,
+        (mem * share).floor(),
+        (disk * share).floor()
+    );
+    Resources::parse(&text).unwrap_or_default()
+}
+
+/// A running agent.
+pub struct AgentHandle {
+    pub agent: Arc<Agent>,
+}
+
+impl AgentHandle {
+    /// Stop every task and executor (Ctrl-C): nothing is left behind.
+    pub async fn kill_everything(&self) {
+        self.agent.kill_everything(self.agent.cfg.default_kill_grace_secs.min(3.0)).await;
+    }
+}
+
+/// Start the agent on `listener`: recover checkpointed state, serve the HTTP API, connect to the
+/// master. Returns once it is serving; the work continues on the runtime.
+pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<AgentHandle, AgentError> {
+    std::fs::create_dir_all(cfg.meta_dir()).map_err(|source| AgentError::WorkDir { path: cfg.work_dir.display().to_string(), source })?;
+    let cgroups = if cfg.cgroups { Cgroups::detect(std::path::Path::new("/sys/fs/cgroup")) } else { Cgroups::None("disabled by flag".into()) };
+    match &cgroups {
+        Cgroups::None(why) => tracing::warn!("tasks run without cpu/memory limits: {why}"),
+        c => tracing::info!("isolation: {}", c.describe()),
+    }
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(None)
+        .build()
+        .map_err(|e| AgentError::Client(e.to_string()))?;
+    let info = AgentInfo {
+        hostname: cfg.hostname.clone(),
+        port: Some(cfg.port as i32),
+        resources: cfg.resources.to_vec(),
+        attributes: cfg.attributes.clone(),
+        id: None,
+    };
+    let id = checkpoint::read_agent_id(&cfg.meta_dir());
+    let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let agent = Arc::new(Agent {
+        launcher: Box::new(containerizer::ProcessLauncher { cgroups: cgroups.clone(), switch_user: cfg.switch_user }),
+        cgroups,
+        fetcher: fetcher::Fetcher { cache_dir: cfg.work_dir.join("fetch-cache"), max_bytes: cfg.fetch_max_bytes, http: client.clone() },
+        state: Mutex::new(agent::AgentState {
+            id,
+            info,
+            frameworks: Default::default(),
+            tasks: Default::default(),
+            executors: Default::default(),
+            completed: Default::default(),
+            updates: status::StatusUpdateManager::new(2.0, 60.0),
+            registered: false,
+            master: None,
+        }),
+        flush: tokio::sync::Notify::new(),
+        started: std::time::Instant::now(),
+        start_unix,
+        outbox: Mutex::new(Vec::new()),
+        reconnect: tokio::sync::Notify::new(),
+        heartbeat_secs: Mutex::new(5.0),
+        cfg,
+    });
+    agent.recover();
+    let app = http::router(agent.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("agent HTTP server stopped: {e}");
+        }
+    });
+    tokio::spawn(link::run_link(agent.clone(), client.clone()));
+    tokio::spawn(link::run_sender(agent.clone(), client));
+    Ok(AgentHandle { agent })
+}

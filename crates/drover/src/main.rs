@@ -1,2 +1,295 @@
-//! placeholder
-fn main() {}
+//! `drover`: parse flags, set up logging, build the parts from one config, run them, stop on a
+//! signal. `drover up` runs a master and agents in one process; `drover master` and `drover
+//! agent` run one part each; the rest are CLI commands.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use drover_api::Resources;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "drover", version, about = "Drover: a datacenter operating system (Mesos-compatible)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct MasterFlags {
+    /// Seconds without a heartbeat before an agent is unreachable (Mesos: 5 × 15 s).
+    #[arg(long, default_value_t = 75.0)]
+    agent_timeout: f64,
+    /// Seconds between batch allocations (events also trigger one).
+    #[arg(long, default_value_t = 1.0)]
+    allocation_interval: f64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_body_bytes: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a master and agents on this machine, state under --work-dir.
+    Up {
+        #[arg(long, default_value = "./.drover")]
+        work_dir: PathBuf,
+        /// Number of agents, each with its own work dir, port and share of the machine.
+        #[arg(long, default_value_t = 1)]
+        agents: usize,
+        /// Master port (0 picks a free one).
+        #[arg(long, default_value_t = 5050)]
+        port: u16,
+        /// First agent port; agent i listens on this + i (0 picks free ones).
+        #[arg(long, default_value_t = 5051)]
+        agent_port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: String,
+        /// Resources of each agent (default: its share of this machine).
+        #[arg(long)]
+        resources: Option<String>,
+        #[command(flatten)]
+        master: MasterFlags,
+    },
+    /// Run a master.
+    Master {
+        #[arg(long, default_value = "./.drover/master")]
+        work_dir: PathBuf,
+        #[arg(long, default_value = "0.0.0.0")]
+        ip: String,
+        #[arg(long, default_value_t = 5050)]
+        port: u16,
+        /// Address agents and frameworks reach this master at (default: --ip, or this host's).
+        #[arg(long)]
+        advertise_ip: Option<String>,
+        #[arg(long)]
+        hostname: Option<String>,
+        #[command(flatten)]
+        master: MasterFlags,
+    },
+    /// Run an agent.
+    Agent {
+        /// The master, host:port.
+        #[arg(long, env = "DROVER_MASTER")]
+        master: String,
+        #[arg(long, default_value = "./.drover/agent")]
+        work_dir: PathBuf,
+        #[arg(long, default_value = "0.0.0.0")]
+        ip: String,
+        #[arg(long, default_value_t = 5051)]
+        port: u16,
+        #[arg(long)]
+        advertise_ip: Option<String>,
+        #[arg(long)]
+        hostname: Option<String>,
+        /// e.g. 'cpus:4;mem:8192;disk:10000;ports:[31000-32000]' (default: what the machine has).
+        #[arg(long)]
+        resources: Option<String>,
+        /// e.g. 'rack:r1;zone:a'.
+        #[arg(long, default_value = "")]
+        attributes: String,
+        /// Do not apply cgroup cpu/memory limits.
+        #[arg(long)]
+        no_cgroups: bool,
+    },
+    /// Agents of the cluster.
+    Node {
+        #[command(subcommand)]
+        cmd: drover_cli::NodeCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
+    /// Frameworks registered with the master.
+    Framework {
+        #[command(subcommand)]
+        cmd: drover_cli::FrameworkCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
+    /// Tasks and their logs.
+    Task {
+        #[command(subcommand)]
+        cmd: drover_cli::TaskCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn this_host() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+}
+
+/// The address others should use for us: an explicit one, the bind ip, or the host's own.
+fn advertise(ip: &str, explicit: Option<String>) -> String {
+    if let Some(a) = explicit {
+        return a;
+    }
+    if ip != "0.0.0.0" {
+        return ip.to_string();
+    }
+    // The address of the interface that routes outwards; loopback if there is none.
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("10.255.255.255:1")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".into())
+}
+
+async fn bind(ip: &str, port: u16) -> Result<tokio::net::TcpListener> {
+    let addr: SocketAddr = format!("{ip}:{port}").parse().with_context(|| format!("bad address {ip}:{port}"))?;
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (is another drover running? pick another port)"))
+}
+
+fn master_config(f: &MasterFlags, advertise_ip: String, hostname: String, work_dir: PathBuf) -> drover_master::MasterConfig {
+    drover_master::MasterConfig {
+        advertise_ip,
+        hostname,
+        work_dir: Some(work_dir),
+        agent_timeout_secs: f.agent_timeout,
+        agent_heartbeat_secs: (f.agent_timeout / 5.0).clamp(0.2, 5.0),
+        allocation_interval_secs: f.allocation_interval,
+        max_body_bytes: f.max_body_bytes,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn agent_config(
+    master: String,
+    work_dir: PathBuf,
+    advertise_ip: String,
+    hostname: String,
+    port: u16,
+    resources: Resources,
+    attributes: &str,
+    cgroups: bool,
+) -> Result<drover_agent::AgentConfig> {
+    Ok(drover_agent::AgentConfig {
+        master,
+        work_dir,
+        advertise_ip,
+        hostname,
+        port,
+        resources,
+        attributes: drover_agent::parse_attributes(attributes)?,
+        default_kill_grace_secs: 3.0,
+        executor_shutdown_grace_secs: 5.0,
+        executor_registration_timeout_secs: 60.0,
+        fetch_max_bytes: 1 << 30,
+        max_body_bytes: 16 << 20,
+        cgroups,
+        switch_user: true,
+    })
+}
+
+fn parse_resources(text: Option<&str>, work_dir: &std::path::Path, share: f64) -> Result<Resources> {
+    match text {
+        Some(t) => Resources::parse(t).map_err(|e| anyhow::anyhow!("--resources: {e}")),
+        None => Ok(drover_agent::default_resources(work_dir, share)),
+    }
+}
+
+enum Stop {
+    Interrupt,
+    Terminate,
+}
+
+async fn wait_signal() -> Stop {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        std::future::pending::<()>().await;
+        return Stop::Interrupt;
+    };
+    tokio::select! {
+        _ = int.recv() => Stop::Interrupt,
+        _ = term.recv() => Stop::Terminate,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Node { cmd, common } => return drover_cli::node(cmd, common).await,
+        Cmd::Framework { cmd, common } => return drover_cli::framework(cmd, common).await,
+        Cmd::Task { cmd, common } => return drover_cli::task(cmd, common).await,
+        _ => {}
+    }
+    init_logging();
+    match cli.cmd {
+        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, master } => {
+            if agents == 0 {
+                bail!("--agents must be at least 1");
+            }
+            std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+            let work_dir = std::fs::canonicalize(&work_dir)?;
+            let listener = bind(&ip, port).await?;
+            let mport = listener.local_addr()?.port();
+            let shared = drover_master::build(master_config(&master, ip.clone(), this_host(), work_dir.join("master")), mport)?;
+            tokio::spawn(drover_master::serve(shared, listener, std::future::pending()));
+            let mut handles = Vec::new();
+            let mut agent_urls = Vec::new();
+            for i in 0..agents {
+                let p = if agent_port == 0 { 0 } else { agent_port + i as u16 };
+                let l = bind(&ip, p).await?;
+                let aport = l.local_addr()?.port();
+                let dir = work_dir.join(format!("agent-{i}"));
+                std::fs::create_dir_all(&dir)?;
+                let res = parse_resources(resources.as_deref(), &dir, 1.0 / agents as f64)?;
+                let cfg = agent_config(format!("{ip}:{mport}"), dir, ip.clone(), ip.clone(), aport, res, "", true)?;
+                handles.push(drover_agent::start(cfg, l)?);
+                agent_urls.push(format!("http://{ip}:{aport}"));
+            }
+            println!("Drover is up.");
+            println!("  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})");
+            for (i, u) in agent_urls.iter().enumerate() {
+                println!("  agent {i}: {u}");
+            }
+            println!("  state:  {}", work_dir.display());
+            println!("Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)");
+            wait_signal().await;
+            eprintln!("stopping: killing tasks...");
+            for h in &handles {
+                h.kill_everything().await;
+            }
+            Ok(())
+        }
+        Cmd::Master { work_dir, ip, port, advertise_ip, hostname, master } => {
+            let listener = bind(&ip, port).await?;
+            let port = listener.local_addr()?.port();
+            let adv = advertise(&ip, advertise_ip);
+            let shared = drover_master::build(master_config(&master, adv.clone(), hostname.unwrap_or_else(this_host), work_dir), port)?;
+            tracing::info!("master listening on {ip}:{port}, advertised as {adv}:{port}");
+            drover_master::serve(shared, listener, async {
+                wait_signal().await;
+            })
+            .await?;
+            Ok(())
+        }
+        Cmd::Agent { master, work_dir, ip, port, advertise_ip, hostname, resources, attributes, no_cgroups } => {
+            std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+            let work_dir = std::fs::canonicalize(&work_dir)?;
+            let listener = bind(&ip, port).await?;
+            let port = listener.local_addr()?.port();
+            let adv = advertise(&ip, advertise_ip);
+            let res = parse_resources(resources.as_deref(), &work_dir, 1.0)?;
+            let host = hostname.unwrap_or_else(|| adv.clone());
+            let cfg = agent_config(master, work_dir, adv, host, port, res, &attributes, !no_cgroups)?;
+            let h = drover_agent::start(cfg, listener)?;
+            tracing::info!("agent listening on {ip}:{port}");
+            match wait_signal().await {
+                // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.
+                Stop::Interrupt => h.kill_everything().await,
+                Stop::Terminate => tracing::info!("SIGTERM: leaving tasks running for recovery"),
+            }
+            Ok(())
+        }
+        Cmd::Node { .. } | Cmd::Framework { .. } | Cmd::Task { .. } => Ok(()),
+    }
+}

@@ -1,0 +1,268 @@
+//! The `process` containerizer: fork/exec a command in its sandbox, in its own session, with
+//! stdout/stderr going to files in the sandbox, optionally inside a cgroup (v1 or v2) that limits
+//! cpu and memory. Killing is SIGTERM to the whole session, then SIGKILL after the grace period.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("creating sandbox {path}: {source}")]
+    Sandbox { path: String, source: std::io::Error },
+    #[error("user '{0}' does not exist on this agent")]
+    NoSuchUser(String),
+    #[error("failed to execute '{program}': {source}")]
+    Exec { program: String, source: std::io::Error },
+    #[error("command is empty")]
+    EmptyCommand,
+}
+
+/// What to run, fully resolved.
+#[derive(Clone, Debug)]
+pub struct ProcessSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub sandbox: PathBuf,
+    pub user: Option<String>,
+    pub limits: Option<Limits>,
+    pub container_id: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub cpus: f64,
+    pub mem_mb: f64,
+}
+
+/// Cgroup support found on this host.
+#[derive(Clone, Debug)]
+pub enum Cgroups {
+    None(String),
+    V1 { cpu: PathBuf, memory: PathBuf },
+    V2 { root: PathBuf },
+}
+
+impl Cgroups {
+    /// Find a writable cgroup hierarchy for `drover` containers, or say why there is none.
+    pub fn detect(root: &Path) -> Cgroups {
+        let unified = root.join("cgroup.controllers");
+        if let Ok(c) = std::fs::read_to_string(&unified) {
+            if c.contains("memory") && c.contains("cpu") {
+                let dir = root.join("drover");
+                if std::fs::create_dir_all(&dir).is_ok() {
+                    let _ = std::fs::write(root.join("cgroup.subtree_control"), "+cpu +memory");
+                    let _ = std::fs::write(dir.join("cgroup.subtree_control"), "+cpu +memory");
+                    return Cgroups::V2 { root: dir };
+                }
+            }
+        }
+        let cpu = root.join("cpu");
+        let memory = root.join("memory");
+        if cpu.join("cpu.shares").exists() && memory.join("memory.limit_in_bytes").exists() {
+            let (c, m) = (cpu.join("drover"), memory.join("drover"));
+            match (std::fs::create_dir_all(&c), std::fs::create_dir_all(&m)) {
+                (Ok(()), Ok(())) => return Cgroups::V1 { cpu: c, memory: m },
+                (Err(e), _) | (_, Err(e)) => return Cgroups::None(format!("cgroup v1 is not writable: {e}")),
+            }
+        }
+        Cgroups::None(format!("no cgroup v1 cpu+memory or v2 hierarchy with cpu and memory under {}", root.display()))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Cgroups::None(why) => format!("none ({why})"),
+            Cgroups::V1 { .. } => "cgroups v1 (cpu, memory)".into(),
+            Cgroups::V2 { .. } => "cgroups v2 (cpu, memory)".into(),
+        }
+    }
+
+    /// Put `pid` in a new cgroup for the container with these limits. Errors are logged: a task
+    /// without limits is better than no task, and the log says so.
+    pub fn place(&self, container_id: &str, pid: u32, limits: Limits) {
+        let r = match self {
+            Cgroups::None(_) => Ok(()),
+            Cgroups::V1 { cpu, memory } => (|| -> std::io::Result<()> {
+                let c = cpu.join(container_id);
+                let m = memory.join(container_id);
+                std::fs::create_dir_all(&c)?;
+                std::fs::create_dir_all(&m)?;
+                let shares = ((limits.cpus * 1024.0) as u64).max(2);
+                std::fs::write(c.join("cpu.shares"), shares.to_string())?;
+                std::fs::write(c.join("cpu.cfs_period_us"), "100000")?;
+                let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
+                std::fs::write(c.join("cpu.cfs_quota_us"), quota.to_string())?;
+                if limits.mem_mb > 0.0 {
+                    let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
+                    std::fs::write(m.join("memory.limit_in_bytes"), bytes.to_string())?;
+                }
+                std::fs::write(c.join("cgroup.procs"), pid.to_string())?;
+                std::fs::write(m.join("cgroup.procs"), pid.to_string())?;
+                Ok(())
+            })(),
+            Cgroups::V2 { root } => (|| -> std::io::Result<()> {
+                let d = root.join(container_id);
+                std::fs::create_dir_all(&d)?;
+                let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
+                std::fs::write(d.join("cpu.max"), format!("{quota} 100000"))?;
+                let weight = ((limits.cpus * 100.0) as u64).clamp(1, 10_000);
+                std::fs::write(d.join("cpu.weight"), weight.to_string())?;
+                if limits.mem_mb > 0.0 {
+                    let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
+                    std::fs::write(d.join("memory.max"), bytes.to_string())?;
+                }
+                std::fs::write(d.join("cgroup.procs"), pid.to_string())?;
+                Ok(())
+            })(),
+        };
+        if let Err(e) = r {
+            tracing::warn!(container_id, "could not apply cgroup limits: {e}");
+        }
+    }
+
+    /// Whether the kernel OOM-killed something in this container's cgroup.
+    pub fn oom_killed(&self, container_id: &str) -> bool {
+        let text = match self {
+            Cgroups::None(_) => return false,
+            Cgroups::V1 { memory, .. } => std::fs::read_to_string(memory.join(container_id).join("memory.oom_control")),
+            Cgroups::V2 { root } => std::fs::read_to_string(root.join(container_id).join("memory.events")),
+        };
+        text.map(|t| {
+            t.lines().any(|l| {
+                let mut it = l.split_whitespace();
+                it.next() == Some("oom_kill") && it.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0
+            })
+        })
+        .unwrap_or(false)
+    }
+
+    /// Resource usage of the container: (cpu seconds, memory bytes).
+    pub fn usage(&self, container_id: &str) -> Option<(f64, u64)> {
+        match self {
+            Cgroups::None(_) => None,
+            Cgroups::V1 { cpu, memory } => {
+                let acct = cpu.parent()?.parent()?.join("cpuacct").join("drover").join(container_id).join("cpuacct.usage");
+                let cpu_ns: u64 = std::fs::read_to_string(acct).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                let mem: u64 = std::fs::read_to_string(memory.join(container_id).join("memory.usage_in_bytes"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+                let _ = cpu;
+                Some((cpu_ns as f64 / 1e9, mem))
+            }
+            Cgroups::V2 { root } => {
+                let d = root.join(container_id);
+                let stat = std::fs::read_to_string(d.join("cpu.stat")).ok()?;
+                let usec: u64 = stat
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec ").and_then(|v| v.trim().parse().ok()))
+                    .unwrap_or(0);
+                let mem: u64 = std::fs::read_to_string(d.join("memory.current")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                Some((usec as f64 / 1e6, mem))
+            }
+        }
+    }
+
+    /// Remove the container's cgroup directories once its processes are gone.
+    pub fn destroy(&self, container_id: &str) {
+        match self {
+            Cgroups::None(_) => {}
+            Cgroups::V1 { cpu, memory } => {
+                let _ = std::fs::remove_dir(cpu.join(container_id));
+                let _ = std::fs::remove_dir(memory.join(container_id));
+            }
+            Cgroups::V2 { root } => {
+                let _ = std::fs::remove_dir(root.join(container_id));
+            }
+        }
+    }
+}
+
+/// Starts processes. A trait so the agent's logic can be driven with a recording fake.
+pub trait Launcher: Send + Sync {
+    fn spawn(&self, spec: &ProcessSpec) -> Result<tokio::process::Child, LaunchError>;
+}
+
+pub struct ProcessLauncher {
+    pub cgroups: Cgroups,
+    /// Switch to the task's user (needs root); when false, tasks run as the agent's user.
+    pub switch_user: bool,
+}
+
+impl Launcher for ProcessLauncher {
+    fn spawn(&self, spec: &ProcessSpec) -> Result<tokio::process::Child, LaunchError> {
+        let (program, args) = spec.argv.split_first().ok_or(LaunchError::EmptyCommand)?;
+        let sandbox_err = |source| LaunchError::Sandbox { path: spec.sandbox.display().to_string(), source };
+        std::fs::create_dir_all(&spec.sandbox).map_err(sandbox_err)?;
+        let stdout = std::fs::OpenOptions::new().create(true).append(true).open(spec.sandbox.join("stdout")).map_err(sandbox_err)?;
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(spec.sandbox.join("stderr")).map_err(sandbox_err)?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(&spec.sandbox)
+            .stdin(std::process::Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .kill_on_drop(false);
+        if self.switch_user && nix::unistd::geteuid().is_root() {
+            if let Some(user) = spec.user.as_deref().filter(|u| !u.is_empty()) {
+                let u = nix::unistd::User::from_name(user)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| LaunchError::NoSuchUser(user.to_string()))?;
+                if !u.uid.is_root() {
+                    let _ = nix::unistd::chown(&spec.sandbox, Some(u.uid), Some(u.gid));
+                    let _ = nix::unistd::chown(&spec.sandbox.join("stdout"), Some(u.uid), Some(u.gid));
+                    let _ = nix::unistd::chown(&spec.sandbox.join("stderr"), Some(u.uid), Some(u.gid));
+                    cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+                }
+            }
+        }
+        new_session(&mut cmd);
+        let child = cmd.spawn().map_err(|source| LaunchError::Exec { program: program.clone(), source })?;
+        if let (Some(pid), Some(limits)) = (child.id(), spec.limits) {
+            self.cgroups.place(&spec.container_id, pid, limits);
+        }
+        Ok(child)
+    }
+}
+
+/// Run the child in its own session, so signals to the agent's terminal never reach tasks and
+/// a kill reaches every process the task started.
+#[allow(unsafe_code)]
+fn new_session(cmd: &mut tokio::process::Command) {
+    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent; it is the only
+    // thing this hook does between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+    }
+}
+
+/// Send a signal to a task's whole session (its process group, which setsid made equal to its pid).
+pub fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+/// The start time of a process (clock ticks since boot), to tell a re-used pid from ours.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // State is field 3 overall (index 0 here); a zombie is as good as gone.
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Resident memory and cpu time of a process from /proc (bytes, seconds).
+pub fn process_usage(pid: u32) -> Option<(u64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = 100.0;
+    let utime: f64 = f.get(11)?.parse::<f64>().ok()? / ticks;
+    let stime: f64 = f.get(12)?.parse::<f64>().ok()? / ticks;
+    let rss_pages: u64 = f.get(21)?.parse().ok()?;
+    Some((rss_pages * 4096, utime + stime))
+}

@@ -1,0 +1,401 @@
+//! HTTP edge of the master: decode a request, call `Master`, encode the answer. Streams
+//! (framework subscriptions, agent connections, operator SUBSCRIBE) are channels drained into
+//! chunked responses; when a client goes away its channel closes and the master is told.
+
+use crate::core::{frame, Outbox};
+use crate::{ApiError, Shared};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use drover_api::agent_protocol::{AgentCall, Register, CALL_PATH, REGISTER_PATH};
+use drover_api::operator::{self, CallType as OpCall, ResponseType};
+use drover_api::scheduler::{Call, CallType};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_stream_lite::ReceiverStream;
+
+type S = State<Arc<Shared>>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+        };
+        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.to_string()).into_response()
+    }
+}
+
+/// A tiny adapter from an mpsc receiver to a `Stream`, so no extra crate is needed.
+mod tokio_stream_lite {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    pub struct ReceiverStream<T>(pub tokio::sync::mpsc::UnboundedReceiver<T>);
+    impl<T> futures_util::Stream for ReceiverStream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+fn stream_body(rx: mpsc::UnboundedReceiver<Bytes>) -> Body {
+    Body::from_stream(ReceiverStream(rx).map(Ok::<_, std::convert::Infallible>))
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.lock().cfg.max_body_bytes;
+    let mut r = Router::new()
+        .route("/api/v1/scheduler", post(scheduler))
+        .route("/api/v1", post(operator_api))
+        .route(REGISTER_PATH, post(agent_register))
+        .route(CALL_PATH, post(agent_call))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/master/health", get(|| async { StatusCode::OK }))
+        .route("/master/redirect", get(redirect))
+        .route("/redirect", get(redirect));
+    // Mesos serves each JSON endpoint under /master/x, /x, and both with .json.
+    for name in ["state", "state-summary", "frameworks", "slaves", "tasks", "roles", "flags", "version"] {
+        for path in [format!("/master/{name}"), format!("/{name}"), format!("/master/{name}.json"), format!("/{name}.json")] {
+            r = r.route(&path, get(json_endpoint));
+        }
+    }
+    for path in ["/metrics/snapshot", "/metrics/snapshot.json"] {
+        r = r.route(path, get(metrics_snapshot));
+    }
+    r.layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(shared)
+}
+
+pub async fn background(shared: Arc<Shared>) {
+    let interval = std::time::Duration::from_secs_f64(shared.lock().cfg.allocation_interval_secs.max(0.001));
+    let s2 = shared.clone();
+    tokio::spawn(async move {
+        let mut last_hb = 0.0;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let now = s2.now();
+            let hb = now - last_hb >= crate::core::HEARTBEAT_SECS;
+            if hb {
+                last_hb = now;
+            }
+            let wanted = {
+                let mut m = s2.lock();
+                m.tick(now, hb);
+                m.allocation_wanted
+            };
+            if wanted {
+                s2.alloc_notify.notify_one();
+            }
+        }
+    });
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let periodic = tokio::select! {
+            _ = ticker.tick() => true,
+            _ = shared.alloc_notify.notified() => false,
+        };
+        if !periodic {
+            // Let a burst of events (declines, finished tasks) land in one cycle.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let now = shared.now();
+        let mut m = shared.lock();
+        if periodic || m.allocation_wanted {
+            m.allocate(now);
+        }
+    }
+}
+
+fn nudge(shared: &Shared, m: &crate::Master) {
+    if m.allocation_wanted {
+        shared.alloc_notify.notify_one();
+    }
+}
+
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => Err(ApiError::UnsupportedMediaType("Expecting 'Content-Type' to be present".into())),
+        Some(ct) if ct.starts_with("application/json") => Ok(()),
+        Some(ct) if ct.starts_with("application/x-protobuf") => Err(ApiError::UnsupportedMediaType(
+            "Drover speaks the JSON form of the v1 API; 'application/x-protobuf' is not supported".into(),
+        )),
+        Some(ct) => Err(ApiError::UnsupportedMediaType(format!(
+            "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{ct}'"
+        ))),
+    }
+}
+
+fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
+        None => Ok(()),
+        Some(a) if a.contains("application/json") || a.contains("*/*") || a.contains("recordio") => Ok(()),
+        Some(a) => Err(ApiError::NotAcceptable(format!("Expecting 'Accept' to allow application/json, got '{a}'"))),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
+}
+
+async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    check_json_content_type(&headers)?;
+    check_accept(&headers)?;
+    let call: Call = parse(&body, "Call")?;
+    let now = s.now();
+    if call.kind == CallType::SUBSCRIBE {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (fid, sid) = {
+            let mut m = s.lock();
+            let r = m.subscribe(&call, tx.clone(), now);
+            nudge(&s, &m);
+            r?
+        };
+        let watch = s.clone();
+        let sid2 = sid.clone();
+        tokio::spawn(async move {
+            tx.closed().await;
+            let now = watch.now();
+            let mut m = watch.lock();
+            m.framework_disconnected(&fid, &sid2, now);
+            nudge(&watch, &m);
+        });
+        let mut resp = Response::new(stream_body(rx));
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&sid) {
+            h.insert("Mesos-Stream-Id", v);
+        }
+        return Ok(resp);
+    }
+    let sid = headers.get("Mesos-Stream-Id").and_then(|v| v.to_str().ok());
+    let mut m = s.lock();
+    let r = m.scheduler_call(call, sid, now);
+    nudge(&s, &m);
+    r?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn agent_register(
+    State(s): S,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let reg: Register = parse(&body, "agent registration")?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let ip = reg.agent_info.hostname.parse::<std::net::IpAddr>().map(|i| i.to_string()).unwrap_or(addr.ip().to_string());
+    let id = {
+        let mut m = s.lock();
+        let r = m.register_agent(reg, ip, tx.clone(), s.now());
+        nudge(&s, &m);
+        r?
+    };
+    let watch = s.clone();
+    tokio::spawn(async move {
+        tx.closed().await;
+        watch.lock().agent_disconnected(&id, &tx);
+    });
+    let mut resp = Response::new(stream_body(rx));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/recordio"));
+    Ok(resp)
+}
+
+async fn agent_call(State(s): S, body: Bytes) -> Result<StatusCode, ApiError> {
+    let call: AgentCall = parse(&body, "agent call")?;
+    let mut m = s.lock();
+    let r = m.agent_calls(&call.agent_id, call.calls, s.now());
+    nudge(&s, &m);
+    r?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn redirect(State(s): S) -> Response {
+    let m = s.lock();
+    let loc = format!("//{}:{}", m.cfg.advertise_ip, m.info.port);
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, loc)]).into_response()
+}
+
+async fn json_endpoint(State(s): S, uri: axum::http::Uri, Query(q): Query<HashMap<String, String>>) -> Response {
+    let path = uri.path().trim_end_matches(".json").trim_start_matches("/master").trim_start_matches('/').to_string();
+    let now = s.now();
+    let m = s.lock();
+    let v = match path.as_str() {
+        "state" => m.v0_state(now, &s.flags),
+        "state-summary" => m.v0_state_summary(),
+        "frameworks" => {
+            let mut v = m.v0_frameworks();
+            if let Some(id) = q.get("framework_id") {
+                for key in ["frameworks", "completed_frameworks"] {
+                    if let Some(a) = v[key].as_array_mut() {
+                        a.retain(|f| f["id"] == id.as_str());
+                    }
+                }
+            }
+            v
+        }
+        "slaves" => {
+            let mut v = m.v0_slaves();
+            if let Some(id) = q.get("slave_id") {
+                if let Some(a) = v["slaves"].as_array_mut() {
+                    a.retain(|f| f["id"] == id.as_str());
+                }
+            }
+            v
+        }
+        "tasks" => {
+            let limit = q.get("limit").and_then(|l| l.parse::<i64>().ok()).or(Some(100));
+            let offset = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
+            let desc = q.get("order").map(|o| o == "des" || o == "desc").unwrap_or(true);
+            m.v0_tasks(limit, offset, desc, q.get("framework_id").map(|s| s.as_str()), q.get("task_id").map(|s| s.as_str()))
+        }
+        "roles" => m.v0_roles(),
+        "flags" => json!({ "flags": s.flags }),
+        "version" => json!({"version": drover_api::MESOS_COMPAT_VERSION, "drover_version": env!("CARGO_PKG_VERSION"), "build_user": "drover", "build_date": "", "build_time": 0, "git_sha": ""}),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    drop(m);
+    Json(v).into_response()
+}
+
+async fn metrics_snapshot(State(s): S) -> Json<Value> {
+    let now = s.now();
+    let m = s.lock();
+    let map: serde_json::Map<String, Value> = m.metrics(now).into_iter().map(|(k, v)| (k, json!(v))).collect();
+    Json(Value::Object(map))
+}
+
+async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    check_json_content_type(&headers)?;
+    check_accept(&headers)?;
+    let call: operator::Call = parse(&body, "master::Call")?;
+    let now = s.now();
+    let resp = |kind: ResponseType| operator::Response::new(kind);
+    let out = match call.kind {
+        OpCall::GET_HEALTH => {
+            let mut r = resp(ResponseType::GET_HEALTH);
+            r.get_health = Some(operator::GetHealth { healthy: true });
+            r
+        }
+        OpCall::GET_VERSION => {
+            let mut r = resp(ResponseType::GET_VERSION);
+            r.get_version = Some(operator::GetVersion {
+                version_info: operator::VersionInfo {
+                    version: drover_api::MESOS_COMPAT_VERSION.into(),
+                    build_date: None,
+                    git_sha: None,
+                },
+            });
+            r
+        }
+        OpCall::GET_FLAGS => {
+            let mut r = resp(ResponseType::GET_FLAGS);
+            let flags = s
+                .flags
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| operator::Flag { name: k.clone(), value: v.as_str().map(String::from).unwrap_or(v.to_string()) })
+                        .collect()
+                })
+                .unwrap_or_default();
+            r.get_flags = Some(operator::GetFlags { flags });
+            r
+        }
+        OpCall::GET_METRICS => {
+            let mut r = resp(ResponseType::GET_METRICS);
+            let m = s.lock();
+            r.get_metrics = Some(operator::GetMetrics {
+                metrics: m.metrics(now).into_iter().map(|(name, value)| operator::Metric { name, value }).collect(),
+            });
+            r
+        }
+        OpCall::GET_STATE => {
+            let mut r = resp(ResponseType::GET_STATE);
+            r.get_state = Some(s.lock().get_state());
+            r
+        }
+        OpCall::GET_AGENTS => {
+            let mut r = resp(ResponseType::GET_AGENTS);
+            r.get_agents = Some(s.lock().get_agents());
+            r
+        }
+        OpCall::GET_FRAMEWORKS => {
+            let mut r = resp(ResponseType::GET_FRAMEWORKS);
+            r.get_frameworks = Some(s.lock().get_frameworks());
+            r
+        }
+        OpCall::GET_EXECUTORS => {
+            let mut r = resp(ResponseType::GET_EXECUTORS);
+            r.get_executors = Some(s.lock().get_executors());
+            r
+        }
+        OpCall::GET_TASKS => {
+            let mut r = resp(ResponseType::GET_TASKS);
+            r.get_tasks = Some(s.lock().get_tasks());
+            r
+        }
+        OpCall::GET_ROLES => {
+            let mut r = resp(ResponseType::GET_ROLES);
+            r.get_roles = Some(operator::GetRoles { roles: s.lock().role_list() });
+            r
+        }
+        OpCall::GET_MASTER => {
+            let mut r = resp(ResponseType::GET_MASTER);
+            r.get_master = Some(operator::GetMaster { master_info: s.lock().info.clone() });
+            r
+        }
+        OpCall::GET_WEIGHTS => {
+            let m = s.lock();
+            let weights: Vec<Value> = m.weights.iter().map(|(r, w)| json!({"role": r, "weight": w})).collect();
+            return Ok(Json(json!({"type": "GET_WEIGHTS", "get_weights": {"weight_infos": weights}})).into_response());
+        }
+        OpCall::UPDATE_WEIGHTS => {
+            let infos = call
+                .rest
+                .get("update_weights")
+                .and_then(|u| u.get("weight_infos"))
+                .and_then(|w| w.as_array())
+                .ok_or_else(|| ApiError::BadRequest("Expecting 'update_weights.weight_infos' to be present".into()))?;
+            let mut parsed = Vec::new();
+            for (i, w) in infos.iter().enumerate() {
+                let role = w["role"].as_str().ok_or_else(|| ApiError::BadRequest(format!("'weight_infos[{i}].role' must be a string")))?;
+                let weight = w["weight"].as_f64().ok_or_else(|| ApiError::BadRequest(format!("'weight_infos[{i}].weight' must be a number")))?;
+                parsed.push((role.to_string(), weight));
+            }
+            let mut m = s.lock();
+            for (role, weight) in parsed {
+                m.set_weight(&role, weight)?;
+            }
+            nudge(&s, &m);
+            return Ok(StatusCode::OK.into_response());
+        }
+        OpCall::SUBSCRIBE => {
+            let (tx, rx): (Outbox, _) = mpsc::unbounded_channel();
+            let mut m = s.lock();
+            let state = m.get_state();
+            let _ = tx.send(frame(&json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": crate::core::HEARTBEAT_SECS}})));
+            m.operator_streams.push(tx);
+            let mut r = Response::new(stream_body(rx));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return Ok(r);
+        }
+        other => {
+            return Err(ApiError::NotImplemented(format!("Operator call {other:?} is not supported yet")));
+        }
+    };
+    Ok(Json(out).into_response())
+}
