@@ -1,1 +1,33 @@
-//! placeholder
+//! Drover's offer allocator: Mesos' hierarchical DRF allocator as a pure state machine.
+//!
+//! The master tells the [`Allocator`] about agents, frameworks, role weights and resources coming
+//! back, and calls [`Allocator::allocate`] with the current time; the allocator answers with the
+//! offers to make. No I/O, no clock reads, no unseeded randomness: the same calls give the same
+//! allocations.
+//!
+//! A cycle visits the agents that have something to offer, in a seeded shuffled order. For each
+//! it walks the roles by weighted dominant share (the largest fraction of any cluster scalar the
+//! role holds, divided by its weight), and within a role the frameworks by their dominant share
+//! in that role, ties by name; the first framework that is active, not suppressed for the role
+//! and not filtered from the agent gets everything there the role may use (unreserved plus
+//! reserved to it), if that is at least the minimum allocatable. Shares are updated after each
+//! offer, so one cycle interleaves frameworks across agents. Roles reserved on the agent then get
+//! their reservations the same way.
+//!
+//! Differences from Mesos: no quota, no hierarchical role names (`a/b` is just a name), no
+//! revocable or inverse offers; a framework's refuse filter for an (agent, role) is replaced, not
+//! stacked, by a later one.
+#![forbid(unsafe_code)]
+
+mod allocator;
+mod hash;
+mod pool;
+
+pub use allocator::{Allocation, Allocator, Config};
+
+/// What the allocator refuses.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Error {
+    #[error("role '{role}': weight {weight} is not a positive finite number")]
+    InvalidWeight { role: String, weight: f64 },
+}
