@@ -1,0 +1,145 @@
+//! Test harness: real `drover` processes on ephemeral loopback ports, and the paths of the real
+//! third-party clients from `../shared/clients/setup.sh`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn drover_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_drover")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The venvs built by ../shared/clients/setup.sh (PYC, default /tmp/drover-clients).
+pub fn pyclients() -> PathBuf {
+    let p = PathBuf::from(std::env::var("PYC").unwrap_or_else(|_| "/tmp/drover-clients".into()));
+    assert!(
+        p.join("mesos/bin/python").exists(),
+        "the Python clients are missing at {}: run ../shared/clients/setup.sh (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+/// A process killed (SIGKILL) when the test ends, whatever happens.
+pub struct Proc {
+    pub child: Child,
+    pub stdout_lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str], log: &Path) -> Proc {
+        let log_file = std::fs::File::create(log).expect("log file");
+        let mut child = Command::new(drover_bin())
+            .args(args)
+            .env("DROVER_LOG", "info,drover_master=debug")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn drover");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Proc { child, stdout_lines: rx }
+    }
+
+    /// Wait for a stdout line containing `needle`; returns it.
+    pub fn wait_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout_lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => continue,
+                Err(_) => panic!("no line containing {needle:?} within {timeout:?}"),
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status();
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `drover up` with N agents on ephemeral ports.
+pub struct Up {
+    pub proc: Proc,
+    pub master: String,
+    pub agents: Vec<String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Up {
+    pub fn start(agents: usize, extra: &[&str]) -> Up {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let work = dir.path().join("drover");
+        let n = agents.to_string();
+        let mut args = vec!["up", "--work-dir", work.to_str().unwrap(), "--port", "0", "--agent-port", "0", "--agents", &n];
+        args.extend_from_slice(extra);
+        let proc = Proc::spawn(&args, &dir.path().join("up.log"));
+        let line = proc.wait_line("master: http://", Duration::from_secs(60));
+        let master = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+        let mut urls = Vec::new();
+        for _ in 0..agents {
+            let l = proc.wait_line("agent ", Duration::from_secs(10));
+            urls.push(l.split("http://").nth(1).unwrap().trim().to_string());
+        }
+        let up = Up { proc, master, agents: urls, dir };
+        up.wait_agents(agents);
+        up
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("up.log")).unwrap_or_default()
+    }
+
+    pub fn wait_agents(&self, n: usize) {
+        wait_for(Duration::from_secs(30), || {
+            get_json(&format!("http://{}/master/slaves", self.master))
+                .map(|v| v["slaves"].as_array().map(|a| a.len()).unwrap_or(0) >= n)
+                .unwrap_or(false)
+        });
+    }
+}
+
+/// Blocking GET of JSON (tests run on their own threads; no runtime needed).
+pub fn get_json(url: &str) -> Option<serde_json::Value> {
+    let out = Command::new("curl").args(["-sf", "--max-time", "10", url]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// Poll `f` until true or panic at the deadline.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("condition not met within {timeout:?}");
+}
