@@ -60,6 +60,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let mut r = Router::new()
         .route("/api/v1/scheduler", post(scheduler))
         .route("/api/v1", post(operator_api))
+        // pymesos' operator client posts here.
+        .route("/api/v1/operator", post(operator_api))
         .route(REGISTER_PATH, post(agent_register))
         .route(CALL_PATH, post(agent_call))
         .route("/health", get(|| async { StatusCode::OK }))
@@ -68,8 +70,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/redirect", get(redirect));
     // Mesos serves each JSON endpoint under /master/x, /x, and both with .json.
     for name in ["state", "state-summary", "frameworks", "slaves", "tasks", "roles", "flags", "version"] {
+        // libprocess also tolerates a trailing slash (the Mesos CLI asks for /master/frameworks/).
         for path in [format!("/master/{name}"), format!("/{name}"), format!("/master/{name}.json"), format!("/{name}.json")] {
-            r = r.route(&path, get(json_endpoint));
+            r = r.route(&path, get(json_endpoint)).route(&format!("{path}/"), get(json_endpoint));
         }
     }
     for path in ["/metrics/snapshot", "/metrics/snapshot.json"] {
@@ -230,7 +233,7 @@ async fn redirect(State(s): S) -> Response {
 }
 
 async fn json_endpoint(State(s): S, uri: axum::http::Uri, Query(q): Query<HashMap<String, String>>) -> Response {
-    let path = uri.path().trim_end_matches(".json").trim_start_matches("/master").trim_start_matches('/').to_string();
+    let path = uri.path().trim_end_matches('/').trim_end_matches(".json").trim_start_matches("/master").trim_start_matches('/').to_string();
     let now = s.now();
     let m = s.lock();
     let v = match path.as_str() {
