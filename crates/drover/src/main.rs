@@ -266,6 +266,7 @@ async fn main() -> Result<()> {
             let adv = advertise(&ip, advertise_ip);
             let shared = drover_master::build(master_config(&master, adv.clone(), hostname.unwrap_or_else(this_host), work_dir), port)?;
             tracing::info!("master listening on {ip}:{port}, advertised as {adv}:{port}");
+            println!("master: http://{adv}:{port}");
             drover_master::serve(shared, listener, async {
                 wait_signal().await;
             })
@@ -283,6 +284,7 @@ async fn main() -> Result<()> {
             let cfg = agent_config(master, work_dir, adv, host, port, res, &attributes, !no_cgroups)?;
             let h = drover_agent::start(cfg, listener)?;
             tracing::info!("agent listening on {ip}:{port}");
+            println!("agent: http://{}:{port}", h.agent.cfg.advertise_ip);
             match wait_signal().await {
                 // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.
                 Stop::Interrupt => h.kill_everything().await,

@@ -1108,6 +1108,14 @@ impl Master {
             if state.is_terminal() {
                 continue;
             }
+            // Mesos: a non-partition-aware framework was told this task is LOST when its agent
+            // became unreachable, so the task must not come back; kill it.
+            let reported_lost = !fw.tasks.contains_key(&task.task_id)
+                && fw.completed_tasks.iter().any(|t| t.task_id == task.task_id && t.agent_id == id && t.state == TaskState::TASK_LOST);
+            if reported_lost {
+                kill.push((framework_id, task.task_id));
+                continue;
+            }
             let role = fw.roles.first().cloned().unwrap_or_else(|| "*".into());
             let was_unreachable = fw.unreachable_tasks.remove(&task.task_id);
             let rec = fw.tasks.entry(task.task_id.clone()).or_insert_with(|| TaskRec {

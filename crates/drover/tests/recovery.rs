@@ -1,0 +1,315 @@
+//! Failures with real processes: `kill -9` of an agent (tasks survive, the agent re-adopts
+//! them, unacknowledged updates are delivered after the restart), `kill -9` of the master
+//! (agents re-register, the framework re-subscribes, nothing runs twice), an agent that goes
+//! silent (TASK_UNREACHABLE for partition-aware frameworks, TASK_LOST for others), and a
+//! scheduler failing over within its failover timeout.
+
+mod common;
+use common::*;
+use drover_api::scheduler::{Accept, Call, CallType, Event, EventType, Reconcile};
+use drover_api::*;
+use drover_bench::client::SchedulerClient;
+use std::path::Path;
+use std::time::Duration;
+
+struct Cluster {
+    master: Proc,
+    master_addr: String,
+    agents: Vec<(Proc, String, u16)>,
+    dir: tempfile::TempDir,
+}
+
+fn start_master(dir: &Path, port: u16, extra: &[&str]) -> (Proc, String) {
+    let work = dir.join("master");
+    let p = port.to_string();
+    let mut args = vec!["master", "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p];
+    args.extend_from_slice(extra);
+    let proc = Proc::spawn(&args, &dir.join(format!("master-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
+    let line = proc.wait_line("master: http://", Duration::from_secs(30));
+    let addr = line.split("http://").nth(1).unwrap().trim().to_string();
+    (proc, addr)
+}
+
+fn start_agent(dir: &Path, master: &str, i: usize, port: u16) -> (Proc, u16) {
+    let work = dir.join(format!("agent-{i}"));
+    let p = port.to_string();
+    let args = [
+        "agent", "--master", master, "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p,
+        "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31100]", "--attributes", "rack:r1",
+    ];
+    let proc = Proc::spawn(&args, &dir.join(format!("agent-{i}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
+    let line = proc.wait_line("agent: http://", Duration::from_secs(30));
+    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    (proc, port)
+}
+
+impl Cluster {
+    fn start(agents: usize, master_flags: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let (master, master_addr) = start_master(dir.path(), 0, master_flags);
+        let mut list = Vec::new();
+        for i in 0..agents {
+            let (p, port) = start_agent(dir.path(), &master_addr, i, 0);
+            list.push((p, format!("127.0.0.1:{port}"), port));
+        }
+        let c = Cluster { master, master_addr, agents: list, dir };
+        c.wait_agents(agents);
+        c
+    }
+    fn wait_agents(&self, n: usize) {
+        wait_for(Duration::from_secs(30), || {
+            get_json(&format!("http://{}/master/slaves", self.master_addr))
+                .map(|v| v["slaves"].as_array().map(|a| a.iter().filter(|s| s["connected"] == true).count()).unwrap_or(0) >= n)
+                .unwrap_or(false)
+        });
+    }
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if e.path().extension().map(|x| x == "log").unwrap_or(false) {
+                s += &format!("==> {}\n{}\n", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default());
+            }
+        }
+        s
+    }
+}
+
+fn framework(name: &str, failover: f64, partition_aware: bool) -> FrameworkInfo {
+    let mut caps = vec![];
+    if partition_aware {
+        caps.push(Capability { kind: "PARTITION_AWARE".into() });
+    }
+    FrameworkInfo { user: String::new(), name: name.into(), failover_timeout: Some(failover), capabilities: caps, ..Default::default() }
+}
+
+fn scalar(name: &str, v: f64) -> Resource {
+    Resource::scalar(name, v)
+}
+
+fn command_task(id: &str, agent: &AgentID, cmd: &str) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskID::new(id),
+        agent_id: agent.clone(),
+        resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+        executor: None,
+        command: Some(CommandInfo { value: Some(cmd.into()), ..Default::default() }),
+        container: None,
+        health_check: None,
+        check: None,
+        kill_policy: None,
+        data: None,
+        labels: None,
+        discovery: None,
+        max_completion_time: None,
+    }
+}
+
+/// Wait for offers and launch one task per (id, cmd) on the first offer's agent.
+async fn launch(s: &mut SchedulerClient, tasks: &[(&str, &str)]) -> AgentID {
+    loop {
+        let ev = s.next_event(Duration::from_secs(30)).await.expect("offers");
+        if let Some(o) = ev.offers {
+            let offer = &o.offers[0];
+            let infos = tasks.iter().map(|(id, cmd)| command_task(id, &offer.agent_id, cmd)).collect();
+            let mut call = Call::new(CallType::ACCEPT, None);
+            call.accept = Some(Accept {
+                offer_ids: vec![offer.id.clone()],
+                operations: vec![Operation {
+                    kind: OperationType::LAUNCH,
+                    id: None,
+                    launch: Some(Launch { task_infos: infos }),
+                    launch_group: None,
+                    reserve: None,
+                    unreserve: None,
+                    create: None,
+                    destroy: None,
+                }],
+                filters: Some(Filters { refuse_seconds: Some(3600.0) }),
+            });
+            let (st, body) = s.call(call).await.unwrap();
+            assert_eq!(st.as_u16(), 202, "{body}");
+            // Decline the rest for a long time so the test sees only what it launched.
+            let rest: Vec<OfferID> = o.offers[1..].iter().map(|o| o.id.clone()).collect();
+            if !rest.is_empty() {
+                let mut d = Call::new(CallType::DECLINE, None);
+                d.decline = Some(drover_api::scheduler::Decline { offer_ids: rest, filters: Some(Filters { refuse_seconds: Some(3600.0) }) });
+                s.call(d).await.unwrap();
+            }
+            return offer.agent_id.clone();
+        }
+    }
+}
+
+async fn ack(s: &SchedulerClient, st: &TaskStatus) {
+    if let (Some(uuid), Some(agent)) = (&st.uuid, &st.agent_id) {
+        let mut c = Call::new(CallType::ACKNOWLEDGE, None);
+        c.acknowledge = Some(drover_api::scheduler::Acknowledge { agent_id: agent.clone(), task_id: st.task_id.clone(), uuid: uuid.clone() });
+        let (code, body) = s.call(c).await.unwrap();
+        assert_eq!(code.as_u16(), 202, "{body}");
+    }
+}
+
+/// Read events until `pred` matches an update; acknowledges updates unless told not to.
+async fn wait_update(s: &mut SchedulerClient, timeout: Duration, acknowledge: bool, mut pred: impl FnMut(&TaskStatus) -> bool) -> TaskStatus {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let ev: Event = s.next_event(left).await.unwrap_or_else(|| panic!("no matching update within {timeout:?}"));
+        if ev.kind == EventType::UPDATE {
+            let st = ev.update.unwrap().status;
+            if acknowledge {
+                ack(s, &st).await;
+            }
+            if pred(&st) {
+                return st;
+            }
+        }
+    }
+}
+
+fn pid_of_task(sandbox_root: &Path, task: &str) -> Option<u32> {
+    // The task's shell: a process whose cwd is its sandbox under this cluster's work dir.
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else { continue };
+        if cwd.starts_with(sandbox_root) && cwd.to_string_lossy().contains(&format!("/executors/{task}/")) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_kill9_restart_readopts_tasks_and_delivers_pending_updates() {
+    let mut c = Cluster::start(1, &[]);
+    let mut s = SchedulerClient::subscribe(&c.master_addr, framework("recover", 300.0, false)).await.unwrap();
+    let agent_id = launch(&mut s, &[("long", "sleep 1000"), ("quick", "sleep 1")]).await;
+    // Acknowledge everything but quick's FINISHED: that one stays pending in the agent's checkpoint.
+    let mut long_running = false;
+    let mut unacked: Option<TaskStatus> = None;
+    while !(long_running && unacked.is_some()) {
+        let ev = s.next_event(Duration::from_secs(20)).await.expect("updates");
+        let Some(u) = ev.update else { continue };
+        let st = u.status;
+        if st.task_id.value == "quick" && st.state == TaskState::TASK_FINISHED {
+            unacked = Some(st);
+            continue;
+        }
+        long_running |= st.task_id.value == "long" && st.state == TaskState::TASK_RUNNING;
+        ack(&s, &st).await;
+    }
+    let unacked = unacked.unwrap();
+    let pid = pid_of_task(c.dir.path(), "long").expect("long task's process");
+
+    let (mut agent, _, port) = c.agents.remove(0);
+    agent.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the task outlives its agent");
+    let (agent, _) = start_agent(c.dir.path(), &c.master_addr, 0, port);
+    c.agents.push((agent, format!("127.0.0.1:{port}"), port));
+    c.wait_agents(1);
+
+    // The pending update comes again after the restart (at-least-once), same uuid.
+    let again = wait_update(&mut s, Duration::from_secs(30), true, |st| st.task_id.value == "quick" && st.state == TaskState::TASK_FINISHED).await;
+    assert_eq!(again.uuid, unacked.uuid, "the very update that was pending");
+    // The long task was re-adopted, not restarted: same process, same agent, still RUNNING.
+    assert_eq!(pid_of_task(c.dir.path(), "long"), Some(pid));
+    let slaves = get_json(&format!("http://{}/master/slaves", c.master_addr)).unwrap();
+    assert_eq!(slaves["slaves"][0]["id"], agent_id.value.as_str(), "same agent id after restart");
+    let tasks = get_json(&format!("http://{}/master/tasks", c.master_addr)).unwrap();
+    let long: Vec<_> = tasks["tasks"].as_array().unwrap().iter().filter(|t| t["id"] == "long").collect();
+    assert_eq!(long.len(), 1);
+    assert_eq!(long[0]["state"], "TASK_RUNNING", "{}", c.logs());
+    // And it is still under control: a kill reaches it.
+    let mut k = Call::new(CallType::KILL, None);
+    k.kill = Some(drover_api::scheduler::Kill { task_id: TaskID::new("long"), agent_id: Some(agent_id), kill_policy: None });
+    s.call(k).await.unwrap();
+    wait_update(&mut s, Duration::from_secs(20), true, |st| st.task_id.value == "long" && st.state == TaskState::TASK_KILLED).await;
+    wait_for(Duration::from_secs(10), || !std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_kill9_restart_keeps_the_cluster_and_runs_nothing_twice() {
+    let mut c = Cluster::start(2, &[]);
+    let fw = framework("survivor", 300.0, false);
+    let mut s = SchedulerClient::subscribe(&c.master_addr, fw.clone()).await.unwrap();
+    let fid = s.framework_id.clone();
+    launch(&mut s, &[("svc", "sleep 1000")]).await;
+    wait_update(&mut s, Duration::from_secs(20), true, |st| st.state == TaskState::TASK_RUNNING).await;
+    let pid = pid_of_task(c.dir.path(), "svc").expect("task process");
+
+    let port: u16 = c.master_addr.rsplit(':').next().unwrap().parse().unwrap();
+    c.master.kill9();
+    drop(s);
+    let (m, addr) = start_master(c.dir.path(), port, &[]);
+    c.master = m;
+    assert_eq!(addr, c.master_addr);
+    c.wait_agents(2);
+
+    // The framework re-subscribes with its id and learns its task is still running.
+    let mut again = fw.clone();
+    again.id = Some(fid.clone());
+    let mut s = SchedulerClient::subscribe(&c.master_addr, again).await.unwrap();
+    assert_eq!(s.framework_id, fid);
+    let mut r = Call::new(CallType::RECONCILE, None);
+    r.reconcile = Some(Reconcile { tasks: vec![] });
+    s.call(r).await.unwrap();
+    let st = wait_update(&mut s, Duration::from_secs(20), true, |st| st.task_id.value == "svc").await;
+    assert_eq!(st.state, TaskState::TASK_RUNNING, "{}", c.logs());
+    assert_eq!(pid_of_task(c.dir.path(), "svc"), Some(pid), "the same process: nothing restarted");
+    let tasks = get_json(&format!("http://{}/master/tasks", c.master_addr)).unwrap();
+    let svc = tasks["tasks"].as_array().unwrap().iter().filter(|t| t["id"] == "svc").count();
+    assert_eq!(svc, 1, "exactly one svc task: {tasks}");
+    // A removed framework stays removed across restarts.
+    s.call(Call::new(CallType::TEARDOWN, None)).await.unwrap();
+    wait_for(Duration::from_secs(10), || !std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_agent_gives_unreachable_or_lost_and_lost_tasks_do_not_come_back() {
+    let mut c = Cluster::start(1, &["--agent-timeout", "2"]);
+    let mut pa = SchedulerClient::subscribe(&c.master_addr, framework("aware", 300.0, true)).await.unwrap();
+    launch(&mut pa, &[("pa-task", "sleep 1000")]).await;
+    wait_update(&mut pa, Duration::from_secs(20), true, |st| st.state == TaskState::TASK_RUNNING).await;
+    let mut old = SchedulerClient::subscribe(&c.master_addr, framework("classic", 300.0, false)).await.unwrap();
+    launch(&mut old, &[("old-task", "sleep 1000")]).await;
+    wait_update(&mut old, Duration::from_secs(20), true, |st| st.state == TaskState::TASK_RUNNING).await;
+
+    // Freeze the agent: its connection stays open but it says nothing.
+    let (agent, _, port) = c.agents.remove(0);
+    agent.signal(19); // SIGSTOP
+    let u = wait_update(&mut pa, Duration::from_secs(20), true, |st| st.task_id.value == "pa-task" && st.state != TaskState::TASK_RUNNING).await;
+    assert_eq!(u.state, TaskState::TASK_UNREACHABLE);
+    assert_eq!(u.reason, Some(Reason::REASON_AGENT_REMOVED));
+    assert!(u.unreachable_time.is_some());
+    let u = wait_update(&mut old, Duration::from_secs(20), true, |st| st.task_id.value == "old-task" && st.state != TaskState::TASK_RUNNING).await;
+    assert_eq!(u.state, TaskState::TASK_LOST);
+
+    // It comes back: the partition-aware task is running again; the LOST one is killed.
+    agent.signal(18); // SIGCONT
+    let u = wait_update(&mut pa, Duration::from_secs(30), true, |st| st.task_id.value == "pa-task").await;
+    assert_eq!(u.state, TaskState::TASK_RUNNING, "{}", c.logs());
+    wait_for(Duration::from_secs(20), || pid_of_task(c.dir.path(), "old-task").is_none());
+    assert!(pid_of_task(c.dir.path(), "pa-task").is_some());
+    c.agents.push((agent, format!("127.0.0.1:{port}"), port));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_failover_within_timeout_loses_no_update() {
+    let c = Cluster::start(1, &[]);
+    let fw = framework("failover", 60.0, false);
+    let mut s = SchedulerClient::subscribe(&c.master_addr, fw.clone()).await.unwrap();
+    let fid = s.framework_id.clone();
+    launch(&mut s, &[("soon-done", "sleep 2")]).await;
+    wait_update(&mut s, Duration::from_secs(20), true, |st| st.state == TaskState::TASK_RUNNING).await;
+    // The scheduler process dies; the task finishes while nobody listens.
+    drop(s);
+    std::thread::sleep(Duration::from_secs(3));
+    let mut again = fw;
+    again.id = Some(fid.clone());
+    let mut s = SchedulerClient::subscribe(&c.master_addr, again).await.unwrap();
+    assert_eq!(s.framework_id, fid);
+    let st = wait_update(&mut s, Duration::from_secs(30), true, |st| st.task_id.value == "soon-done" && st.reason != Some(Reason::REASON_RECONCILIATION)).await;
+    assert_eq!(st.state, TaskState::TASK_FINISHED, "{}", c.logs());
+}
