@@ -25,16 +25,24 @@ fn role(i: usize) -> String {
 }
 
 fn with_frameworks(frameworks: usize, roles: usize) -> Allocator {
-    let mut a = Allocator::new(Config { seed: 42, ..Config::default() });
+    let mut a = Allocator::new(Config {
+        seed: 42,
+        ..Config::default()
+    });
     for r in 0..roles {
-        a.set_weight(&role(r), 1.0 + (r % 4) as f64).expect("weight");
+        a.set_weight(&role(r), 1.0 + (r % 4) as f64)
+            .expect("weight");
     }
     for i in 0..frameworks {
         let mut rs = vec![role(i % roles)];
         if i % 3 == 0 {
             rs.push(role((i / 3 + 1) % roles));
         }
-        let suppressed = if i % 10 == 3 { vec![rs[0].clone()] } else { Vec::new() };
+        let suppressed = if i % 10 == 3 {
+            vec![rs[0].clone()]
+        } else {
+            Vec::new()
+        };
         a.add_framework(&format!("fw-{i:05}"), &rs, &suppressed, &[]);
     }
     a
@@ -51,16 +59,30 @@ fn prepared(agents: usize, frameworks: usize, roles: usize) -> Allocator {
     let offers = a.allocate(0.0);
     assert_eq!(offers.len(), agents);
     for o in &offers {
-        let refuse = if o.framework_id.ends_with('5') { 3600.0 } else { 0.0 };
-        a.recover(&o.agent_id, &o.framework_id, &o.role, &o.resources, refuse, 1.0);
+        let refuse = if o.framework_id.ends_with('5') {
+            3600.0
+        } else {
+            0.0
+        };
+        a.recover(
+            &o.agent_id,
+            &o.framework_id,
+            &o.role,
+            &o.resources,
+            refuse,
+            1.0,
+        );
     }
     a
 }
 
 fn full_cycle(c: &mut Criterion) {
     let mut g = c.benchmark_group("allocator/full_cycle");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    for (agents, frameworks, roles) in [(1_000, 100, 10), (10_000, 1_000, 25), (50_000, 6_000, 50)] {
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (agents, frameworks, roles) in [(1_000, 100, 10), (10_000, 1_000, 25), (50_000, 6_000, 50)]
+    {
         let base = prepared(agents, frameworks, roles);
         g.bench_function(format!("{agents}_agents_x_{frameworks}_frameworks"), |b| {
             b.iter_batched(
@@ -80,34 +102,48 @@ fn full_cycle(c: &mut Criterion) {
 /// A busy cluster (everything offered or used) where 100 agents got resources back.
 fn incremental_cycle(c: &mut Criterion) {
     let mut g = c.benchmark_group("allocator/incremental_cycle");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for (agents, frameworks, roles) in [(10_000, 1_000, 25), (50_000, 6_000, 50)] {
         let mut busy = prepared(agents, frameworks, roles);
         let offers = busy.allocate(2.0);
         let back: Vec<_> = offers.into_iter().step_by(agents / 100).take(100).collect();
-        g.bench_function(format!("{agents}_agents_x_{frameworks}_frameworks_100_recovered"), |b| {
-            b.iter_batched(
-                || {
-                    let mut a = busy.clone();
-                    for o in &back {
-                        a.recover(&o.agent_id, &o.framework_id, &o.role, &o.resources, 0.0, 3.0);
-                    }
-                    a
-                },
-                |mut a| {
-                    let offers = a.allocate(3.0);
-                    (a, offers)
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        g.bench_function(
+            format!("{agents}_agents_x_{frameworks}_frameworks_100_recovered"),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let mut a = busy.clone();
+                        for o in &back {
+                            a.recover(
+                                &o.agent_id,
+                                &o.framework_id,
+                                &o.role,
+                                &o.resources,
+                                0.0,
+                                3.0,
+                            );
+                        }
+                        a
+                    },
+                    |mut a| {
+                        let offers = a.allocate(3.0);
+                        (a, offers)
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
     }
     g.finish();
 }
 
 fn add_agents(c: &mut Criterion) {
     let mut g = c.benchmark_group("allocator/add_agents");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let base = with_frameworks(1_000, 25);
     let ids: Vec<String> = (0..10_000).map(|j| format!("agent-{j:05}")).collect();
     let res = agent_resources();

@@ -81,6 +81,9 @@ fn from_ord(k: u64) -> f64 {
 struct Agent {
     id: Arc<str>,
     total: Qty,
+    /// The total as given: what an offer of the whole agent is while nothing is allocated on it
+    /// (cloning it is half the cost of building `Resources` from slots).
+    total_res: Resources,
     avail: Vec<Slot>,
     allocs: Vec<Rec>,
     queued: bool,
@@ -260,6 +263,7 @@ impl Allocator {
         self.agents[a as usize] = Some(Agent {
             id,
             total: qty,
+            total_res: total,
             avail,
             allocs: Vec::new(),
             queued: false,
@@ -1123,8 +1127,11 @@ impl Allocator {
 
     /// Allocate everything on agent `a` usable by role `r` to framework `f`.
     fn give(&mut self, a: u32, r: u32, f: u32, out: &mut Vec<Allocation>) {
-        let framework_id = self.fw(f).map(|fw| fw.id.to_string()).unwrap_or_default();
-        let role = self.roles[r as usize].name.to_string();
+        let framework_id = self
+            .fw(f)
+            .map(|fw| String::from(&*fw.id))
+            .unwrap_or_default();
+        let role = String::from(&*self.roles[r as usize].name);
         let Some(agent) = self.agents[a as usize].as_mut() else {
             return;
         };
@@ -1136,11 +1143,17 @@ impl Allocator {
             taken.push(agent.avail.swap_remove(i));
         }
         let q = Qty::of(&taken);
+        // Nothing allocated on the agent means available == total; all of it is being given.
+        let whole = agent.allocs.is_empty() && agent.avail.is_empty();
         out.push(Allocation {
             framework_id,
-            agent_id: agent.id.to_string(),
+            agent_id: String::from(&*agent.id),
             role,
-            resources: slots_to_resources(&taken),
+            resources: if whole {
+                agent.total_res.clone()
+            } else {
+                slots_to_resources(&taken)
+            },
         });
         self.record_add(a, f, r, taken);
         self.change_qty(f, r, &q, true);
