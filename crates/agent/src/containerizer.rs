@@ -75,12 +75,14 @@ impl Cgroups {
         }
     }
 
-    /// Put `pid` in a new cgroup for the container with these limits. Errors are logged: a task
-    /// without limits is better than no task, and the log says so.
-    pub fn place(&self, container_id: &str, pid: u32, limits: Limits) {
+    /// Create the container's cgroup with these limits and open its `cgroup.procs` files, so
+    /// the child can join before it execs (a shell would otherwise fork children outside).
+    /// Errors are logged: a task without limits is better than no task, and the log says so.
+    pub fn prepare(&self, container_id: &str, limits: Limits) -> Vec<std::fs::File> {
+        let open = |p: PathBuf| std::fs::OpenOptions::new().write(true).open(p);
         let r = match self {
-            Cgroups::None(_) => Ok(()),
-            Cgroups::V1 { cpu, memory } => (|| -> std::io::Result<()> {
+            Cgroups::None(_) => Ok(vec![]),
+            Cgroups::V1 { cpu, memory } => (|| -> std::io::Result<Vec<std::fs::File>> {
                 let c = cpu.join(container_id);
                 let m = memory.join(container_id);
                 std::fs::create_dir_all(&c)?;
@@ -94,11 +96,9 @@ impl Cgroups {
                     let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
                     std::fs::write(m.join("memory.limit_in_bytes"), bytes.to_string())?;
                 }
-                std::fs::write(c.join("cgroup.procs"), pid.to_string())?;
-                std::fs::write(m.join("cgroup.procs"), pid.to_string())?;
-                Ok(())
+                Ok(vec![open(c.join("cgroup.procs"))?, open(m.join("cgroup.procs"))?])
             })(),
-            Cgroups::V2 { root } => (|| -> std::io::Result<()> {
+            Cgroups::V2 { root } => (|| -> std::io::Result<Vec<std::fs::File>> {
                 let d = root.join(container_id);
                 std::fs::create_dir_all(&d)?;
                 let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
@@ -108,14 +108,15 @@ impl Cgroups {
                 if limits.mem_mb > 0.0 {
                     let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
                     std::fs::write(d.join("memory.max"), bytes.to_string())?;
+                    let _ = std::fs::write(d.join("memory.swap.max"), "0");
                 }
-                std::fs::write(d.join("cgroup.procs"), pid.to_string())?;
-                Ok(())
+                Ok(vec![open(d.join("cgroup.procs"))?])
             })(),
         };
-        if let Err(e) = r {
+        r.unwrap_or_else(|e| {
             tracing::warn!(container_id, "could not apply cgroup limits: {e}");
-        }
+            vec![]
+        })
     }
 
     /// Whether the kernel OOM-killed something in this container's cgroup.
@@ -217,23 +218,35 @@ impl Launcher for ProcessLauncher {
                 }
             }
         }
-        new_session(&mut cmd);
-        let child = cmd.spawn().map_err(|source| LaunchError::Exec { program: program.clone(), source })?;
-        if let (Some(pid), Some(limits)) = (child.id(), spec.limits) {
-            self.cgroups.place(&spec.container_id, pid, limits);
-        }
-        Ok(child)
+        let cgroup_files = match spec.limits {
+            Some(l) => self.cgroups.prepare(&spec.container_id, l),
+            None => vec![],
+        };
+        use std::os::fd::AsRawFd;
+        let fds: Vec<i32> = cgroup_files.iter().map(|f| f.as_raw_fd()).collect();
+        before_exec(&mut cmd, fds);
+        let child = cmd.spawn().map_err(|source| LaunchError::Exec { program: program.clone(), source });
+        drop(cgroup_files);
+        child
     }
 }
 
-/// Run the child in its own session, so signals to the agent's terminal never reach tasks and
-/// a kill reaches every process the task started.
+/// Between fork and exec: start a new session (signals to the agent's terminal never reach
+/// tasks; a kill reaches every process the task started) and join the container's cgroups by
+/// writing "0" (= this process) to their already-open `cgroup.procs`.
 #[allow(unsafe_code)]
-fn new_session(cmd: &mut tokio::process::Command) {
-    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent; it is the only
-    // thing this hook does between fork and exec.
+fn before_exec(cmd: &mut tokio::process::Command, cgroup_procs: Vec<i32>) {
+    // SAFETY: only async-signal-safe calls run in the child: setsid(2) and write(2) on file
+    // descriptors the parent opened and keeps open until spawn returns; nothing allocates.
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            for &fd in &cgroup_procs {
+                let fd = std::os::fd::BorrowedFd::borrow_raw(fd);
+                nix::unistd::write(fd, b"0").map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
     }
 }
 

@@ -2,6 +2,8 @@
 //! third-party clients from `../shared/clients/setup.sh`.
 #![allow(dead_code)]
 
+pub mod sched;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
