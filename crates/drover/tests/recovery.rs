@@ -208,3 +208,57 @@ async fn scheduler_failover_within_timeout_loses_no_update() {
     let st = wait_update(&mut s, Duration::from_secs(30), true, |st| st.task_id.value == "soon-done" && st.reason != Some(Reason::REASON_RECONCILIATION)).await;
     assert_eq!(st.state, TaskState::TASK_FINISHED, "{}", c.logs());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_pymesos_executor_reconnects_to_a_restarted_agent() {
+    let py = pyclients();
+    let mut c = Cluster::start(1, &[]);
+    let mut s = SchedulerClient::subscribe(&c.master_addr, framework("exec-recover", 300.0, false)).await.unwrap();
+    let executor_cmd = format!("{} {}", py.join("mesos/bin/python").display(), repo_root().join("tests/clients/pymesos_executor.py").display());
+    let agent_id = launch_infos(&mut s, |agent| {
+        let mut t = command_task("via-executor", agent, "unused");
+        t.command = None;
+        t.executor = Some(ExecutorInfo {
+            kind: None,
+            executor_id: ExecutorID::new("echo"),
+            framework_id: None,
+            command: Some(CommandInfo { value: Some(executor_cmd.clone()), ..Default::default() }),
+            container: None,
+            resources: vec![scalar("cpus", 0.1), scalar("mem", 64.0)],
+            name: Some("echo executor".into()),
+            source: None,
+            data: None,
+            shutdown_grace_period: None,
+            labels: None,
+        });
+        vec![t]
+    })
+    .await;
+    wait_update(&mut s, Duration::from_secs(30), true, |st| st.state == TaskState::TASK_RUNNING).await;
+
+    let (mut agent, _, port) = c.agents.remove(0);
+    agent.kill9();
+    let (agent, _) = start_agent(c.dir.path(), &c.master_addr, 0, port);
+    c.agents.push((agent, format!("127.0.0.1:{port}"), port));
+    c.wait_agents(1);
+
+    // Messages reach the executor once it has re-subscribed: ping until it answers.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let mut ponged = false;
+    while !ponged && tokio::time::Instant::now() < deadline {
+        let mut m = Call::new(CallType::MESSAGE, None);
+        m.message = Some(drover_api::scheduler::Message { agent_id: agent_id.clone(), executor_id: ExecutorID::new("echo"), data: b"ping".to_vec() });
+        s.call(m).await.unwrap();
+        while let Some(ev) = s.next_event(Duration::from_millis(500)).await {
+            if let Some(msg) = ev.message {
+                ponged |= msg.data == b"pong";
+            }
+        }
+    }
+    assert!(ponged, "the executor answered after the agent restart\n{}", c.logs());
+    let mut m = Call::new(CallType::MESSAGE, None);
+    m.message = Some(drover_api::scheduler::Message { agent_id: agent_id.clone(), executor_id: ExecutorID::new("echo"), data: b"finish".to_vec() });
+    s.call(m).await.unwrap();
+    let st = wait_update(&mut s, Duration::from_secs(20), true, |st| st.task_id.value == "via-executor" && st.state.is_terminal()).await;
+    assert_eq!(st.state, TaskState::TASK_FINISHED, "{}", c.logs());
+}
