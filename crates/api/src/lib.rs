@@ -7,6 +7,7 @@
 
 pub mod agent_protocol;
 pub mod executor;
+pub mod marathon;
 pub mod mesos;
 pub mod operator;
 pub mod recordio;

@@ -1,0 +1,282 @@
+//! App ids and app validation with Marathon's semantics: every problem is reported with its JSON
+//! path, all at once, so the 422 body tells the user everything that is wrong.
+
+use drover_api::marathon::{App, ValidationDetail};
+use std::collections::BTreeMap;
+
+/// Make an id absolute (`web` → `/web`, relative to `base`), resolving `.` and `..`.
+pub fn canonical_id(id: &str, base: &str) -> String {
+    let joined = if id.starts_with('/') { id.to_string() } else { format!("{}/{}", base.trim_end_matches('/'), id) };
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn valid_segment(s: &str) -> bool {
+    // Marathon: ^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$
+    !s.is_empty()
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+pub const CONSTRAINT_OPERATORS: &[&str] = &["UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"];
+
+struct Errors(BTreeMap<String, Vec<String>>);
+
+impl Errors {
+    fn add(&mut self, path: &str, msg: impl Into<String>) {
+        self.0.entry(path.to_string()).or_default().push(msg.into());
+    }
+}
+
+/// Validate and normalise an app (absolute id, defaults). `Err` carries Marathon's details.
+pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetail>> {
+    let mut e = Errors(BTreeMap::new());
+    if app.id.trim().is_empty() {
+        e.add("/id", "must not be empty");
+    } else {
+        app.id = canonical_id(app.id.trim(), base);
+        if app.id == "/" {
+            e.add("/id", "must not be the root group");
+        }
+        for seg in app.id.trim_start_matches('/').split('/') {
+            if !valid_segment(seg) {
+                e.add(
+                    "/id",
+                    format!("'{seg}' must contain only lowercase letters, digits, hyphens and dots, and start and end with a letter or digit"),
+                );
+                break;
+            }
+        }
+    }
+    let has_cmd = app.cmd.as_deref().map(|c| !c.trim().is_empty()).unwrap_or(false);
+    let has_args = app.args.as_ref().map(|a| !a.is_empty()).unwrap_or(false);
+    let has_container = app.container.as_ref().map(|c| c.get("docker").is_some() || c.get("type").and_then(|t| t.as_str()) == Some("DOCKER")).unwrap_or(false);
+    if has_cmd && has_args {
+        e.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+        e.add("/cmd", "'cmd' and 'args' must not both be set");
+    }
+    if !has_cmd && !has_args && !has_container {
+        e.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+    }
+    if app.instances < 0 {
+        e.add("/instances", "got -1, expected 0 or more".replace("-1", &app.instances.to_string()));
+    }
+    for (field, v, min) in [("/cpus", app.cpus, 0.0), ("/mem", app.mem, 0.0), ("/disk", app.disk, 0.0), ("/gpus", app.gpus, 0.0)] {
+        if !v.is_finite() || v < min {
+            e.add(field, format!("got {v}, expected {min} or more"));
+        }
+    }
+    if app.cpus == 0.0 && app.mem == 0.0 && app.disk == 0.0 && app.gpus == 0.0 {
+        e.add("/", "an app must use some resources (cpus, mem, disk or gpus)");
+    }
+    if app.backoff_seconds < 0.0 {
+        e.add("/backoffSeconds", "must be 0 or more");
+    }
+    if app.backoff_factor < 1.0 {
+        e.add("/backoffFactor", "must be 1.0 or more");
+    }
+    if app.max_launch_delay_seconds < 0.0 {
+        e.add("/maxLaunchDelaySeconds", "must be 0 or more");
+    }
+    let us = &app.upgrade_strategy;
+    if !(0.0..=1.0).contains(&us.minimum_health_capacity) {
+        e.add("/upgradeStrategy/minimumHealthCapacity", "is not between 0 and 1");
+    }
+    if !(0.0..=1.0).contains(&us.maximum_over_capacity) {
+        e.add("/upgradeStrategy/maximumOverCapacity", "is not between 0 and 1");
+    }
+    if !["YOUNGEST_FIRST", "OLDEST_FIRST"].contains(&app.kill_selection.as_str()) {
+        e.add("/killSelection", "must be YOUNGEST_FIRST or OLDEST_FIRST");
+    }
+    for (i, c) in app.constraints.iter().enumerate() {
+        let path = format!("/constraints({i})");
+        let field = c.first().and_then(|v| v.as_str());
+        let op = c.get(1).and_then(|v| v.as_str());
+        match (field, op) {
+            (Some(f), Some(op)) if !f.is_empty() => {
+                if !CONSTRAINT_OPERATORS.contains(&op) {
+                    e.add(&path, format!("Constraint operator must be one of {}: got '{op}'", CONSTRAINT_OPERATORS.join(", ")));
+                    continue;
+                }
+                let value = c.get(2).and_then(|v| v.as_str());
+                match op {
+                    "LIKE" | "UNLIKE" | "IS" | "CLUSTER" if value.is_none() && op != "CLUSTER" => {
+                        e.add(&path, format!("{op} requires a value"))
+                    }
+                    "MAX_PER" if value.and_then(|v| v.parse::<u32>().ok()).is_none() => e.add(&path, "MAX_PER requires a positive integer value"),
+                    "GROUP_BY" if value.is_some() && value.and_then(|v| v.parse::<u32>().ok()).is_none() => {
+                        e.add(&path, "GROUP_BY takes an optional integer value")
+                    }
+                    "LIKE" | "UNLIKE" => {
+                        if let Some(v) = value {
+                            if crate::constraints::Pattern::compile(v).is_none() {
+                                e.add(&path, format!("'{v}' is not a valid regular expression"));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if c.len() > 3 {
+                    e.add(&path, "a constraint has at most 3 elements: [field, operator, value]");
+                }
+            }
+            _ => e.add(&path, "each constraint must be [field, operator] or [field, operator, value] with string elements"),
+        }
+    }
+    let defs = app.port_defs();
+    let mut seen_ports = std::collections::BTreeSet::new();
+    let mut seen_names = std::collections::BTreeSet::new();
+    for (i, p) in defs.iter().enumerate() {
+        if p.port != 0 && !seen_ports.insert(p.port) {
+            e.add(&format!("/portDefinitions({i})/port"), format!("port {} is defined twice", p.port));
+        }
+        if p.port > 65535 {
+            e.add(&format!("/portDefinitions({i})/port"), "must be 65535 or less");
+        }
+        if let Some(n) = &p.name {
+            if !seen_names.insert(n.clone()) {
+                e.add(&format!("/portDefinitions({i})/name"), format!("port name '{n}' is used twice"));
+            }
+        }
+        if !["tcp", "udp", "udp,tcp", "tcp,udp"].contains(&p.protocol.as_str()) {
+            e.add(&format!("/portDefinitions({i})/protocol"), "must be tcp, udp or udp,tcp");
+        }
+    }
+    if app.require_ports && defs.iter().any(|p| p.port == 0) {
+        e.add("/requirePorts", "requirePorts needs every port to be set (non-zero)");
+    }
+    for (i, hc) in app.health_checks.iter().enumerate() {
+        let path = format!("/healthChecks({i})");
+        let protos = ["HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"];
+        if !protos.contains(&hc.protocol.as_str()) {
+            e.add(&format!("{path}/protocol"), format!("must be one of {}", protos.join(", ")));
+        }
+        if hc.protocol == "COMMAND" && hc.command.is_none() {
+            e.add(&format!("{path}/command"), "a COMMAND health check needs a command");
+        }
+        if let Some(ix) = hc.port_index {
+            if ix as usize >= defs.len() && hc.protocol != "COMMAND" {
+                e.add(&format!("{path}/portIndex"), format!("portIndex {ix} is out of range ({} ports)", defs.len()));
+            }
+        }
+        if hc.interval_seconds <= 0.0 || hc.timeout_seconds <= 0.0 || hc.grace_period_seconds < 0.0 {
+            e.add(&path, "intervalSeconds and timeoutSeconds must be positive, gracePeriodSeconds 0 or more");
+        }
+    }
+    if let Some(c) = &app.container {
+        match c.get("type").and_then(|t| t.as_str()).unwrap_or("MESOS") {
+            "DOCKER" => {
+                if c.get("docker").and_then(|d| d.get("image")).and_then(|i| i.as_str()).map(|s| s.is_empty()).unwrap_or(true) {
+                    e.add("/container/docker/image", "must not be empty");
+                }
+            }
+            "MESOS" => {}
+            other => e.add("/container/type", format!("unknown container type '{other}' (DOCKER or MESOS)")),
+        }
+    }
+    for (k, v) in &app.env {
+        if !(v.is_string() || v.get("secret").is_some()) {
+            e.add(&format!("/env/{k}"), "must be a string");
+        }
+    }
+    for (i, d) in app.dependencies.iter().enumerate() {
+        if d.trim().is_empty() {
+            e.add(&format!("/dependencies({i})"), "must not be empty");
+        }
+    }
+    app.dependencies = app.dependencies.iter().map(|d| canonical_id(d, parent_of(&app.id))).collect();
+    if e.0.is_empty() {
+        Ok(app)
+    } else {
+        Err(e.0.into_iter().map(|(path, errors)| ValidationDetail { path, errors }).collect())
+    }
+}
+
+pub fn parent_of(id: &str) -> &str {
+    match id.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &id[..i],
+    }
+}
+
+/// The task-name form of an app id, as Marathon sets TaskInfo.name: `/prod/web` → `web.prod`.
+pub fn hostname_of(id: &str) -> String {
+    let mut parts: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    parts.reverse();
+    parts.join(".")
+}
+
+/// The prefix of Marathon task ids for an app: `/prod/web` → `prod_web`.
+pub fn task_prefix(id: &str) -> String {
+    id.trim_start_matches('/').replace('/', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(json: &str) -> App {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn ids_are_made_absolute_and_normalised() {
+        assert_eq!(canonical_id("web", "/"), "/web");
+        assert_eq!(canonical_id("web", "/prod"), "/prod/web");
+        assert_eq!(canonical_id("/prod/../dev/./api/", "/"), "/dev/api");
+        assert_eq!(hostname_of("/prod/web"), "web.prod");
+        assert_eq!(task_prefix("/prod/web"), "prod_web");
+        assert_eq!(parent_of("/prod/web"), "/prod");
+        assert_eq!(parent_of("/web"), "/");
+    }
+
+    #[test]
+    fn a_good_app_passes_with_defaults() {
+        let a = validate_app(app(r#"{"id":"prod/web","cmd":"sleep 100"}"#), "/").unwrap();
+        assert_eq!(a.id, "/prod/web");
+        assert_eq!(a.instances, 1);
+        assert_eq!(a.cpus, 1.0);
+        assert_eq!(a.mem, 128.0);
+        assert_eq!(a.port_defs().len(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let e = validate_app(
+            app(r#"{"id":"Bad_Id","cmd":"x","args":["y"],"instances":-1,"cpus":-1,
+                   "constraints":[["hostname","SOMETIMES"],["rack","MAX_PER","x"]],
+                   "portDefinitions":[{"port":80},{"port":80}],
+                   "upgradeStrategy":{"minimumHealthCapacity":2}}"#),
+            "/",
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = e.iter().map(|d| d.path.as_str()).collect();
+        for p in ["/id", "/cmd", "/instances", "/cpus", "/constraints(0)", "/constraints(1)", "/portDefinitions(1)/port", "/upgradeStrategy/minimumHealthCapacity"] {
+            assert!(paths.contains(&p), "missing {p} in {paths:?}");
+        }
+        let ops = e.iter().find(|d| d.path == "/constraints(0)").unwrap();
+        assert!(ops.errors[0].contains("UNIQUE"), "names the allowed operators");
+    }
+
+    #[test]
+    fn an_app_needs_a_command_or_a_container() {
+        let e = validate_app(app(r#"{"id":"x"}"#), "/").unwrap_err();
+        assert!(e.iter().any(|d| d.path == "/"));
+        assert!(validate_app(app(r#"{"id":"x","container":{"type":"DOCKER","docker":{"image":"nginx"}}}"#), "/").is_ok());
+        let e = validate_app(app(r#"{"id":"x","container":{"type":"DOCKER","docker":{"image":""}}}"#), "/").unwrap_err();
+        assert!(e.iter().any(|d| d.path == "/container/docker/image"));
+    }
+}
