@@ -351,10 +351,15 @@ impl Master {
             .framework_id
             .clone()
             .ok_or_else(|| ApiError::BadRequest("Expecting 'framework_id' to be present".into()))?;
+        // Mesos: an unknown framework is a bad request (400); a known one that is not
+        // subscribed right now (disconnected, or recovered and not yet back) is forbidden (403).
         let fw = self
             .frameworks
             .get(&fid)
-            .ok_or_else(|| ApiError::Forbidden(format!("Framework {fid} cannot be found")))?;
+            .ok_or_else(|| ApiError::BadRequest(format!("Framework {fid} cannot be found")))?;
+        if !fw.connected() {
+            return Err(ApiError::Forbidden(format!("Framework {fid} is not subscribed")));
+        }
         let sid = stream_id.ok_or_else(|| {
             ApiError::BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header".into())
         })?;
@@ -365,9 +370,9 @@ impl Master {
         }
         *self.counters.calls.entry(call_name(call.kind)).or_default() += 1;
         match call.kind {
-            CallType::SUBSCRIBE | CallType::UNKNOWN => {
-                Err(ApiError::BadRequest("Unexpected call type for this endpoint".into()))
-            }
+            CallType::SUBSCRIBE => Err(ApiError::BadRequest("Unexpected call type for this endpoint".into())),
+            // Mesos answers 501 Not Implemented to a call of type UNKNOWN.
+            CallType::UNKNOWN => Err(ApiError::NotImplemented("Received 'UNKNOWN' call".into())),
             CallType::TEARDOWN => {
                 self.remove_framework(&fid, now);
                 Ok(())

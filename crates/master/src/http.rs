@@ -55,6 +55,27 @@ fn stream_body(rx: mpsc::UnboundedReceiver<Bytes>) -> Body {
     Body::from_stream(ReceiverStream(rx).map(Ok::<_, std::convert::Infallible>))
 }
 
+/// Runs its closure when dropped.
+struct OnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+/// A streamed body that ends when the master drops its sender (TEARDOWN, failover) and calls
+/// `gone` once the response is dropped (ended, or the client went away).
+fn stream_body_then(rx: mpsc::UnboundedReceiver<Bytes>, gone: impl FnOnce() + Send + 'static) -> Body {
+    let guard = OnDrop(Some(gone));
+    Body::from_stream(ReceiverStream(rx).map(move |b| {
+        let _keep = &guard;
+        Ok::<_, std::convert::Infallible>(b)
+    }))
+}
+
 pub fn router(shared: Arc<Shared>) -> Router {
     let limit = shared.lock().cfg.max_body_bytes;
     let mut r = Router::new()
@@ -80,7 +101,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     r.layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_response(move |resp: Response| async move { explain_too_large(resp, limit) }))
         .with_state(shared)
+}
+
+/// The body limit layers answer 413 with a bare "length limit exceeded"; say which limit.
+fn explain_too_large(resp: Response, limit: usize) -> Response {
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return resp;
+    }
+    let msg = format!("Request body is larger than the limit of {limit} bytes (--max-body-bytes)");
+    (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
 }
 
 pub async fn background(shared: Arc<Shared>) {
@@ -132,7 +163,8 @@ fn nudge(shared: &Shared, m: &crate::Master) {
 
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        None => Err(ApiError::UnsupportedMediaType("Expecting 'Content-Type' to be present".into())),
+        // Mesos: a missing Content-Type is a bad request; an unsupported one is 415.
+        None => Err(ApiError::BadRequest("Expecting 'Content-Type' to be present".into())),
         Some(ct) if ct.starts_with("application/json") => Ok(()),
         Some(ct) if ct.starts_with("application/x-protobuf") => Err(ApiError::UnsupportedMediaType(
             "Drover speaks the JSON form of the v1 API; 'application/x-protobuf' is not supported".into(),
@@ -161,23 +193,27 @@ async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Respo
     let call: Call = parse(&body, "Call")?;
     let now = s.now();
     if call.kind == CallType::SUBSCRIBE {
+        if headers.contains_key("Mesos-Stream-Id") {
+            return Err(ApiError::BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header".into()));
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let (fid, sid) = {
             let mut m = s.lock();
-            let r = m.subscribe(&call, tx.clone(), now);
+            let r = m.subscribe(&call, tx, now);
             nudge(&s, &m);
             r?
         };
+        // Only the master holds the sender: when it lets go (TEARDOWN, failover) the stream
+        // ends, as in Mesos; when the client goes away the body is dropped and the master told.
         let watch = s.clone();
         let sid2 = sid.clone();
-        tokio::spawn(async move {
-            tx.closed().await;
+        let body = stream_body_then(rx, move || {
             let now = watch.now();
             let mut m = watch.lock();
             m.framework_disconnected(&fid, &sid2, now);
             nudge(&watch, &m);
         });
-        let mut resp = Response::new(stream_body(rx));
+        let mut resp = Response::new(body);
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&sid) {

@@ -249,22 +249,48 @@ impl Master {
     }
 
     pub fn v0_state_summary(&self) -> Value {
+        // Mesos counts every task the master knows (active, unreachable, completed) per agent
+        // and per framework, and lists which frameworks have tasks where.
+        const STATES: [&str; 10] = [
+            "TASK_STAGING",
+            "TASK_STARTING",
+            "TASK_RUNNING",
+            "TASK_KILLING",
+            "TASK_FINISHED",
+            "TASK_KILLED",
+            "TASK_FAILED",
+            "TASK_LOST",
+            "TASK_ERROR",
+            "TASK_UNREACHABLE",
+        ];
+        use std::collections::{BTreeSet, HashMap};
+        let mut by_agent: HashMap<&str, HashMap<&'static str, u64>> = HashMap::new();
+        let mut by_framework: HashMap<&str, HashMap<&'static str, u64>> = HashMap::new();
+        let mut agent_frameworks: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        let mut framework_agents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for f in self.frameworks.values() {
+            let live = f.tasks.values().chain(f.unreachable_tasks.values()).map(|t| &t.task);
+            for t in live.chain(f.completed_tasks.iter()) {
+                let (a, fw) = (t.agent_id.value.as_str(), f.id.value.as_str());
+                *by_agent.entry(a).or_default().entry(t.state.as_str()).or_default() += 1;
+                *by_framework.entry(fw).or_default().entry(t.state.as_str()).or_default() += 1;
+                agent_frameworks.entry(a).or_default().insert(fw);
+                framework_agents.entry(fw).or_default().insert(a);
+            }
+        }
+        let counts = |v: &mut Value, c: Option<&HashMap<&'static str, u64>>| {
+            for s in STATES {
+                v[s] = json!(c.and_then(|c| c.get(s)).copied().unwrap_or(0));
+            }
+        };
         let slaves: Vec<Value> = self
             .agents
             .values()
             .filter(|a| !a.unreachable)
             .map(|a| {
                 let mut v = self.v0_agent(a);
-                let mut counts = std::collections::HashMap::new();
-                for (fid, tid) in &a.tasks {
-                    if let Some(t) = self.frameworks.get(fid).and_then(|f| f.tasks.get(tid)) {
-                        *counts.entry(t.task.state.as_str()).or_insert(0u64) += 1;
-                    }
-                }
-                for s in ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"] {
-                    v[s] = json!(counts.get(s).copied().unwrap_or(0));
-                }
-                v["framework_ids"] = json!(a.tasks.iter().map(|(f, _)| f.value.clone()).collect::<std::collections::BTreeSet<_>>());
+                counts(&mut v, by_agent.get(a.id.value.as_str()));
+                v["framework_ids"] = json!(agent_frameworks.get(a.id.value.as_str()).cloned().unwrap_or_default());
                 v
             })
             .collect();
@@ -279,7 +305,8 @@ impl Master {
                     m.remove("unreachable_tasks");
                     m.remove("offers");
                 }
-                v["TASK_RUNNING"] = json!(f.tasks.values().filter(|t| t.task.state == TaskState::TASK_RUNNING).count());
+                counts(&mut v, by_framework.get(f.id.value.as_str()));
+                v["slave_ids"] = json!(framework_agents.get(f.id.value.as_str()).cloned().unwrap_or_default());
                 v
             })
             .collect();
