@@ -1,5 +1,6 @@
 //! Allocator benchmarks: one full allocation cycle over 1,000 to 50,000 agents, a small
-//! incremental cycle on a busy cluster, and adding 10,000 agents.
+//! incremental cycle on a busy cluster, a cycle where every framework has declined every agent,
+//! and adding 10,000 agents.
 //!
 //! `cargo bench -p drover-bench --bench allocator`
 //!
@@ -139,6 +140,44 @@ fn incremental_cycle(c: &mut Criterion) {
     g.finish();
 }
 
+/// The worst case for one agent: every framework has declined it, so a visit walks all
+/// candidates before parking the agent (later cycles skip it until a filter expires).
+fn all_declined(c: &mut Criterion) {
+    let mut g = c.benchmark_group("allocator/all_declined_cycle");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let (agents, frameworks, roles) = (1_000, 100, 10);
+    let mut base = with_frameworks(frameworks, roles);
+    let res = agent_resources();
+    for j in 0..agents {
+        base.add_agent(&format!("agent-{j:05}"), res.clone(), &[]);
+    }
+    for j in 0..agents {
+        for i in 0..frameworks {
+            let fw = format!("fw-{i:05}");
+            let r = role(i % roles);
+            base.recover(&format!("agent-{j:05}"), &fw, &r, &res, 3600.0, 0.0);
+            if i % 3 == 0 {
+                let r2 = role((i / 3 + 1) % roles);
+                base.recover(&format!("agent-{j:05}"), &fw, &r2, &res, 3600.0, 0.0);
+            }
+        }
+    }
+    g.bench_function(format!("{agents}_agents_x_{frameworks}_frameworks"), |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut a| {
+                let offers = a.allocate(1.0);
+                assert!(offers.is_empty());
+                (a, offers)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
 fn add_agents(c: &mut Criterion) {
     let mut g = c.benchmark_group("allocator/add_agents");
     g.sample_size(10)
@@ -175,5 +214,11 @@ fn add_agents(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, full_cycle, incremental_cycle, add_agents);
+criterion_group!(
+    benches,
+    full_cycle,
+    incremental_cycle,
+    all_declined,
+    add_agents
+);
 criterion_main!(benches);

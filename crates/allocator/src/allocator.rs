@@ -86,6 +86,8 @@ struct Agent {
     total_res: Resources,
     avail: Vec<Slot>,
     allocs: Vec<Rec>,
+    /// Refuse filters by (framework, role).
+    filters: FxMap<(u32, u32), Filter>,
     queued: bool,
     /// `ord_key` of the wake-up time while parked.
     parked: Option<u64>,
@@ -119,8 +121,9 @@ struct FwRole {
     qty: Qty,
     /// Its key in the role's candidate set, when it is a candidate.
     key: Option<u64>,
-    /// Refuse filters by agent.
-    filters: FxMap<u32, Filter>,
+    /// Agents holding a refuse filter of it for this role (the filters live on the agents, so
+    /// that a visit looks them up in one small map).
+    filtered: FxSet<u32>,
 }
 
 impl FwRole {
@@ -131,15 +134,13 @@ impl FwRole {
             suppressed: false,
             qty: Qty::default(),
             key: None,
-            filters: FxMap::default(),
+            filtered: FxSet::default(),
         }
     }
 }
 
 #[derive(Clone, Debug)]
 struct Filter {
-    /// Generation of the agent slot it was set for (slots are reused).
-    gen: u32,
     expiry: f64,
     refused: Refused,
 }
@@ -166,7 +167,6 @@ pub struct Allocator {
     /// `[cpus, mem]` minimum, fixed point.
     min: [i64; 2],
     agents: Vec<Option<Agent>>,
-    agent_gen: Vec<u32>,
     free_agents: Vec<u32>,
     agent_ids: FxMap<Arc<str>, u32>,
     frameworks: Vec<Option<Framework>>,
@@ -207,6 +207,15 @@ fn intern(roles: &mut Vec<Role>, ids: &mut FxMap<Arc<str>, u32>, name: &str) -> 
     r
 }
 
+/// Drop framework `f`'s refuse filters for the role of `fr`.
+fn clear_filters(agents: &mut [Option<Agent>], f: u32, fr: &mut FwRole) {
+    for a in fr.filtered.drain() {
+        if let Some(agent) = agents[a as usize].as_mut() {
+            agent.filters.remove(&(f, fr.role));
+        }
+    }
+}
+
 impl Allocator {
     pub fn new(config: Config) -> Self {
         let min = [to_fixed(config.min_cpus), to_fixed(config.min_mem)];
@@ -214,7 +223,6 @@ impl Allocator {
             config,
             min,
             agents: Vec::new(),
-            agent_gen: Vec::new(),
             free_agents: Vec::new(),
             agent_ids: FxMap::default(),
             frameworks: Vec::new(),
@@ -254,7 +262,6 @@ impl Allocator {
             Some(a) => a,
             None => {
                 self.agents.push(None);
-                self.agent_gen.push(0);
                 (self.agents.len() - 1) as u32
             }
         };
@@ -266,6 +273,7 @@ impl Allocator {
             total_res: total,
             avail,
             allocs: Vec::new(),
+            filters: FxMap::default(),
             queued: false,
             parked: None,
         });
@@ -285,7 +293,6 @@ impl Allocator {
         let Some(agent) = self.agents[a as usize].take() else {
             return;
         };
-        self.agent_gen[a as usize] = self.agent_gen[a as usize].wrapping_add(1);
         self.free_agents.push(a);
         if let Some(k) = agent.parked {
             self.parked.remove(&(k, a));
@@ -295,6 +302,11 @@ impl Allocator {
         }
         self.total.sub(&agent.total);
         self.stale = true;
+        for &(f, r) in agent.filters.keys() {
+            if let Some(fr) = self.fw_role_mut(f, r) {
+                fr.filtered.remove(&a);
+            }
+        }
         let mut touched = Vec::new();
         for rec in agent.allocs {
             if let Some(fw) = self.fw_mut(rec.fw) {
@@ -372,9 +384,12 @@ impl Allocator {
         for i in 0..self.fw_role_count(f) {
             self.sync_candidate(f, i);
         }
-        let Some(fw) = self.frameworks[f as usize].take() else {
+        let Some(mut fw) = self.frameworks[f as usize].take() else {
             return;
         };
+        for fr in &mut fw.roles {
+            clear_filters(&mut self.agents, f, fr);
+        }
         self.free_frameworks.push(f);
         for fr in fw.roles.iter().filter(|fr| fr.subscribed) {
             self.roles[fr.role as usize].subscribers -= 1;
@@ -430,10 +445,12 @@ impl Allocator {
         let Some(&f) = self.framework_ids.get(framework_id) else {
             return;
         };
-        let Some(fw) = self.fw_mut(f) else { return };
+        let Some(fw) = self.frameworks[f as usize].as_mut() else {
+            return;
+        };
         fw.active = false;
         for fr in &mut fw.roles {
-            fr.filters.clear();
+            clear_filters(&mut self.agents, f, fr);
         }
         for i in 0..self.fw_role_count(f) {
             self.sync_candidate(f, i);
@@ -463,12 +480,14 @@ impl Allocator {
             return;
         };
         let only = self.role_filter(roles);
-        let Some(fw) = self.fw_mut(f) else { return };
+        let Some(fw) = self.frameworks[f as usize].as_mut() else {
+            return;
+        };
         let mut touched = false;
         for fr in fw.roles.iter_mut().filter(|fr| fr.subscribed) {
             if only.as_ref().is_none_or(|o| o.contains(&fr.role)) {
                 fr.suppressed = false;
-                fr.filters.clear();
+                clear_filters(&mut self.agents, f, fr);
                 touched = true;
             }
         }
@@ -524,7 +543,6 @@ impl Allocator {
             return;
         };
         let want = self.slots_of(resources);
-        let gen = self.agent_gen[a as usize];
         let Some(agent) = self.agents[a as usize].as_mut() else {
             return;
         };
@@ -550,21 +568,16 @@ impl Allocator {
         }
         if refuse_seconds > 0.0 {
             let expiry = now + refuse_seconds;
+            let registered = self.fw(f).is_some_and(|fw| fw.registered);
             if let Some(fr) = self
-                .frameworks
-                .get_mut(f as usize)
-                .and_then(Option::as_mut)
-                .filter(|fw| fw.registered)
-                .and_then(|fw| fw.roles.iter_mut().find(|fr| fr.role == r && fr.subscribed))
+                .fw_role_mut(f, r)
+                .filter(|fr| registered && fr.subscribed)
             {
-                fr.filters.insert(
-                    a,
-                    Filter {
-                        gen,
-                        expiry,
-                        refused: Refused::of(&want),
-                    },
-                );
+                fr.filtered.insert(a);
+                if let Some(agent) = self.agents[a as usize].as_mut() {
+                    let refused = Refused::of(&want);
+                    agent.filters.insert((f, r), Filter { expiry, refused });
+                }
                 if expiry.is_finite() {
                     self.filter_expiry.insert((ord_key(expiry), f, r, a));
                 }
@@ -691,6 +704,11 @@ impl Allocator {
         self.frameworks.get_mut(f as usize).and_then(Option::as_mut)
     }
 
+    fn fw_role_mut(&mut self, f: u32, r: u32) -> Option<&mut FwRole> {
+        self.fw_mut(f)
+            .and_then(|fw| fw.roles.iter_mut().find(|fr| fr.role == r))
+    }
+
     fn fw_role_count(&self, f: u32) -> usize {
         self.fw(f).map_or(0, |fw| fw.roles.len())
     }
@@ -783,7 +801,7 @@ impl Allocator {
                     role.subscribers += 1;
                 } else {
                     role.subscribers -= 1;
-                    fr.filters.clear();
+                    clear_filters(&mut self.agents, f, fr);
                 }
             }
             fr.subscribed = sub;
@@ -935,14 +953,17 @@ impl Allocator {
                 break;
             }
             self.filter_expiry.pop_first();
-            if let Some(fr) = self
-                .frameworks
-                .get_mut(f as usize)
-                .and_then(Option::as_mut)
-                .and_then(|fw| fw.roles.iter_mut().find(|fr| fr.role == r))
+            let Some(agent) = self.agents[a as usize].as_mut() else {
+                continue;
+            };
+            if agent
+                .filters
+                .get(&(f, r))
+                .is_some_and(|flt| flt.expiry <= now)
             {
-                if fr.filters.get(&a).is_some_and(|flt| flt.expiry <= now) {
-                    fr.filters.remove(&a);
+                agent.filters.remove(&(f, r));
+                if let Some(fr) = self.fw_role_mut(f, r) {
+                    fr.filtered.remove(&a);
                 }
             }
         }
@@ -1014,12 +1035,10 @@ impl Allocator {
     }
 
     /// The first candidate of role `r`, in DRF order, not filtered from an offer of
-    /// `star + own` on agent `a`. Filters that hold one back lower `wake` to their expiry.
-    #[allow(clippy::too_many_arguments)]
+    /// `star + own` on `agent`. Filters that hold one back lower `wake` to their expiry.
     fn find_framework(
         &self,
-        a: u32,
-        gen: u32,
+        agent: &Agent,
         r: u32,
         star: Option<&Slot>,
         own: Option<&Slot>,
@@ -1029,22 +1048,16 @@ impl Allocator {
         if !allocatable(star, own, self.min) {
             return None;
         }
-        for (_, _, f) in &self.roles[r as usize].candidates {
-            let Some(fr) = self
-                .fw(*f)
-                .and_then(|fw| fw.roles.iter().find(|fr| fr.role == r))
-            else {
-                continue;
-            };
-            if !fr.filters.is_empty() {
-                if let Some(flt) = fr.filters.get(&a) {
-                    if flt.gen == gen && now < flt.expiry && flt.refused.covers(star, own) {
+        for &(_, _, f) in &self.roles[r as usize].candidates {
+            if !agent.filters.is_empty() {
+                if let Some(flt) = agent.filters.get(&(f, r)) {
+                    if now < flt.expiry && flt.refused.covers(star, own) {
                         *wake = wake.min(flt.expiry);
                         continue;
                     }
                 }
             }
-            return Some(*f);
+            return Some(f);
         }
         None
     }
@@ -1053,7 +1066,6 @@ impl Allocator {
     /// willing framework (together with that role's reservations there); each role reserved on
     /// the agent then gets its own reservations. Afterwards the agent is idle or parked.
     fn visit(&mut self, a: u32, now: f64, out: &mut Vec<Allocation>) {
-        let gen = self.agent_gen[a as usize];
         let mut wake = f64::INFINITY;
         let Some(agent) = self.agents[a as usize].as_ref() else {
             return;
@@ -1064,7 +1076,7 @@ impl Allocator {
             let mut taker = None;
             for (_, _, r) in &self.active_roles {
                 let own = find(&agent.avail, *r);
-                if let Some(f) = self.find_framework(a, gen, *r, star, own, now, &mut wake) {
+                if let Some(f) = self.find_framework(agent, *r, star, own, now, &mut wake) {
                     taker = Some((*r, f));
                     break;
                 }
@@ -1098,7 +1110,7 @@ impl Allocator {
                     if own.is_none() {
                         continue;
                     }
-                    self.find_framework(a, gen, r, find(&agent.avail, STAR), own, now, &mut wake)
+                    self.find_framework(agent, r, find(&agent.avail, STAR), own, now, &mut wake)
                 };
                 if let Some(f) = taker {
                     self.give(a, r, f, out);
