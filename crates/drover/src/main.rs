@@ -48,8 +48,28 @@ enum Cmd {
         /// Resources of each agent (default: its share of this machine).
         #[arg(long)]
         resources: Option<String>,
+        /// Marathon's port (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        marathon_port: u16,
         #[command(flatten)]
         master: MasterFlags,
+    },
+    /// Run Marathon (long-running apps, REST v2) as a framework of a master.
+    Marathon {
+        /// The master, host:port.
+        #[arg(long, env = "DROVER_MASTER")]
+        master: String,
+        #[arg(long, default_value = "./.drover/marathon")]
+        work_dir: PathBuf,
+        #[arg(long, default_value = "0.0.0.0")]
+        ip: String,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long)]
+        advertise_ip: Option<String>,
+        /// Mesos role Marathon's tasks run under.
+        #[arg(long, default_value = "*")]
+        role: String,
     },
     /// Run a master.
     Master {
@@ -188,6 +208,19 @@ fn agent_config(
     })
 }
 
+fn marathon_config(master: String, advertise: String, work_dir: PathBuf, role: String) -> drover_marathon::MarathonConfig {
+    drover_marathon::MarathonConfig {
+        master,
+        advertise,
+        hostname: this_host(),
+        work_dir: Some(work_dir),
+        role,
+        user: std::env::var("USER").unwrap_or_default(),
+        failover_timeout_secs: 7.0 * 24.0 * 3600.0,
+        max_body_bytes: 8 << 20,
+    }
+}
+
 fn parse_resources(text: Option<&str>, work_dir: &std::path::Path, share: f64) -> Result<Resources> {
     match text {
         Some(t) => Resources::parse(t).map_err(|e| anyhow::anyhow!("--resources: {e}")),
@@ -223,7 +256,7 @@ async fn main() -> Result<()> {
     }
     init_logging();
     match cli.cmd {
-        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, master } => {
+        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, marathon_port, master } => {
             if agents == 0 {
                 bail!("--agents must be at least 1");
             }
@@ -246,8 +279,12 @@ async fn main() -> Result<()> {
                 handles.push(drover_agent::start(cfg, l)?);
                 agent_urls.push(format!("http://{ip}:{aport}"));
             }
+            let ml = bind(&ip, marathon_port).await?;
+            let mara_port = ml.local_addr()?.port();
+            drover_marathon::start(marathon_config(format!("{ip}:{mport}"), format!("{ip}:{mara_port}"), work_dir.join("marathon"), "*".into()), ml)?;
             println!("Drover is up.");
             println!("  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})");
+            println!("  marathon: http://{ip}:{mara_port}");
             for (i, u) in agent_urls.iter().enumerate() {
                 println!("  agent {i}: {u}");
             }
@@ -271,6 +308,15 @@ async fn main() -> Result<()> {
                 wait_signal().await;
             })
             .await?;
+            Ok(())
+        }
+        Cmd::Marathon { master, work_dir, ip, port, advertise_ip, role } => {
+            let listener = bind(&ip, port).await?;
+            let port = listener.local_addr()?.port();
+            let adv = advertise(&ip, advertise_ip);
+            drover_marathon::start(marathon_config(master, format!("{adv}:{port}"), work_dir, role), listener)?;
+            println!("marathon: http://{adv}:{port}");
+            wait_signal().await;
             Ok(())
         }
         Cmd::Agent { master, work_dir, ip, port, advertise_ip, hostname, resources, attributes, no_cgroups } => {

@@ -1,8 +1,96 @@
 //! Marathon for Drover: long-running apps with rolling deploys, health checks and an event bus,
 //! speaking Marathon's REST v2 API, scheduling through the master's public v1 scheduler API
-//! like any other framework.
+//! like any other framework (no back door), durable in the storage trait.
 #![forbid(unsafe_code)]
 
 pub mod constraints;
+mod core;
+mod framework;
+mod health;
+mod http;
 pub mod planner;
 pub mod validate;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use crate::core::Marathon;
+
+#[derive(Clone, Debug)]
+pub struct MarathonConfig {
+    /// The master, host:port.
+    pub master: String,
+    /// host:port others reach this Marathon at (`/v2/leader`, webui_url).
+    pub advertise: String,
+    pub hostname: String,
+    pub work_dir: Option<PathBuf>,
+    pub role: String,
+    pub user: String,
+    pub failover_timeout_secs: f64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MarathonError {
+    #[error("invalid: {0:?}")]
+    Invalid(Vec<drover_api::marathon::ValidationDetail>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("locked by deployments {0:?}")]
+    DeploymentInProgress(Vec<String>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("storage: {0}")]
+    Store(#[from] drover_store::StoreError),
+}
+
+pub struct Shared {
+    pub cfg: MarathonConfig,
+    pub m: Mutex<Marathon>,
+    pub calls: tokio::sync::mpsc::UnboundedSender<drover_api::scheduler::Call>,
+    pub stream_id: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Marathon> {
+        self.m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Start Marathon: open its store, serve the REST API on `listener`, connect to the master.
+pub fn start(cfg: MarathonConfig, listener: tokio::net::TcpListener) -> Result<Arc<Shared>, MarathonError> {
+    let store: Arc<dyn drover_store::Store> = match &cfg.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| MarathonError::BadRequest(format!("creating {}: {e}", dir.display())))?;
+            Arc::new(drover_store::EmbeddedStore::open(&dir.join("marathon.redb"))?)
+        }
+        None => Arc::new(drover_store::MemoryStore::default()),
+    };
+    let marathon = Marathon::new(store, cfg.role.clone())?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared { cfg, m: Mutex::new(marathon), calls: tx, stream_id: Mutex::new(None) });
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| MarathonError::BadRequest(format!("HTTP client: {e}")))?;
+    let app = http::router(shared.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("marathon HTTP server stopped: {e}");
+        }
+    });
+    tokio::spawn(framework::run_poster(shared.clone(), rx, http.clone()));
+    tokio::spawn(framework::run_link(shared.clone(), http.clone()));
+    tokio::spawn(health::run(shared.clone(), http));
+    let ticker = shared.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let calls = ticker.lock().reconcile_plans(crate::core::unix_now());
+            ticker.send(calls);
+        }
+    });
+    Ok(shared)
+}

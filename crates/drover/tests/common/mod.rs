@@ -88,6 +88,7 @@ impl Drop for Proc {
 pub struct Up {
     pub proc: Proc,
     pub master: String,
+    pub marathon: String,
     pub agents: Vec<String>,
     pub dir: tempfile::TempDir,
 }
@@ -97,17 +98,19 @@ impl Up {
         let dir = tempfile::tempdir().expect("tempdir");
         let work = dir.path().join("drover");
         let n = agents.to_string();
-        let mut args = vec!["up", "--work-dir", work.to_str().unwrap(), "--port", "0", "--agent-port", "0", "--agents", &n];
+        let mut args = vec!["up", "--work-dir", work.to_str().unwrap(), "--port", "0", "--agent-port", "0", "--marathon-port", "0", "--agents", &n];
         args.extend_from_slice(extra);
         let proc = Proc::spawn(&args, &dir.path().join("up.log"));
         let line = proc.wait_line("master: http://", Duration::from_secs(60));
         let master = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+        let line = proc.wait_line("marathon: http://", Duration::from_secs(10));
+        let marathon = line.split("http://").nth(1).unwrap().trim().to_string();
         let mut urls = Vec::new();
         for _ in 0..agents {
             let l = proc.wait_line("agent ", Duration::from_secs(10));
             urls.push(l.split("http://").nth(1).unwrap().trim().to_string());
         }
-        let up = Up { proc, master, agents: urls, dir };
+        let up = Up { proc, master, marathon, agents: urls, dir };
         up.wait_agents(agents);
         up
     }

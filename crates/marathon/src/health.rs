@@ -1,0 +1,91 @@
+//! Health checks Marathon runs itself (HTTP and TCP; the MESOS_* kinds are run from here too
+//! until agents run them): after the grace period, every interval, with a timeout; results go to
+//! the core, which replaces instances that fail `maxConsecutiveFailures` times in a row.
+
+use crate::core::unix_now;
+use crate::Shared;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Due {
+    task_id: String,
+    url: Option<String>,
+    addr: String,
+    timeout: f64,
+    max_failures: u32,
+}
+
+pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
+    let mut last: HashMap<String, f64> = HashMap::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = unix_now();
+        let due: Vec<Due> = {
+            let m = s.lock();
+            let mut out = Vec::new();
+            for i in m.instances.values().filter(|i| i.running() && !i.killing) {
+                let Some(app) = m.apps.get(&i.app_id) else { continue };
+                // One check per instance (the first); Marathon combines several the same way
+                // when they agree, and apps rarely have more than one.
+                let Some(hc) = app.health_checks.first() else { continue };
+                let started = i.started_at.unwrap_or(now);
+                let first_check_at = started + hc.delay_seconds.unwrap_or(0.0);
+                if now < first_check_at {
+                    continue;
+                }
+                let prev = last.get(&i.task_id).copied();
+                if prev.map(|p| now - p < hc.interval_seconds).unwrap_or(false) {
+                    continue;
+                }
+                // During the grace period failures do not count; wait for the first success.
+                let in_grace = now - started < hc.grace_period_seconds && i.last_success.is_none();
+                let port = match (hc.port, hc.port_index) {
+                    (Some(p), _) => p,
+                    (None, Some(ix)) => i.ports.get(ix as usize).copied().unwrap_or(0),
+                    (None, None) => i.ports.first().copied().unwrap_or(0),
+                };
+                if port == 0 {
+                    continue;
+                }
+                let addr = format!("{}:{port}", i.host);
+                let url = matches!(hc.protocol.as_str(), "HTTP" | "MESOS_HTTP").then(|| format!("http://{addr}{}", hc.path.clone().unwrap_or_else(|| "/".into())));
+                out.push((Due { task_id: i.task_id.clone(), url, addr, timeout: hc.timeout_seconds, max_failures: if in_grace { u32::MAX } else { hc.max_consecutive_failures } }, in_grace));
+            }
+            out.into_iter().map(|(d, _)| d).collect()
+        };
+        for d in due {
+            last.insert(d.task_id.clone(), now);
+            let s2 = s.clone();
+            let http = http.clone();
+            tokio::spawn(async move {
+                let timeout = Duration::from_secs_f64(d.timeout.max(0.01));
+                let result: Result<(), String> = match &d.url {
+                    Some(url) => match http.get(url).timeout(timeout).send().await {
+                        Ok(r) if r.status().as_u16() >= 200 && r.status().as_u16() < 400 => Ok(()),
+                        Ok(r) => Err(format!("HTTP {}", r.status())),
+                        Err(e) => Err(e.to_string()),
+                    },
+                    None => match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&d.addr)).await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("timed out".into()),
+                    },
+                };
+                let now = unix_now();
+                let calls = {
+                    let mut m = s2.lock();
+                    // In the grace period a failure is not counted against the instance.
+                    if result.is_err() && d.max_failures == u32::MAX {
+                        vec![]
+                    } else {
+                        m.health_result(&d.task_id, result.is_ok(), result.err(), d.max_failures, now)
+                    }
+                };
+                s2.send(calls);
+            });
+        }
+        let m = s.lock();
+        last.retain(|k, _| m.instances.contains_key(k));
+    }
+}
