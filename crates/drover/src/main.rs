@@ -51,6 +51,9 @@ enum Cmd {
         /// Marathon's port (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
         marathon_port: u16,
+        /// Run only the kernel (master and agents), no Marathon.
+        #[arg(long)]
+        no_marathon: bool,
         #[command(flatten)]
         master: MasterFlags,
     },
@@ -256,7 +259,7 @@ async fn main() -> Result<()> {
     }
     init_logging();
     match cli.cmd {
-        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, marathon_port, master } => {
+        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, marathon_port, no_marathon, master } => {
             if agents == 0 {
                 bail!("--agents must be at least 1");
             }
@@ -279,12 +282,19 @@ async fn main() -> Result<()> {
                 handles.push(drover_agent::start(cfg, l)?);
                 agent_urls.push(format!("http://{ip}:{aport}"));
             }
-            let ml = bind(&ip, marathon_port).await?;
-            let mara_port = ml.local_addr()?.port();
-            drover_marathon::start(marathon_config(format!("{ip}:{mport}"), format!("{ip}:{mara_port}"), work_dir.join("marathon"), "*".into()), ml)?;
+            let marathon_url = if no_marathon {
+                None
+            } else {
+                let ml = bind(&ip, marathon_port).await?;
+                let mara_port = ml.local_addr()?.port();
+                drover_marathon::start(marathon_config(format!("{ip}:{mport}"), format!("{ip}:{mara_port}"), work_dir.join("marathon"), "*".into()), ml)?;
+                Some(format!("http://{ip}:{mara_port}"))
+            };
             println!("Drover is up.");
             println!("  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})");
-            println!("  marathon: http://{ip}:{mara_port}");
+            if let Some(u) = marathon_url {
+                println!("  marathon: {u}");
+            }
             for (i, u) in agent_urls.iter().enumerate() {
                 println!("  agent {i}: {u}");
             }

@@ -8,7 +8,7 @@ use serde_json::Value;
 #[test]
 fn marathon_python_drives_apps_end_to_end() {
     let py = pyclients();
-    let up = Up::start(2, &[]);
+    let up = Up::start_with_marathon(2, &[]);
     let out = std::process::Command::new(py.join("mesos/bin/python"))
         .arg(repo_root().join("tests/clients/marathon_scenario.py"))
         .arg(format!("http://{}", up.marathon))

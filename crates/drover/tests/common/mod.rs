@@ -94,7 +94,19 @@ pub struct Up {
 }
 
 impl Up {
+    /// The kernel only (master and agents): tests that count frameworks see only their own.
     pub fn start(agents: usize, extra: &[&str]) -> Up {
+        let mut e = vec!["--no-marathon"];
+        e.extend_from_slice(extra);
+        Self::launch(agents, &e)
+    }
+
+    /// Master, agents and Marathon, as `drover up` runs by default.
+    pub fn start_with_marathon(agents: usize, extra: &[&str]) -> Up {
+        Self::launch(agents, extra)
+    }
+
+    fn launch(agents: usize, extra: &[&str]) -> Up {
         let dir = tempfile::tempdir().expect("tempdir");
         let work = dir.path().join("drover");
         let n = agents.to_string();
@@ -103,8 +115,12 @@ impl Up {
         let proc = Proc::spawn(&args, &dir.path().join("up.log"));
         let line = proc.wait_line("master: http://", Duration::from_secs(60));
         let master = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
-        let line = proc.wait_line("marathon: http://", Duration::from_secs(10));
-        let marathon = line.split("http://").nth(1).unwrap().trim().to_string();
+        let marathon = if extra.contains(&"--no-marathon") {
+            String::new()
+        } else {
+            let line = proc.wait_line("marathon: http://", Duration::from_secs(10));
+            line.split("http://").nth(1).unwrap().trim().to_string()
+        };
         let mut urls = Vec::new();
         for _ in 0..agents {
             let l = proc.wait_line("agent ", Duration::from_secs(10));
