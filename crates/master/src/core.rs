@@ -84,6 +84,8 @@ pub struct AgentRec {
     pub unreachable: bool,
     pub tasks: HashSet<(FrameworkID, TaskID)>,
     pub executors: HashMap<(FrameworkID, ExecutorID), (ExecutorInfo, String)>,
+    /// Which registration stream is current (a disconnect of an older one is ignored).
+    pub conn: u64,
 }
 
 impl AgentRec {
@@ -1030,7 +1032,7 @@ impl Master {
     // ----------------------------------------------------------------------------------------
     // Agents
 
-    pub fn register_agent(&mut self, reg: Register, remote_ip: String, stream: Outbox, now: f64) -> Result<AgentID, ApiError> {
+    pub fn register_agent(&mut self, reg: Register, remote_ip: String, stream: Outbox, now: f64) -> Result<(AgentID, u64), ApiError> {
         if reg.version != drover_api::agent_protocol::PROTOCOL_VERSION {
             return Err(ApiError::BadRequest(format!(
                 "agent protocol version {} is not supported (this master speaks {})",
@@ -1100,7 +1102,10 @@ impl Master {
             unreachable: false,
             tasks: HashSet::new(),
             executors: HashMap::new(),
+            conn: 0,
         };
+        agent.conn = self.next();
+        let conn = agent.conn;
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
@@ -1196,12 +1201,12 @@ impl Master {
         self.operator_event("AGENT_ADDED", serde_json::json!({"agent": self.agent_entry_json(&id)}));
         tracing::info!(agent_id = %id, hostname = %info.hostname, reregister, "agent registered");
         self.allocation_wanted = true;
-        Ok(id)
+        Ok((id, conn))
     }
 
-    pub fn agent_disconnected(&mut self, id: &AgentID, stream: &Outbox) {
+    pub fn agent_disconnected(&mut self, id: &AgentID, conn: u64) {
         if let Some(a) = self.agents.get_mut(id) {
-            if a.stream.as_ref().map(|s| s.same_channel(stream)).unwrap_or(false) {
+            if a.conn == conn {
                 a.stream = None;
                 tracing::warn!(agent_id = %id, "agent disconnected");
             }

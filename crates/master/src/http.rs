@@ -239,16 +239,16 @@ async fn agent_register(
     let ip = reg.agent_info.hostname.parse::<std::net::IpAddr>().map(|i| i.to_string()).unwrap_or(addr.ip().to_string());
     let id = {
         let mut m = s.lock();
-        let r = m.register_agent(reg, ip, tx.clone(), s.now());
+        let r = m.register_agent(reg, ip, tx, s.now());
         nudge(&s, &m);
         r?
     };
+    // Only the master holds the sender: a newer registration of the same agent replaces it and
+    // this stream ends; when the agent goes away the body is dropped and the master told.
     let watch = s.clone();
-    tokio::spawn(async move {
-        tx.closed().await;
-        watch.lock().agent_disconnected(&id, &tx);
-    });
-    let mut resp = Response::new(stream_body(rx));
+    let (id, conn) = id;
+    let body = stream_body_then(rx, move || watch.lock().agent_disconnected(&id, conn));
+    let mut resp = Response::new(body);
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/recordio"));
     Ok(resp)
 }
