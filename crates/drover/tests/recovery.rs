@@ -5,6 +5,7 @@
 //! scheduler failing over within its failover timeout.
 
 mod common;
+use common::cluster::*;
 use common::sched::*;
 use common::*;
 use drover_api::scheduler::{Accept, Call, CallType, Event, EventType, Reconcile};
@@ -12,68 +13,6 @@ use drover_api::*;
 use drover_bench::client::SchedulerClient;
 use std::path::Path;
 use std::time::Duration;
-
-struct Cluster {
-    master: Proc,
-    master_addr: String,
-    agents: Vec<(Proc, String, u16)>,
-    dir: tempfile::TempDir,
-}
-
-fn start_master(dir: &Path, port: u16, extra: &[&str]) -> (Proc, String) {
-    let work = dir.join("master");
-    let p = port.to_string();
-    let mut args = vec!["master", "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p];
-    args.extend_from_slice(extra);
-    let proc = Proc::spawn(&args, &dir.join(format!("master-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
-    let line = proc.wait_line("master: http://", Duration::from_secs(30));
-    let addr = line.split("http://").nth(1).unwrap().trim().to_string();
-    (proc, addr)
-}
-
-fn start_agent(dir: &Path, master: &str, i: usize, port: u16) -> (Proc, u16) {
-    let work = dir.join(format!("agent-{i}"));
-    let p = port.to_string();
-    let args = [
-        "agent", "--master", master, "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p,
-        "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31100]", "--attributes", "rack:r1",
-    ];
-    let proc = Proc::spawn(&args, &dir.join(format!("agent-{i}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
-    let line = proc.wait_line("agent: http://", Duration::from_secs(30));
-    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
-    (proc, port)
-}
-
-impl Cluster {
-    fn start(agents: usize, master_flags: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let (master, master_addr) = start_master(dir.path(), 0, master_flags);
-        let mut list = Vec::new();
-        for i in 0..agents {
-            let (p, port) = start_agent(dir.path(), &master_addr, i, 0);
-            list.push((p, format!("127.0.0.1:{port}"), port));
-        }
-        let c = Cluster { master, master_addr, agents: list, dir };
-        c.wait_agents(agents);
-        c
-    }
-    fn wait_agents(&self, n: usize) {
-        wait_for(Duration::from_secs(30), || {
-            get_json(&format!("http://{}/master/slaves", self.master_addr))
-                .map(|v| v["slaves"].as_array().map(|a| a.iter().filter(|s| s["connected"] == true).count()).unwrap_or(0) >= n)
-                .unwrap_or(false)
-        });
-    }
-    fn logs(&self) -> String {
-        let mut s = String::new();
-        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
-            if e.path().extension().map(|x| x == "log").unwrap_or(false) {
-                s += &format!("==> {}\n{}\n", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default());
-            }
-        }
-        s
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_kill9_restart_readopts_tasks_and_delivers_pending_updates() {

@@ -2,6 +2,7 @@
 //! third-party clients from `../shared/clients/setup.sh`.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod sched;
 
 use std::io::{BufRead, BufReader};
