@@ -47,6 +47,12 @@ pub struct Instance {
     pub last_failure_cause: Option<String>,
     #[serde(default)]
     pub last_message: Option<String>,
+    /// Readiness (apps with readinessChecks): an instance takes part in a deployment's count
+    /// only once ready. Kept once true.
+    #[serde(default)]
+    pub ready: bool,
+    #[serde(default)]
+    pub last_readiness: Option<Value>,
 }
 
 impl Instance {
@@ -98,6 +104,8 @@ pub struct Marathon {
     pub events: tokio::sync::broadcast::Sender<(String, Value)>,
     pub role: String,
     pub start_unix: f64,
+    /// Apps whose kill governor is engaged.
+    pub governed: std::collections::HashSet<String>,
 }
 
 pub fn unix_now() -> f64 {
@@ -131,6 +139,7 @@ impl Marathon {
             events,
             role,
             start_unix: unix_now(),
+            governed: Default::default(),
         };
         m.load()?;
         Ok(m)
@@ -329,7 +338,10 @@ impl Marathon {
     }
 
     fn is_healthy(&self, app: &App, i: &Instance) -> bool {
-        i.running() && !i.killing && (app.health_checks.is_empty() || i.healthy == Some(true))
+        i.running()
+            && !i.killing
+            && (app.health_checks.is_empty() || i.healthy == Some(true))
+            && (app.readiness_checks.is_empty() || i.ready)
     }
 
     fn views(&self, app: &App) -> Vec<InstanceView> {
@@ -521,6 +533,8 @@ impl Marathon {
                                 last_failure: None,
                                 last_failure_cause: None,
                                 last_message: None,
+                                ready: false,
+                                last_readiness: None,
                             };
                             self.instances.insert(inst.task_id.clone(), inst);
                             tasks.push(task);
@@ -613,11 +627,21 @@ impl Marathon {
         let defs = app.port_defs();
         let mut free = remaining.ranges("ports");
         let mut ports = Vec::new();
+        // Dynamic ports are drawn at random from what is offered (as Marathon does), so tasks
+        // sharing a host do not all fight over the first port of the range.
+        let task_uuid = uuid::Uuid::new_v4();
+        let mut seed = u64::from_le_bytes(task_uuid.as_bytes()[..8].try_into().unwrap_or([7; 8]));
         for d in &defs {
             let want = if d.port != 0 && app.require_ports { Some(d.port as u64) } else { None };
             let pick = match want {
                 Some(p) => free.iter().any(|r| r.begin <= p && p <= r.end).then_some(p),
-                None => free.first().map(|r| r.begin),
+                None => {
+                    let total = resources::ranges_len(&free);
+                    (total > 0).then(|| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        nth_port(&free, (seed >> 33) % total)
+                    })
+                }
             };
             let Some(p) = pick else { return Err("InsufficientPorts".into()) };
             free = resources::subtract_ranges(&free, &[Range { begin: p, end: p }]);
@@ -642,7 +666,7 @@ impl Marathon {
         if !remaining.contains(&used) {
             return Err("InsufficientResources".into());
         }
-        let task_id = format!("{}.{}", task_prefix(&app.id), uuid::Uuid::new_v4());
+        let task_id = format!("{}.{}", task_prefix(&app.id), task_uuid);
         let mut env: Vec<Variable> = Vec::new();
         let mut put = |k: String, v: String| env.push(Variable { name: k, kind: None, value: v });
         for (k, v) in &app.env {
@@ -824,6 +848,18 @@ impl Marathon {
             }
         }
         let mut calls = Vec::new();
+        if i.healthy == Some(false) && !i.killing && !self.kill_governor_allows(&i.app_id) {
+            let engaged = self.governed.insert(i.app_id.clone());
+            if engaged {
+                tracing::warn!(app_id = %i.app_id, "kill governor engaged: most instances fail their checks at once; not killing them");
+                self.emit("kill_governor_event", json!({"appId": i.app_id, "engaged": true,
+                    "reason": "most instances are unhealthy at once: the check is the likelier fault, so none are killed until checks recover"}));
+            }
+        }
+        if self.governed.contains(&i.app_id) && self.kill_governor_allows(&i.app_id) {
+            self.governed.remove(&i.app_id);
+            self.emit("kill_governor_event", json!({"appId": i.app_id, "engaged": false, "reason": "checks recovered"}));
+        }
         if i.healthy == Some(false) && !i.killing && self.kill_governor_allows(&i.app_id) {
             // Replace it: the planner counts it as not healthy and launches a replacement
             // before this one is gone (it is killed once it is marked killing).
@@ -834,6 +870,15 @@ impl Marathon {
         calls
     }
 
+    /// Record a readiness check result (Marathon-run, HTTP).
+    pub fn readiness_result(&mut self, task_id: &str, ready: bool, result: Value, now_unix: f64) -> Calls {
+        if let Some(i) = self.instances.get_mut(task_id) {
+            i.ready |= ready;
+            i.last_readiness = Some(result);
+        }
+        self.reconcile_plans(now_unix)
+    }
+
     /// The kill governor: when most of an app's instances are unhealthy at once, the checker is
     /// the likelier fault; stop killing until checks recover.
     pub fn kill_governor_allows(&self, app_id: &str) -> bool {
@@ -841,8 +886,10 @@ impl Marathon {
         if insts.len() < 3 {
             return true;
         }
-        let unhealthy = insts.iter().filter(|i| i.healthy == Some(false)).count();
-        unhealthy * 2 <= insts.len()
+        // "At once": count those already failing, not only those past maxConsecutiveFailures,
+        // so the first to cross the line is not killed before the others catch up.
+        let failing = insts.iter().filter(|i| i.healthy == Some(false) || i.consecutive_failures > 0).count();
+        failing * 2 <= insts.len()
     }
 
     /// After (re-)subscribing: ask the master about every instance we believe in.
@@ -861,6 +908,18 @@ impl Marathon {
     pub fn reset_delay(&mut self, app_id: &str) -> bool {
         self.backoff.remove(app_id).is_some() || self.apps.contains_key(app_id)
     }
+}
+
+/// The `n`th port of a coalesced range list.
+fn nth_port(ranges: &[Range], mut n: u64) -> u64 {
+    for r in ranges {
+        let len = r.end - r.begin + 1;
+        if n < len {
+            return r.begin + n;
+        }
+        n -= len;
+    }
+    ranges.last().map(|r| r.end).unwrap_or(0)
 }
 
 /// The version of an app's configuration (not of its scale).

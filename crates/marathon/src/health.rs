@@ -1,4 +1,4 @@
-//! Health checks Marathon runs itself (HTTP and TCP; the MESOS_* kinds are run from here too
+//! Health and readiness checks Marathon runs itself (HTTP and TCP; the MESOS_* kinds are run from here too
 //! until agents run them): after the grace period, every interval, with a timeout; results go to
 //! the core, which replaces instances that fail `maxConsecutiveFailures` times in a row.
 
@@ -18,6 +18,7 @@ struct Due {
 
 pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
     let mut last: HashMap<String, f64> = HashMap::new();
+    let mut last_ready: HashMap<String, f64> = HashMap::new();
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now = unix_now();
@@ -85,7 +86,56 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                 s2.send(calls);
             });
         }
+        readiness(&s, &http, &mut last_ready, now);
         let m = s.lock();
         last.retain(|k, _| m.instances.contains_key(k));
+        last_ready.retain(|k, _| m.instances.contains_key(k));
+    }
+}
+
+/// Readiness checks (`readinessChecks`): HTTP GETs until one answers a "ready" status; only
+/// then does the instance count for its deployment. Marathon runs them itself, as upstream.
+fn readiness(s: &Arc<Shared>, http: &reqwest::Client, last: &mut HashMap<String, f64>, now: f64) {
+    let due: Vec<(String, String, f64, Vec<u16>, String)> = {
+        let m = s.lock();
+        let mut out = Vec::new();
+        for i in m.instances.values().filter(|i| i.running() && !i.killing && !i.ready) {
+            let Some(app) = m.apps.get(&i.app_id) else { continue };
+            let Some(rc) = app.readiness_checks.first() else { continue };
+            let interval = rc.get("intervalSeconds").and_then(|v| v.as_f64()).unwrap_or(30.0);
+            if last.get(&i.task_id).map(|p| now - p < interval).unwrap_or(false) {
+                continue;
+            }
+            let port_name = rc.get("portName").and_then(|v| v.as_str()).unwrap_or("http-api");
+            let defs = app.port_defs();
+            let idx = defs.iter().position(|d| d.name.as_deref() == Some(port_name)).unwrap_or(0);
+            let Some(port) = i.ports.get(idx) else { continue };
+            let path = rc.get("path").and_then(|v| v.as_str()).unwrap_or("/");
+            let timeout = rc.get("timeoutSeconds").and_then(|v| v.as_f64()).unwrap_or(10.0);
+            let codes: Vec<u16> = rc
+                .get("httpStatusCodesForReady")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|c| c.as_u64().map(|c| c as u16)).collect())
+                .unwrap_or_else(|| vec![200]);
+            let name = rc.get("name").and_then(|v| v.as_str()).unwrap_or("readinessCheck").to_string();
+            out.push((i.task_id.clone(), format!("http://{}:{port}{path}", i.host), timeout, codes, name));
+        }
+        out
+    };
+    for (task_id, url, timeout, codes, name) in due {
+        last.insert(task_id.clone(), now);
+        let s2 = s.clone();
+        let http = http.clone();
+        tokio::spawn(async move {
+            let r = http.get(&url).timeout(Duration::from_secs_f64(timeout.max(0.01))).send().await;
+            let (ready, status) = match r {
+                Ok(r) => (codes.contains(&r.status().as_u16()), r.status().as_u16()),
+                Err(_) => (false, 0),
+            };
+            let result = serde_json::json!({"name": name, "taskId": task_id, "ready": ready,
+                "lastResponse": {"status": status}});
+            let calls = s2.lock().readiness_result(&task_id, ready, result, unix_now());
+            s2.send(calls);
+        });
     }
 }

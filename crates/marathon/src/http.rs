@@ -172,9 +172,9 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
         }
     }
     if has("readiness") {
-        v["readinessCheckResults"] = json!([]);
+        v["readinessCheckResults"] = json!(m.instances.values().filter(|i| i.app_id == app.id).filter_map(|i| i.last_readiness.clone()).collect::<Vec<_>>());
     }
-    if !m.kill_governor_allows(&app.id) {
+    if m.governed.contains(&app.id) {
         v["killGovernor"] = json!({"engaged": true, "reason": "most instances are unhealthy at once: not killing them (the check is the likelier fault)"});
     }
     v
