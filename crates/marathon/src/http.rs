@@ -541,10 +541,24 @@ async fn get_group(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Result
 
 /// All apps of a group body, ids made absolute relative to their groups.
 fn collect_apps(group: &Value, base: &str, out: &mut Vec<App>, errors: &mut Vec<drover_api::marathon::ValidationDetail>, path: &str) {
+    collect_apps_with(group, base, &[], out, errors, path)
+}
+
+/// A group's `dependencies` hold for every app inside it (and its subgroups).
+fn collect_apps_with(group: &Value, base: &str, inherited: &[String], out: &mut Vec<App>, errors: &mut Vec<drover_api::marathon::ValidationDetail>, path: &str) {
     let gid = group.get("id").and_then(|v| v.as_str()).map(|i| canonical_id(i, base)).unwrap_or_else(|| base.to_string());
+    let mut deps: Vec<String> = inherited.to_vec();
+    for d in group.get("dependencies").and_then(|v| v.as_array()).cloned().unwrap_or_default() {
+        if let Some(d) = d.as_str() {
+            deps.push(canonical_id(d, crate::validate::parent_of(&gid)));
+        }
+    }
     for (i, a) in group.get("apps").and_then(|v| v.as_array()).cloned().unwrap_or_default().into_iter().enumerate() {
         match serde_json::from_value::<App>(a) {
-            Ok(app) => match validate_app(app, &gid) {
+            Ok(mut app) => match {
+                app.dependencies.extend(deps.iter().cloned());
+                validate_app(app, &gid)
+            } {
                 Ok(app) => out.push(app),
                 Err(ds) => errors.extend(ds.into_iter().map(|mut d| {
                     d.path = format!("{path}/apps({i}){}", d.path);
@@ -555,7 +569,7 @@ fn collect_apps(group: &Value, base: &str, out: &mut Vec<App>, errors: &mut Vec<
         }
     }
     for (i, g) in group.get("groups").and_then(|v| v.as_array()).cloned().unwrap_or_default().iter().enumerate() {
-        collect_apps(g, &gid, out, errors, &format!("{path}/groups({i})"));
+        collect_apps_with(g, &gid, &deps, out, errors, &format!("{path}/groups({i})"));
     }
 }
 
