@@ -2,6 +2,8 @@
 //! Mesos tools read), prints a table for people or the raw JSON with `--json`.
 #![forbid(unsafe_code)]
 
+pub mod app;
+
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};

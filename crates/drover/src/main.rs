@@ -136,6 +136,20 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::Common,
     },
+    /// Marathon apps: list, show, add, update, scale, restart, remove, versions, why.
+    App {
+        #[command(subcommand)]
+        cmd: drover_cli::app::AppCmd,
+        #[command(flatten)]
+        common: drover_cli::app::MarathonArgs,
+    },
+    /// Marathon deployments: list, watch, roll back.
+    Deployment {
+        #[command(subcommand)]
+        cmd: drover_cli::app::DeploymentCmd,
+        #[command(flatten)]
+        common: drover_cli::app::MarathonArgs,
+    },
 }
 
 fn init_logging() {
@@ -255,6 +269,8 @@ async fn main() -> Result<()> {
         Cmd::Node { cmd, common } => return drover_cli::node(cmd, common).await,
         Cmd::Framework { cmd, common } => return drover_cli::framework(cmd, common).await,
         Cmd::Task { cmd, common } => return drover_cli::task(cmd, common).await,
+        Cmd::App { cmd, common } => return drover_cli::app::app(cmd, common).await,
+        Cmd::Deployment { cmd, common } => return drover_cli::app::deployment(cmd, common).await,
         _ => {}
     }
     init_logging();
@@ -348,6 +364,6 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Node { .. } | Cmd::Framework { .. } | Cmd::Task { .. } => Ok(()),
+        Cmd::Node { .. } | Cmd::Framework { .. } | Cmd::Task { .. } | Cmd::App { .. } | Cmd::Deployment { .. } => Ok(()),
     }
 }
