@@ -106,6 +106,14 @@ pub struct Marathon {
     pub start_unix: f64,
     /// Apps whose kill governor is engaged.
     pub governed: std::collections::HashSet<String>,
+    /// Store writes waiting for the flusher.
+    pending: Vec<Op>,
+    /// Instances by app, so per-app work costs that app's instances, not all of them.
+    by_app: HashMap<String, std::collections::BTreeSet<String>>,
+    /// Apps whose plan may have changed since the last replan.
+    dirty: std::collections::HashSet<String>,
+    /// Launches each app wants (the launch queue), as of the last replan.
+    wanted: BTreeMap<String, usize>,
 }
 
 pub fn unix_now() -> f64 {
@@ -140,6 +148,10 @@ impl Marathon {
             role,
             start_unix: unix_now(),
             governed: Default::default(),
+            pending: Vec::new(),
+            by_app: HashMap::new(),
+            dirty: Default::default(),
+            wanted: BTreeMap::new(),
         };
         m.load()?;
         Ok(m)
@@ -153,7 +165,7 @@ impl Marathon {
         }
         for (_, v) in self.store.scan("marathon/instances/")? {
             if let Ok(i) = serde_json::from_slice::<Instance>(&v) {
-                self.instances.insert(i.task_id.clone(), i);
+                self.add_instance(i);
             }
         }
         for (_, v) in self.store.scan("marathon/deployments/")? {
@@ -177,14 +189,31 @@ impl Marathon {
         Op::Put(format!("marathon/instances/{}", i.task_id), serde_json::to_vec(i).unwrap_or_default())
     }
 
-    fn write(&self, ops: Vec<Op>) {
-        if let Err(e) = self.store.apply(ops) {
+    /// Queue writes of instance state; the flusher commits them together every few
+    /// milliseconds (one fsync for many updates). Losing the last few on a crash is safe: on
+    /// restart, reconciliation finds tasks Marathon forgot and kills them (no orphan), and the
+    /// planner launches what is missing (no duplicate).
+    fn write(&mut self, ops: Vec<Op>) {
+        self.pending.extend(ops);
+    }
+
+    /// Write now, with everything queued before it (app definitions, deployments: the API
+    /// answers only once they are durable).
+    fn write_now(&mut self, ops: Vec<Op>) {
+        self.pending.extend(ops);
+        let all = std::mem::take(&mut self.pending);
+        if let Err(e) = self.store.apply(all) {
             tracing::error!("marathon store write failed: {e}");
         }
     }
 
+    /// The writes queued since the last call, for the flusher.
+    pub fn take_pending(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.pending)
+    }
+
     pub fn set_framework_id(&mut self, id: FrameworkID) {
-        self.write(vec![Op::Put("marathon/framework_id".into(), id.value.clone().into_bytes())]);
+        self.write_now(vec![Op::Put("marathon/framework_id".into(), id.value.clone().into_bytes())]);
         self.framework_id = Some(id);
     }
 
@@ -247,11 +276,13 @@ impl Marathon {
         let steps = order_steps(&actions, &new_apps);
         let d = Deployment { id: uuid::Uuid::new_v4().to_string(), version: version.clone(), affected_apps: ids, steps, current_step: 0, force };
         ops.push(Op::Put(format!("marathon/deployments/{}", d.id), serde_json::to_vec(&d).unwrap_or_default()));
-        self.write(ops);
+        self.write_now(ops);
         for app in new_apps {
+            self.dirty.insert(app.id.clone());
             self.apps.insert(app.id.clone(), app);
         }
         for id in &removed {
+            self.dirty.insert(id.clone());
             self.apps.remove(id);
         }
         self.deployments.insert(d.id.clone(), d.clone());
@@ -333,8 +364,39 @@ impl Marathon {
 
     // ------------------------------------------------------------------ instances
 
-    fn app_instances(&self, app_id: &str) -> Vec<&Instance> {
-        self.instances.values().filter(|i| i.app_id == app_id).collect()
+    pub fn app_instances(&self, app_id: &str) -> Vec<&Instance> {
+        self.by_app.get(app_id).map(|ids| ids.iter().filter_map(|t| self.instances.get(t)).collect()).unwrap_or_default()
+    }
+
+    fn add_instance(&mut self, i: Instance) {
+        self.by_app.entry(i.app_id.clone()).or_default().insert(i.task_id.clone());
+        self.dirty.insert(i.app_id.clone());
+        self.instances.insert(i.task_id.clone(), i);
+    }
+
+    fn drop_instance(&mut self, task_id: &str) -> Option<Instance> {
+        let i = self.instances.remove(task_id)?;
+        if let Some(set) = self.by_app.get_mut(&i.app_id) {
+            set.remove(task_id);
+            if set.is_empty() {
+                self.by_app.remove(&i.app_id);
+            }
+        }
+        self.dirty.insert(i.app_id.clone());
+        Some(i)
+    }
+
+    /// Forget every instance (the framework was torn down: its tasks are gone).
+    pub fn forget_instances(&mut self) {
+        self.instances.clear();
+        self.by_app.clear();
+        self.dirty.extend(self.apps.keys().cloned());
+    }
+
+    /// Re-plan every app at the next replan (the periodic full pass).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.apps.keys().cloned());
+        self.dirty.extend(self.by_app.keys().cloned());
     }
 
     fn is_healthy(&self, app: &App, i: &Instance) -> bool {
@@ -370,35 +432,47 @@ impl Marathon {
 
     /// How many instances each app wants launched right now (the launch queue).
     pub fn queue(&self) -> BTreeMap<String, usize> {
-        let mut q = BTreeMap::new();
-        for app in self.apps.values() {
-            let p = planner::plan(&Self::target(app), &self.views(app));
-            if p.launch > 0 {
-                q.insert(app.id.clone(), p.launch);
-            }
-        }
-        q
+        self.wanted.clone()
     }
 
-    /// Kill what the planner says must go, advance deployments, and say whether offers are
-    /// wanted. Called on every event and periodically.
-    pub fn reconcile_plans(&mut self, now_unix: f64) -> Calls {
+    /// Re-plan the apps that changed: refresh their launch counts and kill what must go.
+    fn replan(&mut self) -> Calls {
         let mut calls = Vec::new();
-        let app_ids: Vec<String> = self.apps.keys().cloned().collect();
-        for id in &app_ids {
-            let Some(app) = self.apps.get(id) else { continue };
-            let p = planner::plan(&Self::target(app), &self.views(app));
-            for k in p.kill {
-                calls.extend(self.kill_instance(&k));
+        let ids: Vec<String> = self.dirty.drain().collect();
+        for id in ids {
+            match self.apps.get(&id) {
+                Some(app) => {
+                    let p = planner::plan(&Self::target(app), &self.views(app));
+                    if p.launch > 0 {
+                        self.wanted.insert(id.clone(), p.launch);
+                    } else {
+                        self.wanted.remove(&id);
+                    }
+                    for k in p.kill {
+                        calls.extend(self.kill_instance(&k));
+                    }
+                }
+                None => {
+                    // Instances of an app that no longer exists.
+                    self.wanted.remove(&id);
+                    let orphans: Vec<String> = self.app_instances(&id).iter().filter(|i| !i.killing).map(|i| i.task_id.clone()).collect();
+                    for t in orphans {
+                        calls.extend(self.kill_instance(&t));
+                    }
+                }
             }
         }
-        // Instances of apps that no longer exist.
-        let orphans: Vec<String> = self.instances.values().filter(|i| !self.apps.contains_key(&i.app_id) && !i.killing).map(|i| i.task_id.clone()).collect();
-        for t in orphans {
-            calls.extend(self.kill_instance(&t));
-        }
+        // kill_instance marks apps dirty again; their plans did not change by it.
+        self.dirty.clear();
+        calls
+    }
+
+    /// Kill what the planner says must go, advance deployments, and revive or suppress offers.
+    /// Called on every event (for the apps it touched) and periodically (for all).
+    pub fn reconcile_plans(&mut self, now_unix: f64) -> Calls {
+        let mut calls = self.replan();
         self.advance_deployments();
-        let wanted = !self.queue().is_empty();
+        let wanted = !self.wanted.is_empty();
         if wanted && self.suppressed {
             self.suppressed = false;
             calls.push(Call::new(CallType::REVIVE, self.framework_id.clone()));
@@ -464,6 +538,7 @@ impl Marathon {
             return vec![];
         }
         i.killing = true;
+        self.dirty.insert(i.app_id.clone());
         let grace = self.apps.get(&i.app_id).and_then(|a| a.task_kill_grace_period_seconds);
         let i = i.clone();
         self.write(vec![self.persist_instance(&i)]);
@@ -480,7 +555,7 @@ impl Marathon {
 
     /// Match offers against the launch queue; accept what fits, decline the rest.
     pub fn offers(&mut self, offers: Vec<Offer>, now_unix: f64) -> Calls {
-        let mut calls = Vec::new();
+        let mut calls = self.replan();
         let mut queue = self.queue();
         let queued_apps: Vec<String> = queue.keys().cloned().collect();
         for offer in offers {
@@ -536,7 +611,7 @@ impl Marathon {
                                 ready: false,
                                 last_readiness: None,
                             };
-                            self.instances.insert(inst.task_id.clone(), inst);
+                            self.add_instance(inst);
                             tasks.push(task);
                             queue.insert(app_id.clone(), want - 1);
                         }
@@ -771,6 +846,9 @@ impl Marathon {
             return calls;
         };
         let prev = inst.state;
+        let app_of = inst.app_id.clone();
+        self.dirty.insert(app_of);
+        let Some(inst) = self.instances.get_mut(&tid) else { return calls };
         inst.state = status.state;
         inst.last_message = status.message.clone();
         if let Some(h) = status.healthy {
@@ -792,7 +870,7 @@ impl Marathon {
             );
         }
         if status.state.is_terminal() || status.state == TaskState::TASK_UNKNOWN {
-            self.instances.remove(&tid);
+            self.drop_instance(&tid);
             self.write(vec![Op::Delete(format!("marathon/instances/{tid}"))]);
             let failed = !matches!(status.state, TaskState::TASK_KILLED | TaskState::TASK_FINISHED) && !inst.killing;
             if failed || (status.state == TaskState::TASK_FINISHED && !inst.killing) {
@@ -811,7 +889,7 @@ impl Marathon {
         } else if status.state == TaskState::TASK_UNREACHABLE {
             // Replaced elsewhere: the planner no longer counts it; it is killed if it comes back.
             calls.extend(self.kill_instance(&tid));
-            self.instances.remove(&tid);
+            self.drop_instance(&tid);
             self.write(vec![Op::Delete(format!("marathon/instances/{tid}"))]);
         } else {
             self.write(vec![self.persist_instance(&inst)]);
@@ -827,6 +905,9 @@ impl Marathon {
 
     /// Record a health check result for an instance (Marathon-run checks).
     pub fn health_result(&mut self, task_id: &str, ok: bool, cause: Option<String>, max_failures: u32, now_unix: f64) -> Calls {
+        if let Some(i) = self.instances.get(task_id) {
+            self.dirty.insert(i.app_id.clone());
+        }
         let Some(i) = self.instances.get_mut(task_id) else { return vec![] };
         let before = i.healthy;
         if ok {
@@ -875,6 +956,8 @@ impl Marathon {
         if let Some(i) = self.instances.get_mut(task_id) {
             i.ready |= ready;
             i.last_readiness = Some(result);
+            let app = i.app_id.clone();
+            self.dirty.insert(app);
         }
         self.reconcile_plans(now_unix)
     }

@@ -103,7 +103,7 @@ pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
                     // Torn down by an operator: start over as a new framework; our tasks are gone.
                     let mut m = s.lock();
                     m.framework_id = None;
-                    m.instances.clear();
+                    m.forget_instances();
                     let _ = m.store.delete("marathon/framework_id");
                     if let Ok(rows) = m.store.scan("marathon/instances/") {
                         let ops = rows.into_iter().map(|(k, _)| drover_store::Op::Delete(k)).collect();

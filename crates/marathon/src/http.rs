@@ -138,7 +138,7 @@ pub fn task_json(i: &Instance) -> Value {
 }
 
 fn counts(m: &Marathon, app: &App) -> (usize, usize, usize, usize) {
-    let insts: Vec<&Instance> = m.instances.values().filter(|i| i.app_id == app.id).collect();
+    let insts: Vec<&Instance> = m.app_instances(&app.id);
     let staged = insts.iter().filter(|i| matches!(i.state, TaskState::TASK_STAGING | TaskState::TASK_STARTING)).count();
     let running = insts.iter().filter(|i| i.running()).count();
     let healthy = if app.health_checks.is_empty() { 0 } else { insts.iter().filter(|i| i.running() && i.healthy == Some(true)).count() };
@@ -164,7 +164,7 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
     v["deployments"] = json!(deps);
     let has = |k: &str| embed.iter().any(|e| *e == k || *e == format!("apps.{k}") || *e == format!("app.{k}") || *e == format!("group.apps.{k}"));
     if has("tasks") {
-        v["tasks"] = json!(m.instances.values().filter(|i| i.app_id == app.id).map(task_json).collect::<Vec<_>>());
+        v["tasks"] = json!(m.app_instances(&app.id).into_iter().map(task_json).collect::<Vec<_>>());
     }
     if has("lastTaskFailure") || has("failures") {
         if let Some(f) = m.last_failure.get(&app.id) {
@@ -172,7 +172,7 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
         }
     }
     if has("readiness") {
-        v["readinessCheckResults"] = json!(m.instances.values().filter(|i| i.app_id == app.id).filter_map(|i| i.last_readiness.clone()).collect::<Vec<_>>());
+        v["readinessCheckResults"] = json!(m.app_instances(&app.id).into_iter().filter_map(|i| i.last_readiness.clone()).collect::<Vec<_>>());
     }
     if m.governed.contains(&app.id) {
         v["killGovernor"] = json!({"engaged": true, "reason": "most instances are unhealthy at once: not killing them (the check is the likelier fault)"});
@@ -281,7 +281,7 @@ async fn get_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Res
     let embed = params(&q, "embed");
     match sub.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
         [] => Ok(Json(json!({"app": app_json(&m, app, &[&embed[..], &["tasks", "lastTaskFailure"]].concat())}))),
-        ["tasks"] => Ok(Json(json!({"tasks": m.instances.values().filter(|i| i.app_id == id).map(task_json).collect::<Vec<_>>()}))),
+        ["tasks"] => Ok(Json(json!({"tasks": m.app_instances(&id).into_iter().map(task_json).collect::<Vec<_>>()}))),
         ["versions"] => Ok(Json(json!({"versions": m.versions(&id).into_iter().rev().collect::<Vec<_>>()}))),
         ["versions", v] => m.app_version(&id, v).map(|a| Json(serde_json::to_value(a).unwrap_or(Value::Null))).ok_or_else(|| MarathonError::NotFound(format!("App '{id}' has no version {v}"))),
         _ => Err(MarathonError::NotFound(format!("no such resource under app '{id}'"))),
@@ -343,7 +343,7 @@ async fn delete_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> 
         }
         ["tasks"] => {
             let host = q.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
-            let ids: Vec<String> = m.instances.values().filter(|i| i.app_id == id && host.as_ref().map(|h| &i.host == h).unwrap_or(true)).map(|i| i.task_id.clone()).collect();
+            let ids: Vec<String> = m.app_instances(&id).into_iter().filter(|i| host.as_ref().map(|h| &i.host == h).unwrap_or(true)).map(|i| i.task_id.clone()).collect();
             kill_tasks(&mut m, &s, &ids, scale, force)?
         }
         ["tasks", task] => {

@@ -84,11 +84,32 @@ pub fn start(cfg: MarathonConfig, listener: tokio::net::TcpListener) -> Result<A
     tokio::spawn(framework::run_poster(shared.clone(), rx, http.clone()));
     tokio::spawn(framework::run_link(shared.clone(), http.clone()));
     tokio::spawn(health::run(shared.clone(), http));
+    let flusher = shared.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let (ops, store) = {
+                let mut m = flusher.lock();
+                (m.take_pending(), m.store.clone())
+            };
+            if ops.is_empty() {
+                continue;
+            }
+            let r = tokio::task::spawn_blocking(move || store.apply(ops)).await;
+            if let Ok(Err(e)) = r {
+                tracing::error!("marathon store write failed: {e}");
+            }
+        }
+    });
     let ticker = shared.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let calls = ticker.lock().reconcile_plans(crate::core::unix_now());
+            let calls = {
+                let mut m = ticker.lock();
+                m.mark_all_dirty();
+                m.reconcile_plans(crate::core::unix_now())
+            };
             ticker.send(calls);
         }
     });
