@@ -27,6 +27,8 @@ pub struct TaskEntry {
     pub pid: Option<u32>,
     pub pid_start: Option<u64>,
     pub kill_requested: bool,
+    /// Killed after failing its health checks: its terminal update says `healthy: false`.
+    pub killed_by_health_check: bool,
     pub launched_at: f64,
 }
 
@@ -168,6 +170,7 @@ impl Agent {
                         pid: None,
                         pid_start: None,
                         kill_requested: false,
+                        killed_by_health_check: false,
                         launched_at: now,
                     };
                     st.tasks.insert(key, entry);
@@ -219,6 +222,7 @@ impl Agent {
                             pid: None,
                             pid_start: None,
                             kill_requested: false,
+                            killed_by_health_check: false,
                             launched_at: now,
                         },
                     );
@@ -279,6 +283,18 @@ impl Agent {
         Limits { cpus: r.scalar("cpus"), mem_mb: r.scalar("mem") }
     }
 
+    /// A command task's environment: the agent's variables, then the task's own.
+    pub(crate) fn command_env(&self, fid: &FrameworkID, agent_id: &AgentID, t: &TaskInfo, sandbox: &std::path::Path, cid: &str) -> Vec<(String, String)> {
+        let mut env = self.base_env(fid, &t.task_id.value, sandbox, agent_id);
+        env.push(("MESOS_TASK_ID".into(), t.task_id.value.clone()));
+        env.push(("MESOS_CONTAINER_NAME".into(), cid.to_string()));
+        for v in t.command.iter().filter_map(|c| c.environment.as_ref()).flat_map(|e| &e.variables) {
+            env.retain(|(k, _)| k != &v.name);
+            env.push((v.name.clone(), v.value.clone()));
+        }
+        env
+    }
+
     async fn start_command_task(self: Arc<Self>, framework: FrameworkInfo, t: TaskInfo) {
         let Some(fid) = framework.id.clone() else { return };
         let Some(agent_id) = self.agent_id() else { return };
@@ -322,15 +338,7 @@ impl Agent {
             a.extend(cmd.arguments.iter().skip(if cmd.value.is_some() { 1 } else { 1 }).cloned());
             a
         };
-        let mut env = self.base_env(&fid, &t.task_id.value, &sandbox, &agent_id);
-        env.push(("MESOS_TASK_ID".into(), t.task_id.value.clone()));
-        env.push(("MESOS_CONTAINER_NAME".into(), cid.clone()));
-        if let Some(vars) = &cmd.environment {
-            for v in &vars.variables {
-                env.retain(|(k, _)| k != &v.name);
-                env.push((v.name.clone(), v.value.clone()));
-            }
-        }
+        let env = self.command_env(&fid, &agent_id, &t, &sandbox, &cid);
         let user = cmd.user.clone().or_else(|| Some(framework.user.clone())).filter(|u| !u.is_empty());
         let spec = ProcessSpec {
             argv,
@@ -357,6 +365,7 @@ impl Agent {
             }
         }
         self.task_update(&fid, &t.task_id, TaskState::TASK_RUNNING, String::new(), None);
+        crate::health::watch(&self, &fid, &t.task_id);
         let status = child.wait().await;
         self.command_exited(&fid, &t.task_id, &cid, status.ok());
     }
@@ -495,7 +504,7 @@ impl Agent {
         );
     }
 
-    fn kill_task(self: &Arc<Self>, fid: &FrameworkID, tid: &TaskID, policy: Option<KillPolicy>) {
+    pub(crate) fn kill_task(self: &Arc<Self>, fid: &FrameworkID, tid: &TaskID, policy: Option<KillPolicy>) {
         let key = (fid.clone(), tid.clone());
         let mut st = self.lock();
         let Some(t) = st.tasks.get_mut(&key) else {
@@ -601,32 +610,41 @@ impl Agent {
 
     /// Record a new state of a task and queue its status update.
     pub fn task_update(&self, fid: &FrameworkID, tid: &TaskID, state: TaskState, message: String, reason: Option<Reason>) {
-        let mut st = self.lock();
-        let agent_id = st.id.clone();
-        let key = (fid.clone(), tid.clone());
-        let (eid, cid) = match st.tasks.get_mut(&key) {
-            Some(t) => {
-                if t.state.is_terminal() {
-                    return;
-                }
-                t.state = state;
-                (t.executor_id.clone().unwrap_or_else(|| ExecutorID::new(tid.value.clone())), t.container_id.clone())
-            }
-            None => return,
-        };
         let mut s = TaskStatus::new(tid.clone(), state);
         s.source = Some(if reason.is_some() && state != TaskState::TASK_KILLED { StatusSource::SOURCE_AGENT } else { StatusSource::SOURCE_EXECUTOR });
         s.reason = reason;
         if !message.is_empty() {
             s.message = Some(message);
         }
+        self.send_status(self.lock(), fid, s);
+    }
+
+    /// Record `s.state` as the task's state and queue `s` (ids, time, uuid filled in). Takes the
+    /// lock guard so a caller can check the task and update it atomically (health checks).
+    pub(crate) fn send_status(&self, mut st: std::sync::MutexGuard<'_, AgentState>, fid: &FrameworkID, mut s: TaskStatus) {
+        let agent_id = st.id.clone();
+        let tid = s.task_id.clone();
+        let key = (fid.clone(), tid.clone());
+        let (eid, cid) = match st.tasks.get_mut(&key) {
+            Some(t) => {
+                if t.state.is_terminal() {
+                    return;
+                }
+                t.state = s.state;
+                if t.killed_by_health_check && s.state.is_terminal() {
+                    s.healthy = Some(false); // as Mesos' command executor does
+                }
+                (t.executor_id.clone().unwrap_or_else(|| ExecutorID::new(tid.value.clone())), t.container_id.clone())
+            }
+            None => return,
+        };
         s.agent_id = agent_id;
         s.executor_id = Some(eid);
         s.timestamp = Some(unix_now());
         s.uuid = Some(uuid::Uuid::new_v4().as_bytes().to_vec());
         s.container_status = Some(serde_json::json!({"container_id": {"value": cid}}));
         st.updates.enqueue(StatusUpdate { framework_id: fid.clone(), status: s });
-        self.checkpoint_task(&st, fid, tid);
+        self.checkpoint_task(&st, fid, &tid);
         drop(st);
         self.flush.notify_one();
     }
@@ -832,6 +850,7 @@ impl Agent {
                     pid: cp.pid,
                     pid_start: cp.pid_start,
                     kill_requested: false,
+                    killed_by_health_check: false,
                     launched_at: 0.0,
                 },
             );
@@ -839,6 +858,7 @@ impl Agent {
         drop(st);
         for (fid, tid, pid, start, cid) in watch {
             tracing::info!(task_id = %tid, pid, "re-adopting task");
+            crate::health::watch(self, &fid, &tid);
             let me = self.clone();
             tokio::spawn(async move {
                 wait_foreign(pid, start).await;

@@ -8,6 +8,7 @@ mod agent;
 mod checkpoint;
 mod containerizer;
 mod fetcher;
+mod health;
 mod http;
 mod link;
 mod status;

@@ -7,6 +7,7 @@
 
 pub mod agent_protocol;
 pub mod executor;
+pub mod health_check;
 pub mod marathon;
 pub mod mesos;
 pub mod operator;

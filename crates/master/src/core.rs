@@ -742,6 +742,9 @@ impl Master {
                 return Err("Task's 'command' needs 'value' or 'arguments' when 'shell' is false".into());
             }
         }
+        if let Some(hc) = &t.health_check {
+            drover_api::health_check::HealthCheck::from_json(hc).map_err(|e| format!("Task uses invalid health check: {e}"))?;
+        }
         let task_res = Resources::from_list(&t.resources);
         if task_res.is_empty() {
             return Err("Task uses no resources".into());
