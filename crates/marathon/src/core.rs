@@ -114,6 +114,8 @@ pub struct Marathon {
     dirty: std::collections::HashSet<String>,
     /// Launches each app wants (the launch queue), as of the last replan.
     wanted: BTreeMap<String, usize>,
+    /// When each queued app started waiting.
+    pub queued_since: HashMap<String, f64>,
 }
 
 pub fn unix_now() -> f64 {
@@ -152,6 +154,7 @@ impl Marathon {
             by_app: HashMap::new(),
             dirty: Default::default(),
             wanted: BTreeMap::new(),
+            queued_since: HashMap::new(),
         };
         m.load()?;
         Ok(m)
@@ -445,8 +448,10 @@ impl Marathon {
                     let p = planner::plan(&Self::target(app), &self.views(app));
                     if p.launch > 0 {
                         self.wanted.insert(id.clone(), p.launch);
+                        self.queued_since.entry(id.clone()).or_insert_with(unix_now);
                     } else {
                         self.wanted.remove(&id);
+                        self.queued_since.remove(&id);
                     }
                     for k in p.kill {
                         calls.extend(self.kill_instance(&k));
@@ -660,7 +665,14 @@ impl Marathon {
         }
         s.last_unused.push_back(json!({
             "offer": {"id": offer.id.value, "agentId": offer.agent_id.value, "hostname": offer.hostname,
-                      "resources": Resources::from_list(&offer.resources).to_v0_map()},
+                      "resources": offer.resources.iter().map(|r| {
+                          let mut v = json!({"name": r.name, "role": r.reservation_role()});
+                          if let Some(x) = &r.scalar { v["scalar"] = json!(x.value); }
+                          if let Some(x) = &r.ranges { v["ranges"] = json!(x.range.iter().map(|g| json!({"begin": g.begin, "end": g.end})).collect::<Vec<_>>()); }
+                          if let Some(x) = &r.set { v["set"] = json!(x.item); }
+                          v
+                      }).collect::<Vec<_>>(),
+                      "attributes": offer.attributes.iter().map(|a| json!({"name": a.name, "value": a.value_string()})).collect::<Vec<_>>()},
             "timestamp": iso(unix_now()), "reason": [reason],
         }));
     }

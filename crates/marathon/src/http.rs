@@ -124,7 +124,7 @@ pub fn task_json(i: &Instance) -> Value {
     let mut hc = Vec::new();
     if i.healthy.is_some() || i.consecutive_failures > 0 {
         hc.push(json!({
-            "alive": i.healthy == Some(true), "consecutiveFailures": i.consecutive_failures, "taskId": i.task_id, "instanceId": i.task_id,
+            "alive": i.healthy == Some(true) && i.consecutive_failures == 0, "consecutiveFailures": i.consecutive_failures, "taskId": i.task_id, "instanceId": i.task_id,
             "firstSuccess": i.last_success.map(iso), "lastSuccess": i.last_success.map(iso), "lastFailure": i.last_failure.map(iso),
             "lastFailureCause": i.last_failure_cause,
         }));
@@ -141,8 +141,9 @@ fn counts(m: &Marathon, app: &App) -> (usize, usize, usize, usize) {
     let insts: Vec<&Instance> = m.app_instances(&app.id);
     let staged = insts.iter().filter(|i| matches!(i.state, TaskState::TASK_STAGING | TaskState::TASK_STARTING)).count();
     let running = insts.iter().filter(|i| i.running()).count();
-    let healthy = if app.health_checks.is_empty() { 0 } else { insts.iter().filter(|i| i.running() && i.healthy == Some(true)).count() };
-    let unhealthy = insts.iter().filter(|i| i.healthy == Some(false)).count();
+    let healthy = if app.health_checks.is_empty() { 0 } else { insts.iter().filter(|i| i.running() && i.healthy == Some(true) && i.consecutive_failures == 0).count() };
+    // Marathon counts a task unhealthy when its last check failed.
+    let unhealthy = if app.health_checks.is_empty() { 0 } else { insts.iter().filter(|i| i.running() && (i.healthy == Some(false) || i.consecutive_failures > 0)).count() };
     (staged, running, healthy, unhealthy)
 }
 
@@ -466,7 +467,8 @@ async fn delete_deployment(State(s): S, Path(id): Path<String>, Query(q): Q) -> 
     })
 }
 
-async fn queue(State(s): S) -> Json<Value> {
+async fn queue(State(s): S, Query(q): Q) -> Json<Value> {
+    let with_offers = params(&q, "embed").iter().any(|e| *e == "lastUnusedOffers");
     let m = s.lock();
     let now = crate::core::unix_now();
     let items: Vec<Value> = m
@@ -479,14 +481,19 @@ async fn queue(State(s): S) -> Json<Value> {
             Some(json!({
                 "app": app_json(&m, app, &[]), "count": count,
                 "delay": {"timeLeftSeconds": (b.until - now).max(0.0).ceil() as i64, "overdue": b.until <= now},
-                "since": iso(now),
+                "since": iso(m.queued_since.get(&id).copied().unwrap_or(now)),
                 "processedOffersSummary": {
                     "processedOffersCount": st.processed, "unusedOffersCount": st.unused,
                     "rejectSummaryLastOffers": st.reasons.iter().map(|(r, n)| json!({"reason": r, "declined": n, "processed": st.processed})).collect::<Vec<_>>(),
                     "rejectSummaryLaunchAttempt": st.reasons.iter().map(|(r, n)| json!({"reason": r, "declined": n, "processed": st.processed})).collect::<Vec<_>>(),
                 },
-                "lastUnusedOffers": st.last_unused.iter().cloned().collect::<Vec<_>>(),
             }))
+            .map(|mut v: Value| {
+                if with_offers {
+                    v["lastUnusedOffers"] = json!(st.last_unused.iter().cloned().collect::<Vec<_>>());
+                }
+                v
+            })
         })
         .collect();
     Json(json!({ "queue": items }))

@@ -70,7 +70,8 @@ pub fn plan(t: &Target, instances: &[InstanceView]) -> Plan {
     // Rolling replacement of old instances by new ones.
     let max_total = ((n as f64) * (1.0 + t.maximum_over_capacity)).floor() as usize;
     let min_healthy = ((n as f64) * t.minimum_health_capacity).ceil() as usize;
-    let alive = current.len() + old.len();
+    // Instances still being killed count against the ceiling until they are gone.
+    let alive = instances.len();
     if current.len() < n {
         p.launch = (n - current.len()).min(max_total.saturating_sub(alive));
     }
