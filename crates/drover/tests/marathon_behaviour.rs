@@ -140,3 +140,48 @@ fn kill_governor_stops_killing_when_most_instances_fail_at_once() {
         a["tasksHealthy"] == 3 && a["killGovernor"].is_null()
     });
 }
+
+#[test]
+fn mesos_http_and_command_checks_run_on_the_agent_and_show_in_marathon() {
+    let up = Up::start_with_marathon(1, &[]);
+    let m = &up.marathon;
+    let web = json!({
+        "id": "/agent-checked", "instances": 2, "cpus": 0.05, "mem": 32,
+        "cmd": "mkdir -p www && touch www/ok && cd www && exec python3 -m http.server $PORT0",
+        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 0.3, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+    });
+    let cmd = json!({
+        "id": "/cmd-checked", "instances": 1, "cpus": 0.05, "mem": 16, "cmd": "touch alive; sleep 600",
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -f alive"}, "gracePeriodSeconds": 20, "intervalSeconds": 0.3, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+    });
+    for a in [&web, &cmd] {
+        assert_eq!(call("POST", &format!("http://{m}/v2/apps"), Some(a)).0, 201);
+    }
+    let get = |id: &str| call("GET", &format!("http://{m}/v2/apps{id}"), None).1["app"].clone();
+    until(&up, Duration::from_secs(30), "checked healthy by the agents", || get("/agent-checked")["tasksHealthy"] == 2 && get("/cmd-checked")["tasksHealthy"] == 1);
+    // The master's copy of the task carries the Mesos health check Marathon set.
+    let tasks = get_json(&format!("http://{}/master/tasks", up.master)).unwrap();
+    assert!(tasks["tasks"].as_array().unwrap().iter().any(|t| t["statuses"].as_array().map(|s| s.iter().any(|x| x["healthy"] == true)).unwrap_or(false)), "{tasks}");
+    // The command check fails: the agent reports it, kills the task, Marathon replaces it.
+    let victim = get("/cmd-checked")["tasks"][0]["id"].as_str().unwrap().to_string();
+    let alive = {
+        let mut stack = vec![up.dir.path().to_path_buf()];
+        let mut found = None;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.ends_with("alive") && p.to_string_lossy().contains(&format!("/executors/{victim}/")) {
+                    found = Some(p);
+                }
+            }
+        }
+        found.expect("sandbox file")
+    };
+    std::fs::remove_file(alive).unwrap();
+    until(&up, Duration::from_secs(30), "replaced after failing its command check", || {
+        let a = get("/cmd-checked");
+        a["tasksHealthy"] == 1 && a["tasks"][0]["id"] != victim.as_str()
+    });
+}

@@ -824,7 +824,7 @@ impl Marathon {
             executor: None,
             command: Some(command),
             container: app.container.clone(),
-            health_check: None,
+            health_check: app.health_checks.first().and_then(|hc| mesos_health_check(hc, &ports)),
             check: None,
             kill_policy: app.task_kill_grace_period_seconds.map(|g| KillPolicy { grace_period: Some(DurationInfo { nanoseconds: (g * 1e9) as u64 }) }),
             data: None,
@@ -863,13 +863,29 @@ impl Marathon {
         let Some(inst) = self.instances.get_mut(&tid) else { return calls };
         inst.state = status.state;
         inst.last_message = status.message.clone();
+        // Health from checks the agent runs (MESOS_HTTP, MESOS_TCP, COMMAND).
+        let mut health_changed = None;
         if let Some(h) = status.healthy {
+            if inst.healthy != Some(h) {
+                health_changed = Some(h);
+            }
             inst.healthy = Some(h);
+            if h {
+                inst.consecutive_failures = 0;
+                inst.last_success = Some(now_unix);
+            } else {
+                inst.consecutive_failures += 1;
+                inst.last_failure = Some(now_unix);
+                inst.last_failure_cause = status.message.clone();
+            }
         }
         if status.state == TaskState::TASK_RUNNING && inst.started_at.is_none() {
             inst.started_at = Some(now_unix);
         }
         let inst = inst.clone();
+        if let Some(alive) = health_changed {
+            self.emit("health_status_changed_event", json!({"appId": inst.app_id, "taskId": tid, "instanceId": tid, "version": inst.version, "alive": alive}));
+        }
         self.emit(
             "status_update_event",
             json!({"slaveId": inst.agent_id, "taskId": tid, "taskStatus": status.state, "message": status.message.clone().unwrap_or_default(),
@@ -1003,6 +1019,38 @@ impl Marathon {
     pub fn reset_delay(&mut self, app_id: &str) -> bool {
         self.backoff.remove(app_id).is_some() || self.apps.contains_key(app_id)
     }
+}
+
+/// Marathon's MESOS_HTTP / MESOS_HTTPS / MESOS_TCP / COMMAND checks, as the Mesos `HealthCheck`
+/// the agent runs next to the task (so they scale with the cluster, not with Marathon).
+fn mesos_health_check(hc: &drover_api::marathon::HealthCheck, ports: &[u32]) -> Option<Value> {
+    let port = hc.port.or_else(|| ports.get(hc.port_index.unwrap_or(0) as usize).copied());
+    let mut v = json!({
+        "delay_seconds": hc.delay_seconds.unwrap_or(0.0), "interval_seconds": hc.interval_seconds,
+        "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
+        "grace_period_seconds": hc.grace_period_seconds,
+    });
+    match hc.protocol.as_str() {
+        "MESOS_HTTP" | "MESOS_HTTPS" => {
+            v["type"] = json!("HTTP");
+            v["http"] = json!({"port": port?, "path": hc.path.clone().unwrap_or_else(|| "/".into()),
+                               "scheme": if hc.protocol == "MESOS_HTTPS" { "https" } else { "http" }});
+        }
+        "MESOS_TCP" => {
+            v["type"] = json!("TCP");
+            v["tcp"] = json!({"port": port?});
+        }
+        "COMMAND" => {
+            v["type"] = json!("COMMAND");
+            let cmd = hc.command.as_ref()?;
+            v["command"] = match cmd.get("value") {
+                Some(_) => json!({"value": cmd["value"], "shell": true}),
+                None => json!({"value": cmd, "shell": true}),
+            };
+        }
+        _ => return None,
+    }
+    Some(v)
 }
 
 /// The `n`th port of a coalesced range list.

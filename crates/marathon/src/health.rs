@@ -1,5 +1,5 @@
-//! Health and readiness checks Marathon runs itself (HTTP and TCP; the MESOS_* kinds are run from here too
-//! until agents run them): after the grace period, every interval, with a timeout; results go to
+//! Health and readiness checks Marathon runs itself (HTTP and TCP; MESOS_* and COMMAND checks
+//! run on the agents): after the grace period, every interval, with a timeout; results go to
 //! the core, which replaces instances that fail `maxConsecutiveFailures` times in a row.
 
 use crate::core::unix_now;
@@ -30,6 +30,10 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                 // One check per instance (the first); Marathon combines several the same way
                 // when they agree, and apps rarely have more than one.
                 let Some(hc) = app.health_checks.first() else { continue };
+                // MESOS_* and COMMAND checks run on the agent; their results arrive as updates.
+                if !matches!(hc.protocol.as_str(), "HTTP" | "HTTPS" | "TCP") {
+                    continue;
+                }
                 let started = i.started_at.unwrap_or(now);
                 let first_check_at = started + hc.delay_seconds.unwrap_or(0.0);
                 if now < first_check_at {
