@@ -81,6 +81,8 @@ pub struct Agent {
     /// Drop the master connection and register again.
     pub reconnect: Notify,
     pub heartbeat_secs: Mutex<f64>,
+    /// Task checkpoints; locked after `state` when both are held.
+    pub journal: Mutex<checkpoint::TaskJournal>,
 }
 
 fn unix_now() -> f64 {
@@ -704,7 +706,7 @@ impl Agent {
                         x.tasks.remove(tid);
                     }
                 }
-                checkpoint::remove_task(&self.cfg.meta_dir(), fid, tid);
+                self.journal_write(&st, |j| j.remove(fid, tid));
                 if st.completed.len() >= 1000 {
                     st.completed.pop_front();
                 }
@@ -723,9 +725,9 @@ impl Agent {
         self.flush.notify_one();
     }
 
-    fn checkpoint_task(&self, st: &AgentState, fid: &FrameworkID, tid: &TaskID) {
-        let Some(t) = st.tasks.get(&(fid.clone(), tid.clone())) else { return };
-        let cp = TaskCheckpoint {
+    fn task_checkpoint(st: &AgentState, fid: &FrameworkID, tid: &TaskID) -> Option<TaskCheckpoint> {
+        let t = st.tasks.get(&(fid.clone(), tid.clone()))?;
+        Some(TaskCheckpoint {
             framework: st.frameworks.get(fid).cloned().unwrap_or_default(),
             task: t.info.clone(),
             state: t.state,
@@ -735,9 +737,26 @@ impl Agent {
             pid: t.pid,
             pid_start: t.pid_start,
             pending: st.updates.pending(fid, tid),
-        };
-        if let Err(e) = checkpoint::write_task(&self.cfg.meta_dir(), &cp) {
-            tracing::error!(task_id = %tid, "checkpoint failed: {e}");
+        })
+    }
+
+    fn checkpoint_task(&self, st: &AgentState, fid: &FrameworkID, tid: &TaskID) {
+        let Some(cp) = Self::task_checkpoint(st, fid, tid) else { return };
+        self.journal_write(st, |j| j.put(&cp));
+    }
+
+    /// Append to the task journal (under the state lock, so lines follow the state's order) and
+    /// rewrite it when it has grown to many times the live tasks.
+    fn journal_write(&self, st: &AgentState, write: impl FnOnce(&mut checkpoint::TaskJournal) -> std::io::Result<()>) {
+        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = write(&mut j) {
+            tracing::error!("task checkpoint failed: {e}");
+        }
+        if j.wants_compaction(st.tasks.len()) {
+            let live: Vec<TaskCheckpoint> = st.tasks.keys().filter_map(|(f, t)| Self::task_checkpoint(st, f, t)).collect();
+            if let Err(e) = j.compact(&live) {
+                tracing::error!("rewriting the task journal failed: {e}");
+            }
         }
     }
 
@@ -779,7 +798,8 @@ impl Agent {
     /// report the ones that ended while we were away. Pending updates are queued again.
     pub fn recover(self: &Arc<Self>) {
         let meta = self.cfg.meta_dir();
-        let (tasks, executors) = checkpoint::read_all(&meta);
+        let tasks = self.journal.lock().unwrap_or_else(|e| e.into_inner()).take_recovered();
+        let executors = checkpoint::read_executors(&meta);
         let mut st = self.lock();
         let mut watch: Vec<(FrameworkID, TaskID, u32, u64, String)> = Vec::new();
         let mut lost: Vec<(FrameworkID, TaskID)> = Vec::new();

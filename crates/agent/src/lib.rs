@@ -141,6 +141,8 @@ pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<Agen
         id: None,
     };
     let id = checkpoint::read_agent_id(&cfg.meta_dir());
+    let journal = checkpoint::TaskJournal::open(&cfg.meta_dir())
+        .map_err(|source| AgentError::WorkDir { path: cfg.meta_dir().display().to_string(), source })?;
     let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let agent = Arc::new(Agent {
         launcher: Box::new(containerizer::ProcessLauncher { cgroups: cgroups.clone(), switch_user: cfg.switch_user }),
@@ -163,6 +165,7 @@ pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<Agen
         outbox: Mutex::new(Vec::new()),
         reconnect: tokio::sync::Notify::new(),
         heartbeat_secs: Mutex::new(5.0),
+        journal: Mutex::new(journal),
         cfg,
     });
     agent.recover();
