@@ -259,7 +259,7 @@ pub fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
 pub fn process_start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: fields follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // State is field 3 overall (index 0 here); a zombie is as good as gone.
     if fields.first() == Some(&"Z") {
@@ -271,7 +271,7 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
 /// Resident memory and cpu time of a process from /proc (bytes, seconds).
 pub fn process_usage(pid: u32) -> Option<(u64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = 100.0;
     let utime: f64 = f.get(11)?.parse::<f64>().ok()? / ticks;
