@@ -223,6 +223,8 @@ struct RunReport {
     wall: Duration,
     /// ACCEPT sent → TASK_RUNNING received, seconds.
     to_running: Vec<f64>,
+    /// ACCEPT sent → TASK_STARTING received, seconds.
+    to_starting: Vec<f64>,
     /// ACCEPT sent → terminal update received, seconds.
     to_terminal: Vec<f64>,
     rss_before: Option<u64>,
@@ -281,6 +283,7 @@ async fn run_tasks(
         failed: 0,
         wall: Duration::ZERO,
         to_running: Vec::with_capacity(n),
+        to_starting: Vec::with_capacity(n),
         to_terminal: Vec::with_capacity(n),
         rss_before,
         rss_after: None,
@@ -340,7 +343,11 @@ async fn run_tasks(
                     }
                     let now = Instant::now();
                     let at = accepted_at.get(&st.task_id).copied();
-                    if st.state == TaskState::TASK_RUNNING {
+                    if st.state == TaskState::TASK_STARTING {
+                        if let Some(t) = at {
+                            report.to_starting.push((now - t).as_secs_f64());
+                        }
+                    } else if st.state == TaskState::TASK_RUNNING {
                         report.running += 1;
                         if let Some(t) = at {
                             report.to_running.push((now - t).as_secs_f64());
@@ -527,7 +534,14 @@ fn print_latencies(what: &str, v: &mut [f64]) {
     );
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn print_common(r: &RunReport) {
+    println!("host load average at the end (1/5/15 min): {}", loadavg());
     println!(
         "tasks {}  launched {}  running-seen {}  finished {}  failed/other-terminal {}  call errors {}",
         r.n, r.launched, r.running, r.finished, r.failed, r.call_errors
@@ -800,6 +814,8 @@ async fn main() -> anyhow::Result<()> {
                 "all running {:.2} s after the first ACCEPT",
                 r.wall.as_secs_f64()
             );
+            let mut start = r.to_starting.clone();
+            print_latencies("ACCEPT → TASK_STARTING", &mut start);
             let mut run = r.to_running.clone();
             print_latencies("ACCEPT → TASK_RUNNING", &mut run);
         }
