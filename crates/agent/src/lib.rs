@@ -171,6 +171,13 @@ pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<Agen
     agent.recover();
     let app = http::router(agent.clone());
     tokio::spawn(async move {
+        // Executor event streams: small records back to back, see the master's serve.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
+            }
+        });
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("agent HTTP server stopped: {e}");
         }

@@ -152,6 +152,14 @@ pub async fn serve(
 ) -> Result<(), MasterError> {
     let loops = tokio::spawn(http::background(shared.clone()));
     let app = http::router(shared);
+    // Streams (subscriptions, agent connections) carry small records one after another: without
+    // TCP_NODELAY the second of two waits for the peer's delayed ACK, up to 40 ms.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
+        }
+    });
     // Subscription streams never end by themselves, so shutdown does not wait for them.
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>());
     let r = tokio::select! {
