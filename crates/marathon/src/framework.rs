@@ -29,8 +29,12 @@ fn framework_info(s: &Shared) -> FrameworkInfo {
     }
 }
 
-/// Post calls in order; each carries the current framework and stream id.
+/// Post calls; each carries the current framework and stream id. Acknowledgements, kills,
+/// accepts and declines are independent of each other and go out concurrently (a burst of
+/// thousands must not queue behind one HTTP round trip each); revive, suppress and reconcile
+/// keep their order.
 pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Call>, http: reqwest::Client) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
     while let Some(mut call) = rx.recv().await {
         let (fid, sid) = {
             let m = s.lock();
@@ -39,14 +43,27 @@ pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedRece
         let (Some(fid), Some(sid)) = (fid, sid) else { continue };
         call.framework_id = Some(fid);
         let url = format!("http://{}/api/v1/scheduler", s.cfg.master);
-        match http.post(&url).header("Mesos-Stream-Id", sid).json(&call).send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => {
-                let status = r.status();
-                tracing::warn!("master refused {:?} ({status}): {}", call.kind, r.text().await.unwrap_or_default());
-            }
-            Err(e) => tracing::warn!("posting {:?} failed: {e}", call.kind),
+        if matches!(call.kind, CallType::ACKNOWLEDGE | CallType::KILL | CallType::ACCEPT | CallType::DECLINE) {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else { continue };
+            let http = http.clone();
+            tokio::spawn(async move {
+                post(&http, &url, &sid, &call).await;
+                drop(permit);
+            });
+        } else {
+            post(&http, &url, &sid, &call).await;
         }
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, sid: &str, call: &Call) {
+    match http.post(url).header("Mesos-Stream-Id", sid).json(call).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => {
+            let status = r.status();
+            tracing::warn!("master refused {:?} ({status}): {}", call.kind, r.text().await.unwrap_or_default());
+        }
+        Err(e) => tracing::warn!("posting {:?} failed: {e}", call.kind),
     }
 }
 
