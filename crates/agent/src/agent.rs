@@ -83,6 +83,8 @@ pub struct Agent {
     pub heartbeat_secs: Mutex<f64>,
     /// Task checkpoints; locked after `state` when both are held.
     pub journal: Mutex<checkpoint::TaskJournal>,
+    /// The `docker` containerizer, when enabled (`--containerizers docker,process`).
+    pub docker: Option<Arc<crate::docker::DockerContainerizer>>,
 }
 
 fn unix_now() -> f64 {
@@ -341,6 +343,9 @@ impl Agent {
             a
         };
         let env = self.command_env(&fid, &agent_id, &t, &sandbox, &cid);
+        if crate::docker::takes(&t) {
+            return crate::docker::run_task(self, fid, t, sandbox, cid, env).await;
+        }
         let user = cmd.user.clone().or_else(|| Some(framework.user.clone())).filter(|u| !u.is_empty());
         let spec = ProcessSpec {
             argv,
@@ -524,6 +529,10 @@ impl Agent {
             .and_then(|p| p.grace_period)
             .map(|g| g.nanoseconds as f64 / 1e9)
             .unwrap_or(self.cfg.default_kill_grace_secs);
+        if t.executor_id.is_none() && crate::docker::takes(&t.info) {
+            drop(st);
+            return crate::docker::kill(self, fid, tid, grace);
+        }
         match (&t.executor_id, t.pid) {
             (None, Some(pid)) => {
                 let wants_killing = st.frameworks.get(fid).map(|f| f.has_capability("TASK_KILLING_STATE")).unwrap_or(false);
@@ -852,6 +861,8 @@ impl Agent {
                     None if !cp.state.is_terminal() => lost.push((fid.clone(), tid.clone())),
                     None => {}
                 }
+            } else if !cp.state.is_terminal() && crate::docker::takes(&cp.task) {
+                // Its container is re-adopted by docker::recover once the tasks are back.
             } else if !cp.state.is_terminal() {
                 match (alive, cp.pid, cp.pid_start) {
                     (true, Some(p), Some(s)) => watch.push((fid.clone(), tid.clone(), p, s, cp.container_id.clone())),

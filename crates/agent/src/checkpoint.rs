@@ -222,6 +222,25 @@ pub fn read_executors(meta: &Path) -> Vec<ExecutorCheckpoint> {
     read_dir_json(&meta.join("executors"))
 }
 
+/// Where a docker task's log streaming got to (the engine's timestamp of the last message copied
+/// into the sandbox, in ns since the epoch), so a restarted agent resumes without repeating.
+fn docker_log_cursor_path(meta: &Path, container_id: &str) -> PathBuf {
+    meta.join("docker").join(format!("{}.json", safe(container_id)))
+}
+
+pub fn write_docker_log_cursor(meta: &Path, container_id: &str, ns: i64) -> std::io::Result<()> {
+    write_atomic(&docker_log_cursor_path(meta, container_id), serde_json::json!({ "log_cursor_ns": ns }).to_string().as_bytes())
+}
+
+pub fn read_docker_log_cursor(meta: &Path, container_id: &str) -> Option<i64> {
+    let bytes = std::fs::read(docker_log_cursor_path(meta, container_id)).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["log_cursor_ns"].as_i64()
+}
+
+pub fn remove_docker_log_cursor(meta: &Path, container_id: &str) {
+    let _ = std::fs::remove_file(docker_log_cursor_path(meta, container_id));
+}
+
 pub fn read_agent_id(meta: &Path) -> Option<AgentID> {
     std::fs::read_to_string(meta.join("agent_id")).ok().map(|s| AgentID::new(s.trim())).filter(|a| !a.value.is_empty())
 }

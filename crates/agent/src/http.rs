@@ -174,13 +174,20 @@ async fn state(State(a): S) -> Json<Value> {
         "master_hostname": st.master.clone().unwrap_or_default(),
         "start_time": a.start_unix,
         "flags": {"work_dir": a.cfg.work_dir.display().to_string(), "master": a.cfg.master, "port": a.cfg.port.to_string(),
-                  "isolation": a.cgroups.describe()},
+                  "isolation": a.cgroups.describe(),
+                  "containerizers": if a.docker.is_some() { "docker,mesos" } else { "mesos" }},
         "frameworks": fw_json,
         "completed_frameworks": [],
     }))
 }
 
 async fn statistics(State(a): S) -> Json<Value> {
+    let mut out = process_statistics(&a);
+    out.extend(crate::docker::statistics(&a).await);
+    Json(Value::Array(out))
+}
+
+fn process_statistics(a: &Agent) -> Vec<Value> {
     let st = a.lock();
     let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     let mut out = Vec::new();
@@ -207,7 +214,7 @@ async fn statistics(State(a): S) -> Json<Value> {
                            "mem_rss_bytes": rss, "cpus_user_time_secs": cpu, "cpus_system_time_secs": 0.0}
         }));
     }
-    Json(Value::Array(out))
+    out
 }
 
 /// Resolve a requested path to a real path inside the sandboxes root, or refuse.

@@ -7,6 +7,7 @@
 mod agent;
 mod checkpoint;
 mod containerizer;
+pub mod docker;
 mod fetcher;
 mod health;
 mod http;
@@ -15,6 +16,7 @@ mod status;
 
 pub use agent::Agent;
 pub use containerizer::Cgroups;
+pub use docker::DockerConfig;
 
 use drover_api::{AgentInfo, Attribute, Resources, Text, ValueType};
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ pub struct AgentConfig {
     /// Apply cgroup limits when the host allows it.
     pub cgroups: bool,
     pub switch_user: bool,
+    /// The `docker` containerizer (tasks with `container.type = DOCKER`); `None`: process only.
+    pub docker: Option<DockerConfig>,
 }
 
 impl AgentConfig {
@@ -115,7 +119,8 @@ pub struct AgentHandle {
 impl AgentHandle {
     /// Stop every task and executor (Ctrl-C): nothing is left behind.
     pub async fn kill_everything(&self) {
-        self.agent.kill_everything(self.agent.cfg.default_kill_grace_secs.min(3.0)).await;
+        let grace = self.agent.cfg.default_kill_grace_secs.min(3.0);
+        tokio::join!(self.agent.kill_everything(grace), docker::kill_everything(&self.agent, grace));
     }
 }
 
@@ -166,9 +171,11 @@ pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<Agen
         reconnect: tokio::sync::Notify::new(),
         heartbeat_secs: Mutex::new(5.0),
         journal: Mutex::new(journal),
+        docker: cfg.docker.clone().map(|c| Arc::new(docker::DockerContainerizer::new(c))),
         cfg,
     });
     agent.recover();
+    docker::recover(&agent);
     let app = http::router(agent.clone());
     tokio::spawn(async move {
         // Executor event streams: small records back to back, see the master's serve.

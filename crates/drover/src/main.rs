@@ -28,6 +28,50 @@ struct MasterFlags {
     max_body_bytes: usize,
 }
 
+#[derive(clap::Args, Debug, Clone)]
+struct ContainerizerFlags {
+    /// Containerizers, comma-separated: `process` (command tasks and executors) and `docker`
+    /// (tasks with `container.type` DOCKER). Agent default: process; `drover up` adds docker
+    /// when the Docker Engine answers.
+    #[arg(long)]
+    containerizers: Option<String>,
+    /// The Docker Engine's unix socket (default: $DOCKER_HOST when unix://, else /var/run/docker.sock).
+    #[arg(long)]
+    docker_socket: Option<String>,
+    /// Let tasks run privileged docker containers.
+    #[arg(long)]
+    docker_allow_privileged: bool,
+}
+
+/// The docker containerizer's config (or none) and a line that says which containerizers are
+/// on and why. `auto`: turn docker on when the Engine answers, unless `--containerizers` says.
+async fn containerizers(f: &ContainerizerFlags, auto: bool) -> Result<(Option<drover_agent::DockerConfig>, String)> {
+    let socket = f.docker_socket.clone().unwrap_or_else(drover_agent::DockerConfig::default_socket);
+    let cfg = drover_agent::DockerConfig { socket: socket.clone(), allow_privileged: f.docker_allow_privileged };
+    let wanted = match &f.containerizers {
+        Some(list) => {
+            let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+            if let Some(bad) = names.iter().find(|n| !matches!(**n, "process" | "docker" | "mesos")) {
+                bail!("--containerizers: unknown containerizer '{bad}' (process, docker)");
+            }
+            if !names.iter().any(|n| matches!(*n, "process" | "mesos")) {
+                bail!("--containerizers must include 'process': command tasks and executors run there");
+            }
+            Some(names.contains(&"docker"))
+        }
+        None if auto => None,
+        None => Some(false),
+    };
+    if wanted == Some(false) {
+        return Ok((None, "process".into()));
+    }
+    Ok(match (wanted, drover_agent::docker::probe(&socket).await) {
+        (_, Ok(v)) => (Some(cfg), format!("docker,process ({v} on unix://{socket})")),
+        (_, Err(e)) if wanted == Some(true) => (Some(cfg), format!("docker,process (docker: {e}; DOCKER tasks fail until it answers)")),
+        (_, Err(e)) => (None, format!("process (docker off: {e})")),
+    })
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run a master and agents on this machine, state under --work-dir.
@@ -56,6 +100,8 @@ enum Cmd {
         no_marathon: bool,
         #[command(flatten)]
         master: MasterFlags,
+        #[command(flatten)]
+        containers: ContainerizerFlags,
     },
     /// Run Marathon (long-running apps, REST v2) as a framework of a master.
     Marathon {
@@ -114,6 +160,8 @@ enum Cmd {
         /// Do not apply cgroup cpu/memory limits.
         #[arg(long)]
         no_cgroups: bool,
+        #[command(flatten)]
+        containers: ContainerizerFlags,
     },
     /// Agents of the cluster.
     Node {
@@ -222,6 +270,7 @@ fn agent_config(
         max_body_bytes: 16 << 20,
         cgroups,
         switch_user: true,
+        docker: None,
     })
 }
 
@@ -275,7 +324,7 @@ async fn main() -> Result<()> {
     }
     init_logging();
     match cli.cmd {
-        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, marathon_port, no_marathon, master } => {
+        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, marathon_port, no_marathon, master, containers } => {
             if agents == 0 {
                 bail!("--agents must be at least 1");
             }
@@ -285,6 +334,7 @@ async fn main() -> Result<()> {
             let mport = listener.local_addr()?.port();
             let shared = drover_master::build(master_config(&master, ip.clone(), this_host(), work_dir.join("master")), mport)?;
             tokio::spawn(drover_master::serve(shared, listener, std::future::pending()));
+            let (docker, containerizers_line) = containerizers(&containers, true).await?;
             let mut handles = Vec::new();
             let mut agent_urls = Vec::new();
             for i in 0..agents {
@@ -294,7 +344,8 @@ async fn main() -> Result<()> {
                 let dir = work_dir.join(format!("agent-{i}"));
                 std::fs::create_dir_all(&dir)?;
                 let res = parse_resources(resources.as_deref(), &dir, 1.0 / agents as f64)?;
-                let cfg = agent_config(format!("{ip}:{mport}"), dir, ip.clone(), ip.clone(), aport, res, "", true)?;
+                let mut cfg = agent_config(format!("{ip}:{mport}"), dir, ip.clone(), ip.clone(), aport, res, "", true)?;
+                cfg.docker = docker.clone();
                 handles.push(drover_agent::start(cfg, l)?);
                 agent_urls.push(format!("http://{ip}:{aport}"));
             }
@@ -314,6 +365,7 @@ async fn main() -> Result<()> {
             for (i, u) in agent_urls.iter().enumerate() {
                 println!("  agent {i}: {u}");
             }
+            println!("  containerizers: {containerizers_line}");
             println!("  state:  {}", work_dir.display());
             println!("Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)");
             wait_signal().await;
@@ -345,7 +397,7 @@ async fn main() -> Result<()> {
             wait_signal().await;
             Ok(())
         }
-        Cmd::Agent { master, work_dir, ip, port, advertise_ip, hostname, resources, attributes, no_cgroups } => {
+        Cmd::Agent { master, work_dir, ip, port, advertise_ip, hostname, resources, attributes, no_cgroups, containers } => {
             std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
             let work_dir = std::fs::canonicalize(&work_dir)?;
             let listener = bind(&ip, port).await?;
@@ -353,10 +405,13 @@ async fn main() -> Result<()> {
             let adv = advertise(&ip, advertise_ip);
             let res = parse_resources(resources.as_deref(), &work_dir, 1.0)?;
             let host = hostname.unwrap_or_else(|| adv.clone());
-            let cfg = agent_config(master, work_dir, adv, host, port, res, &attributes, !no_cgroups)?;
+            let mut cfg = agent_config(master, work_dir, adv, host, port, res, &attributes, !no_cgroups)?;
+            let (docker, containerizers_line) = containerizers(&containers, false).await?;
+            cfg.docker = docker;
             let h = drover_agent::start(cfg, listener)?;
-            tracing::info!("agent listening on {ip}:{port}");
+            tracing::info!("agent listening on {ip}:{port}; containerizers: {containerizers_line}");
             println!("agent: http://{}:{port}", h.agent.cfg.advertise_ip);
+            println!("containerizers: {containerizers_line}");
             match wait_signal().await {
                 // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.
                 Stop::Interrupt => h.kill_everything().await,

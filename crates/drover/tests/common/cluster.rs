@@ -25,6 +25,11 @@ pub fn start_master(dir: &Path, port: u16, extra: &[&str]) -> (Proc, String) {
 }
 
 pub fn start_agent(dir: &Path, master: &str, i: usize, port: u16) -> (Proc, u16) {
+    start_agent_with(dir, master, i, port, &[])
+}
+
+/// `start_agent` with extra `drover agent` flags (e.g. `--containerizers docker,process`).
+pub fn start_agent_with(dir: &Path, master: &str, i: usize, port: u16, extra: &[&str]) -> (Proc, u16) {
     let work = dir.join(format!("agent-{i}"));
     let p = port.to_string();
     // Each agent offers its own slice of ports, picked per cluster, so tasks of parallel tests
@@ -32,10 +37,11 @@ pub fn start_agent(dir: &Path, master: &str, i: usize, port: u16) -> (Proc, u16)
     let base = 20000 + (std::process::id() as usize * 131 + dir.as_os_str().len() * 17 + i * 211) % 20000;
     let resources = format!("cpus:2;mem:1024;disk:1000;ports:[{base}-{}]", base + 99);
     let attributes = format!("rack:r{i};zone:z{}", i % 2);
-    let args = [
+    let mut args = vec![
         "agent", "--master", master, "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p,
         "--resources", &resources, "--attributes", &attributes,
     ];
+    args.extend_from_slice(extra);
     let proc = Proc::spawn(&args, &dir.join(format!("agent-{i}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
     let line = proc.wait_line("agent: http://", Duration::from_secs(30));
     let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
