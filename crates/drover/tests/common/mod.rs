@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod dockercluster;
 pub mod sched;
 
 use std::io::{BufRead, BufReader};
