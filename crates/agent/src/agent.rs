@@ -311,7 +311,7 @@ impl Agent {
             }
         };
         let cmd = t.command.clone().unwrap_or_default();
-        if let Err(e) = tokio::fs::create_dir_all(&sandbox).await {
+        if let Err(e) = std::fs::create_dir_all(&sandbox) {
             self.task_update(&fid, &t.task_id, TaskState::TASK_FAILED, format!("Failed to create sandbox: {e}"), Some(Reason::REASON_CONTAINER_LAUNCH_FAILED));
             return;
         }
