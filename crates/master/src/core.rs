@@ -1111,6 +1111,7 @@ impl Master {
         let conn = agent.conn;
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
+        let reported_ids: HashSet<(FrameworkID, TaskID)> = reg.tasks.iter().map(|t| (t.framework_id.clone(), t.task.task_id.clone())).collect();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
         for ReportedTask { framework_id, task, state, executor_id } in reg.tasks {
             let Some(fw) = self.frameworks.get_mut(&framework_id) else {
@@ -1119,6 +1120,12 @@ impl Master {
                 continue;
             };
             if state.is_terminal() {
+                // Ended while out of reach: its terminal update follows; until then it is not
+                // unreachable any more.
+                if let Some(mut rec) = fw.unreachable_tasks.remove(&task.task_id) {
+                    rec.task.state = state;
+                    push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                }
                 continue;
             }
             // Mesos: a non-partition-aware framework was told this task is LOST when its agent
@@ -1189,6 +1196,31 @@ impl Master {
         }
         for (fid, tid) in kill {
             agent.send(&ToAgent::KillTask { framework_id: fid, task_id: tid, kill_policy: None });
+        }
+        // Unreachable tasks of this agent that it no longer has at all: gone.
+        for fw in self.frameworks.values_mut() {
+            let gone: Vec<TaskID> = fw
+                .unreachable_tasks
+                .iter()
+                .filter(|(tid, r)| r.task.agent_id == id && !agent.tasks.contains(&(fw.id.clone(), (*tid).clone())))
+                .map(|(tid, _)| tid.clone())
+                .collect();
+            for tid in gone {
+                let reported = reported_ids.contains(&(fw.id.clone(), tid.clone()));
+                let Some(mut rec) = fw.unreachable_tasks.remove(&tid) else { continue };
+                if reported {
+                    push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                    continue;
+                }
+                rec.task.state = TaskState::TASK_GONE;
+                let mut s = TaskStatus::new(tid.clone(), TaskState::TASK_GONE);
+                s.source = Some(StatusSource::SOURCE_MASTER);
+                s.reason = Some(Reason::REASON_AGENT_RESTARTED);
+                s.message = Some("Task is no longer on its re-registered agent".into());
+                s.agent_id = Some(id.clone());
+                fw.send(&Event::update(s));
+                push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+            }
         }
         agent.send(&ToAgent::Registered {
             agent_id: id.clone(),
@@ -1300,6 +1332,23 @@ impl Master {
                 push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
             }
         }
+        // A task reported unreachable that its agent now reports on: it ended while out of
+        // reach (completed), or it is running again (active).
+        if let Some(mut rec) = fw.unreachable_tasks.remove(&status.task_id) {
+            rec.task.state = state;
+            let mut stored = status.clone();
+            stored.data = None;
+            rec.task.statuses.push(stored);
+            if state.is_terminal() {
+                push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+            } else {
+                fw.tasks.insert(status.task_id.clone(), rec);
+                if let Some(a) = self.agents.get_mut(agent_id) {
+                    a.tasks.insert((fid.clone(), status.task_id.clone()));
+                }
+            }
+        }
+        let Some(fw) = self.frameworks.get_mut(&fid) else { return };
         fw.send(&Event::update(status.clone()));
         *self.counters.tasks_by_state.entry(state.as_str()).or_default() += 1;
         if let Some((role, res)) = recovered {
