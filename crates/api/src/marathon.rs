@@ -209,6 +209,63 @@ fn default_kill_grace() -> Option<f64> {
 }
 
 impl App {
+    /// `DOCKER` when the app runs a Docker image.
+    pub fn is_docker(&self) -> bool {
+        self.container.as_ref().map(|c| c.get("type").and_then(|t| t.as_str()) == Some("DOCKER") || c.get("docker").and_then(|d| d.get("image")).is_some()).unwrap_or(false)
+    }
+
+    /// The Docker network mode: HOST, BRIDGE or USER, from `networks` (Marathon 1.5+) or the
+    /// legacy `container.docker.network`.
+    pub fn docker_network(&self) -> String {
+        if let Some(mode) = self.networks.as_ref().and_then(|n| n.get(0)).and_then(|n| n.get("mode")).and_then(|m| m.as_str()) {
+            return match mode {
+                "container/bridge" => "BRIDGE",
+                "container" => "USER",
+                _ => "HOST",
+            }
+            .into();
+        }
+        self.container
+            .as_ref()
+            .and_then(|c| c.get("docker"))
+            .and_then(|d| d.get("network"))
+            .and_then(|n| n.as_str())
+            .map(|n| n.to_ascii_uppercase())
+            .unwrap_or_else(|| "HOST".into())
+    }
+
+    /// Port mappings of a bridge/user-network container (`container.portMappings`, or the legacy
+    /// `container.docker.portMappings`).
+    pub fn port_mappings(&self) -> Vec<Value> {
+        let c = match &self.container {
+            Some(c) => c,
+            None => return vec![],
+        };
+        c.get("portMappings")
+            .or_else(|| c.get("docker").and_then(|d| d.get("portMappings")))
+            .and_then(|p| p.as_array())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The ports an instance gets from its offer, in order: the container's port mappings for a
+    /// bridge/user network (hostPort 0 = any), else the port definitions.
+    pub fn host_ports(&self) -> Vec<PortDefinition> {
+        if self.is_docker() && self.docker_network() != "HOST" {
+            return self
+                .port_mappings()
+                .iter()
+                .map(|m| PortDefinition {
+                    port: m.get("hostPort").and_then(|p| p.as_u64()).unwrap_or(0) as u32,
+                    protocol: m.get("protocol").and_then(|p| p.as_str()).unwrap_or("tcp").to_string(),
+                    name: m.get("name").and_then(|n| n.as_str()).map(String::from),
+                    labels: BTreeMap::new(),
+                })
+                .collect();
+        }
+        self.port_defs()
+    }
+
     /// The effective port definitions: `portDefinitions`, else legacy `ports`, else one port 0
     /// (Marathon's default for apps without a container).
     pub fn port_defs(&self) -> Vec<PortDefinition> {

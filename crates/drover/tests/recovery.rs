@@ -8,10 +8,9 @@ mod common;
 use common::cluster::*;
 use common::sched::*;
 use common::*;
-use drover_api::scheduler::{Accept, Call, CallType, Event, EventType, Reconcile};
+use drover_api::scheduler::{Call, CallType, Reconcile};
 use drover_api::*;
 use drover_bench::client::SchedulerClient;
-use std::path::Path;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

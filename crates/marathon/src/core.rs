@@ -711,7 +711,7 @@ impl Marathon {
         let refs: Vec<&AgentFacts> = placed.iter().collect();
         constraints::check(&app.constraints, facts, &refs).map_err(|e| format!("UnfulfilledConstraint: {e}"))?;
         // Ports.
-        let defs = app.port_defs();
+        let defs = app.host_ports();
         let mut free = remaining.ranges("ports");
         let mut ports = Vec::new();
         // Dynamic ports are drawn at random from what is offered (as Marathon does), so tasks
@@ -823,7 +823,7 @@ impl Marathon {
             resources: res,
             executor: None,
             command: Some(command),
-            container: app.container.clone(),
+            container: mesos_container(&app, &ports),
             health_check: app.health_checks.first().and_then(|hc| mesos_health_check(hc, &ports)),
             check: None,
             kill_policy: app.task_kill_grace_period_seconds.map(|g| KillPolicy { grace_period: Some(DurationInfo { nanoseconds: (g * 1e9) as u64 }) }),
@@ -1019,6 +1019,59 @@ impl Marathon {
     pub fn reset_delay(&mut self, app_id: &str) -> bool {
         self.backoff.remove(app_id).is_some() || self.apps.contains_key(app_id)
     }
+}
+
+/// Marathon's `container` as the Mesos `ContainerInfo` the agent runs: a Docker image with its
+/// network, port mappings onto the ports taken from the offer, volumes and parameters.
+fn mesos_container(app: &App, ports: &[u32]) -> Option<Value> {
+    let c = app.container.as_ref()?;
+    if !app.is_docker() {
+        return Some(json!({"type": "MESOS"}));
+    }
+    let d = c.get("docker").cloned().unwrap_or(json!({}));
+    let network = app.docker_network();
+    let mappings: Vec<Value> = if network == "HOST" {
+        vec![]
+    } else {
+        app.port_mappings()
+            .iter()
+            .zip(ports)
+            .map(|(m, host)| {
+                let container_port = m.get("containerPort").and_then(|p| p.as_u64()).filter(|p| *p != 0).unwrap_or(*host as u64);
+                json!({"host_port": host, "container_port": container_port, "protocol": m.get("protocol").and_then(|p| p.as_str()).unwrap_or("tcp")})
+            })
+            .collect()
+    };
+    let volumes: Vec<Value> = c
+        .get("volumes")
+        .and_then(|v| v.as_array())
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|v| {
+                    Some(json!({"container_path": v.get("containerPath")?, "host_path": v.get("hostPath")?,
+                                "mode": v.get("mode").and_then(|m| m.as_str()).unwrap_or("RW")}))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = json!({
+        "type": "DOCKER",
+        "docker": {
+            "image": d.get("image").cloned().unwrap_or(Value::Null),
+            "network": network,
+            "port_mappings": mappings,
+            "privileged": d.get("privileged").cloned().unwrap_or(json!(false)),
+            "force_pull_image": d.get("forcePullImage").cloned().unwrap_or(json!(false)),
+            "parameters": d.get("parameters").cloned().unwrap_or(json!([])),
+        },
+        "volumes": volumes,
+    });
+    if network == "USER" {
+        if let Some(name) = app.networks.as_ref().and_then(|n| n.get(0)).and_then(|n| n.get("name")).and_then(|n| n.as_str()) {
+            out["network_infos"] = json!([{"name": name}]);
+        }
+    }
+    Some(out)
 }
 
 /// Marathon's MESOS_HTTP / MESOS_HTTPS / MESOS_TCP / COMMAND checks, as the Mesos `HealthCheck`

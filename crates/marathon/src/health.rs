@@ -111,7 +111,7 @@ fn readiness(s: &Arc<Shared>, http: &reqwest::Client, last: &mut HashMap<String,
                 continue;
             }
             let port_name = rc.get("portName").and_then(|v| v.as_str()).unwrap_or("http-api");
-            let defs = app.port_defs();
+            let defs = app.host_ports();
             let idx = defs.iter().position(|d| d.name.as_deref() == Some(port_name)).unwrap_or(0);
             let Some(port) = i.ports.get(idx) else { continue };
             let path = rc.get("path").and_then(|v| v.as_str()).unwrap_or("/");

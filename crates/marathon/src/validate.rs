@@ -136,7 +136,7 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             _ => e.add(&path, "each constraint must be [field, operator] or [field, operator, value] with string elements"),
         }
     }
-    let defs = app.port_defs();
+    let defs = app.host_ports();
     let mut seen_ports = std::collections::BTreeSet::new();
     let mut seen_names = std::collections::BTreeSet::new();
     for (i, p) in defs.iter().enumerate() {
