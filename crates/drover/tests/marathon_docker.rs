@@ -7,18 +7,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-fn call(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "--max-time", "20", "-X", method, "-w", "\n%{http_code}", url]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
 fn until(up: &Up, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(90);
     while Instant::now() < deadline {

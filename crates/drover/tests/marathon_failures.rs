@@ -25,19 +25,6 @@ impl World {
     }
 }
 
-/// Blocking JSON over HTTP with curl (these tests run on plain threads).
-fn call(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "--max-time", "20", "-X", method, "-w", "\n%{http_code}", url]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
 fn tasks(url: &str, app: &str) -> Vec<Value> {
     call("GET", &format!("http://{url}/v2/apps{app}/tasks"), None).1["tasks"].as_array().cloned().unwrap_or_default()
 }
@@ -54,7 +41,7 @@ fn web_app(id: &str, instances: u32, extra: Value) -> Value {
     let mut app = json!({
         "id": id, "instances": instances, "cpus": 0.05, "mem": 32,
         "cmd": "mkdir -p www && touch www/ok && cd www && exec python3 -m http.server $PORT0",
-        "healthChecks": [{"protocol": "HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 0.5, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+        "healthChecks": [{"protocol": "HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 0.5, "timeoutSeconds": 5, "maxConsecutiveFailures": 2}],
     });
     if let (Some(a), Some(e)) = (app.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -88,10 +75,13 @@ fn rolling_update_never_drops_below_minimum_health_capacity() {
     let mut min_healthy = usize::MAX;
     let mut max_total = 0;
     let mut samples = 0;
+    let mut timeline = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let ts = tasks(&w.url, "/roll");
-        min_healthy = min_healthy.min(ts.iter().filter(|t| healthy(t)).count());
+        let h = ts.iter().filter(|t| healthy(t)).count();
+        timeline.push(format!("{h}/{}:{}", ts.len(), ts.iter().map(|t| format!("{}{}", if t["version"] == new_version.as_str() { "N" } else { "o" }, if healthy(t) { "+".to_string() } else { format!("-[{} {} {}]", t["state"], t["healthCheckResults"][0]["consecutiveFailures"], t["healthCheckResults"][0]["lastFailureCause"]) })).collect::<String>()));
+        min_healthy = min_healthy.min(h);
         max_total = max_total.max(ts.len());
         samples += 1;
         if deployments(&w.url) == 0 && ts.len() == 4 && ts.iter().all(|t| healthy(t) && t["version"] == new_version.as_str()) {
@@ -100,7 +90,7 @@ fn rolling_update_never_drops_below_minimum_health_capacity() {
         assert!(Instant::now() < deadline, "rolling update did not finish\n{}", w.logs());
     }
     assert!(samples > 3, "sampled during the update");
-    assert!(min_healthy >= 2, "healthy instances fell to {min_healthy} (< minimumHealthCapacity 0.5 of 4)");
+    assert!(min_healthy >= 2, "healthy instances fell to {min_healthy} (< minimumHealthCapacity 0.5 of 4): {}", timeline.join(" "));
     assert!(max_total <= 6, "{max_total} instances at once (> 4 × 1.5)");
 }
 

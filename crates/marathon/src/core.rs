@@ -405,7 +405,8 @@ impl Marathon {
     fn is_healthy(&self, app: &App, i: &Instance) -> bool {
         i.running()
             && !i.killing
-            && (app.health_checks.is_empty() || i.healthy == Some(true))
+            // Healthy means the last check passed, as the API shows it (`alive`).
+            && (app.health_checks.is_empty() || (i.healthy == Some(true) && i.consecutive_failures == 0))
             && (app.readiness_checks.is_empty() || i.ready)
     }
 

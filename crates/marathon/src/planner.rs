@@ -91,7 +91,10 @@ pub fn plan(t: &Target, instances: &[InstanceView]) -> Plan {
     }
     // No headroom either way (maximumOverCapacity 0 and minimumHealthCapacity 1): Marathon
     // then replaces one at a time; kill one old to make room.
-    if p.launch == 0 && p.kill.is_empty() && current.len() < n {
+    // Only when nothing is in flight: instances still being killed or new ones not yet healthy
+    // will make room or count soon, and killing more now would breach the minimum.
+    let settled = instances.iter().all(|i| !i.killing) && current.iter().all(|i| i.healthy);
+    if p.launch == 0 && p.kill.is_empty() && current.len() < n && settled {
         if let Some(i) = olds.first() {
             p.kill.push(i.id.clone());
         }
@@ -154,6 +157,19 @@ mod tests {
             }
         }
         assert!(is_complete(&t, &xs), "{xs:?}");
+    }
+
+    #[test]
+    fn instances_in_flight_hold_further_kills() {
+        // 2 old healthy, 2 old being killed, 2 new not yet healthy; ceiling 6, floor 2.
+        let t = target("v2", 4, 0.5, 0.5);
+        let mut xs = vec![inst("a", "v1", true, 1.0), inst("b", "v1", true, 2.0), inst("n1", "v2", false, 5.0), inst("n2", "v2", false, 5.0)];
+        for k in ["c", "d"] {
+            let mut i = inst(k, "v1", true, 3.0);
+            i.killing = true;
+            xs.push(i);
+        }
+        assert_eq!(plan(&t, &xs), Plan::default(), "wait for the kills to finish and the new ones to be healthy");
     }
 
     #[test]

@@ -147,6 +147,20 @@ impl Up {
     }
 }
 
+/// Any HTTP call with a JSON body, answered with (status, JSON) — blocking, through curl, so
+/// plain test threads need no runtime.
+pub fn call(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "--max-time", "20", "-X", method, "-w", "\n%{http_code}", url]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
 /// Blocking GET of JSON (tests run on their own threads; no runtime needed).
 pub fn get_json(url: &str) -> Option<serde_json::Value> {
     let out = Command::new("curl").args(["-sf", "--max-time", "10", url]).output().ok()?;
