@@ -722,13 +722,14 @@ async fn teardown_is_final_and_only_subscribed_frameworks_may_call() {
     assert_eq!(s, 202, "{b}");
     let mut second = second;
     let deadline = Instant::now() + EVENT_WAIT;
-    while let Some(ev) = second
+    // Events already on the wire before TEARDOWN (offers, heartbeats) may still be read; what
+    // matters is that the stream ends, and that the master holds no offer for it afterwards.
+    while second
         .c
         .next_event(deadline.saturating_duration_since(Instant::now()))
         .await
-    {
-        assert_ne!(ev.kind, EventType::OFFERS, "offers after TEARDOWN");
-    }
+        .is_some()
+    {}
     assert!(
         Instant::now() < deadline,
         "the stream did not end after TEARDOWN"
@@ -753,6 +754,7 @@ async fn teardown_is_final_and_only_subscribed_frameworks_may_call() {
     let gone = task_in(&fws["completed_frameworks"], &fid.value)
         .unwrap_or_else(|| panic!("not completed: {fws:#}"));
     assert_eq!(gone["active"], false);
+    assert_eq!(gone["offers"], json!([]), "no offer outlives TEARDOWN: {gone:#}");
     assert!(task_in(&fws["frameworks"], &fid.value).is_none(), "{fws:#}");
 
     // A framework whose connection dropped (within its failover timeout) is known but not
