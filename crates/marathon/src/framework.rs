@@ -32,7 +32,7 @@ fn framework_info(s: &Shared) -> FrameworkInfo {
 /// Post calls; each carries the current framework and stream id. Acknowledgements, kills,
 /// accepts and declines are independent of each other and go out concurrently (a burst of
 /// thousands must not queue behind one HTTP round trip each); revive, suppress and reconcile
-/// keep their order.
+/// go out in order, after everything posted before them.
 pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Call>, http: reqwest::Client) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
     while let Some(mut call) = rx.recv().await {
@@ -51,7 +51,12 @@ pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedRece
                 drop(permit);
             });
         } else {
+            // A barrier: everything posted before (a DECLINE with a long filter, say) lands
+            // before this REVIVE/SUPPRESS/RECONCILE, or a revive could be undone by a decline
+            // that overtook it.
+            let Ok(all) = in_flight.acquire_many(64).await else { continue };
             post(&http, &url, &sid, &call).await;
+            drop(all);
         }
     }
 }
