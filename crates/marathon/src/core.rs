@@ -116,6 +116,9 @@ pub struct Marathon {
     wanted: BTreeMap<String, usize>,
     /// When each queued app started waiting.
     pub queued_since: HashMap<String, f64>,
+    /// Each app's JSON as `GET /v2/apps` shows it, kept until the app changes, so listing
+    /// thousands of apps costs a copy, not a render.
+    pub rendered: HashMap<String, bytes::Bytes>,
 }
 
 pub fn unix_now() -> f64 {
@@ -155,6 +158,7 @@ impl Marathon {
             dirty: Default::default(),
             wanted: BTreeMap::new(),
             queued_since: HashMap::new(),
+            rendered: HashMap::new(),
         };
         m.load()?;
         Ok(m)
@@ -281,12 +285,15 @@ impl Marathon {
         ops.push(Op::Put(format!("marathon/deployments/{}", d.id), serde_json::to_vec(&d).unwrap_or_default()));
         self.write_now(ops);
         for app in new_apps {
-            self.dirty.insert(app.id.clone());
+            self.touch(app.id.clone());
             self.apps.insert(app.id.clone(), app);
         }
         for id in &removed {
-            self.dirty.insert(id.clone());
+            self.touch(id.clone());
             self.apps.remove(id);
+        }
+        for a in &d.affected_apps {
+            self.rendered.remove(a);
         }
         self.deployments.insert(d.id.clone(), d.clone());
         self.emit("deployment_info", json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, 0)}));
@@ -295,6 +302,9 @@ impl Marathon {
 
     pub fn cancel_deployment(&mut self, id: &str) {
         if let Some(d) = self.deployments.remove(id) {
+            for a in &d.affected_apps {
+                self.rendered.remove(a);
+            }
             self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
             self.emit("deployment_failed", json!({"id": d.id, "plan": self.plan_json(&d), "reason": "superseded or cancelled"}));
         }
@@ -373,7 +383,7 @@ impl Marathon {
 
     fn add_instance(&mut self, i: Instance) {
         self.by_app.entry(i.app_id.clone()).or_default().insert(i.task_id.clone());
-        self.dirty.insert(i.app_id.clone());
+        self.touch(i.app_id.clone());
         self.instances.insert(i.task_id.clone(), i);
     }
 
@@ -385,8 +395,15 @@ impl Marathon {
                 self.by_app.remove(&i.app_id);
             }
         }
-        self.dirty.insert(i.app_id.clone());
+        self.touch(i.app_id.clone());
         Some(i)
+    }
+
+    /// Something about an app changed: re-plan it, and render its JSON afresh.
+    fn touch(&mut self, app_id: impl Into<String>) {
+        let id = app_id.into();
+        self.rendered.remove(&id);
+        self.dirty.insert(id);
     }
 
     /// Forget every instance (the framework was torn down: its tasks are gone).
@@ -507,6 +524,9 @@ impl Marathon {
                 let next = d.current_step + 1;
                 if next >= d.steps.len() {
                     self.deployments.remove(&id);
+                    for a in &d.affected_apps {
+                        self.rendered.remove(a);
+                    }
                     self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
                     self.emit("deployment_success", json!({"id": d.id, "plan": self.plan_json(&d)}));
                     for (action, app) in step {
@@ -544,9 +564,9 @@ impl Marathon {
             return vec![];
         }
         i.killing = true;
-        self.dirty.insert(i.app_id.clone());
-        let grace = self.apps.get(&i.app_id).and_then(|a| a.task_kill_grace_period_seconds);
         let i = i.clone();
+        self.touch(i.app_id.clone());
+        let grace = self.apps.get(&i.app_id).and_then(|a| a.task_kill_grace_period_seconds);
         self.write(vec![self.persist_instance(&i)]);
         let mut c = Call::new(CallType::KILL, self.framework_id.clone());
         c.kill = Some(Kill {
@@ -860,7 +880,7 @@ impl Marathon {
         };
         let prev = inst.state;
         let app_of = inst.app_id.clone();
-        self.dirty.insert(app_of);
+        self.touch(app_of);
         let Some(inst) = self.instances.get_mut(&tid) else { return calls };
         inst.state = status.state;
         inst.last_message = status.message.clone();
@@ -935,7 +955,7 @@ impl Marathon {
     /// Record a health check result for an instance (Marathon-run checks).
     pub fn health_result(&mut self, task_id: &str, ok: bool, cause: Option<String>, max_failures: u32, now_unix: f64) -> Calls {
         if let Some(i) = self.instances.get(task_id) {
-            self.dirty.insert(i.app_id.clone());
+            self.touch(i.app_id.clone());
         }
         let Some(i) = self.instances.get_mut(task_id) else { return vec![] };
         let before = i.healthy;
@@ -960,6 +980,7 @@ impl Marathon {
         let mut calls = Vec::new();
         if i.healthy == Some(false) && !i.killing && !self.kill_governor_allows(&i.app_id) {
             let engaged = self.governed.insert(i.app_id.clone());
+            self.rendered.remove(&i.app_id);
             if engaged {
                 tracing::warn!(app_id = %i.app_id, "kill governor engaged: most instances fail their checks at once; not killing them");
                 self.emit("kill_governor_event", json!({"appId": i.app_id, "engaged": true,
@@ -968,6 +989,7 @@ impl Marathon {
         }
         if self.governed.contains(&i.app_id) && self.kill_governor_allows(&i.app_id) {
             self.governed.remove(&i.app_id);
+            self.rendered.remove(&i.app_id);
             self.emit("kill_governor_event", json!({"appId": i.app_id, "engaged": false, "reason": "checks recovered"}));
         }
         if i.healthy == Some(false) && !i.killing && self.kill_governor_allows(&i.app_id) {
@@ -986,7 +1008,7 @@ impl Marathon {
             i.ready |= ready;
             i.last_readiness = Some(result);
             let app = i.app_id.clone();
-            self.dirty.insert(app);
+            self.touch(app);
         }
         self.reconcile_plans(now_unix)
     }

@@ -183,13 +183,13 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
 
 // -------------------------------------------------------------------------------- apps
 
-async fn list_apps(State(s): S, Query(q): Q) -> Json<Value> {
-    let m = s.lock();
+async fn list_apps(State(s): S, Query(q): Q) -> Response {
     let embed = params(&q, "embed");
     let cmd = q.iter().find(|(k, _)| k == "cmd").map(|(_, v)| v.clone());
     let id = q.iter().find(|(k, _)| k == "id").map(|(_, v)| v.clone());
     let label = q.iter().find(|(k, _)| k == "label").map(|(_, v)| v.clone());
-    let apps: Vec<Value> = m
+    let mut m = s.lock();
+    let ids: Vec<String> = m
         .apps
         .values()
         .filter(|a| cmd.as_ref().map(|c| a.cmd.as_deref().unwrap_or_default().contains(c.as_str())).unwrap_or(true))
@@ -203,9 +203,39 @@ async fn list_apps(State(s): S, Query(q): Q) -> Json<Value> {
                 },
             }).unwrap_or(true)
         })
-        .map(|a| app_json(&m, a, &embed))
+        .map(|a| a.id.clone())
         .collect();
-    Json(json!({ "apps": apps }))
+    if !embed.is_empty() {
+        let apps: Vec<Value> = ids.iter().filter_map(|i| m.apps.get(i)).map(|a| app_json(&m, a, &embed)).collect();
+        drop(m);
+        return Json(json!({ "apps": apps })).into_response();
+    }
+    // Each app's JSON is rendered once per change and kept; a listing is a concatenation.
+    let mut parts: Vec<Bytes> = Vec::with_capacity(ids.len());
+    for i in &ids {
+        let cached = m.rendered.get(i).cloned();
+        let b = match cached {
+            Some(b) => b,
+            None => {
+                let Some(app) = m.apps.get(i) else { continue };
+                let b = Bytes::from(serde_json::to_vec(&app_json(&m, app, &[])).unwrap_or_default());
+                m.rendered.insert(i.clone(), b.clone());
+                b
+            }
+        };
+        parts.push(b);
+    }
+    drop(m);
+    let mut body = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 12);
+    body.extend_from_slice(b"{\"apps\":[");
+    for (k, p) in parts.iter().enumerate() {
+        if k > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(p);
+    }
+    body.extend_from_slice(b"]}");
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn post_event(m: &Marathon, uri: &str, app: &App) {
