@@ -27,6 +27,9 @@ enum Cmd {
         /// Give the app a TCP health check on a `nc -lk` listener, so "healthy" means checked.
         #[arg(long)]
         tcp_check: bool,
+        /// Run the instances as Docker containers of this (local) image instead of processes.
+        #[arg(long)]
+        docker_image: Option<String>,
     },
     /// N apps (instances 0) spread over nested groups: POST rate, then GET /v2/apps latency.
     Api {
@@ -76,8 +79,13 @@ impl M {
     }
 }
 
-async fn scale(m: &M, n: usize, tcp: bool) -> Result<()> {
+async fn scale(m: &M, n: usize, tcp: bool, image: Option<String>) -> Result<()> {
     let mut app = json!({"id": "/bench/scale", "cmd": "sleep 3600", "instances": n, "cpus": 0.001, "mem": 1});
+    if let Some(image) = &image {
+        app["container"] = json!({"type": "DOCKER", "docker": {"image": image}});
+        app["networks"] = json!([{"mode": "host"}]);
+        app["mem"] = json!(8);
+    }
     if tcp {
         app["cmd"] = json!("exec busybox nc -lk -p $PORT0 -e true 2>/dev/null || exec python3 -c 'import socket,os,time;s=socket.socket();s.bind((\"\",int(os.environ[\"PORT0\"])));s.listen();time.sleep(3600)'");
         app["healthChecks"] = json!([{"protocol": "TCP", "intervalSeconds": 1, "gracePeriodSeconds": 60, "timeoutSeconds": 5}]);
@@ -106,7 +114,8 @@ async fn scale(m: &M, n: usize, tcp: bool) -> Result<()> {
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    println!("scale: {n} instances {} in {secs:.2} s ({:.0} instances/s)", if tcp { "running and TCP-healthy" } else { "running" }, n as f64 / secs);
+    let what = if image.is_some() { "Docker containers" } else { "instances" };
+    println!("scale: {n} {what} {} in {secs:.2} s ({:.0}/s)", if tcp { "running and TCP-healthy" } else { "running" }, n as f64 / secs);
     m.req(reqwest::Method::DELETE, "/v2/apps/bench/scale?force=true", None).await?;
     Ok(())
 }
@@ -216,7 +225,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let m = M { http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?, base: format!("http://{}", cli.marathon) };
     match cli.cmd {
-        Cmd::Scale { instances, tcp_check } => scale(&m, instances, tcp_check).await,
+        Cmd::Scale { instances, tcp_check, docker_image } => scale(&m, instances, tcp_check, docker_image).await,
         Cmd::Api { apps, concurrency, gets } => api(&m, apps, concurrency, gets).await,
         Cmd::Roll { instances } => roll(&m, instances).await,
     }
