@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The "End to end" and "Memory" figures of docs/performance.md: task throughput and launch
+# latency seen by a real v1 scheduler (bench/src/bin/loadgen.rs), the master's resident memory
+# per 1,000 running tasks and per 1,000 agents, and this machine's own fork/exec floor.
+#
+#   scripts/bench-e2e.sh [TASKS]      TASKS for the throughput runs, default 10000
+#
+# Release build first (CARGO_TARGET_DIR is honoured). Logs and work dirs go under $OUT
+# (default /tmp/drover-bench-e2e/<timestamp>); everything it starts is stopped at the end.
+# About 5 minutes after the build on 2 cores. Needs ~10,000 free pids for the memory run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+# 5,000 hollow agents hold 5,000 connections in the master and in loadgen.
+ulimit -n 20000 2>/dev/null || echo "warning: open files limited to $(ulimit -n); the 5,000-agent run needs ~11,000" >&2
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(pwd)/target}
+cargo build --release -p drover -p drover-bench
+BIN=$CARGO_TARGET_DIR/release
+OUT=${OUT:-/tmp/drover-bench-e2e/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+RES='cpus:64;mem:65536;disk:1000;ports:[31000-32000]'
+LOG="$OUT/results.txt"
+PIDS=()
+
+say() { echo "$*" | tee -a "$LOG"; }
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -INT "$p" 2>/dev/null || true; done
+  sleep 2
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+trap cleanup EXIT
+
+# Port a process of ours listens on (the master's, started with --port 0).
+port_of() {
+  for _ in $(seq 100); do
+    p=$(ss -ltnp 2>/dev/null | grep "pid=$1," | awk '{print $4}' | sed 's/.*://' | head -1)
+    [ -n "$p" ] && { echo "$p"; return; }
+    sleep 0.1
+  done
+  echo "no listening port for pid $1" >&2; exit 1
+}
+
+# `drover up` (master and 4 agents in one process; no Marathon, whose framework would take offers).
+start_up() {
+  local w="$OUT/up-$1"; mkdir -p "$w"
+  DROVER_LOG=warn "$BIN/drover" up --agents 4 --port 0 --agent-port 0 --work-dir "$w" --resources "$RES" \
+    --no-marathon >"$w/up.out" 2>"$w/up.err" &
+  UP=$!; PIDS+=("$UP")
+  for _ in $(seq 100); do grep -q "master: http" "$w/up.out" 2>/dev/null && break; sleep 0.1; done
+  M=$(grep -o 'master: http://[0-9.:]*' "$w/up.out" | sed 's#master: http://##')
+  sleep 1
+}
+
+# `drover master` and 4 `drover agent` processes, so the master's memory is its own.
+start_split() {
+  local w="$OUT/split-$1"; mkdir -p "$w"
+  DROVER_LOG=warn "$BIN/drover" master --work-dir "$w/master" --ip 127.0.0.1 --port 0 >"$w/master.log" 2>&1 &
+  MASTER=$!; PIDS+=("$MASTER")
+  M=127.0.0.1:$(port_of "$MASTER")
+  WATCH=$MASTER
+  for i in 0 1 2 3; do
+    DROVER_LOG=warn "$BIN/drover" agent --master "$M" --work-dir "$w/agent-$i" --ip 127.0.0.1 --port 0 \
+      --resources "$RES" >"$w/agent-$i.log" 2>&1 &
+    PIDS+=("$!"); WATCH="$WATCH,$!"
+  done
+  sleep 2
+}
+
+run() { say "\$ loadgen $*"; "$BIN/loadgen" "$@" 2>>"$OUT/loadgen.err" | tee -a "$LOG"; say ""; }
+
+say "# drover end-to-end benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)"
+lscpu | head -15 | tee -a "$LOG"
+free -g | tee -a "$LOG"
+say ""
+
+say "## Floor: fork/exec of 'true' from Rust on this machine"
+run forkrate -n 2000 --parallel 1,2,4
+
+say "## Throughput, drover up: $N 'true' tasks, as many per ACCEPT as fit"
+start_up tp; run throughput -n "$N" --master "$M" --watch-pids "$UP"; cleanup
+
+say "## Throughput, separate processes: $N 'true' tasks, 250 per ACCEPT"
+start_split tp; run throughput -n "$N" --batch 250 --master "$M" --watch-pids "$WATCH"; cleanup
+
+say "## Latency, drover up: 1,000 'sleep 30' tasks at 100/s, ACCEPT -> TASK_RUNNING"
+start_up lat; run latency -n 1000 --rate 100 --master "$M" --watch-pids "$UP"; cleanup
+
+say "## Latency, separate processes: 1,000 'sleep 30' tasks at 100/s and at 250/s"
+start_split lat100; run latency -n 1000 --rate 100 --master "$M" --watch-pids "$WATCH"; cleanup
+start_split lat250; run latency -n 1000 --rate 250 --master "$M" --watch-pids "$WATCH"; cleanup
+
+say "## Memory: master VmRSS per 1,000 running tasks (5,000 'sleep 600', separate processes)"
+start_split hold; run hold -n 5000 --batch 250 --settle-secs 5 --master "$M" --master-pid "$MASTER"; cleanup
+
+for A in 1000 5000; do
+  say "## Memory: master VmRSS per 1,000 agents ($A hollow agents heartbeating, master alone)"
+  w="$OUT/hollow-$A"; mkdir -p "$w"
+  DROVER_LOG=warn "$BIN/drover" master --work-dir "$w/master" --ip 127.0.0.1 --port 0 >"$w/master.log" 2>&1 &
+  MASTER=$!; PIDS+=("$MASTER")
+  M=127.0.0.1:$(port_of "$MASTER"); sleep 1
+  run hollow --agents "$A" --master "$M" --master-pid "$MASTER" --settle-secs 10
+  cleanup
+done
+
+say "Logs and work dirs: $OUT"
