@@ -164,7 +164,9 @@ impl Cgroups {
                 std::fs::create_dir_all(&m)?;
                 let shares = ((limits.cpus * 1024.0) as u64).max(2);
                 std::fs::write(c.join("cpu.shares"), shares.to_string())?;
-                std::fs::write(c.join("cpu.cfs_period_us"), "100000")?;
+                // The period stays the kernel's default, 100 ms (also what v2's cpu.max says): each
+                // write of the period or the quota makes the kernel walk every cpu cgroup on the
+                // host (tg_set_cfs_bandwidth), under one global mutex.
                 let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
                 std::fs::write(c.join("cpu.cfs_quota_us"), quota.to_string())?;
                 if limits.mem_mb > 0.0 {
