@@ -916,9 +916,11 @@ impl Agent {
 
     /// Ctrl-C of `drover up` or `drover agent`: stop every task and executor, leave nothing behind.
     pub async fn kill_everything(&self, grace: f64) {
-        let pids: Vec<u32> = {
+        let (pids, containers): (Vec<u32>, Vec<String>) = {
             let st = self.lock();
-            st.tasks.values().filter_map(|t| t.pid).chain(st.executors.values().filter_map(|e| e.pid)).collect()
+            let pids = st.tasks.values().filter_map(|t| t.pid).chain(st.executors.values().filter_map(|e| e.pid)).collect();
+            let containers = st.tasks.values().map(|t| t.container_id.clone()).chain(st.executors.values().map(|e| e.container_id.clone())).collect();
+            (pids, containers)
         };
         for &p in &pids {
             containerizer::signal_group(p, nix::sys::signal::Signal::SIGTERM);
@@ -929,6 +931,15 @@ impl Agent {
         }
         for &p in &pids {
             containerizer::signal_group(p, nix::sys::signal::Signal::SIGKILL);
+        }
+        // The agent stops before it would see these exits: remove the containers' cgroups here, or
+        // they stay behind, and every later quota write on the host walks them all.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while std::time::Instant::now() < deadline && pids.iter().any(|p| containerizer::process_start_time(*p).is_some()) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for c in &containers {
+            self.cgroups.destroy(c);
         }
     }
 
