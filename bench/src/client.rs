@@ -13,7 +13,10 @@ pub enum ClientError {
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),
     #[error("master answered {status}: {body}")]
-    Status { status: reqwest::StatusCode, body: String },
+    Status {
+        status: reqwest::StatusCode,
+        body: String,
+    },
     #[error("subscription stream ended before SUBSCRIBED")]
     NoSubscribed,
 }
@@ -31,7 +34,10 @@ impl SchedulerClient {
     pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
         let mut call = Call::new(CallType::SUBSCRIBE, info.id.clone());
-        call.subscribe = Some(Subscribe { framework_info: info, suppressed_roles: vec![] });
+        call.subscribe = Some(Subscribe {
+            framework_info: info,
+            suppressed_roles: vec![],
+        });
         let resp = http
             .post(format!("http://{master}/api/v1/scheduler"))
             .header("Accept", "application/json")
@@ -40,9 +46,17 @@ impl SchedulerClient {
             .await?;
         if !resp.status().is_success() {
             let status = resp.status();
-            return Err(ClientError::Status { status, body: resp.text().await.unwrap_or_default() });
+            return Err(ClientError::Status {
+                status,
+                body: resp.text().await.unwrap_or_default(),
+            });
         }
-        let stream_id = resp.headers().get("Mesos-Stream-Id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let stream_id = resp
+            .headers()
+            .get("Mesos-Stream-Id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut body = resp.bytes_stream();
@@ -58,12 +72,24 @@ impl SchedulerClient {
                 }
             }
         });
-        let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.ok().flatten();
+        let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .ok()
+            .flatten();
         let framework_id = match first {
-            Some(Event { subscribed: Some(s), .. }) => s.framework_id,
+            Some(Event {
+                subscribed: Some(s),
+                ..
+            }) => s.framework_id,
             _ => return Err(ClientError::NoSubscribed),
         };
-        Ok(SchedulerClient { http, master: master.to_string(), stream_id, framework_id, events: rx })
+        Ok(SchedulerClient {
+            http,
+            master: master.to_string(),
+            stream_id,
+            framework_id,
+            events: rx,
+        })
     }
 
     /// Post a call; returns the HTTP status and body.
@@ -84,6 +110,9 @@ impl SchedulerClient {
 
     /// The next event, or None after `timeout`.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<Event> {
-        tokio::time::timeout(timeout, self.events.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, self.events.recv())
+            .await
+            .ok()
+            .flatten()
     }
 }

@@ -61,7 +61,12 @@ struct M {
 }
 
 impl M {
-    async fn req(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+    async fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value)> {
         let mut r = self.http.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             r = r.json(b);
@@ -72,15 +77,26 @@ impl M {
         Ok((code, v))
     }
     async fn app(&self, id: &str) -> Result<Value> {
-        Ok(self.req(reqwest::Method::GET, &format!("/v2/apps{id}"), None).await?.1["app"].clone())
+        Ok(self
+            .req(reqwest::Method::GET, &format!("/v2/apps{id}"), None)
+            .await?
+            .1["app"]
+            .clone())
     }
     async fn deployments(&self) -> Result<usize> {
-        Ok(self.req(reqwest::Method::GET, "/v2/deployments", None).await?.1.as_array().map(|a| a.len()).unwrap_or(0))
+        Ok(self
+            .req(reqwest::Method::GET, "/v2/deployments", None)
+            .await?
+            .1
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0))
     }
 }
 
 async fn scale(m: &M, n: usize, tcp: bool, image: Option<String>) -> Result<()> {
-    let mut app = json!({"id": "/bench/scale", "cmd": "sleep 3600", "instances": n, "cpus": 0.001, "mem": 1});
+    let mut app =
+        json!({"id": "/bench/scale", "cmd": "sleep 3600", "instances": n, "cpus": 0.001, "mem": 1});
     if let Some(image) = &image {
         app["container"] = json!({"type": "DOCKER", "docker": {"image": image}});
         app["networks"] = json!([{"mode": "host"}]);
@@ -102,7 +118,10 @@ async fn scale(m: &M, n: usize, tcp: bool, image: Option<String>) -> Result<()> 
         let healthy = a["tasksHealthy"].as_u64().unwrap_or(0) as usize;
         let done = if tcp { healthy == n } else { running == n };
         if running / 100 != last / 100 {
-            eprintln!("{:6.2}s  running {running}  healthy {healthy}", t0.elapsed().as_secs_f64());
+            eprintln!(
+                "{:6.2}s  running {running}  healthy {healthy}",
+                t0.elapsed().as_secs_f64()
+            );
             last = running;
         }
         if done && m.deployments().await? == 0 {
@@ -114,9 +133,26 @@ async fn scale(m: &M, n: usize, tcp: bool, image: Option<String>) -> Result<()> 
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    let what = if image.is_some() { "Docker containers" } else { "instances" };
-    println!("scale: {n} {what} {} in {secs:.2} s ({:.0}/s)", if tcp { "running and TCP-healthy" } else { "running" }, n as f64 / secs);
-    m.req(reqwest::Method::DELETE, "/v2/apps/bench/scale?force=true", None).await?;
+    let what = if image.is_some() {
+        "Docker containers"
+    } else {
+        "instances"
+    };
+    println!(
+        "scale: {n} {what} {} in {secs:.2} s ({:.0}/s)",
+        if tcp {
+            "running and TCP-healthy"
+        } else {
+            "running"
+        },
+        n as f64 / secs
+    );
+    m.req(
+        reqwest::Method::DELETE,
+        "/v2/apps/bench/scale?force=true",
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -124,7 +160,9 @@ async fn api(m: &M, n: usize, conc: usize, gets: usize) -> Result<()> {
     // Nested groups: /bench/g<a>/h<b>/app<i>, 10 × 10 groups.
     let t0 = Instant::now();
     let mut lat = Vec::with_capacity(n);
-    let ids: Vec<String> = (0..n).map(|i| format!("/api/g{}/h{}/app{i}", i % 10, (i / 10) % 10)).collect();
+    let ids: Vec<String> = (0..n)
+        .map(|i| format!("/api/g{}/h{}/app{i}", i % 10, (i / 10) % 10))
+        .collect();
     for chunk in ids.chunks(conc) {
         let futs = chunk.iter().map(|id| async move {
             let app = json!({"id": id, "cmd": "sleep 3600", "instances": 0, "cpus": 0.01, "mem": 1, "labels": {"bench": "api"}});
@@ -152,7 +190,14 @@ async fn api(m: &M, n: usize, conc: usize, gets: usize) -> Result<()> {
     while m.deployments().await? > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for (label, path) in [("GET /v2/apps", "/v2/apps"), ("GET /v2/apps?embed=apps.tasks", "/v2/apps?embed=apps.tasks&embed=apps.counts"), ("GET /v2/groups", "/v2/groups")] {
+    for (label, path) in [
+        ("GET /v2/apps", "/v2/apps"),
+        (
+            "GET /v2/apps?embed=apps.tasks",
+            "/v2/apps?embed=apps.tasks&embed=apps.counts",
+        ),
+        ("GET /v2/groups", "/v2/groups"),
+    ] {
         let mut lat = Vec::with_capacity(gets);
         let mut bytes = 0;
         for _ in 0..gets {
@@ -171,7 +216,8 @@ async fn api(m: &M, n: usize, conc: usize, gets: usize) -> Result<()> {
             lat.last().copied().unwrap_or(0.0)
         );
     }
-    m.req(reqwest::Method::DELETE, "/v2/groups/api?force=true", None).await?;
+    m.req(reqwest::Method::DELETE, "/v2/groups/api?force=true", None)
+        .await?;
     Ok(())
 }
 
@@ -190,7 +236,13 @@ async fn roll(m: &M, n: usize) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let t0 = Instant::now();
-    let (code, body) = m.req(reqwest::Method::PUT, "/v2/apps/bench/roll", Some(&json!({"env": {"ROUND": "2"}}))).await?;
+    let (code, body) = m
+        .req(
+            reqwest::Method::PUT,
+            "/v2/apps/bench/roll",
+            Some(&json!({"env": {"ROUND": "2"}})),
+        )
+        .await?;
     if code != 200 {
         bail!("update failed {code}: {body}");
     }
@@ -198,12 +250,20 @@ async fn roll(m: &M, n: usize) -> Result<()> {
     let mut min_healthy = usize::MAX;
     let mut samples = 0;
     loop {
-        let (_, t) = m.req(reqwest::Method::GET, "/v2/apps/bench/roll/tasks", None).await?;
+        let (_, t) = m
+            .req(reqwest::Method::GET, "/v2/apps/bench/roll/tasks", None)
+            .await?;
         let tasks = t["tasks"].as_array().cloned().unwrap_or_default();
-        let running = tasks.iter().filter(|t| t["state"] == "TASK_RUNNING").count();
+        let running = tasks
+            .iter()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .count();
         min_healthy = min_healthy.min(running);
         samples += 1;
-        let new = tasks.iter().filter(|t| t["state"] == "TASK_RUNNING" && t["version"] == version.as_str()).count();
+        let new = tasks
+            .iter()
+            .filter(|t| t["state"] == "TASK_RUNNING" && t["version"] == version.as_str())
+            .count();
         if new == n && tasks.len() == n && m.deployments().await? == 0 {
             break;
         }
@@ -216,17 +276,35 @@ async fn roll(m: &M, n: usize) -> Result<()> {
         t0.elapsed().as_secs_f64(),
         (n as f64 * 0.5).ceil()
     );
-    m.req(reqwest::Method::DELETE, "/v2/apps/bench/roll?force=true", None).await?;
+    m.req(
+        reqwest::Method::DELETE,
+        "/v2/apps/bench/roll?force=true",
+        None,
+    )
+    .await?;
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let m = M { http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?, base: format!("http://{}", cli.marathon) };
+    let m = M {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?,
+        base: format!("http://{}", cli.marathon),
+    };
     match cli.cmd {
-        Cmd::Scale { instances, tcp_check, docker_image } => scale(&m, instances, tcp_check, docker_image).await,
-        Cmd::Api { apps, concurrency, gets } => api(&m, apps, concurrency, gets).await,
+        Cmd::Scale {
+            instances,
+            tcp_check,
+            docker_image,
+        } => scale(&m, instances, tcp_check, docker_image).await,
+        Cmd::Api {
+            apps,
+            concurrency,
+            gets,
+        } => api(&m, apps, concurrency, gets).await,
         Cmd::Roll { instances } => roll(&m, instances).await,
     }
 }

@@ -88,7 +88,10 @@ pub struct Agent {
 }
 
 fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn frame<T: serde::Serialize>(v: &T) -> Bytes {
@@ -125,12 +128,26 @@ impl Agent {
     pub fn on_master_message(self: &Arc<Self>, msg: ToAgent) {
         match msg {
             ToAgent::Registered { .. } | ToAgent::Ping => {}
-            ToAgent::RunTasks { framework, executor, tasks } => self.run_tasks(framework, executor, tasks),
-            ToAgent::KillTask { framework_id, task_id, kill_policy } => self.kill_task(&framework_id, &task_id, kill_policy),
-            ToAgent::Acknowledge { framework_id, task_id, uuid } => {
-                self.acknowledge(&framework_id, &task_id, uuid.as_deref().unwrap_or_default())
-            }
-            ToAgent::FrameworkMessage { framework_id, executor_id, data } => {
+            ToAgent::RunTasks {
+                framework,
+                executor,
+                tasks,
+            } => self.run_tasks(framework, executor, tasks),
+            ToAgent::KillTask {
+                framework_id,
+                task_id,
+                kill_policy,
+            } => self.kill_task(&framework_id, &task_id, kill_policy),
+            ToAgent::Acknowledge {
+                framework_id,
+                task_id,
+                uuid,
+            } => self.acknowledge(&framework_id, &task_id, uuid.as_deref().unwrap_or_default()),
+            ToAgent::FrameworkMessage {
+                framework_id,
+                executor_id,
+                data,
+            } => {
                 let st = self.lock();
                 if let Some(e) = st.executors.get(&(framework_id, executor_id)) {
                     if let Some(s) = &e.stream {
@@ -140,7 +157,10 @@ impl Agent {
                     }
                 }
             }
-            ToAgent::ShutdownExecutor { framework_id, executor_id } => self.shutdown_executor(&framework_id, &executor_id),
+            ToAgent::ShutdownExecutor {
+                framework_id,
+                executor_id,
+            } => self.shutdown_executor(&framework_id, &executor_id),
             ToAgent::ShutdownFramework { framework_id } => self.shutdown_framework(&framework_id),
             ToAgent::Reconcile { framework_id, .. } => {
                 self.lock().updates.resend_all(Some(&framework_id));
@@ -149,9 +169,18 @@ impl Agent {
         }
     }
 
-    fn run_tasks(self: &Arc<Self>, framework: FrameworkInfo, executor: Option<ExecutorInfo>, tasks: Vec<TaskInfo>) {
-        let Some(fid) = framework.id.clone() else { return };
-        let Some(agent_id) = self.agent_id() else { return };
+    fn run_tasks(
+        self: &Arc<Self>,
+        framework: FrameworkInfo,
+        executor: Option<ExecutorInfo>,
+        tasks: Vec<TaskInfo>,
+    ) {
+        let Some(fid) = framework.id.clone() else {
+            return;
+        };
+        let Some(agent_id) = self.agent_id() else {
+            return;
+        };
         let now = self.now();
         let mut st = self.lock();
         st.frameworks.insert(fid.clone(), framework.clone());
@@ -211,7 +240,9 @@ impl Agent {
                         continue;
                     }
                     let (cid, sandbox) = {
-                        let Some(ee) = st.executors.get(&ekey) else { return };
+                        let Some(ee) = st.executors.get(&ekey) else {
+                            return;
+                        };
                         (ee.container_id.clone(), ee.sandbox.clone())
                     };
                     st.tasks.insert(
@@ -230,7 +261,9 @@ impl Agent {
                             launched_at: now,
                         },
                     );
-                    let Some(ee) = st.executors.get_mut(&ekey) else { return };
+                    let Some(ee) = st.executors.get_mut(&ekey) else {
+                        return;
+                    };
                     ee.tasks.insert(t.task_id.clone());
                     match &ee.stream {
                         Some(s) => {
@@ -251,7 +284,13 @@ impl Agent {
         }
     }
 
-    fn base_env(&self, fid: &FrameworkID, eid: &str, sandbox: &std::path::Path, agent_id: &AgentID) -> Vec<(String, String)> {
+    fn base_env(
+        &self,
+        fid: &FrameworkID,
+        eid: &str,
+        sandbox: &std::path::Path,
+        agent_id: &AgentID,
+    ) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = Vec::new();
         for k in ["PATH", "LANG", "LC_ALL", "TZ"] {
             if let Ok(v) = std::env::var(k) {
@@ -259,7 +298,10 @@ impl Agent {
             }
         }
         if !env.iter().any(|(k, _)| k == "PATH") {
-            env.push(("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()));
+            env.push((
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ));
         }
         let sb = sandbox.display().to_string();
         let endpoint = format!("{}:{}", self.cfg.advertise_ip, self.cfg.port);
@@ -284,15 +326,30 @@ impl Agent {
 
     fn limits_of(resources: &[Resource]) -> Limits {
         let r = Resources::from_list(resources);
-        Limits { cpus: r.scalar("cpus"), mem_mb: r.scalar("mem") }
+        Limits {
+            cpus: r.scalar("cpus"),
+            mem_mb: r.scalar("mem"),
+        }
     }
 
     /// A command task's environment: the agent's variables, then the task's own.
-    pub(crate) fn command_env(&self, fid: &FrameworkID, agent_id: &AgentID, t: &TaskInfo, sandbox: &std::path::Path, cid: &str) -> Vec<(String, String)> {
+    pub(crate) fn command_env(
+        &self,
+        fid: &FrameworkID,
+        agent_id: &AgentID,
+        t: &TaskInfo,
+        sandbox: &std::path::Path,
+        cid: &str,
+    ) -> Vec<(String, String)> {
         let mut env = self.base_env(fid, &t.task_id.value, sandbox, agent_id);
         env.push(("MESOS_TASK_ID".into(), t.task_id.value.clone()));
         env.push(("MESOS_CONTAINER_NAME".into(), cid.to_string()));
-        for v in t.command.iter().filter_map(|c| c.environment.as_ref()).flat_map(|e| &e.variables) {
+        for v in t
+            .command
+            .iter()
+            .filter_map(|c| c.environment.as_ref())
+            .flat_map(|e| &e.variables)
+        {
             env.retain(|(k, _)| k != &v.name);
             env.push((v.name.clone(), v.value.clone()));
         }
@@ -300,8 +357,12 @@ impl Agent {
     }
 
     async fn start_command_task(self: Arc<Self>, framework: FrameworkInfo, t: TaskInfo) {
-        let Some(fid) = framework.id.clone() else { return };
-        let Some(agent_id) = self.agent_id() else { return };
+        let Some(fid) = framework.id.clone() else {
+            return;
+        };
+        let Some(agent_id) = self.agent_id() else {
+            return;
+        };
         let key = (fid.clone(), t.task_id.clone());
         let (sandbox, cid) = {
             let st = self.lock();
@@ -312,7 +373,13 @@ impl Agent {
         };
         let cmd = t.command.clone().unwrap_or_default();
         if let Err(e) = std::fs::create_dir_all(&sandbox) {
-            self.task_update(&fid, &t.task_id, TaskState::TASK_FAILED, format!("Failed to create sandbox: {e}"), Some(Reason::REASON_CONTAINER_LAUNCH_FAILED));
+            self.task_update(
+                &fid,
+                &t.task_id,
+                TaskState::TASK_FAILED,
+                format!("Failed to create sandbox: {e}"),
+                Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
+            );
             return;
         }
         {
@@ -331,22 +398,50 @@ impl Agent {
                 return;
             }
         }
-        if self.lock().tasks.get(&key).map(|e| e.kill_requested).unwrap_or(true) {
-            self.task_update(&fid, &t.task_id, TaskState::TASK_KILLED, "Task killed before it was launched".into(), Some(Reason::REASON_TASK_KILLED_DURING_LAUNCH));
+        if self
+            .lock()
+            .tasks
+            .get(&key)
+            .map(|e| e.kill_requested)
+            .unwrap_or(true)
+        {
+            self.task_update(
+                &fid,
+                &t.task_id,
+                TaskState::TASK_KILLED,
+                "Task killed before it was launched".into(),
+                Some(Reason::REASON_TASK_KILLED_DURING_LAUNCH),
+            );
             return;
         }
         let argv = if cmd.shell.unwrap_or(true) {
-            vec!["/bin/sh".to_string(), "-c".to_string(), cmd.value.clone().unwrap_or_default()]
+            vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                cmd.value.clone().unwrap_or_default(),
+            ]
         } else {
-            let mut a = vec![cmd.value.clone().unwrap_or_else(|| cmd.arguments.first().cloned().unwrap_or_default())];
-            a.extend(cmd.arguments.iter().skip(if cmd.value.is_some() { 1 } else { 1 }).cloned());
+            let mut a = vec![cmd
+                .value
+                .clone()
+                .unwrap_or_else(|| cmd.arguments.first().cloned().unwrap_or_default())];
+            a.extend(
+                cmd.arguments
+                    .iter()
+                    .skip(if cmd.value.is_some() { 1 } else { 1 })
+                    .cloned(),
+            );
             a
         };
         let env = self.command_env(&fid, &agent_id, &t, &sandbox, &cid);
         if crate::docker::takes(&t) {
             return crate::docker::run_task(self, fid, t, sandbox, cid, env).await;
         }
-        let user = cmd.user.clone().or_else(|| Some(framework.user.clone())).filter(|u| !u.is_empty());
+        let user = cmd
+            .user
+            .clone()
+            .or_else(|| Some(framework.user.clone()))
+            .filter(|u| !u.is_empty());
         let spec = ProcessSpec {
             argv,
             env,
@@ -355,11 +450,23 @@ impl Agent {
             limits: Some(Self::limits_of(&t.resources)),
             container_id: cid.clone(),
         };
-        self.task_update(&fid, &t.task_id, TaskState::TASK_STARTING, String::new(), None);
+        self.task_update(
+            &fid,
+            &t.task_id,
+            TaskState::TASK_STARTING,
+            String::new(),
+            None,
+        );
         let mut child = match self.launcher.spawn(&spec) {
             Ok(c) => c,
             Err(e) => {
-                self.task_update(&fid, &t.task_id, TaskState::TASK_FAILED, format!("Failed to launch container: {e}"), Some(Reason::REASON_CONTAINER_LAUNCH_FAILED));
+                self.task_update(
+                    &fid,
+                    &t.task_id,
+                    TaskState::TASK_FAILED,
+                    format!("Failed to launch container: {e}"),
+                    Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
+                );
                 return;
             }
         };
@@ -371,16 +478,33 @@ impl Agent {
                 e.pid_start = pid.and_then(containerizer::process_start_time);
             }
         }
-        self.task_update(&fid, &t.task_id, TaskState::TASK_RUNNING, String::new(), None);
+        self.task_update(
+            &fid,
+            &t.task_id,
+            TaskState::TASK_RUNNING,
+            String::new(),
+            None,
+        );
         crate::health::watch(&self, &fid, &t.task_id);
         let status = child.wait().await;
         self.command_exited(&fid, &t.task_id, &cid, status.ok());
     }
 
     /// Turn a command task's exit into its terminal update.
-    fn command_exited(&self, fid: &FrameworkID, tid: &TaskID, cid: &str, status: Option<std::process::ExitStatus>) {
+    fn command_exited(
+        &self,
+        fid: &FrameworkID,
+        tid: &TaskID,
+        cid: &str,
+        status: Option<std::process::ExitStatus>,
+    ) {
         use std::os::unix::process::ExitStatusExt;
-        let killed = self.lock().tasks.get(&(fid.clone(), tid.clone())).map(|e| e.kill_requested).unwrap_or(false);
+        let killed = self
+            .lock()
+            .tasks
+            .get(&(fid.clone(), tid.clone()))
+            .map(|e| e.kill_requested)
+            .unwrap_or(false);
         let oom = self.cgroups.oom_killed(cid);
         self.cgroups.destroy(cid);
         let (state, msg, reason) = match status {
@@ -398,25 +522,63 @@ impl Agent {
                 None,
             ),
             Some(s) => match (s.code(), s.signal()) {
-                (Some(0), _) => (TaskState::TASK_FINISHED, "Command exited with status 0".into(), None),
-                (Some(c), _) => (TaskState::TASK_FAILED, format!("Command exited with status {c}"), None),
-                (None, Some(sig)) => (TaskState::TASK_FAILED, format!("Command terminated with signal {}", signal_name(sig)), None),
+                (Some(0), _) => (
+                    TaskState::TASK_FINISHED,
+                    "Command exited with status 0".into(),
+                    None,
+                ),
+                (Some(c), _) => (
+                    TaskState::TASK_FAILED,
+                    format!("Command exited with status {c}"),
+                    None,
+                ),
+                (None, Some(sig)) => (
+                    TaskState::TASK_FAILED,
+                    format!("Command terminated with signal {}", signal_name(sig)),
+                    None,
+                ),
                 (None, None) => (TaskState::TASK_FAILED, "Command exited".into(), None),
             },
-            None => (TaskState::TASK_FAILED, "Lost track of the task's process".into(), Some(Reason::REASON_EXECUTOR_TERMINATED)),
+            None => (
+                TaskState::TASK_FAILED,
+                "Lost track of the task's process".into(),
+                Some(Reason::REASON_EXECUTOR_TERMINATED),
+            ),
         };
         self.task_update(fid, tid, state, msg, reason);
     }
 
     async fn start_executor(self: Arc<Self>, framework: FrameworkInfo, e: ExecutorInfo) {
-        let Some(fid) = framework.id.clone() else { return };
-        let Some(agent_id) = self.agent_id() else { return };
+        let Some(fid) = framework.id.clone() else {
+            return;
+        };
+        let Some(agent_id) = self.agent_id() else {
+            return;
+        };
         let ekey = (fid.clone(), e.executor_id.clone());
-        let Some((sandbox, cid)) = self.lock().executors.get(&ekey).map(|x| (x.sandbox.clone(), x.container_id.clone())) else { return };
+        let Some((sandbox, cid)) = self
+            .lock()
+            .executors
+            .get(&ekey)
+            .map(|x| (x.sandbox.clone(), x.container_id.clone()))
+        else {
+            return;
+        };
         let fail_all = |me: &Arc<Self>, msg: String| {
-            let tids: Vec<TaskID> = me.lock().executors.get(&ekey).map(|x| x.tasks.iter().cloned().collect()).unwrap_or_default();
+            let tids: Vec<TaskID> = me
+                .lock()
+                .executors
+                .get(&ekey)
+                .map(|x| x.tasks.iter().cloned().collect())
+                .unwrap_or_default();
             for tid in tids {
-                me.task_update(&fid, &tid, TaskState::TASK_FAILED, msg.clone(), Some(Reason::REASON_CONTAINER_LAUNCH_FAILED));
+                me.task_update(
+                    &fid,
+                    &tid,
+                    TaskState::TASK_FAILED,
+                    msg.clone(),
+                    Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
+                );
             }
             me.executor_gone(&fid, &e.executor_id, -1);
         };
@@ -426,18 +588,28 @@ impl Agent {
         }
         let cmd = e.command.clone().unwrap_or_default();
         if let Err(err) = self.fetcher.fetch_all(&cmd.uris, &sandbox).await {
-            fail_all(&self, format!("Failed to fetch all URIs for container '{cid}': {err}"));
+            fail_all(
+                &self,
+                format!("Failed to fetch all URIs for container '{cid}': {err}"),
+            );
             return;
         }
         let argv = if cmd.shell.unwrap_or(true) {
-            vec!["/bin/sh".to_string(), "-c".to_string(), cmd.value.clone().unwrap_or_default()]
+            vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                cmd.value.clone().unwrap_or_default(),
+            ]
         } else {
             let mut a = vec![cmd.value.clone().unwrap_or_default()];
             a.extend(cmd.arguments.iter().skip(1).cloned());
             a
         };
         let mut env = self.base_env(&fid, &e.executor_id.value, &sandbox, &agent_id);
-        env.push(("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(), format!("{}secs", self.cfg.executor_shutdown_grace_secs)));
+        env.push((
+            "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
+            format!("{}secs", self.cfg.executor_shutdown_grace_secs),
+        ));
         if let Some(vars) = &cmd.environment {
             for v in &vars.variables {
                 env.retain(|(k, _)| k != &v.name);
@@ -448,7 +620,11 @@ impl Agent {
             argv,
             env,
             sandbox: sandbox.clone(),
-            user: cmd.user.clone().or_else(|| Some(framework.user.clone())).filter(|u| !u.is_empty()),
+            user: cmd
+                .user
+                .clone()
+                .or_else(|| Some(framework.user.clone()))
+                .filter(|u| !u.is_empty()),
             limits: None,
             container_id: cid.clone(),
         };
@@ -494,24 +670,46 @@ impl Agent {
         let ekey = (fid.clone(), eid.clone());
         let (tids, cid) = {
             let mut st = self.lock();
-            let Some(x) = st.executors.remove(&ekey) else { return };
+            let Some(x) = st.executors.remove(&ekey) else {
+                return;
+            };
             checkpoint::remove_executor(&self.cfg.meta_dir(), fid, eid);
             (x.tasks.into_iter().collect::<Vec<_>>(), x.container_id)
         };
         self.cgroups.destroy(&cid);
         for tid in tids {
-            let live = self.lock().tasks.get(&(fid.clone(), tid.clone())).map(|t| !t.state.is_terminal()).unwrap_or(false);
+            let live = self
+                .lock()
+                .tasks
+                .get(&(fid.clone(), tid.clone()))
+                .map(|t| !t.state.is_terminal())
+                .unwrap_or(false);
             if live {
-                self.task_update(fid, &tid, TaskState::TASK_FAILED, format!("Executor terminated with status {status}"), Some(Reason::REASON_EXECUTOR_TERMINATED));
+                self.task_update(
+                    fid,
+                    &tid,
+                    TaskState::TASK_FAILED,
+                    format!("Executor terminated with status {status}"),
+                    Some(Reason::REASON_EXECUTOR_TERMINATED),
+                );
             }
         }
         crate::link::send_call(
             self,
-            drover_api::agent_protocol::FromAgent::ExecutorExited { framework_id: fid.clone(), executor_id: eid.clone(), status },
+            drover_api::agent_protocol::FromAgent::ExecutorExited {
+                framework_id: fid.clone(),
+                executor_id: eid.clone(),
+                status,
+            },
         );
     }
 
-    pub(crate) fn kill_task(self: &Arc<Self>, fid: &FrameworkID, tid: &TaskID, policy: Option<KillPolicy>) {
+    pub(crate) fn kill_task(
+        self: &Arc<Self>,
+        fid: &FrameworkID,
+        tid: &TaskID,
+        policy: Option<KillPolicy>,
+    ) {
         let key = (fid.clone(), tid.clone());
         let mut st = self.lock();
         let Some(t) = st.tasks.get_mut(&key) else {
@@ -535,10 +733,20 @@ impl Agent {
         }
         match (&t.executor_id, t.pid) {
             (None, Some(pid)) => {
-                let wants_killing = st.frameworks.get(fid).map(|f| f.has_capability("TASK_KILLING_STATE")).unwrap_or(false);
+                let wants_killing = st
+                    .frameworks
+                    .get(fid)
+                    .map(|f| f.has_capability("TASK_KILLING_STATE"))
+                    .unwrap_or(false);
                 drop(st);
                 if wants_killing {
-                    self.task_update(fid, tid, TaskState::TASK_KILLING, "Killing the task".into(), None);
+                    self.task_update(
+                        fid,
+                        tid,
+                        TaskState::TASK_KILLING,
+                        "Killing the task".into(),
+                        None,
+                    );
                 }
                 containerizer::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
                 tokio::spawn(async move {
@@ -559,13 +767,22 @@ impl Agent {
                         killed_queued = true;
                     } else if let Some(s) = &x.stream {
                         let mut ev = ex::Event::bare(ex::EventType::KILL);
-                        ev.kill = Some(ex::KillEvent { task_id: tid.clone(), kill_policy: None });
+                        ev.kill = Some(ex::KillEvent {
+                            task_id: tid.clone(),
+                            kill_policy: None,
+                        });
                         let _ = s.send(frame(&ev));
                     }
                 }
                 drop(st);
                 if killed_queued {
-                    self.task_update(fid, tid, TaskState::TASK_KILLED, "Task killed before delivery to the executor".into(), Some(Reason::REASON_TASK_KILLED_DURING_LAUNCH));
+                    self.task_update(
+                        fid,
+                        tid,
+                        TaskState::TASK_KILLED,
+                        "Task killed before delivery to the executor".into(),
+                        Some(Reason::REASON_TASK_KILLED_DURING_LAUNCH),
+                    );
                 }
             }
         }
@@ -590,12 +807,20 @@ impl Agent {
             }
         }
         // A command task's "executor" is the task itself.
-        let is_command = st.tasks.get(&(fid.clone(), TaskID::new(eid.value.clone()))).map(|t| t.executor_id.is_none()).unwrap_or(false);
+        let is_command = st
+            .tasks
+            .get(&(fid.clone(), TaskID::new(eid.value.clone())))
+            .map(|t| t.executor_id.is_none())
+            .unwrap_or(false);
         drop(st);
         if is_command {
             // Mesos' default grace for a shutdown.
             let me = self.lock();
-            if let Some(pid) = me.tasks.get(&(fid.clone(), TaskID::new(eid.value.clone()))).and_then(|t| t.pid) {
+            if let Some(pid) = me
+                .tasks
+                .get(&(fid.clone(), TaskID::new(eid.value.clone())))
+                .and_then(|t| t.pid)
+            {
                 containerizer::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
             }
         }
@@ -605,8 +830,16 @@ impl Agent {
         let (tasks, execs): (Vec<TaskID>, Vec<ExecutorID>) = {
             let st = self.lock();
             (
-                st.tasks.keys().filter(|(f, _)| f == fid).map(|(_, t)| t.clone()).collect(),
-                st.executors.keys().filter(|(f, _)| f == fid).map(|(_, e)| e.clone()).collect(),
+                st.tasks
+                    .keys()
+                    .filter(|(f, _)| f == fid)
+                    .map(|(_, t)| t.clone())
+                    .collect(),
+                st.executors
+                    .keys()
+                    .filter(|(f, _)| f == fid)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
             )
         };
         for e in execs {
@@ -620,9 +853,20 @@ impl Agent {
     }
 
     /// Record a new state of a task and queue its status update.
-    pub fn task_update(&self, fid: &FrameworkID, tid: &TaskID, state: TaskState, message: String, reason: Option<Reason>) {
+    pub fn task_update(
+        &self,
+        fid: &FrameworkID,
+        tid: &TaskID,
+        state: TaskState,
+        message: String,
+        reason: Option<Reason>,
+    ) {
         let mut s = TaskStatus::new(tid.clone(), state);
-        s.source = Some(if reason.is_some() && state != TaskState::TASK_KILLED { StatusSource::SOURCE_AGENT } else { StatusSource::SOURCE_EXECUTOR });
+        s.source = Some(if reason.is_some() && state != TaskState::TASK_KILLED {
+            StatusSource::SOURCE_AGENT
+        } else {
+            StatusSource::SOURCE_EXECUTOR
+        });
         s.reason = reason;
         if !message.is_empty() {
             s.message = Some(message);
@@ -632,7 +876,12 @@ impl Agent {
 
     /// Record `s.state` as the task's state and queue `s` (ids, time, uuid filled in). Takes the
     /// lock guard so a caller can check the task and update it atomically (health checks).
-    pub(crate) fn send_status(&self, mut st: std::sync::MutexGuard<'_, AgentState>, fid: &FrameworkID, mut s: TaskStatus) {
+    pub(crate) fn send_status(
+        &self,
+        mut st: std::sync::MutexGuard<'_, AgentState>,
+        fid: &FrameworkID,
+        mut s: TaskStatus,
+    ) {
         let agent_id = st.id.clone();
         let tid = s.task_id.clone();
         let key = (fid.clone(), tid.clone());
@@ -645,7 +894,12 @@ impl Agent {
                 if t.killed_by_health_check && s.state.is_terminal() {
                     s.healthy = Some(false); // as Mesos' command executor does
                 }
-                (t.executor_id.clone().unwrap_or_else(|| ExecutorID::new(tid.value.clone())), t.container_id.clone())
+                (
+                    t.executor_id
+                        .clone()
+                        .unwrap_or_else(|| ExecutorID::new(tid.value.clone())),
+                    t.container_id.clone(),
+                )
             }
             None => return,
         };
@@ -654,14 +908,22 @@ impl Agent {
         s.timestamp = Some(unix_now());
         s.uuid = Some(uuid::Uuid::new_v4().as_bytes().to_vec());
         s.container_status = Some(serde_json::json!({"container_id": {"value": cid}}));
-        st.updates.enqueue(StatusUpdate { framework_id: fid.clone(), status: s });
+        st.updates.enqueue(StatusUpdate {
+            framework_id: fid.clone(),
+            status: s,
+        });
         self.checkpoint_task(&st, fid, &tid);
         drop(st);
         self.flush.notify_one();
     }
 
     /// An update that came from a custom executor (it chose the uuid).
-    pub fn executor_update(&self, fid: &FrameworkID, eid: &ExecutorID, mut status: TaskStatus) -> Result<(), String> {
+    pub fn executor_update(
+        &self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        mut status: TaskStatus,
+    ) -> Result<(), String> {
         if status.uuid.as_ref().map(|u| u.len()) != Some(16) {
             return Err("'update.status.uuid' must be a 16-byte UUID".into());
         }
@@ -677,7 +939,12 @@ impl Agent {
                     t.state = status.state;
                 }
             }
-            _ => return Err(format!("Task {} is not known to executor {eid}", status.task_id)),
+            _ => {
+                return Err(format!(
+                    "Task {} is not known to executor {eid}",
+                    status.task_id
+                ))
+            }
         }
         status.agent_id = agent_id;
         status.executor_id = Some(eid.clone());
@@ -686,7 +953,10 @@ impl Agent {
             status.timestamp = Some(unix_now());
         }
         let tid = status.task_id.clone();
-        st.updates.enqueue(StatusUpdate { framework_id: fid.clone(), status });
+        st.updates.enqueue(StatusUpdate {
+            framework_id: fid.clone(),
+            status,
+        });
         self.checkpoint_task(&st, fid, &tid);
         drop(st);
         self.flush.notify_one();
@@ -695,14 +965,19 @@ impl Agent {
 
     fn acknowledge(&self, fid: &FrameworkID, tid: &TaskID, uuid: &[u8]) {
         let mut st = self.lock();
-        let Some(acked) = st.updates.ack(fid, tid, uuid) else { return };
+        let Some(acked) = st.updates.ack(fid, tid, uuid) else {
+            return;
+        };
         let key = (fid.clone(), tid.clone());
         // Tell a custom executor its update landed.
         if let Some(eid) = st.tasks.get(&key).and_then(|t| t.executor_id.clone()) {
             if let Some(x) = st.executors.get(&(fid.clone(), eid)) {
                 if let Some(s) = &x.stream {
                     let mut ev = ex::Event::bare(ex::EventType::ACKNOWLEDGED);
-                    ev.acknowledged = Some(ex::Acknowledged { task_id: tid.clone(), uuid: uuid.to_vec() });
+                    ev.acknowledged = Some(ex::Acknowledged {
+                        task_id: tid.clone(),
+                        uuid: uuid.to_vec(),
+                    });
                     let _ = s.send(frame(&ev));
                 }
             }
@@ -721,7 +996,10 @@ impl Agent {
                 }
                 st.completed.push_back(CompletedTask {
                     framework_id: fid.clone(),
-                    executor_id: t.executor_id.clone().unwrap_or_else(|| ExecutorID::new(tid.value.clone())),
+                    executor_id: t
+                        .executor_id
+                        .clone()
+                        .unwrap_or_else(|| ExecutorID::new(tid.value.clone())),
                     info: t.info,
                     state: t.state,
                     sandbox: t.sandbox,
@@ -750,19 +1028,29 @@ impl Agent {
     }
 
     fn checkpoint_task(&self, st: &AgentState, fid: &FrameworkID, tid: &TaskID) {
-        let Some(cp) = Self::task_checkpoint(st, fid, tid) else { return };
+        let Some(cp) = Self::task_checkpoint(st, fid, tid) else {
+            return;
+        };
         self.journal_write(st, |j| j.put(&cp));
     }
 
     /// Append to the task journal (under the state lock, so lines follow the state's order) and
     /// rewrite it when it has grown to many times the live tasks.
-    fn journal_write(&self, st: &AgentState, write: impl FnOnce(&mut checkpoint::TaskJournal) -> std::io::Result<()>) {
+    fn journal_write(
+        &self,
+        st: &AgentState,
+        write: impl FnOnce(&mut checkpoint::TaskJournal) -> std::io::Result<()>,
+    ) {
         let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = write(&mut j) {
             tracing::error!("task checkpoint failed: {e}");
         }
         if j.wants_compaction(st.tasks.len()) {
-            let live: Vec<TaskCheckpoint> = st.tasks.keys().filter_map(|(f, t)| Self::task_checkpoint(st, f, t)).collect();
+            let live: Vec<TaskCheckpoint> = st
+                .tasks
+                .keys()
+                .filter_map(|(f, t)| Self::task_checkpoint(st, f, t))
+                .collect();
             if let Err(e) = j.compact(&live) {
                 tracing::error!("rewriting the task journal failed: {e}");
             }
@@ -770,7 +1058,9 @@ impl Agent {
     }
 
     fn checkpoint_executor(&self, st: &AgentState, ekey: &(FrameworkID, ExecutorID)) {
-        let Some(x) = st.executors.get(ekey) else { return };
+        let Some(x) = st.executors.get(ekey) else {
+            return;
+        };
         let cp = ExecutorCheckpoint {
             framework: st.frameworks.get(&ekey.0).cloned().unwrap_or_default(),
             info: x.info.clone(),
@@ -793,13 +1083,26 @@ impl Agent {
             .map(|t| {
                 let mut task = t.info.clone();
                 if let Some(eid) = &t.executor_id {
-                    task.executor = st.executors.get(&(t.framework_id.clone(), eid.clone())).map(|x| x.info.clone());
+                    task.executor = st
+                        .executors
+                        .get(&(t.framework_id.clone(), eid.clone()))
+                        .map(|x| x.info.clone());
                 }
-                ReportedTask { framework_id: t.framework_id.clone(), task, state: t.state, executor_id: t.executor_id.clone() }
+                ReportedTask {
+                    framework_id: t.framework_id.clone(),
+                    task,
+                    state: t.state,
+                    executor_id: t.executor_id.clone(),
+                }
             })
             .collect();
         let fids: HashSet<&FrameworkID> = st.tasks.values().map(|t| &t.framework_id).collect();
-        let frameworks = st.frameworks.iter().filter(|(k, _)| fids.contains(k)).map(|(_, v)| v.clone()).collect();
+        let frameworks = st
+            .frameworks
+            .iter()
+            .filter(|(k, _)| fids.contains(k))
+            .map(|(_, v)| v.clone())
+            .collect();
         (tasks, frameworks)
     }
 
@@ -807,13 +1110,19 @@ impl Agent {
     /// report the ones that ended while we were away. Pending updates are queued again.
     pub fn recover(self: &Arc<Self>) {
         let meta = self.cfg.meta_dir();
-        let tasks = self.journal.lock().unwrap_or_else(|e| e.into_inner()).take_recovered();
+        let tasks = self
+            .journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_recovered();
         let executors = checkpoint::read_executors(&meta);
         let mut st = self.lock();
         let mut watch: Vec<(FrameworkID, TaskID, u32, u64, String)> = Vec::new();
         let mut lost: Vec<(FrameworkID, TaskID)> = Vec::new();
         for e in executors {
-            let Some(fid) = e.framework.id.clone() else { continue };
+            let Some(fid) = e.framework.id.clone() else {
+                continue;
+            };
             st.frameworks.insert(fid.clone(), e.framework.clone());
             let alive = matches!((e.pid, e.pid_start), (Some(p), Some(s)) if containerizer::process_start_time(p) == Some(s));
             if !alive {
@@ -846,7 +1155,9 @@ impl Agent {
             }
         }
         for cp in tasks {
-            let Some(fid) = cp.framework.id.clone() else { continue };
+            let Some(fid) = cp.framework.id.clone() else {
+                continue;
+            };
             st.frameworks.insert(fid.clone(), cp.framework.clone());
             let tid = cp.task.task_id.clone();
             for u in &cp.pending {
@@ -865,7 +1176,9 @@ impl Agent {
                 // Its container is re-adopted by docker::recover once the tasks are back.
             } else if !cp.state.is_terminal() {
                 match (alive, cp.pid, cp.pid_start) {
-                    (true, Some(p), Some(s)) => watch.push((fid.clone(), tid.clone(), p, s, cp.container_id.clone())),
+                    (true, Some(p), Some(s)) => {
+                        watch.push((fid.clone(), tid.clone(), p, s, cp.container_id.clone()))
+                    }
                     _ => lost.push((fid.clone(), tid.clone())),
                 }
             }
@@ -893,10 +1206,21 @@ impl Agent {
             let me = self.clone();
             tokio::spawn(async move {
                 wait_foreign(pid, start).await;
-                let killed = me.lock().tasks.get(&(fid.clone(), tid.clone())).map(|t| t.kill_requested).unwrap_or(false);
+                let killed = me
+                    .lock()
+                    .tasks
+                    .get(&(fid.clone(), tid.clone()))
+                    .map(|t| t.kill_requested)
+                    .unwrap_or(false);
                 me.cgroups.destroy(&cid);
                 if killed {
-                    me.task_update(&fid, &tid, TaskState::TASK_KILLED, "Command terminated after a kill request".into(), None);
+                    me.task_update(
+                        &fid,
+                        &tid,
+                        TaskState::TASK_KILLED,
+                        "Command terminated after a kill request".into(),
+                        None,
+                    );
                 } else {
                     // The process is not our child any more: its exit status went to init.
                     me.task_update(
@@ -910,7 +1234,13 @@ impl Agent {
             });
         }
         for (fid, tid) in lost {
-            self.task_update(&fid, &tid, TaskState::TASK_FAILED, "Task's process was gone when the agent recovered".into(), Some(Reason::REASON_AGENT_RESTARTED));
+            self.task_update(
+                &fid,
+                &tid,
+                TaskState::TASK_FAILED,
+                "Task's process was gone when the agent recovered".into(),
+                Some(Reason::REASON_AGENT_RESTARTED),
+            );
         }
     }
 
@@ -918,15 +1248,29 @@ impl Agent {
     pub async fn kill_everything(&self, grace: f64) {
         let (pids, containers): (Vec<u32>, Vec<String>) = {
             let st = self.lock();
-            let pids = st.tasks.values().filter_map(|t| t.pid).chain(st.executors.values().filter_map(|e| e.pid)).collect();
-            let containers = st.tasks.values().map(|t| t.container_id.clone()).chain(st.executors.values().map(|e| e.container_id.clone())).collect();
+            let pids = st
+                .tasks
+                .values()
+                .filter_map(|t| t.pid)
+                .chain(st.executors.values().filter_map(|e| e.pid))
+                .collect();
+            let containers = st
+                .tasks
+                .values()
+                .map(|t| t.container_id.clone())
+                .chain(st.executors.values().map(|e| e.container_id.clone()))
+                .collect();
             (pids, containers)
         };
         for &p in &pids {
             containerizer::signal_group(p, nix::sys::signal::Signal::SIGTERM);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(grace);
-        while std::time::Instant::now() < deadline && pids.iter().any(|p| containerizer::process_start_time(*p).is_some()) {
+        while std::time::Instant::now() < deadline
+            && pids
+                .iter()
+                .any(|p| containerizer::process_start_time(*p).is_some())
+        {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         for &p in &pids {
@@ -935,7 +1279,11 @@ impl Agent {
         // The agent stops before it would see these exits: remove the containers' cgroups here, or
         // they stay behind, and every later quota write on the host walks them all.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        while std::time::Instant::now() < deadline && pids.iter().any(|p| containerizer::process_start_time(*p).is_some()) {
+        while std::time::Instant::now() < deadline
+            && pids
+                .iter()
+                .any(|p| containerizer::process_start_time(*p).is_some())
+        {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         for c in &containers {
@@ -957,8 +1305,17 @@ impl Agent {
             i.id = st.id.clone();
             i
         };
-        let framework_info = st.frameworks.get(fid).cloned().ok_or_else(|| format!("Framework {fid} is not known to this agent"))?;
-        let x = st.executors.get_mut(&(fid.clone(), eid.clone())).ok_or_else(|| format!("Executor {eid} of framework {fid} is not known to this agent"))?;
+        let framework_info = st
+            .frameworks
+            .get(fid)
+            .cloned()
+            .ok_or_else(|| format!("Framework {fid} is not known to this agent"))?;
+        let x = st
+            .executors
+            .get_mut(&(fid.clone(), eid.clone()))
+            .ok_or_else(|| {
+                format!("Executor {eid} of framework {fid} is not known to this agent")
+            })?;
         let mut ev = ex::Event::bare(ex::EventType::SUBSCRIBED);
         ev.subscribed = Some(ex::Subscribed {
             executor_info: x.info.clone(),
@@ -967,7 +1324,11 @@ impl Agent {
             container_id: Some(ContainerID::new(x.container_id.clone())),
         });
         let _ = stream.send(frame(&ev));
-        let unacked: HashSet<TaskID> = sub.unacknowledged_tasks.iter().map(|t| t.task_id.clone()).collect();
+        let unacked: HashSet<TaskID> = sub
+            .unacknowledged_tasks
+            .iter()
+            .map(|t| t.task_id.clone())
+            .collect();
         for t in std::mem::take(&mut x.queued) {
             if unacked.contains(&t.task_id) {
                 continue;
@@ -980,10 +1341,19 @@ impl Agent {
         Ok(())
     }
 
-    pub fn executor_disconnected(&self, fid: &FrameworkID, eid: &ExecutorID, stream: &mpsc::UnboundedSender<Bytes>) {
+    pub fn executor_disconnected(
+        &self,
+        fid: &FrameworkID,
+        eid: &ExecutorID,
+        stream: &mpsc::UnboundedSender<Bytes>,
+    ) {
         let mut st = self.lock();
         if let Some(x) = st.executors.get_mut(&(fid.clone(), eid.clone())) {
-            if x.stream.as_ref().map(|s| s.same_channel(stream)).unwrap_or(false) {
+            if x.stream
+                .as_ref()
+                .map(|s| s.same_channel(stream))
+                .unwrap_or(false)
+            {
                 x.stream = None;
             }
         }

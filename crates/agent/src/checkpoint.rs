@@ -54,7 +54,9 @@ fn safe(s: &str) -> String {
 }
 
 fn executor_path(meta: &Path, fid: &FrameworkID, eid: &ExecutorID) -> PathBuf {
-    meta.join("executors").join(safe(&fid.value)).join(format!("{}.json", safe(&eid.value)))
+    meta.join("executors")
+        .join(safe(&fid.value))
+        .join(format!("{}.json", safe(&eid.value)))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -71,7 +73,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[serde(rename_all = "snake_case")]
 enum Record {
     Put(Box<TaskCheckpoint>),
-    Remove { framework_id: FrameworkID, task_id: TaskID },
+    Remove {
+        framework_id: FrameworkID,
+        task_id: TaskID,
+    },
 }
 
 /// The same, borrowed, for writing.
@@ -79,7 +84,10 @@ enum Record {
 #[serde(rename_all = "snake_case")]
 enum RecordRef<'a> {
     Put(&'a TaskCheckpoint),
-    Remove { framework_id: &'a FrameworkID, task_id: &'a TaskID },
+    Remove {
+        framework_id: &'a FrameworkID,
+        task_id: &'a TaskID,
+    },
 }
 
 /// The task journal, open for appending.
@@ -114,7 +122,10 @@ impl TaskJournal {
                                 live.insert((fid, cp.task.task_id.clone()), *cp);
                             }
                         }
-                        Ok(Record::Remove { framework_id, task_id }) => {
+                        Ok(Record::Remove {
+                            framework_id,
+                            task_id,
+                        }) => {
                             live.remove(&(framework_id, task_id));
                         }
                         // The agent died in the middle of a write: that change never happened.
@@ -130,7 +141,13 @@ impl TaskJournal {
         if legacy.exists() {
             let _ = std::fs::remove_dir_all(&legacy);
         }
-        Ok(TaskJournal { path, file, lines, torn: false, recovered })
+        Ok(TaskJournal {
+            path,
+            file,
+            lines,
+            torn: false,
+            recovered,
+        })
     }
 
     /// The checkpoints found by `open`.
@@ -156,7 +173,10 @@ impl TaskJournal {
 
     /// Forget a task (its terminal update was acknowledged).
     pub fn remove(&mut self, fid: &FrameworkID, tid: &TaskID) -> std::io::Result<()> {
-        self.append(&RecordRef::Remove { framework_id: fid, task_id: tid })
+        self.append(&RecordRef::Remove {
+            framework_id: fid,
+            task_id: tid,
+        })
     }
 
     /// Whether `compact` is due, with this many live tasks.
@@ -189,7 +209,9 @@ fn rewrite(path: &Path, live: &[TaskCheckpoint]) -> std::io::Result<(std::fs::Fi
 }
 
 pub fn write_executor(meta: &Path, cp: &ExecutorCheckpoint) -> std::io::Result<()> {
-    let Some(fid) = &cp.framework.id else { return Ok(()) };
+    let Some(fid) = &cp.framework.id else {
+        return Ok(());
+    };
     let bytes = serde_json::to_vec(cp).map_err(std::io::Error::other)?;
     write_atomic(&executor_path(meta, fid, &cp.info.executor_id), &bytes)
 }
@@ -200,9 +222,13 @@ pub fn remove_executor(meta: &Path, fid: &FrameworkID, eid: &ExecutorID) {
 
 fn read_dir_json<T: serde::de::DeserializeOwned>(root: &Path) -> Vec<T> {
     let mut out = Vec::new();
-    let Ok(fws) = std::fs::read_dir(root) else { return out };
+    let Ok(fws) = std::fs::read_dir(root) else {
+        return out;
+    };
     for fw in fws.flatten() {
-        let Ok(files) = std::fs::read_dir(fw.path()) else { continue };
+        let Ok(files) = std::fs::read_dir(fw.path()) else {
+            continue;
+        };
         for f in files.flatten() {
             let p = f.path();
             if p.extension().map(|e| e != "json").unwrap_or(true) {
@@ -225,11 +251,17 @@ pub fn read_executors(meta: &Path) -> Vec<ExecutorCheckpoint> {
 /// Where a docker task's log streaming got to (the engine's timestamp of the last message copied
 /// into the sandbox, in ns since the epoch), so a restarted agent resumes without repeating.
 fn docker_log_cursor_path(meta: &Path, container_id: &str) -> PathBuf {
-    meta.join("docker").join(format!("{}.json", safe(container_id)))
+    meta.join("docker")
+        .join(format!("{}.json", safe(container_id)))
 }
 
 pub fn write_docker_log_cursor(meta: &Path, container_id: &str, ns: i64) -> std::io::Result<()> {
-    write_atomic(&docker_log_cursor_path(meta, container_id), serde_json::json!({ "log_cursor_ns": ns }).to_string().as_bytes())
+    write_atomic(
+        &docker_log_cursor_path(meta, container_id),
+        serde_json::json!({ "log_cursor_ns": ns })
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 pub fn read_docker_log_cursor(meta: &Path, container_id: &str) -> Option<i64> {
@@ -242,7 +274,10 @@ pub fn remove_docker_log_cursor(meta: &Path, container_id: &str) {
 }
 
 pub fn read_agent_id(meta: &Path) -> Option<AgentID> {
-    std::fs::read_to_string(meta.join("agent_id")).ok().map(|s| AgentID::new(s.trim())).filter(|a| !a.value.is_empty())
+    std::fs::read_to_string(meta.join("agent_id"))
+        .ok()
+        .map(|s| AgentID::new(s.trim()))
+        .filter(|a| !a.value.is_empty())
 }
 
 pub fn write_agent_id(meta: &Path, id: &AgentID) -> std::io::Result<()> {
@@ -260,7 +295,11 @@ mod tests {
     }
 
     fn checkpoint(tid: &str, state: TaskState) -> TaskCheckpoint {
-        let fw = FrameworkInfo { name: "f".into(), id: Some(FrameworkID::new("fw1")), ..Default::default() };
+        let fw = FrameworkInfo {
+            name: "f".into(),
+            id: Some(FrameworkID::new("fw1")),
+            ..Default::default()
+        };
         let task = TaskInfo {
             name: "t".into(),
             task_id: TaskID::new(tid),
@@ -307,9 +346,14 @@ mod tests {
         tasks.sort_by(|a, b| a.task.task_id.cmp(&b.task.task_id));
         assert_eq!(tasks.len(), 2);
         assert_eq!(tasks[0].task.task_id.value, "t/1");
-        assert_eq!(tasks[0].state, TaskState::TASK_RUNNING, "the newest line of a task wins");
+        assert_eq!(
+            tasks[0].state,
+            TaskState::TASK_RUNNING,
+            "the newest line of a task wins"
+        );
         let mut j = TaskJournal::open(d.path()).unwrap();
-        j.remove(&FrameworkID::new("fw1"), &TaskID::new("t/1")).unwrap();
+        j.remove(&FrameworkID::new("fw1"), &TaskID::new("t/1"))
+            .unwrap();
         drop(j);
         let tasks = reopen(d.path());
         assert_eq!(tasks.len(), 1);
@@ -326,14 +370,19 @@ mod tests {
         drop(j);
         let path = d.path().join("tasks.journal");
         let mut bytes = std::fs::read(&path).unwrap();
-        let torn = serde_json::to_vec(&RecordRef::Put(&checkpoint("t", TaskState::TASK_FINISHED))).unwrap();
+        let torn = serde_json::to_vec(&RecordRef::Put(&checkpoint("t", TaskState::TASK_FINISHED)))
+            .unwrap();
         bytes.extend_from_slice(&torn[..torn.len() / 2]);
         std::fs::write(&path, &bytes).unwrap();
         let tasks = reopen(d.path());
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].state, TaskState::TASK_RUNNING);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 1, "rewritten with one line per live task");
+        assert_eq!(
+            text.lines().count(),
+            1,
+            "rewritten with one line per live task"
+        );
         assert!(text.ends_with('\n'));
     }
 
@@ -343,15 +392,22 @@ mod tests {
         let mut j = TaskJournal::open(d.path()).unwrap();
         assert!(!j.wants_compaction(0));
         for i in 0..1100 {
-            j.put(&checkpoint(&format!("t{i}"), TaskState::TASK_RUNNING)).unwrap();
-            j.remove(&FrameworkID::new("fw1"), &TaskID::new(format!("t{i}"))).unwrap();
+            j.put(&checkpoint(&format!("t{i}"), TaskState::TASK_RUNNING))
+                .unwrap();
+            j.remove(&FrameworkID::new("fw1"), &TaskID::new(format!("t{i}")))
+                .unwrap();
         }
         assert!(j.wants_compaction(0));
-        j.compact(&[checkpoint("kept", TaskState::TASK_RUNNING)]).unwrap();
+        j.compact(&[checkpoint("kept", TaskState::TASK_RUNNING)])
+            .unwrap();
         assert!(!j.wants_compaction(1));
-        j.put(&checkpoint("after", TaskState::TASK_RUNNING)).unwrap();
+        j.put(&checkpoint("after", TaskState::TASK_RUNNING))
+            .unwrap();
         drop(j);
-        let mut ids: Vec<String> = reopen(d.path()).into_iter().map(|c| c.task.task_id.value).collect();
+        let mut ids: Vec<String> = reopen(d.path())
+            .into_iter()
+            .map(|c| c.task.task_id.value)
+            .collect();
         ids.sort();
         assert_eq!(ids, vec!["after".to_string(), "kept".to_string()]);
     }

@@ -37,9 +37,13 @@ pub fn task_exec_shim() {
         eprintln!("drover: {what}");
         std::process::exit(127)
     };
-    let Some(sep) = rest.iter().position(|a| a == "--") else { fail("exec shim: no '--' before the command".into()) };
+    let Some(sep) = rest.iter().position(|a| a == "--") else {
+        fail("exec shim: no '--' before the command".into())
+    };
     let (cgroup_procs, argv) = (&rest[..sep], &rest[sep + 1..]);
-    let Some((program, args)) = argv.split_first() else { fail("exec shim: empty command".into()) };
+    let Some((program, args)) = argv.split_first() else {
+        fail("exec shim: empty command".into())
+    };
     if let Err(e) = nix::unistd::setsid() {
         fail(format!("setsid: {e}"));
     }
@@ -50,13 +54,20 @@ pub fn task_exec_shim() {
     }
     use std::os::unix::process::CommandExt;
     let e = std::process::Command::new(program).args(args).exec();
-    fail(format!("failed to execute '{}': {e}", program.to_string_lossy()))
+    fail(format!(
+        "failed to execute '{}': {e}",
+        program.to_string_lossy()
+    ))
 }
 
 /// What execvp(3) would run for `program` with this environment's PATH, in directory `cwd`; the
 /// error it would give if nothing is runnable, so a command that cannot start fails the launch as
 /// it did with fork.
-fn resolve_program(program: &str, env: &[(String, String)], cwd: &Path) -> std::io::Result<PathBuf> {
+fn resolve_program(
+    program: &str,
+    env: &[(String, String)],
+    cwd: &Path,
+) -> std::io::Result<PathBuf> {
     use nix::unistd::{access, AccessFlags};
     let runnable = |p: &Path| p.is_file() && access(p, AccessFlags::X_OK).is_ok();
     if program.contains('/') {
@@ -64,10 +75,19 @@ fn resolve_program(program: &str, env: &[(String, String)], cwd: &Path) -> std::
         if runnable(&p) {
             return Ok(p);
         }
-        let errno = if p.exists() { nix::libc::EACCES } else { nix::libc::ENOENT };
+        let errno = if p.exists() {
+            nix::libc::EACCES
+        } else {
+            nix::libc::ENOENT
+        };
         return Err(std::io::Error::from_raw_os_error(errno));
     }
-    let path = env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("/bin:/usr/bin");
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/bin:/usr/bin");
     let mut denied = false;
     for dir in path.split(':') {
         let p = cwd.join(dir).join(program);
@@ -76,17 +96,27 @@ fn resolve_program(program: &str, env: &[(String, String)], cwd: &Path) -> std::
         }
         denied |= p.exists();
     }
-    Err(std::io::Error::from_raw_os_error(if denied { nix::libc::EACCES } else { nix::libc::ENOENT }))
+    Err(std::io::Error::from_raw_os_error(if denied {
+        nix::libc::EACCES
+    } else {
+        nix::libc::ENOENT
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error("creating sandbox {path}: {source}")]
-    Sandbox { path: String, source: std::io::Error },
+    Sandbox {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("user '{0}' does not exist on this agent")]
     NoSuchUser(String),
     #[error("failed to execute '{program}': {source}")]
-    Exec { program: String, source: std::io::Error },
+    Exec {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("command is empty")]
     EmptyCommand,
 }
@@ -136,10 +166,15 @@ impl Cgroups {
             let (c, m) = (cpu.join("drover"), memory.join("drover"));
             match (std::fs::create_dir_all(&c), std::fs::create_dir_all(&m)) {
                 (Ok(()), Ok(())) => return Cgroups::V1 { cpu: c, memory: m },
-                (Err(e), _) | (_, Err(e)) => return Cgroups::None(format!("cgroup v1 is not writable: {e}")),
+                (Err(e), _) | (_, Err(e)) => {
+                    return Cgroups::None(format!("cgroup v1 is not writable: {e}"))
+                }
             }
         }
-        Cgroups::None(format!("no cgroup v1 cpu+memory or v2 hierarchy with cpu and memory under {}", root.display()))
+        Cgroups::None(format!(
+            "no cgroup v1 cpu+memory or v2 hierarchy with cpu and memory under {}",
+            root.display()
+        ))
     }
 
     pub fn describe(&self) -> String {
@@ -173,7 +208,10 @@ impl Cgroups {
                     let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
                     std::fs::write(m.join("memory.limit_in_bytes"), bytes.to_string())?;
                 }
-                Ok(vec![open(c.join("cgroup.procs"))?, open(m.join("cgroup.procs"))?])
+                Ok(vec![
+                    open(c.join("cgroup.procs"))?,
+                    open(m.join("cgroup.procs"))?,
+                ])
             })(),
             Cgroups::V2 { root } => (|| -> std::io::Result<Vec<std::fs::File>> {
                 let d = root.join(container_id);
@@ -201,7 +239,10 @@ impl Cgroups {
         match self {
             Cgroups::None(_) => vec![],
             Cgroups::V1 { cpu, memory } => {
-                vec![cpu.join(container_id).join("cgroup.procs"), memory.join(container_id).join("cgroup.procs")]
+                vec![
+                    cpu.join(container_id).join("cgroup.procs"),
+                    memory.join(container_id).join("cgroup.procs"),
+                ]
             }
             Cgroups::V2 { root } => vec![root.join(container_id).join("cgroup.procs")],
         }
@@ -211,13 +252,18 @@ impl Cgroups {
     pub fn oom_killed(&self, container_id: &str) -> bool {
         let text = match self {
             Cgroups::None(_) => return false,
-            Cgroups::V1 { memory, .. } => std::fs::read_to_string(memory.join(container_id).join("memory.oom_control")),
-            Cgroups::V2 { root } => std::fs::read_to_string(root.join(container_id).join("memory.events")),
+            Cgroups::V1 { memory, .. } => {
+                std::fs::read_to_string(memory.join(container_id).join("memory.oom_control"))
+            }
+            Cgroups::V2 { root } => {
+                std::fs::read_to_string(root.join(container_id).join("memory.events"))
+            }
         };
         text.map(|t| {
             t.lines().any(|l| {
                 let mut it = l.split_whitespace();
-                it.next() == Some("oom_kill") && it.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0
+                it.next() == Some("oom_kill")
+                    && it.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) > 0
             })
         })
         .unwrap_or(false)
@@ -228,12 +274,23 @@ impl Cgroups {
         match self {
             Cgroups::None(_) => None,
             Cgroups::V1 { cpu, memory } => {
-                let acct = cpu.parent()?.parent()?.join("cpuacct").join("drover").join(container_id).join("cpuacct.usage");
-                let cpu_ns: u64 = std::fs::read_to_string(acct).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-                let mem: u64 = std::fs::read_to_string(memory.join(container_id).join("memory.usage_in_bytes"))
+                let acct = cpu
+                    .parent()?
+                    .parent()?
+                    .join("cpuacct")
+                    .join("drover")
+                    .join(container_id)
+                    .join("cpuacct.usage");
+                let cpu_ns: u64 = std::fs::read_to_string(acct)
                     .ok()
                     .and_then(|s| s.trim().parse().ok())
                     .unwrap_or(0);
+                let mem: u64 = std::fs::read_to_string(
+                    memory.join(container_id).join("memory.usage_in_bytes"),
+                )
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
                 let _ = cpu;
                 Some((cpu_ns as f64 / 1e9, mem))
             }
@@ -242,9 +299,15 @@ impl Cgroups {
                 let stat = std::fs::read_to_string(d.join("cpu.stat")).ok()?;
                 let usec: u64 = stat
                     .lines()
-                    .find_map(|l| l.strip_prefix("usage_usec ").and_then(|v| v.trim().parse().ok()))
+                    .find_map(|l| {
+                        l.strip_prefix("usage_usec ")
+                            .and_then(|v| v.trim().parse().ok())
+                    })
                     .unwrap_or(0);
-                let mem: u64 = std::fs::read_to_string(d.join("memory.current")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                let mem: u64 = std::fs::read_to_string(d.join("memory.current"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
                 Some((usec as f64 / 1e6, mem))
             }
         }
@@ -279,10 +342,21 @@ pub struct ProcessLauncher {
 impl Launcher for ProcessLauncher {
     fn spawn(&self, spec: &ProcessSpec) -> Result<tokio::process::Child, LaunchError> {
         let (program, args) = spec.argv.split_first().ok_or(LaunchError::EmptyCommand)?;
-        let sandbox_err = |source| LaunchError::Sandbox { path: spec.sandbox.display().to_string(), source };
+        let sandbox_err = |source| LaunchError::Sandbox {
+            path: spec.sandbox.display().to_string(),
+            source,
+        };
         std::fs::create_dir_all(&spec.sandbox).map_err(sandbox_err)?;
-        let stdout = std::fs::OpenOptions::new().create(true).append(true).open(spec.sandbox.join("stdout")).map_err(sandbox_err)?;
-        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(spec.sandbox.join("stderr")).map_err(sandbox_err)?;
+        let stdout = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spec.sandbox.join("stdout"))
+            .map_err(sandbox_err)?;
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spec.sandbox.join("stderr"))
+            .map_err(sandbox_err)?;
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env_clear()
@@ -301,8 +375,10 @@ impl Launcher for ProcessLauncher {
                     .ok_or_else(|| LaunchError::NoSuchUser(user.to_string()))?;
                 if !u.uid.is_root() {
                     let _ = nix::unistd::chown(&spec.sandbox, Some(u.uid), Some(u.gid));
-                    let _ = nix::unistd::chown(&spec.sandbox.join("stdout"), Some(u.uid), Some(u.gid));
-                    let _ = nix::unistd::chown(&spec.sandbox.join("stderr"), Some(u.uid), Some(u.gid));
+                    let _ =
+                        nix::unistd::chown(&spec.sandbox.join("stdout"), Some(u.uid), Some(u.gid));
+                    let _ =
+                        nix::unistd::chown(&spec.sandbox.join("stderr"), Some(u.uid), Some(u.gid));
                     cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
                     switch_user = true;
                 }
@@ -314,11 +390,26 @@ impl Launcher for ProcessLauncher {
         };
         if SHIM.load(Ordering::Relaxed) && !switch_user {
             // A command that cannot start fails the launch, as with fork.
-            resolve_program(program, &spec.env, &spec.sandbox).map_err(|source| LaunchError::Exec { program: program.clone(), source })?;
-            let procs = if cgroup_files.is_empty() { vec![] } else { self.cgroups.procs_files(&spec.container_id) };
+            resolve_program(program, &spec.env, &spec.sandbox).map_err(|source| {
+                LaunchError::Exec {
+                    program: program.clone(),
+                    source,
+                }
+            })?;
+            let procs = if cgroup_files.is_empty() {
+                vec![]
+            } else {
+                self.cgroups.procs_files(&spec.container_id)
+            };
             drop(cmd);
-            let stdout = std::fs::OpenOptions::new().append(true).open(spec.sandbox.join("stdout")).map_err(sandbox_err)?;
-            let stderr = std::fs::OpenOptions::new().append(true).open(spec.sandbox.join("stderr")).map_err(sandbox_err)?;
+            let stdout = std::fs::OpenOptions::new()
+                .append(true)
+                .open(spec.sandbox.join("stdout"))
+                .map_err(sandbox_err)?;
+            let stderr = std::fs::OpenOptions::new()
+                .append(true)
+                .open(spec.sandbox.join("stderr"))
+                .map_err(sandbox_err)?;
             // The same command, environment, directory and stdio, through the shim. Nothing runs
             // between fork and exec here, so std uses posix_spawn.
             let mut shim = tokio::process::Command::new("/proc/self/exe");
@@ -334,12 +425,18 @@ impl Launcher for ProcessLauncher {
                 .stdout(stdout)
                 .stderr(stderr)
                 .kill_on_drop(false);
-            return shim.spawn().map_err(|source| LaunchError::Exec { program: program.clone(), source });
+            return shim.spawn().map_err(|source| LaunchError::Exec {
+                program: program.clone(),
+                source,
+            });
         }
         use std::os::fd::AsRawFd;
         let fds: Vec<i32> = cgroup_files.iter().map(|f| f.as_raw_fd()).collect();
         before_exec(&mut cmd, fds);
-        let child = cmd.spawn().map_err(|source| LaunchError::Exec { program: program.clone(), source });
+        let child = cmd.spawn().map_err(|source| LaunchError::Exec {
+            program: program.clone(),
+            source,
+        });
         drop(cgroup_files);
         child
     }
@@ -402,18 +499,46 @@ mod tests {
     fn programs_resolve_as_execvp_would() {
         let env = |path: &str| vec![("PATH".to_string(), path.to_string())];
         let root = Path::new("/");
-        assert_eq!(resolve_program("sh", &env("/nonexistent:/bin"), root).unwrap(), PathBuf::from("/bin/sh"));
-        assert_eq!(resolve_program("/bin/sh", &env(""), root).unwrap(), PathBuf::from("/bin/sh"));
-        let missing = resolve_program("no-such-program-here", &env("/bin:/usr/bin"), root).unwrap_err();
+        assert_eq!(
+            resolve_program("sh", &env("/nonexistent:/bin"), root).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        assert_eq!(
+            resolve_program("/bin/sh", &env(""), root).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        let missing =
+            resolve_program("no-such-program-here", &env("/bin:/usr/bin"), root).unwrap_err();
         assert_eq!(missing.raw_os_error(), Some(nix::libc::ENOENT));
-        assert_eq!(resolve_program("/no/such/file", &env("/bin"), root).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));
+        assert_eq!(
+            resolve_program("/no/such/file", &env("/bin"), root)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(nix::libc::ENOENT)
+        );
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("plain"), "not executable").unwrap();
-        assert_eq!(resolve_program("./plain", &env(""), d.path()).unwrap_err().raw_os_error(), Some(nix::libc::EACCES));
+        assert_eq!(
+            resolve_program("./plain", &env(""), d.path())
+                .unwrap_err()
+                .raw_os_error(),
+            Some(nix::libc::EACCES)
+        );
         std::fs::create_dir(d.path().join("bin")).unwrap();
         std::fs::copy("/bin/sh", d.path().join("bin").join("tool")).unwrap();
-        assert_eq!(resolve_program("bin/tool", &env(""), d.path()).unwrap(), d.path().join("bin/tool"), "relative to the sandbox");
-        assert_eq!(resolve_program("tool", &env("bin"), d.path()).unwrap(), d.path().join("bin/tool"), "relative PATH entries too");
-        assert!(resolve_program(d.path().to_str().unwrap(), &env(""), root).is_err(), "a directory does not run");
+        assert_eq!(
+            resolve_program("bin/tool", &env(""), d.path()).unwrap(),
+            d.path().join("bin/tool"),
+            "relative to the sandbox"
+        );
+        assert_eq!(
+            resolve_program("tool", &env("bin"), d.path()).unwrap(),
+            d.path().join("bin/tool"),
+            "relative PATH entries too"
+        );
+        assert!(
+            resolve_program(d.path().to_str().unwrap(), &env(""), root).is_err(),
+            "a directory does not run"
+        );
     }
 }

@@ -14,7 +14,10 @@ pub enum FetchError {
 }
 
 fn fail(uri: &str, msg: impl std::fmt::Display) -> FetchError {
-    FetchError::Failed { uri: uri.to_string(), msg: msg.to_string() }
+    FetchError::Failed {
+        uri: uri.to_string(),
+        msg: msg.to_string(),
+    }
 }
 
 pub struct Fetcher {
@@ -25,7 +28,10 @@ pub struct Fetcher {
 
 fn basename(uri: &str) -> String {
     let path = uri.split(['?', '#']).next().unwrap_or(uri);
-    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("download").to_string()
+    path.rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("download")
+        .to_string()
 }
 
 fn cache_key(uri: &str) -> String {
@@ -53,11 +59,16 @@ impl Fetcher {
         }
         let name = u.output_file.clone().unwrap_or_else(|| basename(uri));
         if name.contains("..") || name.starts_with('/') {
-            return Err(fail(uri, "output_file must be a relative path inside the sandbox"));
+            return Err(fail(
+                uri,
+                "output_file must be a relative path inside the sandbox",
+            ));
         }
         let dest = sandbox.join(&name);
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| fail(uri, e))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| fail(uri, e))?;
         }
         if uri.starts_with("https://") {
             return Err(fail(uri, "https:// URIs are not supported yet (no TLS in this build); serve it over http:// or copy it to the agent"));
@@ -66,7 +77,9 @@ impl Fetcher {
         if is_http {
             let cached = self.cache_dir.join(cache_key(uri));
             if u.cache.unwrap_or(false) && tokio::fs::metadata(&cached).await.is_ok() {
-                tokio::fs::copy(&cached, &dest).await.map_err(|e| fail(uri, format!("copying from cache: {e}")))?;
+                tokio::fs::copy(&cached, &dest)
+                    .await
+                    .map_err(|e| fail(uri, format!("copying from cache: {e}")))?;
             } else {
                 self.download(uri, &dest).await?;
                 if u.cache.unwrap_or(false) {
@@ -77,17 +90,31 @@ impl Fetcher {
         } else {
             let src = uri.strip_prefix("file://").unwrap_or(uri);
             if !src.starts_with('/') {
-                return Err(fail(uri, "unsupported URI scheme (use an absolute path, file:// or http://)"));
+                return Err(fail(
+                    uri,
+                    "unsupported URI scheme (use an absolute path, file:// or http://)",
+                ));
             }
             let meta = tokio::fs::metadata(src).await.map_err(|e| fail(uri, e))?;
             if meta.len() > self.max_bytes {
-                return Err(fail(uri, format!("{} bytes exceeds the fetch limit of {} bytes", meta.len(), self.max_bytes)));
+                return Err(fail(
+                    uri,
+                    format!(
+                        "{} bytes exceeds the fetch limit of {} bytes",
+                        meta.len(),
+                        self.max_bytes
+                    ),
+                ));
             }
-            tokio::fs::copy(src, &dest).await.map_err(|e| fail(uri, e))?;
+            tokio::fs::copy(src, &dest)
+                .await
+                .map_err(|e| fail(uri, e))?;
         }
         if u.executable.unwrap_or(false) {
             use std::os::unix::fs::PermissionsExt;
-            tokio::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).await.map_err(|e| fail(uri, e))?;
+            tokio::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))
+                .await
+                .map_err(|e| fail(uri, e))?;
         } else if u.extract.unwrap_or(true) {
             self.extract(uri, &dest, sandbox).await?;
         }
@@ -103,10 +130,18 @@ impl Fetcher {
         }
         if let Some(len) = resp.content_length() {
             if len > self.max_bytes {
-                return Err(fail(uri, format!("{len} bytes exceeds the fetch limit of {} bytes", self.max_bytes)));
+                return Err(fail(
+                    uri,
+                    format!(
+                        "{len} bytes exceeds the fetch limit of {} bytes",
+                        self.max_bytes
+                    ),
+                ));
             }
         }
-        let mut file = tokio::fs::File::create(dest).await.map_err(|e| fail(uri, e))?;
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| fail(uri, e))?;
         let mut total: u64 = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
@@ -115,7 +150,13 @@ impl Fetcher {
             if total > self.max_bytes {
                 drop(file);
                 let _ = tokio::fs::remove_file(dest).await;
-                return Err(fail(uri, format!("download exceeds the fetch limit of {} bytes", self.max_bytes)));
+                return Err(fail(
+                    uri,
+                    format!(
+                        "download exceeds the fetch limit of {} bytes",
+                        self.max_bytes
+                    ),
+                ));
             }
             file.write_all(&chunk).await.map_err(|e| fail(uri, e))?;
         }
@@ -125,10 +166,18 @@ impl Fetcher {
 
     /// Extract archives by their extension, as Mesos' fetcher does (it also uses tar and unzip).
     async fn extract(&self, uri: &str, file: &Path, sandbox: &Path) -> Result<(), FetchError> {
-        let name = file.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
         let f = file.to_string_lossy().to_string();
         let s = sandbox.to_string_lossy().to_string();
-        let cmd: Vec<String> = if [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz"].iter().any(|e| name.ends_with(e)) {
+        let cmd: Vec<String> = if [
+            ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
+        ]
+        .iter()
+        .any(|e| name.ends_with(e))
+        {
             vec!["tar".into(), "-C".into(), s, "-xf".into(), f]
         } else if name.ends_with(".zip") {
             vec!["unzip".into(), "-o".into(), "-q".into(), f, "-d".into(), s]
@@ -143,7 +192,13 @@ impl Fetcher {
             .await
             .map_err(|e| fail(uri, format!("running {}: {e}", cmd[0])))?;
         if !out.status.success() {
-            return Err(fail(uri, format!("extracting failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(fail(
+                uri,
+                format!(
+                    "extracting failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            ));
         }
         Ok(())
     }
@@ -154,11 +209,18 @@ mod tests {
     use super::*;
 
     fn fetcher(dir: &Path) -> Fetcher {
-        Fetcher { cache_dir: dir.join("cache"), max_bytes: 1024, http: reqwest::Client::new() }
+        Fetcher {
+            cache_dir: dir.join("cache"),
+            max_bytes: 1024,
+            http: reqwest::Client::new(),
+        }
     }
 
     fn uri(v: &str) -> CommandURI {
-        CommandURI { value: v.into(), ..Default::default() }
+        CommandURI {
+            value: v.into(),
+            ..Default::default()
+        }
     }
 
     #[tokio::test]
@@ -172,7 +234,14 @@ mod tests {
         u.executable = Some(true);
         fetcher(d.path()).fetch_all(&[u], &sb).await.unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(sb.join("run.sh")).unwrap().permissions().mode() & 0o111, 0o111);
+        assert_eq!(
+            std::fs::metadata(sb.join("run.sh"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o111,
+            0o111
+        );
     }
 
     #[tokio::test]
@@ -181,14 +250,26 @@ mod tests {
         std::fs::write(d.path().join("hello.txt"), "hello").unwrap();
         let tgz = d.path().join("pkg.tgz");
         let ok = std::process::Command::new("tar")
-            .args(["-C", &d.path().display().to_string(), "-czf", &tgz.display().to_string(), "hello.txt"])
+            .args([
+                "-C",
+                &d.path().display().to_string(),
+                "-czf",
+                &tgz.display().to_string(),
+                "hello.txt",
+            ])
             .status()
             .unwrap();
         assert!(ok.success());
         let sb = d.path().join("sandbox");
         std::fs::create_dir_all(&sb).unwrap();
-        fetcher(d.path()).fetch_all(&[uri(&tgz.display().to_string())], &sb).await.unwrap();
-        assert_eq!(std::fs::read_to_string(sb.join("hello.txt")).unwrap(), "hello");
+        fetcher(d.path())
+            .fetch_all(&[uri(&tgz.display().to_string())], &sb)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(sb.join("hello.txt")).unwrap(),
+            "hello"
+        );
     }
 
     #[tokio::test]
@@ -197,26 +278,42 @@ mod tests {
         let sb = d.path().join("sandbox");
         std::fs::create_dir_all(&sb).unwrap();
         let f = fetcher(d.path());
-        let e = f.fetch_all(&[uri("/nonexistent/file")], &sb).await.unwrap_err();
+        let e = f
+            .fetch_all(&[uri("/nonexistent/file")], &sb)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/file"));
         let big = d.path().join("big");
         std::fs::write(&big, vec![0u8; 4096]).unwrap();
-        let e = f.fetch_all(&[uri(&big.display().to_string())], &sb).await.unwrap_err();
+        let e = f
+            .fetch_all(&[uri(&big.display().to_string())], &sb)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("exceeds the fetch limit"));
         let mut u = uri(&big.display().to_string());
         u.output_file = Some("../../etc/x".into());
         assert!(f.fetch_all(&[u], &sb).await.is_err());
         assert!(f.fetch_all(&[uri("ftp://example/x")], &sb).await.is_err());
-        let e = f.fetch_all(&[uri("https://example.com/x.tgz")], &sb).await.unwrap_err().to_string();
+        let e = f
+            .fetch_all(&[uri("https://example.com/x.tgz")], &sb)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("https:// URIs are not supported yet"), "{e}");
     }
 
     /// Serve `body` at /<name> on an ephemeral port until the returned handle is aborted.
     async fn serve(name: &'static str, body: Vec<u8>) -> (String, tokio::task::JoinHandle<()>) {
-        let app = axum::Router::new().route(&format!("/{name}"), axum::routing::get(move || async move { body.clone() }));
+        let app = axum::Router::new().route(
+            &format!("/{name}"),
+            axum::routing::get(move || async move { body.clone() }),
+        );
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/{name}", l.local_addr().unwrap());
-        (url, tokio::spawn(async move { axum::serve(l, app).await.unwrap() }))
+        (
+            url,
+            tokio::spawn(async move { axum::serve(l, app).await.unwrap() }),
+        )
     }
 
     #[tokio::test]
@@ -225,7 +322,13 @@ mod tests {
         std::fs::write(d.path().join("app.txt"), "from http").unwrap();
         let tgz = d.path().join("app.tar.gz");
         let ok = std::process::Command::new("tar")
-            .args(["-C", &d.path().display().to_string(), "-czf", &tgz.display().to_string(), "app.txt"])
+            .args([
+                "-C",
+                &d.path().display().to_string(),
+                "-czf",
+                &tgz.display().to_string(),
+                "app.txt",
+            ])
             .status()
             .unwrap();
         assert!(ok.success());
@@ -236,14 +339,20 @@ mod tests {
         let sb1 = d.path().join("sb1");
         std::fs::create_dir_all(&sb1).unwrap();
         f.fetch_all(std::slice::from_ref(&u), &sb1).await.unwrap();
-        assert_eq!(std::fs::read_to_string(sb1.join("app.txt")).unwrap(), "from http");
+        assert_eq!(
+            std::fs::read_to_string(sb1.join("app.txt")).unwrap(),
+            "from http"
+        );
         // The server is gone: the second task still gets the artifact, from the cache.
         server.abort();
         let _ = server.await;
         let sb2 = d.path().join("sb2");
         std::fs::create_dir_all(&sb2).unwrap();
         f.fetch_all(&[u], &sb2).await.unwrap();
-        assert_eq!(std::fs::read_to_string(sb2.join("app.txt")).unwrap(), "from http");
+        assert_eq!(
+            std::fs::read_to_string(sb2.join("app.txt")).unwrap(),
+            "from http"
+        );
     }
 
     #[tokio::test]
@@ -252,10 +361,18 @@ mod tests {
         let sb = d.path().join("sb");
         std::fs::create_dir_all(&sb).unwrap();
         let (url, _server) = serve("big.bin", vec![1u8; 8192]).await;
-        let e = fetcher(d.path()).fetch_all(&[uri(&url)], &sb).await.unwrap_err().to_string();
+        let e = fetcher(d.path())
+            .fetch_all(&[uri(&url)], &sb)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exceeds the fetch limit"), "{e}");
         let missing = url.replace("big.bin", "nothing-here");
-        let e = fetcher(d.path()).fetch_all(&[uri(&missing)], &sb).await.unwrap_err().to_string();
+        let e = fetcher(d.path())
+            .fetch_all(&[uri(&missing)], &sb)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("404"), "{e}");
     }
 }

@@ -21,7 +21,12 @@ use tokio::sync::mpsc;
 type S = State<Arc<Agent>>;
 
 fn err(code: StatusCode, msg: impl Into<String>) -> Response {
-    (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg.into()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg.into(),
+    )
+        .into_response()
 }
 
 pub fn router(agent: Arc<Agent>) -> Router {
@@ -35,36 +40,64 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/files/read.json", get(files_read))
         .route("/files/download", get(files_download))
         .route("/files/download.json", get(files_download));
-    for p in ["/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"] {
+    for p in [
+        "/state",
+        "/state.json",
+        "/slave(1)/state",
+        "/slave(1)/state.json",
+    ] {
         r = r.route(p, get(state));
     }
     for p in ["/monitor/statistics", "/monitor/statistics.json"] {
         r = r.route(p, get(statistics));
     }
-    r.layer(DefaultBodyLimit::max(limit)).layer(tower_http::limit::RequestBodyLimitLayer::new(limit)).with_state(agent)
+    r.layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(agent)
 }
 
 struct RxStream(mpsc::UnboundedReceiver<Bytes>);
 impl futures_util::Stream for RxStream {
     type Item = Bytes;
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Bytes>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Bytes>> {
         self.0.poll_recv(cx)
     }
 }
 
 async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(ct) if ct.starts_with("application/json") => {}
-        _ => return err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Expecting 'Content-Type' of application/json"),
+        _ => {
+            return err(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expecting 'Content-Type' of application/json",
+            )
+        }
     }
     let call: ex::Call = match serde_json::from_slice(&body) {
         Ok(c) => c,
-        Err(e) => return err(StatusCode::BAD_REQUEST, format!("Failed to parse body into executor::Call: {e}")),
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to parse body into executor::Call: {e}"),
+            )
+        }
     };
     match call.kind {
         ex::CallType::SUBSCRIBE => {
             let (tx, rx) = mpsc::unbounded_channel();
-            if let Err(m) = a.executor_subscribe(&call.framework_id, &call.executor_id, call.subscribe.unwrap_or_default(), tx.clone()) {
+            if let Err(m) = a.executor_subscribe(
+                &call.framework_id,
+                &call.executor_id,
+                call.subscribe.unwrap_or_default(),
+                tx.clone(),
+            ) {
                 return err(StatusCode::BAD_REQUEST, m);
             }
             let watch = a.clone();
@@ -73,19 +106,28 @@ async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response 
                 tx.closed().await;
                 watch.executor_disconnected(&fid, &eid, &tx);
             });
-            let mut resp = Response::new(Body::from_stream(RxStream(rx).map(Ok::<_, std::convert::Infallible>)));
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            let mut resp = Response::new(Body::from_stream(
+                RxStream(rx).map(Ok::<_, std::convert::Infallible>),
+            ));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             resp
         }
         ex::CallType::UPDATE => {
-            let Some(u) = call.update else { return err(StatusCode::BAD_REQUEST, "Expecting 'update' to be present") };
+            let Some(u) = call.update else {
+                return err(StatusCode::BAD_REQUEST, "Expecting 'update' to be present");
+            };
             match a.executor_update(&call.framework_id, &call.executor_id, u.status) {
                 Ok(()) => StatusCode::ACCEPTED.into_response(),
                 Err(m) => err(StatusCode::BAD_REQUEST, m),
             }
         }
         ex::CallType::MESSAGE => {
-            let Some(m) = call.message else { return err(StatusCode::BAD_REQUEST, "Expecting 'message' to be present") };
+            let Some(m) = call.message else {
+                return err(StatusCode::BAD_REQUEST, "Expecting 'message' to be present");
+            };
             crate::link::send_call(
                 &a,
                 drover_api::agent_protocol::FromAgent::ExecutorMessage {
@@ -118,17 +160,43 @@ async fn state(State(a): S) -> Json<Value> {
         let tasks: Vec<Value> = st
             .tasks
             .values()
-            .filter(|t| t.framework_id == x.framework_id && t.executor_id.as_ref() == Some(&x.info.executor_id))
-            .map(|t| v0_task(&t.framework_id, &t.info, t.state, &x.info.executor_id.value, &agent_id))
+            .filter(|t| {
+                t.framework_id == x.framework_id
+                    && t.executor_id.as_ref() == Some(&x.info.executor_id)
+            })
+            .map(|t| {
+                v0_task(
+                    &t.framework_id,
+                    &t.info,
+                    t.state,
+                    &x.info.executor_id.value,
+                    &agent_id,
+                )
+            })
             .collect();
-        let queued: Vec<Value> = x.queued.iter().map(|t| v0_task(&x.framework_id, t, TaskState::TASK_STAGING, &x.info.executor_id.value, &agent_id)).collect();
-        frameworks.entry(x.framework_id.clone()).or_default().push(json!({
-            "id": x.info.executor_id.value, "name": x.info.name.clone().unwrap_or_default(),
-            "source": x.info.source.clone().unwrap_or_default(), "container": x.container_id,
-            "directory": x.sandbox.display().to_string(),
-            "resources": Value::Object(Resources::from_list(&x.info.resources).to_v0_map()),
-            "tasks": tasks, "queued_tasks": queued, "completed_tasks": [],
-        }));
+        let queued: Vec<Value> = x
+            .queued
+            .iter()
+            .map(|t| {
+                v0_task(
+                    &x.framework_id,
+                    t,
+                    TaskState::TASK_STAGING,
+                    &x.info.executor_id.value,
+                    &agent_id,
+                )
+            })
+            .collect();
+        frameworks
+            .entry(x.framework_id.clone())
+            .or_default()
+            .push(json!({
+                "id": x.info.executor_id.value, "name": x.info.name.clone().unwrap_or_default(),
+                "source": x.info.source.clone().unwrap_or_default(), "container": x.container_id,
+                "directory": x.sandbox.display().to_string(),
+                "resources": Value::Object(Resources::from_list(&x.info.resources).to_v0_map()),
+                "tasks": tasks, "queued_tasks": queued, "completed_tasks": [],
+            }));
     }
     for t in st.tasks.values().filter(|t| t.executor_id.is_none()) {
         frameworks.entry(t.framework_id.clone()).or_default().push(json!({
@@ -148,7 +216,11 @@ async fn state(State(a): S) -> Json<Value> {
             "completed_tasks": [v0_task(&c.framework_id, &c.info, c.state, &c.executor_id.value, &agent_id)],
         }));
     }
-    let mut fids: Vec<FrameworkID> = frameworks.keys().chain(completed_by_fw.keys()).cloned().collect();
+    let mut fids: Vec<FrameworkID> = frameworks
+        .keys()
+        .chain(completed_by_fw.keys())
+        .cloned()
+        .collect();
     fids.sort();
     fids.dedup();
     let fw_json: Vec<Value> = fids
@@ -163,7 +235,12 @@ async fn state(State(a): S) -> Json<Value> {
             })
         })
         .collect();
-    let attributes: serde_json::Map<String, Value> = st.info.attributes.iter().map(|x| (x.name.clone(), json!(x.value_string()))).collect();
+    let attributes: serde_json::Map<String, Value> = st
+        .info
+        .attributes
+        .iter()
+        .map(|x| (x.name.clone(), json!(x.value_string())))
+        .collect();
     Json(json!({
         "version": MESOS_COMPAT_VERSION,
         "id": agent_id,
@@ -189,11 +266,21 @@ async fn statistics(State(a): S) -> Json<Value> {
 
 fn process_statistics(a: &Agent) -> Vec<Value> {
     let st = a.lock();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let mut out = Vec::new();
-    for t in st.tasks.values().filter(|t| t.executor_id.is_none() && t.pid.is_some()) {
+    for t in st
+        .tasks
+        .values()
+        .filter(|t| t.executor_id.is_none() && t.pid.is_some())
+    {
         let r = Resources::from_list(&t.info.resources);
-        let (rss, cpu) = t.pid.and_then(crate::containerizer::process_usage).unwrap_or((0, 0.0));
+        let (rss, cpu) = t
+            .pid
+            .and_then(crate::containerizer::process_usage)
+            .unwrap_or((0, 0.0));
         let (cg_cpu, cg_mem) = a.cgroups.usage(&t.container_id).unwrap_or((cpu, rss));
         out.push(json!({
             "executor_id": t.info.task_id.value, "executor_name": format!("Command Executor (Task: {})", t.info.task_id.value),
@@ -206,7 +293,10 @@ fn process_statistics(a: &Agent) -> Vec<Value> {
     }
     for x in st.executors.values() {
         let r = Resources::from_list(&x.info.resources);
-        let (rss, cpu) = x.pid.and_then(crate::containerizer::process_usage).unwrap_or((0, 0.0));
+        let (rss, cpu) = x
+            .pid
+            .and_then(crate::containerizer::process_usage)
+            .unwrap_or((0, 0.0));
         out.push(json!({
             "executor_id": x.info.executor_id.value, "executor_name": x.info.name.clone().unwrap_or_default(),
             "framework_id": x.framework_id.value, "source": x.info.source.clone().unwrap_or_default(),
@@ -220,7 +310,10 @@ fn process_statistics(a: &Agent) -> Vec<Value> {
 /// Resolve a requested path to a real path inside the sandboxes root, or refuse.
 fn confine(a: &Agent, path: Option<&String>) -> Result<PathBuf, Response> {
     let Some(p) = path.filter(|p| !p.is_empty()) else {
-        return Err(err(StatusCode::BAD_REQUEST, "Expecting 'path' to be present"));
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "Expecting 'path' to be present",
+        ));
     };
     let root = a.cfg.work_dir.join("slaves");
     let root = std::fs::canonicalize(&root).unwrap_or(root);
@@ -230,13 +323,19 @@ fn confine(a: &Agent, path: Option<&String>) -> Result<PathBuf, Response> {
             // Say 403 for anything outside even when it does not exist, so nothing is probed.
             let lexical = Path::new(p);
             if !lexical.starts_with(&root) || p.contains("..") {
-                return Err(err(StatusCode::FORBIDDEN, format!("'{p}' is outside the sandboxes")));
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    format!("'{p}' is outside the sandboxes"),
+                ));
             }
             return Err(err(StatusCode::NOT_FOUND, format!("'{p}' does not exist")));
         }
     };
     if !real.starts_with(&root) {
-        return Err(err(StatusCode::FORBIDDEN, format!("'{p}' is outside the sandboxes")));
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            format!("'{p}' is outside the sandboxes"),
+        ));
     }
     Ok(real)
 }
@@ -246,7 +345,9 @@ async fn files_browse(State(a): S, Query(q): Query<HashMap<String, String>>) -> 
         Ok(d) => d,
         Err(r) => return r,
     };
-    let Ok(rd) = std::fs::read_dir(&dir) else { return err(StatusCode::NOT_FOUND, "not a directory") };
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return err(StatusCode::NOT_FOUND, "not a directory");
+    };
     let mut out = Vec::new();
     for e in rd.flatten() {
         let Ok(m) = e.metadata() else { continue };
@@ -264,7 +365,9 @@ async fn files_read(State(a): S, Query(q): Query<HashMap<String, String>>) -> Re
         Ok(d) => d,
         Err(r) => return r,
     };
-    let Ok(meta) = std::fs::metadata(&file) else { return err(StatusCode::NOT_FOUND, "no such file") };
+    let Ok(meta) = std::fs::metadata(&file) else {
+        return err(StatusCode::NOT_FOUND, "no such file");
+    };
     if meta.is_dir() {
         return err(StatusCode::BAD_REQUEST, "Cannot read a directory");
     }
@@ -283,7 +386,11 @@ async fn files_read(State(a): S, Query(q): Query<HashMap<String, String>>) -> Re
     if offset < 0 {
         return Json(json!({"data": "", "offset": size})).into_response();
     }
-    let len = if length < 0 { (size - offset).clamp(0, 1 << 20) } else { length.min(1 << 20) };
+    let len = if length < 0 {
+        (size - offset).clamp(0, 1 << 20)
+    } else {
+        length.min(1 << 20)
+    };
     let data = match std::fs::File::open(&file) {
         Ok(mut f) => {
             use std::io::{Read, Seek, SeekFrom};
@@ -307,9 +414,18 @@ async fn files_download(State(a): S, Query(q): Query<HashMap<String, String>>) -
     };
     match tokio::fs::read(&file).await {
         Ok(b) => {
-            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             (
-                [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))],
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
                 b,
             )
                 .into_response()

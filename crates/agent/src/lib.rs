@@ -54,7 +54,10 @@ impl AgentConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("creating work dir {path}: {source}")]
-    WorkDir { path: String, source: std::io::Error },
+    WorkDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("attribute '{0}' is not of the form name:value")]
     BadAttribute(String),
     #[error("HTTP client: {0}")]
@@ -67,7 +70,9 @@ pub enum AgentError {
 pub fn parse_attributes(text: &str) -> Result<Vec<Attribute>, AgentError> {
     let mut out = Vec::new();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once(':').ok_or_else(|| AgentError::BadAttribute(part.to_string()))?;
+        let (k, v) = part
+            .split_once(':')
+            .ok_or_else(|| AgentError::BadAttribute(part.to_string()))?;
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() {
             return Err(AgentError::BadAttribute(part.to_string()));
@@ -81,7 +86,14 @@ pub fn parse_attributes(text: &str) -> Result<Vec<Attribute>, AgentError> {
                 set: None,
                 text: None,
             },
-            _ => Attribute { name: k.into(), kind: ValueType::TEXT, scalar: None, ranges: None, set: None, text: Some(Text { value: v.into() }) },
+            _ => Attribute {
+                name: k.into(),
+                kind: ValueType::TEXT,
+                scalar: None,
+                ranges: None,
+                set: None,
+                text: Some(Text { value: v.into() }),
+            },
         };
         out.push(attr);
     }
@@ -91,17 +103,32 @@ pub fn parse_attributes(text: &str) -> Result<Vec<Attribute>, AgentError> {
 /// What this machine has, as Mesos' defaults compute it: all cpus, memory less 1 GiB (or half
 /// when small), the work dir's free disk less 5 GiB (or half), ports 31000-32000.
 pub fn default_resources(work_dir: &std::path::Path, share: f64) -> Resources {
-    let cpus = std::thread::available_parallelism().map(|n| n.get() as f64).unwrap_or(1.0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as f64)
+        .unwrap_or(1.0);
     let mem_mb = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(1024.0);
-    let mem = if mem_mb > 2048.0 { mem_mb - 1024.0 } else { mem_mb / 2.0 };
+    let mem = if mem_mb > 2048.0 {
+        mem_mb - 1024.0
+    } else {
+        mem_mb / 2.0
+    };
     let disk_mb = nix::sys::statvfs::statvfs(work_dir)
         .map(|s| s.blocks_available() as f64 * s.fragment_size() as f64 / 1048576.0)
         .unwrap_or(10240.0);
-    let disk = if disk_mb > 10240.0 { disk_mb - 5120.0 } else { disk_mb / 2.0 };
+    let disk = if disk_mb > 10240.0 {
+        disk_mb - 5120.0
+    } else {
+        disk_mb / 2.0
+    };
     let text = format!(
         "cpus:{};mem:{};disk:{};ports:[31000-32000]",
         (cpus * share * 1000.0).floor() / 1000.0,
@@ -120,15 +147,28 @@ impl AgentHandle {
     /// Stop every task and executor (Ctrl-C): nothing is left behind.
     pub async fn kill_everything(&self) {
         let grace = self.agent.cfg.default_kill_grace_secs.min(3.0);
-        tokio::join!(self.agent.kill_everything(grace), docker::kill_everything(&self.agent, grace));
+        tokio::join!(
+            self.agent.kill_everything(grace),
+            docker::kill_everything(&self.agent, grace)
+        );
     }
 }
 
 /// Start the agent on `listener`: recover checkpointed state, serve the HTTP API, connect to the
 /// master. Returns once it is serving; the work continues on the runtime.
-pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<AgentHandle, AgentError> {
-    std::fs::create_dir_all(cfg.meta_dir()).map_err(|source| AgentError::WorkDir { path: cfg.work_dir.display().to_string(), source })?;
-    let cgroups = if cfg.cgroups { Cgroups::detect(std::path::Path::new("/sys/fs/cgroup")) } else { Cgroups::None("disabled by flag".into()) };
+pub fn start(
+    cfg: AgentConfig,
+    listener: tokio::net::TcpListener,
+) -> Result<AgentHandle, AgentError> {
+    std::fs::create_dir_all(cfg.meta_dir()).map_err(|source| AgentError::WorkDir {
+        path: cfg.work_dir.display().to_string(),
+        source,
+    })?;
+    let cgroups = if cfg.cgroups {
+        Cgroups::detect(std::path::Path::new("/sys/fs/cgroup"))
+    } else {
+        Cgroups::None("disabled by flag".into())
+    };
     match &cgroups {
         Cgroups::None(why) => tracing::warn!("tasks run without cpu/memory limits: {why}"),
         c => tracing::info!("isolation: {}", c.describe()),
@@ -146,13 +186,26 @@ pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<Agen
         id: None,
     };
     let id = checkpoint::read_agent_id(&cfg.meta_dir());
-    let journal = checkpoint::TaskJournal::open(&cfg.meta_dir())
-        .map_err(|source| AgentError::WorkDir { path: cfg.meta_dir().display().to_string(), source })?;
-    let start_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let journal =
+        checkpoint::TaskJournal::open(&cfg.meta_dir()).map_err(|source| AgentError::WorkDir {
+            path: cfg.meta_dir().display().to_string(),
+            source,
+        })?;
+    let start_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let agent = Arc::new(Agent {
-        launcher: Box::new(containerizer::ProcessLauncher { cgroups: cgroups.clone(), switch_user: cfg.switch_user }),
+        launcher: Box::new(containerizer::ProcessLauncher {
+            cgroups: cgroups.clone(),
+            switch_user: cfg.switch_user,
+        }),
         cgroups,
-        fetcher: fetcher::Fetcher { cache_dir: cfg.work_dir.join("fetch-cache"), max_bytes: cfg.fetch_max_bytes, http: client.clone() },
+        fetcher: fetcher::Fetcher {
+            cache_dir: cfg.work_dir.join("fetch-cache"),
+            max_bytes: cfg.fetch_max_bytes,
+            http: client.clone(),
+        },
         state: Mutex::new(agent::AgentState {
             id,
             info,
@@ -171,7 +224,10 @@ pub fn start(cfg: AgentConfig, listener: tokio::net::TcpListener) -> Result<Agen
         reconnect: tokio::sync::Notify::new(),
         heartbeat_secs: Mutex::new(5.0),
         journal: Mutex::new(journal),
-        docker: cfg.docker.clone().map(|c| Arc::new(docker::DockerContainerizer::new(c))),
+        docker: cfg
+            .docker
+            .clone()
+            .map(|c| Arc::new(docker::DockerContainerizer::new(c))),
         cfg,
     });
     agent.recover();

@@ -3,7 +3,9 @@
 //! status updates, executor messages and heartbeats into a single POST.
 
 use crate::agent::Agent;
-use drover_api::agent_protocol::{AgentCall, FromAgent, Register, ToAgent, CALL_PATH, PROTOCOL_VERSION, REGISTER_PATH};
+use drover_api::agent_protocol::{
+    AgentCall, FromAgent, Register, ToAgent, CALL_PATH, PROTOCOL_VERSION, REGISTER_PATH,
+};
 use drover_api::recordio;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -11,7 +13,11 @@ use std::time::Duration;
 
 /// Queue a call for the next batch.
 pub fn send_call(agent: &Agent, call: FromAgent) {
-    agent.outbox.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+    agent
+        .outbox
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(call);
     agent.flush.notify_one();
 }
 
@@ -26,7 +32,13 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
         let (tasks, frameworks) = agent.report();
         let reg = {
             let st = agent.lock();
-            Register { version: PROTOCOL_VERSION, agent_info: st.info.clone(), agent_id: st.id.clone(), tasks, frameworks }
+            Register {
+                version: PROTOCOL_VERSION,
+                agent_info: st.info.clone(),
+                agent_id: st.id.clone(),
+                tasks,
+                frameworks,
+            }
         };
         match client.post(&url).json(&reg).send().await {
             Ok(resp) if resp.status().is_success() => {
@@ -57,9 +69,16 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
                     loop {
                         match dec.next_record() {
                             Ok(Some(rec)) => match serde_json::from_slice::<ToAgent>(&rec) {
-                                Ok(ToAgent::Registered { agent_id, heartbeat_interval_seconds, master_id }) => {
+                                Ok(ToAgent::Registered {
+                                    agent_id,
+                                    heartbeat_interval_seconds,
+                                    master_id,
+                                }) => {
                                     tracing::info!(agent_id = %agent_id, master_id, "registered with master {master}");
-                                    if let Err(e) = crate::checkpoint::write_agent_id(&agent.cfg.meta_dir(), &agent_id) {
+                                    if let Err(e) = crate::checkpoint::write_agent_id(
+                                        &agent.cfg.meta_dir(),
+                                        &agent_id,
+                                    ) {
                                         tracing::error!("checkpointing agent id: {e}");
                                     }
                                     let mut st = agent.lock();
@@ -68,7 +87,11 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
                                     st.master = Some(master.clone());
                                     st.updates.resend_all(None);
                                     drop(st);
-                                    *agent.heartbeat_secs.lock().unwrap_or_else(|e| e.into_inner()) = heartbeat_interval_seconds;
+                                    *agent
+                                        .heartbeat_secs
+                                        .lock()
+                                        .unwrap_or_else(|e| e.into_inner()) =
+                                        heartbeat_interval_seconds;
                                     agent.flush.notify_one();
                                 }
                                 Ok(msg) => agent.on_master_message(msg),
@@ -108,13 +131,19 @@ pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
             let st = agent.lock();
             (st.registered, st.id.clone())
         };
-        let Some(agent_id) = id.filter(|_| registered) else { continue };
-        let mut calls: Vec<FromAgent> = std::mem::take(&mut *agent.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        let Some(agent_id) = id.filter(|_| registered) else {
+            continue;
+        };
+        let mut calls: Vec<FromAgent> =
+            std::mem::take(&mut *agent.outbox.lock().unwrap_or_else(|e| e.into_inner()));
         let due = agent.lock().updates.due(now);
         if !due.is_empty() {
             calls.push(FromAgent::Updates { updates: due });
         }
-        let hb = *agent.heartbeat_secs.lock().unwrap_or_else(|e| e.into_inner());
+        let hb = *agent
+            .heartbeat_secs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if now - last_hb >= hb || !calls.is_empty() {
             if calls.is_empty() {
                 calls.push(FromAgent::Heartbeat);
@@ -125,9 +154,17 @@ pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
             continue;
         }
         let url = format!("http://{}{CALL_PATH}", agent.cfg.master);
-        match client.post(&url).json(&AgentCall { agent_id, calls }).send().await {
+        match client
+            .post(&url)
+            .json(&AgentCall { agent_id, calls })
+            .send()
+            .await
+        {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND || r.status() == reqwest::StatusCode::CONFLICT => {
+            Ok(r)
+                if r.status() == reqwest::StatusCode::NOT_FOUND
+                    || r.status() == reqwest::StatusCode::CONFLICT =>
+            {
                 agent.reconnect.notify_one();
             }
             Ok(r) => tracing::warn!("master answered {} to agent call", r.status()),

@@ -19,7 +19,11 @@ pub struct StatusUpdateManager {
 
 impl StatusUpdateManager {
     pub fn new(min_retry: f64, max_retry: f64) -> Self {
-        StatusUpdateManager { streams: HashMap::new(), min_retry, max_retry }
+        StatusUpdateManager {
+            streams: HashMap::new(),
+            min_retry,
+            max_retry,
+        }
     }
 
     pub fn enqueue(&mut self, u: StatusUpdate) {
@@ -54,7 +58,9 @@ impl StatusUpdateManager {
         let mut out = Vec::new();
         let max = self.max_retry;
         for s in self.streams.values_mut() {
-            let Some(head) = s.pending.front() else { continue };
+            let Some(head) = s.pending.front() else {
+                continue;
+            };
             let send = match s.sent_at {
                 None => true,
                 Some(t) => now - t >= s.backoff,
@@ -81,7 +87,10 @@ impl StatusUpdateManager {
     }
 
     pub fn pending(&self, fid: &FrameworkID, tid: &TaskID) -> Vec<StatusUpdate> {
-        self.streams.get(&(fid.clone(), tid.clone())).map(|s| s.pending.iter().cloned().collect()).unwrap_or_default()
+        self.streams
+            .get(&(fid.clone(), tid.clone()))
+            .map(|s| s.pending.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn has_pending(&self, fid: &FrameworkID, tid: &TaskID) -> bool {
@@ -101,7 +110,10 @@ mod tests {
     fn upd(task: &str, state: TaskState, uuid: u8) -> StatusUpdate {
         let mut s = TaskStatus::new(TaskID::new(task), state);
         s.uuid = Some(vec![uuid; 16]);
-        StatusUpdate { framework_id: FrameworkID::new("f"), status: s }
+        StatusUpdate {
+            framework_id: FrameworkID::new("f"),
+            status: s,
+        }
     }
 
     #[test]
@@ -112,10 +124,19 @@ mod tests {
         let d = m.due(0.0);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].status.state, TaskState::TASK_RUNNING);
-        assert!(m.due(5.0).is_empty(), "not resent before the retry interval");
+        assert!(
+            m.due(5.0).is_empty(),
+            "not resent before the retry interval"
+        );
         assert_eq!(m.due(10.0).len(), 1, "resent after it");
-        assert!(m.ack(&FrameworkID::new("f"), &TaskID::new("t"), &[2; 16]).is_none(), "ack of a non-head is ignored");
-        assert!(m.ack(&FrameworkID::new("f"), &TaskID::new("t"), &[1; 16]).is_some());
+        assert!(
+            m.ack(&FrameworkID::new("f"), &TaskID::new("t"), &[2; 16])
+                .is_none(),
+            "ack of a non-head is ignored"
+        );
+        assert!(m
+            .ack(&FrameworkID::new("f"), &TaskID::new("t"), &[1; 16])
+            .is_some());
         let d = m.due(10.0);
         assert_eq!(d[0].status.state, TaskState::TASK_FINISHED);
         m.ack(&FrameworkID::new("f"), &TaskID::new("t"), &[2; 16]);

@@ -48,7 +48,9 @@ pub struct StatusUpdate {
 pub enum FromAgent {
     /// Liveness: the master marks the agent unreachable when these stop.
     Heartbeat,
-    Updates { updates: Vec<StatusUpdate> },
+    Updates {
+        updates: Vec<StatusUpdate>,
+    },
     ExecutorMessage {
         framework_id: FrameworkID,
         executor_id: ExecutorID,
@@ -56,7 +58,11 @@ pub enum FromAgent {
         data: Option<Vec<u8>>,
     },
     /// An executor exited (custom executors), with its wait status.
-    ExecutorExited { framework_id: FrameworkID, executor_id: ExecutorID, status: i32 },
+    ExecutorExited {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+        status: i32,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -97,10 +103,18 @@ pub enum ToAgent {
         #[serde(with = "crate::mesos::b64")]
         data: Option<Vec<u8>>,
     },
-    ShutdownExecutor { framework_id: FrameworkID, executor_id: ExecutorID },
-    ShutdownFramework { framework_id: FrameworkID },
+    ShutdownExecutor {
+        framework_id: FrameworkID,
+        executor_id: ExecutorID,
+    },
+    ShutdownFramework {
+        framework_id: FrameworkID,
+    },
     /// Ask the agent to resend the latest state of these tasks (unknown ones get TASK_LOST... the
     /// agent answers what it knows).
-    Reconcile { framework_id: FrameworkID, task_ids: Vec<TaskID> },
+    Reconcile {
+        framework_id: FrameworkID,
+        task_ids: Vec<TaskID>,
+    },
     Ping,
 }

@@ -83,7 +83,16 @@ pub struct Event {
 
 impl Event {
     pub fn bare(kind: EventType) -> Self {
-        Event { kind, subscribed: None, launch: None, launch_group: None, kill: None, acknowledged: None, message: None, error: None }
+        Event {
+            kind,
+            subscribed: None,
+            launch: None,
+            launch_group: None,
+            kill: None,
+            acknowledged: None,
+            message: None,
+            error: None,
+        }
     }
 }
 
@@ -128,6 +137,8 @@ mod b64_bytes {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }

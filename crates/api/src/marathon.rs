@@ -55,7 +55,10 @@ pub struct UpgradeStrategy {
 
 impl Default for UpgradeStrategy {
     fn default() -> Self {
-        UpgradeStrategy { minimum_health_capacity: 1.0, maximum_over_capacity: 1.0 }
+        UpgradeStrategy {
+            minimum_health_capacity: 1.0,
+            maximum_over_capacity: 1.0,
+        }
     }
 }
 
@@ -211,13 +214,25 @@ fn default_kill_grace() -> Option<f64> {
 impl App {
     /// `DOCKER` when the app runs a Docker image.
     pub fn is_docker(&self) -> bool {
-        self.container.as_ref().map(|c| c.get("type").and_then(|t| t.as_str()) == Some("DOCKER") || c.get("docker").and_then(|d| d.get("image")).is_some()).unwrap_or(false)
+        self.container
+            .as_ref()
+            .map(|c| {
+                c.get("type").and_then(|t| t.as_str()) == Some("DOCKER")
+                    || c.get("docker").and_then(|d| d.get("image")).is_some()
+            })
+            .unwrap_or(false)
     }
 
     /// The Docker network mode: HOST, BRIDGE or USER, from `networks` (Marathon 1.5+) or the
     /// legacy `container.docker.network`.
     pub fn docker_network(&self) -> String {
-        if let Some(mode) = self.networks.as_ref().and_then(|n| n.get(0)).and_then(|n| n.get("mode")).and_then(|m| m.as_str()) {
+        if let Some(mode) = self
+            .networks
+            .as_ref()
+            .and_then(|n| n.get(0))
+            .and_then(|n| n.get("mode"))
+            .and_then(|m| m.as_str())
+        {
             return match mode {
                 "container/bridge" => "BRIDGE",
                 "container" => "USER",
@@ -257,7 +272,11 @@ impl App {
                 .iter()
                 .map(|m| PortDefinition {
                     port: m.get("hostPort").and_then(|p| p.as_u64()).unwrap_or(0) as u32,
-                    protocol: m.get("protocol").and_then(|p| p.as_str()).unwrap_or("tcp").to_string(),
+                    protocol: m
+                        .get("protocol")
+                        .and_then(|p| p.as_str())
+                        .unwrap_or("tcp")
+                        .to_string(),
                     name: m.get("name").and_then(|n| n.as_str()).map(String::from),
                     labels: BTreeMap::new(),
                 })
@@ -273,9 +292,22 @@ impl App {
             return p.clone();
         }
         if let Some(p) = &self.ports {
-            return p.iter().map(|&port| PortDefinition { port, protocol: "tcp".into(), name: None, labels: BTreeMap::new() }).collect();
+            return p
+                .iter()
+                .map(|&port| PortDefinition {
+                    port,
+                    protocol: "tcp".into(),
+                    name: None,
+                    labels: BTreeMap::new(),
+                })
+                .collect();
         }
-        vec![PortDefinition { port: 0, protocol: "tcp".into(), name: None, labels: BTreeMap::new() }]
+        vec![PortDefinition {
+            port: 0,
+            protocol: "tcp".into(),
+            name: None,
+            labels: BTreeMap::new(),
+        }]
     }
 }
 

@@ -22,7 +22,15 @@ macro_rules! id_type {
         }
     )*};
 }
-id_type!(FrameworkID, AgentID, OfferID, TaskID, ExecutorID, ContainerID, OperationID);
+id_type!(
+    FrameworkID,
+    AgentID,
+    OfferID,
+    TaskID,
+    ExecutorID,
+    ContainerID,
+    OperationID
+);
 
 /// `bytes` fields: base64 in JSON, raw bytes in Rust.
 pub mod b64 {
@@ -60,7 +68,9 @@ pub mod num {
     pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         match NumOrStr::deserialize(d)? {
             NumOrStr::N(n) => Ok(n),
-            NumOrStr::S(s) => s.parse().map_err(|_| D::Error::custom(format!("not an integer: {s:?}"))),
+            NumOrStr::S(s) => s
+                .parse()
+                .map_err(|_| D::Error::custom(format!("not an integer: {s:?}"))),
         }
     }
 }
@@ -158,10 +168,22 @@ impl Resource {
         Self::bare(name, ValueType::SCALAR, Some(Scalar { value }), None, None)
     }
     pub fn ranges(name: &str, ranges: Vec<Range>) -> Self {
-        Self::bare(name, ValueType::RANGES, None, Some(Ranges { range: ranges }), None)
+        Self::bare(
+            name,
+            ValueType::RANGES,
+            None,
+            Some(Ranges { range: ranges }),
+            None,
+        )
     }
     pub fn set(name: &str, items: Vec<String>) -> Self {
-        Self::bare(name, ValueType::SET, None, None, Some(ValueSet { item: items }))
+        Self::bare(
+            name,
+            ValueType::SET,
+            None,
+            None,
+            Some(ValueSet { item: items }),
+        )
     }
     fn bare(
         name: &str,
@@ -391,7 +413,13 @@ impl TaskState {
         use TaskState::*;
         matches!(
             self,
-            TASK_FINISHED | TASK_FAILED | TASK_KILLED | TASK_ERROR | TASK_LOST | TASK_DROPPED | TASK_GONE
+            TASK_FINISHED
+                | TASK_FAILED
+                | TASK_KILLED
+                | TASK_ERROR
+                | TASK_LOST
+                | TASK_DROPPED
+                | TASK_GONE
                 | TASK_GONE_BY_OPERATOR
         )
     }

@@ -28,7 +28,10 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(max_record: usize) -> Self {
-        Decoder { buf: BytesMut::new(), max: max_record }
+        Decoder {
+            buf: BytesMut::new(),
+            max: max_record,
+        }
     }
     pub fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);

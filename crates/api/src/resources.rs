@@ -63,10 +63,16 @@ pub fn subtract_ranges(a: &[Range], b: &[Range]) -> Vec<Range> {
                     continue;
                 }
                 if y.begin > p.begin {
-                    next.push(Range { begin: p.begin, end: y.begin - 1 });
+                    next.push(Range {
+                        begin: p.begin,
+                        end: y.begin - 1,
+                    });
                 }
                 if y.end < p.end {
-                    next.push(Range { begin: y.end + 1, end: p.end });
+                    next.push(Range {
+                        begin: y.end + 1,
+                        end: p.end,
+                    });
                 }
             }
             pieces = next;
@@ -78,7 +84,8 @@ pub fn subtract_ranges(a: &[Range], b: &[Range]) -> Vec<Range> {
 
 /// Whether every number of `b` is in `a` (both coalesced).
 pub fn ranges_contain(a: &[Range], b: &[Range]) -> bool {
-    b.iter().all(|y| a.iter().any(|x| x.begin <= y.begin && y.end <= x.end))
+    b.iter()
+        .all(|y| a.iter().any(|x| x.begin <= y.begin && y.end <= x.end))
 }
 
 pub fn ranges_len(r: &[Range]) -> u64 {
@@ -89,7 +96,9 @@ pub fn ranges_len(r: &[Range]) -> u64 {
 pub enum ParseError {
     #[error("resource '{0}' is not of the form name:value or name(role):value")]
     Malformed(String),
-    #[error("resource '{name}': '{value}' is not a number, a range list [a-b,...] or a set {{a,b}}")]
+    #[error(
+        "resource '{name}': '{value}' is not a number, a range list [a-b,...] or a set {{a,b}}"
+    )]
     BadValue { name: String, value: String },
     #[error("resource '{0}' is negative")]
     Negative(String),
@@ -134,7 +143,9 @@ impl Resources {
         let mut r = r.clone();
         r.allocation_info = None;
         if r.kind == ValueType::RANGES {
-            r.ranges = Some(Ranges { range: coalesce(r.ranges.map(|x| x.range).unwrap_or_default()) });
+            r.ranges = Some(Ranges {
+                range: coalesce(r.ranges.map(|x| x.range).unwrap_or_default()),
+            });
         }
         r
     }
@@ -142,7 +153,11 @@ impl Resources {
     fn is_zero(r: &Resource) -> bool {
         match r.kind {
             ValueType::SCALAR => r.scalar.map(|s| to_fixed(s.value) <= 0).unwrap_or(true),
-            ValueType::RANGES => r.ranges.as_ref().map(|x| x.range.is_empty()).unwrap_or(true),
+            ValueType::RANGES => r
+                .ranges
+                .as_ref()
+                .map(|x| x.range.is_empty())
+                .unwrap_or(true),
             ValueType::SET => r.set.as_ref().map(|x| x.item.is_empty()).unwrap_or(true),
             ValueType::TEXT => true,
         }
@@ -165,13 +180,20 @@ impl Resources {
                 ValueType::RANGES => {
                     let mut all = slot.ranges.take().map(|x| x.range).unwrap_or_default();
                     all.extend(r.ranges.map(|x| x.range).unwrap_or_default());
-                    slot.ranges = Some(Ranges { range: coalesce(all) });
+                    slot.ranges = Some(Ranges {
+                        range: coalesce(all),
+                    });
                 }
                 ValueType::SET => {
-                    let mut all: BTreeSet<String> =
-                        slot.set.take().map(|x| x.item.into_iter().collect()).unwrap_or_default();
+                    let mut all: BTreeSet<String> = slot
+                        .set
+                        .take()
+                        .map(|x| x.item.into_iter().collect())
+                        .unwrap_or_default();
                     all.extend(r.set.map(|x| x.item).unwrap_or_default());
-                    slot.set = Some(ValueSet { item: all.into_iter().collect() });
+                    slot.set = Some(ValueSet {
+                        item: all.into_iter().collect(),
+                    });
                 }
                 ValueType::TEXT => {}
             }
@@ -189,7 +211,9 @@ impl Resources {
     /// Subtract what is there of `r`; what is not there is ignored (callers check `contains`).
     pub fn subtract(&mut self, r: &Resource) {
         let r = Self::strip(r);
-        let Some(idx) = self.items.iter().position(|x| same_slot(x, &r)) else { return };
+        let Some(idx) = self.items.iter().position(|x| same_slot(x, &r)) else {
+            return;
+        };
         let slot = &mut self.items[idx];
         match r.kind {
             ValueType::SCALAR => {
@@ -202,10 +226,15 @@ impl Resources {
             ValueType::RANGES => {
                 let a = slot.ranges.take().map(|x| x.range).unwrap_or_default();
                 let b = r.ranges.map(|x| x.range).unwrap_or_default();
-                slot.ranges = Some(Ranges { range: subtract_ranges(&a, &b) });
+                slot.ranges = Some(Ranges {
+                    range: subtract_ranges(&a, &b),
+                });
             }
             ValueType::SET => {
-                let remove: BTreeSet<String> = r.set.map(|x| x.item.into_iter().collect()).unwrap_or_default();
+                let remove: BTreeSet<String> = r
+                    .set
+                    .map(|x| x.item.into_iter().collect())
+                    .unwrap_or_default();
                 if let Some(s) = slot.set.as_mut() {
                     s.item.retain(|i| !remove.contains(i));
                 }
@@ -228,18 +257,31 @@ impl Resources {
         if Self::is_zero(&r) {
             return true;
         }
-        let Some(slot) = self.items.iter().find(|x| same_slot(x, &r)) else { return false };
+        let Some(slot) = self.items.iter().find(|x| same_slot(x, &r)) else {
+            return false;
+        };
         match r.kind {
             ValueType::SCALAR => {
-                slot.scalar.map(|s| to_fixed(s.value)).unwrap_or(0) >= r.scalar.map(|s| to_fixed(s.value)).unwrap_or(0)
+                slot.scalar.map(|s| to_fixed(s.value)).unwrap_or(0)
+                    >= r.scalar.map(|s| to_fixed(s.value)).unwrap_or(0)
             }
             ValueType::RANGES => ranges_contain(
-                &slot.ranges.as_ref().map(|x| x.range.clone()).unwrap_or_default(),
-                &r.ranges.as_ref().map(|x| x.range.clone()).unwrap_or_default(),
+                &slot
+                    .ranges
+                    .as_ref()
+                    .map(|x| x.range.clone())
+                    .unwrap_or_default(),
+                &r.ranges
+                    .as_ref()
+                    .map(|x| x.range.clone())
+                    .unwrap_or_default(),
             ),
             ValueType::SET => {
                 let have: BTreeSet<&String> = slot.set.iter().flat_map(|s| s.item.iter()).collect();
-                r.set.iter().flat_map(|s| s.item.iter()).all(|i| have.contains(i))
+                r.set
+                    .iter()
+                    .flat_map(|s| s.item.iter())
+                    .all(|i| have.contains(i))
             }
             ValueType::TEXT => true,
         }
@@ -278,7 +320,9 @@ impl Resources {
             .iter()
             .map(|r| {
                 let mut r = r.clone();
-                r.allocation_info = Some(crate::mesos::AllocationInfo { role: Some(role.to_string()) });
+                r.allocation_info = Some(crate::mesos::AllocationInfo {
+                    role: Some(role.to_string()),
+                });
                 if r.role.is_none() && r.reservations.is_empty() {
                     r.role = Some("*".to_string());
                 }
@@ -319,12 +363,20 @@ impl Resources {
                     m.insert(name.to_string(), serde_json::json!(self.scalar(name)));
                 }
                 ValueType::RANGES => {
-                    m.insert(name.to_string(), serde_json::json!(format_ranges(&self.ranges(name))));
+                    m.insert(
+                        name.to_string(),
+                        serde_json::json!(format_ranges(&self.ranges(name))),
+                    );
                 }
                 ValueType::SET => {
-                    let items: Vec<String> =
-                        kinds.iter().flat_map(|r| r.set.iter().flat_map(|s| s.item.iter().cloned())).collect();
-                    m.insert(name.to_string(), serde_json::json!(format!("{{{}}}", items.join(","))));
+                    let items: Vec<String> = kinds
+                        .iter()
+                        .flat_map(|r| r.set.iter().flat_map(|s| s.item.iter().cloned()))
+                        .collect();
+                    m.insert(
+                        name.to_string(),
+                        serde_json::json!(format!("{{{}}}", items.join(","))),
+                    );
                 }
                 ValueType::TEXT => {}
             }
@@ -336,10 +388,14 @@ impl Resources {
     pub fn parse(text: &str) -> Result<Resources, ParseError> {
         let mut out = Resources::new();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part.split_once(':').ok_or_else(|| ParseError::Malformed(part.to_string()))?;
+            let (key, value) = part
+                .split_once(':')
+                .ok_or_else(|| ParseError::Malformed(part.to_string()))?;
             let (name, role) = match key.split_once('(') {
                 Some((n, rest)) => {
-                    let role = rest.strip_suffix(')').ok_or_else(|| ParseError::Malformed(part.to_string()))?;
+                    let role = rest
+                        .strip_suffix(')')
+                        .ok_or_else(|| ParseError::Malformed(part.to_string()))?;
                     (n.trim(), Some(role.trim().to_string()))
                 }
                 None => (key.trim(), None),
@@ -348,8 +404,13 @@ impl Resources {
                 return Err(ParseError::Malformed(part.to_string()));
             }
             let value = value.trim();
-            let bad = || ParseError::BadValue { name: name.to_string(), value: value.to_string() };
-            let mut r = if let Some(inner) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+            let bad = || ParseError::BadValue {
+                name: name.to_string(),
+                value: value.to_string(),
+            };
+            let mut r = if let Some(inner) =
+                value.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
+            {
                 let mut ranges = Vec::new();
                 for piece in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                     let (a, b) = piece.split_once('-').ok_or_else(bad)?;
@@ -364,7 +425,11 @@ impl Resources {
             } else if let Some(inner) = value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
                 Resource::set(
                     name,
-                    inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                    inner
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
                 )
             } else {
                 let v: f64 = value.parse().map_err(|_| bad())?;
@@ -397,14 +462,30 @@ mod tests {
 
     #[test]
     fn parses_mesos_resource_text() {
-        let r = Resources::parse("cpus:4;mem:8192;disk:10000;ports:[31000-32000];cpus(web):1.5").unwrap();
+        let r = Resources::parse("cpus:4;mem:8192;disk:10000;ports:[31000-32000];cpus(web):1.5")
+            .unwrap();
         assert_eq!(r.scalar("cpus"), 5.5);
         assert_eq!(r.usable_by("*").scalar("cpus"), 4.0);
         assert_eq!(r.usable_by("web").scalar("cpus"), 5.5);
-        assert_eq!(r.ranges("ports"), vec![Range { begin: 31000, end: 32000 }]);
-        assert!(matches!(Resources::parse("cpus:x"), Err(ParseError::BadValue { .. })));
-        assert!(matches!(Resources::parse("cpus"), Err(ParseError::Malformed(_))));
-        assert!(matches!(Resources::parse("mem:-1"), Err(ParseError::Negative(_))));
+        assert_eq!(
+            r.ranges("ports"),
+            vec![Range {
+                begin: 31000,
+                end: 32000
+            }]
+        );
+        assert!(matches!(
+            Resources::parse("cpus:x"),
+            Err(ParseError::BadValue { .. })
+        ));
+        assert!(matches!(
+            Resources::parse("cpus"),
+            Err(ParseError::Malformed(_))
+        ));
+        assert!(matches!(
+            Resources::parse("mem:-1"),
+            Err(ParseError::Negative(_))
+        ));
     }
 
     #[test]
@@ -421,9 +502,13 @@ mod tests {
 
     #[test]
     fn port_ranges_split_and_merge() {
-        let mut r = Resources::from_list(&[Resource::ranges("ports", vec![Range { begin: 1, end: 10 }])]);
+        let mut r =
+            Resources::from_list(&[Resource::ranges("ports", vec![Range { begin: 1, end: 10 }])]);
         r.subtract(&Resource::ranges("ports", vec![Range { begin: 4, end: 5 }]));
-        assert_eq!(r.ranges("ports"), vec![Range { begin: 1, end: 3 }, Range { begin: 6, end: 10 }]);
+        assert_eq!(
+            r.ranges("ports"),
+            vec![Range { begin: 1, end: 3 }, Range { begin: 6, end: 10 }]
+        );
         assert!(!r.contains_one(&Resource::ranges("ports", vec![Range { begin: 3, end: 6 }])));
         r.add(&Resource::ranges("ports", vec![Range { begin: 4, end: 5 }]));
         assert_eq!(r.ranges("ports"), vec![Range { begin: 1, end: 10 }]);
@@ -432,23 +517,43 @@ mod tests {
     #[test]
     fn json_mapping_matches_mesos() {
         let r = Resource::scalar("cpus", 1.0);
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"name":"cpus","type":"SCALAR","scalar":{"value":1.0}}"#);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"name":"cpus","type":"SCALAR","scalar":{"value":1.0}}"#
+        );
         let r: Resource =
             serde_json::from_str(r#"{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":"31000","end":31005}]},"role":"*"}"#)
                 .unwrap();
-        assert_eq!(r.ranges.unwrap().range, vec![Range { begin: 31000, end: 31005 }]);
+        assert_eq!(
+            r.ranges.unwrap().range,
+            vec![Range {
+                begin: 31000,
+                end: 31005
+            }]
+        );
     }
 
     fn arb_resources() -> impl Strategy<Value = Resources> {
-        (0u32..16_000, 0u32..100_000, proptest::collection::vec((0u64..200, 0u64..20), 0..5)).prop_map(
-            |(c, m, rs)| {
+        (
+            0u32..16_000,
+            0u32..100_000,
+            proptest::collection::vec((0u64..200, 0u64..20), 0..5),
+        )
+            .prop_map(|(c, m, rs)| {
                 let mut r = Resources::new();
                 r.add(&Resource::scalar("cpus", c as f64 / 1000.0));
                 r.add(&Resource::scalar("mem", m as f64));
-                r.add(&Resource::ranges("ports", rs.into_iter().map(|(b, l)| Range { begin: b, end: b + l }).collect()));
+                r.add(&Resource::ranges(
+                    "ports",
+                    rs.into_iter()
+                        .map(|(b, l)| Range {
+                            begin: b,
+                            end: b + l,
+                        })
+                        .collect(),
+                ));
                 r
-            },
-        )
+            })
     }
 
     proptest! {

@@ -214,31 +214,63 @@ pub struct Event {
 
 impl Event {
     fn bare(kind: EventType) -> Self {
-        Event { kind, subscribed: None, offers: None, rescind: None, update: None, message: None, failure: None, error: None }
+        Event {
+            kind,
+            subscribed: None,
+            offers: None,
+            rescind: None,
+            update: None,
+            message: None,
+            failure: None,
+            error: None,
+        }
     }
     pub fn heartbeat() -> Self {
         Self::bare(EventType::HEARTBEAT)
     }
     pub fn subscribed(s: Subscribed) -> Self {
-        Event { subscribed: Some(s), ..Self::bare(EventType::SUBSCRIBED) }
+        Event {
+            subscribed: Some(s),
+            ..Self::bare(EventType::SUBSCRIBED)
+        }
     }
     pub fn offers(offers: Vec<Offer>) -> Self {
-        Event { offers: Some(Offers { offers }), ..Self::bare(EventType::OFFERS) }
+        Event {
+            offers: Some(Offers { offers }),
+            ..Self::bare(EventType::OFFERS)
+        }
     }
     pub fn rescind(offer_id: OfferID) -> Self {
-        Event { rescind: Some(Rescind { offer_id }), ..Self::bare(EventType::RESCIND) }
+        Event {
+            rescind: Some(Rescind { offer_id }),
+            ..Self::bare(EventType::RESCIND)
+        }
     }
     pub fn update(status: TaskStatus) -> Self {
-        Event { update: Some(Update { status }), ..Self::bare(EventType::UPDATE) }
+        Event {
+            update: Some(Update { status }),
+            ..Self::bare(EventType::UPDATE)
+        }
     }
     pub fn message(m: Message) -> Self {
-        Event { message: Some(m), ..Self::bare(EventType::MESSAGE) }
+        Event {
+            message: Some(m),
+            ..Self::bare(EventType::MESSAGE)
+        }
     }
     pub fn failure(f: Failure) -> Self {
-        Event { failure: Some(f), ..Self::bare(EventType::FAILURE) }
+        Event {
+            failure: Some(f),
+            ..Self::bare(EventType::FAILURE)
+        }
     }
     pub fn error(message: impl Into<String>) -> Self {
-        Event { error: Some(Error { message: message.into() }), ..Self::bare(EventType::ERROR) }
+        Event {
+            error: Some(Error {
+                message: message.into(),
+            }),
+            ..Self::bare(EventType::ERROR)
+        }
     }
 }
 

@@ -9,7 +9,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "drover", version, about = "Drover: a datacenter operating system (Mesos-compatible)")]
+#[command(
+    name = "drover",
+    version,
+    about = "Drover: a datacenter operating system (Mesos-compatible)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -45,13 +49,29 @@ struct ContainerizerFlags {
 
 /// The docker containerizer's config (or none) and a line that says which containerizers are
 /// on and why. `auto`: turn docker on when the Engine answers, unless `--containerizers` says.
-async fn containerizers(f: &ContainerizerFlags, auto: bool) -> Result<(Option<drover_agent::DockerConfig>, String)> {
-    let socket = f.docker_socket.clone().unwrap_or_else(drover_agent::DockerConfig::default_socket);
-    let cfg = drover_agent::DockerConfig { socket: socket.clone(), allow_privileged: f.docker_allow_privileged };
+async fn containerizers(
+    f: &ContainerizerFlags,
+    auto: bool,
+) -> Result<(Option<drover_agent::DockerConfig>, String)> {
+    let socket = f
+        .docker_socket
+        .clone()
+        .unwrap_or_else(drover_agent::DockerConfig::default_socket);
+    let cfg = drover_agent::DockerConfig {
+        socket: socket.clone(),
+        allow_privileged: f.docker_allow_privileged,
+    };
     let wanted = match &f.containerizers {
         Some(list) => {
-            let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
-            if let Some(bad) = names.iter().find(|n| !matches!(**n, "process" | "docker" | "mesos")) {
+            let names: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect();
+            if let Some(bad) = names
+                .iter()
+                .find(|n| !matches!(**n, "process" | "docker" | "mesos"))
+            {
                 bail!("--containerizers: unknown containerizer '{bad}' (process, docker)");
             }
             if !names.iter().any(|n| matches!(*n, "process" | "mesos")) {
@@ -66,8 +86,14 @@ async fn containerizers(f: &ContainerizerFlags, auto: bool) -> Result<(Option<dr
         return Ok((None, "process".into()));
     }
     Ok(match (wanted, drover_agent::docker::probe(&socket).await) {
-        (_, Ok(v)) => (Some(cfg), format!("docker,process ({v} on unix://{socket})")),
-        (_, Err(e)) if wanted == Some(true) => (Some(cfg), format!("docker,process (docker: {e}; DOCKER tasks fail until it answers)")),
+        (_, Ok(v)) => (
+            Some(cfg),
+            format!("docker,process ({v} on unix://{socket})"),
+        ),
+        (_, Err(e)) if wanted == Some(true) => (
+            Some(cfg),
+            format!("docker,process (docker: {e}; DOCKER tasks fail until it answers)"),
+        ),
         (_, Err(e)) => (None, format!("process (docker off: {e})")),
     })
 }
@@ -201,12 +227,19 @@ enum Cmd {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn this_host() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The address others should use for us: an explicit one, the bind ip, or the host's own.
@@ -228,11 +261,20 @@ fn advertise(ip: &str, explicit: Option<String>) -> String {
 }
 
 async fn bind(ip: &str, port: u16) -> Result<tokio::net::TcpListener> {
-    let addr: SocketAddr = format!("{ip}:{port}").parse().with_context(|| format!("bad address {ip}:{port}"))?;
-    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (is another drover running? pick another port)"))
+    let addr: SocketAddr = format!("{ip}:{port}")
+        .parse()
+        .with_context(|| format!("bad address {ip}:{port}"))?;
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another drover running? pick another port)")
+    })
 }
 
-fn master_config(f: &MasterFlags, advertise_ip: String, hostname: String, work_dir: PathBuf) -> drover_master::MasterConfig {
+fn master_config(
+    f: &MasterFlags,
+    advertise_ip: String,
+    hostname: String,
+    work_dir: PathBuf,
+) -> drover_master::MasterConfig {
     drover_master::MasterConfig {
         advertise_ip,
         hostname,
@@ -274,7 +316,12 @@ fn agent_config(
     })
 }
 
-fn marathon_config(master: String, advertise: String, work_dir: PathBuf, role: String) -> drover_marathon::MarathonConfig {
+fn marathon_config(
+    master: String,
+    advertise: String,
+    work_dir: PathBuf,
+    role: String,
+) -> drover_marathon::MarathonConfig {
     drover_marathon::MarathonConfig {
         master,
         advertise,
@@ -287,7 +334,11 @@ fn marathon_config(master: String, advertise: String, work_dir: PathBuf, role: S
     }
 }
 
-fn parse_resources(text: Option<&str>, work_dir: &std::path::Path, share: f64) -> Result<Resources> {
+fn parse_resources(
+    text: Option<&str>,
+    work_dir: &std::path::Path,
+    share: f64,
+) -> Result<Resources> {
     match text {
         Some(t) => Resources::parse(t).map_err(|e| anyhow::anyhow!("--resources: {e}")),
         None => Ok(drover_agent::default_resources(work_dir, share)),
@@ -301,7 +352,10 @@ enum Stop {
 
 async fn wait_signal() -> Stop {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         std::future::pending::<()>().await;
         return Stop::Interrupt;
     };
@@ -330,27 +384,59 @@ async fn run() -> Result<()> {
     }
     init_logging();
     match cli.cmd {
-        Cmd::Up { work_dir, agents, port, agent_port, ip, resources, marathon_port, no_marathon, master, containers } => {
+        Cmd::Up {
+            work_dir,
+            agents,
+            port,
+            agent_port,
+            ip,
+            resources,
+            marathon_port,
+            no_marathon,
+            master,
+            containers,
+        } => {
             if agents == 0 {
                 bail!("--agents must be at least 1");
             }
-            std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+            std::fs::create_dir_all(&work_dir)
+                .with_context(|| format!("creating {}", work_dir.display()))?;
             let work_dir = std::fs::canonicalize(&work_dir)?;
             let listener = bind(&ip, port).await?;
             let mport = listener.local_addr()?.port();
-            let shared = drover_master::build(master_config(&master, ip.clone(), this_host(), work_dir.join("master")), mport)?;
-            tokio::spawn(drover_master::serve(shared, listener, std::future::pending()));
+            let shared = drover_master::build(
+                master_config(&master, ip.clone(), this_host(), work_dir.join("master")),
+                mport,
+            )?;
+            tokio::spawn(drover_master::serve(
+                shared,
+                listener,
+                std::future::pending(),
+            ));
             let (docker, containerizers_line) = containerizers(&containers, true).await?;
             let mut handles = Vec::new();
             let mut agent_urls = Vec::new();
             for i in 0..agents {
-                let p = if agent_port == 0 { 0 } else { agent_port + i as u16 };
+                let p = if agent_port == 0 {
+                    0
+                } else {
+                    agent_port + i as u16
+                };
                 let l = bind(&ip, p).await?;
                 let aport = l.local_addr()?.port();
                 let dir = work_dir.join(format!("agent-{i}"));
                 std::fs::create_dir_all(&dir)?;
                 let res = parse_resources(resources.as_deref(), &dir, 1.0 / agents as f64)?;
-                let mut cfg = agent_config(format!("{ip}:{mport}"), dir, ip.clone(), ip.clone(), aport, res, "", true)?;
+                let mut cfg = agent_config(
+                    format!("{ip}:{mport}"),
+                    dir,
+                    ip.clone(),
+                    ip.clone(),
+                    aport,
+                    res,
+                    "",
+                    true,
+                )?;
                 cfg.docker = docker.clone();
                 handles.push(drover_agent::start(cfg, l)?);
                 agent_urls.push(format!("http://{ip}:{aport}"));
@@ -360,7 +446,15 @@ async fn run() -> Result<()> {
             } else {
                 let ml = bind(&ip, marathon_port).await?;
                 let mara_port = ml.local_addr()?.port();
-                drover_marathon::start(marathon_config(format!("{ip}:{mport}"), format!("{ip}:{mara_port}"), work_dir.join("marathon"), "*".into()), ml)?;
+                drover_marathon::start(
+                    marathon_config(
+                        format!("{ip}:{mport}"),
+                        format!("{ip}:{mara_port}"),
+                        work_dir.join("marathon"),
+                        "*".into(),
+                    ),
+                    ml,
+                )?;
                 Some(format!("http://{ip}:{mara_port}"))
             };
             println!("Drover is up.");
@@ -373,7 +467,9 @@ async fn run() -> Result<()> {
             }
             println!("  containerizers: {containerizers_line}");
             println!("  state:  {}", work_dir.display());
-            println!("Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)");
+            println!(
+                "Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)"
+            );
             wait_signal().await;
             eprintln!("stopping: killing tasks...");
             for h in &handles {
@@ -381,11 +477,26 @@ async fn run() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Master { work_dir, ip, port, advertise_ip, hostname, master } => {
+        Cmd::Master {
+            work_dir,
+            ip,
+            port,
+            advertise_ip,
+            hostname,
+            master,
+        } => {
             let listener = bind(&ip, port).await?;
             let port = listener.local_addr()?.port();
             let adv = advertise(&ip, advertise_ip);
-            let shared = drover_master::build(master_config(&master, adv.clone(), hostname.unwrap_or_else(this_host), work_dir), port)?;
+            let shared = drover_master::build(
+                master_config(
+                    &master,
+                    adv.clone(),
+                    hostname.unwrap_or_else(this_host),
+                    work_dir,
+                ),
+                port,
+            )?;
             tracing::info!("master listening on {ip}:{port}, advertised as {adv}:{port}");
             println!("master: http://{adv}:{port}");
             drover_master::serve(shared, listener, async {
@@ -394,24 +505,55 @@ async fn run() -> Result<()> {
             .await?;
             Ok(())
         }
-        Cmd::Marathon { master, work_dir, ip, port, advertise_ip, role } => {
+        Cmd::Marathon {
+            master,
+            work_dir,
+            ip,
+            port,
+            advertise_ip,
+            role,
+        } => {
             let listener = bind(&ip, port).await?;
             let port = listener.local_addr()?.port();
             let adv = advertise(&ip, advertise_ip);
-            drover_marathon::start(marathon_config(master, format!("{adv}:{port}"), work_dir, role), listener)?;
+            drover_marathon::start(
+                marathon_config(master, format!("{adv}:{port}"), work_dir, role),
+                listener,
+            )?;
             println!("marathon: http://{adv}:{port}");
             wait_signal().await;
             Ok(())
         }
-        Cmd::Agent { master, work_dir, ip, port, advertise_ip, hostname, resources, attributes, no_cgroups, containers } => {
-            std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+        Cmd::Agent {
+            master,
+            work_dir,
+            ip,
+            port,
+            advertise_ip,
+            hostname,
+            resources,
+            attributes,
+            no_cgroups,
+            containers,
+        } => {
+            std::fs::create_dir_all(&work_dir)
+                .with_context(|| format!("creating {}", work_dir.display()))?;
             let work_dir = std::fs::canonicalize(&work_dir)?;
             let listener = bind(&ip, port).await?;
             let port = listener.local_addr()?.port();
             let adv = advertise(&ip, advertise_ip);
             let res = parse_resources(resources.as_deref(), &work_dir, 1.0)?;
             let host = hostname.unwrap_or_else(|| adv.clone());
-            let mut cfg = agent_config(master, work_dir, adv, host, port, res, &attributes, !no_cgroups)?;
+            let mut cfg = agent_config(
+                master,
+                work_dir,
+                adv,
+                host,
+                port,
+                res,
+                &attributes,
+                !no_cgroups,
+            )?;
             let (docker, containerizers_line) = containerizers(&containers, false).await?;
             cfg.docker = docker;
             let h = drover_agent::start(cfg, listener)?;
@@ -425,6 +567,10 @@ async fn run() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Node { .. } | Cmd::Framework { .. } | Cmd::Task { .. } | Cmd::App { .. } | Cmd::Deployment { .. } => Ok(()),
+        Cmd::Node { .. }
+        | Cmd::Framework { .. }
+        | Cmd::Task { .. }
+        | Cmd::App { .. }
+        | Cmd::Deployment { .. } => Ok(()),
     }
 }

@@ -11,52 +11,97 @@ use std::time::Duration;
 
 fn cgroups_available() -> bool {
     std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
-        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").map(|c| c.contains("memory")).unwrap_or(false)
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .map(|c| c.contains("memory"))
+            .unwrap_or(false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_hog_is_oom_killed_and_reported_as_a_memory_limitation() {
-    assert!(cgroups_available(), "this test needs cgroup memory control (v1 or v2), which these machines have");
+    assert!(
+        cgroups_available(),
+        "this test needs cgroup memory control (v1 or v2), which these machines have"
+    );
     let up = Up::start(1, &[]);
-    let mut s = SchedulerClient::subscribe(&up.master, framework("oom", 0.0, false)).await.unwrap();
+    let mut s = SchedulerClient::subscribe(&up.master, framework("oom", 0.0, false))
+        .await
+        .unwrap();
     launch_infos(&mut s, |agent| {
         let mut t = command_task("hog", agent, "head -c 400M /dev/zero | tail");
         t.resources = vec![scalar("cpus", 0.1), scalar("mem", 32.0)];
         vec![t]
     })
     .await;
-    let st = wait_update(&mut s, Duration::from_secs(60), true, |st| st.state.is_terminal()).await;
+    let st = wait_update(&mut s, Duration::from_secs(60), true, |st| {
+        st.state.is_terminal()
+    })
+    .await;
     assert_eq!(st.state, TaskState::TASK_FAILED, "{st:?}\n{}", up.log());
-    assert_eq!(st.reason, Some(Reason::REASON_CONTAINER_LIMITATION_MEMORY), "{st:?}");
+    assert_eq!(
+        st.reason,
+        Some(Reason::REASON_CONTAINER_LIMITATION_MEMORY),
+        "{st:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_endpoints_serve_sandboxes_only_and_statistics_show_usage() {
     let up = Up::start(1, &[]);
     let agent = up.agents[0].clone();
-    let mut s = SchedulerClient::subscribe(&up.master, framework("files", 0.0, false)).await.unwrap();
+    let mut s = SchedulerClient::subscribe(&up.master, framework("files", 0.0, false))
+        .await
+        .unwrap();
     launch(&mut s, &[("writer", "echo sandboxed-output; sleep 1000")]).await;
-    wait_update(&mut s, Duration::from_secs(20), true, |st| st.state == TaskState::TASK_RUNNING).await;
+    wait_update(&mut s, Duration::from_secs(20), true, |st| {
+        st.state == TaskState::TASK_RUNNING
+    })
+    .await;
     let state = get_json(&format!("http://{agent}/state")).unwrap();
-    let dir = state["frameworks"][0]["executors"][0]["directory"].as_str().unwrap().to_string();
+    let dir = state["frameworks"][0]["executors"][0]["directory"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let http = reqwest::Client::new();
     let get = |path: String| {
         let http = http.clone();
         let agent = agent.clone();
-        async move { http.get(format!("http://{agent}/files/read")).query(&[("path", path.as_str()), ("offset", "0")]).send().await.unwrap() }
+        async move {
+            http.get(format!("http://{agent}/files/read"))
+                .query(&[("path", path.as_str()), ("offset", "0")])
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    wait_for(Duration::from_secs(10), || std::fs::read_to_string(format!("{dir}/stdout")).map(|s| !s.is_empty()).unwrap_or(false));
+    wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("{dir}/stdout"))
+            .map(|s| !s.is_empty())
+            .unwrap_or(false)
+    });
     let r = get(format!("{dir}/stdout")).await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["data"].as_str().unwrap().contains("sandboxed-output"));
-    for escape in ["/etc/passwd".to_string(), format!("{dir}/../../../../../../../../etc/passwd"), format!("{dir}/../../../../../meta")] {
+    for escape in [
+        "/etc/passwd".to_string(),
+        format!("{dir}/../../../../../../../../etc/passwd"),
+        format!("{dir}/../../../../../meta"),
+    ] {
         let r = get(escape.clone()).await;
         assert_eq!(r.status(), 403, "{escape} must be refused");
     }
-    let r = http.get(format!("http://{agent}/files/browse")).query(&[("path", dir.as_str())]).send().await.unwrap();
+    let r = http
+        .get(format!("http://{agent}/files/browse"))
+        .query(&[("path", dir.as_str())])
+        .send()
+        .await
+        .unwrap();
     let listing: serde_json::Value = r.json().await.unwrap();
-    assert!(listing.as_array().unwrap().iter().any(|e| e["path"].as_str().unwrap().ends_with("/stdout")));
+    assert!(listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["path"].as_str().unwrap().ends_with("/stdout")));
     let stats = get_json(&format!("http://{agent}/monitor/statistics")).unwrap();
     let st = &stats.as_array().unwrap()[0]["statistics"];
     assert_eq!(st["cpus_limit"], 0.1);
@@ -67,20 +112,38 @@ async fn files_endpoints_serve_sandboxes_only_and_statistics_show_usage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_of_drover_up_leaves_no_task_behind() {
     let mut up = Up::start(2, &[]);
-    let mut s = SchedulerClient::subscribe(&up.master, framework("ctrl-c", 0.0, false)).await.unwrap();
-    launch(&mut s, &[("a", "sleep 1000"), ("b", "trap '' TERM; sleep 1000")]).await;
+    let mut s = SchedulerClient::subscribe(&up.master, framework("ctrl-c", 0.0, false))
+        .await
+        .unwrap();
+    launch(
+        &mut s,
+        &[("a", "sleep 1000"), ("b", "trap '' TERM; sleep 1000")],
+    )
+    .await;
     let mut running = 0;
     while running < 2 {
-        wait_update(&mut s, Duration::from_secs(20), true, |st| st.state == TaskState::TASK_RUNNING).await;
+        wait_update(&mut s, Duration::from_secs(20), true, |st| {
+            st.state == TaskState::TASK_RUNNING
+        })
+        .await;
         running += 1;
     }
-    let (a, b) = (pid_of_task(up.dir.path(), "a").unwrap(), pid_of_task(up.dir.path(), "b").unwrap());
+    let (a, b) = (
+        pid_of_task(up.dir.path(), "a").unwrap(),
+        pid_of_task(up.dir.path(), "b").unwrap(),
+    );
     up.proc.signal(2); // SIGINT, as Ctrl-C sends
     let status = up.proc.child.wait().unwrap();
-    assert!(status.success(), "drover up exits cleanly on Ctrl-C: {status:?}");
+    assert!(
+        status.success(),
+        "drover up exits cleanly on Ctrl-C: {status:?}"
+    );
     for pid in [a, b] {
         // Gone, or a zombie about to be reaped by init: either way not running.
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(stat.is_empty() || stat.contains(") Z"), "task process {pid} survived Ctrl-C: {stat}");
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "task process {pid} survived Ctrl-C: {stat}"
+        );
     }
 }

@@ -26,12 +26,26 @@ impl Drop for Sweep {
         let out = std::process::Command::new("curl")
             .args(["-s", "--unix-socket", SOCKET, "http://localhost/containers/json?all=1&filters=%7B%22label%22%3A%5B%22drover.work_dir%22%5D%7D"])
             .output();
-        let list: Value = out.ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()).unwrap_or(json!([]));
+        let list: Value = out
+            .ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or(json!([]));
         for c in list.as_array().cloned().unwrap_or_default() {
-            if c["Labels"]["drover.work_dir"].as_str().map(|w| w.starts_with(&self.0)).unwrap_or(false) {
+            if c["Labels"]["drover.work_dir"]
+                .as_str()
+                .map(|w| w.starts_with(&self.0))
+                .unwrap_or(false)
+            {
                 let id = c["Id"].as_str().unwrap_or_default();
                 let _ = std::process::Command::new("curl")
-                    .args(["-s", "-X", "DELETE", "--unix-socket", SOCKET, &format!("http://localhost/containers/{id}?force=true")])
+                    .args([
+                        "-s",
+                        "-X",
+                        "DELETE",
+                        "--unix-socket",
+                        SOCKET,
+                        &format!("http://localhost/containers/{id}?force=true"),
+                    ])
                     .output();
             }
         }
@@ -42,7 +56,9 @@ impl Drop for Sweep {
 async fn docker_app_with_bridge_port_mapping_is_healthy_scales_restarts_and_goes_away() {
     let d = engine().await;
     let image = test_image(&d).await;
-    let up = tokio::task::spawn_blocking(|| Up::start_with_marathon(1, &[])).await.unwrap();
+    let up = tokio::task::spawn_blocking(|| Up::start_with_marathon(1, &[]))
+        .await
+        .unwrap();
     let _sweep = Sweep(up.dir.path().display().to_string());
     let m = up.marathon.clone();
     let app = json!({

@@ -754,7 +754,11 @@ async fn teardown_is_final_and_only_subscribed_frameworks_may_call() {
     let gone = task_in(&fws["completed_frameworks"], &fid.value)
         .unwrap_or_else(|| panic!("not completed: {fws:#}"));
     assert_eq!(gone["active"], false);
-    assert_eq!(gone["offers"], json!([]), "no offer outlives TEARDOWN: {gone:#}");
+    assert_eq!(
+        gone["offers"],
+        json!([]),
+        "no offer outlives TEARDOWN: {gone:#}"
+    );
     assert!(task_in(&fws["frameworks"], &fid.value).is_none(), "{fws:#}");
 
     // A framework whose connection dropped (within its failover timeout) is known but not

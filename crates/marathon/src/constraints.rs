@@ -20,7 +20,10 @@ impl AgentFacts {
         if name == "@region" || name == "@zone" {
             return None;
         }
-        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -38,23 +41,41 @@ impl Pattern {
 
 /// Check one app's constraints for an offer's agent. `placed` lists the agents the app's
 /// active instances run on (with repeats). Returns the first unmet constraint, described.
-pub fn check(constraints: &[Vec<Value>], agent: &AgentFacts, placed: &[&AgentFacts]) -> Result<(), String> {
+pub fn check(
+    constraints: &[Vec<Value>],
+    agent: &AgentFacts,
+    placed: &[&AgentFacts],
+) -> Result<(), String> {
     for c in constraints {
         let field = c.first().and_then(|v| v.as_str()).unwrap_or_default();
         let op = c.get(1).and_then(|v| v.as_str()).unwrap_or_default();
         let value = c.get(2).and_then(|v| v.as_str());
         let mine = agent.field(field);
-        let unmet = |why: String| Err(format!("constraint [{field}, {op}{}] unmet: {why}", value.map(|v| format!(", {v}")).unwrap_or_default()));
+        let unmet = |why: String| {
+            Err(format!(
+                "constraint [{field}, {op}{}] unmet: {why}",
+                value.map(|v| format!(", {v}")).unwrap_or_default()
+            ))
+        };
         match op {
             "UNIQUE" => {
-                let Some(v) = mine else { return unmet(format!("agent has no '{field}'")) };
-                if placed.iter().any(|p| p.field(field).as_deref() == Some(v.as_str())) {
+                let Some(v) = mine else {
+                    return unmet(format!("agent has no '{field}'"));
+                };
+                if placed
+                    .iter()
+                    .any(|p| p.field(field).as_deref() == Some(v.as_str()))
+                {
                     return unmet(format!("an instance already runs where {field} = {v}"));
                 }
             }
             "CLUSTER" => {
-                let Some(v) = mine else { return unmet(format!("agent has no '{field}'")) };
-                let target = value.map(String::from).or_else(|| placed.first().and_then(|p| p.field(field)));
+                let Some(v) = mine else {
+                    return unmet(format!("agent has no '{field}'"));
+                };
+                let target = value
+                    .map(String::from)
+                    .or_else(|| placed.first().and_then(|p| p.field(field)));
                 if let Some(t) = target {
                     if t != v {
                         return unmet(format!("{field} is {v}, instances cluster on {t}"));
@@ -63,28 +84,44 @@ pub fn check(constraints: &[Vec<Value>], agent: &AgentFacts, placed: &[&AgentFac
             }
             "IS" => {
                 if mine.as_deref() != value {
-                    return unmet(format!("{field} is {}", mine.unwrap_or_else(|| "unset".into())));
+                    return unmet(format!(
+                        "{field} is {}",
+                        mine.unwrap_or_else(|| "unset".into())
+                    ));
                 }
             }
             "LIKE" | "UNLIKE" => {
-                let Some(p) = value.and_then(Pattern::compile) else { return unmet("invalid pattern".into()) };
+                let Some(p) = value.and_then(Pattern::compile) else {
+                    return unmet("invalid pattern".into());
+                };
                 let m = mine.as_deref().map(|v| p.is_match(v)).unwrap_or(false);
                 if (op == "LIKE") != m {
-                    return unmet(format!("{field} is {}", mine.unwrap_or_else(|| "unset".into())));
+                    return unmet(format!(
+                        "{field} is {}",
+                        mine.unwrap_or_else(|| "unset".into())
+                    ));
                 }
             }
             "MAX_PER" => {
-                let Some(v) = mine else { return unmet(format!("agent has no '{field}'")) };
+                let Some(v) = mine else {
+                    return unmet(format!("agent has no '{field}'"));
+                };
                 let max: usize = value.and_then(|x| x.parse().ok()).unwrap_or(1);
-                let n = placed.iter().filter(|p| p.field(field).as_deref() == Some(v.as_str())).count();
+                let n = placed
+                    .iter()
+                    .filter(|p| p.field(field).as_deref() == Some(v.as_str()))
+                    .count();
                 if n >= max {
                     return unmet(format!("{n} instances already run where {field} = {v}"));
                 }
             }
             "GROUP_BY" => {
-                let Some(v) = mine else { return unmet(format!("agent has no '{field}'")) };
+                let Some(v) = mine else {
+                    return unmet(format!("agent has no '{field}'"));
+                };
                 // Spread evenly: this value may not hold more than the least-used value known.
-                let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+                let mut counts: std::collections::BTreeMap<String, usize> =
+                    std::collections::BTreeMap::new();
                 for p in placed {
                     if let Some(x) = p.field(field) {
                         *counts.entry(x).or_default() += 1;
@@ -93,9 +130,15 @@ pub fn check(constraints: &[Vec<Value>], agent: &AgentFacts, placed: &[&AgentFac
                 let expected: usize = value.and_then(|x| x.parse().ok()).unwrap_or(0);
                 let here = counts.get(&v).copied().unwrap_or(0);
                 let distinct_known = counts.len().max(expected);
-                let min = if counts.len() < distinct_known { 0 } else { counts.values().copied().min().unwrap_or(0) };
+                let min = if counts.len() < distinct_known {
+                    0
+                } else {
+                    counts.values().copied().min().unwrap_or(0)
+                };
                 if here > min {
-                    return unmet(format!("{here} instances already run where {field} = {v}, fewer elsewhere"));
+                    return unmet(format!(
+                        "{here} instances already run where {field} = {v}, fewer elsewhere"
+                    ));
                 }
             }
             other => return unmet(format!("unknown operator {other}")),
@@ -113,7 +156,10 @@ mod tests {
         AgentFacts {
             agent_id: host.into(),
             hostname: host.into(),
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -150,7 +196,10 @@ mod tests {
         assert!(check(&mp, &r1, &[&r1, &r1b]).is_err());
         let gb = c(json!([["zone", "GROUP_BY", "2"]]));
         assert!(check(&gb, &r1, &[]).is_ok());
-        assert!(check(&gb, &r1b, &[&r1]).is_err(), "z2 has none yet: z1 must wait");
+        assert!(
+            check(&gb, &r1b, &[&r1]).is_err(),
+            "z2 has none yet: z1 must wait"
+        );
         assert!(check(&gb, &r2, &[&r1]).is_ok());
         assert!(check(&gb, &r1b, &[&r1, &r2]).is_ok());
     }
@@ -158,7 +207,9 @@ mod tests {
     #[test]
     fn missing_attribute_fails_with_a_reason() {
         let a = agent("a", &[]);
-        assert!(check(&c(json!([["rack", "UNIQUE"]])), &a, &[]).unwrap_err().contains("no 'rack'"));
+        assert!(check(&c(json!([["rack", "UNIQUE"]])), &a, &[])
+            .unwrap_err()
+            .contains("no 'rack'"));
     }
 
     #[test]

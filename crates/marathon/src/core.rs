@@ -122,7 +122,10 @@ pub struct Marathon {
 }
 
 pub fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// RFC 3339 with milliseconds, UTC, as Marathon prints timestamps and versions.
@@ -193,7 +196,10 @@ impl Marathon {
     }
 
     fn persist_instance(&self, i: &Instance) -> Op {
-        Op::Put(format!("marathon/instances/{}", i.task_id), serde_json::to_vec(i).unwrap_or_default())
+        Op::Put(
+            format!("marathon/instances/{}", i.task_id),
+            serde_json::to_vec(i).unwrap_or_default(),
+        )
     }
 
     /// Queue writes of instance state; the flusher commits them together every few
@@ -220,7 +226,10 @@ impl Marathon {
     }
 
     pub fn set_framework_id(&mut self, id: FrameworkID) {
-        self.write_now(vec![Op::Put("marathon/framework_id".into(), id.value.clone().into_bytes())]);
+        self.write_now(vec![Op::Put(
+            "marathon/framework_id".into(),
+            id.value.clone().into_bytes(),
+        )]);
         self.framework_id = Some(id);
     }
 
@@ -237,8 +246,18 @@ impl Marathon {
 
     /// Put new app definitions (create or update) and start one deployment for them.
     /// `actions` names what happens to each app for `/v2/deployments`.
-    pub fn deploy(&mut self, apps: Vec<App>, removed: Vec<String>, force: bool, restart: bool) -> Result<Deployment, MarathonError> {
-        let ids: Vec<String> = apps.iter().map(|a| a.id.clone()).chain(removed.iter().cloned()).collect();
+    pub fn deploy(
+        &mut self,
+        apps: Vec<App>,
+        removed: Vec<String>,
+        force: bool,
+        restart: bool,
+    ) -> Result<Deployment, MarathonError> {
+        let ids: Vec<String> = apps
+            .iter()
+            .map(|a| a.id.clone())
+            .chain(removed.iter().cloned())
+            .collect();
         let conflicts = self.conflicting_deployments(&ids);
         if !conflicts.is_empty() {
             if !force {
@@ -262,7 +281,8 @@ impl Marathon {
             app.version = Some(version.clone());
             app.extra.insert("lastScalingAt".into(), json!(version));
             if action != "ScaleApplication" {
-                app.extra.insert("lastConfigChangeAt".into(), json!(version));
+                app.extra
+                    .insert("lastConfigChangeAt".into(), json!(version));
             } else if let Some(p) = &prev {
                 if let Some(v) = p.extra.get("lastConfigChangeAt") {
                     app.extra.insert("lastConfigChangeAt".into(), v.clone());
@@ -270,7 +290,10 @@ impl Marathon {
             }
             let bytes = serde_json::to_vec(&app).unwrap_or_default();
             ops.push(Op::Put(format!("marathon/apps/{}", app.id), bytes.clone()));
-            ops.push(Op::Put(format!("marathon/versions/{}/{}", app.id, version), bytes));
+            ops.push(Op::Put(
+                format!("marathon/versions/{}/{}", app.id, version),
+                bytes,
+            ));
             actions.push((action.to_string(), app.id.clone()));
             self.backoff.remove(&app.id);
             new_apps.push(app);
@@ -281,8 +304,18 @@ impl Marathon {
         }
         // Dependencies order the steps: an app's step comes after those it depends on.
         let steps = order_steps(&actions, &new_apps);
-        let d = Deployment { id: uuid::Uuid::new_v4().to_string(), version: version.clone(), affected_apps: ids, steps, current_step: 0, force };
-        ops.push(Op::Put(format!("marathon/deployments/{}", d.id), serde_json::to_vec(&d).unwrap_or_default()));
+        let d = Deployment {
+            id: uuid::Uuid::new_v4().to_string(),
+            version: version.clone(),
+            affected_apps: ids,
+            steps,
+            current_step: 0,
+            force,
+        };
+        ops.push(Op::Put(
+            format!("marathon/deployments/{}", d.id),
+            serde_json::to_vec(&d).unwrap_or_default(),
+        ));
         self.write_now(ops);
         for app in new_apps {
             self.touch(app.id.clone());
@@ -296,7 +329,10 @@ impl Marathon {
             self.rendered.remove(a);
         }
         self.deployments.insert(d.id.clone(), d.clone());
-        self.emit("deployment_info", json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, 0)}));
+        self.emit(
+            "deployment_info",
+            json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, 0)}),
+        );
         Ok(d)
     }
 
@@ -313,7 +349,11 @@ impl Marathon {
     /// `DELETE /v2/deployments/{id}`: without force, roll back to the apps' previous versions
     /// with a new deployment; with force, just stop the deployment where it is.
     pub fn rollback(&mut self, id: &str, force: bool) -> Result<Option<Deployment>, MarathonError> {
-        let Some(d) = self.deployments.get(id).cloned() else { return Err(MarathonError::NotFound(format!("DeploymentPlan {id} does not exist"))) };
+        let Some(d) = self.deployments.get(id).cloned() else {
+            return Err(MarathonError::NotFound(format!(
+                "DeploymentPlan {id} does not exist"
+            )));
+        };
         self.cancel_deployment(id);
         if force {
             return Ok(None);
@@ -334,7 +374,11 @@ impl Marathon {
     pub fn versions(&self, app_id: &str) -> Vec<String> {
         self.store
             .scan(&format!("marathon/versions/{app_id}/"))
-            .map(|rows| rows.into_iter().map(|(k, _)| k.rsplit('/').next().unwrap_or_default().to_string()).collect())
+            .map(|rows| {
+                rows.into_iter()
+                    .map(|(k, _)| k.rsplit('/').next().unwrap_or_default().to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -354,7 +398,15 @@ impl Marathon {
     }
 
     fn step_json(&self, d: &Deployment, i: usize) -> Value {
-        let actions: Vec<Value> = d.steps.get(i).map(|s| s.iter().map(|(a, app)| json!({"action": a, "app": app})).collect()).unwrap_or_default();
+        let actions: Vec<Value> = d
+            .steps
+            .get(i)
+            .map(|s| {
+                s.iter()
+                    .map(|(a, app)| json!({"action": a, "app": app}))
+                    .collect()
+            })
+            .unwrap_or_default();
         json!({"actions": actions})
     }
 
@@ -378,11 +430,17 @@ impl Marathon {
     // ------------------------------------------------------------------ instances
 
     pub fn app_instances(&self, app_id: &str) -> Vec<&Instance> {
-        self.by_app.get(app_id).map(|ids| ids.iter().filter_map(|t| self.instances.get(t)).collect()).unwrap_or_default()
+        self.by_app
+            .get(app_id)
+            .map(|ids| ids.iter().filter_map(|t| self.instances.get(t)).collect())
+            .unwrap_or_default()
     }
 
     fn add_instance(&mut self, i: Instance) {
-        self.by_app.entry(i.app_id.clone()).or_default().insert(i.task_id.clone());
+        self.by_app
+            .entry(i.app_id.clone())
+            .or_default()
+            .insert(i.task_id.clone());
         self.touch(i.app_id.clone());
         self.instances.insert(i.task_id.clone(), i);
     }
@@ -432,7 +490,11 @@ impl Marathon {
             .into_iter()
             .map(|i| InstanceView {
                 id: i.task_id.clone(),
-                version: if i.config_version.is_empty() { i.version.clone() } else { i.config_version.clone() },
+                version: if i.config_version.is_empty() {
+                    i.version.clone()
+                } else {
+                    i.config_version.clone()
+                },
                 running: i.running(),
                 healthy: self.is_healthy(app, i),
                 killing: i.killing,
@@ -478,7 +540,12 @@ impl Marathon {
                 None => {
                     // Instances of an app that no longer exists.
                     self.wanted.remove(&id);
-                    let orphans: Vec<String> = self.app_instances(&id).iter().filter(|i| !i.killing).map(|i| i.task_id.clone()).collect();
+                    let orphans: Vec<String> = self
+                        .app_instances(&id)
+                        .iter()
+                        .filter(|i| !i.killing)
+                        .map(|i| i.task_id.clone())
+                        .collect();
                     for t in orphans {
                         calls.extend(self.kill_instance(&t));
                     }
@@ -511,11 +578,19 @@ impl Marathon {
         let ids: Vec<String> = self.deployments.keys().cloned().collect();
         for id in ids {
             loop {
-                let Some(d) = self.deployments.get(&id).cloned() else { break };
-                let Some(step) = d.steps.get(d.current_step) else { break };
-                let done = step.iter().all(|(action, app_id)| match (action.as_str(), self.apps.get(app_id)) {
-                    ("StopApplication", _) | (_, None) => self.app_instances(app_id).is_empty(),
-                    (_, Some(app)) => planner::is_complete(&Self::target(app), &self.views(app)),
+                let Some(d) = self.deployments.get(&id).cloned() else {
+                    break;
+                };
+                let Some(step) = d.steps.get(d.current_step) else {
+                    break;
+                };
+                let done = step.iter().all(|(action, app_id)| {
+                    match (action.as_str(), self.apps.get(app_id)) {
+                        ("StopApplication", _) | (_, None) => self.app_instances(app_id).is_empty(),
+                        (_, Some(app)) => {
+                            planner::is_complete(&Self::target(app), &self.views(app))
+                        }
+                    }
                 });
                 if !done {
                     break;
@@ -528,7 +603,10 @@ impl Marathon {
                         self.rendered.remove(a);
                     }
                     self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
-                    self.emit("deployment_success", json!({"id": d.id, "plan": self.plan_json(&d)}));
+                    self.emit(
+                        "deployment_success",
+                        json!({"id": d.id, "plan": self.plan_json(&d)}),
+                    );
                     for (action, app) in step {
                         if action == "StopApplication" {
                             self.emit("app_terminated_event", json!({"appId": app}));
@@ -540,7 +618,10 @@ impl Marathon {
                     dm.current_step = next;
                 }
                 if let Some(dm) = self.deployments.get(&id) {
-                    self.write(vec![Op::Put(format!("marathon/deployments/{id}"), serde_json::to_vec(dm).unwrap_or_default())]);
+                    self.write(vec![Op::Put(
+                        format!("marathon/deployments/{id}"),
+                        serde_json::to_vec(dm).unwrap_or_default(),
+                    )]);
                 }
             }
         }
@@ -549,7 +630,11 @@ impl Marathon {
     /// Apps whose current deployment step includes them (others wait for their dependencies).
     fn launch_allowed(&self, app_id: &str) -> bool {
         for d in self.deployments.values() {
-            if let Some(pos) = d.steps.iter().position(|s| s.iter().any(|(_, a)| a == app_id)) {
+            if let Some(pos) = d
+                .steps
+                .iter()
+                .position(|s| s.iter().any(|(_, a)| a == app_id))
+            {
                 if pos > d.current_step {
                     return false;
                 }
@@ -559,20 +644,29 @@ impl Marathon {
     }
 
     pub fn kill_instance(&mut self, task_id: &str) -> Calls {
-        let Some(i) = self.instances.get_mut(task_id) else { return vec![] };
+        let Some(i) = self.instances.get_mut(task_id) else {
+            return vec![];
+        };
         if i.killing {
             return vec![];
         }
         i.killing = true;
         let i = i.clone();
         self.touch(i.app_id.clone());
-        let grace = self.apps.get(&i.app_id).and_then(|a| a.task_kill_grace_period_seconds);
+        let grace = self
+            .apps
+            .get(&i.app_id)
+            .and_then(|a| a.task_kill_grace_period_seconds);
         self.write(vec![self.persist_instance(&i)]);
         let mut c = Call::new(CallType::KILL, self.framework_id.clone());
         c.kill = Some(Kill {
             task_id: TaskID::new(i.task_id.clone()),
             agent_id: Some(AgentID::new(i.agent_id.clone())),
-            kill_policy: grace.map(|g| KillPolicy { grace_period: Some(DurationInfo { nanoseconds: (g * 1e9) as u64 }) }),
+            kill_policy: grace.map(|g| KillPolicy {
+                grace_period: Some(DurationInfo {
+                    nanoseconds: (g * 1e9) as u64,
+                }),
+            }),
         });
         vec![c]
     }
@@ -588,18 +682,30 @@ impl Marathon {
             let facts = AgentFacts {
                 agent_id: offer.agent_id.value.clone(),
                 hostname: offer.hostname.clone(),
-                attributes: offer.attributes.iter().map(|a| (a.name.clone(), a.value_string())).collect(),
+                attributes: offer
+                    .attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), a.value_string()))
+                    .collect(),
             };
-            self.agents.insert(offer.agent_id.value.clone(), facts.clone());
+            self.agents
+                .insert(offer.agent_id.value.clone(), facts.clone());
             let mut remaining = Resources::from_list(&offer.resources);
             let mut tasks: Vec<TaskInfo> = Vec::new();
             for app_id in &queued_apps {
-                let Some(app) = self.apps.get(app_id).cloned() else { continue };
+                let Some(app) = self.apps.get(app_id).cloned() else {
+                    continue;
+                };
                 let stats = self.offer_stats.entry(app_id.clone()).or_default();
                 stats.processed += 1;
                 let reason = if !self.launch_allowed(app_id) {
                     Some("DeploymentWaitingForDependencies".to_string())
-                } else if self.backoff.get(app_id).map(|b| b.until > now_unix).unwrap_or(false) {
+                } else if self
+                    .backoff
+                    .get(app_id)
+                    .map(|b| b.until > now_unix)
+                    .unwrap_or(false)
+                {
                     Some("AppDelayed".to_string())
                 } else {
                     None
@@ -650,12 +756,25 @@ impl Marathon {
             }
             if tasks.is_empty() {
                 let mut c = Call::new(CallType::DECLINE, self.framework_id.clone());
-                let refuse = if queue.values().any(|n| *n > 0) { 5.0 } else { 120.0 };
-                c.decline = Some(Decline { offer_ids: vec![offer.id.clone()], filters: Some(Filters { refuse_seconds: Some(refuse) }) });
+                let refuse = if queue.values().any(|n| *n > 0) {
+                    5.0
+                } else {
+                    120.0
+                };
+                c.decline = Some(Decline {
+                    offer_ids: vec![offer.id.clone()],
+                    filters: Some(Filters {
+                        refuse_seconds: Some(refuse),
+                    }),
+                });
                 calls.push(c);
                 continue;
             }
-            let ops: Vec<Op> = tasks.iter().filter_map(|t| self.instances.get(&t.task_id.value)).map(|i| self.persist_instance(i)).collect();
+            let ops: Vec<Op> = tasks
+                .iter()
+                .filter_map(|t| self.instances.get(&t.task_id.value))
+                .map(|i| self.persist_instance(i))
+                .collect();
             self.write(ops);
             let mut c = Call::new(CallType::ACCEPT, self.framework_id.clone());
             c.accept = Some(Accept {
@@ -670,7 +789,9 @@ impl Marathon {
                     create: None,
                     destroy: None,
                 }],
-                filters: Some(Filters { refuse_seconds: Some(1.0) }),
+                filters: Some(Filters {
+                    refuse_seconds: Some(1.0),
+                }),
             });
             calls.push(c);
         }
@@ -708,13 +829,23 @@ impl Marathon {
         pending: &[TaskInfo],
     ) -> Result<(TaskInfo, Resources, Vec<u32>), String> {
         if let Some(roles) = &app.accepted_resource_roles {
-            let role = offer.allocation_info.as_ref().and_then(|a| a.role.clone()).unwrap_or_else(|| "*".into());
+            let role = offer
+                .allocation_info
+                .as_ref()
+                .and_then(|a| a.role.clone())
+                .unwrap_or_else(|| "*".into());
             if !roles.iter().any(|r| r == &role || r == "*") {
                 return Err("UnfulfilledRole".into());
             }
         }
-        for (name, need, reason) in [("cpus", app.cpus, "InsufficientCpus"), ("mem", app.mem, "InsufficientMemory"), ("disk", app.disk, "InsufficientDisk"), ("gpus", app.gpus, "InsufficientGpus")] {
-            if need > 0.0 && resources::to_fixed(remaining.scalar(name)) < resources::to_fixed(need) {
+        for (name, need, reason) in [
+            ("cpus", app.cpus, "InsufficientCpus"),
+            ("mem", app.mem, "InsufficientMemory"),
+            ("disk", app.disk, "InsufficientDisk"),
+            ("gpus", app.gpus, "InsufficientGpus"),
+        ] {
+            if need > 0.0 && resources::to_fixed(remaining.scalar(name)) < resources::to_fixed(need)
+            {
                 return Err(reason.into());
             }
         }
@@ -723,14 +854,24 @@ impl Marathon {
             .app_instances(&app.id)
             .into_iter()
             .filter(|i| !i.state.is_terminal() && !i.killing)
-            .map(|i| self.agents.get(&i.agent_id).cloned().unwrap_or(AgentFacts { agent_id: i.agent_id.clone(), hostname: i.host.clone(), attributes: vec![] }))
+            .map(|i| {
+                self.agents.get(&i.agent_id).cloned().unwrap_or(AgentFacts {
+                    agent_id: i.agent_id.clone(),
+                    hostname: i.host.clone(),
+                    attributes: vec![],
+                })
+            })
             .collect();
         let prefix = format!("{}.", task_prefix(&app.id));
-        for _ in pending.iter().filter(|t| t.task_id.value.starts_with(&prefix)) {
+        for _ in pending
+            .iter()
+            .filter(|t| t.task_id.value.starts_with(&prefix))
+        {
             placed.push(facts.clone());
         }
         let refs: Vec<&AgentFacts> = placed.iter().collect();
-        constraints::check(&app.constraints, facts, &refs).map_err(|e| format!("UnfulfilledConstraint: {e}"))?;
+        constraints::check(&app.constraints, facts, &refs)
+            .map_err(|e| format!("UnfulfilledConstraint: {e}"))?;
         // Ports.
         let defs = app.host_ports();
         let mut free = remaining.ranges("ports");
@@ -740,22 +881,33 @@ impl Marathon {
         let task_uuid = uuid::Uuid::new_v4();
         let mut seed = u64::from_le_bytes(task_uuid.as_bytes()[..8].try_into().unwrap_or([7; 8]));
         for d in &defs {
-            let want = if d.port != 0 && app.require_ports { Some(d.port as u64) } else { None };
+            let want = if d.port != 0 && app.require_ports {
+                Some(d.port as u64)
+            } else {
+                None
+            };
             let pick = match want {
                 Some(p) => free.iter().any(|r| r.begin <= p && p <= r.end).then_some(p),
                 None => {
                     let total = resources::ranges_len(&free);
                     (total > 0).then(|| {
-                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         nth_port(&free, (seed >> 33) % total)
                     })
                 }
             };
-            let Some(p) = pick else { return Err("InsufficientPorts".into()) };
+            let Some(p) = pick else {
+                return Err("InsufficientPorts".into());
+            };
             free = resources::subtract_ranges(&free, &[Range { begin: p, end: p }]);
             ports.push(p as u32);
         }
-        let mut res = vec![Resource::scalar("cpus", app.cpus), Resource::scalar("mem", app.mem)];
+        let mut res = vec![
+            Resource::scalar("cpus", app.cpus),
+            Resource::scalar("mem", app.mem),
+        ];
         if app.disk > 0.0 {
             res.push(Resource::scalar("disk", app.disk));
         }
@@ -763,12 +915,29 @@ impl Marathon {
             res.push(Resource::scalar("gpus", app.gpus));
         }
         if !ports.is_empty() {
-            res.push(Resource::ranges("ports", resources::coalesce(ports.iter().map(|&p| Range { begin: p as u64, end: p as u64 }).collect())));
+            res.push(Resource::ranges(
+                "ports",
+                resources::coalesce(
+                    ports
+                        .iter()
+                        .map(|&p| Range {
+                            begin: p as u64,
+                            end: p as u64,
+                        })
+                        .collect(),
+                ),
+            ));
         }
-        let role = offer.allocation_info.as_ref().and_then(|a| a.role.clone()).unwrap_or_else(|| "*".into());
+        let role = offer
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.clone())
+            .unwrap_or_else(|| "*".into());
         let mut used = Resources::new();
         for r in &mut res {
-            r.allocation_info = Some(AllocationInfo { role: Some(role.clone()) });
+            r.allocation_info = Some(AllocationInfo {
+                role: Some(role.clone()),
+            });
             used.add(r);
         }
         if !remaining.contains(&used) {
@@ -776,24 +945,53 @@ impl Marathon {
         }
         let task_id = format!("{}.{}", task_prefix(&app.id), task_uuid);
         let mut env: Vec<Variable> = Vec::new();
-        let mut put = |k: String, v: String| env.push(Variable { name: k, kind: None, value: v });
+        let mut put = |k: String, v: String| {
+            env.push(Variable {
+                name: k,
+                kind: None,
+                value: v,
+            })
+        };
         for (k, v) in &app.env {
             if let Some(s) = v.as_str() {
                 put(k.clone(), s.to_string());
             }
         }
         put("MARATHON_APP_ID".into(), app.id.clone());
-        put("MARATHON_APP_VERSION".into(), app.version.clone().unwrap_or_default());
+        put(
+            "MARATHON_APP_VERSION".into(),
+            app.version.clone().unwrap_or_default(),
+        );
         put("MARATHON_APP_RESOURCE_CPUS".into(), app.cpus.to_string());
         put("MARATHON_APP_RESOURCE_MEM".into(), app.mem.to_string());
         put("MARATHON_APP_RESOURCE_DISK".into(), app.disk.to_string());
-        put("MARATHON_APP_RESOURCE_GPUS".into(), (app.gpus as i64).to_string());
-        put("MARATHON_APP_LABELS".into(), app.labels.keys().map(|k| k.to_uppercase()).collect::<Vec<_>>().join(" "));
+        put(
+            "MARATHON_APP_RESOURCE_GPUS".into(),
+            (app.gpus as i64).to_string(),
+        );
+        put(
+            "MARATHON_APP_LABELS".into(),
+            app.labels
+                .keys()
+                .map(|k| k.to_uppercase())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         for (k, v) in &app.labels {
-            let key: String = k.to_uppercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            let key: String = k
+                .to_uppercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
             put(format!("MARATHON_APP_LABEL_{key}"), v.clone());
         }
-        if let Some(img) = app.container.as_ref().and_then(|c| c.get("docker")).and_then(|d| d.get("image")).and_then(|i| i.as_str()) {
+        if let Some(img) = app
+            .container
+            .as_ref()
+            .and_then(|c| c.get("docker"))
+            .and_then(|d| d.get("image"))
+            .and_then(|i| i.as_str())
+        {
             put("MARATHON_APP_DOCKER_IMAGE".into(), img.to_string());
         }
         put("MESOS_TASK_ID".into(), task_id.clone());
@@ -801,7 +999,10 @@ impl Marathon {
         for (i, p) in ports.iter().enumerate() {
             put(format!("PORT{i}"), p.to_string());
             if let Some(n) = &defs[i].name {
-                put(format!("PORT_{}", n.to_uppercase().replace('-', "_")), p.to_string());
+                put(
+                    format!("PORT_{}", n.to_uppercase().replace('-', "_")),
+                    p.to_string(),
+                );
             }
             if defs[i].port != 0 {
                 put(format!("PORT_{}", defs[i].port), p.to_string());
@@ -810,25 +1011,63 @@ impl Marathon {
         if let Some(p) = ports.first() {
             put("PORT".into(), p.to_string());
         }
-        put("PORTS".into(), ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","));
+        put(
+            "PORTS".into(),
+            ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         let mut uris: Vec<CommandURI> = app
             .fetch
             .iter()
-            .map(|f| CommandURI { value: f.uri.clone(), executable: Some(f.executable), extract: Some(f.extract), cache: Some(f.cache), output_file: f.dest_path.clone() })
+            .map(|f| CommandURI {
+                value: f.uri.clone(),
+                executable: Some(f.executable),
+                extract: Some(f.extract),
+                cache: Some(f.cache),
+                output_file: f.dest_path.clone(),
+            })
             .collect();
-        uris.extend(app.uris.iter().map(|u| CommandURI { value: u.clone(), executable: None, extract: Some(true), cache: None, output_file: None }));
+        uris.extend(app.uris.iter().map(|u| CommandURI {
+            value: u.clone(),
+            executable: None,
+            extract: Some(true),
+            cache: None,
+            output_file: None,
+        }));
         let command = match (&app.cmd, &app.args) {
-            (Some(cmd), _) => CommandInfo { value: Some(cmd.clone()), shell: Some(true), ..Default::default() },
+            (Some(cmd), _) => CommandInfo {
+                value: Some(cmd.clone()),
+                shell: Some(true),
+                ..Default::default()
+            },
             (None, Some(args)) => CommandInfo {
                 shell: Some(false),
                 value: args.first().cloned(),
                 arguments: args.clone(),
                 ..Default::default()
             },
-            (None, None) => CommandInfo { shell: Some(false), ..Default::default() },
+            (None, None) => CommandInfo {
+                shell: Some(false),
+                ..Default::default()
+            },
         };
-        let command = CommandInfo { uris, environment: Some(Environment { variables: env }), user: app.user.clone(), ..command };
-        let labels: Vec<Label> = app.labels.iter().map(|(k, v)| Label { key: k.clone(), value: Some(v.clone()) }).collect();
+        let command = CommandInfo {
+            uris,
+            environment: Some(Environment { variables: env }),
+            user: app.user.clone(),
+            ..command
+        };
+        let labels: Vec<Label> = app
+            .labels
+            .iter()
+            .map(|(k, v)| Label {
+                key: k.clone(),
+                value: Some(v.clone()),
+            })
+            .collect();
         let discovery = json!({
             "visibility": "FRAMEWORK", "name": hostname_of(&app.id),
             "ports": {"ports": defs.iter().zip(&ports).map(|(d, p)| {
@@ -845,11 +1084,22 @@ impl Marathon {
             executor: None,
             command: Some(command),
             container: mesos_container(&app, &ports),
-            health_check: app.health_checks.first().and_then(|hc| mesos_health_check(hc, &ports)),
+            health_check: app
+                .health_checks
+                .first()
+                .and_then(|hc| mesos_health_check(hc, &ports)),
             check: None,
-            kill_policy: app.task_kill_grace_period_seconds.map(|g| KillPolicy { grace_period: Some(DurationInfo { nanoseconds: (g * 1e9) as u64 }) }),
+            kill_policy: app.task_kill_grace_period_seconds.map(|g| KillPolicy {
+                grace_period: Some(DurationInfo {
+                    nanoseconds: (g * 1e9) as u64,
+                }),
+            }),
             data: None,
-            labels: if labels.is_empty() { None } else { Some(Labels { labels }) },
+            labels: if labels.is_empty() {
+                None
+            } else {
+                Some(Labels { labels })
+            },
             discovery: Some(discovery),
             max_completion_time: None,
         };
@@ -864,7 +1114,11 @@ impl Marathon {
         let mut calls = Vec::new();
         if let (Some(uuid), Some(agent)) = (&status.uuid, &status.agent_id) {
             let mut c = Call::new(CallType::ACKNOWLEDGE, self.framework_id.clone());
-            c.acknowledge = Some(drover_api::scheduler::Acknowledge { agent_id: agent.clone(), task_id: status.task_id.clone(), uuid: uuid.clone() });
+            c.acknowledge = Some(drover_api::scheduler::Acknowledge {
+                agent_id: agent.clone(),
+                task_id: status.task_id.clone(),
+                uuid: uuid.clone(),
+            });
             calls.push(c);
         }
         let tid = status.task_id.value.clone();
@@ -873,7 +1127,11 @@ impl Marathon {
             // so nothing runs that Marathon does not know about.
             if !status.state.is_terminal() && status.state != TaskState::TASK_UNREACHABLE {
                 let mut c = Call::new(CallType::KILL, self.framework_id.clone());
-                c.kill = Some(Kill { task_id: status.task_id.clone(), agent_id: status.agent_id.clone(), kill_policy: None });
+                c.kill = Some(Kill {
+                    task_id: status.task_id.clone(),
+                    agent_id: status.agent_id.clone(),
+                    kill_policy: None,
+                });
                 calls.push(c);
             }
             return calls;
@@ -881,7 +1139,9 @@ impl Marathon {
         let prev = inst.state;
         let app_of = inst.app_id.clone();
         self.touch(app_of);
-        let Some(inst) = self.instances.get_mut(&tid) else { return calls };
+        let Some(inst) = self.instances.get_mut(&tid) else {
+            return calls;
+        };
         inst.state = status.state;
         inst.last_message = status.message.clone();
         // Health from checks the agent runs (MESOS_HTTP, MESOS_TCP, COMMAND).
@@ -921,11 +1181,15 @@ impl Marathon {
         if status.state.is_terminal() || status.state == TaskState::TASK_UNKNOWN {
             self.drop_instance(&tid);
             self.write(vec![Op::Delete(format!("marathon/instances/{tid}"))]);
-            let failed = !matches!(status.state, TaskState::TASK_KILLED | TaskState::TASK_FINISHED) && !inst.killing;
+            let failed = !matches!(
+                status.state,
+                TaskState::TASK_KILLED | TaskState::TASK_FINISHED
+            ) && !inst.killing;
             if failed || (status.state == TaskState::TASK_FINISHED && !inst.killing) {
                 if let Some(app) = self.apps.get(&inst.app_id) {
                     let b = self.backoff.entry(inst.app_id.clone()).or_default();
-                    let delay = (app.backoff_seconds * app.backoff_factor.powi(b.failures as i32)).min(app.max_launch_delay_seconds);
+                    let delay = (app.backoff_seconds * app.backoff_factor.powi(b.failures as i32))
+                        .min(app.max_launch_delay_seconds);
                     b.failures += 1;
                     b.until = now_unix + delay;
                 }
@@ -953,11 +1217,20 @@ impl Marathon {
     }
 
     /// Record a health check result for an instance (Marathon-run checks).
-    pub fn health_result(&mut self, task_id: &str, ok: bool, cause: Option<String>, max_failures: u32, now_unix: f64) -> Calls {
+    pub fn health_result(
+        &mut self,
+        task_id: &str,
+        ok: bool,
+        cause: Option<String>,
+        max_failures: u32,
+        now_unix: f64,
+    ) -> Calls {
         if let Some(i) = self.instances.get(task_id) {
             self.touch(i.app_id.clone());
         }
-        let Some(i) = self.instances.get_mut(task_id) else { return vec![] };
+        let Some(i) = self.instances.get_mut(task_id) else {
+            return vec![];
+        };
         let before = i.healthy;
         if ok {
             i.consecutive_failures = 0;
@@ -990,7 +1263,10 @@ impl Marathon {
         if self.governed.contains(&i.app_id) && self.kill_governor_allows(&i.app_id) {
             self.governed.remove(&i.app_id);
             self.rendered.remove(&i.app_id);
-            self.emit("kill_governor_event", json!({"appId": i.app_id, "engaged": false, "reason": "checks recovered"}));
+            self.emit(
+                "kill_governor_event",
+                json!({"appId": i.app_id, "engaged": false, "reason": "checks recovered"}),
+            );
         }
         if i.healthy == Some(false) && !i.killing && self.kill_governor_allows(&i.app_id) {
             // Replace it: the planner counts it as not healthy and launches a replacement
@@ -1003,7 +1279,13 @@ impl Marathon {
     }
 
     /// Record a readiness check result (Marathon-run, HTTP).
-    pub fn readiness_result(&mut self, task_id: &str, ready: bool, result: Value, now_unix: f64) -> Calls {
+    pub fn readiness_result(
+        &mut self,
+        task_id: &str,
+        ready: bool,
+        result: Value,
+        now_unix: f64,
+    ) -> Calls {
         if let Some(i) = self.instances.get_mut(task_id) {
             i.ready |= ready;
             i.last_readiness = Some(result);
@@ -1016,13 +1298,20 @@ impl Marathon {
     /// The kill governor: when most of an app's instances are unhealthy at once, the checker is
     /// the likelier fault; stop killing until checks recover.
     pub fn kill_governor_allows(&self, app_id: &str) -> bool {
-        let insts: Vec<&Instance> = self.app_instances(app_id).into_iter().filter(|i| i.running()).collect();
+        let insts: Vec<&Instance> = self
+            .app_instances(app_id)
+            .into_iter()
+            .filter(|i| i.running())
+            .collect();
         if insts.len() < 3 {
             return true;
         }
         // "At once": count those already failing, not only those past maxConsecutiveFailures,
         // so the first to cross the line is not killed before the others catch up.
-        let failing = insts.iter().filter(|i| i.healthy == Some(false) || i.consecutive_failures > 0).count();
+        let failing = insts
+            .iter()
+            .filter(|i| i.healthy == Some(false) || i.consecutive_failures > 0)
+            .count();
         failing * 2 <= insts.len()
     }
 
@@ -1033,7 +1322,10 @@ impl Marathon {
             tasks: self
                 .instances
                 .values()
-                .map(|i| drover_api::scheduler::ReconcileTask { task_id: TaskID::new(i.task_id.clone()), agent_id: Some(AgentID::new(i.agent_id.clone())) })
+                .map(|i| drover_api::scheduler::ReconcileTask {
+                    task_id: TaskID::new(i.task_id.clone()),
+                    agent_id: Some(AgentID::new(i.agent_id.clone())),
+                })
                 .collect(),
         });
         c
@@ -1090,7 +1382,13 @@ fn mesos_container(app: &App, ports: &[u32]) -> Option<Value> {
         "volumes": volumes,
     });
     if network == "USER" {
-        if let Some(name) = app.networks.as_ref().and_then(|n| n.get(0)).and_then(|n| n.get("name")).and_then(|n| n.as_str()) {
+        if let Some(name) = app
+            .networks
+            .as_ref()
+            .and_then(|n| n.get(0))
+            .and_then(|n| n.get("name"))
+            .and_then(|n| n.as_str())
+        {
             out["network_infos"] = json!([{"name": name}]);
         }
     }
@@ -1100,7 +1398,9 @@ fn mesos_container(app: &App, ports: &[u32]) -> Option<Value> {
 /// Marathon's MESOS_HTTP / MESOS_HTTPS / MESOS_TCP / COMMAND checks, as the Mesos `HealthCheck`
 /// the agent runs next to the task (so they scale with the cluster, not with Marathon).
 fn mesos_health_check(hc: &drover_api::marathon::HealthCheck, ports: &[u32]) -> Option<Value> {
-    let port = hc.port.or_else(|| ports.get(hc.port_index.unwrap_or(0) as usize).copied());
+    let port = hc
+        .port
+        .or_else(|| ports.get(hc.port_index.unwrap_or(0) as usize).copied());
     let mut v = json!({
         "delay_seconds": hc.delay_seconds.unwrap_or(0.0), "interval_seconds": hc.interval_seconds,
         "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
@@ -1143,7 +1443,11 @@ fn nth_port(ranges: &[Range], mut n: u64) -> u64 {
 
 /// The version of an app's configuration (not of its scale).
 fn config_version(app: &App) -> &str {
-    app.extra.get("lastConfigChangeAt").and_then(|v| v.as_str()).or(app.version.as_deref()).unwrap_or_default()
+    app.extra
+        .get("lastConfigChangeAt")
+        .and_then(|v| v.as_str())
+        .or(app.version.as_deref())
+        .unwrap_or_default()
 }
 
 fn condition(s: TaskState) -> &'static str {
@@ -1184,22 +1488,43 @@ fn only_scaled(a: &App, b: &App) -> bool {
 /// depend on them, and so on; stops come first.
 fn order_steps(actions: &[(String, String)], apps: &[App]) -> Vec<Vec<(String, String)>> {
     let mut steps: Vec<Vec<(String, String)>> = Vec::new();
-    let stops: Vec<(String, String)> = actions.iter().filter(|(a, _)| a == "StopApplication").cloned().collect();
+    let stops: Vec<(String, String)> = actions
+        .iter()
+        .filter(|(a, _)| a == "StopApplication")
+        .cloned()
+        .collect();
     if !stops.is_empty() {
         steps.push(stops);
     }
-    let mut left: Vec<(String, String)> = actions.iter().filter(|(a, _)| a != "StopApplication").cloned().collect();
+    let mut left: Vec<(String, String)> = actions
+        .iter()
+        .filter(|(a, _)| a != "StopApplication")
+        .cloned()
+        .collect();
     let in_deploy: Vec<String> = left.iter().map(|(_, id)| id.clone()).collect();
     let deps = |id: &str| -> Vec<String> {
         apps.iter()
             .find(|a| a.id == id)
-            .map(|a| a.dependencies.iter().filter(|d| in_deploy.iter().any(|x| x == *d || x.starts_with(&format!("{}/", d.trim_end_matches('/'))))).cloned().collect())
+            .map(|a| {
+                a.dependencies
+                    .iter()
+                    .filter(|d| {
+                        in_deploy.iter().any(|x| {
+                            x == *d || x.starts_with(&format!("{}/", d.trim_end_matches('/')))
+                        })
+                    })
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut done: Vec<String> = Vec::new();
     while !left.is_empty() {
         let (ready, rest): (Vec<_>, Vec<_>) = left.into_iter().partition(|(_, id)| {
-            deps(id).iter().all(|d| done.iter().any(|x| x == d || x.starts_with(&format!("{}/", d.trim_end_matches('/')))))
+            deps(id).iter().all(|d| {
+                done.iter()
+                    .any(|x| x == d || x.starts_with(&format!("{}/", d.trim_end_matches('/'))))
+            })
         });
         if ready.is_empty() {
             // A cycle: run the rest together rather than never.
@@ -1226,8 +1551,12 @@ mod tests {
     #[test]
     fn dependencies_order_steps() {
         let a: App = serde_json::from_str(r#"{"id":"/db","cmd":"x"}"#).unwrap();
-        let b: App = serde_json::from_str(r#"{"id":"/web","cmd":"x","dependencies":["/db"]}"#).unwrap();
-        let actions = vec![("StartApplication".to_string(), "/web".to_string()), ("StartApplication".to_string(), "/db".to_string())];
+        let b: App =
+            serde_json::from_str(r#"{"id":"/web","cmd":"x","dependencies":["/db"]}"#).unwrap();
+        let actions = vec![
+            ("StartApplication".to_string(), "/web".to_string()),
+            ("StartApplication".to_string(), "/db".to_string()),
+        ];
         let steps = order_steps(&actions, &[a, b]);
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0][0].1, "/db");

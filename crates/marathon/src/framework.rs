@@ -23,7 +23,12 @@ fn framework_info(s: &Shared) -> FrameworkInfo {
         hostname: Some(s.cfg.hostname.clone()),
         principal: None,
         webui_url: Some(format!("http://{}", s.cfg.advertise)),
-        capabilities: ["MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"].iter().map(|c| Capability { kind: c.to_string() }).collect(),
+        capabilities: ["MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"]
+            .iter()
+            .map(|c| Capability {
+                kind: c.to_string(),
+            })
+            .collect(),
         labels: None,
         offer_filters: None,
     }
@@ -33,18 +38,35 @@ fn framework_info(s: &Shared) -> FrameworkInfo {
 /// accepts and declines are independent of each other and go out concurrently (a burst of
 /// thousands must not queue behind one HTTP round trip each); revive, suppress and reconcile
 /// go out in order, after everything posted before them.
-pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Call>, http: reqwest::Client) {
+pub async fn run_poster(
+    s: Arc<Shared>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Call>,
+    http: reqwest::Client,
+) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
     while let Some(mut call) = rx.recv().await {
         let (fid, sid) = {
             let m = s.lock();
-            (m.framework_id.clone(), s.stream_id.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            (
+                m.framework_id.clone(),
+                s.stream_id
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            )
         };
-        let (Some(fid), Some(sid)) = (fid, sid) else { continue };
+        let (Some(fid), Some(sid)) = (fid, sid) else {
+            continue;
+        };
         call.framework_id = Some(fid);
         let url = format!("http://{}/api/v1/scheduler", s.cfg.master);
-        if matches!(call.kind, CallType::ACKNOWLEDGE | CallType::KILL | CallType::ACCEPT | CallType::DECLINE) {
-            let Ok(permit) = in_flight.clone().acquire_owned().await else { continue };
+        if matches!(
+            call.kind,
+            CallType::ACKNOWLEDGE | CallType::KILL | CallType::ACCEPT | CallType::DECLINE
+        ) {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                continue;
+            };
             let http = http.clone();
             tokio::spawn(async move {
                 post(&http, &url, &sid, &call).await;
@@ -54,7 +76,9 @@ pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedRece
             // A barrier: everything posted before (a DECLINE with a long filter, say) lands
             // before this REVIVE/SUPPRESS/RECONCILE, or a revive could be undone by a decline
             // that overtook it.
-            let Ok(all) = in_flight.acquire_many(64).await else { continue };
+            let Ok(all) = in_flight.acquire_many(64).await else {
+                continue;
+            };
             post(&http, &url, &sid, &call).await;
             drop(all);
         }
@@ -62,11 +86,21 @@ pub async fn run_poster(s: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedRece
 }
 
 async fn post(http: &reqwest::Client, url: &str, sid: &str, call: &Call) {
-    match http.post(url).header("Mesos-Stream-Id", sid).json(call).send().await {
+    match http
+        .post(url)
+        .header("Mesos-Stream-Id", sid)
+        .json(call)
+        .send()
+        .await
+    {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => {
             let status = r.status();
-            tracing::warn!("master refused {:?} ({status}): {}", call.kind, r.text().await.unwrap_or_default());
+            tracing::warn!(
+                "master refused {:?} ({status}): {}",
+                call.kind,
+                r.text().await.unwrap_or_default()
+            );
         }
         Err(e) => tracing::warn!("posting {:?} failed: {e}", call.kind),
     }
@@ -77,12 +111,25 @@ pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
     loop {
         let info = framework_info(&s);
         let mut call = Call::new(CallType::SUBSCRIBE, info.id.clone());
-        call.subscribe = Some(Subscribe { framework_info: info, suppressed_roles: vec![] });
+        call.subscribe = Some(Subscribe {
+            framework_info: info,
+            suppressed_roles: vec![],
+        });
         let url = format!("http://{}/api/v1/scheduler", s.cfg.master);
-        match http.post(&url).header("Accept", "application/json").json(&call).send().await {
+        match http
+            .post(&url)
+            .header("Accept", "application/json")
+            .json(&call)
+            .send()
+            .await
+        {
             Ok(resp) if resp.status().is_success() => {
                 backoff = 0.2;
-                let sid = resp.headers().get("Mesos-Stream-Id").and_then(|v| v.to_str().ok()).map(String::from);
+                let sid = resp
+                    .headers()
+                    .get("Mesos-Stream-Id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
                 *s.stream_id.lock().unwrap_or_else(|e| e.into_inner()) = sid;
                 let mut body = resp.bytes_stream();
                 let mut dec = Decoder::new(256 << 20);
@@ -128,7 +175,10 @@ pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
                     m.forget_instances();
                     let _ = m.store.delete("marathon/framework_id");
                     if let Ok(rows) = m.store.scan("marathon/instances/") {
-                        let ops = rows.into_iter().map(|(k, _)| drover_store::Op::Delete(k)).collect();
+                        let ops = rows
+                            .into_iter()
+                            .map(|(k, _)| drover_store::Op::Delete(k))
+                            .collect();
                         let _ = m.store.apply(ops);
                     }
                 }
@@ -169,7 +219,10 @@ impl Shared {
                     None => vec![],
                 },
                 EventType::ERROR => {
-                    tracing::error!("master says: {}", ev.error.map(|e| e.message).unwrap_or_default());
+                    tracing::error!(
+                        "master says: {}",
+                        ev.error.map(|e| e.message).unwrap_or_default()
+                    );
                     vec![]
                 }
                 _ => vec![],

@@ -26,10 +26,14 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
             let m = s.lock();
             let mut out = Vec::new();
             for i in m.instances.values().filter(|i| i.running() && !i.killing) {
-                let Some(app) = m.apps.get(&i.app_id) else { continue };
+                let Some(app) = m.apps.get(&i.app_id) else {
+                    continue;
+                };
                 // One check per instance (the first); Marathon combines several the same way
                 // when they agree, and apps rarely have more than one.
-                let Some(hc) = app.health_checks.first() else { continue };
+                let Some(hc) = app.health_checks.first() else {
+                    continue;
+                };
                 // MESOS_* and COMMAND checks run on the agent; their results arrive as updates.
                 if !matches!(hc.protocol.as_str(), "HTTP" | "HTTPS" | "TCP") {
                     continue;
@@ -54,8 +58,26 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                     continue;
                 }
                 let addr = format!("{}:{port}", i.host);
-                let url = matches!(hc.protocol.as_str(), "HTTP" | "MESOS_HTTP").then(|| format!("http://{addr}{}", hc.path.clone().unwrap_or_else(|| "/".into())));
-                out.push((Due { task_id: i.task_id.clone(), url, addr, timeout: hc.timeout_seconds, max_failures: if in_grace { u32::MAX } else { hc.max_consecutive_failures } }, in_grace));
+                let url = matches!(hc.protocol.as_str(), "HTTP" | "MESOS_HTTP").then(|| {
+                    format!(
+                        "http://{addr}{}",
+                        hc.path.clone().unwrap_or_else(|| "/".into())
+                    )
+                });
+                out.push((
+                    Due {
+                        task_id: i.task_id.clone(),
+                        url,
+                        addr,
+                        timeout: hc.timeout_seconds,
+                        max_failures: if in_grace {
+                            u32::MAX
+                        } else {
+                            hc.max_consecutive_failures
+                        },
+                    },
+                    in_grace,
+                ));
             }
             out.into_iter().map(|(d, _)| d).collect()
         };
@@ -71,11 +93,15 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                         Ok(r) => Err(format!("HTTP {}", r.status())),
                         Err(e) => Err(e.to_string()),
                     },
-                    None => match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&d.addr)).await {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err("timed out".into()),
-                    },
+                    None => {
+                        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&d.addr))
+                            .await
+                        {
+                            Ok(Ok(_)) => Ok(()),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err("timed out".into()),
+                        }
+                    }
                 };
                 let now = unix_now();
                 let calls = {
@@ -84,7 +110,13 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                     if result.is_err() && d.max_failures == u32::MAX {
                         vec![]
                     } else {
-                        m.health_result(&d.task_id, result.is_ok(), result.err(), d.max_failures, now)
+                        m.health_result(
+                            &d.task_id,
+                            result.is_ok(),
+                            result.err(),
+                            d.max_failures,
+                            now,
+                        )
                     }
                 };
                 s2.send(calls);
@@ -103,26 +135,66 @@ fn readiness(s: &Arc<Shared>, http: &reqwest::Client, last: &mut HashMap<String,
     let due: Vec<(String, String, f64, Vec<u16>, String)> = {
         let m = s.lock();
         let mut out = Vec::new();
-        for i in m.instances.values().filter(|i| i.running() && !i.killing && !i.ready) {
-            let Some(app) = m.apps.get(&i.app_id) else { continue };
-            let Some(rc) = app.readiness_checks.first() else { continue };
-            let interval = rc.get("intervalSeconds").and_then(|v| v.as_f64()).unwrap_or(30.0);
-            if last.get(&i.task_id).map(|p| now - p < interval).unwrap_or(false) {
+        for i in m
+            .instances
+            .values()
+            .filter(|i| i.running() && !i.killing && !i.ready)
+        {
+            let Some(app) = m.apps.get(&i.app_id) else {
+                continue;
+            };
+            let Some(rc) = app.readiness_checks.first() else {
+                continue;
+            };
+            let interval = rc
+                .get("intervalSeconds")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(30.0);
+            if last
+                .get(&i.task_id)
+                .map(|p| now - p < interval)
+                .unwrap_or(false)
+            {
                 continue;
             }
-            let port_name = rc.get("portName").and_then(|v| v.as_str()).unwrap_or("http-api");
+            let port_name = rc
+                .get("portName")
+                .and_then(|v| v.as_str())
+                .unwrap_or("http-api");
             let defs = app.host_ports();
-            let idx = defs.iter().position(|d| d.name.as_deref() == Some(port_name)).unwrap_or(0);
-            let Some(port) = i.ports.get(idx) else { continue };
+            let idx = defs
+                .iter()
+                .position(|d| d.name.as_deref() == Some(port_name))
+                .unwrap_or(0);
+            let Some(port) = i.ports.get(idx) else {
+                continue;
+            };
             let path = rc.get("path").and_then(|v| v.as_str()).unwrap_or("/");
-            let timeout = rc.get("timeoutSeconds").and_then(|v| v.as_f64()).unwrap_or(10.0);
+            let timeout = rc
+                .get("timeoutSeconds")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(10.0);
             let codes: Vec<u16> = rc
                 .get("httpStatusCodesForReady")
                 .and_then(|v| v.as_array())
-                .map(|a| a.iter().filter_map(|c| c.as_u64().map(|c| c as u16)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_u64().map(|c| c as u16))
+                        .collect()
+                })
                 .unwrap_or_else(|| vec![200]);
-            let name = rc.get("name").and_then(|v| v.as_str()).unwrap_or("readinessCheck").to_string();
-            out.push((i.task_id.clone(), format!("http://{}:{port}{path}", i.host), timeout, codes, name));
+            let name = rc
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("readinessCheck")
+                .to_string();
+            out.push((
+                i.task_id.clone(),
+                format!("http://{}:{port}{path}", i.host),
+                timeout,
+                codes,
+                name,
+            ));
         }
         out
     };
@@ -131,14 +203,20 @@ fn readiness(s: &Arc<Shared>, http: &reqwest::Client, last: &mut HashMap<String,
         let s2 = s.clone();
         let http = http.clone();
         tokio::spawn(async move {
-            let r = http.get(&url).timeout(Duration::from_secs_f64(timeout.max(0.01))).send().await;
+            let r = http
+                .get(&url)
+                .timeout(Duration::from_secs_f64(timeout.max(0.01)))
+                .send()
+                .await;
             let (ready, status) = match r {
                 Ok(r) => (codes.contains(&r.status().as_u16()), r.status().as_u16()),
                 Err(_) => (false, 0),
             };
             let result = serde_json::json!({"name": name, "taskId": task_id, "ready": ready,
                 "lastResponse": {"status": status}});
-            let calls = s2.lock().readiness_result(&task_id, ready, result, unix_now());
+            let calls = s2
+                .lock()
+                .readiness_result(&task_id, ready, result, unix_now());
             s2.send(calls);
         });
     }

@@ -23,7 +23,10 @@ type Q = Query<Vec<(String, String)>>;
 impl IntoResponse for MarathonError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
-            MarathonError::Invalid(details) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"message": "Object is not valid", "details": details})),
+            MarathonError::Invalid(details) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"message": "Object is not valid", "details": details}),
+            ),
             MarathonError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"message": m})),
             MarathonError::Conflict(m) => (StatusCode::CONFLICT, json!({"message": m})),
             MarathonError::DeploymentInProgress(ids) => (
@@ -34,7 +37,10 @@ impl IntoResponse for MarathonError {
                 }),
             ),
             MarathonError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"message": m})),
-            MarathonError::Store(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({"message": format!("storage: {e}")})),
+            MarathonError::Store(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"message": format!("storage: {e}")}),
+            ),
         };
         (status, Json(body)).into_response()
     }
@@ -42,21 +48,34 @@ impl IntoResponse for MarathonError {
 
 /// Marathon's boolean query parameters are case-insensitive (`force=True`).
 fn flag(q: &[(String, String)], name: &str) -> Result<bool, MarathonError> {
-    match q.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.to_ascii_lowercase()) {
+    match q
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_ascii_lowercase())
+    {
         None => Ok(false),
         Some(v) if v == "true" || v.is_empty() => Ok(true),
         Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(MarathonError::BadRequest(format!("query parameter '{name}' must be true or false, got '{v}'"))),
+        Some(v) => Err(MarathonError::BadRequest(format!(
+            "query parameter '{name}' must be true or false, got '{v}'"
+        ))),
     }
 }
 
 fn params<'a>(q: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    q.iter().filter(|(k, _)| k == name).flat_map(|(_, v)| v.split(',')).collect()
+    q.iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .collect()
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, MarathonError> {
     serde_json::from_slice(body).map_err(|e| {
-        MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail { path: "/".into(), errors: vec![format!("Invalid JSON: {e}")] }])
+        MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
+            path: "/".into(),
+            errors: vec![format!("Invalid JSON: {e}")],
+        }])
     })
 }
 
@@ -68,15 +87,33 @@ pub fn router(s: Arc<Shared>) -> Router {
         .route("/v2/leader", get(leader))
         .route("/metrics", get(metrics))
         .route("/v2/apps", get(list_apps).post(create_app).put(put_apps))
-        .route("/v2/apps/{*rest}", get(get_app_path).put(put_app_path).delete(delete_app_path).post(post_app_path))
+        .route(
+            "/v2/apps/{*rest}",
+            get(get_app_path)
+                .put(put_app_path)
+                .delete(delete_app_path)
+                .post(post_app_path),
+        )
         .route("/v2/tasks", get(list_tasks))
         .route("/v2/tasks/delete", axum::routing::post(delete_tasks))
         .route("/v2/deployments", get(list_deployments))
-        .route("/v2/deployments/{id}", axum::routing::delete(delete_deployment))
+        .route(
+            "/v2/deployments/{id}",
+            axum::routing::delete(delete_deployment),
+        )
         .route("/v2/queue", get(queue))
         .route("/v2/queue/{*rest}", axum::routing::delete(reset_delay))
-        .route("/v2/groups", get(get_root_group).post(post_group).put(put_root_group))
-        .route("/v2/groups/{*rest}", get(get_group).put(put_group).delete(delete_group).post(post_group_path))
+        .route(
+            "/v2/groups",
+            get(get_root_group).post(post_group).put(put_root_group),
+        )
+        .route(
+            "/v2/groups/{*rest}",
+            get(get_group)
+                .put(put_group)
+                .delete(delete_group)
+                .post(post_group_path),
+        )
         .route("/v2/events", get(events))
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
@@ -139,11 +176,28 @@ pub fn task_json(i: &Instance) -> Value {
 
 fn counts(m: &Marathon, app: &App) -> (usize, usize, usize, usize) {
     let insts: Vec<&Instance> = m.app_instances(&app.id);
-    let staged = insts.iter().filter(|i| matches!(i.state, TaskState::TASK_STAGING | TaskState::TASK_STARTING)).count();
+    let staged = insts
+        .iter()
+        .filter(|i| matches!(i.state, TaskState::TASK_STAGING | TaskState::TASK_STARTING))
+        .count();
     let running = insts.iter().filter(|i| i.running()).count();
-    let healthy = if app.health_checks.is_empty() { 0 } else { insts.iter().filter(|i| i.running() && i.healthy == Some(true) && i.consecutive_failures == 0).count() };
+    let healthy = if app.health_checks.is_empty() {
+        0
+    } else {
+        insts
+            .iter()
+            .filter(|i| i.running() && i.healthy == Some(true) && i.consecutive_failures == 0)
+            .count()
+    };
     // Marathon counts a task unhealthy when its last check failed.
-    let unhealthy = if app.health_checks.is_empty() { 0 } else { insts.iter().filter(|i| i.running() && (i.healthy == Some(false) || i.consecutive_failures > 0)).count() };
+    let unhealthy = if app.health_checks.is_empty() {
+        0
+    } else {
+        insts
+            .iter()
+            .filter(|i| i.running() && (i.healthy == Some(false) || i.consecutive_failures > 0))
+            .count()
+    };
     (staged, running, healthy, unhealthy)
 }
 
@@ -152,7 +206,10 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
     if let Some(o) = v.as_object_mut() {
         let scaling = o.remove("lastScalingAt");
         let config = o.remove("lastConfigChangeAt");
-        o.insert("versionInfo".into(), json!({"lastScalingAt": scaling, "lastConfigChangeAt": config}));
+        o.insert(
+            "versionInfo".into(),
+            json!({"lastScalingAt": scaling, "lastConfigChangeAt": config}),
+        );
         o.insert("portDefinitions".into(), json!(app.port_defs()));
         o.remove("ports");
     }
@@ -161,11 +218,27 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
     v["tasksRunning"] = json!(running);
     v["tasksHealthy"] = json!(healthy);
     v["tasksUnhealthy"] = json!(unhealthy);
-    let deps: Vec<Value> = m.deployments.values().filter(|d| d.affected_apps.contains(&app.id)).map(|d| json!({"id": d.id})).collect();
+    let deps: Vec<Value> = m
+        .deployments
+        .values()
+        .filter(|d| d.affected_apps.contains(&app.id))
+        .map(|d| json!({"id": d.id}))
+        .collect();
     v["deployments"] = json!(deps);
-    let has = |k: &str| embed.iter().any(|e| *e == k || *e == format!("apps.{k}") || *e == format!("app.{k}") || *e == format!("group.apps.{k}"));
+    let has = |k: &str| {
+        embed.iter().any(|e| {
+            *e == k
+                || *e == format!("apps.{k}")
+                || *e == format!("app.{k}")
+                || *e == format!("group.apps.{k}")
+        })
+    };
     if has("tasks") {
-        v["tasks"] = json!(m.app_instances(&app.id).into_iter().map(task_json).collect::<Vec<_>>());
+        v["tasks"] = json!(m
+            .app_instances(&app.id)
+            .into_iter()
+            .map(task_json)
+            .collect::<Vec<_>>());
     }
     if has("lastTaskFailure") || has("failures") {
         if let Some(f) = m.last_failure.get(&app.id) {
@@ -173,7 +246,11 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
         }
     }
     if has("readiness") {
-        v["readinessCheckResults"] = json!(m.app_instances(&app.id).into_iter().filter_map(|i| i.last_readiness.clone()).collect::<Vec<_>>());
+        v["readinessCheckResults"] = json!(m
+            .app_instances(&app.id)
+            .into_iter()
+            .filter_map(|i| i.last_readiness.clone())
+            .collect::<Vec<_>>());
     }
     if m.governed.contains(&app.id) {
         v["killGovernor"] = json!({"engaged": true, "reason": "most instances are unhealthy at once: not killing them (the check is the likelier fault)"});
@@ -192,21 +269,44 @@ async fn list_apps(State(s): S, Query(q): Q) -> Response {
     let ids: Vec<String> = m
         .apps
         .values()
-        .filter(|a| cmd.as_ref().map(|c| a.cmd.as_deref().unwrap_or_default().contains(c.as_str())).unwrap_or(true))
-        .filter(|a| id.as_ref().map(|i| a.id.contains(i.as_str())).unwrap_or(true))
         .filter(|a| {
-            label.as_ref().map(|l| match l.split_once("==") {
-                Some((k, v)) => a.labels.get(k.trim()).map(|x| x == v.trim()).unwrap_or(false),
-                None => match l.split_once("!=") {
-                    Some((k, v)) => a.labels.get(k.trim()).map(|x| x != v.trim()).unwrap_or(true),
-                    None => a.labels.contains_key(l.trim()),
-                },
-            }).unwrap_or(true)
+            cmd.as_ref()
+                .map(|c| a.cmd.as_deref().unwrap_or_default().contains(c.as_str()))
+                .unwrap_or(true)
+        })
+        .filter(|a| {
+            id.as_ref()
+                .map(|i| a.id.contains(i.as_str()))
+                .unwrap_or(true)
+        })
+        .filter(|a| {
+            label
+                .as_ref()
+                .map(|l| match l.split_once("==") {
+                    Some((k, v)) => a
+                        .labels
+                        .get(k.trim())
+                        .map(|x| x == v.trim())
+                        .unwrap_or(false),
+                    None => match l.split_once("!=") {
+                        Some((k, v)) => a
+                            .labels
+                            .get(k.trim())
+                            .map(|x| x != v.trim())
+                            .unwrap_or(true),
+                        None => a.labels.contains_key(l.trim()),
+                    },
+                })
+                .unwrap_or(true)
         })
         .map(|a| a.id.clone())
         .collect();
     if !embed.is_empty() {
-        let apps: Vec<Value> = ids.iter().filter_map(|i| m.apps.get(i)).map(|a| app_json(&m, a, &embed)).collect();
+        let apps: Vec<Value> = ids
+            .iter()
+            .filter_map(|i| m.apps.get(i))
+            .map(|a| app_json(&m, a, &embed))
+            .collect();
         drop(m);
         return Json(json!({ "apps": apps })).into_response();
     }
@@ -218,7 +318,8 @@ async fn list_apps(State(s): S, Query(q): Q) -> Response {
             Some(b) => b,
             None => {
                 let Some(app) = m.apps.get(i) else { continue };
-                let b = Bytes::from(serde_json::to_vec(&app_json(&m, app, &[])).unwrap_or_default());
+                let b =
+                    Bytes::from(serde_json::to_vec(&app_json(&m, app, &[])).unwrap_or_default());
                 m.rendered.insert(i.clone(), b.clone());
                 b
             }
@@ -235,11 +336,18 @@ async fn list_apps(State(s): S, Query(q): Q) -> Response {
         body.extend_from_slice(p);
     }
     body.extend_from_slice(b"]}");
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn post_event(m: &Marathon, uri: &str, app: &App) {
-    m.emit("api_post_event", json!({"clientIp": "", "uri": uri, "appDefinition": app}));
+    m.emit(
+        "api_post_event",
+        json!({"clientIp": "", "uri": uri, "appDefinition": app}),
+    );
 }
 
 async fn create_app(State(s): S, Query(q): Q, body: Bytes) -> Result<Response, MarathonError> {
@@ -248,10 +356,19 @@ async fn create_app(State(s): S, Query(q): Q, body: Bytes) -> Result<Response, M
     let app = validate_app(app, "/").map_err(MarathonError::Invalid)?;
     let mut m = s.lock();
     if m.apps.contains_key(&app.id) {
-        return Err(MarathonError::Conflict(format!("An app with id [{}] already exists.", app.id)));
+        return Err(MarathonError::Conflict(format!(
+            "An app with id [{}] already exists.",
+            app.id
+        )));
     }
-    if m.apps.keys().any(|a| a.starts_with(&format!("{}/", app.id))) {
-        return Err(MarathonError::Conflict(format!("A group with id [{}] already exists.", app.id)));
+    if m.apps
+        .keys()
+        .any(|a| a.starts_with(&format!("{}/", app.id)))
+    {
+        return Err(MarathonError::Conflict(format!(
+            "A group with id [{}] already exists.",
+            app.id
+        )));
     }
     let d = m.deploy(vec![app.clone()], vec![], force, false)?;
     post_event(&m, "/v2/apps", &app);
@@ -261,14 +378,29 @@ async fn create_app(State(s): S, Query(q): Q, body: Bytes) -> Result<Response, M
     let calls = m.reconcile_plans(crate::core::unix_now());
     drop(m);
     s.send(calls);
-    Ok((StatusCode::CREATED, [("Location", format!("/v2/apps{}", stored.id))], Json(v)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [("Location", format!("/v2/apps{}", stored.id))],
+        Json(v),
+    )
+        .into_response())
 }
 
 /// Merge a partial app body over an existing definition (Marathon's PUT semantics).
-fn merge(existing: Option<&App>, id: &str, body: &[u8], partial: bool) -> Result<App, MarathonError> {
+fn merge(
+    existing: Option<&App>,
+    id: &str,
+    body: &[u8],
+    partial: bool,
+) -> Result<App, MarathonError> {
     let patch: Value = parse_json(body)?;
     if !patch.is_object() {
-        return Err(MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail { path: "/".into(), errors: vec!["expected a JSON object".into()] }]));
+        return Err(MarathonError::Invalid(vec![
+            drover_api::marathon::ValidationDetail {
+                path: "/".into(),
+                errors: vec!["expected a JSON object".into()],
+            },
+        ]));
     }
     let mut base = match (existing, partial) {
         (Some(a), true) => serde_json::to_value(a).unwrap_or(json!({})),
@@ -289,7 +421,10 @@ fn merge(existing: Option<&App>, id: &str, body: &[u8], partial: bool) -> Result
         b.remove("version");
     }
     let app: App = serde_json::from_value(base).map_err(|e| {
-        MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail { path: "/".into(), errors: vec![e.to_string()] }])
+        MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
+            path: "/".into(),
+            errors: vec![e.to_string()],
+        }])
     })?;
     validate_app(app, "/").map_err(MarathonError::Invalid)
 }
@@ -299,33 +434,70 @@ fn split_app_path(rest: &str) -> (String, Vec<String>) {
     let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
     for (i, p) in parts.iter().enumerate() {
         if matches!(*p, "restart" | "tasks" | "versions") && i > 0 {
-            return (canonical_id(&parts[..i].join("/"), "/"), parts[i..].iter().map(|s| s.to_string()).collect());
+            return (
+                canonical_id(&parts[..i].join("/"), "/"),
+                parts[i..].iter().map(|s| s.to_string()).collect(),
+            );
         }
     }
     (canonical_id(&parts.join("/"), "/"), vec![])
 }
 
-async fn get_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Result<Json<Value>, MarathonError> {
+async fn get_app_path(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Value>, MarathonError> {
     let (id, sub) = split_app_path(&rest);
     let m = s.lock();
-    let app = m.apps.get(&id).ok_or_else(|| MarathonError::NotFound(format!("App '{id}' does not exist")))?;
+    let app = m
+        .apps
+        .get(&id)
+        .ok_or_else(|| MarathonError::NotFound(format!("App '{id}' does not exist")))?;
     let embed = params(&q, "embed");
-    match sub.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
-        [] => Ok(Json(json!({"app": app_json(&m, app, &[&embed[..], &["tasks", "lastTaskFailure"]].concat())}))),
-        ["tasks"] => Ok(Json(json!({"tasks": m.app_instances(&id).into_iter().map(task_json).collect::<Vec<_>>()}))),
-        ["versions"] => Ok(Json(json!({"versions": m.versions(&id).into_iter().rev().collect::<Vec<_>>()}))),
-        ["versions", v] => m.app_version(&id, v).map(|a| Json(serde_json::to_value(a).unwrap_or(Value::Null))).ok_or_else(|| MarathonError::NotFound(format!("App '{id}' has no version {v}"))),
-        _ => Err(MarathonError::NotFound(format!("no such resource under app '{id}'"))),
+    match sub
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => Ok(Json(
+            json!({"app": app_json(&m, app, &[&embed[..], &["tasks", "lastTaskFailure"]].concat())}),
+        )),
+        ["tasks"] => Ok(Json(
+            json!({"tasks": m.app_instances(&id).into_iter().map(task_json).collect::<Vec<_>>()}),
+        )),
+        ["versions"] => Ok(Json(
+            json!({"versions": m.versions(&id).into_iter().rev().collect::<Vec<_>>()}),
+        )),
+        ["versions", v] => m
+            .app_version(&id, v)
+            .map(|a| Json(serde_json::to_value(a).unwrap_or(Value::Null)))
+            .ok_or_else(|| MarathonError::NotFound(format!("App '{id}' has no version {v}"))),
+        _ => Err(MarathonError::NotFound(format!(
+            "no such resource under app '{id}'"
+        ))),
     }
 }
 
-async fn put_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q, body: Bytes) -> Result<Response, MarathonError> {
+async fn put_app_path(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, MarathonError> {
     let (id, sub) = split_app_path(&rest);
     if !sub.is_empty() {
-        return Err(MarathonError::NotFound("PUT is only allowed on an app".into()));
+        return Err(MarathonError::NotFound(
+            "PUT is only allowed on an app".into(),
+        ));
     }
     let force = flag(&q, "force")?;
-    let partial = q.iter().find(|(k, _)| k == "partialUpdate").map(|(_, v)| !v.eq_ignore_ascii_case("false")).unwrap_or(true);
+    let partial = q
+        .iter()
+        .find(|(k, _)| k == "partialUpdate")
+        .map(|(_, v)| !v.eq_ignore_ascii_case("false"))
+        .unwrap_or(true);
     let mut m = s.lock();
     let existing = m.apps.get(&id).cloned();
     let app = merge(existing.as_ref(), &id, &body, partial)?;
@@ -334,8 +506,16 @@ async fn put_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q, body: 
     let calls = m.reconcile_plans(crate::core::unix_now());
     drop(m);
     s.send(calls);
-    let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(json!({"deploymentId": d.id, "version": d.version}))).into_response())
+    let status = if existing.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(json!({"deploymentId": d.id, "version": d.version})),
+    )
+        .into_response())
 }
 
 async fn put_apps(State(s): S, Query(q): Q, body: Bytes) -> Result<Json<Value>, MarathonError> {
@@ -345,7 +525,10 @@ async fn put_apps(State(s): S, Query(q): Q, body: Bytes) -> Result<Json<Value>, 
     let mut apps = Vec::new();
     for (i, p) in patches.iter().enumerate() {
         let id = p.get("id").and_then(|v| v.as_str()).ok_or_else(|| {
-            MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail { path: format!("({i})/id"), errors: vec!["is required".into()] }])
+            MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
+                path: format!("({i})/id"),
+                errors: vec!["is required".into()],
+            }])
         })?;
         let id = canonical_id(id, "/");
         let bytes = serde_json::to_vec(p).unwrap_or_default();
@@ -358,28 +541,51 @@ async fn put_apps(State(s): S, Query(q): Q, body: Bytes) -> Result<Json<Value>, 
     Ok(Json(json!({"deploymentId": d.id, "version": d.version})))
 }
 
-async fn delete_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Result<Json<Value>, MarathonError> {
+async fn delete_app_path(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Value>, MarathonError> {
     let (id, sub) = split_app_path(&rest);
     let force = flag(&q, "force")?;
     let scale = flag(&q, "scale")?;
     let mut m = s.lock();
     if !m.apps.contains_key(&id) {
-        return Err(MarathonError::NotFound(format!("App '{id}' does not exist")));
+        return Err(MarathonError::NotFound(format!(
+            "App '{id}' does not exist"
+        )));
     }
     let now = crate::core::unix_now();
-    let out = match sub.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
+    let out = match sub
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] => {
             let d = m.deploy(vec![], vec![id.clone()], force, false)?;
             json!({"deploymentId": d.id, "version": d.version})
         }
         ["tasks"] => {
             let host = q.iter().find(|(k, _)| k == "host").map(|(_, v)| v.clone());
-            let ids: Vec<String> = m.app_instances(&id).into_iter().filter(|i| host.as_ref().map(|h| &i.host == h).unwrap_or(true)).map(|i| i.task_id.clone()).collect();
+            let ids: Vec<String> = m
+                .app_instances(&id)
+                .into_iter()
+                .filter(|i| host.as_ref().map(|h| &i.host == h).unwrap_or(true))
+                .map(|i| i.task_id.clone())
+                .collect();
             kill_tasks(&mut m, &s, &ids, scale, force)?
         }
         ["tasks", task] => {
-            if !m.instances.get(*task).map(|i| i.app_id == id).unwrap_or(false) {
-                return Err(MarathonError::NotFound(format!("Task '{task}' of app '{id}' does not exist")));
+            if !m
+                .instances
+                .get(*task)
+                .map(|i| i.app_id == id)
+                .unwrap_or(false)
+            {
+                return Err(MarathonError::NotFound(format!(
+                    "Task '{task}' of app '{id}' does not exist"
+                )));
             }
             let before: Vec<Value> = m.instances.get(*task).map(task_json).into_iter().collect();
             kill_tasks(&mut m, &s, &[task.to_string()], scale, force)?;
@@ -394,8 +600,18 @@ async fn delete_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> 
 }
 
 /// Kill tasks; with `scale`, lower their apps' instance counts so they are not replaced.
-fn kill_tasks(m: &mut Marathon, s: &Shared, ids: &[String], scale: bool, force: bool) -> Result<Value, MarathonError> {
-    let killed: Vec<Value> = ids.iter().filter_map(|t| m.instances.get(t)).map(task_json).collect();
+fn kill_tasks(
+    m: &mut Marathon,
+    s: &Shared,
+    ids: &[String],
+    scale: bool,
+    force: bool,
+) -> Result<Value, MarathonError> {
+    let killed: Vec<Value> = ids
+        .iter()
+        .filter_map(|t| m.instances.get(t))
+        .map(task_json)
+        .collect();
     if scale {
         let mut per_app: HashMap<String, i64> = HashMap::new();
         for t in ids {
@@ -424,14 +640,24 @@ fn kill_tasks(m: &mut Marathon, s: &Shared, ids: &[String], scale: bool, force: 
     Ok(json!({"tasks": killed}))
 }
 
-async fn post_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Result<Json<Value>, MarathonError> {
+async fn post_app_path(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Value>, MarathonError> {
     let (id, sub) = split_app_path(&rest);
     if sub.first().map(|s| s.as_str()) != Some("restart") {
-        return Err(MarathonError::NotFound("POST is only allowed on /v2/apps/{id}/restart".into()));
+        return Err(MarathonError::NotFound(
+            "POST is only allowed on /v2/apps/{id}/restart".into(),
+        ));
     }
     let force = flag(&q, "force")?;
     let mut m = s.lock();
-    let app = m.apps.get(&id).cloned().ok_or_else(|| MarathonError::NotFound(format!("App '{id}' does not exist")))?;
+    let app = m
+        .apps
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| MarathonError::NotFound(format!("App '{id}' does not exist")))?;
     let d = m.deploy(vec![app], vec![], force, true)?;
     let calls = m.reconcile_plans(crate::core::unix_now());
     drop(m);
@@ -443,13 +669,18 @@ async fn post_app_path(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Re
 
 async fn list_tasks(State(s): S, Query(q): Q) -> Json<Value> {
     let m = s.lock();
-    let status = q.iter().find(|(k, _)| k == "status").map(|(_, v)| v.to_ascii_lowercase());
+    let status = q
+        .iter()
+        .find(|(k, _)| k == "status")
+        .map(|(_, v)| v.to_ascii_lowercase());
     let tasks: Vec<Value> = m
         .instances
         .values()
         .filter(|i| match status.as_deref() {
             Some("running") => i.running(),
-            Some("staging") => matches!(i.state, TaskState::TASK_STAGING | TaskState::TASK_STARTING),
+            Some("staging") => {
+                matches!(i.state, TaskState::TASK_STAGING | TaskState::TASK_STARTING)
+            }
             _ => true,
         })
         .map(task_json)
@@ -464,12 +695,20 @@ async fn delete_tasks(State(s): S, Query(q): Q, body: Bytes) -> Result<Json<Valu
     let ids: Vec<String> = v
         .get("ids")
         .and_then(|x| x.as_array())
-        .ok_or_else(|| MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail { path: "/ids".into(), errors: vec!["is required".into()] }]))?
+        .ok_or_else(|| {
+            MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
+                path: "/ids".into(),
+                errors: vec!["is required".into()],
+            }])
+        })?
         .iter()
         .filter_map(|x| x.as_str().map(String::from))
         .collect();
     let mut m = s.lock();
-    let known: Vec<String> = ids.into_iter().filter(|t| m.instances.contains_key(t)).collect();
+    let known: Vec<String> = ids
+        .into_iter()
+        .filter(|t| m.instances.contains_key(t))
+        .collect();
     let out = kill_tasks(&mut m, &s, &known, scale, force)?;
     let calls = m.reconcile_plans(crate::core::unix_now());
     drop(m);
@@ -481,10 +720,19 @@ async fn delete_tasks(State(s): S, Query(q): Q, body: Bytes) -> Result<Json<Valu
 
 async fn list_deployments(State(s): S) -> Json<Value> {
     let m = s.lock();
-    Json(Value::Array(m.deployments.values().map(|d| m.deployment_json(d)).collect()))
+    Json(Value::Array(
+        m.deployments
+            .values()
+            .map(|d| m.deployment_json(d))
+            .collect(),
+    ))
 }
 
-async fn delete_deployment(State(s): S, Path(id): Path<String>, Query(q): Q) -> Result<Response, MarathonError> {
+async fn delete_deployment(
+    State(s): S,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, MarathonError> {
     let force = flag(&q, "force")?;
     let mut m = s.lock();
     let r = m.rollback(&id, force)?;
@@ -492,7 +740,11 @@ async fn delete_deployment(State(s): S, Path(id): Path<String>, Query(q): Q) -> 
     drop(m);
     s.send(calls);
     Ok(match r {
-        Some(d) => (StatusCode::OK, Json(json!({"deploymentId": d.id, "version": d.version}))).into_response(),
+        Some(d) => (
+            StatusCode::OK,
+            Json(json!({"deploymentId": d.id, "version": d.version})),
+        )
+            .into_response(),
         None => StatusCode::ACCEPTED.into_response(),
     })
 }
@@ -531,12 +783,16 @@ async fn queue(State(s): S, Query(q): Q) -> Json<Value> {
 
 async fn reset_delay(State(s): S, Path(rest): Path<String>) -> Result<StatusCode, MarathonError> {
     let Some(id) = rest.trim_end_matches('/').strip_suffix("/delay") else {
-        return Err(MarathonError::NotFound("use DELETE /v2/queue/{appId}/delay".into()));
+        return Err(MarathonError::NotFound(
+            "use DELETE /v2/queue/{appId}/delay".into(),
+        ));
     };
     let id = canonical_id(id, "/");
     let mut m = s.lock();
     if !m.apps.contains_key(&id) {
-        return Err(MarathonError::NotFound(format!("App '{id}' does not exist")));
+        return Err(MarathonError::NotFound(format!(
+            "App '{id}' does not exist"
+        )));
     }
     m.reset_delay(&id);
     Ok(StatusCode::NO_CONTENT)
@@ -545,17 +801,36 @@ async fn reset_delay(State(s): S, Path(rest): Path<String>) -> Result<StatusCode
 // -------------------------------------------------------------------------------- groups
 
 fn group_json(m: &Marathon, gid: &str, embed: &[&str]) -> Value {
-    let prefix = if gid == "/" { "/".to_string() } else { format!("{gid}/") };
-    let apps: Vec<Value> = m.apps.values().filter(|a| a.id.starts_with(&prefix) && !a.id[prefix.len()..].contains('/')).map(|a| app_json(m, a, embed)).collect();
+    let prefix = if gid == "/" {
+        "/".to_string()
+    } else {
+        format!("{gid}/")
+    };
+    let apps: Vec<Value> = m
+        .apps
+        .values()
+        .filter(|a| a.id.starts_with(&prefix) && !a.id[prefix.len()..].contains('/'))
+        .map(|a| app_json(m, a, embed))
+        .collect();
     let mut subgroups: Vec<String> = m
         .apps
         .keys()
         .filter(|a| a.starts_with(&prefix) && a[prefix.len()..].contains('/'))
-        .map(|a| format!("{prefix}{}", a[prefix.len()..].split('/').next().unwrap_or_default()))
+        .map(|a| {
+            format!(
+                "{prefix}{}",
+                a[prefix.len()..].split('/').next().unwrap_or_default()
+            )
+        })
         .collect();
     subgroups.sort();
     subgroups.dedup();
-    let version = m.apps.values().filter(|a| a.id.starts_with(&prefix)).filter_map(|a| a.version.clone()).max();
+    let version = m
+        .apps
+        .values()
+        .filter(|a| a.id.starts_with(&prefix))
+        .filter_map(|a| a.version.clone())
+        .max();
     json!({
         "id": gid, "apps": apps, "pods": [], "dependencies": [], "version": version,
         "groups": subgroups.iter().map(|g| group_json(m, g, embed)).collect::<Vec<_>>(),
@@ -567,30 +842,65 @@ async fn get_root_group(State(s): S, Query(q): Q) -> Json<Value> {
     Json(group_json(&m, "/", &params(&q, "embed")))
 }
 
-async fn get_group(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Result<Json<Value>, MarathonError> {
+async fn get_group(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Value>, MarathonError> {
     let id = canonical_id(&rest, "/");
     let m = s.lock();
     if id != "/" && !m.apps.keys().any(|a| a.starts_with(&format!("{id}/"))) {
-        return Err(MarathonError::NotFound(format!("Group '{id}' does not exist")));
+        return Err(MarathonError::NotFound(format!(
+            "Group '{id}' does not exist"
+        )));
     }
     Ok(Json(group_json(&m, &id, &params(&q, "embed"))))
 }
 
 /// All apps of a group body, ids made absolute relative to their groups.
-fn collect_apps(group: &Value, base: &str, out: &mut Vec<App>, errors: &mut Vec<drover_api::marathon::ValidationDetail>, path: &str) {
+fn collect_apps(
+    group: &Value,
+    base: &str,
+    out: &mut Vec<App>,
+    errors: &mut Vec<drover_api::marathon::ValidationDetail>,
+    path: &str,
+) {
     collect_apps_with(group, base, &[], out, errors, path)
 }
 
 /// A group's `dependencies` hold for every app inside it (and its subgroups).
-fn collect_apps_with(group: &Value, base: &str, inherited: &[String], out: &mut Vec<App>, errors: &mut Vec<drover_api::marathon::ValidationDetail>, path: &str) {
-    let gid = group.get("id").and_then(|v| v.as_str()).map(|i| canonical_id(i, base)).unwrap_or_else(|| base.to_string());
+fn collect_apps_with(
+    group: &Value,
+    base: &str,
+    inherited: &[String],
+    out: &mut Vec<App>,
+    errors: &mut Vec<drover_api::marathon::ValidationDetail>,
+    path: &str,
+) {
+    let gid = group
+        .get("id")
+        .and_then(|v| v.as_str())
+        .map(|i| canonical_id(i, base))
+        .unwrap_or_else(|| base.to_string());
     let mut deps: Vec<String> = inherited.to_vec();
-    for d in group.get("dependencies").and_then(|v| v.as_array()).cloned().unwrap_or_default() {
+    for d in group
+        .get("dependencies")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default()
+    {
         if let Some(d) = d.as_str() {
             deps.push(canonical_id(d, crate::validate::parent_of(&gid)));
         }
     }
-    for (i, a) in group.get("apps").and_then(|v| v.as_array()).cloned().unwrap_or_default().into_iter().enumerate() {
+    for (i, a) in group
+        .get("apps")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         match serde_json::from_value::<App>(a) {
             Ok(mut app) => match {
                 app.dependencies.extend(deps.iter().cloned());
@@ -602,21 +912,45 @@ fn collect_apps_with(group: &Value, base: &str, inherited: &[String], out: &mut 
                     d
                 })),
             },
-            Err(e) => errors.push(drover_api::marathon::ValidationDetail { path: format!("{path}/apps({i})"), errors: vec![e.to_string()] }),
+            Err(e) => errors.push(drover_api::marathon::ValidationDetail {
+                path: format!("{path}/apps({i})"),
+                errors: vec![e.to_string()],
+            }),
         }
     }
-    for (i, g) in group.get("groups").and_then(|v| v.as_array()).cloned().unwrap_or_default().iter().enumerate() {
+    for (i, g) in group
+        .get("groups")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         collect_apps_with(g, &gid, &deps, out, errors, &format!("{path}/groups({i})"));
     }
 }
 
-async fn deploy_group(s: &Shared, base: &str, body: &[u8], q: &[(String, String)], replace: bool) -> Result<Json<Value>, MarathonError> {
+async fn deploy_group(
+    s: &Shared,
+    base: &str,
+    body: &[u8],
+    q: &[(String, String)],
+    replace: bool,
+) -> Result<Json<Value>, MarathonError> {
     let force = flag(q, "force")?;
     let v: Value = parse_json(body)?;
-    let gid = v.get("id").and_then(|x| x.as_str()).map(|i| canonical_id(i, base)).unwrap_or_else(|| base.to_string());
+    let gid = v
+        .get("id")
+        .and_then(|x| x.as_str())
+        .map(|i| canonical_id(i, base))
+        .unwrap_or_else(|| base.to_string());
     let mut m = s.lock();
     if let Some(by) = v.get("scaleBy").and_then(|x| x.as_f64()) {
-        let prefix = if gid == "/" { "/".to_string() } else { format!("{gid}/") };
+        let prefix = if gid == "/" {
+            "/".to_string()
+        } else {
+            format!("{gid}/")
+        };
         let apps: Vec<App> = m
             .apps
             .values()
@@ -637,8 +971,16 @@ async fn deploy_group(s: &Shared, base: &str, body: &[u8], q: &[(String, String)
         return Err(MarathonError::Invalid(errors));
     }
     let removed: Vec<String> = if replace {
-        let prefix = if gid == "/" { "/".to_string() } else { format!("{gid}/") };
-        m.apps.keys().filter(|a| a.starts_with(&prefix) && !apps.iter().any(|x| &x.id == *a)).cloned().collect()
+        let prefix = if gid == "/" {
+            "/".to_string()
+        } else {
+            format!("{gid}/")
+        };
+        m.apps
+            .keys()
+            .filter(|a| a.starts_with(&prefix) && !apps.iter().any(|x| &x.id == *a))
+            .cloned()
+            .collect()
     } else {
         vec![]
     };
@@ -650,19 +992,37 @@ async fn deploy_group(s: &Shared, base: &str, body: &[u8], q: &[(String, String)
 }
 
 async fn post_group(State(s): S, Query(q): Q, body: Bytes) -> Result<Response, MarathonError> {
-    deploy_group(&s, "/", &body, &q, false).await.map(|j| (StatusCode::CREATED, j).into_response())
+    deploy_group(&s, "/", &body, &q, false)
+        .await
+        .map(|j| (StatusCode::CREATED, j).into_response())
 }
 
-async fn post_group_path(State(s): S, Path(rest): Path<String>, Query(q): Q, body: Bytes) -> Result<Response, MarathonError> {
+async fn post_group_path(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, MarathonError> {
     let base = canonical_id(&rest, "/");
-    deploy_group(&s, &base, &body, &q, false).await.map(|j| (StatusCode::CREATED, j).into_response())
+    deploy_group(&s, &base, &body, &q, false)
+        .await
+        .map(|j| (StatusCode::CREATED, j).into_response())
 }
 
-async fn put_root_group(State(s): S, Query(q): Q, body: Bytes) -> Result<Json<Value>, MarathonError> {
+async fn put_root_group(
+    State(s): S,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Json<Value>, MarathonError> {
     deploy_group(&s, "/", &body, &q, true).await
 }
 
-async fn put_group(State(s): S, Path(rest): Path<String>, Query(q): Q, body: Bytes) -> Result<Json<Value>, MarathonError> {
+async fn put_group(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Json<Value>, MarathonError> {
     let id = canonical_id(&rest, "/");
     let mut v: Value = parse_json(&body)?;
     if let Some(o) = v.as_object_mut() {
@@ -672,14 +1032,29 @@ async fn put_group(State(s): S, Path(rest): Path<String>, Query(q): Q, body: Byt
     deploy_group(&s, "/", &bytes, &q, true).await
 }
 
-async fn delete_group(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Result<Json<Value>, MarathonError> {
+async fn delete_group(
+    State(s): S,
+    Path(rest): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Value>, MarathonError> {
     let id = canonical_id(&rest, "/");
     let force = flag(&q, "force")?;
     let mut m = s.lock();
-    let prefix = if id == "/" { "/".to_string() } else { format!("{id}/") };
-    let removed: Vec<String> = m.apps.keys().filter(|a| a.starts_with(&prefix)).cloned().collect();
+    let prefix = if id == "/" {
+        "/".to_string()
+    } else {
+        format!("{id}/")
+    };
+    let removed: Vec<String> = m
+        .apps
+        .keys()
+        .filter(|a| a.starts_with(&prefix))
+        .cloned()
+        .collect();
     if removed.is_empty() && id != "/" {
-        return Err(MarathonError::NotFound(format!("Group '{id}' does not exist")));
+        return Err(MarathonError::NotFound(format!(
+            "Group '{id}' does not exist"
+        )));
     }
     let d = m.deploy(vec![], removed, force, false)?;
     let calls = m.reconcile_plans(crate::core::unix_now());
@@ -691,12 +1066,20 @@ async fn delete_group(State(s): S, Path(rest): Path<String>, Query(q): Q) -> Res
 // -------------------------------------------------------------------------------- events
 
 async fn events(State(s): S, Query(q): Q, headers: HeaderMap) -> Response {
-    let filter: Vec<String> = params(&q, "event_type").into_iter().map(String::from).collect();
+    let filter: Vec<String> = params(&q, "event_type")
+        .into_iter()
+        .map(String::from)
+        .collect();
     let rx = s.lock().events.subscribe();
     let attached = json!({"remoteAddress": headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default(), "eventType": "event_stream_attached", "timestamp": iso(crate::core::unix_now())});
     let first = futures_util::stream::iter(
-        (filter.is_empty() || filter.iter().any(|f| f == "event_stream_attached"))
-            .then(|| Ok::<_, std::convert::Infallible>(SseEvent::default().event("event_stream_attached").data(attached.to_string()))),
+        (filter.is_empty() || filter.iter().any(|f| f == "event_stream_attached")).then(|| {
+            Ok::<_, std::convert::Infallible>(
+                SseEvent::default()
+                    .event("event_stream_attached")
+                    .data(attached.to_string()),
+            )
+        }),
     );
     // A consumer that falls behind the bus is dropped rather than slowing anything down.
     let rest = futures_util::stream::unfold((rx, filter), |(mut rx, filter)| async move {
@@ -706,12 +1089,17 @@ async fn events(State(s): S, Query(q): Q, headers: HeaderMap) -> Response {
                     if !filter.is_empty() && !filter.iter().any(|f| f == &kind) {
                         continue;
                     }
-                    return Some((Ok(SseEvent::default().event(kind).data(body.to_string())), (rx, filter)));
+                    return Some((
+                        Ok(SseEvent::default().event(kind).data(body.to_string())),
+                        (rx, filter),
+                    ));
                 }
                 Err(_) => return None,
             }
         }
     });
     use futures_util::StreamExt;
-    Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(first.chain(rest))
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

@@ -60,17 +60,29 @@ impl Shared {
 }
 
 /// Start Marathon: open its store, serve the REST API on `listener`, connect to the master.
-pub fn start(cfg: MarathonConfig, listener: tokio::net::TcpListener) -> Result<Arc<Shared>, MarathonError> {
+pub fn start(
+    cfg: MarathonConfig,
+    listener: tokio::net::TcpListener,
+) -> Result<Arc<Shared>, MarathonError> {
     let store: Arc<dyn drover_store::Store> = match &cfg.work_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| MarathonError::BadRequest(format!("creating {}: {e}", dir.display())))?;
-            Arc::new(drover_store::EmbeddedStore::open(&dir.join("marathon.redb"))?)
+            std::fs::create_dir_all(dir).map_err(|e| {
+                MarathonError::BadRequest(format!("creating {}: {e}", dir.display()))
+            })?;
+            Arc::new(drover_store::EmbeddedStore::open(
+                &dir.join("marathon.redb"),
+            )?)
         }
         None => Arc::new(drover_store::MemoryStore::default()),
     };
     let marathon = Marathon::new(store, cfg.role.clone())?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let shared = Arc::new(Shared { cfg, m: Mutex::new(marathon), calls: tx, stream_id: Mutex::new(None) });
+    let shared = Arc::new(Shared {
+        cfg,
+        m: Mutex::new(marathon),
+        calls: tx,
+        stream_id: Mutex::new(None),
+    });
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()

@@ -40,20 +40,36 @@ impl Plan {
 /// and nothing else alive.
 pub fn is_complete(t: &Target, instances: &[InstanceView]) -> bool {
     let live: Vec<&InstanceView> = instances.iter().collect();
-    live.len() == t.instances && live.iter().all(|i| i.version == t.version && i.healthy && !i.killing)
+    live.len() == t.instances
+        && live
+            .iter()
+            .all(|i| i.version == t.version && i.healthy && !i.killing)
 }
 
 pub fn plan(t: &Target, instances: &[InstanceView]) -> Plan {
     let n = t.instances;
-    let current: Vec<&InstanceView> = instances.iter().filter(|i| !i.killing && i.version == t.version).collect();
-    let old: Vec<&InstanceView> = instances.iter().filter(|i| !i.killing && i.version != t.version).collect();
+    let current: Vec<&InstanceView> = instances
+        .iter()
+        .filter(|i| !i.killing && i.version == t.version)
+        .collect();
+    let old: Vec<&InstanceView> = instances
+        .iter()
+        .filter(|i| !i.killing && i.version != t.version)
+        .collect();
     let mut p = Plan::default();
     let order = |v: &mut Vec<&InstanceView>| {
         // Not-yet-running ones go first whatever the selection; then by age.
         v.sort_by(|a, b| {
             a.healthy.cmp(&b.healthy).then_with(|| {
-                let o = a.staged_at.partial_cmp(&b.staged_at).unwrap_or(std::cmp::Ordering::Equal);
-                if t.youngest_first { o.reverse() } else { o }
+                let o = a
+                    .staged_at
+                    .partial_cmp(&b.staged_at)
+                    .unwrap_or(std::cmp::Ordering::Equal);
+                if t.youngest_first {
+                    o.reverse()
+                } else {
+                    o
+                }
             })
         });
     };
@@ -63,7 +79,11 @@ pub fn plan(t: &Target, instances: &[InstanceView]) -> Plan {
         } else if current.len() > n {
             let mut c = current.clone();
             order(&mut c);
-            p.kill = c.iter().take(current.len() - n).map(|i| i.id.clone()).collect();
+            p.kill = c
+                .iter()
+                .take(current.len() - n)
+                .map(|i| i.id.clone())
+                .collect();
         }
         return p;
     }
@@ -75,7 +95,8 @@ pub fn plan(t: &Target, instances: &[InstanceView]) -> Plan {
     if current.len() < n {
         p.launch = (n - current.len()).min(max_total.saturating_sub(alive));
     }
-    let healthy_total = current.iter().filter(|i| i.healthy).count() + old.iter().filter(|i| i.healthy).count();
+    let healthy_total =
+        current.iter().filter(|i| i.healthy).count() + old.iter().filter(|i| i.healthy).count();
     let mut olds = old.clone();
     order(&mut olds);
     let mut can_kill_healthy = healthy_total.saturating_sub(min_healthy);
@@ -107,21 +128,43 @@ mod tests {
     use super::*;
 
     fn inst(id: &str, v: &str, healthy: bool, at: f64) -> InstanceView {
-        InstanceView { id: id.into(), version: v.into(), running: healthy, healthy, killing: false, staged_at: at }
+        InstanceView {
+            id: id.into(),
+            version: v.into(),
+            running: healthy,
+            healthy,
+            killing: false,
+            staged_at: at,
+        }
     }
 
     fn target(v: &str, n: usize, min: f64, over: f64) -> Target<'_> {
-        Target { version: v, instances: n, minimum_health_capacity: min, maximum_over_capacity: over, youngest_first: true }
+        Target {
+            version: v,
+            instances: n,
+            minimum_health_capacity: min,
+            maximum_over_capacity: over,
+            youngest_first: true,
+        }
     }
 
     #[test]
     fn scale_up_and_down() {
         let t = target("v1", 3, 1.0, 1.0);
         assert_eq!(plan(&t, &[]).launch, 3);
-        let xs = vec![inst("a", "v1", true, 1.0), inst("b", "v1", true, 2.0), inst("c", "v1", true, 3.0), inst("d", "v1", false, 4.0)];
+        let xs = vec![
+            inst("a", "v1", true, 1.0),
+            inst("b", "v1", true, 2.0),
+            inst("c", "v1", true, 3.0),
+            inst("d", "v1", false, 4.0),
+        ];
         let t2 = target("v1", 2, 1.0, 1.0);
         let p = plan(&t2, &xs);
-        assert_eq!(p.kill, vec!["d".to_string(), "c".to_string()], "unhealthy first, then youngest");
+        assert_eq!(
+            p.kill,
+            vec!["d".to_string(), "c".to_string()],
+            "unhealthy first, then youngest"
+        );
         let mut t3 = t2.clone();
         t3.youngest_first = false;
         assert_eq!(plan(&t3, &xs).kill, vec!["d".to_string(), "a".to_string()]);
@@ -132,7 +175,9 @@ mod tests {
     fn rolling_update_keeps_minimum_health_capacity() {
         // 4 old healthy, target 4 new, min 0.5 (2 healthy), over 0.25 (5 total).
         let t = target("v2", 4, 0.5, 0.25);
-        let mut xs: Vec<InstanceView> = (0..4).map(|i| inst(&format!("o{i}"), "v1", true, i as f64)).collect();
+        let mut xs: Vec<InstanceView> = (0..4)
+            .map(|i| inst(&format!("o{i}"), "v1", true, i as f64))
+            .collect();
         let mut rounds = 0;
         loop {
             let p = plan(&t, &xs);
@@ -147,9 +192,18 @@ mod tests {
             let healthy = xs.iter().filter(|i| i.healthy).count();
             assert!(healthy >= 2, "never below minimumHealthCapacity: {xs:?}");
             for j in 0..p.launch {
-                xs.push(inst(&format!("n{rounds}-{j}"), "v2", false, 100.0 + rounds as f64));
+                xs.push(inst(
+                    &format!("n{rounds}-{j}"),
+                    "v2",
+                    false,
+                    100.0 + rounds as f64,
+                ));
             }
-            assert!(xs.len() <= 5, "never above maximumOverCapacity: {}", xs.len());
+            assert!(
+                xs.len() <= 5,
+                "never above maximumOverCapacity: {}",
+                xs.len()
+            );
             // The new ones become healthy before the next round.
             for i in xs.iter_mut() {
                 i.healthy = true;
@@ -163,13 +217,22 @@ mod tests {
     fn instances_in_flight_hold_further_kills() {
         // 2 old healthy, 2 old being killed, 2 new not yet healthy; ceiling 6, floor 2.
         let t = target("v2", 4, 0.5, 0.5);
-        let mut xs = vec![inst("a", "v1", true, 1.0), inst("b", "v1", true, 2.0), inst("n1", "v2", false, 5.0), inst("n2", "v2", false, 5.0)];
+        let mut xs = vec![
+            inst("a", "v1", true, 1.0),
+            inst("b", "v1", true, 2.0),
+            inst("n1", "v2", false, 5.0),
+            inst("n2", "v2", false, 5.0),
+        ];
         for k in ["c", "d"] {
             let mut i = inst(k, "v1", true, 3.0);
             i.killing = true;
             xs.push(i);
         }
-        assert_eq!(plan(&t, &xs), Plan::default(), "wait for the kills to finish and the new ones to be healthy");
+        assert_eq!(
+            plan(&t, &xs),
+            Plan::default(),
+            "wait for the kills to finish and the new ones to be healthy"
+        );
     }
 
     #[test]

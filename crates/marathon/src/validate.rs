@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 /// Make an id absolute (`web` → `/web`, relative to `base`), resolving `.` and `..`.
 pub fn canonical_id(id: &str, base: &str) -> String {
-    let joined = if id.starts_with('/') { id.to_string() } else { format!("{}/{}", base.trim_end_matches('/'), id) };
+    let joined = if id.starts_with('/') {
+        id.to_string()
+    } else {
+        format!("{}/{}", base.trim_end_matches('/'), id)
+    };
     let mut parts: Vec<&str> = Vec::new();
     for p in joined.split('/') {
         match p {
@@ -25,13 +29,17 @@ fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s.split('.').all(|label| {
             !label.is_empty()
-                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
 }
 
-pub const CONSTRAINT_OPERATORS: &[&str] = &["UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"];
+pub const CONSTRAINT_OPERATORS: &[&str] = &[
+    "UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS",
+];
 
 struct Errors(BTreeMap<String, Vec<String>>);
 
@@ -61,26 +69,53 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             }
         }
     }
-    let has_cmd = app.cmd.as_deref().map(|c| !c.trim().is_empty()).unwrap_or(false);
+    let has_cmd = app
+        .cmd
+        .as_deref()
+        .map(|c| !c.trim().is_empty())
+        .unwrap_or(false);
     let has_args = app.args.as_ref().map(|a| !a.is_empty()).unwrap_or(false);
-    let has_container = app.container.as_ref().map(|c| c.get("docker").is_some() || c.get("type").and_then(|t| t.as_str()) == Some("DOCKER")).unwrap_or(false);
+    let has_container = app
+        .container
+        .as_ref()
+        .map(|c| {
+            c.get("docker").is_some() || c.get("type").and_then(|t| t.as_str()) == Some("DOCKER")
+        })
+        .unwrap_or(false);
     if has_cmd && has_args {
-        e.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+        e.add(
+            "/",
+            "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
+        );
         e.add("/cmd", "'cmd' and 'args' must not both be set");
     }
     if !has_cmd && !has_args && !has_container {
-        e.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+        e.add(
+            "/",
+            "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
+        );
     }
     if app.instances < 0 {
-        e.add("/instances", "got -1, expected 0 or more".replace("-1", &app.instances.to_string()));
+        e.add(
+            "/instances",
+            "got -1, expected 0 or more".replace("-1", &app.instances.to_string()),
+        );
     }
-    for (field, v, min) in [("/cpus", app.cpus, 0.0), ("/mem", app.mem, 0.0), ("/disk", app.disk, 0.0), ("/gpus", app.gpus, 0.0)] {
+    for (field, v, min) in [
+        ("/cpus", app.cpus, 0.0),
+        ("/mem", app.mem, 0.0),
+        ("/disk", app.disk, 0.0),
+        ("/gpus", app.gpus, 0.0),
+    ] {
         if !v.is_finite() || v < min {
             e.add(field, format!("got {v}, expected {min} or more"));
         }
     }
     if app.cpus == 0.0 && app.mem == 0.0 && app.disk == 0.0 && app.gpus == 0.0 {
-        e.add("/", "an app must use some resources (cpus, mem, disk or gpus)");
+        e.add(
+            "/",
+            "an app must use some resources (cpus, mem, disk or gpus)",
+        );
     }
     if app.backoff_seconds < 0.0 {
         e.add("/backoffSeconds", "must be 0 or more");
@@ -93,10 +128,16 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
     }
     let us = &app.upgrade_strategy;
     if !(0.0..=1.0).contains(&us.minimum_health_capacity) {
-        e.add("/upgradeStrategy/minimumHealthCapacity", "is not between 0 and 1");
+        e.add(
+            "/upgradeStrategy/minimumHealthCapacity",
+            "is not between 0 and 1",
+        );
     }
     if !(0.0..=1.0).contains(&us.maximum_over_capacity) {
-        e.add("/upgradeStrategy/maximumOverCapacity", "is not between 0 and 1");
+        e.add(
+            "/upgradeStrategy/maximumOverCapacity",
+            "is not between 0 and 1",
+        );
     }
     if !["YOUNGEST_FIRST", "OLDEST_FIRST"].contains(&app.kill_selection.as_str()) {
         e.add("/killSelection", "must be YOUNGEST_FIRST or OLDEST_FIRST");
@@ -141,50 +182,94 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
     let mut seen_names = std::collections::BTreeSet::new();
     for (i, p) in defs.iter().enumerate() {
         if p.port != 0 && !seen_ports.insert(p.port) {
-            e.add(&format!("/portDefinitions({i})/port"), format!("port {} is defined twice", p.port));
+            e.add(
+                &format!("/portDefinitions({i})/port"),
+                format!("port {} is defined twice", p.port),
+            );
         }
         if p.port > 65535 {
-            e.add(&format!("/portDefinitions({i})/port"), "must be 65535 or less");
+            e.add(
+                &format!("/portDefinitions({i})/port"),
+                "must be 65535 or less",
+            );
         }
         if let Some(n) = &p.name {
             if !seen_names.insert(n.clone()) {
-                e.add(&format!("/portDefinitions({i})/name"), format!("port name '{n}' is used twice"));
+                e.add(
+                    &format!("/portDefinitions({i})/name"),
+                    format!("port name '{n}' is used twice"),
+                );
             }
         }
         if !["tcp", "udp", "udp,tcp", "tcp,udp"].contains(&p.protocol.as_str()) {
-            e.add(&format!("/portDefinitions({i})/protocol"), "must be tcp, udp or udp,tcp");
+            e.add(
+                &format!("/portDefinitions({i})/protocol"),
+                "must be tcp, udp or udp,tcp",
+            );
         }
     }
     if app.require_ports && defs.iter().any(|p| p.port == 0) {
-        e.add("/requirePorts", "requirePorts needs every port to be set (non-zero)");
+        e.add(
+            "/requirePorts",
+            "requirePorts needs every port to be set (non-zero)",
+        );
     }
     for (i, hc) in app.health_checks.iter().enumerate() {
         let path = format!("/healthChecks({i})");
-        let protos = ["HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"];
+        let protos = [
+            "HTTP",
+            "HTTPS",
+            "TCP",
+            "COMMAND",
+            "MESOS_HTTP",
+            "MESOS_HTTPS",
+            "MESOS_TCP",
+        ];
         if !protos.contains(&hc.protocol.as_str()) {
-            e.add(&format!("{path}/protocol"), format!("must be one of {}", protos.join(", ")));
+            e.add(
+                &format!("{path}/protocol"),
+                format!("must be one of {}", protos.join(", ")),
+            );
         }
         if hc.protocol == "COMMAND" && hc.command.is_none() {
-            e.add(&format!("{path}/command"), "a COMMAND health check needs a command");
+            e.add(
+                &format!("{path}/command"),
+                "a COMMAND health check needs a command",
+            );
         }
         if let Some(ix) = hc.port_index {
             if ix as usize >= defs.len() && hc.protocol != "COMMAND" {
-                e.add(&format!("{path}/portIndex"), format!("portIndex {ix} is out of range ({} ports)", defs.len()));
+                e.add(
+                    &format!("{path}/portIndex"),
+                    format!("portIndex {ix} is out of range ({} ports)", defs.len()),
+                );
             }
         }
-        if hc.interval_seconds <= 0.0 || hc.timeout_seconds <= 0.0 || hc.grace_period_seconds < 0.0 {
-            e.add(&path, "intervalSeconds and timeoutSeconds must be positive, gracePeriodSeconds 0 or more");
+        if hc.interval_seconds <= 0.0 || hc.timeout_seconds <= 0.0 || hc.grace_period_seconds < 0.0
+        {
+            e.add(
+                &path,
+                "intervalSeconds and timeoutSeconds must be positive, gracePeriodSeconds 0 or more",
+            );
         }
     }
     if let Some(c) = &app.container {
         match c.get("type").and_then(|t| t.as_str()).unwrap_or("MESOS") {
             "DOCKER" => {
-                if c.get("docker").and_then(|d| d.get("image")).and_then(|i| i.as_str()).map(|s| s.is_empty()).unwrap_or(true) {
+                if c.get("docker")
+                    .and_then(|d| d.get("image"))
+                    .and_then(|i| i.as_str())
+                    .map(|s| s.is_empty())
+                    .unwrap_or(true)
+                {
                     e.add("/container/docker/image", "must not be empty");
                 }
             }
             "MESOS" => {}
-            other => e.add("/container/type", format!("unknown container type '{other}' (DOCKER or MESOS)")),
+            other => e.add(
+                "/container/type",
+                format!("unknown container type '{other}' (DOCKER or MESOS)"),
+            ),
         }
     }
     for (k, v) in &app.env {
@@ -197,11 +282,19 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             e.add(&format!("/dependencies({i})"), "must not be empty");
         }
     }
-    app.dependencies = app.dependencies.iter().map(|d| canonical_id(d, parent_of(&app.id))).collect();
+    app.dependencies = app
+        .dependencies
+        .iter()
+        .map(|d| canonical_id(d, parent_of(&app.id)))
+        .collect();
     if e.0.is_empty() {
         Ok(app)
     } else {
-        Err(e.0.into_iter().map(|(path, errors)| ValidationDetail { path, errors }).collect())
+        Err(e
+            .0
+            .into_iter()
+            .map(|(path, errors)| ValidationDetail { path, errors })
+            .collect())
     }
 }
 
@@ -256,27 +349,49 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_its_path() {
         let e = validate_app(
-            app(r#"{"id":"Bad_Id","cmd":"x","args":["y"],"instances":-1,"cpus":-1,
+            app(
+                r#"{"id":"Bad_Id","cmd":"x","args":["y"],"instances":-1,"cpus":-1,
                    "constraints":[["hostname","SOMETIMES"],["rack","MAX_PER","x"]],
                    "portDefinitions":[{"port":80},{"port":80}],
-                   "upgradeStrategy":{"minimumHealthCapacity":2}}"#),
+                   "upgradeStrategy":{"minimumHealthCapacity":2}}"#,
+            ),
             "/",
         )
         .unwrap_err();
         let paths: Vec<&str> = e.iter().map(|d| d.path.as_str()).collect();
-        for p in ["/id", "/cmd", "/instances", "/cpus", "/constraints(0)", "/constraints(1)", "/portDefinitions(1)/port", "/upgradeStrategy/minimumHealthCapacity"] {
+        for p in [
+            "/id",
+            "/cmd",
+            "/instances",
+            "/cpus",
+            "/constraints(0)",
+            "/constraints(1)",
+            "/portDefinitions(1)/port",
+            "/upgradeStrategy/minimumHealthCapacity",
+        ] {
             assert!(paths.contains(&p), "missing {p} in {paths:?}");
         }
         let ops = e.iter().find(|d| d.path == "/constraints(0)").unwrap();
-        assert!(ops.errors[0].contains("UNIQUE"), "names the allowed operators");
+        assert!(
+            ops.errors[0].contains("UNIQUE"),
+            "names the allowed operators"
+        );
     }
 
     #[test]
     fn an_app_needs_a_command_or_a_container() {
         let e = validate_app(app(r#"{"id":"x"}"#), "/").unwrap_err();
         assert!(e.iter().any(|d| d.path == "/"));
-        assert!(validate_app(app(r#"{"id":"x","container":{"type":"DOCKER","docker":{"image":"nginx"}}}"#), "/").is_ok());
-        let e = validate_app(app(r#"{"id":"x","container":{"type":"DOCKER","docker":{"image":""}}}"#), "/").unwrap_err();
+        assert!(validate_app(
+            app(r#"{"id":"x","container":{"type":"DOCKER","docker":{"image":"nginx"}}}"#),
+            "/"
+        )
+        .is_ok());
+        let e = validate_app(
+            app(r#"{"id":"x","container":{"type":"DOCKER","docker":{"image":""}}}"#),
+            "/",
+        )
+        .unwrap_err();
         assert!(e.iter().any(|d| d.path == "/container/docker/image"));
     }
 }

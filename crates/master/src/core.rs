@@ -143,7 +143,9 @@ pub struct Master {
 }
 
 fn time_info(secs: f64) -> TimeInfo {
-    TimeInfo { nanoseconds: (secs * 1e9) as i64 }
+    TimeInfo {
+        nanoseconds: (secs * 1e9) as i64,
+    }
 }
 
 impl Master {
@@ -155,7 +157,11 @@ impl Master {
                 tracing::error!("ignoring stored weight of role {role}: {e}");
             }
         }
-        let removed = registry.removed_frameworks().into_iter().map(FrameworkID::new).collect();
+        let removed = registry
+            .removed_frameworks()
+            .into_iter()
+            .map(FrameworkID::new)
+            .collect();
         let recovered = registry.frameworks();
         let mut m = Master {
             cfg,
@@ -237,7 +243,9 @@ impl Master {
             .ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
         let mut info = sub.framework_info.clone();
         if info.name.is_empty() {
-            return Err(ApiError::BadRequest("'framework_info.name' must be set".into()));
+            return Err(ApiError::BadRequest(
+                "'framework_info.name' must be set".into(),
+            ));
         }
         match (&call.framework_id, &info.id) {
             (Some(a), Some(b)) if a != b => {
@@ -254,21 +262,26 @@ impl Master {
         }
         let roles = info.effective_roles();
         if roles.is_empty() {
-            return Err(ApiError::BadRequest("MULTI_ROLE framework subscribed with no 'roles'".into()));
+            return Err(ApiError::BadRequest(
+                "MULTI_ROLE framework subscribed with no 'roles'".into(),
+            ));
         }
         for r in &roles {
             validate_role(r)?;
         }
         if info.has_capability("MULTI_ROLE") && info.role.is_some() {
             return Err(ApiError::BadRequest(
-                "'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'".into(),
+                "'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'"
+                    .into(),
             ));
         }
         let stream_id = uuid::Uuid::new_v4().to_string();
         let id = match &info.id {
             Some(id) => {
                 if self.removed.contains(id) {
-                    return Err(ApiError::Forbidden(format!("Framework {id} has been removed")));
+                    return Err(ApiError::Forbidden(format!(
+                        "Framework {id} has been removed"
+                    )));
                 }
                 id.clone()
             }
@@ -300,7 +313,8 @@ impl Master {
             fw.failover_deadline = None;
             fw.reregistered_time = Some(unix_now);
             fw.send(&subscribed);
-            self.allocator.update_framework(&id.value, &roles, &suppressed);
+            self.allocator
+                .update_framework(&id.value, &roles, &suppressed);
             self.allocator.activate_framework(&id.value);
             // Rescind outstanding offers: the new scheduler knows nothing of them.
             let offer_ids: Vec<OfferID> = fw.offers.iter().cloned().collect();
@@ -311,7 +325,10 @@ impl Master {
             let fid = id.clone();
             for agent in self.agents.values_mut() {
                 if agent.tasks.iter().any(|(f, _)| f == &fid) {
-                    agent.send(&ToAgent::Reconcile { framework_id: fid.clone(), task_ids: vec![] });
+                    agent.send(&ToAgent::Reconcile {
+                        framework_id: fid.clone(),
+                        task_ids: vec![],
+                    });
                 }
             }
             tracing::info!(framework_id = %id, "framework re-subscribed");
@@ -338,9 +355,13 @@ impl Master {
             };
             fw.send(&subscribed);
             self.frameworks.insert(id.clone(), fw);
-            self.allocator.add_framework(&id.value, &roles, &suppressed, &[]);
+            self.allocator
+                .add_framework(&id.value, &roles, &suppressed, &[]);
             self.registry.put_framework(&info_for_registry);
-            self.operator_event("FRAMEWORK_ADDED", serde_json::json!({"framework": self.framework_entry_json(&id)}));
+            self.operator_event(
+                "FRAMEWORK_ADDED",
+                serde_json::json!({"framework": self.framework_entry_json(&id)}),
+            );
             tracing::info!(framework_id = %id, "framework subscribed");
         }
         self.allocation_wanted = true;
@@ -348,7 +369,12 @@ impl Master {
     }
 
     /// Every call but SUBSCRIBE: check the framework and stream id, then do it.
-    pub fn scheduler_call(&mut self, call: Call, stream_id: Option<&str>, now: f64) -> Result<(), ApiError> {
+    pub fn scheduler_call(
+        &mut self,
+        call: Call,
+        stream_id: Option<&str>,
+        now: f64,
+    ) -> Result<(), ApiError> {
         let fid = call
             .framework_id
             .clone()
@@ -360,10 +386,14 @@ impl Master {
             .get(&fid)
             .ok_or_else(|| ApiError::BadRequest(format!("Framework {fid} cannot be found")))?;
         if !fw.connected() {
-            return Err(ApiError::Forbidden(format!("Framework {fid} is not subscribed")));
+            return Err(ApiError::Forbidden(format!(
+                "Framework {fid} is not subscribed"
+            )));
         }
         let sid = stream_id.ok_or_else(|| {
-            ApiError::BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header".into())
+            ApiError::BadRequest(
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header".into(),
+            )
         })?;
         if fw.stream_id != sid {
             return Err(ApiError::BadRequest(format!(
@@ -372,7 +402,9 @@ impl Master {
         }
         *self.counters.calls.entry(call_name(call.kind)).or_default() += 1;
         match call.kind {
-            CallType::SUBSCRIBE => Err(ApiError::BadRequest("Unexpected call type for this endpoint".into())),
+            CallType::SUBSCRIBE => Err(ApiError::BadRequest(
+                "Unexpected call type for this endpoint".into(),
+            )),
             // Mesos answers 501 Not Implemented to a call of type UNKNOWN.
             CallType::UNKNOWN => Err(ApiError::NotImplemented("Received 'UNKNOWN' call".into())),
             CallType::TEARDOWN => {
@@ -380,17 +412,31 @@ impl Master {
                 Ok(())
             }
             CallType::ACCEPT => {
-                let accept = call.accept.ok_or_else(|| ApiError::BadRequest("Expecting 'accept' to be present".into()))?;
+                let accept = call.accept.ok_or_else(|| {
+                    ApiError::BadRequest("Expecting 'accept' to be present".into())
+                })?;
                 self.accept(&fid, accept, now);
                 Ok(())
             }
             CallType::DECLINE => {
-                let d = call.decline.ok_or_else(|| ApiError::BadRequest("Expecting 'decline' to be present".into()))?;
-                let refuse = d.filters.and_then(|f| f.refuse_seconds).unwrap_or(DEFAULT_REFUSE_SECS);
+                let d = call.decline.ok_or_else(|| {
+                    ApiError::BadRequest("Expecting 'decline' to be present".into())
+                })?;
+                let refuse = d
+                    .filters
+                    .and_then(|f| f.refuse_seconds)
+                    .unwrap_or(DEFAULT_REFUSE_SECS);
                 for oid in d.offer_ids {
                     if let Some(o) = self.take_offer(&fid, &oid) {
                         self.counters.offers_declined += 1;
-                        self.allocator.recover(&o.offer.agent_id.value, &fid.value, &o.role, &o.resources, refuse, now);
+                        self.allocator.recover(
+                            &o.offer.agent_id.value,
+                            &fid.value,
+                            &o.role,
+                            &o.resources,
+                            refuse,
+                            now,
+                        );
                     }
                 }
                 self.allocation_wanted = true;
@@ -412,7 +458,11 @@ impl Master {
             CallType::SUPPRESS => {
                 let roles = call.suppress.map(|r| r.roles).unwrap_or_default();
                 if let Some(fw) = self.frameworks.get_mut(&fid) {
-                    let add = if roles.is_empty() { fw.roles.clone() } else { roles.clone() };
+                    let add = if roles.is_empty() {
+                        fw.roles.clone()
+                    } else {
+                        roles.clone()
+                    };
                     for r in add {
                         if !fw.suppressed.contains(&r) {
                             fw.suppressed.push(r);
@@ -423,21 +473,28 @@ impl Master {
                 Ok(())
             }
             CallType::KILL => {
-                let k = call.kill.ok_or_else(|| ApiError::BadRequest("Expecting 'kill' to be present".into()))?;
+                let k = call
+                    .kill
+                    .ok_or_else(|| ApiError::BadRequest("Expecting 'kill' to be present".into()))?;
                 self.kill(&fid, k, now);
                 Ok(())
             }
             CallType::SHUTDOWN => {
-                let s = call.shutdown.ok_or_else(|| ApiError::BadRequest("Expecting 'shutdown' to be present".into()))?;
+                let s = call.shutdown.ok_or_else(|| {
+                    ApiError::BadRequest("Expecting 'shutdown' to be present".into())
+                })?;
                 if let Some(a) = self.agents.get_mut(&s.agent_id) {
-                    a.send(&ToAgent::ShutdownExecutor { framework_id: fid, executor_id: s.executor_id });
+                    a.send(&ToAgent::ShutdownExecutor {
+                        framework_id: fid,
+                        executor_id: s.executor_id,
+                    });
                 }
                 Ok(())
             }
             CallType::ACKNOWLEDGE => {
-                let a = call
-                    .acknowledge
-                    .ok_or_else(|| ApiError::BadRequest("Expecting 'acknowledge' to be present".into()))?;
+                let a = call.acknowledge.ok_or_else(|| {
+                    ApiError::BadRequest("Expecting 'acknowledge' to be present".into())
+                })?;
                 if a.uuid.len() != 16 {
                     return Err(ApiError::BadRequest(format!(
                         "Failed to validate scheduler::Call: 'acknowledge.uuid' is not a valid UUID ({} bytes)",
@@ -445,7 +502,11 @@ impl Master {
                     )));
                 }
                 if let Some(agent) = self.agents.get_mut(&a.agent_id) {
-                    agent.send(&ToAgent::Acknowledge { framework_id: fid, task_id: a.task_id, uuid: Some(a.uuid) });
+                    agent.send(&ToAgent::Acknowledge {
+                        framework_id: fid,
+                        task_id: a.task_id,
+                        uuid: Some(a.uuid),
+                    });
                 }
                 Ok(())
             }
@@ -455,11 +516,12 @@ impl Master {
                 Ok(())
             }
             CallType::MESSAGE => {
-                let m = call.message.ok_or_else(|| ApiError::BadRequest("Expecting 'message' to be present".into()))?;
-                let agent = self
-                    .agents
-                    .get_mut(&m.agent_id)
-                    .ok_or_else(|| ApiError::NotFound(format!("Agent {} is not registered", m.agent_id)))?;
+                let m = call.message.ok_or_else(|| {
+                    ApiError::BadRequest("Expecting 'message' to be present".into())
+                })?;
+                let agent = self.agents.get_mut(&m.agent_id).ok_or_else(|| {
+                    ApiError::NotFound(format!("Agent {} is not registered", m.agent_id))
+                })?;
                 agent.send(&ToAgent::FrameworkMessage {
                     framework_id: fid,
                     executor_id: m.executor_id,
@@ -468,9 +530,9 @@ impl Master {
                 Ok(())
             }
             CallType::UPDATE_FRAMEWORK => {
-                let u = call
-                    .update_framework
-                    .ok_or_else(|| ApiError::BadRequest("Expecting 'update_framework' to be present".into()))?;
+                let u = call.update_framework.ok_or_else(|| {
+                    ApiError::BadRequest("Expecting 'update_framework' to be present".into())
+                })?;
                 if u.framework_info.id.as_ref() != Some(&fid) {
                     return Err(ApiError::BadRequest(
                         "'update_framework.framework_info.id' must equal 'framework_id'".into(),
@@ -485,16 +547,21 @@ impl Master {
                     fw.roles = roles.clone();
                     fw.suppressed = u.suppressed_roles.clone();
                 }
-                self.allocator.update_framework(&fid.value, &roles, &u.suppressed_roles);
+                self.allocator
+                    .update_framework(&fid.value, &roles, &u.suppressed_roles);
                 self.registry.put_framework(&u.framework_info);
                 self.allocation_wanted = true;
                 Ok(())
             }
             // Resource requests are advisory in Mesos too; inverse offers need maintenance.
-            CallType::REQUEST | CallType::ACCEPT_INVERSE_OFFERS | CallType::DECLINE_INVERSE_OFFERS => Ok(()),
-            CallType::ACKNOWLEDGE_OPERATION_STATUS | CallType::RECONCILE_OPERATIONS => Err(ApiError::NotImplemented(
-                "Operation feedback (reservations and volumes) is not supported yet".into(),
-            )),
+            CallType::REQUEST
+            | CallType::ACCEPT_INVERSE_OFFERS
+            | CallType::DECLINE_INVERSE_OFFERS => Ok(()),
+            CallType::ACKNOWLEDGE_OPERATION_STATUS | CallType::RECONCILE_OPERATIONS => {
+                Err(ApiError::NotImplemented(
+                    "Operation feedback (reservations and volumes) is not supported yet".into(),
+                ))
+            }
         }
     }
 
@@ -511,17 +578,33 @@ impl Master {
     }
 
     fn rescind_offer(&mut self, oid: &OfferID, now: f64) {
-        let Some(o) = self.offers.remove(oid) else { return };
+        let Some(o) = self.offers.remove(oid) else {
+            return;
+        };
         self.counters.offers_rescinded += 1;
         if let Some(fw) = self.frameworks.get_mut(&o.offer.framework_id) {
             fw.offers.remove(oid);
             fw.send(&Event::rescind(oid.clone()));
         }
-        self.allocator.recover(&o.offer.agent_id.value, &o.offer.framework_id.value, &o.role, &o.resources, 0.0, now);
+        self.allocator.recover(
+            &o.offer.agent_id.value,
+            &o.offer.framework_id.value,
+            &o.role,
+            &o.resources,
+            0.0,
+            now,
+        );
         self.allocation_wanted = true;
     }
 
-    fn status(&self, task_id: &TaskID, state: TaskState, reason: Reason, message: String, now: f64) -> TaskStatus {
+    fn status(
+        &self,
+        task_id: &TaskID,
+        state: TaskState,
+        reason: Reason,
+        message: String,
+        now: f64,
+    ) -> TaskStatus {
         let mut s = TaskStatus::new(task_id.clone(), state);
         s.source = Some(StatusSource::SOURCE_MASTER);
         s.reason = Some(reason);
@@ -537,8 +620,16 @@ impl Master {
     }
 
     fn accept(&mut self, fid: &FrameworkID, accept: scheduler::Accept, now: f64) {
-        let refuse = accept.filters.as_ref().and_then(|f| f.refuse_seconds).unwrap_or(DEFAULT_REFUSE_SECS);
-        let partition_aware = self.frameworks.get(fid).map(|f| f.partition_aware()).unwrap_or(false);
+        let refuse = accept
+            .filters
+            .as_ref()
+            .and_then(|f| f.refuse_seconds)
+            .unwrap_or(DEFAULT_REFUSE_SECS);
+        let partition_aware = self
+            .frameworks
+            .get(fid)
+            .map(|f| f.partition_aware())
+            .unwrap_or(false);
         let mut taken: Vec<OfferRec> = Vec::new();
         let mut invalid: Option<String> = None;
         if accept.offer_ids.is_empty() {
@@ -554,10 +645,14 @@ impl Master {
                 Some(o) => {
                     if let Some(first) = taken.first() {
                         if first.offer.agent_id != o.offer.agent_id {
-                            invalid.get_or_insert("Aggregated offers must belong to the same agent".into());
+                            invalid.get_or_insert(
+                                "Aggregated offers must belong to the same agent".into(),
+                            );
                         }
                         if first.role != o.role {
-                            invalid.get_or_insert("Aggregated offers must be allocated to the same role".into());
+                            invalid.get_or_insert(
+                                "Aggregated offers must be allocated to the same role".into(),
+                            );
                         }
                     }
                     taken.push(o);
@@ -569,15 +664,30 @@ impl Master {
         }
         if let Some(why) = invalid {
             for o in &taken {
-                self.allocator.recover(&o.offer.agent_id.value, &fid.value, &o.role, &o.resources, 0.0, now);
+                self.allocator.recover(
+                    &o.offer.agent_id.value,
+                    &fid.value,
+                    &o.role,
+                    &o.resources,
+                    0.0,
+                    now,
+                );
             }
-            let state = if partition_aware { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST };
+            let state = if partition_aware {
+                TaskState::TASK_DROPPED
+            } else {
+                TaskState::TASK_LOST
+            };
             for op in &accept.operations {
                 let tasks: Vec<&TaskInfo> = op
                     .launch
                     .iter()
                     .flat_map(|l| l.task_infos.iter())
-                    .chain(op.launch_group.iter().flat_map(|g| g.task_group.tasks.iter()))
+                    .chain(
+                        op.launch_group
+                            .iter()
+                            .flat_map(|g| g.task_group.tasks.iter()),
+                    )
                     .collect();
                 for t in tasks {
                     let s = self.status(
@@ -619,7 +729,9 @@ impl Master {
                     let mut by_exec: Vec<(Option<ExecutorInfo>, Vec<TaskInfo>)> = Vec::new();
                     for t in launch {
                         let e = t.executor.clone();
-                        match by_exec.iter_mut().find(|(x, _)| x.as_ref().map(|x| &x.executor_id) == e.as_ref().map(|e| &e.executor_id)) {
+                        match by_exec.iter_mut().find(|(x, _)| {
+                            x.as_ref().map(|x| &x.executor_id) == e.as_ref().map(|e| &e.executor_id)
+                        }) {
                             Some((_, v)) => v.push(t),
                             None => by_exec.push((e, vec![t])),
                         }
@@ -637,7 +749,10 @@ impl Master {
                 }
                 OperationType::LAUNCH_GROUP => {
                     let Some(g) = op.launch_group else {
-                        self.send_to_framework(fid, &Event::error("LAUNCH_GROUP operation without 'launch_group'"));
+                        self.send_to_framework(
+                            fid,
+                            &Event::error("LAUNCH_GROUP operation without 'launch_group'"),
+                        );
                         continue;
                     };
                     let exec = g.executor.clone();
@@ -649,10 +764,14 @@ impl Master {
                     for t in &g.task_group.tasks {
                         if t.executor.is_some() {
                             ok = false;
-                            msgs.push(format!("Task {} in a task group must not set 'executor'", t.task_id));
+                            msgs.push(format!(
+                                "Task {} in a task group must not set 'executor'",
+                                t.task_id
+                            ));
                             continue;
                         }
-                        match self.validate_task(fid, &agent_id, t, Some(&exec), &trial, &accepted) {
+                        match self.validate_task(fid, &agent_id, t, Some(&exec), &trial, &accepted)
+                        {
                             Ok(used) => {
                                 trial.subtract_all(&used);
                                 used_all.add_all(&used);
@@ -665,7 +784,11 @@ impl Master {
                         }
                     }
                     if !ok || g.task_group.tasks.is_empty() {
-                        let msg = if msgs.is_empty() { "Task group is empty".to_string() } else { msgs.join("; ") };
+                        let msg = if msgs.is_empty() {
+                            "Task group is empty".to_string()
+                        } else {
+                            msgs.join("; ")
+                        };
                         for t in &g.task_group.tasks {
                             let s = self.status(
                                 &t.task_id,
@@ -693,7 +816,8 @@ impl Master {
             }
         }
         if !remaining.is_empty() {
-            self.allocator.recover(&agent_id.value, &fid.value, &role, &remaining, refuse, now);
+            self.allocator
+                .recover(&agent_id.value, &fid.value, &role, &remaining, refuse, now);
         }
         self.allocation_wanted = true;
     }
@@ -714,7 +838,10 @@ impl Master {
             return Err("Task ID must not be empty".into());
         }
         if t.task_id.value.contains('/') || t.task_id.value.chars().any(|c| c.is_control()) {
-            return Err(format!("Task ID '{}' contains invalid characters", t.task_id));
+            return Err(format!(
+                "Task ID '{}' contains invalid characters",
+                t.task_id
+            ));
         }
         if fw.tasks.contains_key(&t.task_id)
             || fw.unreachable_tasks.contains_key(&t.task_id)
@@ -723,14 +850,23 @@ impl Master {
             return Err(format!("Task has duplicate ID: {}", t.task_id));
         }
         if &t.agent_id != agent_id {
-            return Err(format!("Task uses agent {} but the offers are for agent {agent_id}", t.agent_id));
+            return Err(format!(
+                "Task uses agent {} but the offers are for agent {agent_id}",
+                t.agent_id
+            ));
         }
         let exec = t.executor.as_ref().or(group_executor);
         match (exec.is_some(), t.command.is_some()) {
             (true, true) if group_executor.is_none() => {
-                return Err("Task should have at most one of CommandInfo or ExecutorInfo present".into())
+                return Err(
+                    "Task should have at most one of CommandInfo or ExecutorInfo present".into(),
+                )
             }
-            (false, false) => return Err("Task should have at least one of CommandInfo or ExecutorInfo present".into()),
+            (false, false) => {
+                return Err(
+                    "Task should have at least one of CommandInfo or ExecutorInfo present".into(),
+                )
+            }
             _ => {}
         }
         if let Some(c) = &t.command {
@@ -739,18 +875,25 @@ impl Master {
                 return Err("Task's 'command.value' must be set for a shell command".into());
             }
             if !shell && c.value.is_none() && c.arguments.is_empty() {
-                return Err("Task's 'command' needs 'value' or 'arguments' when 'shell' is false".into());
+                return Err(
+                    "Task's 'command' needs 'value' or 'arguments' when 'shell' is false".into(),
+                );
             }
         }
         if let Some(hc) = &t.health_check {
-            drover_api::health_check::HealthCheck::from_json(hc).map_err(|e| format!("Task uses invalid health check: {e}"))?;
+            drover_api::health_check::HealthCheck::from_json(hc)
+                .map_err(|e| format!("Task uses invalid health check: {e}"))?;
         }
         let task_res = Resources::from_list(&t.resources);
         if task_res.is_empty() {
             return Err("Task uses no resources".into());
         }
         for r in &t.resources {
-            if r.kind == ValueType::SCALAR && r.scalar.map(|s| !s.value.is_finite() || s.value < 0.0).unwrap_or(true) {
+            if r.kind == ValueType::SCALAR
+                && r.scalar
+                    .map(|s| !s.value.is_finite() || s.value < 0.0)
+                    .unwrap_or(true)
+            {
                 return Err(format!("Resource '{}' has an invalid scalar value", r.name));
             }
         }
@@ -762,9 +905,14 @@ impl Master {
             let running = self
                 .agents
                 .get(agent_id)
-                .map(|a| a.executors.contains_key(&(fid.clone(), e.executor_id.clone())))
+                .map(|a| {
+                    a.executors
+                        .contains_key(&(fid.clone(), e.executor_id.clone()))
+                })
                 .unwrap_or(false);
-            let in_batch = batch.iter().any(|b| b.executor.as_ref().map(|x| &x.executor_id) == Some(&e.executor_id));
+            let in_batch = batch
+                .iter()
+                .any(|b| b.executor.as_ref().map(|x| &x.executor_id) == Some(&e.executor_id));
             if !running && !in_batch {
                 used.add_all(&Resources::from_list(&e.resources));
             }
@@ -781,13 +929,23 @@ impl Master {
 
     fn task_error(&mut self, fid: &FrameworkID, task_id: &TaskID, msg: String, now: f64) {
         tracing::info!(framework_id = %fid, task_id = %task_id, "invalid task: {msg}");
-        let s = self.status(task_id, TaskState::TASK_ERROR, Reason::REASON_TASK_INVALID, msg, now);
+        let s = self.status(
+            task_id,
+            TaskState::TASK_ERROR,
+            Reason::REASON_TASK_INVALID,
+            msg,
+            now,
+        );
         self.count_state(TaskState::TASK_ERROR);
         self.send_to_framework(fid, &Event::update(s));
     }
 
     fn count_state(&mut self, state: TaskState) {
-        *self.counters.tasks_by_state.entry(state.as_str()).or_default() += 1;
+        *self
+            .counters
+            .tasks_by_state
+            .entry(state.as_str())
+            .or_default() += 1;
     }
 
     fn launch(
@@ -799,7 +957,9 @@ impl Master {
         tasks: Vec<TaskInfo>,
         now: f64,
     ) {
-        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
         let framework_info = fw.info.clone();
         let user = framework_info.user.clone();
         for t in &tasks {
@@ -821,15 +981,32 @@ impl Master {
                 container: t.container.clone(),
                 health_check: t.health_check.clone(),
                 kill_policy: t.kill_policy.clone(),
-                user: t.command.as_ref().and_then(|c| c.user.clone()).or_else(|| Some(user.clone())),
+                user: t
+                    .command
+                    .as_ref()
+                    .and_then(|c| c.user.clone())
+                    .or_else(|| Some(user.clone())),
             };
-            fw.tasks.insert(t.task_id.clone(), TaskRec { task, role: role.to_string() });
+            fw.tasks.insert(
+                t.task_id.clone(),
+                TaskRec {
+                    task,
+                    role: role.to_string(),
+                },
+            );
         }
         if let Some(e) = &exec {
-            fw.executors.insert((agent_id.clone(), e.executor_id.clone()));
+            fw.executors
+                .insert((agent_id.clone(), e.executor_id.clone()));
         }
-        *self.counters.tasks_by_state.entry("TASK_STAGING").or_default() += tasks.len() as u64;
-        let Some(agent) = self.agents.get_mut(agent_id) else { return };
+        *self
+            .counters
+            .tasks_by_state
+            .entry("TASK_STAGING")
+            .or_default() += tasks.len() as u64;
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
         for t in &tasks {
             agent.tasks.insert((fid.clone(), t.task_id.clone()));
         }
@@ -839,7 +1016,11 @@ impl Master {
                 .entry((fid.clone(), e.executor_id.clone()))
                 .or_insert_with(|| (e.clone(), role.to_string()));
         }
-        agent.send(&ToAgent::RunTasks { framework: framework_info, executor: exec, tasks: tasks.clone() });
+        agent.send(&ToAgent::RunTasks {
+            framework: framework_info,
+            executor: exec,
+            tasks: tasks.clone(),
+        });
         for t in &tasks {
             let v = serde_json::json!({"task": self.task_json(fid, &t.task_id)});
             self.operator_event("TASK_ADDED", v);
@@ -847,7 +1028,11 @@ impl Master {
     }
 
     fn kill(&mut self, fid: &FrameworkID, k: scheduler::Kill, now: f64) {
-        let found = self.frameworks.get(fid).and_then(|f| f.tasks.get(&k.task_id)).map(|t| t.task.agent_id.clone());
+        let found = self
+            .frameworks
+            .get(fid)
+            .and_then(|f| f.tasks.get(&k.task_id))
+            .map(|t| t.task.agent_id.clone());
         match found {
             Some(agent_id) => {
                 if let Some(agent) = self.agents.get_mut(&agent_id) {
@@ -859,12 +1044,21 @@ impl Master {
                 }
             }
             // Mesos answers a kill of an unknown task with what reconciliation would say.
-            None => self.reconcile(fid, vec![scheduler::ReconcileTask { task_id: k.task_id, agent_id: k.agent_id }], now),
+            None => self.reconcile(
+                fid,
+                vec![scheduler::ReconcileTask {
+                    task_id: k.task_id,
+                    agent_id: k.agent_id,
+                }],
+                now,
+            ),
         }
     }
 
     fn reconcile(&mut self, fid: &FrameworkID, tasks: Vec<scheduler::ReconcileTask>, now: f64) {
-        let Some(fw) = self.frameworks.get(fid) else { return };
+        let Some(fw) = self.frameworks.get(fid) else {
+            return;
+        };
         let pa = fw.partition_aware();
         let mut out = Vec::new();
         let latest = |rec: &Task, master: &Master| {
@@ -887,24 +1081,57 @@ impl Master {
             }
         } else {
             for rt in tasks {
-                if let Some(t) = fw.tasks.get(&rt.task_id).or_else(|| fw.unreachable_tasks.get(&rt.task_id)) {
+                if let Some(t) = fw
+                    .tasks
+                    .get(&rt.task_id)
+                    .or_else(|| fw.unreachable_tasks.get(&rt.task_id))
+                {
                     out.push(latest(&t.task, self));
                     continue;
                 }
-                if let Some(t) = fw.completed_tasks.iter().rev().find(|t| t.task_id == rt.task_id) {
+                if let Some(t) = fw
+                    .completed_tasks
+                    .iter()
+                    .rev()
+                    .find(|t| t.task_id == rt.task_id)
+                {
                     out.push(latest(t, self));
                     continue;
                 }
                 let agent = rt.agent_id.as_ref().and_then(|a| self.agents.get(a));
                 let (state, msg) = match agent {
                     Some(a) if a.unreachable => (
-                        if pa { TaskState::TASK_UNREACHABLE } else { TaskState::TASK_LOST },
+                        if pa {
+                            TaskState::TASK_UNREACHABLE
+                        } else {
+                            TaskState::TASK_LOST
+                        },
                         "Reconciliation: Task is unreachable",
                     ),
-                    Some(_) => (if pa { TaskState::TASK_GONE } else { TaskState::TASK_LOST }, "Reconciliation: Task is unknown to the agent"),
-                    None => (if pa { TaskState::TASK_UNKNOWN } else { TaskState::TASK_LOST }, "Reconciliation: Task is unknown"),
+                    Some(_) => (
+                        if pa {
+                            TaskState::TASK_GONE
+                        } else {
+                            TaskState::TASK_LOST
+                        },
+                        "Reconciliation: Task is unknown to the agent",
+                    ),
+                    None => (
+                        if pa {
+                            TaskState::TASK_UNKNOWN
+                        } else {
+                            TaskState::TASK_LOST
+                        },
+                        "Reconciliation: Task is unknown",
+                    ),
                 };
-                let mut s = self.status(&rt.task_id, state, Reason::REASON_RECONCILIATION, msg.into(), now);
+                let mut s = self.status(
+                    &rt.task_id,
+                    state,
+                    Reason::REASON_RECONCILIATION,
+                    msg.into(),
+                    now,
+                );
                 s.agent_id = rt.agent_id.clone();
                 out.push(s);
             }
@@ -916,16 +1143,29 @@ impl Master {
 
     /// TEARDOWN, or failover timeout: kill its tasks, return its resources, forget it.
     pub fn remove_framework(&mut self, fid: &FrameworkID, now: f64) {
-        let Some(mut fw) = self.frameworks.remove(fid) else { return };
+        let Some(mut fw) = self.frameworks.remove(fid) else {
+            return;
+        };
         tracing::info!(framework_id = %fid, "removing framework");
         for oid in fw.offers.drain() {
             if let Some(o) = self.offers.remove(&oid) {
-                self.allocator.recover(&o.offer.agent_id.value, &fid.value, &o.role, &o.resources, 0.0, now);
+                self.allocator.recover(
+                    &o.offer.agent_id.value,
+                    &fid.value,
+                    &o.role,
+                    &o.resources,
+                    0.0,
+                    now,
+                );
             }
         }
         for agent in self.agents.values_mut() {
-            if agent.tasks.iter().any(|(f, _)| f == fid) || agent.executors.keys().any(|(f, _)| f == fid) {
-                agent.send(&ToAgent::ShutdownFramework { framework_id: fid.clone() });
+            if agent.tasks.iter().any(|(f, _)| f == fid)
+                || agent.executors.keys().any(|(f, _)| f == fid)
+            {
+                agent.send(&ToAgent::ShutdownFramework {
+                    framework_id: fid.clone(),
+                });
             }
             agent.tasks.retain(|(f, _)| f != fid);
             agent.executors.retain(|(f, _), _| f != fid);
@@ -933,7 +1173,11 @@ impl Master {
         for (_, rec) in fw.tasks.drain().chain(fw.unreachable_tasks.drain()) {
             let mut t = rec.task;
             t.state = TaskState::TASK_KILLED;
-            *self.counters.tasks_by_state.entry("TASK_KILLED").or_default() += 1;
+            *self
+                .counters
+                .tasks_by_state
+                .entry("TASK_KILLED")
+                .or_default() += 1;
             push_bounded(&mut fw.completed_tasks, t, COMPLETED_TASKS_PER_FRAMEWORK);
         }
         self.allocator.remove_framework(&fid.value);
@@ -944,14 +1188,19 @@ impl Master {
         fw.unregistered_time = Some(self.unix(now));
         self.registry.remove_framework(fid);
         self.removed.insert(fid.clone());
-        self.operator_event("FRAMEWORK_REMOVED", serde_json::json!({"framework_info": fw.info}));
+        self.operator_event(
+            "FRAMEWORK_REMOVED",
+            serde_json::json!({"framework_info": fw.info}),
+        );
         push_bounded(&mut self.completed_frameworks, fw, COMPLETED_FRAMEWORKS);
         self.allocation_wanted = true;
     }
 
     /// The framework's stream closed.
     pub fn framework_disconnected(&mut self, fid: &FrameworkID, stream_id: &str, now: f64) {
-        let Some(fw) = self.frameworks.get_mut(fid) else { return };
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
         if fw.stream_id != stream_id {
             return; // an older connection of a framework that already failed over
         }
@@ -986,11 +1235,14 @@ impl Master {
             let aid = AgentID::new(a.agent_id);
             if !self.agents.contains_key(&aid) || !self.frameworks.contains_key(&fid) {
                 // The allocator raced a removal; give it back.
-                self.allocator.recover(&aid.value, &fid.value, &a.role, &a.resources, 0.0, now);
+                self.allocator
+                    .recover(&aid.value, &fid.value, &a.role, &a.resources, 0.0, now);
                 continue;
             }
             let n = self.next();
-            let Some(agent) = self.agents.get(&aid) else { continue };
+            let Some(agent) = self.agents.get(&aid) else {
+                continue;
+            };
             let offer = Offer {
                 id: OfferID::new(format!("{}-O{n}", self.info.id)),
                 framework_id: fid.clone(),
@@ -1013,11 +1265,17 @@ impl Master {
                     .filter(|(f, _)| f == &fid)
                     .map(|(_, e)| e.clone())
                     .collect(),
-                allocation_info: Some(AllocationInfo { role: Some(a.role.clone()) }),
+                allocation_info: Some(AllocationInfo {
+                    role: Some(a.role.clone()),
+                }),
             };
             self.offers.insert(
                 offer.id.clone(),
-                OfferRec { offer: offer.clone(), resources: a.resources, role: a.role },
+                OfferRec {
+                    offer: offer.clone(),
+                    resources: a.resources,
+                    role: a.role,
+                },
             );
             if let Some(fw) = self.frameworks.get_mut(&fid) {
                 fw.offers.insert(offer.id.clone());
@@ -1035,7 +1293,13 @@ impl Master {
     // ----------------------------------------------------------------------------------------
     // Agents
 
-    pub fn register_agent(&mut self, reg: Register, remote_ip: String, stream: Outbox, now: f64) -> Result<(AgentID, u64), ApiError> {
+    pub fn register_agent(
+        &mut self,
+        reg: Register,
+        remote_ip: String,
+        stream: Outbox,
+        now: f64,
+    ) -> Result<(AgentID, u64), ApiError> {
         if reg.version != drover_api::agent_protocol::PROTOCOL_VERSION {
             return Err(ApiError::BadRequest(format!(
                 "agent protocol version {} is not supported (this master speaks {})",
@@ -1057,21 +1321,40 @@ impl Master {
         let reregister = reg.agent_id.is_some();
         if let Some(old) = self.agents.remove(&id) {
             // Re-registration of a known agent: forget what it had, rebuild from its report.
-            for oid in self.offers.iter().filter(|(_, o)| o.offer.agent_id == id).map(|(k, _)| k.clone()).collect::<Vec<_>>() {
+            for oid in self
+                .offers
+                .iter()
+                .filter(|(_, o)| o.offer.agent_id == id)
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+            {
                 self.rescind_offer(&oid, now);
             }
             self.allocator.remove_agent(&id.value);
             for (fid, tid) in &old.tasks {
                 if let Some(fw) = self.frameworks.get_mut(fid) {
-                    if let Some(rec) = fw.tasks.remove(tid).or_else(|| fw.unreachable_tasks.remove(tid)) {
+                    if let Some(rec) = fw
+                        .tasks
+                        .remove(tid)
+                        .or_else(|| fw.unreachable_tasks.remove(tid))
+                    {
                         // Tasks the agent no longer reports are gone; keep them as LOST history.
-                        if !reg.tasks.iter().any(|t| &t.task.task_id == tid && &t.framework_id == fid) {
+                        if !reg
+                            .tasks
+                            .iter()
+                            .any(|t| &t.task.task_id == tid && &t.framework_id == fid)
+                        {
                             let mut t = rec.task;
-                            t.state = if fw.partition_aware() { TaskState::TASK_GONE } else { TaskState::TASK_LOST };
+                            t.state = if fw.partition_aware() {
+                                TaskState::TASK_GONE
+                            } else {
+                                TaskState::TASK_LOST
+                            };
                             let mut s = TaskStatus::new(tid.clone(), t.state);
                             s.source = Some(StatusSource::SOURCE_MASTER);
                             s.reason = Some(Reason::REASON_AGENT_RESTARTED);
-                            s.message = Some("Task was not reported by its re-registering agent".into());
+                            s.message =
+                                Some("Task was not reported by its re-registering agent".into());
                             s.agent_id = Some(id.clone());
                             fw.send(&Event::update(s));
                             push_bounded(&mut fw.completed_tasks, t, COMPLETED_TASKS_PER_FRAMEWORK);
@@ -1084,7 +1367,9 @@ impl Master {
         }
         // Frameworks the agent knows but we do not (master restart): recovered, awaiting re-subscribe.
         for finfo in &reg.frameworks {
-            let Some(fid) = finfo.id.clone() else { continue };
+            let Some(fid) = finfo.id.clone() else {
+                continue;
+            };
             if self.frameworks.contains_key(&fid) {
                 continue;
             }
@@ -1100,7 +1385,11 @@ impl Master {
             total: total.clone(),
             stream: Some(stream),
             registered_time: self.unix(now),
-            reregistered_time: if reregister { Some(self.unix(now)) } else { None },
+            reregistered_time: if reregister {
+                Some(self.unix(now))
+            } else {
+                None
+            },
             last_seen: now,
             unreachable: false,
             tasks: HashSet::new(),
@@ -1111,9 +1400,19 @@ impl Master {
         let conn = agent.conn;
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
-        let reported_ids: HashSet<(FrameworkID, TaskID)> = reg.tasks.iter().map(|t| (t.framework_id.clone(), t.task.task_id.clone())).collect();
+        let reported_ids: HashSet<(FrameworkID, TaskID)> = reg
+            .tasks
+            .iter()
+            .map(|t| (t.framework_id.clone(), t.task.task_id.clone()))
+            .collect();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
-        for ReportedTask { framework_id, task, state, executor_id } in reg.tasks {
+        for ReportedTask {
+            framework_id,
+            task,
+            state,
+            executor_id,
+        } in reg.tasks
+        {
             let Some(fw) = self.frameworks.get_mut(&framework_id) else {
                 // A framework that was torn down: its leftovers must go.
                 kill.push((framework_id, task.task_id));
@@ -1124,41 +1423,50 @@ impl Master {
                 // unreachable any more.
                 if let Some(mut rec) = fw.unreachable_tasks.remove(&task.task_id) {
                     rec.task.state = state;
-                    push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                    push_bounded(
+                        &mut fw.completed_tasks,
+                        rec.task,
+                        COMPLETED_TASKS_PER_FRAMEWORK,
+                    );
                 }
                 continue;
             }
             // Mesos: a non-partition-aware framework was told this task is LOST when its agent
             // became unreachable, so the task must not come back; kill it.
             let reported_lost = !fw.tasks.contains_key(&task.task_id)
-                && fw.completed_tasks.iter().any(|t| t.task_id == task.task_id && t.agent_id == id && t.state == TaskState::TASK_LOST);
+                && fw.completed_tasks.iter().any(|t| {
+                    t.task_id == task.task_id && t.agent_id == id && t.state == TaskState::TASK_LOST
+                });
             if reported_lost {
                 kill.push((framework_id, task.task_id));
                 continue;
             }
             let role = fw.roles.first().cloned().unwrap_or_else(|| "*".into());
             let was_unreachable = fw.unreachable_tasks.remove(&task.task_id);
-            let rec = fw.tasks.entry(task.task_id.clone()).or_insert_with(|| TaskRec {
-                task: Task {
-                    name: task.name.clone(),
-                    task_id: task.task_id.clone(),
-                    framework_id: framework_id.clone(),
-                    executor_id: executor_id.clone(),
-                    agent_id: id.clone(),
-                    state,
-                    resources: task.resources.clone(),
-                    statuses: vec![],
-                    status_update_state: None,
-                    status_update_uuid: None,
-                    labels: task.labels.clone(),
-                    discovery: task.discovery.clone(),
-                    container: task.container.clone(),
-                    health_check: task.health_check.clone(),
-                    kill_policy: task.kill_policy.clone(),
-                    user: None,
-                },
-                role: role.clone(),
-            });
+            let rec = fw
+                .tasks
+                .entry(task.task_id.clone())
+                .or_insert_with(|| TaskRec {
+                    task: Task {
+                        name: task.name.clone(),
+                        task_id: task.task_id.clone(),
+                        framework_id: framework_id.clone(),
+                        executor_id: executor_id.clone(),
+                        agent_id: id.clone(),
+                        state,
+                        resources: task.resources.clone(),
+                        statuses: vec![],
+                        status_update_state: None,
+                        status_update_uuid: None,
+                        labels: task.labels.clone(),
+                        discovery: task.discovery.clone(),
+                        container: task.container.clone(),
+                        health_check: task.health_check.clone(),
+                        kill_policy: task.kill_policy.clone(),
+                        user: None,
+                    },
+                    role: role.clone(),
+                });
             if let Some(prev) = was_unreachable {
                 rec.role = prev.role;
                 rec.task.statuses = prev.task.statuses;
@@ -1172,7 +1480,9 @@ impl Master {
             }
             let mut res = Resources::from_list(&task.resources);
             if let Some(e) = executor_id.clone() {
-                if let std::collections::hash_map::Entry::Vacant(v) = agent.executors.entry((framework_id.clone(), e.clone())) {
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    agent.executors.entry((framework_id.clone(), e.clone()))
+                {
                     let einfo = task.executor.clone().unwrap_or(ExecutorInfo {
                         kind: None,
                         executor_id: e.clone(),
@@ -1195,21 +1505,33 @@ impl Master {
             agent.tasks.insert((framework_id, task.task_id));
         }
         for (fid, tid) in kill {
-            agent.send(&ToAgent::KillTask { framework_id: fid, task_id: tid, kill_policy: None });
+            agent.send(&ToAgent::KillTask {
+                framework_id: fid,
+                task_id: tid,
+                kill_policy: None,
+            });
         }
         // Unreachable tasks of this agent that it no longer has at all: gone.
         for fw in self.frameworks.values_mut() {
             let gone: Vec<TaskID> = fw
                 .unreachable_tasks
                 .iter()
-                .filter(|(tid, r)| r.task.agent_id == id && !agent.tasks.contains(&(fw.id.clone(), (*tid).clone())))
+                .filter(|(tid, r)| {
+                    r.task.agent_id == id && !agent.tasks.contains(&(fw.id.clone(), (*tid).clone()))
+                })
                 .map(|(tid, _)| tid.clone())
                 .collect();
             for tid in gone {
                 let reported = reported_ids.contains(&(fw.id.clone(), tid.clone()));
-                let Some(mut rec) = fw.unreachable_tasks.remove(&tid) else { continue };
+                let Some(mut rec) = fw.unreachable_tasks.remove(&tid) else {
+                    continue;
+                };
                 if reported {
-                    push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                    push_bounded(
+                        &mut fw.completed_tasks,
+                        rec.task,
+                        COMPLETED_TASKS_PER_FRAMEWORK,
+                    );
                     continue;
                 }
                 rec.task.state = TaskState::TASK_GONE;
@@ -1219,7 +1541,11 @@ impl Master {
                 s.message = Some("Task is no longer on its re-registered agent".into());
                 s.agent_id = Some(id.clone());
                 fw.send(&Event::update(s));
-                push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                push_bounded(
+                    &mut fw.completed_tasks,
+                    rec.task,
+                    COMPLETED_TASKS_PER_FRAMEWORK,
+                );
             }
         }
         agent.send(&ToAgent::Registered {
@@ -1233,7 +1559,10 @@ impl Master {
             self.send_to_framework(&fid, &Event::update(s));
         }
         self.registry.put_agent(&info);
-        self.operator_event("AGENT_ADDED", serde_json::json!({"agent": self.agent_entry_json(&id)}));
+        self.operator_event(
+            "AGENT_ADDED",
+            serde_json::json!({"agent": self.agent_entry_json(&id)}),
+        );
         tracing::info!(agent_id = %id, hostname = %info.hostname, reregister, "agent registered");
         self.allocation_wanted = true;
         Ok((id, conn))
@@ -1248,12 +1577,21 @@ impl Master {
         }
     }
 
-    pub fn agent_calls(&mut self, id: &AgentID, calls: Vec<FromAgent>, now: f64) -> Result<(), ApiError> {
+    pub fn agent_calls(
+        &mut self,
+        id: &AgentID,
+        calls: Vec<FromAgent>,
+        now: f64,
+    ) -> Result<(), ApiError> {
         let Some(agent) = self.agents.get_mut(id) else {
-            return Err(ApiError::NotFound(format!("Agent {id} is not registered; re-register")));
+            return Err(ApiError::NotFound(format!(
+                "Agent {id} is not registered; re-register"
+            )));
         };
         if agent.unreachable {
-            return Err(ApiError::Conflict(format!("Agent {id} was marked unreachable; re-register")));
+            return Err(ApiError::Conflict(format!(
+                "Agent {id} was marked unreachable; re-register"
+            )));
         }
         agent.last_seen = now;
         for call in calls {
@@ -1264,7 +1602,11 @@ impl Master {
                         self.status_update(id, u, now);
                     }
                 }
-                FromAgent::ExecutorMessage { framework_id, executor_id, data } => {
+                FromAgent::ExecutorMessage {
+                    framework_id,
+                    executor_id,
+                    data,
+                } => {
                     let ev = Event::message(scheduler::Message {
                         agent_id: id.clone(),
                         executor_id,
@@ -1272,11 +1614,25 @@ impl Master {
                     });
                     self.send_to_framework(&framework_id, &ev);
                 }
-                FromAgent::ExecutorExited { framework_id, executor_id, status } => {
+                FromAgent::ExecutorExited {
+                    framework_id,
+                    executor_id,
+                    status,
+                } => {
                     if let Some(agent) = self.agents.get_mut(id) {
-                        if let Some((e, role)) = agent.executors.remove(&(framework_id.clone(), executor_id.clone())) {
+                        if let Some((e, role)) = agent
+                            .executors
+                            .remove(&(framework_id.clone(), executor_id.clone()))
+                        {
                             let res = Resources::from_list(&e.resources);
-                            self.allocator.recover(&id.value, &framework_id.value, &role, &res, 0.0, now);
+                            self.allocator.recover(
+                                &id.value,
+                                &framework_id.value,
+                                &role,
+                                &res,
+                                0.0,
+                                now,
+                            );
                             self.allocation_wanted = true;
                         }
                     }
@@ -1296,12 +1652,19 @@ impl Master {
 
     fn status_update(&mut self, agent_id: &AgentID, u: StatusUpdate, now: f64) {
         self.counters.updates_from_agents += 1;
-        let StatusUpdate { framework_id: fid, mut status } = u;
+        let StatusUpdate {
+            framework_id: fid,
+            mut status,
+        } = u;
         status.agent_id = Some(agent_id.clone());
         let Some(fw) = self.frameworks.get_mut(&fid) else {
             // Nobody will ever acknowledge this: do it for the framework, and clean up.
             if let Some(a) = self.agents.get_mut(agent_id) {
-                a.send(&ToAgent::Acknowledge { framework_id: fid.clone(), task_id: status.task_id.clone(), uuid: status.uuid.clone() });
+                a.send(&ToAgent::Acknowledge {
+                    framework_id: fid.clone(),
+                    task_id: status.task_id.clone(),
+                    uuid: status.uuid.clone(),
+                });
                 if self.removed.contains(&fid) {
                     a.send(&ToAgent::ShutdownFramework { framework_id: fid });
                 }
@@ -1329,7 +1692,11 @@ impl Master {
         }
         if completed {
             if let Some(rec) = fw.tasks.remove(&status.task_id) {
-                push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                push_bounded(
+                    &mut fw.completed_tasks,
+                    rec.task,
+                    COMPLETED_TASKS_PER_FRAMEWORK,
+                );
             }
         }
         // A task reported unreachable that its agent now reports on: it ended while out of
@@ -1340,7 +1707,11 @@ impl Master {
             stored.data = None;
             rec.task.statuses.push(stored);
             if state.is_terminal() {
-                push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                push_bounded(
+                    &mut fw.completed_tasks,
+                    rec.task,
+                    COMPLETED_TASKS_PER_FRAMEWORK,
+                );
             } else {
                 fw.tasks.insert(status.task_id.clone(), rec);
                 if let Some(a) = self.agents.get_mut(agent_id) {
@@ -1348,14 +1719,21 @@ impl Master {
                 }
             }
         }
-        let Some(fw) = self.frameworks.get_mut(&fid) else { return };
+        let Some(fw) = self.frameworks.get_mut(&fid) else {
+            return;
+        };
         fw.send(&Event::update(status.clone()));
-        *self.counters.tasks_by_state.entry(state.as_str()).or_default() += 1;
+        *self
+            .counters
+            .tasks_by_state
+            .entry(state.as_str())
+            .or_default() += 1;
         if let Some((role, res)) = recovered {
             if let Some(a) = self.agents.get_mut(agent_id) {
                 a.tasks.remove(&(fid.clone(), status.task_id.clone()));
             }
-            self.allocator.recover(&agent_id.value, &fid.value, &role, &res, 0.0, now);
+            self.allocator
+                .recover(&agent_id.value, &fid.value, &role, &res, 0.0, now);
             self.allocation_wanted = true;
         }
         if !self.operator_streams.is_empty() {
@@ -1405,19 +1783,26 @@ impl Master {
                 }
             }
             let ohb = frame(&serde_json::json!({"type": "HEARTBEAT"}));
-            self.operator_streams.retain(|s| s.send(ohb.clone()).is_ok());
+            self.operator_streams
+                .retain(|s| s.send(ohb.clone()).is_ok());
         }
     }
 
     fn mark_unreachable(&mut self, id: &AgentID, now: f64) {
         tracing::warn!(agent_id = %id, "agent missed its heartbeats: marking it unreachable");
         self.counters.agent_removals += 1;
-        let offers: Vec<OfferID> =
-            self.offers.iter().filter(|(_, o)| &o.offer.agent_id == id).map(|(k, _)| k.clone()).collect();
+        let offers: Vec<OfferID> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| &o.offer.agent_id == id)
+            .map(|(k, _)| k.clone())
+            .collect();
         for oid in offers {
             self.rescind_offer(&oid, now);
         }
-        let Some(agent) = self.agents.get_mut(id) else { return };
+        let Some(agent) = self.agents.get_mut(id) else {
+            return;
+        };
         agent.unreachable = true;
         agent.stream = None;
         let tasks: Vec<(FrameworkID, TaskID)> = agent.tasks.iter().cloned().collect();
@@ -1425,10 +1810,18 @@ impl Master {
         self.allocator.remove_agent(&id.value);
         let unix = self.unix(now);
         for (fid, tid) in tasks {
-            let Some(fw) = self.frameworks.get_mut(&fid) else { continue };
+            let Some(fw) = self.frameworks.get_mut(&fid) else {
+                continue;
+            };
             let pa = fw.partition_aware();
-            let Some(mut rec) = fw.tasks.remove(&tid) else { continue };
-            let state = if pa { TaskState::TASK_UNREACHABLE } else { TaskState::TASK_LOST };
+            let Some(mut rec) = fw.tasks.remove(&tid) else {
+                continue;
+            };
+            let state = if pa {
+                TaskState::TASK_UNREACHABLE
+            } else {
+                TaskState::TASK_LOST
+            };
             let mut s = TaskStatus::new(tid.clone(), state);
             s.source = Some(StatusSource::SOURCE_MASTER);
             s.reason = Some(Reason::REASON_AGENT_REMOVED);
@@ -1441,11 +1834,19 @@ impl Master {
             rec.task.state = state;
             rec.task.statuses.push(s.clone());
             fw.send(&Event::update(s));
-            *self.counters.tasks_by_state.entry(state.as_str()).or_default() += 1;
+            *self
+                .counters
+                .tasks_by_state
+                .entry(state.as_str())
+                .or_default() += 1;
             if pa {
                 fw.unreachable_tasks.insert(tid, rec);
             } else {
-                push_bounded(&mut fw.completed_tasks, rec.task, COMPLETED_TASKS_PER_FRAMEWORK);
+                push_bounded(
+                    &mut fw.completed_tasks,
+                    rec.task,
+                    COMPLETED_TASKS_PER_FRAMEWORK,
+                );
             }
         }
         if let Some(agent) = self.agents.get_mut(id) {
@@ -1457,9 +1858,13 @@ impl Master {
     pub fn set_weight(&mut self, role: &str, weight: f64) -> Result<(), ApiError> {
         validate_role(role)?;
         if !(weight > 0.0 && weight.is_finite()) {
-            return Err(ApiError::BadRequest(format!("Weight of role '{role}' must be positive")));
+            return Err(ApiError::BadRequest(format!(
+                "Weight of role '{role}' must be positive"
+            )));
         }
-        self.allocator.set_weight(role, weight).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        self.allocator
+            .set_weight(role, weight)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.weights.insert(role.to_string(), weight);
         self.registry.put_weights(&self.weights);
         self.allocation_wanted = true;
@@ -1474,7 +1879,8 @@ impl Master {
         let key = kind.to_ascii_lowercase();
         v[key] = body;
         let rec = frame(&v);
-        self.operator_streams.retain(|s| s.send(rec.clone()).is_ok());
+        self.operator_streams
+            .retain(|s| s.send(rec.clone()).is_ok());
     }
 }
 
@@ -1490,7 +1896,8 @@ fn validate_role(r: &str) -> Result<(), ApiError> {
         || r == "."
         || r == ".."
         || r.starts_with('-')
-        || r.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        || r.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
         || r.split('/').any(|p| p.is_empty() && r != "*");
     if bad && r != "*" {
         return Err(ApiError::BadRequest(format!("Role '{r}' is invalid")));
@@ -1522,11 +1929,23 @@ pub fn resources_text(r: &Resources) -> String {
     let mut parts = Vec::new();
     for x in r.iter() {
         let role = x.reservation_role();
-        let name = if role == "*" { x.name.clone() } else { format!("{}({role})", x.name) };
+        let name = if role == "*" {
+            x.name.clone()
+        } else {
+            format!("{}({role})", x.name)
+        };
         let v = match x.kind {
             ValueType::SCALAR => resources::format_scalar(x.scalar.map(|s| s.value).unwrap_or(0.0)),
-            ValueType::RANGES => resources::format_ranges(&x.ranges.as_ref().map(|r| r.range.clone()).unwrap_or_default()),
-            ValueType::SET => format!("{{{}}}", x.set.as_ref().map(|s| s.item.join(",")).unwrap_or_default()),
+            ValueType::RANGES => resources::format_ranges(
+                &x.ranges
+                    .as_ref()
+                    .map(|r| r.range.clone())
+                    .unwrap_or_default(),
+            ),
+            ValueType::SET => format!(
+                "{{{}}}",
+                x.set.as_ref().map(|s| s.item.join(",")).unwrap_or_default()
+            ),
             ValueType::TEXT => String::new(),
         };
         parts.push(format!("{name}:{v}"));

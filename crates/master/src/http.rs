@@ -34,7 +34,12 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
         };
-        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.to_string()).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -68,7 +73,10 @@ impl<F: FnOnce()> Drop for OnDrop<F> {
 
 /// A streamed body that ends when the master drops its sender (TEARDOWN, failover) and calls
 /// `gone` once the response is dropped (ended, or the client went away).
-fn stream_body_then(rx: mpsc::UnboundedReceiver<Bytes>, gone: impl FnOnce() + Send + 'static) -> Body {
+fn stream_body_then(
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    gone: impl FnOnce() + Send + 'static,
+) -> Body {
     let guard = OnDrop(Some(gone));
     Body::from_stream(ReceiverStream(rx).map(move |b| {
         let _keep = &guard;
@@ -90,10 +98,26 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/master/redirect", get(redirect))
         .route("/redirect", get(redirect));
     // Mesos serves each JSON endpoint under /master/x, /x, and both with .json.
-    for name in ["state", "state-summary", "frameworks", "slaves", "tasks", "roles", "flags", "version"] {
+    for name in [
+        "state",
+        "state-summary",
+        "frameworks",
+        "slaves",
+        "tasks",
+        "roles",
+        "flags",
+        "version",
+    ] {
         // libprocess also tolerates a trailing slash (the Mesos CLI asks for /master/frameworks/).
-        for path in [format!("/master/{name}"), format!("/{name}"), format!("/master/{name}.json"), format!("/{name}.json")] {
-            r = r.route(&path, get(json_endpoint)).route(&format!("{path}/"), get(json_endpoint));
+        for path in [
+            format!("/master/{name}"),
+            format!("/{name}"),
+            format!("/master/{name}.json"),
+            format!("/{name}.json"),
+        ] {
+            r = r
+                .route(&path, get(json_endpoint))
+                .route(&format!("{path}/"), get(json_endpoint));
         }
     }
     for path in ["/metrics/snapshot", "/metrics/snapshot.json"] {
@@ -101,7 +125,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     r.layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
-        .layer(axum::middleware::map_response(move |resp: Response| async move { explain_too_large(resp, limit) }))
+        .layer(axum::middleware::map_response(
+            move |resp: Response| async move { explain_too_large(resp, limit) },
+        ))
         .with_state(shared)
 }
 
@@ -111,11 +137,17 @@ fn explain_too_large(resp: Response, limit: usize) -> Response {
         return resp;
     }
     let msg = format!("Request body is larger than the limit of {limit} bytes (--max-body-bytes)");
-    (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg,
+    )
+        .into_response()
 }
 
 pub async fn background(shared: Arc<Shared>) {
-    let interval = std::time::Duration::from_secs_f64(shared.lock().cfg.allocation_interval_secs.max(0.001));
+    let interval =
+        std::time::Duration::from_secs_f64(shared.lock().cfg.allocation_interval_secs.max(0.001));
     let s2 = shared.clone();
     tokio::spawn(async move {
         let mut last_hb = 0.0;
@@ -178,13 +210,20 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
         None => Ok(()),
-        Some(a) if a.contains("application/json") || a.contains("*/*") || a.contains("recordio") => Ok(()),
-        Some(a) => Err(ApiError::NotAcceptable(format!("Expecting 'Accept' to allow application/json, got '{a}'"))),
+        Some(a)
+            if a.contains("application/json") || a.contains("*/*") || a.contains("recordio") =>
+        {
+            Ok(())
+        }
+        Some(a) => Err(ApiError::NotAcceptable(format!(
+            "Expecting 'Accept' to allow application/json, got '{a}'"
+        ))),
     }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
 }
 
 async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
@@ -194,7 +233,9 @@ async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Respo
     let now = s.now();
     if call.kind == CallType::SUBSCRIBE {
         if headers.contains_key("Mesos-Stream-Id") {
-            return Err(ApiError::BadRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header".into()));
+            return Err(ApiError::BadRequest(
+                "Subscribe calls should not include the 'Mesos-Stream-Id' header".into(),
+            ));
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (fid, sid) = {
@@ -215,7 +256,10 @@ async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Respo
         });
         let mut resp = Response::new(body);
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Ok(v) = HeaderValue::from_str(&sid) {
             h.insert("Mesos-Stream-Id", v);
         }
@@ -236,7 +280,12 @@ async fn agent_register(
 ) -> Result<Response, ApiError> {
     let reg: Register = parse(&body, "agent registration")?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let ip = reg.agent_info.hostname.parse::<std::net::IpAddr>().map(|i| i.to_string()).unwrap_or(addr.ip().to_string());
+    let ip = reg
+        .agent_info
+        .hostname
+        .parse::<std::net::IpAddr>()
+        .map(|i| i.to_string())
+        .unwrap_or(addr.ip().to_string());
     let id = {
         let mut m = s.lock();
         let r = m.register_agent(reg, ip, tx, s.now());
@@ -249,7 +298,10 @@ async fn agent_register(
     let (id, conn) = id;
     let body = stream_body_then(rx, move || watch.lock().agent_disconnected(&id, conn));
     let mut resp = Response::new(body);
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/recordio"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/recordio"),
+    );
     Ok(resp)
 }
 
@@ -268,8 +320,18 @@ async fn redirect(State(s): S) -> Response {
     (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, loc)]).into_response()
 }
 
-async fn json_endpoint(State(s): S, uri: axum::http::Uri, Query(q): Query<HashMap<String, String>>) -> Response {
-    let path = uri.path().trim_end_matches('/').trim_end_matches(".json").trim_start_matches("/master").trim_start_matches('/').to_string();
+async fn json_endpoint(
+    State(s): S,
+    uri: axum::http::Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let path = uri
+        .path()
+        .trim_end_matches('/')
+        .trim_end_matches(".json")
+        .trim_start_matches("/master")
+        .trim_start_matches('/')
+        .to_string();
     let now = s.now();
     let m = s.lock();
     let v = match path.as_str() {
@@ -296,14 +358,28 @@ async fn json_endpoint(State(s): S, uri: axum::http::Uri, Query(q): Query<HashMa
             v
         }
         "tasks" => {
-            let limit = q.get("limit").and_then(|l| l.parse::<i64>().ok()).or(Some(100));
+            let limit = q
+                .get("limit")
+                .and_then(|l| l.parse::<i64>().ok())
+                .or(Some(100));
             let offset = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
-            let desc = q.get("order").map(|o| o == "des" || o == "desc").unwrap_or(true);
-            m.v0_tasks(limit, offset, desc, q.get("framework_id").map(|s| s.as_str()), q.get("task_id").map(|s| s.as_str()))
+            let desc = q
+                .get("order")
+                .map(|o| o == "des" || o == "desc")
+                .unwrap_or(true);
+            m.v0_tasks(
+                limit,
+                offset,
+                desc,
+                q.get("framework_id").map(|s| s.as_str()),
+                q.get("task_id").map(|s| s.as_str()),
+            )
         }
         "roles" => m.v0_roles(),
         "flags" => json!({ "flags": s.flags }),
-        "version" => json!({"version": drover_api::MESOS_COMPAT_VERSION, "drover_version": env!("CARGO_PKG_VERSION"), "build_user": "drover", "build_date": "", "build_time": 0, "git_sha": ""}),
+        "version" => {
+            json!({"version": drover_api::MESOS_COMPAT_VERSION, "drover_version": env!("CARGO_PKG_VERSION"), "build_user": "drover", "build_date": "", "build_time": 0, "git_sha": ""})
+        }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     drop(m);
@@ -313,7 +389,11 @@ async fn json_endpoint(State(s): S, uri: axum::http::Uri, Query(q): Query<HashMa
 async fn metrics_snapshot(State(s): S) -> Json<Value> {
     let now = s.now();
     let m = s.lock();
-    let map: serde_json::Map<String, Value> = m.metrics(now).into_iter().map(|(k, v)| (k, json!(v))).collect();
+    let map: serde_json::Map<String, Value> = m
+        .metrics(now)
+        .into_iter()
+        .map(|(k, v)| (k, json!(v)))
+        .collect();
     Json(Value::Object(map))
 }
 
@@ -347,7 +427,10 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 .as_object()
                 .map(|o| {
                     o.iter()
-                        .map(|(k, v)| operator::Flag { name: k.clone(), value: v.as_str().map(String::from).unwrap_or(v.to_string()) })
+                        .map(|(k, v)| operator::Flag {
+                            name: k.clone(),
+                            value: v.as_str().map(String::from).unwrap_or(v.to_string()),
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -358,7 +441,11 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             let mut r = resp(ResponseType::GET_METRICS);
             let m = s.lock();
             r.get_metrics = Some(operator::GetMetrics {
-                metrics: m.metrics(now).into_iter().map(|(name, value)| operator::Metric { name, value }).collect(),
+                metrics: m
+                    .metrics(now)
+                    .into_iter()
+                    .map(|(name, value)| operator::Metric { name, value })
+                    .collect(),
             });
             r
         }
@@ -389,18 +476,29 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_ROLES => {
             let mut r = resp(ResponseType::GET_ROLES);
-            r.get_roles = Some(operator::GetRoles { roles: s.lock().role_list() });
+            r.get_roles = Some(operator::GetRoles {
+                roles: s.lock().role_list(),
+            });
             r
         }
         OpCall::GET_MASTER => {
             let mut r = resp(ResponseType::GET_MASTER);
-            r.get_master = Some(operator::GetMaster { master_info: s.lock().info.clone() });
+            r.get_master = Some(operator::GetMaster {
+                master_info: s.lock().info.clone(),
+            });
             r
         }
         OpCall::GET_WEIGHTS => {
             let m = s.lock();
-            let weights: Vec<Value> = m.weights.iter().map(|(r, w)| json!({"role": r, "weight": w})).collect();
-            return Ok(Json(json!({"type": "GET_WEIGHTS", "get_weights": {"weight_infos": weights}})).into_response());
+            let weights: Vec<Value> = m
+                .weights
+                .iter()
+                .map(|(r, w)| json!({"role": r, "weight": w}))
+                .collect();
+            return Ok(Json(
+                json!({"type": "GET_WEIGHTS", "get_weights": {"weight_infos": weights}}),
+            )
+            .into_response());
         }
         OpCall::UPDATE_WEIGHTS => {
             let infos = call
@@ -408,11 +506,19 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 .get("update_weights")
                 .and_then(|u| u.get("weight_infos"))
                 .and_then(|w| w.as_array())
-                .ok_or_else(|| ApiError::BadRequest("Expecting 'update_weights.weight_infos' to be present".into()))?;
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Expecting 'update_weights.weight_infos' to be present".into(),
+                    )
+                })?;
             let mut parsed = Vec::new();
             for (i, w) in infos.iter().enumerate() {
-                let role = w["role"].as_str().ok_or_else(|| ApiError::BadRequest(format!("'weight_infos[{i}].role' must be a string")))?;
-                let weight = w["weight"].as_f64().ok_or_else(|| ApiError::BadRequest(format!("'weight_infos[{i}].weight' must be a number")))?;
+                let role = w["role"].as_str().ok_or_else(|| {
+                    ApiError::BadRequest(format!("'weight_infos[{i}].role' must be a string"))
+                })?;
+                let weight = w["weight"].as_f64().ok_or_else(|| {
+                    ApiError::BadRequest(format!("'weight_infos[{i}].weight' must be a number"))
+                })?;
                 parsed.push((role.to_string(), weight));
             }
             let mut m = s.lock();
@@ -429,11 +535,16 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             let _ = tx.send(frame(&json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": crate::core::HEARTBEAT_SECS}})));
             m.operator_streams.push(tx);
             let mut r = Response::new(stream_body(rx));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             return Ok(r);
         }
         other => {
-            return Err(ApiError::NotImplemented(format!("Operator call {other:?} is not supported yet")));
+            return Err(ApiError::NotImplemented(format!(
+                "Operator call {other:?} is not supported yet"
+            )));
         }
     };
     Ok(Json(out).into_response())

@@ -69,7 +69,10 @@ pub enum MasterError {
     #[error("opening the registry: {0}")]
     Store(#[from] drover_store::StoreError),
     #[error("creating work dir {path}: {source}")]
-    WorkDir { path: String, source: std::io::Error },
+    WorkDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
 }
@@ -93,16 +96,22 @@ impl Shared {
 }
 
 fn ip_to_u32(ip: &str) -> u32 {
-    ip.parse::<std::net::Ipv4Addr>().map(|a| u32::from_le_bytes(a.octets())).unwrap_or(0)
+    ip.parse::<std::net::Ipv4Addr>()
+        .map(|a| u32::from_le_bytes(a.octets()))
+        .unwrap_or(0)
 }
 
 /// Build the master and its store; `serve` it on a listener.
 pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
     let store: Arc<dyn Store> = match &cfg.work_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| MasterError::WorkDir { path: dir.display().to_string(), source })?;
-            Arc::new(drover_store::EmbeddedStore::open(&dir.join("registry.redb"))?)
+            std::fs::create_dir_all(dir).map_err(|source| MasterError::WorkDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            Arc::new(drover_store::EmbeddedStore::open(
+                &dir.join("registry.redb"),
+            )?)
         }
         None => Arc::new(drover_store::MemoryStore::default()),
     };
@@ -161,7 +170,10 @@ pub async fn serve(
         }
     });
     // Subscription streams never end by themselves, so shutdown does not wait for them.
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>());
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    );
     let r = tokio::select! {
         r = server => r.map_err(MasterError::Serve),
         _ = shutdown => Ok(()),

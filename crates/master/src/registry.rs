@@ -61,7 +61,10 @@ impl Registry {
         }
     }
     pub fn remove_framework(&self, id: &FrameworkID) {
-        if let Err(e) = self.store.delete(&format!("master/frameworks/{}", id.value)) {
+        if let Err(e) = self
+            .store
+            .delete(&format!("master/frameworks/{}", id.value))
+        {
             tracing::error!("registry delete failed: {e}");
         }
         self.put(format!("master/removed_frameworks/{}", id.value), &id.value);

@@ -67,7 +67,10 @@ pub fn v0_task(t: &Task, role: &str) -> Value {
 
 impl Master {
     fn agent_used(&self, a: &AgentRec) -> Resources {
-        let avail = self.allocator.agent_available(&a.id.value).unwrap_or_default();
+        let avail = self
+            .allocator
+            .agent_available(&a.id.value)
+            .unwrap_or_default();
         let offered = self.agent_offered(a);
         let mut used = a.total.clone();
         used.subtract_all(&avail);
@@ -187,9 +190,20 @@ impl Master {
     }
 
     /// `/tasks`: active then completed tasks of every framework, with Mesos' paging parameters.
-    pub fn v0_tasks(&self, limit: Option<i64>, offset: usize, order_desc: bool, framework: Option<&str>, task: Option<&str>) -> Value {
+    pub fn v0_tasks(
+        &self,
+        limit: Option<i64>,
+        offset: usize,
+        order_desc: bool,
+        framework: Option<&str>,
+        task: Option<&str>,
+    ) -> Value {
         let mut all: Vec<Value> = Vec::new();
-        for f in self.frameworks.values().chain(self.completed_frameworks.iter()) {
+        for f in self
+            .frameworks
+            .values()
+            .chain(self.completed_frameworks.iter())
+        {
             if framework.map(|x| x != f.id.value).unwrap_or(false) {
                 continue;
             }
@@ -205,8 +219,16 @@ impl Master {
             all.retain(|t| t["id"] == id);
         }
         all.sort_by(|a, b| {
-            let ta = a["statuses"].as_array().and_then(|s| s.first()).and_then(|s| s["timestamp"].as_f64()).unwrap_or(0.0);
-            let tb = b["statuses"].as_array().and_then(|s| s.first()).and_then(|s| s["timestamp"].as_f64()).unwrap_or(0.0);
+            let ta = a["statuses"]
+                .as_array()
+                .and_then(|s| s.first())
+                .and_then(|s| s["timestamp"].as_f64())
+                .unwrap_or(0.0);
+            let tb = b["statuses"]
+                .as_array()
+                .and_then(|s| s.first())
+                .and_then(|s| s["timestamp"].as_f64())
+                .unwrap_or(0.0);
             ta.partial_cmp(&tb).unwrap_or(std::cmp::Ordering::Equal)
         });
         if order_desc {
@@ -269,11 +291,23 @@ impl Master {
         let mut agent_frameworks: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         let mut framework_agents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         for f in self.frameworks.values() {
-            let live = f.tasks.values().chain(f.unreachable_tasks.values()).map(|t| &t.task);
+            let live = f
+                .tasks
+                .values()
+                .chain(f.unreachable_tasks.values())
+                .map(|t| &t.task);
             for t in live.chain(f.completed_tasks.iter()) {
                 let (a, fw) = (t.agent_id.value.as_str(), f.id.value.as_str());
-                *by_agent.entry(a).or_default().entry(t.state.as_str()).or_default() += 1;
-                *by_framework.entry(fw).or_default().entry(t.state.as_str()).or_default() += 1;
+                *by_agent
+                    .entry(a)
+                    .or_default()
+                    .entry(t.state.as_str())
+                    .or_default() += 1;
+                *by_framework
+                    .entry(fw)
+                    .or_default()
+                    .entry(t.state.as_str())
+                    .or_default() += 1;
                 agent_frameworks.entry(a).or_default().insert(fw);
                 framework_agents.entry(fw).or_default().insert(a);
             }
@@ -290,7 +324,10 @@ impl Master {
             .map(|a| {
                 let mut v = self.v0_agent(a);
                 counts(&mut v, by_agent.get(a.id.value.as_str()));
-                v["framework_ids"] = json!(agent_frameworks.get(a.id.value.as_str()).cloned().unwrap_or_default());
+                v["framework_ids"] = json!(agent_frameworks
+                    .get(a.id.value.as_str())
+                    .cloned()
+                    .unwrap_or_default());
                 v
             })
             .collect();
@@ -306,7 +343,10 @@ impl Master {
                     m.remove("offers");
                 }
                 counts(&mut v, by_framework.get(f.id.value.as_str()));
-                v["slave_ids"] = json!(framework_agents.get(f.id.value.as_str()).cloned().unwrap_or_default());
+                v["slave_ids"] = json!(framework_agents
+                    .get(f.id.value.as_str())
+                    .cloned()
+                    .unwrap_or_default());
                 v
             })
             .collect();
@@ -314,11 +354,15 @@ impl Master {
     }
 
     pub fn v0_roles(&self) -> Value {
-        let roles: Vec<Value> = self.role_list().into_iter().map(|r| {
-            json!({"name": r.name, "weight": r.weight,
+        let roles: Vec<Value> = self
+            .role_list()
+            .into_iter()
+            .map(|r| {
+                json!({"name": r.name, "weight": r.weight,
                    "frameworks": r.frameworks.iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
                    "resources": Value::Object(Resources::from_list(&r.resources).to_v0_map())})
-        }).collect();
+            })
+            .collect();
         json!({ "roles": roles })
     }
 
@@ -330,8 +374,12 @@ impl Master {
         names
             .into_iter()
             .map(|name| {
-                let frameworks: Vec<FrameworkID> =
-                    self.frameworks.values().filter(|f| f.roles.contains(&name)).map(|f| f.id.clone()).collect();
+                let frameworks: Vec<FrameworkID> = self
+                    .frameworks
+                    .values()
+                    .filter(|f| f.roles.contains(&name))
+                    .map(|f| f.id.clone())
+                    .collect();
                 let mut res = Resources::new();
                 for f in &frameworks {
                     res.add_all(&self.allocator.framework_allocated(&f.value));
@@ -362,7 +410,10 @@ impl Master {
             let u = used.scalar(r);
             m.push((format!("master/{r}_total"), t));
             m.push((format!("master/{r}_used"), u));
-            m.push((format!("master/{r}_percent"), if t > 0.0 { u / t } else { 0.0 }));
+            m.push((
+                format!("master/{r}_percent"),
+                if t > 0.0 { u / t } else { 0.0 },
+            ));
             m.push((format!("master/{r}_revocable_total"), 0.0));
             m.push((format!("master/{r}_revocable_used"), 0.0));
         }
@@ -375,40 +426,118 @@ impl Master {
                 *by_state.entry(t.task.state).or_default() += 1.0;
             }
         }
-        for s in [TaskState::TASK_STAGING, TaskState::TASK_STARTING, TaskState::TASK_RUNNING, TaskState::TASK_KILLING, TaskState::TASK_UNREACHABLE] {
-            m.push((format!("master/{}", s.as_str().to_ascii_lowercase()).replace("task_", "tasks_"), by_state.get(&s).copied().unwrap_or(0.0)));
+        for s in [
+            TaskState::TASK_STAGING,
+            TaskState::TASK_STARTING,
+            TaskState::TASK_RUNNING,
+            TaskState::TASK_KILLING,
+            TaskState::TASK_UNREACHABLE,
+        ] {
+            m.push((
+                format!("master/{}", s.as_str().to_ascii_lowercase()).replace("task_", "tasks_"),
+                by_state.get(&s).copied().unwrap_or(0.0),
+            ));
         }
-        for s in ["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE"] {
+        for s in [
+            "TASK_FINISHED",
+            "TASK_FAILED",
+            "TASK_KILLED",
+            "TASK_LOST",
+            "TASK_ERROR",
+            "TASK_DROPPED",
+            "TASK_GONE",
+        ] {
             let c = self.counters.tasks_by_state.get(s).copied().unwrap_or(0);
-            m.push((format!("master/{}", s.to_ascii_lowercase().replace("task_", "tasks_")), c as f64));
+            m.push((
+                format!(
+                    "master/{}",
+                    s.to_ascii_lowercase().replace("task_", "tasks_")
+                ),
+                c as f64,
+            ));
         }
         let connected = self.frameworks.values().filter(|f| f.connected()).count() as f64;
-        m.push(("master/frameworks_active".into(), self.frameworks.values().filter(|f| f.active).count() as f64));
-        m.push(("master/frameworks_inactive".into(), self.frameworks.values().filter(|f| !f.active).count() as f64));
+        m.push((
+            "master/frameworks_active".into(),
+            self.frameworks.values().filter(|f| f.active).count() as f64,
+        ));
+        m.push((
+            "master/frameworks_inactive".into(),
+            self.frameworks.values().filter(|f| !f.active).count() as f64,
+        ));
         m.push(("master/frameworks_connected".into(), connected));
-        m.push(("master/frameworks_disconnected".into(), self.frameworks.len() as f64 - connected));
+        m.push((
+            "master/frameworks_disconnected".into(),
+            self.frameworks.len() as f64 - connected,
+        ));
         m.push(("master/slaves_active".into(), active_agents as f64));
         m.push(("master/slaves_inactive".into(), 0.0));
-        m.push(("master/slaves_connected".into(), self.agents.values().filter(|a| a.connected()).count() as f64));
-        m.push(("master/slaves_disconnected".into(), self.agents.values().filter(|a| !a.connected()).count() as f64));
-        m.push(("master/slaves_unreachable".into(), (self.agents.len() - active_agents) as f64));
-        m.push(("master/slave_removals".into(), self.counters.agent_removals as f64));
+        m.push((
+            "master/slaves_connected".into(),
+            self.agents.values().filter(|a| a.connected()).count() as f64,
+        ));
+        m.push((
+            "master/slaves_disconnected".into(),
+            self.agents.values().filter(|a| !a.connected()).count() as f64,
+        ));
+        m.push((
+            "master/slaves_unreachable".into(),
+            (self.agents.len() - active_agents) as f64,
+        ));
+        m.push((
+            "master/slave_removals".into(),
+            self.counters.agent_removals as f64,
+        ));
         m.push(("master/outstanding_offers".into(), self.offers.len() as f64));
         m.push(("master/elected".into(), 1.0));
         m.push(("master/uptime_secs".into(), now));
-        m.push(("master/messages_status_update".into(), self.counters.updates_from_agents as f64));
+        m.push((
+            "master/messages_status_update".into(),
+            self.counters.updates_from_agents as f64,
+        ));
         m.push(("master/invalid_status_updates".into(), 0.0));
-        m.push(("master/messages_decline_offers".into(), self.counters.offers_declined as f64));
-        m.push(("master/messages_launch_tasks".into(), self.counters.offers_accepted as f64));
+        m.push((
+            "master/messages_decline_offers".into(),
+            self.counters.offers_declined as f64,
+        ));
+        m.push((
+            "master/messages_launch_tasks".into(),
+            self.counters.offers_accepted as f64,
+        ));
         m.push(("master/event_queue_messages".into(), 0.0));
         for (name, c) in &self.counters.calls {
             m.push((format!("master/messages_{name}"), *c as f64));
         }
-        m.push(("allocator/mesos/allocation_runs".into(), self.counters.allocation_runs as f64));
-        m.push(("allocator/mesos/allocation_run_ms".into(), self.counters.allocation_secs_last * 1000.0));
-        m.push(("allocator/mesos/resources/cpus/offered_or_allocated".into(), self.agents.values().map(|a| a.total.scalar("cpus") - self.allocator.agent_available(&a.id.value).map(|r| r.scalar("cpus")).unwrap_or(0.0)).sum()));
-        m.push(("drover/offers_sent".into(), self.counters.offers_sent as f64));
-        m.push(("drover/offers_rescinded".into(), self.counters.offers_rescinded as f64));
+        m.push((
+            "allocator/mesos/allocation_runs".into(),
+            self.counters.allocation_runs as f64,
+        ));
+        m.push((
+            "allocator/mesos/allocation_run_ms".into(),
+            self.counters.allocation_secs_last * 1000.0,
+        ));
+        m.push((
+            "allocator/mesos/resources/cpus/offered_or_allocated".into(),
+            self.agents
+                .values()
+                .map(|a| {
+                    a.total.scalar("cpus")
+                        - self
+                            .allocator
+                            .agent_available(&a.id.value)
+                            .map(|r| r.scalar("cpus"))
+                            .unwrap_or(0.0)
+                })
+                .sum(),
+        ));
+        m.push((
+            "drover/offers_sent".into(),
+            self.counters.offers_sent as f64,
+        ));
+        m.push((
+            "drover/offers_rescinded".into(),
+            self.counters.offers_rescinded as f64,
+        ));
         m.sort_by(|a, b| a.0.cmp(&b.0));
         m
     }
@@ -437,7 +566,9 @@ impl Master {
                 offers.push(o.offer.clone());
             }
         }
-        let t = |s: f64| TimeInfo { nanoseconds: (s * 1e9) as i64 };
+        let t = |s: f64| TimeInfo {
+            nanoseconds: (s * 1e9) as i64,
+        };
         operator::FrameworkEntry {
             framework_info: f.info.clone(),
             active: f.active,
@@ -453,11 +584,16 @@ impl Master {
     }
 
     pub fn framework_entry_json(&self, fid: &FrameworkID) -> Value {
-        self.frameworks.get(fid).map(|f| json!(self.framework_entry(f))).unwrap_or(Value::Null)
+        self.frameworks
+            .get(fid)
+            .map(|f| json!(self.framework_entry(f)))
+            .unwrap_or(Value::Null)
     }
 
     pub fn agent_entry(&self, a: &AgentRec) -> operator::AgentEntry {
-        let t = |s: f64| TimeInfo { nanoseconds: (s * 1e9) as i64 };
+        let t = |s: f64| TimeInfo {
+            nanoseconds: (s * 1e9) as i64,
+        };
         operator::AgentEntry {
             agent_info: a.info.clone(),
             active: !a.unreachable,
@@ -473,19 +609,33 @@ impl Master {
     }
 
     pub fn agent_entry_json(&self, id: &AgentID) -> Value {
-        self.agents.get(id).map(|a| json!(self.agent_entry(a))).unwrap_or(Value::Null)
+        self.agents
+            .get(id)
+            .map(|a| json!(self.agent_entry(a)))
+            .unwrap_or(Value::Null)
     }
 
     pub fn get_agents(&self) -> operator::GetAgents {
         let mut agents: Vec<&AgentRec> = self.agents.values().filter(|a| !a.unreachable).collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));
-        operator::GetAgents { agents: agents.iter().map(|a| self.agent_entry(a)).collect(), recovered_agents: vec![] }
+        operator::GetAgents {
+            agents: agents.iter().map(|a| self.agent_entry(a)).collect(),
+            recovered_agents: vec![],
+        }
     }
 
     pub fn get_frameworks(&self) -> operator::GetFrameworks {
         operator::GetFrameworks {
-            frameworks: self.frameworks.values().map(|f| self.framework_entry(f)).collect(),
-            completed_frameworks: self.completed_frameworks.iter().map(|f| self.framework_entry(f)).collect(),
+            frameworks: self
+                .frameworks
+                .values()
+                .map(|f| self.framework_entry(f))
+                .collect(),
+            completed_frameworks: self
+                .completed_frameworks
+                .iter()
+                .map(|f| self.framework_entry(f))
+                .collect(),
         }
     }
 
@@ -493,7 +643,10 @@ impl Master {
         let mut executors = Vec::new();
         for a in self.agents.values() {
             for (e, _) in a.executors.values() {
-                executors.push(operator::ExecutorEntry { executor_info: e.clone(), agent_id: a.id.clone() });
+                executors.push(operator::ExecutorEntry {
+                    executor_info: e.clone(),
+                    agent_id: a.id.clone(),
+                });
             }
         }
         operator::GetExecutors { executors }
@@ -501,9 +654,14 @@ impl Master {
 
     pub fn get_tasks(&self) -> operator::GetTasks {
         let mut g = operator::GetTasks::default();
-        for f in self.frameworks.values().chain(self.completed_frameworks.iter()) {
+        for f in self
+            .frameworks
+            .values()
+            .chain(self.completed_frameworks.iter())
+        {
             g.tasks.extend(f.tasks.values().map(|t| t.task.clone()));
-            g.unreachable_tasks.extend(f.unreachable_tasks.values().map(|t| t.task.clone()));
+            g.unreachable_tasks
+                .extend(f.unreachable_tasks.values().map(|t| t.task.clone()));
             g.completed_tasks.extend(f.completed_tasks.iter().cloned());
         }
         g

@@ -8,7 +8,10 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("opening the store at {path}: {source}")]
-    Open { path: String, source: redb::DatabaseError },
+    Open {
+        path: String,
+        source: redb::DatabaseError,
+    },
     #[error("store transaction failed: {0}")]
     Transaction(#[from] redb::TransactionError),
     #[error("store table error: {0}")]
@@ -50,8 +53,10 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = redb::Database::create(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let db = redb::Database::create(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         let tx = db.begin_write()?;
         tx.open_table(TABLE)?;
         tx.commit()?;
@@ -110,11 +115,20 @@ pub struct MemoryStore {
 
 impl Store for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.map.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned())
+        Ok(self
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned())
     }
     fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(map.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(map
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -137,12 +151,20 @@ mod tests {
     use super::*;
 
     fn contract(s: &dyn Store) {
-        s.apply(vec![Op::Put("a/1".into(), b"x".to_vec()), Op::Put("a/2".into(), vec![7; 3 << 20]), Op::Put("b/1".into(), b"z".to_vec())])
-            .unwrap();
+        s.apply(vec![
+            Op::Put("a/1".into(), b"x".to_vec()),
+            Op::Put("a/2".into(), vec![7; 3 << 20]),
+            Op::Put("b/1".into(), b"z".to_vec()),
+        ])
+        .unwrap();
         assert_eq!(s.get("a/1").unwrap().as_deref(), Some(&b"x"[..]));
         let a = s.scan("a/").unwrap();
         assert_eq!(a.len(), 2);
-        assert_eq!(a[1].1.len(), 3 << 20, "a 3 MiB record survives: no size cliff");
+        assert_eq!(
+            a[1].1.len(),
+            3 << 20,
+            "a 3 MiB record survives: no size cliff"
+        );
         s.delete("a/1").unwrap();
         assert_eq!(s.get("a/1").unwrap(), None);
         assert_eq!(s.scan("a/").unwrap().len(), 1);

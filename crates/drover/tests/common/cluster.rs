@@ -16,9 +16,26 @@ pub struct Cluster {
 pub fn start_master(dir: &Path, port: u16, extra: &[&str]) -> (Proc, String) {
     let work = dir.join("master");
     let p = port.to_string();
-    let mut args = vec!["master", "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p];
+    let mut args = vec![
+        "master",
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        &p,
+    ];
     args.extend_from_slice(extra);
-    let proc = Proc::spawn(&args, &dir.join(format!("master-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
+    let proc = Proc::spawn(
+        &args,
+        &dir.join(format!(
+            "master-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        )),
+    );
     let line = proc.wait_line("master: http://", Duration::from_secs(30));
     let addr = line.split("http://").nth(1).unwrap().trim().to_string();
     (proc, addr)
@@ -29,20 +46,47 @@ pub fn start_agent(dir: &Path, master: &str, i: usize, port: u16) -> (Proc, u16)
 }
 
 /// `start_agent` with extra `drover agent` flags (e.g. `--containerizers docker,process`).
-pub fn start_agent_with(dir: &Path, master: &str, i: usize, port: u16, extra: &[&str]) -> (Proc, u16) {
+pub fn start_agent_with(
+    dir: &Path,
+    master: &str,
+    i: usize,
+    port: u16,
+    extra: &[&str],
+) -> (Proc, u16) {
     let work = dir.join(format!("agent-{i}"));
     let p = port.to_string();
     // Each agent offers its own slice of ports, picked per cluster, so tasks of parallel tests
     // that listen on their ports rarely collide.
-    let base = 20000 + (std::process::id() as usize * 131 + dir.as_os_str().len() * 17 + i * 211) % 20000;
+    let base =
+        20000 + (std::process::id() as usize * 131 + dir.as_os_str().len() * 17 + i * 211) % 20000;
     let resources = format!("cpus:2;mem:1024;disk:1000;ports:[{base}-{}]", base + 99);
     let attributes = format!("rack:r{i};zone:z{}", i % 2);
     let mut args = vec![
-        "agent", "--master", master, "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p,
-        "--resources", &resources, "--attributes", &attributes,
+        "agent",
+        "--master",
+        master,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        &p,
+        "--resources",
+        &resources,
+        "--attributes",
+        &attributes,
     ];
     args.extend_from_slice(extra);
-    let proc = Proc::spawn(&args, &dir.join(format!("agent-{i}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
+    let proc = Proc::spawn(
+        &args,
+        &dir.join(format!(
+            "agent-{i}-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        )),
+    );
     let line = proc.wait_line("agent: http://", Duration::from_secs(30));
     let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
     (proc, port)
@@ -57,14 +101,25 @@ impl Cluster {
             let (p, port) = start_agent(dir.path(), &master_addr, i, 0);
             list.push((p, format!("127.0.0.1:{port}"), port));
         }
-        let c = Cluster { master, master_addr, agents: list, dir };
+        let c = Cluster {
+            master,
+            master_addr,
+            agents: list,
+            dir,
+        };
         c.wait_agents(agents);
         c
     }
     pub fn wait_agents(&self, n: usize) {
         wait_for(Duration::from_secs(30), || {
             get_json(&format!("http://{}/master/slaves", self.master_addr))
-                .map(|v| v["slaves"].as_array().map(|a| a.iter().filter(|s| s["connected"] == true).count()).unwrap_or(0) >= n)
+                .map(|v| {
+                    v["slaves"]
+                        .as_array()
+                        .map(|a| a.iter().filter(|s| s["connected"] == true).count())
+                        .unwrap_or(0)
+                        >= n
+                })
                 .unwrap_or(false)
         });
     }
@@ -72,20 +127,45 @@ impl Cluster {
         let mut s = String::new();
         for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
             if e.path().extension().map(|x| x == "log").unwrap_or(false) {
-                s += &format!("==> {}\n{}\n", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default());
+                s += &format!(
+                    "==> {}\n{}\n",
+                    e.path().display(),
+                    std::fs::read_to_string(e.path()).unwrap_or_default()
+                );
             }
         }
         s
     }
 }
 
-
 /// `drover marathon` against `master`, state under `dir/marathon`, on `port` (0 = any).
 pub fn start_marathon(dir: &Path, master: &str, port: u16) -> (Proc, String) {
     let work = dir.join("marathon");
     let p = port.to_string();
-    let args = ["marathon", "--master", master, "--work-dir", work.to_str().unwrap(), "--ip", "127.0.0.1", "--port", &p];
-    let proc = Proc::spawn(&args, &dir.join(format!("marathon-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())));
+    let args = [
+        "marathon",
+        "--master",
+        master,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        &p,
+    ];
+    let proc = Proc::spawn(
+        &args,
+        &dir.join(format!(
+            "marathon-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        )),
+    );
     let line = proc.wait_line("marathon: http://", Duration::from_secs(30));
-    (proc, line.split("http://").nth(1).unwrap().trim().to_string())
+    (
+        proc,
+        line.split("http://").nth(1).unwrap().trim().to_string(),
+    )
 }

@@ -99,4 +99,3 @@ pub async fn test_image(d: &Docker) -> String {
     }
     image
 }
-

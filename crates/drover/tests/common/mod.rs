@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
-pub mod dockerimage;
 pub mod dockercluster;
+pub mod dockerimage;
 pub mod sched;
 
 use std::io::{BufRead, BufReader};
@@ -17,7 +17,10 @@ pub fn drover_bin() -> &'static str {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// The venvs built by ../shared/clients/setup.sh (PYC, default /tmp/drover-clients).
@@ -54,7 +57,10 @@ impl Proc {
                 let _ = tx.send(line);
             }
         });
-        Proc { child, stdout_lines: rx }
+        Proc {
+            child,
+            stdout_lines: rx,
+        }
     }
 
     /// Wait for a stdout line containing `needle`; returns it.
@@ -71,7 +77,10 @@ impl Proc {
     }
 
     pub fn signal(&self, sig: i32) {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
     }
 
     pub fn kill9(&mut self) {
@@ -113,11 +122,30 @@ impl Up {
         let dir = tempfile::tempdir().expect("tempdir");
         let work = dir.path().join("drover");
         let n = agents.to_string();
-        let mut args = vec!["up", "--work-dir", work.to_str().unwrap(), "--port", "0", "--agent-port", "0", "--marathon-port", "0", "--agents", &n];
+        let mut args = vec![
+            "up",
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--port",
+            "0",
+            "--agent-port",
+            "0",
+            "--marathon-port",
+            "0",
+            "--agents",
+            &n,
+        ];
         args.extend_from_slice(extra);
         let proc = Proc::spawn(&args, &dir.path().join("up.log"));
         let line = proc.wait_line("master: http://", Duration::from_secs(60));
-        let master = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+        let master = line
+            .split("http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
         let marathon = if extra.contains(&"--no-marathon") {
             String::new()
         } else {
@@ -129,7 +157,13 @@ impl Up {
             let l = proc.wait_line("agent ", Duration::from_secs(10));
             urls.push(l.split("http://").nth(1).unwrap().trim().to_string());
         }
-        let up = Up { proc, master, marathon, agents: urls, dir };
+        let up = Up {
+            proc,
+            master,
+            marathon,
+            agents: urls,
+            dir,
+        };
         up.wait_agents(agents);
         up
     }
@@ -151,19 +185,34 @@ impl Up {
 /// plain test threads need no runtime.
 pub fn call(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
     let mut cmd = Command::new("curl");
-    cmd.args(["-s", "--max-time", "20", "-X", method, "-w", "\n%{http_code}", url]);
+    cmd.args([
+        "-s",
+        "--max-time",
+        "20",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code}",
+        url,
+    ]);
     if let Some(b) = body {
         cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
     }
     let out = cmd.output().expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// Blocking GET of JSON (tests run on their own threads; no runtime needed).
 pub fn get_json(url: &str) -> Option<serde_json::Value> {
-    let out = Command::new("curl").args(["-sf", "--max-time", "10", url]).output().ok()?;
+    let out = Command::new("curl")
+        .args(["-sf", "--max-time", "10", url])
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }

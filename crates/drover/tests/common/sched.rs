@@ -10,9 +10,17 @@ use std::time::Duration;
 pub fn framework(name: &str, failover: f64, partition_aware: bool) -> FrameworkInfo {
     let mut caps = vec![];
     if partition_aware {
-        caps.push(Capability { kind: "PARTITION_AWARE".into() });
+        caps.push(Capability {
+            kind: "PARTITION_AWARE".into(),
+        });
     }
-    FrameworkInfo { user: String::new(), name: name.into(), failover_timeout: Some(failover), capabilities: caps, ..Default::default() }
+    FrameworkInfo {
+        user: String::new(),
+        name: name.into(),
+        failover_timeout: Some(failover),
+        capabilities: caps,
+        ..Default::default()
+    }
 }
 
 pub fn scalar(name: &str, v: f64) -> Resource {
@@ -26,7 +34,10 @@ pub fn command_task(id: &str, agent: &AgentID, cmd: &str) -> TaskInfo {
         agent_id: agent.clone(),
         resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
         executor: None,
-        command: Some(CommandInfo { value: Some(cmd.into()), ..Default::default() }),
+        command: Some(CommandInfo {
+            value: Some(cmd.into()),
+            ..Default::default()
+        }),
         container: None,
         health_check: None,
         check: None,
@@ -40,11 +51,20 @@ pub fn command_task(id: &str, agent: &AgentID, cmd: &str) -> TaskInfo {
 
 /// Wait for offers and launch one task per (id, cmd) on the first offer's agent.
 pub async fn launch(s: &mut SchedulerClient, tasks: &[(&str, &str)]) -> AgentID {
-    launch_infos(s, |agent| tasks.iter().map(|(id, cmd)| command_task(id, agent, cmd)).collect()).await
+    launch_infos(s, |agent| {
+        tasks
+            .iter()
+            .map(|(id, cmd)| command_task(id, agent, cmd))
+            .collect()
+    })
+    .await
 }
 
 /// Wait for offers and launch the tasks `make` builds for the first offer's agent.
-pub async fn launch_infos(s: &mut SchedulerClient, make: impl Fn(&AgentID) -> Vec<TaskInfo>) -> AgentID {
+pub async fn launch_infos(
+    s: &mut SchedulerClient,
+    make: impl Fn(&AgentID) -> Vec<TaskInfo>,
+) -> AgentID {
     loop {
         let ev = s.next_event(Duration::from_secs(30)).await.expect("offers");
         if let Some(o) = ev.offers {
@@ -63,7 +83,9 @@ pub async fn launch_infos(s: &mut SchedulerClient, make: impl Fn(&AgentID) -> Ve
                     create: None,
                     destroy: None,
                 }],
-                filters: Some(Filters { refuse_seconds: Some(3600.0) }),
+                filters: Some(Filters {
+                    refuse_seconds: Some(3600.0),
+                }),
             });
             let (st, body) = s.call(call).await.unwrap();
             assert_eq!(st.as_u16(), 202, "{body}");
@@ -71,7 +93,12 @@ pub async fn launch_infos(s: &mut SchedulerClient, make: impl Fn(&AgentID) -> Ve
             let rest: Vec<OfferID> = o.offers[1..].iter().map(|o| o.id.clone()).collect();
             if !rest.is_empty() {
                 let mut d = Call::new(CallType::DECLINE, None);
-                d.decline = Some(drover_api::scheduler::Decline { offer_ids: rest, filters: Some(Filters { refuse_seconds: Some(3600.0) }) });
+                d.decline = Some(drover_api::scheduler::Decline {
+                    offer_ids: rest,
+                    filters: Some(Filters {
+                        refuse_seconds: Some(3600.0),
+                    }),
+                });
                 s.call(d).await.unwrap();
             }
             return offer.agent_id.clone();
@@ -82,18 +109,30 @@ pub async fn launch_infos(s: &mut SchedulerClient, make: impl Fn(&AgentID) -> Ve
 pub async fn ack(s: &SchedulerClient, st: &TaskStatus) {
     if let (Some(uuid), Some(agent)) = (&st.uuid, &st.agent_id) {
         let mut c = Call::new(CallType::ACKNOWLEDGE, None);
-        c.acknowledge = Some(drover_api::scheduler::Acknowledge { agent_id: agent.clone(), task_id: st.task_id.clone(), uuid: uuid.clone() });
+        c.acknowledge = Some(drover_api::scheduler::Acknowledge {
+            agent_id: agent.clone(),
+            task_id: st.task_id.clone(),
+            uuid: uuid.clone(),
+        });
         let (code, body) = s.call(c).await.unwrap();
         assert_eq!(code.as_u16(), 202, "{body}");
     }
 }
 
 /// Read events until `pred` matches an update; acknowledges updates unless told not to.
-pub async fn wait_update(s: &mut SchedulerClient, timeout: Duration, acknowledge: bool, mut pred: impl FnMut(&TaskStatus) -> bool) -> TaskStatus {
+pub async fn wait_update(
+    s: &mut SchedulerClient,
+    timeout: Duration,
+    acknowledge: bool,
+    mut pred: impl FnMut(&TaskStatus) -> bool,
+) -> TaskStatus {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let ev: Event = s.next_event(left).await.unwrap_or_else(|| panic!("no matching update within {timeout:?}"));
+        let ev: Event = s
+            .next_event(left)
+            .await
+            .unwrap_or_else(|| panic!("no matching update within {timeout:?}"));
         if ev.kind == EventType::UPDATE {
             let st = ev.update.unwrap().status;
             if acknowledge {
@@ -109,12 +148,19 @@ pub async fn wait_update(s: &mut SchedulerClient, timeout: Duration, acknowledge
 pub fn pid_of_task(sandbox_root: &Path, task: &str) -> Option<u32> {
     // The task's shell: a process whose cwd is its sandbox under this cluster's work dir.
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else { continue };
-        if cwd.starts_with(sandbox_root) && cwd.to_string_lossy().contains(&format!("/executors/{task}/")) {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else {
+            continue;
+        };
+        if cwd.starts_with(sandbox_root)
+            && cwd
+                .to_string_lossy()
+                .contains(&format!("/executors/{task}/"))
+        {
             return Some(pid);
         }
     }
     None
 }
-
