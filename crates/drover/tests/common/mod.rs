@@ -90,7 +90,19 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// Ctrl-C first, so `drover up` and agents stop their tasks (tests would otherwise leave
+    /// task processes behind on the machine); SIGKILL if it has not exited within 5 s.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(2);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
