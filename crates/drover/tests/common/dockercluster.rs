@@ -977,30 +977,8 @@ impl Drop for DockerCluster {
 
 // ---------------------------------------------------------------- Marathon over REST
 
-/// Blocking JSON over HTTP with curl: (status, body).
-pub fn call(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-s",
-        "--max-time",
-        "20",
-        "-X",
-        method,
-        "-w",
-        "\n%{http_code}",
-        url,
-    ]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
+/// The shared blocking JSON helper, for tests that import only this module.
+pub use super::call;
 
 impl DockerCluster {
     /// Create a Marathon app; it must be accepted.
