@@ -10,7 +10,7 @@ else
   echo "error: $shared/clients/setup.sh not found (set DROVER_SHARED to the shared/ folder)" >&2
   exit 1
 fi
-for tool in curl tar unzip gzip; do
+for tool in curl tar unzip gzip openssl python3; do
   command -v "$tool" >/dev/null || { echo "error: '$tool' is needed by the tests (apt-get install $tool)" >&2; exit 1; }
 done
 if cargo nextest --version >/dev/null 2>&1; then

@@ -32,7 +32,7 @@ pub struct SchedulerClient {
 impl SchedulerClient {
     /// Subscribe `info` to the master at `host:port` and wait for SUBSCRIBED.
     pub async fn subscribe(master: &str, info: FrameworkInfo) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+        let http = drover_httpclient::builder().tcp_nodelay(true).build()?;
         let mut call = Call::new(CallType::SUBSCRIBE, info.id.clone());
         call.subscribe = Some(Subscribe {
             framework_info: info,

@@ -589,8 +589,8 @@ async fn hollow(
         .map_err(|e| anyhow::anyhow!("--resources: {e}"))?
         .to_vec();
     let before = master_pid.and_then(rss_kib);
-    let stream_http = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    let call_http = reqwest::Client::builder()
+    let stream_http = drover_httpclient::builder().tcp_nodelay(true).build()?;
+    let call_http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(64)
         .build()?;

@@ -289,7 +289,7 @@ async fn roll(m: &M, n: usize) -> Result<()> {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let m = M {
-        http: reqwest::Client::builder()
+        http: drover_httpclient::builder()
             .pool_max_idle_per_host(64)
             .build()?,
         base: format!("http://{}", cli.marathon),

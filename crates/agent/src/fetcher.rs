@@ -1,6 +1,6 @@
 //! The fetcher: puts a task's `uris` into its sandbox before it starts. Local paths (plain or
-//! `file://`) are copied, `http://` URLs downloaded with a size limit (`https://` needs TLS,
-//! not built in yet: such a URI fails the task with a clear message); archives are extracted
+//! `file://`) are copied, `http://` and `https://` URLs downloaded with a size limit (https
+//! certificates checked against the system's roots, or `SSL_CERT_FILE`); archives are extracted
 //! when `extract` is set (tar, tar.gz/tgz, tar.bz2, tar.xz, zip, gz), files made executable when
 //! asked, and `cache` keeps a download in the agent's cache dir for the next task.
 
@@ -44,6 +44,19 @@ fn cache_key(uri: &str) -> String {
     format!("{h:016x}-{}", basename(uri))
 }
 
+/// An error with its causes: reqwest's own message only says that sending failed, the reason (an
+/// unknown certificate issuer, a refused connection) is further down the chain.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cause = c.source();
+    }
+    msg
+}
+
 impl Fetcher {
     pub async fn fetch_all(&self, uris: &[CommandURI], sandbox: &Path) -> Result<(), FetchError> {
         for u in uris {
@@ -70,10 +83,7 @@ impl Fetcher {
                 .await
                 .map_err(|e| fail(uri, e))?;
         }
-        if uri.starts_with("https://") {
-            return Err(fail(uri, "https:// URIs are not supported yet (no TLS in this build); serve it over http:// or copy it to the agent"));
-        }
-        let is_http = uri.starts_with("http://");
+        let is_http = uri.starts_with("http://") || uri.starts_with("https://");
         if is_http {
             let cached = self.cache_dir.join(cache_key(uri));
             if u.cache.unwrap_or(false) && tokio::fs::metadata(&cached).await.is_ok() {
@@ -92,7 +102,7 @@ impl Fetcher {
             if !src.starts_with('/') {
                 return Err(fail(
                     uri,
-                    "unsupported URI scheme (use an absolute path, file:// or http://)",
+                    "unsupported URI scheme (use an absolute path, file://, http:// or https://)",
                 ));
             }
             let meta = tokio::fs::metadata(src).await.map_err(|e| fail(uri, e))?;
@@ -124,7 +134,12 @@ impl Fetcher {
     async fn download(&self, uri: &str, dest: &Path) -> Result<(), FetchError> {
         use futures_util::StreamExt;
         use tokio::io::AsyncWriteExt;
-        let resp = self.http.get(uri).send().await.map_err(|e| fail(uri, e))?;
+        let resp = self
+            .http
+            .get(uri)
+            .send()
+            .await
+            .map_err(|e| fail(uri, with_causes(&e)))?;
         if !resp.status().is_success() {
             return Err(fail(uri, format!("HTTP {}", resp.status())));
         }
@@ -145,7 +160,7 @@ impl Fetcher {
         let mut total: u64 = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| fail(uri, e))?;
+            let chunk = chunk.map_err(|e| fail(uri, with_causes(&e)))?;
             total += chunk.len() as u64;
             if total > self.max_bytes {
                 drop(file);
@@ -212,7 +227,7 @@ mod tests {
         Fetcher {
             cache_dir: dir.join("cache"),
             max_bytes: 1024,
-            http: reqwest::Client::new(),
+            http: drover_httpclient::builder().build().expect("http client"),
         }
     }
 
@@ -294,12 +309,6 @@ mod tests {
         u.output_file = Some("../../etc/x".into());
         assert!(f.fetch_all(&[u], &sb).await.is_err());
         assert!(f.fetch_all(&[uri("ftp://example/x")], &sb).await.is_err());
-        let e = f
-            .fetch_all(&[uri("https://example.com/x.tgz")], &sb)
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("https:// URIs are not supported yet"), "{e}");
     }
 
     /// Serve `body` at /<name> on an ephemeral port until the returned handle is aborted.

@@ -166,11 +166,12 @@ pub fn watch(agent: &Arc<Agent>, fid: &FrameworkID, tid: &TaskID) {
             let host = if *ipv6 { "[::1]" } else { "127.0.0.1" };
             let url = format!("{scheme}://{host}:{port}{path}");
             if scheme == "https" {
-                // No TLS in this build's HTTP client: curl, as Mesos itself does it.
+                // curl, exactly as Mesos runs it: `-k`, since a task's certificate is rarely issued for
+                // 127.0.0.1, and curl's own TLS errors in the message.
                 Probe::Curl { url }
             } else {
                 // A fresh connection per check, never through a proxy (curl -s -S -L -g).
-                match reqwest::Client::builder()
+                match drover_httpclient::builder()
                     .no_proxy()
                     .pool_max_idle_per_host(0)
                     .build()
@@ -639,7 +640,7 @@ mod tests {
                 c.write_all(reply.as_bytes()).await.unwrap();
             }
         });
-        let client = reqwest::Client::builder()
+        let client = drover_httpclient::builder()
             .no_proxy()
             .pool_max_idle_per_host(0)
             .build()

@@ -173,7 +173,7 @@ pub fn start(
         Cgroups::None(why) => tracing::warn!("tasks run without cpu/memory limits: {why}"),
         c => tracing::info!("isolation: {}", c.describe()),
     }
-    let client = reqwest::Client::builder()
+    let client = drover_httpclient::builder()
         .tcp_nodelay(true)
         .pool_idle_timeout(None)
         .build()

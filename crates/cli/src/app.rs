@@ -165,11 +165,11 @@ struct Api {
 
 impl Api {
     fn new(addr: &str) -> Result<Api> {
-        let http = reqwest::Client::builder()
+        let http = drover_httpclient::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| anyhow!("HTTP client: {e}"))?;
-        let stream = reqwest::Client::builder()
+        let stream = drover_httpclient::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| anyhow!("HTTP client: {e}"))?;

@@ -89,7 +89,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value> {
 }
 
 fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    drover_httpclient::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| anyhow!("HTTP client: {e}"))

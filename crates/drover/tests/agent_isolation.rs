@@ -61,7 +61,7 @@ async fn files_endpoints_serve_sandboxes_only_and_statistics_show_usage() {
         .as_str()
         .unwrap()
         .to_string();
-    let http = reqwest::Client::new();
+    let http = drover_httpclient::builder().build().expect("http client");
     let get = |path: String| {
         let http = http.clone();
         let agent = agent.clone();

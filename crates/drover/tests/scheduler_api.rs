@@ -79,7 +79,7 @@ fn framework(name: &str, capabilities: &[&str]) -> FrameworkInfo {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    drover_httpclient::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .expect("http client")
@@ -1224,7 +1224,7 @@ async fn v0_endpoints_answer_in_mesos_shapes() {
     for k in ["build_date", "build_user"] {
         assert!(v[k].is_string(), "{k}: {v:#}");
     }
-    let no_follow = reqwest::Client::builder()
+    let no_follow = drover_httpclient::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");

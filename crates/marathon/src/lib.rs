@@ -83,7 +83,7 @@ pub fn start(
         calls: tx,
         stream_id: Mutex::new(None),
     });
-    let http = reqwest::Client::builder()
+    let http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .build()
         .map_err(|e| MarathonError::BadRequest(format!("HTTP client: {e}")))?;
