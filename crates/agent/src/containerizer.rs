@@ -1,64 +1,19 @@
-//! The `process` containerizer: fork/exec a command in its sandbox, in its own session, with
+//! The `process` containerizer: start a command in its sandbox, in its own session, with
 //! stdout/stderr going to files in the sandbox, optionally inside a cgroup (v1 or v2) that limits
 //! cpu and memory. Killing is SIGTERM to the whole session, then SIGKILL after the grace period.
 //!
 //! How a task is started: fork(2) copies the page tables of the whole agent (with `drover up`, of
 //! the master too), and every page the agent then writes faults once more; that cost grows with
-//! the agent's memory and was most of a launch's CPU (4–6 ms per task with `drover up` at a few
-//! hundred tasks in flight). So when the binary offers the exec shim (`task_exec_shim`, which
-//! `drover` calls first thing), the agent starts `/proc/self/exe` with posix_spawn(3) (vfork: no
-//! copy), and that shim — already the task's process — starts the session, joins the cgroups and
-//! execs the command: same pid, session, cgroups, sandbox, environment and stdio as before. Where
-//! a uid switch is needed, or in a binary without the shim, it is fork with the same steps
-//! between fork and exec.
+//! the agent's memory (4–6 ms per task with `drover up` at a few hundred tasks in flight). So the
+//! agent uses posix_spawn(3) (vfork: no copy) with `POSIX_SPAWN_SETSID`, and the process it
+//! starts is `/bin/sh`, which joins the container's cgroups (`echo 0 > cgroup.procs`) and enters
+//! the sandbox before anything of the task runs: a shell command is that same shell (one exec
+//! per task, as Mesos' `sh -c`), an argv command is `exec`'d by it. (Re-executing `drover` itself
+//! as such a shim cost ~1.4 ms of CPU per task more than `sh`: the dynamic loader relocating a
+//! large binary, and its page faults.) The child is waited for through a pidfd. Where a uid
+//! switch is needed it is fork with the same steps between fork and exec.
 
-use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// The argument that makes the binary the exec shim.
-const SHIM_ARG: &str = "__drover-task-exec";
-
-/// Set by `task_exec_shim`: this binary can be its own exec shim.
-static SHIM: AtomicBool = AtomicBool::new(false);
-
-/// Call first thing in `main`, before any thread starts. Started as the exec shim
-/// (`<exe> __drover-task-exec <cgroup.procs>... -- <argv>...`): start a session, join the cgroups,
-/// exec the command; never returns (exit status 127 when that fails, as a shell's). Otherwise:
-/// remember that the agent may start tasks through it, and return.
-pub fn task_exec_shim() {
-    let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(OsStr::new(SHIM_ARG)) {
-        SHIM.store(true, Ordering::Relaxed);
-        return;
-    }
-    let rest: Vec<OsString> = args.collect();
-    let fail = |what: String| -> ! {
-        eprintln!("drover: {what}");
-        std::process::exit(127)
-    };
-    let Some(sep) = rest.iter().position(|a| a == "--") else {
-        fail("exec shim: no '--' before the command".into())
-    };
-    let (cgroup_procs, argv) = (&rest[..sep], &rest[sep + 1..]);
-    let Some((program, args)) = argv.split_first() else {
-        fail("exec shim: empty command".into())
-    };
-    if let Err(e) = nix::unistd::setsid() {
-        fail(format!("setsid: {e}"));
-    }
-    for p in cgroup_procs {
-        if let Err(e) = std::fs::write(p, b"0") {
-            fail(format!("joining cgroup {}: {e}", Path::new(p).display()));
-        }
-    }
-    use std::os::unix::process::CommandExt;
-    let e = std::process::Command::new(program).args(args).exec();
-    fail(format!(
-        "failed to execute '{}': {e}",
-        program.to_string_lossy()
-    ))
-}
 
 /// What execvp(3) would run for `program` with this environment's PATH, in directory `cwd`; the
 /// error it would give if nothing is runnable, so a command that cannot start fails the launch as
@@ -185,14 +140,14 @@ impl Cgroups {
         }
     }
 
-    /// Create the container's cgroup with these limits and open its `cgroup.procs` files, so
-    /// the child can join before it execs (a shell would otherwise fork children outside).
-    /// Errors are logged: a task without limits is better than no task, and the log says so.
-    pub fn prepare(&self, container_id: &str, limits: Limits) -> Vec<std::fs::File> {
-        let open = |p: PathBuf| std::fs::OpenOptions::new().write(true).open(p);
+    /// Create the container's cgroup with these limits; whether the task should join it (the
+    /// child joins before it execs anything of the task: a shell would otherwise fork children
+    /// outside). Errors are logged: a task without limits is better than no task, and the log
+    /// says so.
+    pub fn prepare(&self, container_id: &str, limits: Limits) -> bool {
         let r = match self {
-            Cgroups::None(_) => Ok(vec![]),
-            Cgroups::V1 { cpu, memory } => (|| -> std::io::Result<Vec<std::fs::File>> {
+            Cgroups::None(_) => Ok(false),
+            Cgroups::V1 { cpu, memory } => (|| -> std::io::Result<bool> {
                 let c = cpu.join(container_id);
                 let m = memory.join(container_id);
                 std::fs::create_dir_all(&c)?;
@@ -208,12 +163,9 @@ impl Cgroups {
                     let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
                     std::fs::write(m.join("memory.limit_in_bytes"), bytes.to_string())?;
                 }
-                Ok(vec![
-                    open(c.join("cgroup.procs"))?,
-                    open(m.join("cgroup.procs"))?,
-                ])
+                Ok(true)
             })(),
-            Cgroups::V2 { root } => (|| -> std::io::Result<Vec<std::fs::File>> {
+            Cgroups::V2 { root } => (|| -> std::io::Result<bool> {
                 let d = root.join(container_id);
                 std::fs::create_dir_all(&d)?;
                 let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
@@ -225,12 +177,12 @@ impl Cgroups {
                     std::fs::write(d.join("memory.max"), bytes.to_string())?;
                     let _ = std::fs::write(d.join("memory.swap.max"), "0");
                 }
-                Ok(vec![open(d.join("cgroup.procs"))?])
+                Ok(true)
             })(),
         };
         r.unwrap_or_else(|e| {
             tracing::warn!(container_id, "could not apply cgroup limits: {e}");
-            vec![]
+            false
         })
     }
 
@@ -330,7 +282,7 @@ impl Cgroups {
 
 /// Starts processes. A trait so the agent's logic can be driven with a recording fake.
 pub trait Launcher: Send + Sync {
-    fn spawn(&self, spec: &ProcessSpec) -> Result<tokio::process::Child, LaunchError>;
+    fn spawn(&self, spec: &ProcessSpec) -> Result<Process, LaunchError>;
 }
 
 pub struct ProcessLauncher {
@@ -339,24 +291,213 @@ pub struct ProcessLauncher {
     pub switch_user: bool,
 }
 
+/// A started task process.
+pub enum Process {
+    /// Started by posix_spawn; its end is seen through a pidfd.
+    Spawned {
+        pid: u32,
+        pidfd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+    },
+    /// Started by fork (a uid switch), through tokio.
+    Forked(tokio::process::Child),
+}
+
+impl Process {
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            Process::Spawned { pid, .. } => Some(*pid),
+            Process::Forked(c) => c.id(),
+        }
+    }
+
+    /// Wait for the process to end and reap it.
+    pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+        use std::os::fd::AsFd;
+        use std::os::unix::process::ExitStatusExt;
+        let pidfd = match self {
+            Process::Forked(c) => return c.wait().await,
+            Process::Spawned { pidfd, .. } => pidfd,
+        };
+        loop {
+            let mut ready = pidfd.readable().await?;
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+            match waitid(Id::PIDFd(pidfd.get_ref().as_fd()), flags) {
+                // The raw wait status, as waitpid(2) encodes it.
+                Ok(WaitStatus::Exited(_, code)) => {
+                    return Ok(std::process::ExitStatus::from_raw((code & 0xff) << 8))
+                }
+                Ok(WaitStatus::Signaled(_, sig, core)) => {
+                    return Ok(std::process::ExitStatus::from_raw(
+                        sig as i32 | if core { 0x80 } else { 0 },
+                    ))
+                }
+                Ok(_) => ready.clear_ready(),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Single-quote `s` for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// What the task's shell runs before the task: join the container's cgroups, enter the sandbox.
+/// Exit status 127 (a shell's "could not run") when either fails; the shell's message is in the
+/// sandbox's stderr.
+fn prelude(cgroup_procs: &[PathBuf], sandbox: &Path) -> String {
+    let mut steps: Vec<String> = cgroup_procs
+        .iter()
+        .map(|p| format!("echo 0 >{}", sh_quote(&p.to_string_lossy())))
+        .collect();
+    steps.push(format!("cd {}", sh_quote(&sandbox.to_string_lossy())));
+    format!("{} || exit 127\n", steps.join(" && "))
+}
+
+/// The argv that runs `argv` after the prelude: a shell command (`/bin/sh -c CMD`) gets the
+/// prelude in front of its script, so it is still one shell; anything else is exec'd by one.
+fn with_prelude(prelude: &str, argv: &[String]) -> Vec<String> {
+    match argv {
+        [sh, c, cmd] if sh == "/bin/sh" && c == "-c" => {
+            vec![sh.clone(), c.clone(), format!("{prelude}{cmd}")]
+        }
+        _ => {
+            let mut v = vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                format!("{prelude}exec \"$0\" \"$@\""),
+            ];
+            v.extend(argv.iter().cloned());
+            v
+        }
+    }
+}
+
+/// posix_spawn `argv` (through `/bin/sh`, see `with_prelude`) in a new session with these stdio
+/// files and exactly this environment; the pidfd to wait on.
+fn spawn_in_session(
+    argv: &[String],
+    env: &[(String, String)],
+    stdio: [&std::fs::File; 3],
+) -> std::io::Result<Process> {
+    use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    let cstr = |s: String| {
+        CString::new(s).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a NUL byte in the command or environment",
+            )
+        })
+    };
+    let args: Vec<CString> = argv.iter().cloned().map(cstr).collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| cstr(format!("{k}={v}")))
+        .collect::<Result<_, _>>()?;
+    let mut attr = PosixSpawnAttr::init()?;
+    // A new session; no blocked signals; every signal's disposition reset — the agent ignores
+    // SIGPIPE (Rust does), which a task must not inherit.
+    attr.set_flags(
+        PosixSpawnFlags::from_bits_retain(nix::libc::POSIX_SPAWN_SETSID as i32)
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )?;
+    attr.set_sigmask(&nix::sys::signal::SigSet::empty())?;
+    let mut defaults = nix::sys::signal::SigSet::all();
+    defaults.remove(nix::sys::signal::Signal::SIGKILL);
+    defaults.remove(nix::sys::signal::Signal::SIGSTOP);
+    attr.set_sigdefault(&defaults)?;
+    let mut actions = PosixSpawnFileActions::init()?;
+    for (i, f) in stdio.iter().enumerate() {
+        actions.add_dup2(f.as_raw_fd(), i as i32)?;
+    }
+    let pid = posix_spawn(Path::new("/bin/sh"), &actions, &attr, &args, &envp)?;
+    Ok(Process::Spawned {
+        pid: pid.as_raw() as u32,
+        pidfd: pidfd_open(pid.as_raw())?,
+    })
+}
+
+/// A pidfd for our own child, registered with the runtime: readable once the child has ended.
+/// (It cannot be reaped, hence its pid not reused, before we wait on it.)
+#[allow(unsafe_code)]
+fn pidfd_open(pid: i32) -> std::io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open(2) takes two integers and returns a new descriptor or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just created and nothing else owns it.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the AsyncFd owns the OwnedFd, which stays open, the same descriptor, until the
+    // AsyncFd is dropped.
+    let afd = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    };
+    Ok(afd?)
+}
+
 impl Launcher for ProcessLauncher {
-    fn spawn(&self, spec: &ProcessSpec) -> Result<tokio::process::Child, LaunchError> {
+    fn spawn(&self, spec: &ProcessSpec) -> Result<Process, LaunchError> {
         let (program, args) = spec.argv.split_first().ok_or(LaunchError::EmptyCommand)?;
         let sandbox_err = |source| LaunchError::Sandbox {
             path: spec.sandbox.display().to_string(),
             source,
         };
+        let exec_err = |source| LaunchError::Exec {
+            program: program.clone(),
+            source,
+        };
         std::fs::create_dir_all(&spec.sandbox).map_err(sandbox_err)?;
-        let stdout = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(spec.sandbox.join("stdout"))
-            .map_err(sandbox_err)?;
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(spec.sandbox.join("stderr"))
-            .map_err(sandbox_err)?;
+        let open_out = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(spec.sandbox.join(name))
+                .map_err(sandbox_err)
+        };
+        let stdout = open_out("stdout")?;
+        let stderr = open_out("stderr")?;
+        let user = if self.switch_user && nix::unistd::geteuid().is_root() {
+            match spec.user.as_deref().filter(|u| !u.is_empty()) {
+                Some(user) => {
+                    let u = nix::unistd::User::from_name(user)
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| LaunchError::NoSuchUser(user.to_string()))?;
+                    (!u.uid.is_root()).then_some(u)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        let joined = match spec.limits {
+            Some(l) => self.cgroups.prepare(&spec.container_id, l),
+            None => false,
+        };
+        let procs = if joined {
+            self.cgroups.procs_files(&spec.container_id)
+        } else {
+            vec![]
+        };
+        let Some(u) = user else {
+            // A command that cannot start fails the launch, as exec would.
+            resolve_program(program, &spec.env, &spec.sandbox).map_err(exec_err)?;
+            let stdin = std::fs::File::open("/dev/null").map_err(exec_err)?;
+            let argv = with_prelude(&prelude(&procs, &spec.sandbox), &spec.argv);
+            return spawn_in_session(&argv, &spec.env, [&stdin, &stdout, &stderr])
+                .map_err(exec_err);
+        };
+        for f in ["", "stdout", "stderr"] {
+            let _ = nix::unistd::chown(&spec.sandbox.join(f), Some(u.uid), Some(u.gid));
+        }
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env_clear()
@@ -365,80 +506,16 @@ impl Launcher for ProcessLauncher {
             .stdin(std::process::Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
+            .uid(u.uid.as_raw())
+            .gid(u.gid.as_raw())
             .kill_on_drop(false);
-        let mut switch_user = false;
-        if self.switch_user && nix::unistd::geteuid().is_root() {
-            if let Some(user) = spec.user.as_deref().filter(|u| !u.is_empty()) {
-                let u = nix::unistd::User::from_name(user)
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| LaunchError::NoSuchUser(user.to_string()))?;
-                if !u.uid.is_root() {
-                    let _ = nix::unistd::chown(&spec.sandbox, Some(u.uid), Some(u.gid));
-                    let _ =
-                        nix::unistd::chown(&spec.sandbox.join("stdout"), Some(u.uid), Some(u.gid));
-                    let _ =
-                        nix::unistd::chown(&spec.sandbox.join("stderr"), Some(u.uid), Some(u.gid));
-                    cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
-                    switch_user = true;
-                }
-            }
-        }
-        let cgroup_files = match spec.limits {
-            Some(l) => self.cgroups.prepare(&spec.container_id, l),
-            None => vec![],
-        };
-        if SHIM.load(Ordering::Relaxed) && !switch_user {
-            // A command that cannot start fails the launch, as with fork.
-            resolve_program(program, &spec.env, &spec.sandbox).map_err(|source| {
-                LaunchError::Exec {
-                    program: program.clone(),
-                    source,
-                }
-            })?;
-            let procs = if cgroup_files.is_empty() {
-                vec![]
-            } else {
-                self.cgroups.procs_files(&spec.container_id)
-            };
-            drop(cmd);
-            let stdout = std::fs::OpenOptions::new()
-                .append(true)
-                .open(spec.sandbox.join("stdout"))
-                .map_err(sandbox_err)?;
-            let stderr = std::fs::OpenOptions::new()
-                .append(true)
-                .open(spec.sandbox.join("stderr"))
-                .map_err(sandbox_err)?;
-            // The same command, environment, directory and stdio, through the shim. Nothing runs
-            // between fork and exec here, so std uses posix_spawn.
-            let mut shim = tokio::process::Command::new("/proc/self/exe");
-            shim.arg(SHIM_ARG)
-                .args(&procs)
-                .arg("--")
-                .arg(program)
-                .args(args)
-                .env_clear()
-                .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .current_dir(&spec.sandbox)
-                .stdin(std::process::Stdio::null())
-                .stdout(stdout)
-                .stderr(stderr)
-                .kill_on_drop(false);
-            return shim.spawn().map_err(|source| LaunchError::Exec {
-                program: program.clone(),
-                source,
-            });
-        }
+        let open = |p: &PathBuf| std::fs::OpenOptions::new().write(true).open(p);
+        let files: Vec<std::fs::File> = procs.iter().filter_map(|p| open(p).ok()).collect();
         use std::os::fd::AsRawFd;
-        let fds: Vec<i32> = cgroup_files.iter().map(|f| f.as_raw_fd()).collect();
-        before_exec(&mut cmd, fds);
-        let child = cmd.spawn().map_err(|source| LaunchError::Exec {
-            program: program.clone(),
-            source,
-        });
-        drop(cgroup_files);
-        child
+        before_exec(&mut cmd, files.iter().map(|f| f.as_raw_fd()).collect());
+        let child = cmd.spawn().map_err(exec_err);
+        drop(files);
+        child.map(Process::Forked)
     }
 }
 
@@ -494,6 +571,97 @@ pub fn process_usage(pid: u32) -> Option<(u64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spec(dir: &Path, argv: &[&str]) -> ProcessSpec {
+        ProcessSpec {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("FOO".into(), "it's \"quoted\" $HOME".into()),
+            ],
+            sandbox: dir.join("sand box"),
+            user: None,
+            limits: None,
+            container_id: "c1".into(),
+        }
+    }
+
+    fn launcher() -> ProcessLauncher {
+        ProcessLauncher {
+            cgroups: Cgroups::None("test".into()),
+            switch_user: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn shell_tasks_run_in_their_own_session_in_the_sandbox() {
+        let d = tempfile::tempdir().unwrap();
+        // `cat /proc/self/stat`: the session and process group of the shell's child.
+        let s = spec(
+            d.path(),
+            &[
+                "/bin/sh",
+                "-c",
+                "echo $$; cat /proc/self/stat; pwd; echo \"$FOO\"; yes | head -1; exit 3",
+            ],
+        );
+        let mut p = launcher().spawn(&s).unwrap();
+        let pid = p.id().unwrap();
+        let status = p.wait().await.unwrap();
+        assert_eq!(status.code(), Some(3));
+        let out = std::fs::read_to_string(s.sandbox.join("stdout")).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            pid.to_string(),
+            "the task is the spawned process: {out}"
+        );
+        let stat = lines[1];
+        let after: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        assert_eq!(after[2], pid.to_string(), "process group = task: {stat}");
+        assert_eq!(after[3], pid.to_string(), "session = task: {stat}");
+        assert_eq!(lines[2], s.sandbox.display().to_string());
+        assert_eq!(lines[3], "it's \"quoted\" $HOME");
+        assert_eq!(lines[4], "y");
+        // SIGPIPE is the default again in the task (the agent ignores it): `yes` dies quietly.
+        let err = std::fs::read_to_string(s.sandbox.join("stderr")).unwrap();
+        assert_eq!(err, "", "stderr");
+    }
+
+    #[tokio::test]
+    async fn argv_tasks_are_execed_with_their_arguments_and_signals_show() {
+        let d = tempfile::tempdir().unwrap();
+        let s = spec(d.path(), &["printf", "%s|", "a b", "it's", "$FOO"]);
+        let mut p = launcher().spawn(&s).unwrap();
+        assert!(p.wait().await.unwrap().success());
+        let out = std::fs::read_to_string(s.sandbox.join("stdout")).unwrap();
+        assert_eq!(out, "a b|it's|$FOO|");
+
+        let s = spec(d.path(), &["sleep", "30"]);
+        let mut p = launcher().spawn(&s).unwrap();
+        signal_group(p.id().unwrap(), nix::sys::signal::Signal::SIGTERM);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(p.wait().await.unwrap().signal(), Some(15));
+
+        let e = launcher()
+            .spawn(&spec(d.path(), &["no-such-program-here"]))
+            .err()
+            .expect("a missing program fails the launch");
+        assert!(e.to_string().contains("no-such-program-here"), "{e}");
+    }
+
+    #[test]
+    fn shell_commands_keep_one_shell_and_quoting_survives() {
+        let p = prelude(&[PathBuf::from("/cg/it's/cgroup.procs")], Path::new("/sb"));
+        assert_eq!(
+            p,
+            "echo 0 >'/cg/it'\\''s/cgroup.procs' && cd '/sb' || exit 127\n"
+        );
+        let sh = with_prelude("P\n", &["/bin/sh".into(), "-c".into(), "true".into()]);
+        assert_eq!(sh, ["/bin/sh", "-c", "P\ntrue"]);
+        let argv = with_prelude("P\n", &["ls".into(), "-l".into()]);
+        assert_eq!(argv, ["/bin/sh", "-c", "P\nexec \"$0\" \"$@\"", "ls", "-l"]);
+    }
 
     #[test]
     fn programs_resolve_as_execvp_would() {

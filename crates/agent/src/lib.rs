@@ -15,7 +15,7 @@ mod link;
 mod status;
 
 pub use agent::Agent;
-pub use containerizer::{task_exec_shim, Cgroups};
+pub use containerizer::Cgroups;
 pub use docker::DockerConfig;
 
 use drover_api::{AgentInfo, Attribute, Resources, Text, ValueType};

@@ -365,14 +365,8 @@ async fn wait_signal() -> Stop {
     }
 }
 
-fn main() -> Result<()> {
-    // Before any thread exists: this binary may be the agent's exec shim (it then never returns).
-    drover_agent::task_exec_shim();
-    run()
-}
-
 #[tokio::main]
-async fn run() -> Result<()> {
+async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Node { cmd, common } => return drover_cli::node(cmd, common).await,

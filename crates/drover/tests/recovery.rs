@@ -193,7 +193,7 @@ async fn silent_agent_gives_unreachable_or_lost_and_lost_tasks_do_not_come_back(
     .await;
     assert_eq!(u.state, TaskState::TASK_RUNNING, "{}", c.logs());
     wait_for(Duration::from_secs(20), || {
-        pid_of_task(c.dir.path(), "old-task").is_none()
+        find_task_pid(c.dir.path(), "old-task").is_none()
     });
     assert!(pid_of_task(c.dir.path(), "pa-task").is_some());
     c.agents.push((agent, format!("127.0.0.1:{port}"), port));

@@ -145,8 +145,24 @@ pub async fn wait_update(
     }
 }
 
+/// The pid of the task's shell: a process whose cwd is its sandbox under this cluster's work
+/// dir. Waits up to 10 s: the shell enters its sandbox just after it starts, which may be after
+/// TASK_RUNNING was sent.
 pub fn pid_of_task(sandbox_root: &Path, task: &str) -> Option<u32> {
-    // The task's shell: a process whose cwd is its sandbox under this cluster's work dir.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(pid) = find_task_pid(sandbox_root, task) {
+            return Some(pid);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The same, once, without waiting.
+pub fn find_task_pid(sandbox_root: &Path, task: &str) -> Option<u32> {
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
