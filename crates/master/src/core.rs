@@ -4,6 +4,7 @@
 //! the messages it produces go out through per-connection queues, so nothing here blocks.
 
 use crate::registry::Registry;
+use crate::tasks::{Id, Interner, TaskRec, TaskSet};
 use crate::{ApiError, MasterConfig};
 use bytes::Bytes;
 use drover_allocator::Allocator;
@@ -28,11 +29,6 @@ pub fn frame<T: serde::Serialize>(msg: &T) -> Bytes {
     Bytes::from(recordio::encode(&json))
 }
 
-pub struct TaskRec {
-    pub task: Task,
-    pub role: String,
-}
-
 pub struct Framework {
     pub id: FrameworkID,
     pub info: FrameworkInfo,
@@ -48,9 +44,10 @@ pub struct Framework {
     pub unregistered_time: Option<f64>,
     /// When a disconnected framework is torn down unless it re-subscribes.
     pub failover_deadline: Option<f64>,
-    pub tasks: HashMap<TaskID, TaskRec>,
-    pub unreachable_tasks: HashMap<TaskID, TaskRec>,
-    pub completed_tasks: VecDeque<Task>,
+    pub tasks: HashMap<Id, Box<TaskRec>>,
+    pub unreachable_tasks: HashMap<Id, Box<TaskRec>>,
+    /// Rendered with the framework's role, not the one each task's resources had.
+    pub completed_tasks: VecDeque<Box<TaskRec>>,
     pub offers: HashSet<OfferID>,
     pub executors: HashSet<(AgentID, ExecutorID)>,
 }
@@ -82,7 +79,7 @@ pub struct AgentRec {
     pub last_seen: f64,
     /// Set once the agent missed its heartbeats for too long: its tasks were reported unreachable.
     pub unreachable: bool,
-    pub tasks: HashSet<(FrameworkID, TaskID)>,
+    pub tasks: TaskSet,
     pub executors: HashMap<(FrameworkID, ExecutorID), (ExecutorInfo, String)>,
     /// Which registration stream is current (a disconnect of an older one is ignored).
     pub conn: u64,
@@ -140,6 +137,8 @@ pub struct Master {
     pub allocation_wanted: bool,
     /// Frameworks torn down for good: they may not re-subscribe.
     pub removed: HashSet<FrameworkID>,
+    /// Ids, roles and names task records share.
+    pub ids: Interner,
 }
 
 fn time_info(secs: f64) -> TimeInfo {
@@ -179,6 +178,7 @@ impl Master {
             next_id: 0,
             allocation_wanted: true,
             removed,
+            ids: Interner::default(),
         };
         for info in recovered {
             m.recover_framework(info, 0.0);
@@ -324,7 +324,7 @@ impl Master {
             // Ask agents to resend what this framework has not acknowledged yet.
             let fid = id.clone();
             for agent in self.agents.values_mut() {
-                if agent.tasks.iter().any(|(f, _)| f == &fid) {
+                if agent.tasks.has_framework(&fid.value) {
                     agent.send(&ToAgent::Reconcile {
                         framework_id: fid.clone(),
                         task_ids: vec![],
@@ -843,8 +843,8 @@ impl Master {
                 t.task_id
             ));
         }
-        if fw.tasks.contains_key(&t.task_id)
-            || fw.unreachable_tasks.contains_key(&t.task_id)
+        if fw.tasks.contains_key(t.task_id.value.as_str())
+            || fw.unreachable_tasks.contains_key(t.task_id.value.as_str())
             || batch.iter().any(|b| b.task_id == t.task_id)
         {
             return Err(format!("Task has duplicate ID: {}", t.task_id));
@@ -962,6 +962,7 @@ impl Master {
         };
         let framework_info = fw.info.clone();
         let user = framework_info.user.clone();
+        let mut keys: Vec<Id> = Vec::with_capacity(tasks.len());
         for t in &tasks {
             let mut status = TaskStatus::new(t.task_id.clone(), TaskState::TASK_STAGING);
             status.timestamp = Some(self.start_unix + now);
@@ -987,13 +988,9 @@ impl Master {
                     .and_then(|c| c.user.clone())
                     .or_else(|| Some(user.clone())),
             };
-            fw.tasks.insert(
-                t.task_id.clone(),
-                TaskRec {
-                    task,
-                    role: role.to_string(),
-                },
-            );
+            let rec = TaskRec::new(task, role, &mut self.ids);
+            keys.push(rec.task_id.clone());
+            fw.tasks.insert(rec.task_id.clone(), rec);
         }
         if let Some(e) = &exec {
             fw.executors
@@ -1007,8 +1004,9 @@ impl Master {
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };
-        for t in &tasks {
-            agent.tasks.insert((fid.clone(), t.task_id.clone()));
+        let fw_key = self.ids.get(&fid.value);
+        for key in keys {
+            agent.tasks.insert(fw_key.clone(), key);
         }
         if let Some(e) = &exec {
             agent
@@ -1031,8 +1029,8 @@ impl Master {
         let found = self
             .frameworks
             .get(fid)
-            .and_then(|f| f.tasks.get(&k.task_id))
-            .map(|t| t.task.agent_id.clone());
+            .and_then(|f| f.tasks.get(k.task_id.value.as_str()))
+            .map(|t| AgentID::new(&*t.agent_id));
         match found {
             Some(agent_id) => {
                 if let Some(agent) = self.agents.get_mut(&agent_id) {
@@ -1061,40 +1059,30 @@ impl Master {
         };
         let pa = fw.partition_aware();
         let mut out = Vec::new();
-        let latest = |rec: &Task, master: &Master| {
+        let latest = |rec: &TaskRec, master: &Master| {
             let mut s = rec
-                .statuses
-                .last()
-                .cloned()
-                .unwrap_or_else(|| TaskStatus::new(rec.task_id.clone(), rec.state));
+                .latest_status()
+                .unwrap_or_else(|| TaskStatus::new(TaskID::new(&*rec.task_id), rec.state));
             s.state = rec.state;
             s.uuid = None;
             s.source = Some(StatusSource::SOURCE_MASTER);
             s.reason = Some(Reason::REASON_RECONCILIATION);
-            s.agent_id = Some(rec.agent_id.clone());
+            s.agent_id = Some(AgentID::new(&*rec.agent_id));
             s.timestamp = Some(master.unix(now));
             s
         };
         if tasks.is_empty() {
             for t in fw.tasks.values().chain(fw.unreachable_tasks.values()) {
-                out.push(latest(&t.task, self));
+                out.push(latest(t, self));
             }
         } else {
             for rt in tasks {
-                if let Some(t) = fw
-                    .tasks
-                    .get(&rt.task_id)
-                    .or_else(|| fw.unreachable_tasks.get(&rt.task_id))
-                {
-                    out.push(latest(&t.task, self));
+                let tid = rt.task_id.value.as_str();
+                if let Some(t) = fw.tasks.get(tid).or_else(|| fw.unreachable_tasks.get(tid)) {
+                    out.push(latest(t, self));
                     continue;
                 }
-                if let Some(t) = fw
-                    .completed_tasks
-                    .iter()
-                    .rev()
-                    .find(|t| t.task_id == rt.task_id)
-                {
+                if let Some(t) = fw.completed_tasks.iter().rev().find(|t| &*t.task_id == tid) {
                     out.push(latest(t, self));
                     continue;
                 }
@@ -1160,18 +1148,17 @@ impl Master {
             }
         }
         for agent in self.agents.values_mut() {
-            if agent.tasks.iter().any(|(f, _)| f == fid)
+            if agent.tasks.has_framework(&fid.value)
                 || agent.executors.keys().any(|(f, _)| f == fid)
             {
                 agent.send(&ToAgent::ShutdownFramework {
                     framework_id: fid.clone(),
                 });
             }
-            agent.tasks.retain(|(f, _)| f != fid);
+            agent.tasks.remove_framework(&fid.value);
             agent.executors.retain(|(f, _), _| f != fid);
         }
-        for (_, rec) in fw.tasks.drain().chain(fw.unreachable_tasks.drain()) {
-            let mut t = rec.task;
+        for (_, mut t) in fw.tasks.drain().chain(fw.unreachable_tasks.drain()) {
             t.state = TaskState::TASK_KILLED;
             *self
                 .counters
@@ -1331,26 +1318,26 @@ impl Master {
                 self.rescind_offer(&oid, now);
             }
             self.allocator.remove_agent(&id.value);
-            for (fid, tid) in &old.tasks {
-                if let Some(fw) = self.frameworks.get_mut(fid) {
+            for (fid, tid) in old.tasks.to_vec() {
+                if let Some(fw) = self.frameworks.get_mut(&FrameworkID::new(&*fid)) {
                     if let Some(rec) = fw
                         .tasks
-                        .remove(tid)
-                        .or_else(|| fw.unreachable_tasks.remove(tid))
+                        .remove(&tid)
+                        .or_else(|| fw.unreachable_tasks.remove(&tid))
                     {
                         // Tasks the agent no longer reports are gone; keep them as LOST history.
                         if !reg
                             .tasks
                             .iter()
-                            .any(|t| &t.task.task_id == tid && &t.framework_id == fid)
+                            .any(|t| *t.task.task_id.value == *tid && *t.framework_id.value == *fid)
                         {
-                            let mut t = rec.task;
+                            let mut t = rec;
                             t.state = if fw.partition_aware() {
                                 TaskState::TASK_GONE
                             } else {
                                 TaskState::TASK_LOST
                             };
-                            let mut s = TaskStatus::new(tid.clone(), t.state);
+                            let mut s = TaskStatus::new(TaskID::new(&*tid), t.state);
                             s.source = Some(StatusSource::SOURCE_MASTER);
                             s.reason = Some(Reason::REASON_AGENT_RESTARTED);
                             s.message =
@@ -1359,7 +1346,7 @@ impl Master {
                             fw.send(&Event::update(s));
                             push_bounded(&mut fw.completed_tasks, t, COMPLETED_TASKS_PER_FRAMEWORK);
                         } else {
-                            fw.tasks.insert(tid.clone(), rec);
+                            fw.tasks.insert(tid, rec);
                         }
                     }
                 }
@@ -1392,7 +1379,7 @@ impl Master {
             },
             last_seen: now,
             unreachable: false,
-            tasks: HashSet::new(),
+            tasks: TaskSet::default(),
             executors: HashMap::new(),
             conn: 0,
         };
@@ -1400,10 +1387,10 @@ impl Master {
         let conn = agent.conn;
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
-        let reported_ids: HashSet<(FrameworkID, TaskID)> = reg
+        let reported_ids: HashSet<(String, String)> = reg
             .tasks
             .iter()
-            .map(|t| (t.framework_id.clone(), t.task.task_id.clone()))
+            .map(|t| (t.framework_id.value.clone(), t.task.task_id.value.clone()))
             .collect();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
         for ReportedTask {
@@ -1421,56 +1408,55 @@ impl Master {
             if state.is_terminal() {
                 // Ended while out of reach: its terminal update follows; until then it is not
                 // unreachable any more.
-                if let Some(mut rec) = fw.unreachable_tasks.remove(&task.task_id) {
-                    rec.task.state = state;
-                    push_bounded(
-                        &mut fw.completed_tasks,
-                        rec.task,
-                        COMPLETED_TASKS_PER_FRAMEWORK,
-                    );
+                if let Some(mut rec) = fw.unreachable_tasks.remove(task.task_id.value.as_str()) {
+                    rec.state = state;
+                    push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
                 }
                 continue;
             }
             // Mesos: a non-partition-aware framework was told this task is LOST when its agent
             // became unreachable, so the task must not come back; kill it.
-            let reported_lost = !fw.tasks.contains_key(&task.task_id)
+            let reported_lost = !fw.tasks.contains_key(task.task_id.value.as_str())
                 && fw.completed_tasks.iter().any(|t| {
-                    t.task_id == task.task_id && t.agent_id == id && t.state == TaskState::TASK_LOST
+                    *t.task_id == *task.task_id.value
+                        && *t.agent_id == *id.value
+                        && t.state == TaskState::TASK_LOST
                 });
             if reported_lost {
                 kill.push((framework_id, task.task_id));
                 continue;
             }
             let role = fw.roles.first().cloned().unwrap_or_else(|| "*".into());
-            let was_unreachable = fw.unreachable_tasks.remove(&task.task_id);
-            let rec = fw
-                .tasks
-                .entry(task.task_id.clone())
-                .or_insert_with(|| TaskRec {
-                    task: Task {
-                        name: task.name.clone(),
-                        task_id: task.task_id.clone(),
-                        framework_id: framework_id.clone(),
-                        executor_id: executor_id.clone(),
-                        agent_id: id.clone(),
-                        state,
-                        resources: task.resources.clone(),
-                        statuses: vec![],
-                        status_update_state: None,
-                        status_update_uuid: None,
-                        labels: task.labels.clone(),
-                        discovery: task.discovery.clone(),
-                        container: task.container.clone(),
-                        health_check: task.health_check.clone(),
-                        kill_policy: task.kill_policy.clone(),
-                        user: None,
-                    },
-                    role: role.clone(),
-                });
-            if let Some(prev) = was_unreachable {
-                rec.role = prev.role;
-                rec.task.statuses = prev.task.statuses;
-                rec.task.state = state;
+            let was_unreachable = fw.unreachable_tasks.remove(task.task_id.value.as_str());
+            if !fw.tasks.contains_key(task.task_id.value.as_str()) {
+                let t = Task {
+                    name: task.name.clone(),
+                    task_id: task.task_id.clone(),
+                    framework_id: framework_id.clone(),
+                    executor_id: executor_id.clone(),
+                    agent_id: id.clone(),
+                    state,
+                    resources: task.resources.clone(),
+                    statuses: vec![],
+                    status_update_state: None,
+                    status_update_uuid: None,
+                    labels: task.labels.clone(),
+                    discovery: task.discovery.clone(),
+                    container: task.container.clone(),
+                    health_check: task.health_check.clone(),
+                    kill_policy: task.kill_policy.clone(),
+                    user: None,
+                };
+                let rec = TaskRec::new(t, &role, &mut self.ids);
+                fw.tasks.insert(rec.task_id.clone(), rec);
+            }
+            let Some(rec) = fw.tasks.get_mut(task.task_id.value.as_str()) else {
+                continue;
+            };
+            if let Some(mut prev) = was_unreachable {
+                rec.role = prev.role.clone();
+                rec.take_statuses(&mut prev);
+                rec.state = state;
                 let mut s = TaskStatus::new(task.task_id.clone(), state);
                 s.source = Some(StatusSource::SOURCE_MASTER);
                 s.reason = Some(Reason::REASON_AGENT_REREGISTERED);
@@ -1497,12 +1483,15 @@ impl Master {
                         labels: None,
                     });
                     res.add_all(&Resources::from_list(&einfo.resources));
-                    v.insert((einfo, rec.role.clone()));
+                    v.insert((einfo, rec.role.to_string()));
                     fw.executors.insert((id.clone(), e));
                 }
             }
-            used.push((framework_id.value.clone(), rec.role.clone(), res));
-            agent.tasks.insert((framework_id, task.task_id));
+            used.push((framework_id.value.clone(), rec.role.to_string(), res));
+            let task_key = rec.task_id.clone();
+            agent
+                .tasks
+                .insert(self.ids.get(&framework_id.value), task_key);
         }
         for (fid, tid) in kill {
             agent.send(&ToAgent::KillTask {
@@ -1513,39 +1502,31 @@ impl Master {
         }
         // Unreachable tasks of this agent that it no longer has at all: gone.
         for fw in self.frameworks.values_mut() {
-            let gone: Vec<TaskID> = fw
+            let gone: Vec<Id> = fw
                 .unreachable_tasks
                 .iter()
                 .filter(|(tid, r)| {
-                    r.task.agent_id == id && !agent.tasks.contains(&(fw.id.clone(), (*tid).clone()))
+                    *r.agent_id == *id.value && !agent.tasks.contains(&fw.id.value, tid)
                 })
                 .map(|(tid, _)| tid.clone())
                 .collect();
             for tid in gone {
-                let reported = reported_ids.contains(&(fw.id.clone(), tid.clone()));
+                let reported = reported_ids.contains(&(fw.id.value.clone(), tid.to_string()));
                 let Some(mut rec) = fw.unreachable_tasks.remove(&tid) else {
                     continue;
                 };
                 if reported {
-                    push_bounded(
-                        &mut fw.completed_tasks,
-                        rec.task,
-                        COMPLETED_TASKS_PER_FRAMEWORK,
-                    );
+                    push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
                     continue;
                 }
-                rec.task.state = TaskState::TASK_GONE;
-                let mut s = TaskStatus::new(tid.clone(), TaskState::TASK_GONE);
+                rec.state = TaskState::TASK_GONE;
+                let mut s = TaskStatus::new(TaskID::new(&*tid), TaskState::TASK_GONE);
                 s.source = Some(StatusSource::SOURCE_MASTER);
                 s.reason = Some(Reason::REASON_AGENT_RESTARTED);
                 s.message = Some("Task is no longer on its re-registered agent".into());
                 s.agent_id = Some(id.clone());
                 fw.send(&Event::update(s));
-                push_bounded(
-                    &mut fw.completed_tasks,
-                    rec.task,
-                    COMPLETED_TASKS_PER_FRAMEWORK,
-                );
+                push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
             }
         }
         agent.send(&ToAgent::Registered {
@@ -1674,48 +1655,38 @@ impl Master {
         let state = status.state;
         let mut recovered: Option<(String, Resources)> = None;
         let mut completed = false;
-        if let Some(rec) = fw.tasks.get_mut(&status.task_id) {
-            let was_terminal = rec.task.state.is_terminal();
-            rec.task.state = state;
-            rec.task.status_update_state = Some(state);
-            rec.task.status_update_uuid = status.uuid.clone();
+        let tid = status.task_id.value.as_str();
+        if let Some(rec) = fw.tasks.get_mut(tid) {
+            let was_terminal = rec.state.is_terminal();
+            rec.state = state;
+            rec.set_status_update(state, status.uuid.as_deref());
             let mut stored = status.clone();
             stored.data = None;
-            if rec.task.statuses.len() >= 4 {
-                rec.task.statuses.remove(0);
-            }
-            rec.task.statuses.push(stored);
+            rec.push_status(stored, Some(4), &mut self.ids);
             if state.is_terminal() && !was_terminal {
-                recovered = Some((rec.role.clone(), Resources::from_list(&rec.task.resources)));
+                recovered = Some((rec.role.to_string(), Resources::from_list(&rec.resources())));
                 completed = true;
             }
         }
         if completed {
-            if let Some(rec) = fw.tasks.remove(&status.task_id) {
-                push_bounded(
-                    &mut fw.completed_tasks,
-                    rec.task,
-                    COMPLETED_TASKS_PER_FRAMEWORK,
-                );
+            if let Some(rec) = fw.tasks.remove(tid) {
+                push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
             }
         }
         // A task reported unreachable that its agent now reports on: it ended while out of
         // reach (completed), or it is running again (active).
-        if let Some(mut rec) = fw.unreachable_tasks.remove(&status.task_id) {
-            rec.task.state = state;
+        if let Some(mut rec) = fw.unreachable_tasks.remove(tid) {
+            rec.state = state;
             let mut stored = status.clone();
             stored.data = None;
-            rec.task.statuses.push(stored);
+            rec.push_status(stored, None, &mut self.ids);
             if state.is_terminal() {
-                push_bounded(
-                    &mut fw.completed_tasks,
-                    rec.task,
-                    COMPLETED_TASKS_PER_FRAMEWORK,
-                );
+                push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
             } else {
-                fw.tasks.insert(status.task_id.clone(), rec);
+                let key = rec.task_id.clone();
+                fw.tasks.insert(key.clone(), rec);
                 if let Some(a) = self.agents.get_mut(agent_id) {
-                    a.tasks.insert((fid.clone(), status.task_id.clone()));
+                    a.tasks.insert(self.ids.get(&fid.value), key);
                 }
             }
         }
@@ -1730,7 +1701,7 @@ impl Master {
             .or_default() += 1;
         if let Some((role, res)) = recovered {
             if let Some(a) = self.agents.get_mut(agent_id) {
-                a.tasks.remove(&(fid.clone(), status.task_id.clone()));
+                a.tasks.remove(&fid.value, &status.task_id.value);
             }
             self.allocator
                 .recover(&agent_id.value, &fid.value, &role, &res, 0.0, now);
@@ -1805,12 +1776,12 @@ impl Master {
         };
         agent.unreachable = true;
         agent.stream = None;
-        let tasks: Vec<(FrameworkID, TaskID)> = agent.tasks.iter().cloned().collect();
+        let tasks = agent.tasks.to_vec();
         agent.executors.clear();
         self.allocator.remove_agent(&id.value);
         let unix = self.unix(now);
         for (fid, tid) in tasks {
-            let Some(fw) = self.frameworks.get_mut(&fid) else {
+            let Some(fw) = self.frameworks.get_mut(&FrameworkID::new(&*fid)) else {
                 continue;
             };
             let pa = fw.partition_aware();
@@ -1822,7 +1793,7 @@ impl Master {
             } else {
                 TaskState::TASK_LOST
             };
-            let mut s = TaskStatus::new(tid.clone(), state);
+            let mut s = TaskStatus::new(TaskID::new(&*tid), state);
             s.source = Some(StatusSource::SOURCE_MASTER);
             s.reason = Some(Reason::REASON_AGENT_REMOVED);
             s.message = Some(format!("Agent {id} is unreachable"));
@@ -1831,8 +1802,8 @@ impl Master {
             if pa {
                 s.unreachable_time = Some(time_info(unix));
             }
-            rec.task.state = state;
-            rec.task.statuses.push(s.clone());
+            rec.state = state;
+            rec.push_status(s.clone(), None, &mut self.ids);
             fw.send(&Event::update(s));
             *self
                 .counters
@@ -1842,11 +1813,7 @@ impl Master {
             if pa {
                 fw.unreachable_tasks.insert(tid, rec);
             } else {
-                push_bounded(
-                    &mut fw.completed_tasks,
-                    rec.task,
-                    COMPLETED_TASKS_PER_FRAMEWORK,
-                );
+                push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
             }
         }
         if let Some(agent) = self.agents.get_mut(id) {

@@ -6,6 +6,7 @@
 mod core;
 mod http;
 mod registry;
+mod tasks;
 mod views;
 
 use drover_api::MasterInfo;

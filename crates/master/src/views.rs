@@ -3,6 +3,7 @@
 //! `/metrics/snapshot`). The one place internal records turn into those shapes.
 
 use crate::core::{AgentRec, Framework, Master};
+use crate::tasks::TaskRec;
 use drover_api::operator::{self, Task};
 use drover_api::*;
 use serde_json::{json, Map, Value};
@@ -24,7 +25,12 @@ fn v0_attributes(attrs: &[Attribute]) -> Value {
     Value::Object(m)
 }
 
-pub fn v0_task(t: &Task, role: &str) -> Value {
+/// A task as the v0 endpoints show it, from its wire form.
+pub fn v0_task(rec: &TaskRec, role: &str) -> Value {
+    v0_task_json(&rec.to_task(), role)
+}
+
+fn v0_task_json(t: &Task, role: &str) -> Value {
     let statuses: Vec<Value> = t
         .statuses
         .iter()
@@ -166,8 +172,8 @@ impl Master {
             "allocated_resources": Value::Object(allocated.to_v0_map()),
             "used_resources": Value::Object(used.to_v0_map()),
             "offered_resources": Value::Object(offered.to_v0_map()),
-            "tasks": f.tasks.values().map(|t| v0_task(&t.task, &t.role)).collect::<Vec<_>>(),
-            "unreachable_tasks": f.unreachable_tasks.values().map(|t| v0_task(&t.task, &t.role)).collect::<Vec<_>>(),
+            "tasks": f.tasks.values().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
+            "unreachable_tasks": f.unreachable_tasks.values().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
             "completed_tasks": f.completed_tasks.iter().map(|t| v0_task(t, &role)).collect::<Vec<_>>(),
             "offers": offers,
             "executors": executors,
@@ -209,7 +215,7 @@ impl Master {
             }
             let role = f.info.role.clone().unwrap_or_else(|| "*".into());
             for t in f.tasks.values().chain(f.unreachable_tasks.values()) {
-                all.push(v0_task(&t.task, &t.role));
+                all.push(v0_task(t, &t.role));
             }
             for t in &f.completed_tasks {
                 all.push(v0_task(t, &role));
@@ -291,13 +297,13 @@ impl Master {
         let mut agent_frameworks: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         let mut framework_agents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         for f in self.frameworks.values() {
-            let live = f
+            let all = f
                 .tasks
                 .values()
                 .chain(f.unreachable_tasks.values())
-                .map(|t| &t.task);
-            for t in live.chain(f.completed_tasks.iter()) {
-                let (a, fw) = (t.agent_id.value.as_str(), f.id.value.as_str());
+                .chain(f.completed_tasks.iter());
+            for t in all {
+                let (a, fw) = (&*t.agent_id, f.id.value.as_str());
                 *by_agent
                     .entry(a)
                     .or_default()
@@ -420,10 +426,10 @@ impl Master {
         let mut by_state: std::collections::HashMap<TaskState, f64> = Default::default();
         for f in self.frameworks.values() {
             for t in f.tasks.values() {
-                *by_state.entry(t.task.state).or_default() += 1.0;
+                *by_state.entry(t.state).or_default() += 1.0;
             }
             for t in f.unreachable_tasks.values() {
-                *by_state.entry(t.task.state).or_default() += 1.0;
+                *by_state.entry(t.state).or_default() += 1.0;
             }
         }
         for s in [
@@ -551,8 +557,8 @@ impl Master {
     pub fn task_json(&self, fid: &FrameworkID, tid: &TaskID) -> Value {
         self.frameworks
             .get(fid)
-            .and_then(|f| f.tasks.get(tid))
-            .map(|t| json!(t.task))
+            .and_then(|f| f.tasks.get(tid.value.as_str()))
+            .map(|t| json!(t.to_task()))
             .unwrap_or(Value::Null)
     }
 
@@ -659,10 +665,11 @@ impl Master {
             .values()
             .chain(self.completed_frameworks.iter())
         {
-            g.tasks.extend(f.tasks.values().map(|t| t.task.clone()));
+            g.tasks.extend(f.tasks.values().map(|t| t.to_task()));
             g.unreachable_tasks
-                .extend(f.unreachable_tasks.values().map(|t| t.task.clone()));
-            g.completed_tasks.extend(f.completed_tasks.iter().cloned());
+                .extend(f.unreachable_tasks.values().map(|t| t.to_task()));
+            g.completed_tasks
+                .extend(f.completed_tasks.iter().map(|t| t.to_task()));
         }
         g
     }

@@ -1,0 +1,714 @@
+//! The master's stored form of a task, and the one place it turns into the wire `Task` and back.
+//!
+//! A master holds every running task of the cluster (and up to 1,000 completed ones per
+//! framework), so the record is kept small: ids are shared `Arc<str>`s (a task's id is one
+//! allocation shared by the maps that key on it, framework, agent, role and user strings are
+//! interned), resources in the shape frameworks send are kept as name, value and role, and each
+//! status keeps what differs from its task (its `container_status` of the usual
+//! `{"container_id":{"value":…}}` shape as one shared id). Anything of another shape is kept in
+//! its wire form, so `TaskRec::to_task` gives back exactly what was stored: the JSON the master
+//! renders does not depend on the stored form.
+
+use drover_api::operator::Task;
+use drover_api::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A shared id or name.
+pub type Id = Arc<str>;
+
+/// Shared copies of strings many records repeat (framework and agent ids, roles, users,
+/// resource names). Entries no record uses any more are dropped as the set grows.
+#[derive(Default)]
+pub struct Interner {
+    set: HashSet<Id>,
+    prune_at: usize,
+}
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Id {
+        if let Some(a) = self.set.get(s) {
+            return a.clone();
+        }
+        if self.set.len() >= self.prune_at {
+            self.set.retain(|a| Arc::strong_count(a) > 1);
+            self.prune_at = (self.set.len() * 2).max(256);
+        }
+        let a: Id = Arc::from(s);
+        self.set.insert(a.clone());
+        a
+    }
+}
+
+/// `bytes` of a status: almost always a 16-byte UUID, kept inline.
+#[derive(Clone, Debug, PartialEq)]
+enum Bytes {
+    Uuid([u8; 16]),
+    Other(Box<[u8]>),
+}
+
+impl Bytes {
+    fn new(v: Vec<u8>) -> Self {
+        match <[u8; 16]>::try_from(v.as_slice()) {
+            Ok(a) => Bytes::Uuid(a),
+            Err(_) => Bytes::Other(v.into_boxed_slice()),
+        }
+    }
+    fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Bytes::Uuid(a) => a.to_vec(),
+            Bytes::Other(b) => b.to_vec(),
+        }
+    }
+}
+
+/// `allocation_info` of a resource.
+#[derive(Debug, PartialEq)]
+enum Allocation {
+    Absent,
+    NoRole,
+    Role(Id),
+}
+
+#[derive(Debug, PartialEq)]
+enum PlainValue {
+    Scalar(f64),
+    Ranges(Box<[Range]>),
+}
+
+/// One resource of a task.
+#[derive(Debug, PartialEq)]
+enum TaskResource {
+    /// The shape frameworks send back from offers: a scalar or a range list, with at most the
+    /// deprecated `role` and `allocation_info`.
+    Plain {
+        name: Id,
+        value: PlainValue,
+        role: Option<Id>,
+        allocation: Allocation,
+    },
+    /// Anything else (reservations, sets, disk, …), as received.
+    Wire(Box<Resource>),
+}
+
+impl TaskResource {
+    fn new(r: Resource, ids: &mut Interner) -> Self {
+        let plain = r.reservations.is_empty()
+            && r.disk.is_none()
+            && r.revocable.is_none()
+            && r.shared.is_none()
+            && r.set.is_none();
+        let value = match (r.kind, &r.scalar, &r.ranges) {
+            (ValueType::SCALAR, Some(s), None) if plain => Some(PlainValue::Scalar(s.value)),
+            (ValueType::RANGES, None, Some(rs)) if plain => {
+                Some(PlainValue::Ranges(rs.range.clone().into_boxed_slice()))
+            }
+            _ => None,
+        };
+        let Some(value) = value else {
+            return TaskResource::Wire(Box::new(r));
+        };
+        TaskResource::Plain {
+            name: ids.get(&r.name),
+            value,
+            role: r.role.as_deref().map(|x| ids.get(x)),
+            allocation: match r.allocation_info {
+                None => Allocation::Absent,
+                Some(AllocationInfo { role: None }) => Allocation::NoRole,
+                Some(AllocationInfo { role: Some(x) }) => Allocation::Role(ids.get(&x)),
+            },
+        }
+    }
+
+    fn to_wire(&self) -> Resource {
+        match self {
+            TaskResource::Wire(r) => (**r).clone(),
+            TaskResource::Plain {
+                name,
+                value,
+                role,
+                allocation,
+            } => {
+                let mut r = match value {
+                    PlainValue::Scalar(v) => Resource::scalar(name, *v),
+                    PlainValue::Ranges(rs) => Resource::ranges(name, rs.to_vec()),
+                };
+                r.role = role.as_deref().map(String::from);
+                r.allocation_info = match allocation {
+                    Allocation::Absent => None,
+                    Allocation::NoRole => Some(AllocationInfo { role: None }),
+                    Allocation::Role(x) => Some(AllocationInfo {
+                        role: Some(x.to_string()),
+                    }),
+                };
+                r
+            }
+        }
+    }
+}
+
+/// A status's `container_status`.
+#[derive(Debug, PartialEq)]
+enum Container {
+    /// `{"container_id":{"value":…}}`, what Drover's agents send.
+    Id(Id),
+    Json(Box<serde_json::Value>),
+}
+
+impl Container {
+    fn new(v: serde_json::Value, prev: Option<&Container>) -> Self {
+        let id = v
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.get("container_id"))
+            .and_then(|c| c.as_object())
+            .filter(|c| c.len() == 1)
+            .and_then(|c| c.get("value"))
+            .and_then(|x| x.as_str());
+        match (id, prev) {
+            (Some(id), Some(Container::Id(p))) if &**p == id => Container::Id(p.clone()),
+            (Some(id), _) => Container::Id(Arc::from(id)),
+            (None, _) => Container::Json(Box::new(v)),
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Container::Id(id) => serde_json::json!({"container_id": {"value": &**id}}),
+            Container::Json(v) => (**v).clone(),
+        }
+    }
+}
+
+/// Fields of a status that are rarely set, or rarely differ from the task's.
+#[derive(Debug, PartialEq)]
+struct RareStatusFields {
+    /// Set when it is not the task's id.
+    task_id: Option<TaskID>,
+    data: Option<Vec<u8>>,
+    labels: Option<Labels>,
+}
+
+/// One entry of a task's status history.
+#[derive(Debug, PartialEq)]
+struct StoredStatus {
+    state: TaskState,
+    source: Option<StatusSource>,
+    reason: Option<Reason>,
+    healthy: Option<bool>,
+    timestamp: Option<f64>,
+    uuid: Option<Bytes>,
+    agent_id: Option<Id>,
+    executor_id: Option<Id>,
+    message: Option<Box<str>>,
+    container: Option<Container>,
+    unreachable_time: Option<i64>,
+    rare: Option<Box<RareStatusFields>>,
+}
+
+/// The id `s` as a shared string: the first of `known` equal to it, else interned.
+fn share(s: &str, known: &[Option<&Id>], ids: &mut Interner) -> Id {
+    for k in known.iter().flatten() {
+        if &***k == s {
+            return (*k).clone();
+        }
+    }
+    ids.get(s)
+}
+
+/// What a task is launched with beyond ids and resources: rare enough to box.
+#[derive(Debug, PartialEq)]
+struct TaskExtras {
+    labels: Option<Labels>,
+    discovery: Option<serde_json::Value>,
+    container: Option<serde_json::Value>,
+    health_check: Option<serde_json::Value>,
+    kill_policy: Option<KillPolicy>,
+}
+
+/// A task as the master keeps it.
+#[derive(Debug, PartialEq)]
+pub struct TaskRec {
+    pub task_id: Id,
+    pub framework_id: Id,
+    pub agent_id: Id,
+    /// The task's name, sharing `task_id`'s allocation when they are equal.
+    name: Id,
+    executor_id: Option<Id>,
+    pub state: TaskState,
+    pub status_update_state: Option<TaskState>,
+    status_update_uuid: Option<Bytes>,
+    /// The role its resources were allocated to.
+    pub role: Id,
+    user: Option<Id>,
+    resources: Box<[TaskResource]>,
+    statuses: Box<[StoredStatus]>,
+    extras: Option<Box<TaskExtras>>,
+}
+
+impl TaskRec {
+    /// The stored form of `task` (its statuses included), its resources allocated to `role`.
+    pub fn new(task: Task, role: &str, ids: &mut Interner) -> Box<TaskRec> {
+        let Task {
+            name,
+            task_id,
+            framework_id,
+            executor_id,
+            agent_id,
+            state,
+            resources,
+            statuses,
+            status_update_state,
+            status_update_uuid,
+            labels,
+            discovery,
+            container,
+            health_check,
+            kill_policy,
+            user,
+        } = task;
+        let task_id: Id = Arc::from(task_id.value);
+        let name = if *name == *task_id {
+            task_id.clone()
+        } else {
+            Arc::from(name)
+        };
+        let extras = if labels.is_none()
+            && discovery.is_none()
+            && container.is_none()
+            && health_check.is_none()
+            && kill_policy.is_none()
+        {
+            None
+        } else {
+            Some(Box::new(TaskExtras {
+                labels,
+                discovery,
+                container,
+                health_check,
+                kill_policy,
+            }))
+        };
+        let executor_id = executor_id.map(|e| share(&e.value, &[Some(&task_id)], ids));
+        let mut rec = Box::new(TaskRec {
+            framework_id: ids.get(&framework_id.value),
+            agent_id: ids.get(&agent_id.value),
+            task_id,
+            name,
+            executor_id,
+            state,
+            status_update_state,
+            status_update_uuid: status_update_uuid.map(Bytes::new),
+            role: ids.get(role),
+            user: user.map(|u| ids.get(&u)),
+            resources: resources
+                .into_iter()
+                .map(|r| TaskResource::new(r, ids))
+                .collect(),
+            statuses: Box::new([]),
+            extras,
+        });
+        let mut stored = Vec::with_capacity(statuses.len());
+        for s in statuses {
+            let st = rec.store(s, stored.last(), ids);
+            stored.push(st);
+        }
+        rec.statuses = stored.into_boxed_slice();
+        rec
+    }
+
+    /// The wire form, exactly what `new` was given plus the changes made since.
+    pub fn to_task(&self) -> Task {
+        let extras = self.extras.as_deref();
+        Task {
+            name: self.name.to_string(),
+            task_id: TaskID::new(&*self.task_id),
+            framework_id: FrameworkID::new(&*self.framework_id),
+            executor_id: self.executor_id.as_deref().map(ExecutorID::new),
+            agent_id: AgentID::new(&*self.agent_id),
+            state: self.state,
+            resources: self.resources(),
+            statuses: self
+                .statuses
+                .iter()
+                .map(|s| self.status_to_wire(s))
+                .collect(),
+            status_update_state: self.status_update_state,
+            status_update_uuid: self.status_update_uuid.as_ref().map(Bytes::to_vec),
+            labels: extras.and_then(|e| e.labels.clone()),
+            discovery: extras.and_then(|e| e.discovery.clone()),
+            container: extras.and_then(|e| e.container.clone()),
+            health_check: extras.and_then(|e| e.health_check.clone()),
+            kill_policy: extras.and_then(|e| e.kill_policy.clone()),
+            user: self.user.as_deref().map(String::from),
+        }
+    }
+
+    pub fn resources(&self) -> Vec<Resource> {
+        self.resources.iter().map(TaskResource::to_wire).collect()
+    }
+
+    /// The last status stored, if any.
+    pub fn latest_status(&self) -> Option<TaskStatus> {
+        self.statuses.last().map(|s| self.status_to_wire(s))
+    }
+
+    /// Remember the state and uuid of the latest status update from the agent.
+    pub fn set_status_update(&mut self, state: TaskState, uuid: Option<&[u8]>) {
+        self.status_update_state = Some(state);
+        self.status_update_uuid = uuid.map(|u| Bytes::new(u.to_vec()));
+    }
+
+    /// Append `s` to the status history, dropping the oldest first when `keep` are stored.
+    pub fn push_status(&mut self, s: TaskStatus, keep: Option<usize>, ids: &mut Interner) {
+        let st = self.store(s, self.statuses.last(), ids);
+        let mut v = std::mem::take(&mut self.statuses).into_vec();
+        if keep.is_some_and(|k| v.len() >= k) && !v.is_empty() {
+            v.remove(0);
+        }
+        v.push(st);
+        self.statuses = v.into_boxed_slice();
+    }
+
+    /// Take over the status history of an earlier record of the same task.
+    pub fn take_statuses(&mut self, from: &mut TaskRec) {
+        self.statuses = std::mem::take(&mut from.statuses);
+    }
+
+    fn store(
+        &self,
+        s: TaskStatus,
+        prev: Option<&StoredStatus>,
+        ids: &mut Interner,
+    ) -> StoredStatus {
+        let TaskStatus {
+            task_id,
+            state,
+            message,
+            source,
+            reason,
+            data,
+            agent_id,
+            executor_id,
+            timestamp,
+            uuid,
+            healthy,
+            labels,
+            container_status,
+            unreachable_time,
+        } = s;
+        let prev_exec = prev.and_then(|p| p.executor_id.as_ref());
+        let prev_agent = prev.and_then(|p| p.agent_id.as_ref());
+        let rare = RareStatusFields {
+            task_id: (*task_id.value != *self.task_id).then_some(task_id),
+            data,
+            labels,
+        };
+        StoredStatus {
+            state,
+            source,
+            reason,
+            healthy,
+            timestamp,
+            uuid: uuid.map(Bytes::new),
+            agent_id: agent_id.map(|a| share(&a.value, &[Some(&self.agent_id), prev_agent], ids)),
+            executor_id: executor_id.map(|e| {
+                share(
+                    &e.value,
+                    &[Some(&self.task_id), self.executor_id.as_ref(), prev_exec],
+                    ids,
+                )
+            }),
+            message: message.map(String::into_boxed_str),
+            container: container_status
+                .map(|c| Container::new(c, prev.and_then(|p| p.container.as_ref()))),
+            unreachable_time: unreachable_time.map(|t| t.nanoseconds),
+            rare: if rare.task_id.is_none() && rare.data.is_none() && rare.labels.is_none() {
+                None
+            } else {
+                Some(Box::new(rare))
+            },
+        }
+    }
+
+    fn status_to_wire(&self, s: &StoredStatus) -> TaskStatus {
+        let rare = s.rare.as_deref();
+        TaskStatus {
+            task_id: rare
+                .and_then(|r| r.task_id.clone())
+                .unwrap_or_else(|| TaskID::new(&*self.task_id)),
+            state: s.state,
+            message: s.message.as_deref().map(String::from),
+            source: s.source,
+            reason: s.reason,
+            data: rare.and_then(|r| r.data.clone()),
+            agent_id: s.agent_id.as_deref().map(AgentID::new),
+            executor_id: s.executor_id.as_deref().map(ExecutorID::new),
+            timestamp: s.timestamp,
+            uuid: s.uuid.as_ref().map(Bytes::to_vec),
+            healthy: s.healthy,
+            labels: rare.and_then(|r| r.labels.clone()),
+            container_status: s.container.as_ref().map(Container::to_json),
+            unreachable_time: s
+                .unreachable_time
+                .map(|nanoseconds| TimeInfo { nanoseconds }),
+        }
+    }
+}
+
+/// The tasks an agent runs, by framework.
+#[derive(Default)]
+pub struct TaskSet {
+    by_framework: HashMap<Id, HashSet<Id>>,
+}
+
+impl TaskSet {
+    pub fn insert(&mut self, framework_id: Id, task_id: Id) {
+        self.by_framework
+            .entry(framework_id)
+            .or_default()
+            .insert(task_id);
+    }
+    pub fn remove(&mut self, framework_id: &str, task_id: &str) {
+        if let Some(set) = self.by_framework.get_mut(framework_id) {
+            set.remove(task_id);
+            if set.is_empty() {
+                self.by_framework.remove(framework_id);
+            }
+        }
+    }
+    pub fn contains(&self, framework_id: &str, task_id: &str) -> bool {
+        self.by_framework
+            .get(framework_id)
+            .is_some_and(|s| s.contains(task_id))
+    }
+    pub fn has_framework(&self, framework_id: &str) -> bool {
+        self.by_framework.contains_key(framework_id)
+    }
+    pub fn remove_framework(&mut self, framework_id: &str) {
+        self.by_framework.remove(framework_id);
+    }
+    pub fn clear(&mut self) {
+        self.by_framework.clear();
+    }
+    /// Every (framework id, task id).
+    pub fn to_vec(&self) -> Vec<(Id, Id)> {
+        self.by_framework
+            .iter()
+            .flat_map(|(f, ts)| ts.iter().map(move |t| (f.clone(), t.clone())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(id: &str) -> Task {
+        Task {
+            name: id.into(),
+            task_id: TaskID::new(id),
+            framework_id: FrameworkID::new("m1-0001"),
+            executor_id: None,
+            agent_id: AgentID::new("m1-S1"),
+            state: TaskState::TASK_STAGING,
+            resources: vec![Resource::scalar("cpus", 0.01), Resource::scalar("mem", 1.0)],
+            statuses: vec![],
+            status_update_state: None,
+            status_update_uuid: None,
+            labels: None,
+            discovery: None,
+            container: None,
+            health_check: None,
+            kill_policy: None,
+            user: Some("root".into()),
+        }
+    }
+
+    /// A status as Drover's agent sends it.
+    fn agent_status(id: &str, state: TaskState, uuid: u8) -> TaskStatus {
+        let mut s = TaskStatus::new(TaskID::new(id), state);
+        s.source = Some(StatusSource::SOURCE_EXECUTOR);
+        s.agent_id = Some(AgentID::new("m1-S1"));
+        s.executor_id = Some(ExecutorID::new(id));
+        s.timestamp = Some(1_790_000_000.123456);
+        s.uuid = Some(vec![uuid; 16]);
+        s.container_status = Some(json!({"container_id": {"value": "3f1c-uuid"}}));
+        s
+    }
+
+    fn assert_round_trip(t: Task) {
+        let mut ids = Interner::default();
+        let rec = TaskRec::new(t.clone(), "web", &mut ids);
+        let back = rec.to_task();
+        assert_eq!(back, t);
+        assert_eq!(
+            serde_json::to_string(&back).expect("serializes"),
+            serde_json::to_string(&t).expect("serializes")
+        );
+    }
+
+    #[test]
+    fn the_usual_task_round_trips() {
+        let mut t = task("lg-1-0");
+        t.state = TaskState::TASK_RUNNING;
+        t.status_update_state = Some(TaskState::TASK_RUNNING);
+        t.status_update_uuid = Some(vec![2; 16]);
+        t.statuses = vec![
+            agent_status("lg-1-0", TaskState::TASK_STARTING, 1),
+            agent_status("lg-1-0", TaskState::TASK_RUNNING, 2),
+        ];
+        assert_round_trip(t);
+    }
+
+    #[test]
+    fn offered_resources_round_trip() {
+        let mut t = task("web.1");
+        let mut cpus = Resource::scalar("cpus", 0.5);
+        cpus.role = Some("*".into());
+        cpus.allocation_info = Some(AllocationInfo {
+            role: Some("web".into()),
+        });
+        let mut ports = Resource::ranges(
+            "ports",
+            vec![
+                Range {
+                    begin: 31000,
+                    end: 31000,
+                },
+                Range {
+                    begin: 31005,
+                    end: 31007,
+                },
+            ],
+        );
+        ports.allocation_info = Some(AllocationInfo { role: None });
+        t.resources = vec![cpus, ports];
+        assert_round_trip(t);
+    }
+
+    #[test]
+    fn other_shapes_are_kept_as_received() {
+        let mut t = task("odd");
+        t.name = "a name unlike its id".into();
+        t.executor_id = Some(ExecutorID::new("exec-1"));
+        t.user = None;
+        let mut reserved = Resource::scalar("disk", 100.0);
+        reserved.reservations = vec![ReservationInfo {
+            kind: Some(ReservationType::DYNAMIC),
+            role: Some("web".into()),
+            principal: Some("ops".into()),
+            labels: None,
+        }];
+        reserved.disk = Some(json!({"persistence": {"id": "v1"}}));
+        let set = Resource::set("gpus_ids", vec!["a".into(), "b".into()]);
+        let mut bad_scalar = Resource::scalar("mem", 1.0);
+        bad_scalar.ranges = Some(Ranges { range: vec![] });
+        t.resources = vec![reserved, set, bad_scalar];
+        t.labels = Some(Labels {
+            labels: vec![Label {
+                key: "k".into(),
+                value: Some("v".into()),
+            }],
+        });
+        t.discovery = Some(json!({"visibility": "FRAMEWORK", "name": "odd"}));
+        t.container = Some(json!({"type": "DOCKER", "docker": {"image": "x"}}));
+        t.health_check = Some(json!({"type": "COMMAND"}));
+        t.kill_policy = Some(KillPolicy {
+            grace_period: Some(DurationInfo { nanoseconds: 5 }),
+        });
+        t.status_update_uuid = Some(vec![1, 2, 3]);
+        let mut odd = agent_status("someone-else", TaskState::TASK_RUNNING, 9);
+        odd.uuid = Some(vec![7; 3]);
+        odd.data = Some(b"payload".to_vec());
+        odd.labels = t.labels.clone();
+        odd.message = Some("hello".into());
+        odd.reason = Some(Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+        odd.healthy = Some(true);
+        odd.agent_id = Some(AgentID::new("another-agent"));
+        odd.executor_id = Some(ExecutorID::new("exec-1"));
+        odd.container_status = Some(json!({
+            "container_id": {"value": "c1", "parent": {"value": "c0"}},
+            "network_infos": [{"ip_addresses": [{"ip_address": "10.0.0.2"}]}]
+        }));
+        let mut master = TaskStatus::new(TaskID::new("odd"), TaskState::TASK_UNREACHABLE);
+        master.source = Some(StatusSource::SOURCE_MASTER);
+        master.unreachable_time = Some(TimeInfo {
+            nanoseconds: 1_790_000_000_123_456_789,
+        });
+        t.statuses = vec![odd, master];
+        assert_round_trip(t);
+    }
+
+    #[test]
+    fn pushed_statuses_match_the_wire_history_and_share_ids() {
+        let mut ids = Interner::default();
+        let mut rec = TaskRec::new(task("t"), "*", &mut ids);
+        let mut wire = task("t");
+        for (i, state) in [
+            TaskState::TASK_STARTING,
+            TaskState::TASK_RUNNING,
+            TaskState::TASK_RUNNING,
+            TaskState::TASK_KILLING,
+            TaskState::TASK_KILLED,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let s = agent_status("t", state, i as u8);
+            rec.state = state;
+            rec.set_status_update(state, s.uuid.as_deref());
+            rec.push_status(s.clone(), Some(4), &mut ids);
+            wire.state = state;
+            wire.status_update_state = Some(state);
+            wire.status_update_uuid = s.uuid.clone();
+            if wire.statuses.len() >= 4 {
+                wire.statuses.remove(0);
+            }
+            wire.statuses.push(s);
+        }
+        assert_eq!(rec.to_task(), wire);
+        assert_eq!(rec.latest_status().as_ref(), wire.statuses.last());
+        let [a, b, ..] = &rec.statuses[..] else {
+            panic!("four statuses expected");
+        };
+        match (&a.container, &b.container) {
+            (Some(Container::Id(x)), Some(Container::Id(y))) => assert!(Arc::ptr_eq(x, y)),
+            other => panic!("container ids expected, got {other:?}"),
+        }
+        let (Some(x), Some(y)) = (&a.executor_id, &a.agent_id) else {
+            panic!("ids expected");
+        };
+        assert!(Arc::ptr_eq(x, &rec.task_id));
+        assert!(Arc::ptr_eq(y, &rec.agent_id));
+        assert!(Arc::ptr_eq(&rec.name, &rec.task_id));
+
+        rec.push_status(agent_status("t", TaskState::TASK_LOST, 9), None, &mut ids);
+        assert_eq!(rec.to_task().statuses.len(), 5);
+    }
+
+    #[test]
+    fn interner_shares_and_forgets_unused_strings() {
+        let mut ids = Interner::default();
+        let a = ids.get("role-a");
+        assert!(Arc::ptr_eq(&a, &ids.get("role-a")));
+        for i in 0..1000 {
+            ids.get(&format!("gone-{i}"));
+        }
+        assert!(ids.set.len() < 600, "unused entries are pruned");
+        assert!(Arc::ptr_eq(&a, &ids.get("role-a")), "used entries stay");
+    }
+
+    #[test]
+    fn task_set_by_framework() {
+        let mut s = TaskSet::default();
+        s.insert("f1".into(), "t1".into());
+        s.insert("f1".into(), "t2".into());
+        s.insert("f2".into(), "t1".into());
+        assert!(s.contains("f1", "t2") && !s.contains("f2", "t2"));
+        s.remove("f2", "t1");
+        assert!(!s.has_framework("f2"));
+        s.remove_framework("f1");
+        assert!(s.to_vec().is_empty());
+    }
+}
