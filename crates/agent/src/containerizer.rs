@@ -97,13 +97,21 @@ pub struct Limits {
 #[derive(Clone, Debug)]
 pub enum Cgroups {
     None(String),
-    V1 { cpu: PathBuf, memory: PathBuf },
-    V2 { root: PathBuf },
+    /// `cfs`: write a CFS quota (a hard cap) besides the weight.
+    V1 {
+        cpu: PathBuf,
+        memory: PathBuf,
+        cfs: bool,
+    },
+    V2 {
+        root: PathBuf,
+        cfs: bool,
+    },
 }
 
 impl Cgroups {
     /// Find a writable cgroup hierarchy for `drover` containers, or say why there is none.
-    pub fn detect(root: &Path) -> Cgroups {
+    pub fn detect(root: &Path, cfs: bool) -> Cgroups {
         let unified = root.join("cgroup.controllers");
         if let Ok(c) = std::fs::read_to_string(&unified) {
             if c.contains("memory") && c.contains("cpu") {
@@ -111,7 +119,7 @@ impl Cgroups {
                 if std::fs::create_dir_all(&dir).is_ok() {
                     let _ = std::fs::write(root.join("cgroup.subtree_control"), "+cpu +memory");
                     let _ = std::fs::write(dir.join("cgroup.subtree_control"), "+cpu +memory");
-                    return Cgroups::V2 { root: dir };
+                    return Cgroups::V2 { root: dir, cfs };
                 }
             }
         }
@@ -120,7 +128,13 @@ impl Cgroups {
         if cpu.join("cpu.shares").exists() && memory.join("memory.limit_in_bytes").exists() {
             let (c, m) = (cpu.join("drover"), memory.join("drover"));
             match (std::fs::create_dir_all(&c), std::fs::create_dir_all(&m)) {
-                (Ok(()), Ok(())) => return Cgroups::V1 { cpu: c, memory: m },
+                (Ok(()), Ok(())) => {
+                    return Cgroups::V1 {
+                        cpu: c,
+                        memory: m,
+                        cfs,
+                    }
+                }
                 (Err(e), _) | (_, Err(e)) => {
                     return Cgroups::None(format!("cgroup v1 is not writable: {e}"))
                 }
@@ -135,8 +149,19 @@ impl Cgroups {
     pub fn describe(&self) -> String {
         match self {
             Cgroups::None(why) => format!("none ({why})"),
-            Cgroups::V1 { .. } => "cgroups v1 (cpu, memory)".into(),
-            Cgroups::V2 { .. } => "cgroups v2 (cpu, memory)".into(),
+            Cgroups::V1 { cfs, .. } | Cgroups::V2 { cfs, .. } => format!(
+                "cgroups {} (cpu {}, memory)",
+                if matches!(self, Cgroups::V1 { .. }) {
+                    "v1"
+                } else {
+                    "v2"
+                },
+                if *cfs {
+                    "shares and CFS quota"
+                } else {
+                    "shares"
+                }
+            ),
         }
     }
 
@@ -147,7 +172,7 @@ impl Cgroups {
     pub fn prepare(&self, container_id: &str, limits: Limits) -> bool {
         let r = match self {
             Cgroups::None(_) => Ok(false),
-            Cgroups::V1 { cpu, memory } => (|| -> std::io::Result<bool> {
+            Cgroups::V1 { cpu, memory, cfs } => (|| -> std::io::Result<bool> {
                 let c = cpu.join(container_id);
                 let m = memory.join(container_id);
                 std::fs::create_dir_all(&c)?;
@@ -157,19 +182,23 @@ impl Cgroups {
                 // The period stays the kernel's default, 100 ms (also what v2's cpu.max says): each
                 // write of the period or the quota makes the kernel walk every cpu cgroup on the
                 // host (tg_set_cfs_bandwidth), under one global mutex.
-                let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
-                std::fs::write(c.join("cpu.cfs_quota_us"), quota.to_string())?;
+                if *cfs {
+                    let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
+                    std::fs::write(c.join("cpu.cfs_quota_us"), quota.to_string())?;
+                }
                 if limits.mem_mb > 0.0 {
                     let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
                     std::fs::write(m.join("memory.limit_in_bytes"), bytes.to_string())?;
                 }
                 Ok(true)
             })(),
-            Cgroups::V2 { root } => (|| -> std::io::Result<bool> {
+            Cgroups::V2 { root, cfs } => (|| -> std::io::Result<bool> {
                 let d = root.join(container_id);
                 std::fs::create_dir_all(&d)?;
-                let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
-                std::fs::write(d.join("cpu.max"), format!("{quota} 100000"))?;
+                if *cfs {
+                    let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
+                    std::fs::write(d.join("cpu.max"), format!("{quota} 100000"))?;
+                }
                 let weight = ((limits.cpus * 100.0) as u64).clamp(1, 10_000);
                 std::fs::write(d.join("cpu.weight"), weight.to_string())?;
                 if limits.mem_mb > 0.0 {
@@ -190,13 +219,13 @@ impl Cgroups {
     pub fn procs_files(&self, container_id: &str) -> Vec<PathBuf> {
         match self {
             Cgroups::None(_) => vec![],
-            Cgroups::V1 { cpu, memory } => {
+            Cgroups::V1 { cpu, memory, .. } => {
                 vec![
                     cpu.join(container_id).join("cgroup.procs"),
                     memory.join(container_id).join("cgroup.procs"),
                 ]
             }
-            Cgroups::V2 { root } => vec![root.join(container_id).join("cgroup.procs")],
+            Cgroups::V2 { root, .. } => vec![root.join(container_id).join("cgroup.procs")],
         }
     }
 
@@ -207,7 +236,7 @@ impl Cgroups {
             Cgroups::V1 { memory, .. } => {
                 std::fs::read_to_string(memory.join(container_id).join("memory.oom_control"))
             }
-            Cgroups::V2 { root } => {
+            Cgroups::V2 { root, .. } => {
                 std::fs::read_to_string(root.join(container_id).join("memory.events"))
             }
         };
@@ -225,7 +254,7 @@ impl Cgroups {
     pub fn usage(&self, container_id: &str) -> Option<(f64, u64)> {
         match self {
             Cgroups::None(_) => None,
-            Cgroups::V1 { cpu, memory } => {
+            Cgroups::V1 { cpu, memory, .. } => {
                 let acct = cpu
                     .parent()?
                     .parent()?
@@ -246,7 +275,7 @@ impl Cgroups {
                 let _ = cpu;
                 Some((cpu_ns as f64 / 1e9, mem))
             }
-            Cgroups::V2 { root } => {
+            Cgroups::V2 { root, .. } => {
                 let d = root.join(container_id);
                 let stat = std::fs::read_to_string(d.join("cpu.stat")).ok()?;
                 let usec: u64 = stat
@@ -269,11 +298,11 @@ impl Cgroups {
     pub fn destroy(&self, container_id: &str) {
         match self {
             Cgroups::None(_) => {}
-            Cgroups::V1 { cpu, memory } => {
+            Cgroups::V1 { cpu, memory, .. } => {
                 let _ = std::fs::remove_dir(cpu.join(container_id));
                 let _ = std::fs::remove_dir(memory.join(container_id));
             }
-            Cgroups::V2 { root } => {
+            Cgroups::V2 { root, .. } => {
                 let _ = std::fs::remove_dir(root.join(container_id));
             }
         }

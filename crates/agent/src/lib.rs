@@ -40,6 +40,8 @@ pub struct AgentConfig {
     pub max_body_bytes: usize,
     /// Apply cgroup limits when the host allows it.
     pub cgroups: bool,
+    /// Hard CPU caps (CFS quota) for process tasks, besides shares.
+    pub cgroups_enable_cfs: bool,
     pub switch_user: bool,
     /// The `docker` containerizer (tasks with `container.type = DOCKER`); `None`: process only.
     pub docker: Option<DockerConfig>,
@@ -165,7 +167,10 @@ pub fn start(
         source,
     })?;
     let cgroups = if cfg.cgroups {
-        Cgroups::detect(std::path::Path::new("/sys/fs/cgroup"))
+        Cgroups::detect(
+            std::path::Path::new("/sys/fs/cgroup"),
+            cfg.cgroups_enable_cfs,
+        )
     } else {
         Cgroups::None("disabled by flag".into())
     };

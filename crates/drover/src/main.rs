@@ -45,6 +45,11 @@ struct ContainerizerFlags {
     /// Let tasks run privileged docker containers.
     #[arg(long)]
     docker_allow_privileged: bool,
+    /// Also cap process tasks' CPU time at their `cpus` (CFS quota), not only weigh it (shares).
+    /// Off by default, as Mesos' `--cgroups_enable_cfs`: every quota write makes the kernel check
+    /// all cpu cgroups on the host. Docker tasks always get both (the Engine sets them).
+    #[arg(long)]
+    cgroups_enable_cfs: bool,
 }
 
 /// The docker containerizer's config (or none) and a line that says which containerizers are
@@ -311,6 +316,7 @@ fn agent_config(
         fetch_max_bytes: 1 << 30,
         max_body_bytes: 16 << 20,
         cgroups,
+        cgroups_enable_cfs: false,
         switch_user: true,
         docker: None,
     })
@@ -432,6 +438,7 @@ async fn main() -> Result<()> {
                     true,
                 )?;
                 cfg.docker = docker.clone();
+                cfg.cgroups_enable_cfs = containers.cgroups_enable_cfs;
                 handles.push(drover_agent::start(cfg, l)?);
                 agent_urls.push(format!("http://{ip}:{aport}"));
             }
@@ -550,6 +557,7 @@ async fn main() -> Result<()> {
             )?;
             let (docker, containerizers_line) = containerizers(&containers, false).await?;
             cfg.docker = docker;
+            cfg.cgroups_enable_cfs = containers.cgroups_enable_cfs;
             let h = drover_agent::start(cfg, listener)?;
             tracing::info!("agent listening on {ip}:{port}; containerizers: {containerizers_line}");
             println!("agent: http://{}:{port}", h.agent.cfg.advertise_ip);

@@ -147,3 +147,64 @@ async fn ctrl_c_of_drover_up_leaves_no_task_behind() {
         );
     }
 }
+
+/// The cpu cgroup (v1) a process is in, as a directory under /sys/fs/cgroup/cpu.
+fn cpu_cgroup_of(pid: u32) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = text
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            ctrls
+                .split(',')
+                .any(|c| c == "cpu")
+                .then(|| path.to_string())
+        })
+        .unwrap_or_else(|| panic!("no cpu cgroup in {text}"));
+    std::path::Path::new("/sys/fs/cgroup/cpu").join(rel.trim_start_matches('/'))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_shares_always_and_a_cfs_quota_with_cgroups_enable_cfs() {
+    if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists() {
+        // These machines have cgroup v1; on a v2-only host the same limits are cpu.weight/cpu.max.
+        panic!("this test needs the cgroup v1 cpu controller, which these machines have");
+    }
+    for (flags, quota) in [(&[][..], "-1"), (&["--cgroups-enable-cfs"][..], "50000")] {
+        let up = Up::start(1, flags);
+        let mut s = SchedulerClient::subscribe(&up.master, framework("cfs", 0.0, false))
+            .await
+            .unwrap();
+        launch_infos(&mut s, |agent| {
+            let mut t = command_task("half", agent, "sleep 1000");
+            t.resources = vec![scalar("cpus", 0.5), scalar("mem", 32.0)];
+            vec![t]
+        })
+        .await;
+        wait_update(&mut s, Duration::from_secs(20), true, |st| {
+            st.state == TaskState::TASK_RUNNING
+        })
+        .await;
+        let pid = pid_of_task(up.dir.path(), "half").expect("task process");
+        let mut dir = cpu_cgroup_of(pid);
+        // The shell joins its cgroup before it enters the sandbox; give it the same moment.
+        wait_for(Duration::from_secs(5), || {
+            dir = cpu_cgroup_of(pid);
+            dir.to_string_lossy().contains("/drover/")
+        });
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(read("cpu.shares"), "512", "{flags:?}: {}", dir.display());
+        assert_eq!(
+            read("cpu.cfs_quota_us"),
+            quota,
+            "{flags:?}: {}",
+            dir.display()
+        );
+    }
+}
