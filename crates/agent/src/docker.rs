@@ -120,6 +120,10 @@ pub struct DockerContainerizer {
     client: tokio::sync::Mutex<Option<Docker>>,
     /// Containers of live tasks, by container id.
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Images seen present on the Engine: a launch from one of them skips the inspect round
+    /// trip. An image removed behind the agent's back shows as "No such image" at create, which
+    /// forgets it and takes the normal path (inspect, pull) once more.
+    images: Mutex<HashSet<String>>,
 }
 
 pub fn container_name(cid: &str) -> String {
@@ -132,6 +136,7 @@ impl DockerContainerizer {
             cfg,
             client: tokio::sync::Mutex::new(None),
             slots: Mutex::new(HashMap::new()),
+            images: Mutex::new(HashSet::new()),
         }
     }
 
@@ -189,6 +194,15 @@ impl DockerContainerizer {
             .unwrap_or(false)
     }
 
+    fn image_known(&self, image: &str, known: bool) {
+        let mut images = self.images.lock().unwrap_or_else(|e| e.into_inner());
+        if known {
+            images.insert(image.to_string());
+        } else {
+            images.remove(image);
+        }
+    }
+
     /// Use the local image, or pull it (always, with `force_pull`).
     async fn ensure_image(
         &self,
@@ -197,8 +211,19 @@ impl DockerContainerizer {
         force_pull: bool,
     ) -> Result<(), String> {
         if !force_pull {
+            let known = self
+                .images
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(image);
+            if known {
+                return Ok(());
+            }
             match docker.inspect_image(image).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.image_known(image, true);
+                    return Ok(());
+                }
                 Err(DockerError::DockerResponseServerError {
                     status_code: 404, ..
                 }) => {}
@@ -235,6 +260,7 @@ impl DockerContainerizer {
             "pulled image in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        self.image_known(image, true);
         Ok(())
     }
 
@@ -823,13 +849,30 @@ pub(crate) async fn run_task(
     if let Err(e) = d.ensure_image(&docker, &spec.image, spec.force_pull).await {
         return fail(e);
     }
+    let t_image = started.elapsed();
     let slot = d.add_slot(&cid);
     let name = container_name(&cid);
-    let create = qp::CreateContainerOptions {
-        name: Some(name.clone()),
-        ..Default::default()
+    let create = || {
+        let opts = qp::CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        docker.create_container(Some(opts), spec.body.clone())
     };
-    if let Err(e) = docker.create_container(Some(create), spec.body).await {
+    let mut created = create().await;
+    if let Err(DockerError::DockerResponseServerError {
+        status_code: 404, ..
+    }) = &created
+    {
+        // The image went away since it was seen (a `docker rmi`): look it up, or pull it, again.
+        d.image_known(&spec.image, false);
+        if let Err(e) = d.ensure_image(&docker, &spec.image, false).await {
+            d.forget(&cid);
+            return fail(e);
+        }
+        created = create().await;
+    }
+    if let Err(e) = created {
         d.forget(&cid);
         let why = match &e {
             DockerError::DockerResponseServerError { message, .. } => message.clone(),
@@ -841,6 +884,7 @@ pub(crate) async fn run_task(
             spec.image
         ));
     }
+    let t_create = started.elapsed();
     let remove = qp::RemoveContainerOptions {
         force: true,
         v: true,
@@ -877,7 +921,16 @@ pub(crate) async fn run_task(
         }
         slot.running.store(true, Ordering::SeqCst);
     }
-    tracing::info!(task_id = %tid, container = %name, "container running {:.0} ms after TASK_STARTING", started.elapsed().as_secs_f64() * 1000.0);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let t_start = started.elapsed();
+    tracing::info!(
+        task_id = %tid,
+        container = %name,
+        "container running {:.1} ms after TASK_STARTING (image ready at {:.1}, created at {:.1})",
+        ms(t_start),
+        ms(t_image),
+        ms(t_create)
+    );
     agent.task_update(&fid, &tid, TaskState::TASK_RUNNING, String::new(), None);
     watch(agent, d, docker, fid, tid, cid, sandbox).await;
 }

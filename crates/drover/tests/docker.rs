@@ -922,21 +922,40 @@ async fn an_absent_engine_fails_launches_clearly_until_it_answers_and_no_docker_
     assert_eq!(read_sandbox(dir.path(), "later", "stdout"), "back\n");
 }
 
-/// Offer accepted → TASK_RUNNING for docker tasks, next to a bare create + start through the
-/// Engine API (printed; run with --no-capture to see the numbers).
+/// Offer accepted → TASK_RUNNING for docker tasks, next to the floor: create + start of the very
+/// same container (its config and host config as the agent made them, read back from the
+/// Engine: sandbox bind mount, cpu/memory limits, log config, env) straight through the Engine
+/// API. Each launch starts on a quiet Engine: the previous container is gone first. Prints the
+/// figures (run with --no-capture); `DROVER_LATENCY_SAMPLES` (default 5) launches of each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_latency_next_to_a_raw_create_and_start() {
+    let samples: usize = std::env::var("DROVER_LATENCY_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let d = engine().await;
     let image = test_image(&d).await;
     let up = Up::start(1, &[]);
-    let _clean = Cleanup {
-        root: up.dir.path().display().to_string(),
-    };
+    let root = up.dir.path().display().to_string();
+    let _clean = Cleanup { root: root.clone() };
     let mut s = SchedulerClient::subscribe(&up.master, framework("docker-latency", 60.0, false))
         .await
         .unwrap();
+    let ours = |d: Docker, root: String| async move {
+        containers(&d, "drover.work_dir")
+            .await
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get("drover.work_dir"))
+                    .is_some_and(|w| w.starts_with(&root))
+            })
+            .collect::<Vec<_>>()
+    };
     let mut drover = Vec::new();
-    for i in 0..5 {
+    let mut template: Option<bollard::models::ContainerInspectResponse> = None;
+    for i in 0..samples {
         let id = format!("lat-{i}");
         let t0 = std::sync::Mutex::new(Instant::now());
         let agent = launch_infos(&mut s, |agent| {
@@ -953,31 +972,50 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
         })
         .await;
         drover.push(t0.lock().unwrap().elapsed());
-        // Free the resources for the next round (refuse filters are per offer; revive).
+        if template.is_none() {
+            let c = ours(d.clone(), root.clone()).await;
+            let name = c[0].id.clone().unwrap();
+            template = Some(
+                d.inspect_container(&name, None::<qp::InspectContainerOptions>)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // Free the resources for the next round (refuse filters are per offer; revive), and let
+        // the agent remove the container, so the next launch meets a quiet Engine.
         s.call(kill_call(&id, &agent)).await.unwrap();
         wait_update(&mut s, Duration::from_secs(30), true, |st| {
             st.task_id.value == id && st.state.is_terminal()
         })
         .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ours(d.clone(), root.clone()).await.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         s.call(Call::new(CallType::REVIVE, None)).await.unwrap();
     }
+    // The floor: the same container, made directly.
+    let template = template.expect("a drover container to copy");
+    let config = template.config.clone().unwrap_or_default();
     let mut raw = Vec::new();
-    for i in 0..5 {
-        let t0 = Instant::now();
+    for i in 0..samples {
         let body = bollard::models::ContainerCreateBody {
-            image: Some(image.clone()),
-            cmd: Some(vec!["sleep".into(), "1000".into()]),
+            image: config.image.clone(),
+            cmd: config.cmd.clone(),
+            entrypoint: config.entrypoint.clone(),
+            env: config.env.clone(),
+            user: config.user.clone(),
+            working_dir: config.working_dir.clone(),
+            hostname: config.hostname.clone(),
+            // Not the agent's labels: it would remove a container it does not know.
             labels: Some(HashMap::from([(
                 "drover.work_dir".to_string(),
-                format!("{}/raw-{i}", up.dir.path().display()),
+                format!("{root}/raw-{i}"),
             )])),
-            // As drover's default (network HOST): no bridge endpoint to set up.
-            host_config: Some(bollard::models::HostConfig {
-                network_mode: Some("host".into()),
-                ..Default::default()
-            }),
+            host_config: template.host_config.clone(),
             ..Default::default()
         };
+        let t0 = Instant::now();
         let id = d
             .create_container(None::<qp::CreateContainerOptions>, body)
             .await
@@ -987,6 +1025,35 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
             .await
             .unwrap();
         raw.push(t0.elapsed());
+        remove(&d, &id).await;
+    }
+    // For reference: a bare container of the same image and command (host network, no mounts,
+    // no limits, default logging) — less than any task's container asks of the Engine.
+    let mut bare = Vec::new();
+    for i in 0..samples {
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(image.clone()),
+            cmd: Some(vec!["sleep".into(), "1000".into()]),
+            labels: Some(HashMap::from([(
+                "drover.work_dir".to_string(),
+                format!("{root}/bare-{i}"),
+            )])),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: Some("host".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let id = d
+            .create_container(None::<qp::CreateContainerOptions>, body)
+            .await
+            .unwrap()
+            .id;
+        d.start_container(&id, None::<qp::StartContainerOptions>)
+            .await
+            .unwrap();
+        bare.push(t0.elapsed());
         remove(&d, &id).await;
     }
     let ms = |v: &[Duration]| {
@@ -1000,17 +1067,88 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
         ms(&drover)
     );
     println!(
-        "raw Engine API create + start (ms):                {}",
+        "raw Engine API create + start, same container (ms): {}",
         ms(&raw)
     );
-    let median = |v: &mut Vec<Duration>| {
+    println!(
+        "raw Engine API create + start, bare container (ms): {}",
+        ms(&bare)
+    );
+    // Nearest-rank percentiles.
+    let pct = |v: &[Duration], p: f64| {
+        let mut v = v.to_vec();
         v.sort();
-        v[v.len() / 2]
+        v[((p / 100.0 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
     };
-    let (m_drover, m_raw) = (median(&mut drover), median(&mut raw));
-    println!("medians: drover {m_drover:?}, raw {m_raw:?}");
+    let (m_drover, m_raw) = (pct(&drover, 50.0), pct(&raw, 50.0));
+    let f = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "n={samples}: drover p50 {:.1} ms p99 {:.1} ms; same container raw p50 {:.1} ms p99 {:.1} ms \
+         (p50 ratio {:.2}); bare raw p50 {:.1} ms p99 {:.1} ms",
+        f(m_drover),
+        f(pct(&drover, 99.0)),
+        f(m_raw),
+        f(pct(&raw, 99.0)),
+        f(m_drover) / f(m_raw),
+        f(pct(&bare, 50.0)),
+        f(pct(&bare, 99.0)),
+    );
     assert!(
         m_drover < Duration::from_secs(10),
         "docker launches take {m_drover:?}"
     );
+}
+
+/// The agent remembers images it has seen, to skip a lookup per launch; an image removed behind
+/// its back is looked up (and, here without a registry, fails to pull) again, not assumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_removed_after_use_is_looked_up_again() {
+    let d = engine().await;
+    let base = test_image(&d).await;
+    // A tag of our own, so removing it leaves the shared test image to the other tests.
+    let tag = format!("gone-{}", std::process::id());
+    d.tag_image(
+        &base,
+        Some(qp::TagImageOptions {
+            repo: Some(REPO.to_string()),
+            tag: Some(tag.clone()),
+        }),
+    )
+    .await
+    .unwrap();
+    let image = format!("{REPO}:{tag}");
+    let up = Up::start(1, &[]);
+    let _clean = Cleanup {
+        root: up.dir.path().display().to_string(),
+    };
+    let mut s = SchedulerClient::subscribe(&up.master, framework("docker-rmi", 60.0, false))
+        .await
+        .unwrap();
+    for (i, expect) in [TaskState::TASK_FINISHED, TaskState::TASK_FAILED]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("run-{i}");
+        launch_infos(&mut s, |agent| {
+            vec![docker_task(&id, agent, &image, "true")]
+        })
+        .await;
+        let st = wait_update(&mut s, Duration::from_secs(60), true, |st| {
+            st.task_id.value == id && st.state.is_terminal()
+        })
+        .await;
+        assert_eq!(st.state, expect, "{st:?}\n{}", up.log());
+        if i == 0 {
+            d.remove_image(&image, None::<qp::RemoveImageOptions>, None)
+                .await
+                .unwrap();
+            s.call(Call::new(CallType::REVIVE, None)).await.unwrap();
+        } else {
+            let msg = st.message.unwrap_or_default();
+            assert!(msg.contains(&image), "names the image: {msg}");
+            // Looked up and pulled again (no registry here), as on a first launch.
+            assert!(msg.contains("Failed to pull image"), "{msg}");
+            assert_eq!(st.reason, Some(Reason::REASON_CONTAINER_LAUNCH_FAILED));
+        }
+    }
 }
