@@ -1027,7 +1027,29 @@ impl Agent {
         })
     }
 
+    /// Journal the task: whole the first time, then only what changes (state, process, pending
+    /// updates).
     fn checkpoint_task(&self, st: &AgentState, fid: &FrameworkID, tid: &TaskID) {
+        let known = self
+            .journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .has(fid, tid);
+        if known {
+            let Some(t) = st.tasks.get(&(fid.clone(), tid.clone())) else {
+                return;
+            };
+            let p = checkpoint::TaskProgress {
+                framework_id: fid.clone(),
+                task_id: tid.clone(),
+                state: t.state,
+                pid: t.pid,
+                pid_start: t.pid_start,
+                pending: st.updates.pending(fid, tid),
+            };
+            self.journal_write(st, |j| j.progress(&p));
+            return;
+        }
         let Some(cp) = Self::task_checkpoint(st, fid, tid) else {
             return;
         };

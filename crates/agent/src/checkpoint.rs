@@ -68,11 +68,25 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// What changes in a task's checkpoint after the first one: its state, process and unacknowledged
+/// updates. A journal line of these is a few hundred bytes where a whole checkpoint (with the
+/// task and framework infos) is kilobytes, written ~6 times per task.
+#[derive(Serialize, Deserialize)]
+pub struct TaskProgress {
+    pub framework_id: FrameworkID,
+    pub task_id: TaskID,
+    pub state: TaskState,
+    pub pid: Option<u32>,
+    pub pid_start: Option<u64>,
+    pub pending: Vec<StatusUpdate>,
+}
+
 /// One line of the task journal.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Record {
     Put(Box<TaskCheckpoint>),
+    Progress(TaskProgress),
     Remove {
         framework_id: FrameworkID,
         task_id: TaskID,
@@ -84,6 +98,7 @@ enum Record {
 #[serde(rename_all = "snake_case")]
 enum RecordRef<'a> {
     Put(&'a TaskCheckpoint),
+    Progress(&'a TaskProgress),
     Remove {
         framework_id: &'a FrameworkID,
         task_id: &'a TaskID,
@@ -98,6 +113,8 @@ pub struct TaskJournal {
     /// A write failed part-way: the next line could be glued to a torn one, so rewrite first.
     torn: bool,
     recovered: Vec<TaskCheckpoint>,
+    /// Tasks with a whole checkpoint in the file: their changes go in as `Progress` lines.
+    full: std::collections::HashSet<(FrameworkID, TaskID)>,
 }
 
 impl TaskJournal {
@@ -122,6 +139,14 @@ impl TaskJournal {
                                 live.insert((fid, cp.task.task_id.clone()), *cp);
                             }
                         }
+                        Ok(Record::Progress(p)) => {
+                            if let Some(cp) = live.get_mut(&(p.framework_id, p.task_id)) {
+                                cp.state = p.state;
+                                cp.pid = p.pid;
+                                cp.pid_start = p.pid_start;
+                                cp.pending = p.pending;
+                            }
+                        }
                         Ok(Record::Remove {
                             framework_id,
                             task_id,
@@ -141,12 +166,14 @@ impl TaskJournal {
         if legacy.exists() {
             let _ = std::fs::remove_dir_all(&legacy);
         }
+        let full = keys(&recovered);
         Ok(TaskJournal {
             path,
             file,
             lines,
             torn: false,
             recovered,
+            full,
         })
     }
 
@@ -163,16 +190,29 @@ impl TaskJournal {
         self.file.write_all(&line).inspect_err(|_| self.torn = true)
     }
 
-    /// Record the current checkpoint of a task.
+    /// Record the whole current checkpoint of a task.
     pub fn put(&mut self, cp: &TaskCheckpoint) -> std::io::Result<()> {
-        if cp.framework.id.is_none() {
+        let Some(fid) = cp.framework.id.clone() else {
             return Ok(());
-        }
-        self.append(&RecordRef::Put(cp))
+        };
+        self.append(&RecordRef::Put(cp))?;
+        self.full.insert((fid, cp.task.task_id.clone()));
+        Ok(())
+    }
+
+    /// Whether the task's whole checkpoint is in the journal, so `progress` is enough.
+    pub fn has(&self, fid: &FrameworkID, tid: &TaskID) -> bool {
+        self.full.contains(&(fid.clone(), tid.clone()))
+    }
+
+    /// Record what changed in a task that `has` a whole checkpoint.
+    pub fn progress(&mut self, p: &TaskProgress) -> std::io::Result<()> {
+        self.append(&RecordRef::Progress(p))
     }
 
     /// Forget a task (its terminal update was acknowledged).
     pub fn remove(&mut self, fid: &FrameworkID, tid: &TaskID) -> std::io::Result<()> {
+        self.full.remove(&(fid.clone(), tid.clone()));
         self.append(&RecordRef::Remove {
             framework_id: fid,
             task_id: tid,
@@ -190,8 +230,15 @@ impl TaskJournal {
         self.file = file;
         self.lines = lines;
         self.torn = false;
+        self.full = keys(live);
         Ok(())
     }
+}
+
+fn keys(live: &[TaskCheckpoint]) -> std::collections::HashSet<(FrameworkID, TaskID)> {
+    live.iter()
+        .filter_map(|cp| Some((cp.framework.id.clone()?, cp.task.task_id.clone())))
+        .collect()
 }
 
 /// Write `live` to a new journal, put it in place atomically, open it for appending.
@@ -331,6 +378,48 @@ mod tests {
 
     fn reopen(meta: &Path) -> Vec<TaskCheckpoint> {
         TaskJournal::open(meta).unwrap().take_recovered()
+    }
+
+    #[test]
+    fn progress_lines_apply_to_the_whole_checkpoint_before_them() {
+        let d = tempfile::tempdir().unwrap();
+        let mut j = TaskJournal::open(d.path()).unwrap();
+        let (fid, tid) = (FrameworkID::new("fw1"), TaskID::new("t1"));
+        assert!(!j.has(&fid, &tid));
+        j.put(&checkpoint("t1", TaskState::TASK_STAGING)).unwrap();
+        assert!(j.has(&fid, &tid));
+        let progress = |state, pid| TaskProgress {
+            framework_id: fid.clone(),
+            task_id: tid.clone(),
+            state,
+            pid,
+            pid_start: Some(77),
+            pending: vec![],
+        };
+        j.progress(&progress(TaskState::TASK_RUNNING, Some(4242)))
+            .unwrap();
+        // A progress line of a task the journal does not hold changes nothing.
+        j.progress(&TaskProgress {
+            task_id: TaskID::new("ghost"),
+            ..progress(TaskState::TASK_FAILED, None)
+        })
+        .unwrap();
+        drop(j);
+        let mut j = TaskJournal::open(d.path()).unwrap();
+        let tasks = j.take_recovered();
+        assert_eq!(tasks.len(), 1, "no ghost");
+        assert_eq!(tasks[0].state, TaskState::TASK_RUNNING);
+        assert_eq!((tasks[0].pid, tasks[0].pid_start), (Some(4242), Some(77)));
+        assert_eq!(
+            tasks[0].task.name, "t",
+            "the infos come from the whole line"
+        );
+        // Reopening rewrote whole lines: the task is known, later changes are progress again.
+        assert!(j.has(&fid, &tid));
+        j.remove(&fid, &tid).unwrap();
+        assert!(!j.has(&fid, &tid));
+        drop(j);
+        assert!(reopen(d.path()).is_empty());
     }
 
     #[test]
