@@ -1311,6 +1311,7 @@ impl Agent {
         for c in &containers {
             self.cgroups.destroy(c);
         }
+        self.cgroups.drain_pool();
     }
 
     /// Executor SUBSCRIBE: attach its stream, deliver queued tasks.

@@ -14,6 +14,7 @@
 //! switch is needed it is fork with the same steps between fork and exec.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// What execvp(3) would run for `program` with this environment's PATH, in directory `cwd`; the
 /// error it would give if nothing is runnable, so a command that cannot start fails the launch as
@@ -102,6 +103,7 @@ pub enum Cgroups {
         cpu: PathBuf,
         memory: PathBuf,
         cfs: bool,
+        pool: Arc<Pool>,
     },
     V2 {
         root: PathBuf,
@@ -129,11 +131,13 @@ impl Cgroups {
             let (c, m) = (cpu.join("drover"), memory.join("drover"));
             match (std::fs::create_dir_all(&c), std::fs::create_dir_all(&m)) {
                 (Ok(()), Ok(())) => {
+                    Pool::remove_stale(&c, &m);
                     return Cgroups::V1 {
                         cpu: c,
                         memory: m,
                         cfs,
-                    }
+                        pool: Arc::default(),
+                    };
                 }
                 (Err(e), _) | (_, Err(e)) => {
                     return Cgroups::None(format!("cgroup v1 is not writable: {e}"))
@@ -172,25 +176,65 @@ impl Cgroups {
     pub fn prepare(&self, container_id: &str, limits: Limits) -> bool {
         let r = match self {
             Cgroups::None(_) => Ok(false),
-            Cgroups::V1 { cpu, memory, cfs } => (|| -> std::io::Result<bool> {
+            Cgroups::V1 {
+                cpu,
+                memory,
+                cfs,
+                pool,
+            } => (|| -> std::io::Result<bool> {
                 let c = cpu.join(container_id);
                 let m = memory.join(container_id);
-                std::fs::create_dir_all(&c)?;
-                std::fs::create_dir_all(&m)?;
-                let shares = ((limits.cpus * 1024.0) as u64).max(2);
-                std::fs::write(c.join("cpu.shares"), shares.to_string())?;
-                // The period stays the kernel's default, 100 ms (also what v2's cpu.max says): each
-                // write of the period or the quota makes the kernel walk every cpu cgroup on the
-                // host (tg_set_cfs_bandwidth), under one global mutex.
-                if *cfs {
-                    let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
-                    std::fs::write(c.join("cpu.cfs_quota_us"), quota.to_string())?;
+                let want = Written::of(limits, *cfs);
+                // A pooled pair of cgroups, renamed to this container, gets only the values that
+                // differ; otherwise a new pair.
+                let (had, fresh) = match pool.take(cpu, memory, container_id) {
+                    Some(had) => (had, false),
+                    None => {
+                        std::fs::create_dir_all(&c)?;
+                        std::fs::create_dir_all(&m)?;
+                        (Written::default(), true)
+                    }
+                };
+                let r = (|| -> std::io::Result<()> {
+                    if had.shares != want.shares {
+                        std::fs::write(c.join("cpu.shares"), want.shares.to_string())?;
+                    }
+                    // The period stays the kernel's default, 100 ms (also what v2's cpu.max
+                    // says): each write of the period or the quota makes the kernel walk every
+                    // cpu cgroup on the host (tg_set_cfs_bandwidth), under one global mutex.
+                    if had.quota != want.quota {
+                        let q = want.quota.map(|q| q as i64).unwrap_or(-1);
+                        std::fs::write(c.join("cpu.cfs_quota_us"), q.to_string())?;
+                    }
+                    if had.mem != want.mem {
+                        let v = want.mem.map(|b| b as i64).unwrap_or(-1);
+                        std::fs::write(m.join("memory.limit_in_bytes"), v.to_string())?;
+                    }
+                    Ok(())
+                })();
+                match r {
+                    Ok(()) => {
+                        pool.written(container_id, want);
+                        Ok(true)
+                    }
+                    // A reused pair that takes no new limit (memory in use above it): a new pair.
+                    Err(_) if !fresh => {
+                        let _ = std::fs::remove_dir(&c);
+                        let _ = std::fs::remove_dir(&m);
+                        std::fs::create_dir_all(&c)?;
+                        std::fs::create_dir_all(&m)?;
+                        std::fs::write(c.join("cpu.shares"), want.shares.to_string())?;
+                        if let Some(q) = want.quota {
+                            std::fs::write(c.join("cpu.cfs_quota_us"), q.to_string())?;
+                        }
+                        if let Some(b) = want.mem {
+                            std::fs::write(m.join("memory.limit_in_bytes"), b.to_string())?;
+                        }
+                        pool.written(container_id, want);
+                        Ok(true)
+                    }
+                    Err(e) => Err(e),
                 }
-                if limits.mem_mb > 0.0 {
-                    let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
-                    std::fs::write(m.join("memory.limit_in_bytes"), bytes.to_string())?;
-                }
-                Ok(true)
             })(),
             Cgroups::V2 { root, cfs } => (|| -> std::io::Result<bool> {
                 let d = root.join(container_id);
@@ -294,16 +338,176 @@ impl Cgroups {
         }
     }
 
-    /// Remove the container's cgroup directories once its processes are gone.
+    /// Remove the container's cgroup directories once its processes are gone (v1: keep them for
+    /// the next container when they are empty and clean).
     pub fn destroy(&self, container_id: &str) {
         match self {
             Cgroups::None(_) => {}
-            Cgroups::V1 { cpu, memory, .. } => {
-                let _ = std::fs::remove_dir(cpu.join(container_id));
-                let _ = std::fs::remove_dir(memory.join(container_id));
+            Cgroups::V1 {
+                cpu, memory, pool, ..
+            } => {
+                if !pool.give_back(cpu, memory, container_id) {
+                    let _ = std::fs::remove_dir(cpu.join(container_id));
+                    let _ = std::fs::remove_dir(memory.join(container_id));
+                }
             }
             Cgroups::V2 { root, .. } => {
                 let _ = std::fs::remove_dir(root.join(container_id));
+            }
+        }
+    }
+}
+
+impl Cgroups {
+    /// Remove the pooled cgroups (the agent stops).
+    pub fn drain_pool(&self) {
+        if let Cgroups::V1 {
+            cpu, memory, pool, ..
+        } = self
+        {
+            pool.drain(cpu, memory);
+        }
+    }
+}
+
+/// The limits last written to a v1 cgroup pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Written {
+    /// 0: never written (the kernel's default, 1024, is not assumed).
+    shares: u64,
+    quota: Option<u64>,
+    mem: Option<u64>,
+}
+
+impl Written {
+    fn of(limits: Limits, cfs: bool) -> Written {
+        Written {
+            shares: ((limits.cpus * 1024.0) as u64).max(2),
+            quota: cfs.then(|| ((limits.cpus * 100_000.0) as u64).max(1000)),
+            mem: (limits.mem_mb > 0.0).then(|| (limits.mem_mb * 1024.0 * 1024.0) as u64),
+        }
+    }
+}
+
+/// Empty v1 cgroup pairs (cpu, memory) kept for the next container. Creating and removing a
+/// cgroup is most of what a short task costs the kernel (per-cgroup state and ~30 control files
+/// for the memory controller); a pair that held a task that ended cleanly is renamed to the next
+/// container instead, and only limits that differ are written. cgroup v1 renames within a parent
+/// only, so pooled pairs sit beside the containers' as `pool-<agent pid>-<n>`. Not reused: a
+/// pair with a process left in it or an OOM kill in its history.
+#[derive(Debug, Default)]
+pub struct Pool {
+    state: Mutex<PoolState>,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    free: Vec<(String, Written)>,
+    /// What each live container's pair was given.
+    live: std::collections::HashMap<String, Written>,
+    next: u64,
+}
+
+/// Enough for bursts of short tasks; beyond it pairs are removed as before.
+const POOL_MAX: usize = 512;
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn written(&self, cid: &str, w: Written) {
+        self.lock().live.insert(cid.to_string(), w);
+    }
+
+    /// Rename a pooled pair to `cid`; what it was given. None: no pair (or it could not be
+    /// renamed: then it is removed).
+    fn take(&self, cpu: &Path, memory: &Path, cid: &str) -> Option<Written> {
+        let (name, w) = self.lock().free.pop()?;
+        let c = std::fs::rename(cpu.join(&name), cpu.join(cid));
+        let m = std::fs::rename(memory.join(&name), memory.join(cid));
+        if c.is_ok() && m.is_ok() {
+            return Some(w);
+        }
+        for (dir, r) in [(cpu, &c), (memory, &m)] {
+            let _ = std::fs::remove_dir(dir.join(if r.is_ok() { cid } else { &name }));
+        }
+        None
+    }
+
+    /// Keep `cid`'s pair for later if it is empty and clean; whether it was kept.
+    fn give_back(&self, cpu: &Path, memory: &Path, cid: &str) -> bool {
+        let written = self.lock().live.remove(cid);
+        let Some(w) = written else { return false };
+        if self.lock().free.len() >= POOL_MAX {
+            return false;
+        }
+        let m = memory.join(cid);
+        let empty = |dir: &Path| {
+            std::fs::read(dir.join("cgroup.procs"))
+                .map(|b| b.is_empty())
+                .unwrap_or(false)
+        };
+        let oom_free = std::fs::read_to_string(m.join("memory.oom_control"))
+            .map(|t| {
+                !t.lines()
+                    .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0"))
+            })
+            .unwrap_or(false);
+        if !(oom_free && empty(&m) && empty(&cpu.join(cid))) {
+            return false;
+        }
+        // Hand back the pages still charged to it (the task's page cache), so the next
+        // container starts from nothing.
+        let _ = std::fs::write(m.join("memory.force_empty"), "0");
+        let name = {
+            let mut st = self.lock();
+            st.next += 1;
+            format!("pool-{}-{}", std::process::id(), st.next)
+        };
+        let c = std::fs::rename(cpu.join(cid), cpu.join(&name));
+        let mm = std::fs::rename(&m, memory.join(&name));
+        match (c, mm) {
+            (Ok(()), Ok(())) => {
+                self.lock().free.push((name, w));
+                true
+            }
+            (c, mm) => {
+                // Half renamed: remove whatever is left under either name.
+                for (dir, r) in [(cpu, c), (memory, mm)] {
+                    let _ = std::fs::remove_dir(dir.join(if r.is_ok() { &name } else { cid }));
+                }
+                true
+            }
+        }
+    }
+
+    fn drain(&self, cpu: &Path, memory: &Path) {
+        let free = std::mem::take(&mut self.lock().free);
+        for (name, _) in free {
+            let _ = std::fs::remove_dir(cpu.join(&name));
+            let _ = std::fs::remove_dir(memory.join(&name));
+        }
+    }
+
+    /// Pooled pairs of agents that are gone (killed before they could drain their pool).
+    fn remove_stale(cpu: &Path, memory: &Path) {
+        for dir in [cpu, memory] {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let Some(pid) = name
+                    .strip_prefix("pool-")
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|p| p.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir(e.path());
+                }
             }
         }
     }
@@ -677,6 +881,80 @@ mod tests {
             .err()
             .expect("a missing program fails the launch");
         assert!(e.to_string().contains("no-such-program-here"), "{e}");
+    }
+
+    /// Real cgroups (these machines have v1 and run tests as root): a pair goes back to the
+    /// pool when its container ends cleanly, is renamed to the next container with only the
+    /// changed limits written, and nothing is left after a drain.
+    #[test]
+    fn cgroup_pairs_are_reused_with_their_new_limits_and_drained() {
+        let cg = Cgroups::detect(Path::new("/sys/fs/cgroup"), true);
+        let Cgroups::V1 { cpu, memory, .. } = &cg else {
+            panic!(
+                "these machines have cgroup v1 cpu and memory: {}",
+                cg.describe()
+            );
+        };
+        let (cpu, memory) = (cpu.clone(), memory.clone());
+        let id = |n: &str| format!("pool-test-{}-{n}", std::process::id());
+        let (a, b, c) = (id("a"), id("b"), id("c"));
+        let read = |dir: &Path, f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let small = Limits {
+            cpus: 0.5,
+            mem_mb: 32.0,
+        };
+        assert!(cg.prepare(&a, small));
+        assert_eq!(read(&cpu.join(&a), "cpu.shares"), "512");
+        cg.destroy(&a);
+        assert!(!cpu.join(&a).exists() && !memory.join(&a).exists());
+        let pooled = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("pool-{}-", std::process::id()))
+                })
+                .count()
+        };
+        assert_eq!((pooled(&cpu), pooled(&memory)), (1, 1));
+        // The pooled pair becomes b's, with b's limits.
+        let big = Limits {
+            cpus: 2.0,
+            mem_mb: 64.0,
+        };
+        assert!(cg.prepare(&b, big));
+        assert_eq!((pooled(&cpu), pooled(&memory)), (0, 0));
+        assert_eq!(read(&cpu.join(&b), "cpu.shares"), "2048");
+        assert_eq!(read(&cpu.join(&b), "cpu.cfs_quota_us"), "200000");
+        assert_eq!(
+            read(&memory.join(&b), "memory.limit_in_bytes"),
+            (64u64 << 20).to_string()
+        );
+        // A pair with a process in it is not pooled.
+        assert!(cg.prepare(&c, small));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(memory.join(&c).join("cgroup.procs"), child.id().to_string()).unwrap();
+        cg.destroy(&c);
+        assert!(memory.join(&c).exists(), "a busy cgroup stays where it is");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        cg.destroy(&b);
+        assert_eq!(pooled(&cpu), 1);
+        cg.drain_pool();
+        assert_eq!((pooled(&cpu), pooled(&memory)), (0, 0));
+        for dir in [&cpu, &memory] {
+            let _ = std::fs::remove_dir(dir.join(&c));
+        }
     }
 
     #[test]
