@@ -91,7 +91,7 @@ start_split lat100; run latency -n 1000 --rate 100 --master "$M" --watch-pids "$
 start_split lat250; run latency -n 1000 --rate 250 --master "$M" --watch-pids "$WATCH"; cleanup
 
 say "## Memory: master VmRSS per 1,000 running tasks (5,000 'sleep 600', separate processes)"
-start_split hold; run hold -n 5000 --batch 250 --settle-secs 5 --master "$M" --master-pid "$MASTER"; cleanup
+start_split hold; run hold -n 5000 --batch 250 --settle-secs 12 --master "$M" --master-pid "$MASTER"; cleanup
 
 for A in 1000 5000; do
   say "## Memory: master VmRSS per 1,000 agents ($A hollow agents heartbeating, master alone)"
