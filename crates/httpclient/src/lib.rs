@@ -4,7 +4,11 @@
 //! `builder()` does that, so no caller has to remember.
 //!
 //! Certificates are checked against the system's roots (rustls-platform-verifier); `SSL_CERT_FILE`
-//! / `SSL_CERT_DIR` point it at others, as for OpenSSL-based tools.
+//! / `SSL_CERT_DIR` point it at others, as for OpenSSL-based tools. A machine with no roots at all
+//! (a minimal container without ca-certificates) still gets clients — reqwest would refuse to
+//! build any — whose https requests fail as unverifiable, and a warning says why.
+
+use std::sync::OnceLock;
 
 pub use reqwest;
 
@@ -16,11 +20,34 @@ pub fn install_tls_provider() {
     }
 }
 
+/// Whether clients can check certificates against the system's roots; found out once, by
+/// building one.
+fn system_roots_usable() -> bool {
+    static USABLE: OnceLock<bool> = OnceLock::new();
+    *USABLE.get_or_init(|| {
+        #[allow(clippy::disallowed_methods)]
+        let r = reqwest::Client::builder().build();
+        if let Err(e) = &r {
+            tracing::warn!(
+                "no usable CA certificates on this machine ({e}); https:// requests will fail \
+                 as unverifiable: install ca-certificates or set SSL_CERT_FILE"
+            );
+        }
+        r.is_ok()
+    })
+}
+
 /// `reqwest::Client::builder()`, after making sure TLS can be set up.
 pub fn builder() -> reqwest::ClientBuilder {
     install_tls_provider();
     #[allow(clippy::disallowed_methods)]
-    reqwest::Client::builder()
+    let b = reqwest::Client::builder();
+    if system_roots_usable() {
+        b
+    } else {
+        // No roots to trust: an empty set, so that plain http still works.
+        b.tls_certs_only(std::iter::empty())
+    }
 }
 
 /// A client with reqwest's defaults (`reqwest::Client::new()`, which panics only where TLS
@@ -37,5 +64,20 @@ mod tests {
         let c = super::client();
         assert!(c.is_ok(), "{c:?}");
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
+
+    /// A machine without CA certificates (here: SSL_CERT_FILE naming an empty file, which is
+    /// all the verifier then reads) still gets clients. Each test is its own process under
+    /// nextest, so the variable stays in this one.
+    #[test]
+    fn a_machine_without_roots_still_gets_clients() {
+        let d = std::env::temp_dir().join(format!("no-roots-{}", std::process::id()));
+        std::fs::write(&d, "").unwrap();
+        std::env::set_var("SSL_CERT_FILE", &d);
+        std::env::set_var("SSL_CERT_DIR", &d);
+        let c = super::client();
+        let _ = std::fs::remove_file(&d);
+        assert!(c.is_ok(), "{c:?}");
+        assert!(!super::system_roots_usable());
     }
 }
