@@ -787,9 +787,12 @@ impl DockerCluster {
     }
 
     /// Processes in agent i's container whose full command line is exactly `args`.
+    /// Processes on agent i whose command line is `args`, or, for a task's shell, ends with the
+    /// task's command after the agent's one-line prelude (`/bin/sh -c <prelude>\n<cmd>`).
     pub fn processes(&self, i: usize, args: &str) -> usize {
-        // Command lines from /proc (ps may truncate long ones).
-        let script = "for p in /proc/[0-9]*; do [ -r $p/cmdline ] && tr '\\0' ' ' < $p/cmdline && echo; done; true";
+        // Command lines from /proc (ps may truncate long ones), one record each (a command
+        // line may hold newlines).
+        let script = "for p in /proc/[0-9]*; do [ -r $p/cmdline ] && { tr '\\0' ' ' < $p/cmdline; printf '\\036'; }; done; true";
         let (code, out) = self
             .docker
             .exec(&self.agents[i].container, &["/bin/sh", "-c", script]);
@@ -798,7 +801,18 @@ impl DockerCluster {
             "listing processes in {}: {out}",
             self.agents[i].container
         );
-        out.lines().filter(|l| l.trim() == args).count()
+        let task_shell = args
+            .strip_prefix("/bin/sh -c ")
+            .map(|cmd| format!("\n{cmd}"));
+        out.split('\u{1e}')
+            .map(str::trim)
+            .filter(|l| {
+                *l == args
+                    || task_shell
+                        .as_deref()
+                        .is_some_and(|t| l.starts_with("/bin/sh -c ") && l.ends_with(t))
+            })
+            .count()
     }
 
     pub fn exec(&self, i: usize, script: &str) -> (i64, String) {
