@@ -953,7 +953,10 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
             })
             .collect::<Vec<_>>()
     };
-    let mut drover = Vec::new();
+    // Interleaved — a drover launch, then the same container made directly, then a bare one —
+    // so that all three meet the Engine in the same state (it slows as it ages, and the machine
+    // is shared).
+    let (mut drover, mut raw, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     let mut template: Option<bollard::models::ContainerInspectResponse> = None;
     for i in 0..samples {
         let id = format!("lat-{i}");
@@ -993,13 +996,12 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         s.call(Call::new(CallType::REVIVE, None)).await.unwrap();
-    }
-    // The floor: the same container, made directly.
-    let template = template.expect("a drover container to copy");
-    let config = template.config.clone().unwrap_or_default();
-    let mut raw = Vec::new();
-    for i in 0..samples {
-        let body = bollard::models::ContainerCreateBody {
+
+        // The floor: the same container (its config and host config as the agent made them),
+        // made directly.
+        let template = template.as_ref().expect("a drover container to copy");
+        let config = template.config.clone().unwrap_or_default();
+        let same = bollard::models::ContainerCreateBody {
             image: config.image.clone(),
             cmd: config.cmd.clone(),
             entrypoint: config.entrypoint.clone(),
@@ -1015,23 +1017,9 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
             host_config: template.host_config.clone(),
             ..Default::default()
         };
-        let t0 = Instant::now();
-        let id = d
-            .create_container(None::<qp::CreateContainerOptions>, body)
-            .await
-            .unwrap()
-            .id;
-        d.start_container(&id, None::<qp::StartContainerOptions>)
-            .await
-            .unwrap();
-        raw.push(t0.elapsed());
-        remove(&d, &id).await;
-    }
-    // For reference: a bare container of the same image and command (host network, no mounts,
-    // no limits, default logging) — less than any task's container asks of the Engine.
-    let mut bare = Vec::new();
-    for i in 0..samples {
-        let body = bollard::models::ContainerCreateBody {
+        // For reference: a bare container of the same image and command (host network, no
+        // mounts, no limits, default logging) — less than any task's container asks for.
+        let plain = bollard::models::ContainerCreateBody {
             image: Some(image.clone()),
             cmd: Some(vec!["sleep".into(), "1000".into()]),
             labels: Some(HashMap::from([(
@@ -1044,17 +1032,29 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
             }),
             ..Default::default()
         };
-        let t0 = Instant::now();
-        let id = d
-            .create_container(None::<qp::CreateContainerOptions>, body)
-            .await
-            .unwrap()
-            .id;
-        d.start_container(&id, None::<qp::StartContainerOptions>)
-            .await
-            .unwrap();
-        bare.push(t0.elapsed());
-        remove(&d, &id).await;
+        for (body, out) in [(same, &mut raw), (plain, &mut bare)] {
+            let t0 = Instant::now();
+            let id = d
+                .create_container(None::<qp::CreateContainerOptions>, body)
+                .await
+                .unwrap()
+                .id;
+            d.start_container(&id, None::<qp::StartContainerOptions>)
+                .await
+                .unwrap();
+            out.push(t0.elapsed());
+            remove(&d, &id).await;
+        }
+    }
+    // Where the agent's part of each launch went (its log: image ready, created, running, in ms
+    // after TASK_STARTING).
+    for l in up.log().lines().filter(|l| l.contains("container running")) {
+        if let Some(i) = l.find("container running") {
+            let l = &l[i..];
+            // Up to the log's fields (coloured on a terminal).
+            let end = l.find(['\u{1b}', '\t']).unwrap_or(l.len());
+            println!("agent: {}", l[..end].trim());
+        }
     }
     let ms = |v: &[Duration]| {
         v.iter()
