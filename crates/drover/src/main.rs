@@ -45,10 +45,11 @@ struct ContainerizerFlags {
     /// Let tasks run privileged docker containers.
     #[arg(long)]
     docker_allow_privileged: bool,
-    /// Also cap process tasks' CPU time at their `cpus` (CFS quota), not only weigh it (shares).
-    /// Off by default, as Mesos' `--cgroups_enable_cfs`: every quota write makes the kernel check
-    /// all cpu cgroups on the host. Docker tasks always get both (the Engine sets them).
-    #[arg(long)]
+    /// Cap process tasks' CPU time at their `cpus` (CFS quota), besides weighing it (shares),
+    /// as docker tasks are: `true` (default) or `false` (shares only — Mesos' own default for its
+    /// `--cgroups_enable_cfs`; each quota write makes the kernel check every cpu cgroup on the
+    /// host, though the agent writes one only when a reused cgroup's quota changes).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     cgroups_enable_cfs: bool,
 }
 
@@ -316,7 +317,7 @@ fn agent_config(
         fetch_max_bytes: 1 << 30,
         max_body_bytes: 16 << 20,
         cgroups,
-        cgroups_enable_cfs: false,
+        cgroups_enable_cfs: true,
         switch_user: true,
         docker: None,
     })

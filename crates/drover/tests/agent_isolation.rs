@@ -166,12 +166,15 @@ fn cpu_cgroup_of(pid: u32) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cpu_shares_always_and_a_cfs_quota_with_cgroups_enable_cfs() {
+async fn cpu_shares_always_and_a_cfs_quota_unless_cgroups_enable_cfs_is_false() {
     if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists() {
         // These machines have cgroup v1; on a v2-only host the same limits are cpu.weight/cpu.max.
         panic!("this test needs the cgroup v1 cpu controller, which these machines have");
     }
-    for (flags, quota) in [(&[][..], "-1"), (&["--cgroups-enable-cfs"][..], "50000")] {
+    for (flags, quota) in [
+        (&[][..], "50000"),
+        (&["--cgroups-enable-cfs", "false"][..], "-1"),
+    ] {
         let up = Up::start(1, flags);
         let mut s = SchedulerClient::subscribe(&up.master, framework("cfs", 0.0, false))
             .await
