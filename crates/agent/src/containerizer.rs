@@ -405,7 +405,6 @@ struct PoolState {
     free: Vec<(String, Written)>,
     /// What each live container's pair was given.
     live: std::collections::HashMap<String, Written>,
-    next: u64,
 }
 
 /// Enough for bursts of short tasks; beyond it pairs are removed as before.
@@ -460,11 +459,10 @@ impl Pool {
         // Hand back the pages still charged to it (the task's page cache), so the next
         // container starts from nothing.
         let _ = std::fs::write(m.join("memory.force_empty"), "0");
-        let name = {
-            let mut st = self.lock();
-            st.next += 1;
-            format!("pool-{}-{}", std::process::id(), st.next)
-        };
+        // Unique in the process: `drover up` runs several agents, each with its own pool, in one.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("pool-{}-{n}", std::process::id());
         let c = std::fs::rename(cpu.join(cid), cpu.join(&name));
         let mm = std::fs::rename(&m, memory.join(&name));
         match (c, mm) {
