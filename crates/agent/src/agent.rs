@@ -428,7 +428,7 @@ impl Agent {
             a.extend(
                 cmd.arguments
                     .iter()
-                    .skip(if cmd.value.is_some() { 1 } else { 1 })
+                    .skip(1)
                     .cloned(),
             );
             a

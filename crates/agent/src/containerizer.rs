@@ -384,7 +384,7 @@ impl Written {
         Written {
             shares: ((limits.cpus * 1024.0) as u64).max(2),
             quota: cfs.then(|| ((limits.cpus * 100_000.0) as u64).max(1000)),
-            mem: (limits.mem_mb > 0.0).then(|| (limits.mem_mb * 1024.0 * 1024.0) as u64),
+            mem: (limits.mem_mb > 0.0).then_some((limits.mem_mb * 1024.0 * 1024.0) as u64),
         }
     }
 }
