@@ -425,12 +425,7 @@ impl Agent {
                 .value
                 .clone()
                 .unwrap_or_else(|| cmd.arguments.first().cloned().unwrap_or_default())];
-            a.extend(
-                cmd.arguments
-                    .iter()
-                    .skip(1)
-                    .cloned(),
-            );
+            a.extend(cmd.arguments.iter().skip(1).cloned());
             a
         };
         let env = self.command_env(&fid, &agent_id, &t, &sandbox, &cid);
