@@ -410,6 +410,9 @@ struct PoolState {
 /// Enough for bursts of short tasks; beyond it pairs are removed as before.
 const POOL_MAX: usize = 512;
 
+/// The most memory still charged to an ended container's cgroup for it to be emptied and kept.
+const POOL_MAX_CHARGED: u64 = 8 << 20;
+
 impl Pool {
     fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -453,11 +456,17 @@ impl Pool {
                     .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0"))
             })
             .unwrap_or(false);
-        if !(oom_free && empty(&m) && empty(&cpu.join(cid))) {
+        // Little still charged to it (the task's page cache): emptying it is quick. A big one is
+        // removed instead — rmdir hands its charges to the parent without reclaiming them, where
+        // force_empty would reclaim them all, on the agent's thread.
+        let small = std::fs::read_to_string(m.join("memory.usage_in_bytes"))
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|b| b <= POOL_MAX_CHARGED);
+        if !(oom_free && small && empty(&m) && empty(&cpu.join(cid))) {
             return false;
         }
-        // Hand back the pages still charged to it (the task's page cache), so the next
-        // container starts from nothing.
+        // Hand back the pages still charged to it, so the next container starts from nothing.
         let _ = std::fs::write(m.join("memory.force_empty"), "0");
         // Unique in the process: `drover up` runs several agents, each with its own pool, in one.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
