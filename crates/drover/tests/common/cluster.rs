@@ -13,6 +13,18 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
 }
 
+impl Drop for Cluster {
+    /// Agents first (Ctrl-C: they stop their tasks), then whatever still works under the
+    /// cluster's dir (tasks of agents the test killed with -9).
+    fn drop(&mut self) {
+        for (a, _, _) in &mut self.agents {
+            a.stop();
+        }
+        self.master.stop();
+        kill_strays(self.dir.path());
+    }
+}
+
 pub fn start_master(dir: &Path, port: u16, extra: &[&str]) -> (Proc, String) {
     let work = dir.join("master");
     let p = port.to_string();

@@ -90,9 +90,41 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// SIGKILL every process working under `root` (a test cluster's work dir) and its session: the
+/// tasks of agents a test killed with -9 and never restarted, or of a stop that timed out.
+pub fn kill_strays(root: &Path) {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in procs.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(root)) {
+            use nix::sys::signal::{kill, killpg, Signal};
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.proc.stop();
+        kill_strays(self.dir.path());
+    }
+}
+
+impl Proc {
     /// Ctrl-C first, so `drover up` and agents stop their tasks (tests would otherwise leave
     /// task processes behind on the machine); SIGKILL if it has not exited within 5 s.
-    fn drop(&mut self) {
+    pub fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             self.signal(2);
             let deadline = Instant::now() + Duration::from_secs(5);
