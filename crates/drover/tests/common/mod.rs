@@ -96,21 +96,53 @@ impl Drop for Proc {
 }
 
 /// SIGKILL every process working under `root` (a test cluster's work dir) and its session: the
-/// tasks of agents a test killed with -9 and never restarted, or of a stop that timed out.
+/// tasks of agents a test killed with -9 and never restarted, or of a stop that timed out. Then
+/// remove the cgroups of the cluster's containers that no agent was left to remove (their ids
+/// are the sandboxes' `runs/<id>` directories).
 pub fn kill_strays(root: &Path) {
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in procs.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for e in procs.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(root))
+            {
+                use nix::sys::signal::{kill, killpg, Signal};
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = killpg(pid, Signal::SIGKILL);
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+        }
+    }
+    let mut containers = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
-        if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(root)) {
-            use nix::sys::signal::{kill, killpg, Signal};
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = killpg(pid, Signal::SIGKILL);
-            let _ = kill(pid, Signal::SIGKILL);
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if dir.file_name().is_some_and(|n| n == "runs") {
+                containers.push(e.file_name());
+            } else {
+                stack.push(e.path());
+            }
         }
+    }
+    // The killed processes leave their cgroups as they die: a few tries.
+    for _ in 0..20 {
+        containers.retain(|c| {
+            ["cpu", "memory"].iter().any(|ctl| {
+                let d = Path::new("/sys/fs/cgroup").join(ctl).join("drover").join(c);
+                d.exists() && std::fs::remove_dir(&d).is_err()
+            })
+        });
+        if containers.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
