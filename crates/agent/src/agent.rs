@@ -501,7 +501,7 @@ impl Agent {
             .map(|e| e.kill_requested)
             .unwrap_or(false);
         let oom = self.cgroups.oom_killed(cid);
-        self.cgroups.destroy(cid);
+        self.cgroups.release(cid, oom);
         let (state, msg, reason) = match status {
             _ if oom => (
                 TaskState::TASK_FAILED,
@@ -1025,30 +1025,25 @@ impl Agent {
     /// Journal the task: whole the first time, then only what changes (state, process, pending
     /// updates).
     fn checkpoint_task(&self, st: &AgentState, fid: &FrameworkID, tid: &TaskID) {
-        let known = self
-            .journal
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .has(fid, tid);
-        if known {
-            let Some(t) = st.tasks.get(&(fid.clone(), tid.clone())) else {
-                return;
-            };
-            let p = checkpoint::TaskProgress {
+        let Some(t) = st.tasks.get(&(fid.clone(), tid.clone())) else {
+            return;
+        };
+        self.journal_write(st, |j| {
+            if !j.has(fid, tid) {
+                return match Self::task_checkpoint(st, fid, tid) {
+                    Some(cp) => j.put(&cp),
+                    None => Ok(()),
+                };
+            }
+            j.progress(&checkpoint::TaskProgress {
                 framework_id: fid.clone(),
                 task_id: tid.clone(),
                 state: t.state,
                 pid: t.pid,
                 pid_start: t.pid_start,
                 pending: st.updates.pending(fid, tid),
-            };
-            self.journal_write(st, |j| j.progress(&p));
-            return;
-        }
-        let Some(cp) = Self::task_checkpoint(st, fid, tid) else {
-            return;
-        };
-        self.journal_write(st, |j| j.put(&cp));
+            })
+        });
     }
 
     /// Append to the task journal (under the state lock, so lines follow the state's order) and

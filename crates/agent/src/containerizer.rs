@@ -185,17 +185,8 @@ impl Cgroups {
                 let c = cpu.join(container_id);
                 let m = memory.join(container_id);
                 let want = Written::of(limits, *cfs);
-                // A pooled pair of cgroups, renamed to this container, gets only the values that
-                // differ; otherwise a new pair.
-                let (had, fresh) = match pool.take(cpu, memory, container_id) {
-                    Some(had) => (had, false),
-                    None => {
-                        std::fs::create_dir_all(&c)?;
-                        std::fs::create_dir_all(&m)?;
-                        (Written::default(), true)
-                    }
-                };
-                let r = (|| -> std::io::Result<()> {
+                // Write what differs from what the pair was given before.
+                let write = |had: Written| -> std::io::Result<()> {
                     if had.shares != want.shares {
                         std::fs::write(c.join("cpu.shares"), want.shares.to_string())?;
                     }
@@ -211,30 +202,25 @@ impl Cgroups {
                         std::fs::write(m.join("memory.limit_in_bytes"), v.to_string())?;
                     }
                     Ok(())
-                })();
-                match r {
-                    Ok(()) => {
-                        pool.written(container_id, want);
-                        Ok(true)
-                    }
-                    // A reused pair that takes no new limit (memory in use above it): a new pair.
-                    Err(_) if !fresh => {
+                };
+                let fresh = || -> std::io::Result<()> {
+                    std::fs::create_dir_all(&c)?;
+                    std::fs::create_dir_all(&m)?;
+                    write(Written::default())
+                };
+                // A pooled pair, renamed to this container; a new pair when there is none or the
+                // reused one takes no new limit (memory in use above it).
+                match pool.take(cpu, memory, container_id) {
+                    Some(had) if write(had).is_ok() => {}
+                    Some(_) => {
                         let _ = std::fs::remove_dir(&c);
                         let _ = std::fs::remove_dir(&m);
-                        std::fs::create_dir_all(&c)?;
-                        std::fs::create_dir_all(&m)?;
-                        std::fs::write(c.join("cpu.shares"), want.shares.to_string())?;
-                        if let Some(q) = want.quota {
-                            std::fs::write(c.join("cpu.cfs_quota_us"), q.to_string())?;
-                        }
-                        if let Some(b) = want.mem {
-                            std::fs::write(m.join("memory.limit_in_bytes"), b.to_string())?;
-                        }
-                        pool.written(container_id, want);
-                        Ok(true)
+                        fresh()?;
                     }
-                    Err(e) => Err(e),
+                    None => fresh()?,
                 }
+                pool.written(container_id, want);
+                Ok(true)
             })(),
             Cgroups::V2 { root, cfs } => (|| -> std::io::Result<bool> {
                 let d = root.join(container_id);
@@ -341,12 +327,17 @@ impl Cgroups {
     /// Remove the container's cgroup directories once its processes are gone (v1: keep them for
     /// the next container when they are empty and clean).
     pub fn destroy(&self, container_id: &str) {
+        self.release(container_id, self.oom_killed(container_id));
+    }
+
+    /// `destroy`, for a caller that has just read `oom_killed` (the cgroup's OOM history).
+    pub fn release(&self, container_id: &str, oom_killed: bool) {
         match self {
             Cgroups::None(_) => {}
             Cgroups::V1 {
                 cpu, memory, pool, ..
             } => {
-                if !pool.give_back(cpu, memory, container_id) {
+                if oom_killed || !pool.give_back(cpu, memory, container_id) {
                     let _ = std::fs::remove_dir(cpu.join(container_id));
                     let _ = std::fs::remove_dir(memory.join(container_id));
                 }
@@ -426,18 +417,11 @@ impl Pool {
     /// renamed: then it is removed).
     fn take(&self, cpu: &Path, memory: &Path, cid: &str) -> Option<Written> {
         let (name, w) = self.lock().free.pop()?;
-        let c = std::fs::rename(cpu.join(&name), cpu.join(cid));
-        let m = std::fs::rename(memory.join(&name), memory.join(cid));
-        if c.is_ok() && m.is_ok() {
-            return Some(w);
-        }
-        for (dir, r) in [(cpu, &c), (memory, &m)] {
-            let _ = std::fs::remove_dir(dir.join(if r.is_ok() { cid } else { &name }));
-        }
-        None
+        rename_pair(cpu, memory, &name, cid).then_some(w)
     }
 
-    /// Keep `cid`'s pair for later if it is empty and clean; whether it was kept.
+    /// Keep `cid`'s pair for later if it is empty and clean (the caller knows it saw no OOM
+    /// kill); whether it was kept or is gone.
     fn give_back(&self, cpu: &Path, memory: &Path, cid: &str) -> bool {
         let written = self.lock().live.remove(cid);
         let Some(w) = written else { return false };
@@ -450,12 +434,6 @@ impl Pool {
                 .map(|b| b.is_empty())
                 .unwrap_or(false)
         };
-        let oom_free = std::fs::read_to_string(m.join("memory.oom_control"))
-            .map(|t| {
-                !t.lines()
-                    .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0"))
-            })
-            .unwrap_or(false);
         // Little still charged to it (the task's page cache): emptying it is quick. A big one is
         // removed instead — rmdir hands its charges to the parent without reclaiming them, where
         // force_empty would reclaim them all, on the agent's thread.
@@ -463,7 +441,7 @@ impl Pool {
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
             .is_some_and(|b| b <= POOL_MAX_CHARGED);
-        if !(oom_free && small && empty(&m) && empty(&cpu.join(cid))) {
+        if !(small && empty(&m) && empty(&cpu.join(cid))) {
             return false;
         }
         // Hand back the pages still charged to it, so the next container starts from nothing.
@@ -472,21 +450,10 @@ impl Pool {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("pool-{}-{n}", std::process::id());
-        let c = std::fs::rename(cpu.join(cid), cpu.join(&name));
-        let mm = std::fs::rename(&m, memory.join(&name));
-        match (c, mm) {
-            (Ok(()), Ok(())) => {
-                self.lock().free.push((name, w));
-                true
-            }
-            (c, mm) => {
-                // Half renamed: remove whatever is left under either name.
-                for (dir, r) in [(cpu, c), (memory, mm)] {
-                    let _ = std::fs::remove_dir(dir.join(if r.is_ok() { &name } else { cid }));
-                }
-                true
-            }
+        if rename_pair(cpu, memory, cid, &name) {
+            self.lock().free.push((name, w));
         }
+        true
     }
 
     fn drain(&self, cpu: &Path, memory: &Path) {
@@ -518,6 +485,20 @@ impl Pool {
             }
         }
     }
+}
+
+/// Rename a v1 cgroup pair (cpu and memory) from `from` to `to`; whether both moved. Half
+/// renamed, whatever is left under either name is removed.
+fn rename_pair(cpu: &Path, memory: &Path, from: &str, to: &str) -> bool {
+    let c = std::fs::rename(cpu.join(from), cpu.join(to));
+    let m = std::fs::rename(memory.join(from), memory.join(to));
+    if c.is_ok() && m.is_ok() {
+        return true;
+    }
+    for (dir, r) in [(cpu, c), (memory, m)] {
+        let _ = std::fs::remove_dir(dir.join(if r.is_ok() { to } else { from }));
+    }
+    false
 }
 
 /// Starts processes. A trait so the agent's logic can be driven with a recording fake.

@@ -40,15 +40,8 @@ impl Drop for Cleanup {
                 .unwrap();
             rt.block_on(async move {
                 let d = engine().await;
-                for c in containers(&d, "drover.work_dir").await {
-                    let wd = c
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get("drover.work_dir"))
-                        .cloned();
-                    if wd.is_some_and(|w| w.starts_with(&root)) {
-                        remove(&d, c.id.as_deref().unwrap_or_default()).await;
-                    }
+                for c in containers_under(&d, &root).await {
+                    remove(&d, c.id.as_deref().unwrap_or_default()).await;
                 }
             })
         })
@@ -78,6 +71,20 @@ async fn containers(d: &Docker, key: &str) -> Vec<bollard::models::ContainerSumm
         .expect("list containers")
 }
 
+/// The containers of a test cluster: those whose `drover.work_dir` label is under `root`.
+async fn containers_under(d: &Docker, root: &str) -> Vec<bollard::models::ContainerSummary> {
+    containers(d, "drover.work_dir")
+        .await
+        .into_iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get("drover.work_dir"))
+                .is_some_and(|w| w.starts_with(root))
+        })
+        .collect()
+}
+
 /// The container of task `task` (by its label), if any.
 async fn container_of(d: &Docker, task: &str) -> Option<bollard::models::ContainerSummary> {
     containers(d, &format!("drover.task_id={task}"))
@@ -102,25 +109,7 @@ async fn launch_on_offer(
         let ev = s.next_event(Duration::from_secs(30)).await.expect("offers");
         let Some(o) = ev.offers else { continue };
         let offer = &o.offers[0];
-        let mut call = Call::new(CallType::ACCEPT, None);
-        call.accept = Some(Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![Operation {
-                kind: OperationType::LAUNCH,
-                id: None,
-                launch: Some(Launch {
-                    task_infos: make(offer),
-                }),
-                launch_group: None,
-                reserve: None,
-                unreserve: None,
-                create: None,
-                destroy: None,
-            }],
-            filters: Some(Filters {
-                refuse_seconds: Some(3600.0),
-            }),
-        });
+        let call = accept_call(&offer.id, make(offer));
         let (st, body) = s.call(call).await.unwrap();
         assert_eq!(st.as_u16(), 202, "{body}");
         return offer.agent_id.clone();
@@ -941,18 +930,6 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
     let mut s = SchedulerClient::subscribe(&up.master, framework("docker-latency", 60.0, false))
         .await
         .unwrap();
-    let ours = |d: Docker, root: String| async move {
-        containers(&d, "drover.work_dir")
-            .await
-            .into_iter()
-            .filter(|c| {
-                c.labels
-                    .as_ref()
-                    .and_then(|l| l.get("drover.work_dir"))
-                    .is_some_and(|w| w.starts_with(&root))
-            })
-            .collect::<Vec<_>>()
-    };
     // Interleaved — a drover launch, then the same container made directly, then a bare one —
     // so that all three meet the Engine in the same state (it slows as it ages, and the machine
     // is shared).
@@ -976,7 +953,7 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
         .await;
         drover.push(t0.lock().unwrap().elapsed());
         if template.is_none() {
-            let c = ours(d.clone(), root.clone()).await;
+            let c = containers_under(&d, &root).await;
             let name = c[0].id.clone().unwrap();
             template = Some(
                 d.inspect_container(&name, None::<qp::InspectContainerOptions>)
@@ -992,7 +969,7 @@ async fn launch_latency_next_to_a_raw_create_and_start() {
         })
         .await;
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !ours(d.clone(), root.clone()).await.is_empty() && Instant::now() < deadline {
+        while !containers_under(&d, &root).await.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         s.call(Call::new(CallType::REVIVE, None)).await.unwrap();

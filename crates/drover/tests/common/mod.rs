@@ -95,24 +95,31 @@ impl Drop for Proc {
     }
 }
 
+/// The processes whose working directory is under `root`, with it.
+pub fn processes_under(root: &Path) -> Vec<(i32, PathBuf)> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    procs
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+            cwd.starts_with(root).then_some((pid, cwd))
+        })
+        .collect()
+}
+
 /// SIGKILL every process working under `root` (a test cluster's work dir) and its session: the
 /// tasks of agents a test killed with -9 and never restarted, or of a stop that timed out. Then
 /// remove the cgroups of the cluster's containers that no agent was left to remove (their ids
 /// are the sandboxes' `runs/<id>` directories).
 pub fn kill_strays(root: &Path) {
-    if let Ok(procs) = std::fs::read_dir("/proc") {
-        for e in procs.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(root))
-            {
-                use nix::sys::signal::{kill, killpg, Signal};
-                let pid = nix::unistd::Pid::from_raw(pid);
-                let _ = killpg(pid, Signal::SIGKILL);
-                let _ = kill(pid, Signal::SIGKILL);
-            }
-        }
+    for (pid, _) in processes_under(root) {
+        use nix::sys::signal::{kill, killpg, Signal};
+        let pid = nix::unistd::Pid::from_raw(pid);
+        let _ = killpg(pid, Signal::SIGKILL);
+        let _ = kill(pid, Signal::SIGKILL);
     }
     let mut containers = Vec::new();
     let mut stack = vec![root.to_path_buf()];

@@ -60,6 +60,28 @@ pub async fn launch(s: &mut SchedulerClient, tasks: &[(&str, &str)]) -> AgentID 
     .await
 }
 
+/// ACCEPT of one offer with a LAUNCH of `tasks`, refusing the rest of it for an hour.
+pub fn accept_call(offer: &OfferID, tasks: Vec<TaskInfo>) -> Call {
+    let mut call = Call::new(CallType::ACCEPT, None);
+    call.accept = Some(Accept {
+        offer_ids: vec![offer.clone()],
+        operations: vec![Operation {
+            kind: OperationType::LAUNCH,
+            id: None,
+            launch: Some(Launch { task_infos: tasks }),
+            launch_group: None,
+            reserve: None,
+            unreserve: None,
+            create: None,
+            destroy: None,
+        }],
+        filters: Some(Filters {
+            refuse_seconds: Some(3600.0),
+        }),
+    });
+    call
+}
+
 /// Wait for offers and launch the tasks `make` builds for the first offer's agent.
 pub async fn launch_infos(
     s: &mut SchedulerClient,
@@ -69,24 +91,7 @@ pub async fn launch_infos(
         let ev = s.next_event(Duration::from_secs(30)).await.expect("offers");
         if let Some(o) = ev.offers {
             let offer = &o.offers[0];
-            let infos = make(&offer.agent_id);
-            let mut call = Call::new(CallType::ACCEPT, None);
-            call.accept = Some(Accept {
-                offer_ids: vec![offer.id.clone()],
-                operations: vec![Operation {
-                    kind: OperationType::LAUNCH,
-                    id: None,
-                    launch: Some(Launch { task_infos: infos }),
-                    launch_group: None,
-                    reserve: None,
-                    unreserve: None,
-                    create: None,
-                    destroy: None,
-                }],
-                filters: Some(Filters {
-                    refuse_seconds: Some(3600.0),
-                }),
-            });
+            let call = accept_call(&offer.id, make(&offer.agent_id));
             let (st, body) = s.call(call).await.unwrap();
             assert_eq!(st.as_u16(), 202, "{body}");
             // Decline the rest for a long time so the test sees only what it launched.
@@ -163,20 +168,9 @@ pub fn pid_of_task(sandbox_root: &Path, task: &str) -> Option<u32> {
 
 /// The same, once, without waiting.
 pub fn find_task_pid(sandbox_root: &Path, task: &str) -> Option<u32> {
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else {
-            continue;
-        };
-        if cwd.starts_with(sandbox_root)
-            && cwd
-                .to_string_lossy()
-                .contains(&format!("/executors/{task}/"))
-        {
-            return Some(pid);
-        }
-    }
-    None
+    let marker = format!("/executors/{task}/");
+    super::processes_under(sandbox_root)
+        .into_iter()
+        .find(|(_, cwd)| cwd.to_string_lossy().contains(&marker))
+        .map(|(pid, _)| pid as u32)
 }
