@@ -85,6 +85,8 @@ pub struct Agent {
     pub journal: Mutex<checkpoint::TaskJournal>,
     /// The `docker` containerizer, when enabled (`--containerizers docker,process`).
     pub docker: Option<Arc<crate::docker::DockerContainerizer>>,
+    /// Makes sandboxes (holds each framework's `executors` directory open).
+    pub sandboxes: crate::sandbox::Sandboxes,
 }
 
 fn unix_now() -> f64 {
@@ -372,16 +374,19 @@ impl Agent {
             }
         };
         let cmd = t.command.clone().unwrap_or_default();
-        if let Err(e) = std::fs::create_dir_all(&sandbox) {
-            self.task_update(
-                &fid,
-                &t.task_id,
-                TaskState::TASK_FAILED,
-                format!("Failed to create sandbox: {e}"),
-                Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
-            );
-            return;
-        }
+        let dir = match self.sandboxes.create(&sandbox) {
+            Ok(d) => d,
+            Err(e) => {
+                self.task_update(
+                    &fid,
+                    &t.task_id,
+                    TaskState::TASK_FAILED,
+                    format!("Failed to create sandbox: {e}"),
+                    Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
+                );
+                return;
+            }
+        };
         {
             let st = self.lock();
             self.checkpoint_task(&st, &fid, &t.task_id);
@@ -441,6 +446,7 @@ impl Agent {
             argv,
             env,
             sandbox: sandbox.clone(),
+            dir: Some(dir),
             user,
             limits: Some(Self::limits_of(&t.resources)),
             container_id: cid.clone(),
@@ -577,10 +583,13 @@ impl Agent {
             }
             me.executor_gone(&fid, &e.executor_id, -1);
         };
-        if let Err(err) = tokio::fs::create_dir_all(&sandbox).await {
-            fail_all(&self, format!("Failed to create sandbox: {err}"));
-            return;
-        }
+        let dir = match self.sandboxes.create(&sandbox) {
+            Ok(d) => d,
+            Err(err) => {
+                fail_all(&self, format!("Failed to create sandbox: {err}"));
+                return;
+            }
+        };
         let cmd = e.command.clone().unwrap_or_default();
         if let Err(err) = self.fetcher.fetch_all(&cmd.uris, &sandbox).await {
             fail_all(
@@ -615,6 +624,7 @@ impl Agent {
             argv,
             env,
             sandbox: sandbox.clone(),
+            dir: Some(dir),
             user: cmd
                 .user
                 .clone()
@@ -1018,7 +1028,7 @@ impl Agent {
             sandbox: t.sandbox.clone(),
             pid: t.pid,
             pid_start: t.pid_start,
-            pending: st.updates.pending(fid, tid),
+            pending: st.updates.pending(fid, tid).into_iter().cloned().collect(),
         })
     }
 
@@ -1035,9 +1045,9 @@ impl Agent {
                     None => Ok(()),
                 };
             }
-            j.progress(&checkpoint::TaskProgress {
-                framework_id: fid.clone(),
-                task_id: tid.clone(),
+            j.progress(&checkpoint::TaskProgressRef {
+                framework_id: fid,
+                task_id: tid,
                 state: t.state,
                 pid: t.pid,
                 pid_start: t.pid_start,

@@ -71,7 +71,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// What changes in a task's checkpoint after the first one: its state, process and unacknowledged
 /// updates. A journal line of these is a few hundred bytes where a whole checkpoint (with the
 /// task and framework infos) is kilobytes, written ~6 times per task.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 pub struct TaskProgress {
     pub framework_id: FrameworkID,
     pub task_id: TaskID,
@@ -93,17 +93,33 @@ enum Record {
     },
 }
 
+/// `TaskProgress` as written: borrowed from the agent's state (the updates are not copied).
+#[derive(Serialize)]
+pub struct TaskProgressRef<'a> {
+    pub framework_id: &'a FrameworkID,
+    pub task_id: &'a TaskID,
+    pub state: TaskState,
+    pub pid: Option<u32>,
+    pub pid_start: Option<u64>,
+    pub pending: Vec<&'a StatusUpdate>,
+}
+
 /// The same, borrowed, for writing.
 #[derive(Serialize)]
 #[serde(rename_all = "snake_case")]
 enum RecordRef<'a> {
     Put(&'a TaskCheckpoint),
-    Progress(&'a TaskProgress),
+    Progress(&'a TaskProgressRef<'a>),
     Remove {
         framework_id: &'a FrameworkID,
         task_id: &'a TaskID,
     },
 }
+
+/// The journal is rewritten once it has more lines than this many a live task, plus
+/// `COMPACT_MIN_LINES`.
+const COMPACT_LINES_PER_TASK: usize = 8;
+const COMPACT_MIN_LINES: usize = 16_384;
 
 /// The task journal, open for appending.
 pub struct TaskJournal {
@@ -206,7 +222,7 @@ impl TaskJournal {
     }
 
     /// Record what changed in a task that `has` a whole checkpoint.
-    pub fn progress(&mut self, p: &TaskProgress) -> std::io::Result<()> {
+    pub fn progress(&mut self, p: &TaskProgressRef<'_>) -> std::io::Result<()> {
         self.append(&RecordRef::Progress(p))
     }
 
@@ -221,7 +237,9 @@ impl TaskJournal {
 
     /// Whether `compact` is due, with this many live tasks.
     pub fn wants_compaction(&self, live: usize) -> bool {
-        self.torn || self.lines > 4 * live + 1024
+        // Rare enough that rewriting the live tasks costs little per line appended (a burst of
+        // short tasks appends ~7 lines a task).
+        self.torn || self.lines > COMPACT_LINES_PER_TASK * live + COMPACT_MIN_LINES
     }
 
     /// Replace the journal with one line per live task.
@@ -388,9 +406,9 @@ mod tests {
         assert!(!j.has(&fid, &tid));
         j.put(&checkpoint("t1", TaskState::TASK_STAGING)).unwrap();
         assert!(j.has(&fid, &tid));
-        let progress = |state, pid| TaskProgress {
-            framework_id: fid.clone(),
-            task_id: tid.clone(),
+        let progress = |state, pid| TaskProgressRef {
+            framework_id: &fid,
+            task_id: &tid,
             state,
             pid,
             pid_start: Some(77),
@@ -399,8 +417,9 @@ mod tests {
         j.progress(&progress(TaskState::TASK_RUNNING, Some(4242)))
             .unwrap();
         // A progress line of a task the journal does not hold changes nothing.
-        j.progress(&TaskProgress {
-            task_id: TaskID::new("ghost"),
+        let ghost = TaskID::new("ghost");
+        j.progress(&TaskProgressRef {
+            task_id: &ghost,
             ..progress(TaskState::TASK_FAILED, None)
         })
         .unwrap();
@@ -480,7 +499,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut j = TaskJournal::open(d.path()).unwrap();
         assert!(!j.wants_compaction(0));
-        for i in 0..1100 {
+        for i in 0..COMPACT_MIN_LINES.div_ceil(2) + 1 {
             j.put(&checkpoint(&format!("t{i}"), TaskState::TASK_RUNNING))
                 .unwrap();
             j.remove(&FrameworkID::new("fw1"), &TaskID::new(format!("t{i}")))

@@ -5,14 +5,16 @@
 //! How a task is started: fork(2) copies the page tables of the whole agent (with `drover up`, of
 //! the master too), and every page the agent then writes faults once more; that cost grows with
 //! the agent's memory (4–6 ms per task with `drover up` at a few hundred tasks in flight). So the
-//! agent uses posix_spawn(3) (vfork: no copy) with `POSIX_SPAWN_SETSID`, and the process it
-//! starts is `/bin/sh`, which joins the container's cgroups (`echo 0 > cgroup.procs`) and enters
-//! the sandbox before anything of the task runs: a shell command is that same shell (one exec
-//! per task, as Mesos' `sh -c`), an argv command is `exec`'d by it. (Re-executing `drover` itself
+//! agent uses posix_spawn(3) (vfork: no copy) with `POSIX_SPAWN_SETSID`, in the sandbox (held
+//! open: `fchdir`), and the process it starts is `/bin/sh`, which joins the container's cgroups
+//! (`echo 0 >&3` to `cgroup.procs` files the agent opened) before anything of the task runs: a
+//! shell command is that same shell (one exec per task, as Mesos' `sh -c`), an argv command is
+//! `exec`'d by it. (Re-executing `drover` itself
 //! as such a shim cost ~1.4 ms of CPU per task more than `sh`: the dynamic loader relocating a
 //! large binary, and its page faults.) The child is waited for through a pidfd. Where a uid
 //! switch is needed it is fork with the same steps between fork and exec.
 
+use crate::dirfd::Dir;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -83,6 +85,8 @@ pub struct ProcessSpec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub sandbox: PathBuf,
+    /// The sandbox, made and held open by the caller (`Sandboxes`); None: the launcher makes it.
+    pub dir: Option<Dir>,
     pub user: Option<String>,
     pub limits: Option<Limits>,
     pub container_id: String,
@@ -94,19 +98,20 @@ pub struct Limits {
     pub mem_mb: f64,
 }
 
-/// Cgroup support found on this host.
+/// Cgroup support found on this host. The hierarchies' `drover` directories are held open: a
+/// container's files are reached relative to them (see `dirfd`).
 #[derive(Clone, Debug)]
 pub enum Cgroups {
     None(String),
     /// `cfs`: write a CFS quota (a hard cap) besides the weight.
     V1 {
-        cpu: PathBuf,
-        memory: PathBuf,
+        cpu: Dir,
+        memory: Dir,
         cfs: bool,
         pool: Arc<Pool>,
     },
     V2 {
-        root: PathBuf,
+        root: Dir,
         cfs: bool,
     },
 }
@@ -121,7 +126,10 @@ impl Cgroups {
                 if std::fs::create_dir_all(&dir).is_ok() {
                     let _ = std::fs::write(root.join("cgroup.subtree_control"), "+cpu +memory");
                     let _ = std::fs::write(dir.join("cgroup.subtree_control"), "+cpu +memory");
-                    return Cgroups::V2 { root: dir, cfs };
+                    match Dir::open(&dir) {
+                        Ok(root) => return Cgroups::V2 { root, cfs },
+                        Err(e) => return Cgroups::None(format!("cgroup v2: {e}")),
+                    }
                 }
             }
         }
@@ -129,12 +137,13 @@ impl Cgroups {
         let memory = root.join("memory");
         if cpu.join("cpu.shares").exists() && memory.join("memory.limit_in_bytes").exists() {
             let (c, m) = (cpu.join("drover"), memory.join("drover"));
-            match (std::fs::create_dir_all(&c), std::fs::create_dir_all(&m)) {
-                (Ok(()), Ok(())) => {
-                    Pool::remove_stale(&c, &m);
+            let open = |p: &Path| std::fs::create_dir_all(p).and_then(|()| Dir::open(p));
+            match (open(&c), open(&m)) {
+                (Ok(cpu), Ok(memory)) => {
+                    Pool::remove_stale(&cpu, &memory);
                     return Cgroups::V1 {
-                        cpu: c,
-                        memory: m,
+                        cpu,
+                        memory,
                         cfs,
                         pool: Arc::default(),
                     };
@@ -182,59 +191,67 @@ impl Cgroups {
                 cfs,
                 pool,
             } => (|| -> std::io::Result<bool> {
-                let c = cpu.join(container_id);
-                let m = memory.join(container_id);
+                let id = container_id;
                 let want = Written::of(limits, *cfs);
                 // Write what differs from what the pair was given before.
                 let write = |had: Written| -> std::io::Result<()> {
                     if had.shares != want.shares {
-                        std::fs::write(c.join("cpu.shares"), want.shares.to_string())?;
+                        cpu.write(
+                            &format!("{id}/cpu.shares"),
+                            want.shares.to_string().as_bytes(),
+                        )?;
                     }
                     // The period stays the kernel's default, 100 ms (also what v2's cpu.max
                     // says): each write of the period or the quota makes the kernel walk every
                     // cpu cgroup on the host (tg_set_cfs_bandwidth), under one global mutex.
                     if had.quota != want.quota {
                         let q = want.quota.map(|q| q as i64).unwrap_or(-1);
-                        std::fs::write(c.join("cpu.cfs_quota_us"), q.to_string())?;
+                        cpu.write(&format!("{id}/cpu.cfs_quota_us"), q.to_string().as_bytes())?;
                     }
                     if had.mem != want.mem {
                         let v = want.mem.map(|b| b as i64).unwrap_or(-1);
-                        std::fs::write(m.join("memory.limit_in_bytes"), v.to_string())?;
+                        memory.write(
+                            &format!("{id}/memory.limit_in_bytes"),
+                            v.to_string().as_bytes(),
+                        )?;
                     }
                     Ok(())
                 };
                 let fresh = || -> std::io::Result<()> {
-                    std::fs::create_dir_all(&c)?;
-                    std::fs::create_dir_all(&m)?;
+                    cpu.ensure_dir(id)?;
+                    memory.ensure_dir(id)?;
                     write(Written::default())
                 };
                 // A pooled pair, renamed to this container; a new pair when there is none or the
                 // reused one takes no new limit (memory in use above it).
-                match pool.take(cpu, memory, container_id) {
+                match pool.take(cpu, memory, id) {
                     Some(had) if write(had).is_ok() => {}
                     Some(_) => {
-                        let _ = std::fs::remove_dir(&c);
-                        let _ = std::fs::remove_dir(&m);
+                        let _ = cpu.rmdir(id);
+                        let _ = memory.rmdir(id);
                         fresh()?;
                     }
                     None => fresh()?,
                 }
-                pool.written(container_id, want);
+                pool.written(id, want);
                 Ok(true)
             })(),
             Cgroups::V2 { root, cfs } => (|| -> std::io::Result<bool> {
-                let d = root.join(container_id);
-                std::fs::create_dir_all(&d)?;
+                let id = container_id;
+                root.ensure_dir(id)?;
                 if *cfs {
                     let quota = ((limits.cpus * 100_000.0) as u64).max(1000);
-                    std::fs::write(d.join("cpu.max"), format!("{quota} 100000"))?;
+                    root.write(
+                        &format!("{id}/cpu.max"),
+                        format!("{quota} 100000").as_bytes(),
+                    )?;
                 }
                 let weight = ((limits.cpus * 100.0) as u64).clamp(1, 10_000);
-                std::fs::write(d.join("cpu.weight"), weight.to_string())?;
+                root.write(&format!("{id}/cpu.weight"), weight.to_string().as_bytes())?;
                 if limits.mem_mb > 0.0 {
                     let bytes = (limits.mem_mb * 1024.0 * 1024.0) as u64;
-                    std::fs::write(d.join("memory.max"), bytes.to_string())?;
-                    let _ = std::fs::write(d.join("memory.swap.max"), "0");
+                    root.write(&format!("{id}/memory.max"), bytes.to_string().as_bytes())?;
+                    let _ = root.write(&format!("{id}/memory.swap.max"), b"0");
                 }
                 Ok(true)
             })(),
@@ -245,17 +262,16 @@ impl Cgroups {
         })
     }
 
-    /// The `cgroup.procs` files a process writes "0" to, to join the container's cgroups.
-    pub fn procs_files(&self, container_id: &str) -> Vec<PathBuf> {
+    /// The container's `cgroup.procs` files, open for writing: a process writes "0" to each to
+    /// join the container's cgroups.
+    pub fn open_procs(&self, container_id: &str) -> std::io::Result<Vec<std::fs::File>> {
+        let procs = format!("{container_id}/cgroup.procs");
         match self {
-            Cgroups::None(_) => vec![],
+            Cgroups::None(_) => Ok(vec![]),
             Cgroups::V1 { cpu, memory, .. } => {
-                vec![
-                    cpu.join(container_id).join("cgroup.procs"),
-                    memory.join(container_id).join("cgroup.procs"),
-                ]
+                Ok(vec![cpu.open_write(&procs)?, memory.open_write(&procs)?])
             }
-            Cgroups::V2 { root, .. } => vec![root.join(container_id).join("cgroup.procs")],
+            Cgroups::V2 { root, .. } => Ok(vec![root.open_write(&procs)?]),
         }
     }
 
@@ -264,11 +280,9 @@ impl Cgroups {
         let text = match self {
             Cgroups::None(_) => return false,
             Cgroups::V1 { memory, .. } => {
-                std::fs::read_to_string(memory.join(container_id).join("memory.oom_control"))
+                memory.read_string(&format!("{container_id}/memory.oom_control"))
             }
-            Cgroups::V2 { root, .. } => {
-                std::fs::read_to_string(root.join(container_id).join("memory.events"))
-            }
+            Cgroups::V2 { root, .. } => root.read_string(&format!("{container_id}/memory.events")),
         };
         text.map(|t| {
             t.lines().any(|l| {
@@ -282,10 +296,17 @@ impl Cgroups {
 
     /// Resource usage of the container: (cpu seconds, memory bytes).
     pub fn usage(&self, container_id: &str) -> Option<(f64, u64)> {
+        let number = |dir: &Dir, file: &str| -> u64 {
+            dir.read_string(&format!("{container_id}/{file}"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        };
         match self {
             Cgroups::None(_) => None,
             Cgroups::V1 { cpu, memory, .. } => {
                 let acct = cpu
+                    .path()
                     .parent()?
                     .parent()?
                     .join("cpuacct")
@@ -296,18 +317,10 @@ impl Cgroups {
                     .ok()
                     .and_then(|s| s.trim().parse().ok())
                     .unwrap_or(0);
-                let mem: u64 = std::fs::read_to_string(
-                    memory.join(container_id).join("memory.usage_in_bytes"),
-                )
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
-                let _ = cpu;
-                Some((cpu_ns as f64 / 1e9, mem))
+                Some((cpu_ns as f64 / 1e9, number(memory, "memory.usage_in_bytes")))
             }
             Cgroups::V2 { root, .. } => {
-                let d = root.join(container_id);
-                let stat = std::fs::read_to_string(d.join("cpu.stat")).ok()?;
+                let stat = root.read_string(&format!("{container_id}/cpu.stat")).ok()?;
                 let usec: u64 = stat
                     .lines()
                     .find_map(|l| {
@@ -315,11 +328,7 @@ impl Cgroups {
                             .and_then(|v| v.trim().parse().ok())
                     })
                     .unwrap_or(0);
-                let mem: u64 = std::fs::read_to_string(d.join("memory.current"))
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(0);
-                Some((usec as f64 / 1e6, mem))
+                Some((usec as f64 / 1e6, number(root, "memory.current")))
             }
         }
     }
@@ -338,12 +347,12 @@ impl Cgroups {
                 cpu, memory, pool, ..
             } => {
                 if oom_killed || !pool.give_back(cpu, memory, container_id) {
-                    let _ = std::fs::remove_dir(cpu.join(container_id));
-                    let _ = std::fs::remove_dir(memory.join(container_id));
+                    let _ = cpu.rmdir(container_id);
+                    let _ = memory.rmdir(container_id);
                 }
             }
             Cgroups::V2 { root, .. } => {
-                let _ = std::fs::remove_dir(root.join(container_id));
+                let _ = root.rmdir(container_id);
             }
         }
     }
@@ -415,37 +424,43 @@ impl Pool {
 
     /// Rename a pooled pair to `cid`; what it was given. None: no pair (or it could not be
     /// renamed: then it is removed).
-    fn take(&self, cpu: &Path, memory: &Path, cid: &str) -> Option<Written> {
+    fn take(&self, cpu: &Dir, memory: &Dir, cid: &str) -> Option<Written> {
         let (name, w) = self.lock().free.pop()?;
         rename_pair(cpu, memory, &name, cid).then_some(w)
     }
 
     /// Keep `cid`'s pair for later if it is empty and clean (the caller knows it saw no OOM
     /// kill); whether it was kept or is gone.
-    fn give_back(&self, cpu: &Path, memory: &Path, cid: &str) -> bool {
+    fn give_back(&self, cpu: &Dir, memory: &Dir, cid: &str) -> bool {
         let written = self.lock().live.remove(cid);
         let Some(w) = written else { return false };
         if self.lock().free.len() >= POOL_MAX {
             return false;
         }
-        let m = memory.join(cid);
-        let empty = |dir: &Path| {
-            std::fs::read(dir.join("cgroup.procs"))
+        let empty = |dir: &Dir| {
+            dir.read_string(&format!("{cid}/cgroup.procs"))
                 .map(|b| b.is_empty())
                 .unwrap_or(false)
         };
         // Little still charged to it (the task's page cache): emptying it is quick. A big one is
         // removed instead — rmdir hands its charges to the parent without reclaiming them, where
         // force_empty would reclaim them all, on the agent's thread.
-        let small = std::fs::read_to_string(m.join("memory.usage_in_bytes"))
+        let charged = memory
+            .read_string(&format!("{cid}/memory.usage_in_bytes"))
             .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|b| b <= POOL_MAX_CHARGED);
-        if !(small && empty(&m) && empty(&cpu.join(cid))) {
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let Some(charged) = charged.filter(|&b| b <= POOL_MAX_CHARGED) else {
+            return false;
+        };
+        if !(empty(memory) && empty(cpu)) {
             return false;
         }
         // Hand back the pages still charged to it, so the next container starts from nothing.
-        let _ = std::fs::write(m.join("memory.force_empty"), "0");
+        // Only when there are some: force_empty drains every CPU's page lists first, waiting
+        // for a kernel worker on each (most short tasks leave nothing charged).
+        if charged > 0 {
+            let _ = memory.write(&format!("{cid}/memory.force_empty"), b"0");
+        }
         // Unique in the process: `drover up` runs several agents, each with its own pool, in one.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -456,18 +471,18 @@ impl Pool {
         true
     }
 
-    fn drain(&self, cpu: &Path, memory: &Path) {
+    fn drain(&self, cpu: &Dir, memory: &Dir) {
         let free = std::mem::take(&mut self.lock().free);
         for (name, _) in free {
-            let _ = std::fs::remove_dir(cpu.join(&name));
-            let _ = std::fs::remove_dir(memory.join(&name));
+            let _ = cpu.rmdir(&name);
+            let _ = memory.rmdir(&name);
         }
     }
 
     /// Pooled pairs of agents that are gone (killed before they could drain their pool).
-    fn remove_stale(cpu: &Path, memory: &Path) {
+    fn remove_stale(cpu: &Dir, memory: &Dir) {
         for dir in [cpu, memory] {
-            let Ok(entries) = std::fs::read_dir(dir) else {
+            let Ok(entries) = std::fs::read_dir(dir.path()) else {
                 continue;
             };
             for e in entries.flatten() {
@@ -480,7 +495,7 @@ impl Pool {
                     continue;
                 };
                 if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = std::fs::remove_dir(e.path());
+                    let _ = dir.rmdir(&name);
                 }
             }
         }
@@ -489,14 +504,14 @@ impl Pool {
 
 /// Rename a v1 cgroup pair (cpu and memory) from `from` to `to`; whether both moved. Half
 /// renamed, whatever is left under either name is removed.
-fn rename_pair(cpu: &Path, memory: &Path, from: &str, to: &str) -> bool {
-    let c = std::fs::rename(cpu.join(from), cpu.join(to));
-    let m = std::fs::rename(memory.join(from), memory.join(to));
+fn rename_pair(cpu: &Dir, memory: &Dir, from: &str, to: &str) -> bool {
+    let c = cpu.rename(from, to);
+    let m = memory.rename(from, to);
     if c.is_ok() && m.is_ok() {
         return true;
     }
     for (dir, r) in [(cpu, c), (memory, m)] {
-        let _ = std::fs::remove_dir(dir.join(if r.is_ok() { to } else { from }));
+        let _ = dir.rmdir(if r.is_ok() { to } else { from });
     }
     false
 }
@@ -561,21 +576,22 @@ impl Process {
     }
 }
 
-/// Single-quote `s` for sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// What the task's shell runs before the task: join the container's cgroups, enter the sandbox.
-/// Exit status 127 (a shell's "could not run") when either fails; the shell's message is in the
-/// sandbox's stderr.
-fn prelude(cgroup_procs: &[PathBuf], sandbox: &Path) -> String {
-    let mut steps: Vec<String> = cgroup_procs
-        .iter()
-        .map(|p| format!("echo 0 >{}", sh_quote(&p.to_string_lossy())))
-        .collect();
-    steps.push(format!("cd {}", sh_quote(&sandbox.to_string_lossy())));
-    format!("{} || exit 127\n", steps.join(" && "))
+/// What the task's shell runs before the task: join the container's cgroups by writing "0" to
+/// their `cgroup.procs`, which the agent opened and hands over as descriptors 3 (and 4), then
+/// close those. Exit status 127 (a shell's "could not run") when a join fails; the shell's
+/// message is in the sandbox's stderr. The sandbox is already the working directory.
+fn prelude(cgroup_fds: usize) -> String {
+    if cgroup_fds == 0 {
+        return String::new();
+    }
+    let fds: Vec<usize> = (3..3 + cgroup_fds).collect();
+    let join: Vec<String> = fds.iter().map(|fd| format!("echo 0 >&{fd}")).collect();
+    let close: Vec<String> = fds.iter().map(|fd| format!("{fd}>&-")).collect();
+    format!(
+        "{} || exit 127\nexec {}\n",
+        join.join(" && "),
+        close.join(" ")
+    )
 }
 
 /// The argv that runs `argv` after the prelude: a shell command (`/bin/sh -c CMD`) gets the
@@ -597,16 +613,20 @@ fn with_prelude(prelude: &str, argv: &[String]) -> Vec<String> {
     }
 }
 
-/// posix_spawn `argv` (through `/bin/sh`, see `with_prelude`) in a new session with these stdio
-/// files and exactly this environment; the pidfd to wait on.
+/// posix_spawn `argv` (through `/bin/sh`, see `with_prelude`) in a new session, in directory
+/// `cwd`, with these stdio files, `pass` as descriptors 3, 4, …, and exactly this environment;
+/// the pidfd to wait on.
+#[allow(unsafe_code)]
 fn spawn_in_session(
     argv: &[String],
     env: &[(String, String)],
     stdio: [&std::fs::File; 3],
+    pass: &[std::fs::File],
+    cwd: std::os::fd::BorrowedFd<'_>,
 ) -> std::io::Result<Process> {
-    use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+    use nix::libc;
     use std::ffi::CString;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
     let cstr = |s: String| {
         CString::new(s).map_err(|_| {
             std::io::Error::new(
@@ -616,32 +636,113 @@ fn spawn_in_session(
         })
     };
     let args: Vec<CString> = argv.iter().cloned().map(cstr).collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = env
+    let envs: Vec<CString> = env
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}")))
         .collect::<Result<_, _>>()?;
-    let mut attr = PosixSpawnAttr::init()?;
-    // A new session; no blocked signals; every signal's disposition reset — the agent ignores
-    // SIGPIPE (Rust does), which a task must not inherit.
-    attr.set_flags(
-        PosixSpawnFlags::from_bits_retain(nix::libc::POSIX_SPAWN_SETSID as i32)
-            | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
-            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
-    )?;
-    attr.set_sigmask(&nix::sys::signal::SigSet::empty())?;
-    let mut defaults = nix::sys::signal::SigSet::all();
-    defaults.remove(nix::sys::signal::Signal::SIGKILL);
-    defaults.remove(nix::sys::signal::Signal::SIGSTOP);
-    attr.set_sigdefault(&defaults)?;
-    let mut actions = PosixSpawnFileActions::init()?;
-    for (i, f) in stdio.iter().enumerate() {
-        actions.add_dup2(f.as_raw_fd(), i as i32)?;
+    let nul_ended = |v: &[CString]| -> Vec<*mut libc::c_char> {
+        v.iter()
+            .map(|c| c.as_ptr().cast_mut())
+            .chain(std::iter::once(std::ptr::null_mut()))
+            .collect()
+    };
+    let (argp, envp) = (nul_ended(&args), nul_ended(&envs));
+    // The file actions run in order in the child: a source descriptor below the last target
+    // could be overwritten by an earlier dup2 before it is copied. The agent's own descriptors
+    // are far above that, but copies above it make sure.
+    let floor = 3 + pass.len() as i32;
+    let mut raised: Vec<std::os::fd::OwnedFd> = Vec::new();
+    let mut sources: Vec<i32> = Vec::new();
+    for f in stdio
+        .iter()
+        .map(|f| f.as_fd())
+        .chain(pass.iter().map(|f| f.as_fd()))
+    {
+        if f.as_raw_fd() < floor {
+            let copy = nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(floor))?;
+            // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+            raised.push(unsafe { std::os::fd::FromRawFd::from_raw_fd(copy) });
+            sources.push(copy);
+        } else {
+            sources.push(f.as_raw_fd());
+        }
     }
-    let pid = posix_spawn(Path::new("/bin/sh"), &actions, &attr, &args, &envp)?;
-    Ok(Process::Spawned {
-        pid: pid.as_raw() as u32,
-        pidfd: pidfd_open(pid.as_raw())?,
-    })
+    let check = |rc: libc::c_int| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::from_raw_os_error(rc))
+        }
+    };
+    // SAFETY: the attribute and file-action objects are initialised before use and destroyed
+    // on every path (guards below); every pointer handed to posix_spawn points into `args`,
+    // `envs`, `argp`, `envp` or a static C string, all alive until it returns; the descriptors
+    // are open (owned by the caller or by `raised`) until then.
+    unsafe {
+        struct Attr(libc::posix_spawnattr_t);
+        impl Drop for Attr {
+            fn drop(&mut self) {
+                // SAFETY: initialised by posix_spawnattr_init before the guard was made.
+                unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+            }
+        }
+        struct Actions(libc::posix_spawn_file_actions_t);
+        impl Drop for Actions {
+            fn drop(&mut self) {
+                // SAFETY: initialised by posix_spawn_file_actions_init before the guard was made.
+                unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+            }
+        }
+        let mut attr = std::mem::MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+        check(libc::posix_spawnattr_init(attr.as_mut_ptr()))?;
+        let mut attr = Attr(attr.assume_init());
+        let mut actions = std::mem::MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+        check(libc::posix_spawn_file_actions_init(actions.as_mut_ptr()))?;
+        let mut actions = Actions(actions.assume_init());
+        // A new session; no blocked signals; every signal's disposition reset — the agent
+        // ignores SIGPIPE (Rust does), which a task must not inherit.
+        check(libc::posix_spawnattr_setflags(
+            &mut attr.0,
+            (libc::POSIX_SPAWN_SETSID as i32
+                | libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+        ))?;
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(set.as_mut_ptr());
+        check(libc::posix_spawnattr_setsigmask(&mut attr.0, set.as_ptr()))?;
+        libc::sigfillset(set.as_mut_ptr());
+        libc::sigdelset(set.as_mut_ptr(), libc::SIGKILL);
+        libc::sigdelset(set.as_mut_ptr(), libc::SIGSTOP);
+        check(libc::posix_spawnattr_setsigdefault(
+            &mut attr.0,
+            set.as_ptr(),
+        ))?;
+        for (target, &source) in sources.iter().enumerate() {
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions.0,
+                source,
+                target as libc::c_int,
+            ))?;
+        }
+        check(libc::posix_spawn_file_actions_addfchdir_np(
+            &mut actions.0,
+            cwd.as_raw_fd(),
+        ))?;
+        let mut pid: libc::pid_t = 0;
+        check(libc::posix_spawn(
+            &mut pid,
+            c"/bin/sh".as_ptr(),
+            &actions.0,
+            &attr.0,
+            argp.as_ptr(),
+            envp.as_ptr(),
+        ))?;
+        drop(raised);
+        Ok(Process::Spawned {
+            pid: pid as u32,
+            pidfd: pidfd_open(pid)?,
+        })
+    }
 }
 
 /// A pidfd for our own child, registered with the runtime: readable once the child has ended.
@@ -675,16 +776,14 @@ impl Launcher for ProcessLauncher {
             program: program.clone(),
             source,
         };
-        std::fs::create_dir_all(&spec.sandbox).map_err(sandbox_err)?;
-        let open_out = |name: &str| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(spec.sandbox.join(name))
-                .map_err(sandbox_err)
+        let dir = match &spec.dir {
+            Some(d) => d.clone(),
+            None => std::fs::create_dir_all(&spec.sandbox)
+                .and_then(|()| Dir::open(&spec.sandbox))
+                .map_err(sandbox_err)?,
         };
-        let stdout = open_out("stdout")?;
-        let stderr = open_out("stderr")?;
+        let stdout = dir.open_append("stdout").map_err(sandbox_err)?;
+        let stderr = dir.open_append("stderr").map_err(sandbox_err)?;
         let user = if self.switch_user && nix::unistd::geteuid().is_root() {
             match spec.user.as_deref().filter(|u| !u.is_empty()) {
                 Some(user) => {
@@ -704,7 +803,15 @@ impl Launcher for ProcessLauncher {
             None => false,
         };
         let procs = if joined {
-            self.cgroups.procs_files(&spec.container_id)
+            self.cgroups
+                .open_procs(&spec.container_id)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(
+                        container_id = spec.container_id,
+                        "could not open the container's cgroups, it runs without limits: {e}"
+                    );
+                    vec![]
+                })
         } else {
             vec![]
         };
@@ -712,9 +819,15 @@ impl Launcher for ProcessLauncher {
             // A command that cannot start fails the launch, as exec would.
             resolve_program(program, &spec.env, &spec.sandbox).map_err(exec_err)?;
             let stdin = std::fs::File::open("/dev/null").map_err(exec_err)?;
-            let argv = with_prelude(&prelude(&procs, &spec.sandbox), &spec.argv);
-            return spawn_in_session(&argv, &spec.env, [&stdin, &stdout, &stderr])
-                .map_err(exec_err);
+            let argv = with_prelude(&prelude(procs.len()), &spec.argv);
+            return spawn_in_session(
+                &argv,
+                &spec.env,
+                [&stdin, &stdout, &stderr],
+                &procs,
+                dir.fd(),
+            )
+            .map_err(exec_err);
         };
         for f in ["", "stdout", "stderr"] {
             let _ = nix::unistd::chown(&spec.sandbox.join(f), Some(u.uid), Some(u.gid));
@@ -730,12 +843,10 @@ impl Launcher for ProcessLauncher {
             .uid(u.uid.as_raw())
             .gid(u.gid.as_raw())
             .kill_on_drop(false);
-        let open = |p: &PathBuf| std::fs::OpenOptions::new().write(true).open(p);
-        let files: Vec<std::fs::File> = procs.iter().filter_map(|p| open(p).ok()).collect();
         use std::os::fd::AsRawFd;
-        before_exec(&mut cmd, files.iter().map(|f| f.as_raw_fd()).collect());
+        before_exec(&mut cmd, procs.iter().map(|f| f.as_raw_fd()).collect());
         let child = cmd.spawn().map_err(exec_err);
-        drop(files);
+        drop(procs);
         child.map(Process::Forked)
     }
 }
@@ -764,22 +875,33 @@ pub fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
+/// `/proc/<pid>/stat`, in one read (std's `read_to_string` asks for the size first and then
+/// reads in growing steps; this is read for every task started).
+fn proc_stat(pid: u32) -> Option<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    // 52 fields of at most 20 digits and a 16-byte name: under 1.2 KB.
+    let mut buf = [0u8; 2048];
+    let n = f.read(&mut buf).ok()?;
+    String::from_utf8(buf[..n].to_vec()).ok()
+}
+
 /// The start time of a process (clock ticks since boot), to tell a re-used pid from ours.
 pub fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = proc_stat(pid)?;
     // The command name may contain spaces and parentheses: fields follow the last ')'.
     let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let mut fields = rest.split_whitespace();
     // State is field 3 overall (index 0 here); a zombie is as good as gone.
-    if fields.first() == Some(&"Z") {
+    if fields.next()? == "Z" {
         return None;
     }
-    fields.get(19)?.parse().ok()
+    fields.nth(18)?.parse().ok()
 }
 
 /// Resident memory and cpu time of a process from /proc (bytes, seconds).
 pub fn process_usage(pid: u32) -> Option<(u64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = proc_stat(pid)?;
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = 100.0;
@@ -801,6 +923,7 @@ mod tests {
                 ("FOO".into(), "it's \"quoted\" $HOME".into()),
             ],
             sandbox: dir.join("sand box"),
+            dir: None,
             user: None,
             limits: None,
             container_id: "c1".into(),
@@ -883,7 +1006,7 @@ mod tests {
                 cg.describe()
             );
         };
-        let (cpu, memory) = (cpu.clone(), memory.clone());
+        let (cpu, memory) = (cpu.path().to_path_buf(), memory.path().to_path_buf());
         let id = |n: &str| format!("pool-test-{}-{n}", std::process::id());
         let (a, b, c) = (id("a"), id("b"), id("c"));
         let read = |dir: &Path, f: &str| {
@@ -947,15 +1070,38 @@ mod tests {
 
     #[test]
     fn shell_commands_keep_one_shell_and_quoting_survives() {
-        let p = prelude(&[PathBuf::from("/cg/it's/cgroup.procs")], Path::new("/sb"));
+        assert_eq!(prelude(0), "");
+        assert_eq!(prelude(1), "echo 0 >&3 || exit 127\nexec 3>&-\n");
         assert_eq!(
-            p,
-            "echo 0 >'/cg/it'\\''s/cgroup.procs' && cd '/sb' || exit 127\n"
+            prelude(2),
+            "echo 0 >&3 && echo 0 >&4 || exit 127\nexec 3>&- 4>&-\n"
         );
         let sh = with_prelude("P\n", &["/bin/sh".into(), "-c".into(), "true".into()]);
         assert_eq!(sh, ["/bin/sh", "-c", "P\ntrue"]);
         let argv = with_prelude("P\n", &["ls".into(), "-l".into()]);
         assert_eq!(argv, ["/bin/sh", "-c", "P\nexec \"$0\" \"$@\"", "ls", "-l"]);
+    }
+
+    #[test]
+    fn a_process_start_time_and_usage_come_from_proc() {
+        let me = std::process::id();
+        let start = process_start_time(me).expect("our own start time");
+        assert_eq!(process_start_time(me), Some(start));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let later = process_start_time(child.id()).expect("the child's start time");
+        assert!(later >= start, "{later} < {start}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            process_start_time(child.id()),
+            None,
+            "a reaped child is gone"
+        );
+        let (rss, _cpu) = process_usage(me).expect("our own usage");
+        assert!(rss > 0);
     }
 
     #[test]

@@ -2,16 +2,18 @@
 //! containers (the built-in command executor, or custom executors over the v1 executor API),
 //! fetches their artifacts, delivers status updates reliably, checkpoints what it runs and
 //! re-adopts it after a restart.
-#![deny(unsafe_code)] // one audited exception: setsid between fork and exec (containerizer)
+#![deny(unsafe_code)] // audited exceptions, in containerizer: posix_spawn, pidfd_open, setsid between fork and exec
 
 mod agent;
 mod checkpoint;
 mod containerizer;
+mod dirfd;
 pub mod docker;
 mod fetcher;
 mod health;
 mod http;
 mod link;
+mod sandbox;
 mod status;
 
 pub use agent::Agent;
@@ -233,6 +235,7 @@ pub fn start(
             .docker
             .clone()
             .map(|c| Arc::new(docker::DockerContainerizer::new(c))),
+        sandboxes: Default::default(),
         cfg,
     });
     agent.recover();

@@ -4,7 +4,8 @@
 
 use crate::agent::Agent;
 use drover_api::agent_protocol::{
-    AgentCall, FromAgent, Register, ToAgent, CALL_PATH, PROTOCOL_VERSION, REGISTER_PATH,
+    AgentCallRef, CallRef, FromAgent, Register, ToAgent, UpdatesRef, CALL_PATH, PROTOCOL_VERSION,
+    REGISTER_PATH,
 };
 use drover_api::recordio;
 use futures_util::StreamExt;
@@ -134,29 +135,33 @@ pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
         let Some(agent_id) = id.filter(|_| registered) else {
             continue;
         };
-        let mut calls: Vec<FromAgent> =
+        let mut queued: Vec<FromAgent> =
             std::mem::take(&mut *agent.outbox.lock().unwrap_or_else(|e| e.into_inner()));
         let due = agent.lock().updates.due(now);
-        if !due.is_empty() {
-            calls.push(FromAgent::Updates { updates: due });
-        }
         let hb = *agent
             .heartbeat_secs
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if now - last_hb >= hb || !calls.is_empty() {
-            if calls.is_empty() {
-                calls.push(FromAgent::Heartbeat);
+        if now - last_hb >= hb || !queued.is_empty() || !due.is_empty() {
+            if queued.is_empty() && due.is_empty() {
+                queued.push(FromAgent::Heartbeat);
             }
             last_hb = now;
         }
-        if calls.is_empty() {
+        if queued.is_empty() && due.is_empty() {
             continue;
+        }
+        let mut calls: Vec<CallRef<'_>> = queued.iter().map(CallRef::Call).collect();
+        if !due.is_empty() {
+            calls.push(CallRef::Updates(UpdatesRef(&due)));
         }
         let url = format!("http://{}{CALL_PATH}", agent.cfg.master);
         match client
             .post(&url)
-            .json(&AgentCall { agent_id, calls })
+            .json(&AgentCallRef {
+                agent_id: &agent_id,
+                calls,
+            })
             .send()
             .await
         {

@@ -1,12 +1,14 @@
 //! The status update manager: per task, updates leave in order and each is resent until the
 //! framework acknowledges it; only then does the next one go. Pure: time comes in as `now`.
+//! Updates are shared (`Arc`): the sender and the journal read them without copying.
 
 use drover_api::agent_protocol::StatusUpdate;
 use drover_api::{FrameworkID, TaskID};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 struct Stream {
-    pending: VecDeque<StatusUpdate>,
+    pending: VecDeque<Arc<StatusUpdate>>,
     sent_at: Option<f64>,
     backoff: f64,
 }
@@ -33,12 +35,17 @@ impl StatusUpdateManager {
             sent_at: None,
             backoff: self.min_retry,
         });
-        s.pending.push_back(u);
+        s.pending.push_back(Arc::new(u));
     }
 
     /// Acknowledge the head update of a task's stream. Returns the acknowledged update if the
     /// uuid matched (a stale or duplicate ack returns None).
-    pub fn ack(&mut self, fid: &FrameworkID, tid: &TaskID, uuid: &[u8]) -> Option<StatusUpdate> {
+    pub fn ack(
+        &mut self,
+        fid: &FrameworkID,
+        tid: &TaskID,
+        uuid: &[u8],
+    ) -> Option<Arc<StatusUpdate>> {
         let key = (fid.clone(), tid.clone());
         let s = self.streams.get_mut(&key)?;
         if s.pending.front().and_then(|u| u.status.uuid.as_deref()) != Some(uuid) {
@@ -54,7 +61,7 @@ impl StatusUpdateManager {
     }
 
     /// Updates to (re)send now: heads never sent, or not acknowledged within their backoff.
-    pub fn due(&mut self, now: f64) -> Vec<StatusUpdate> {
+    pub fn due(&mut self, now: f64) -> Vec<Arc<StatusUpdate>> {
         let mut out = Vec::new();
         let max = self.max_retry;
         for s in self.streams.values_mut() {
@@ -86,10 +93,11 @@ impl StatusUpdateManager {
         }
     }
 
-    pub fn pending(&self, fid: &FrameworkID, tid: &TaskID) -> Vec<StatusUpdate> {
+    /// A task's unacknowledged updates, oldest first.
+    pub fn pending(&self, fid: &FrameworkID, tid: &TaskID) -> Vec<&StatusUpdate> {
         self.streams
             .get(&(fid.clone(), tid.clone()))
-            .map(|s| s.pending.iter().cloned().collect())
+            .map(|s| s.pending.iter().map(|u| &**u).collect())
             .unwrap_or_default()
     }
 

@@ -71,6 +71,37 @@ pub struct AgentCall {
     pub calls: Vec<FromAgent>,
 }
 
+/// An [`AgentCall`] as the agent writes it, borrowing what it sends: its queued calls, then its
+/// due status updates (shared with its status update manager, not copied) as one `UPDATES`.
+/// The same JSON as `AgentCall`.
+#[derive(Serialize, Debug)]
+pub struct AgentCallRef<'a> {
+    pub agent_id: &'a AgentID,
+    pub calls: Vec<CallRef<'a>>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum CallRef<'a> {
+    Call(&'a FromAgent),
+    Updates(UpdatesRef<'a>),
+}
+
+/// `FromAgent::Updates`, borrowed.
+#[derive(Debug)]
+pub struct UpdatesRef<'a>(pub &'a [std::sync::Arc<StatusUpdate>]);
+
+impl Serialize for UpdatesRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("type", "UPDATES")?;
+        let updates: Vec<&StatusUpdate> = self.0.iter().map(|u| &**u).collect();
+        m.serialize_entry("updates", &updates)?;
+        m.end()
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ToAgent {
@@ -117,4 +148,45 @@ pub enum ToAgent {
         task_ids: Vec<TaskID>,
     },
     Ping,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_borrowed_agent_call_is_the_same_json_and_reads_back() {
+        let update = |task: &str, state| StatusUpdate {
+            framework_id: FrameworkID::new("fw"),
+            status: TaskStatus::new(TaskID::new(task), state),
+        };
+        let queued = vec![FromAgent::ExecutorExited {
+            framework_id: FrameworkID::new("fw"),
+            executor_id: ExecutorID::new("e"),
+            status: 9,
+        }];
+        let due = vec![
+            Arc::new(update("a", TaskState::TASK_RUNNING)),
+            Arc::new(update("b", TaskState::TASK_FINISHED)),
+        ];
+        let owned = AgentCall {
+            agent_id: AgentID::new("agent"),
+            calls: vec![
+                queued[0].clone(),
+                FromAgent::Updates {
+                    updates: due.iter().map(|u| (**u).clone()).collect(),
+                },
+            ],
+        };
+        let mut calls: Vec<CallRef<'_>> = queued.iter().map(CallRef::Call).collect();
+        calls.push(CallRef::Updates(UpdatesRef(&due)));
+        let borrowed = AgentCallRef {
+            agent_id: &owned.agent_id,
+            calls,
+        };
+        let text = serde_json::to_string(&borrowed).unwrap();
+        assert_eq!(text, serde_json::to_string(&owned).unwrap());
+        assert_eq!(serde_json::from_str::<AgentCall>(&text).unwrap(), owned);
+    }
 }

@@ -548,8 +548,9 @@ async fn bad_scheduler_calls_are_refused_and_running_tasks_are_untouched() {
         "{msg}"
     );
 
-    // One offer, three invalid tasks: more resources than offered, a duplicate of the running
-    // task's id, no resources at all. Each gets TASK_ERROR naming its problem.
+    // One offer, four invalid tasks: more resources than offered, a duplicate of the running
+    // task's id, no resources at all, an id that would name the sandbox's parent directory.
+    // Each gets TASK_ERROR naming its problem.
     let offer = fw.offers().await.into_iter().next().expect("an offer");
     let too_many = offer_cpus(&offer) + 1.0;
     fw.launch(
@@ -563,6 +564,7 @@ async fn bad_scheduler_calls_are_refused_and_running_tasks_are_untouched() {
             ),
             small_task("keeper", &agent),
             task("no-resources", &agent, vec![], "true"),
+            small_task("..", &agent),
         ],
     )
     .await;
@@ -570,6 +572,7 @@ async fn bad_scheduler_calls_are_refused_and_running_tasks_are_untouched() {
         ("too-big", "more resources"),
         ("keeper", "Task has duplicate ID: keeper"),
         ("no-resources", "Task uses no resources"),
+        ("..", "Task ID '..' is disallowed"),
     ] {
         let s = fw.update(id).await;
         assert_eq!(s.state, TaskState::TASK_ERROR, "{id}: {s:?}");
@@ -609,7 +612,7 @@ async fn bad_scheduler_calls_are_refused_and_running_tasks_are_untouched() {
     let keeper =
         task_in(&tasks["tasks"], "keeper").unwrap_or_else(|| panic!("keeper missing: {tasks:#}"));
     assert_eq!(keeper["state"], "TASK_RUNNING", "{tasks:#}");
-    for id in ["too-big", "no-resources", "on-stale-offer"] {
+    for id in ["too-big", "no-resources", "on-stale-offer", ".."] {
         assert!(
             task_in(&tasks["tasks"], id).is_none(),
             "{id} must not be recorded as a task: {tasks:#}"
@@ -618,7 +621,7 @@ async fn bad_scheduler_calls_are_refused_and_running_tasks_are_untouched() {
     let (s, metrics) = get(&m, "/metrics/snapshot").await;
     assert_eq!(s, 200);
     assert_eq!(metrics["master/tasks_running"], 1.0, "{metrics:#}");
-    assert_eq!(metrics["master/tasks_error"], 3.0, "{metrics:#}");
+    assert_eq!(metrics["master/tasks_error"], 4.0, "{metrics:#}");
     assert_eq!(metrics["master/tasks_lost"], 1.0, "{metrics:#}");
     let health = http()
         .get(format!("http://{m}/health"))

@@ -834,15 +834,7 @@ impl Master {
         batch: &[TaskInfo],
     ) -> Result<Resources, String> {
         let fw = self.frameworks.get(fid).ok_or("framework is gone")?;
-        if t.task_id.value.is_empty() {
-            return Err("Task ID must not be empty".into());
-        }
-        if t.task_id.value.contains('/') || t.task_id.value.chars().any(|c| c.is_control()) {
-            return Err(format!(
-                "Task ID '{}' contains invalid characters",
-                t.task_id
-            ));
-        }
+        validate_id("Task", &t.task_id.value)?;
         if fw.tasks.contains_key(t.task_id.value.as_str())
             || fw.unreachable_tasks.contains_key(t.task_id.value.as_str())
             || batch.iter().any(|b| b.task_id == t.task_id)
@@ -899,9 +891,7 @@ impl Master {
         }
         let mut used = task_res;
         if let Some(e) = exec {
-            if e.executor_id.value.is_empty() {
-                return Err("Executor ID must not be empty".into());
-            }
+            validate_id("Executor", &e.executor_id.value)?;
             let running = self
                 .agents
                 .get(agent_id)
@@ -1014,13 +1004,18 @@ impl Master {
                 .entry((fid.clone(), e.executor_id.clone()))
                 .or_insert_with(|| (e.clone(), role.to_string()));
         }
+        let added: Vec<TaskID> = if self.operator_streams.is_empty() {
+            vec![]
+        } else {
+            tasks.iter().map(|t| t.task_id.clone()).collect()
+        };
         agent.send(&ToAgent::RunTasks {
             framework: framework_info,
             executor: exec,
-            tasks: tasks.clone(),
+            tasks,
         });
-        for t in &tasks {
-            let v = serde_json::json!({"task": self.task_json(fid, &t.task_id)});
+        for tid in &added {
+            let v = serde_json::json!({"task": self.task_json(fid, tid)});
             self.operator_event("TASK_ADDED", v);
         }
     }
@@ -1660,9 +1655,10 @@ impl Master {
             let was_terminal = rec.state.is_terminal();
             rec.state = state;
             rec.set_status_update(state, status.uuid.as_deref());
-            let mut stored = status.clone();
-            stored.data = None;
-            rec.push_status(stored, Some(4), &mut self.ids);
+            // Kept without its data (as Mesos' master does); the framework gets it whole.
+            let data = status.data.take();
+            rec.push_status(&status, Some(4), &mut self.ids);
+            status.data = data;
             if state.is_terminal() && !was_terminal {
                 recovered = Some((rec.role.to_string(), Resources::from_list(&rec.resources())));
                 completed = true;
@@ -1677,9 +1673,9 @@ impl Master {
         // reach (completed), or it is running again (active).
         if let Some(mut rec) = fw.unreachable_tasks.remove(tid) {
             rec.state = state;
-            let mut stored = status.clone();
-            stored.data = None;
-            rec.push_status(stored, None, &mut self.ids);
+            let data = status.data.take();
+            rec.push_status(&status, None, &mut self.ids);
+            status.data = data;
             if state.is_terminal() {
                 push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
             } else {
@@ -1690,10 +1686,6 @@ impl Master {
                 }
             }
         }
-        let Some(fw) = self.frameworks.get_mut(&fid) else {
-            return;
-        };
-        fw.send(&Event::update(status.clone()));
         *self
             .counters
             .tasks_by_state
@@ -1712,6 +1704,9 @@ impl Master {
                 "TASK_UPDATED",
                 serde_json::json!({"framework_id": fid, "status": status, "state": state}),
             );
+        }
+        if let Some(fw) = self.frameworks.get_mut(&fid) {
+            fw.send(&Event::update(status));
         }
     }
 
@@ -1803,7 +1798,7 @@ impl Master {
                 s.unreachable_time = Some(time_info(unix));
             }
             rec.state = state;
-            rec.push_status(s.clone(), None, &mut self.ids);
+            rec.push_status(&s, None, &mut self.ids);
             fw.send(&Event::update(s));
             *self
                 .counters
@@ -1856,6 +1851,25 @@ pub fn push_bounded<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
         q.pop_front();
     }
     q.push_back(item);
+}
+
+/// A task or executor id names a directory of the agent's sandbox tree (as in Mesos'
+/// `validateID`): not empty, at most 255 bytes, not `.` or `..`, no `/`, backslash or control
+/// characters.
+fn validate_id(kind: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("{kind} ID must not be empty"));
+    }
+    if id.len() > 255 {
+        return Err(format!("{kind} ID must not be longer than 255 bytes"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{kind} ID '{id}' is disallowed"));
+    }
+    if id.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+        return Err(format!("{kind} ID '{id}' contains invalid characters"));
+    }
+    Ok(())
 }
 
 fn validate_role(r: &str) -> Result<(), ApiError> {

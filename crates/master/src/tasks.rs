@@ -54,6 +54,12 @@ impl Bytes {
             Err(_) => Bytes::Other(v.into_boxed_slice()),
         }
     }
+    fn from_slice(v: &[u8]) -> Self {
+        match <[u8; 16]>::try_from(v) {
+            Ok(a) => Bytes::Uuid(a),
+            Err(_) => Bytes::Other(Box::from(v)),
+        }
+    }
     fn to_vec(&self) -> Vec<u8> {
         match self {
             Bytes::Uuid(a) => a.to_vec(),
@@ -156,7 +162,7 @@ enum Container {
 }
 
 impl Container {
-    fn new(v: serde_json::Value, prev: Option<&Container>) -> Self {
+    fn new(v: &serde_json::Value, prev: Option<&Container>) -> Self {
         let id = v
             .as_object()
             .filter(|m| m.len() == 1)
@@ -168,7 +174,7 @@ impl Container {
         match (id, prev) {
             (Some(id), Some(Container::Id(p))) if &**p == id => Container::Id(p.clone()),
             (Some(id), _) => Container::Id(Arc::from(id)),
-            (None, _) => Container::Json(Box::new(v)),
+            (None, _) => Container::Json(Box::new(v.clone())),
         }
     }
     fn to_json(&self) -> serde_json::Value {
@@ -309,7 +315,7 @@ impl TaskRec {
         });
         let mut stored = Vec::with_capacity(statuses.len());
         for s in statuses {
-            let st = rec.store(s, stored.last(), ids);
+            let st = rec.store(&s, stored.last(), ids);
             stored.push(st);
         }
         rec.statuses = stored.into_boxed_slice();
@@ -359,7 +365,7 @@ impl TaskRec {
     }
 
     /// Append `s` to the status history, dropping the oldest first when `keep` are stored.
-    pub fn push_status(&mut self, s: TaskStatus, keep: Option<usize>, ids: &mut Interner) {
+    pub fn push_status(&mut self, s: &TaskStatus, keep: Option<usize>, ids: &mut Interner) {
         let st = self.store(s, self.statuses.last(), ids);
         let mut v = std::mem::take(&mut self.statuses).into_vec();
         if keep.is_some_and(|k| v.len() >= k) && !v.is_empty() {
@@ -374,9 +380,11 @@ impl TaskRec {
         self.statuses = std::mem::take(&mut from.statuses);
     }
 
+    /// A status as kept: what differs from the task and the status before it (copied from the
+    /// wire status, which goes on to the framework).
     fn store(
         &self,
-        s: TaskStatus,
+        s: &TaskStatus,
         prev: Option<&StoredStatus>,
         ids: &mut Interner,
     ) -> StoredStatus {
@@ -399,29 +407,32 @@ impl TaskRec {
         let prev_exec = prev.and_then(|p| p.executor_id.as_ref());
         let prev_agent = prev.and_then(|p| p.agent_id.as_ref());
         let rare = RareStatusFields {
-            task_id: (*task_id.value != *self.task_id).then_some(task_id),
-            data,
-            labels,
+            task_id: (*task_id.value != *self.task_id).then(|| task_id.clone()),
+            data: data.clone(),
+            labels: labels.clone(),
         };
         StoredStatus {
-            state,
-            source,
-            reason,
-            healthy,
-            timestamp,
-            uuid: uuid.map(Bytes::new),
-            agent_id: agent_id.map(|a| share(&a.value, &[Some(&self.agent_id), prev_agent], ids)),
-            executor_id: executor_id.map(|e| {
+            state: *state,
+            source: *source,
+            reason: *reason,
+            healthy: *healthy,
+            timestamp: *timestamp,
+            uuid: uuid.as_deref().map(Bytes::from_slice),
+            agent_id: agent_id
+                .as_ref()
+                .map(|a| share(&a.value, &[Some(&self.agent_id), prev_agent], ids)),
+            executor_id: executor_id.as_ref().map(|e| {
                 share(
                     &e.value,
                     &[Some(&self.task_id), self.executor_id.as_ref(), prev_exec],
                     ids,
                 )
             }),
-            message: message.map(String::into_boxed_str),
+            message: message.as_deref().map(Box::from),
             container: container_status
+                .as_ref()
                 .map(|c| Container::new(c, prev.and_then(|p| p.container.as_ref()))),
-            unreachable_time: unreachable_time.map(|t| t.nanoseconds),
+            unreachable_time: unreachable_time.as_ref().map(|t| t.nanoseconds),
             rare: if rare.task_id.is_none() && rare.data.is_none() && rare.labels.is_none() {
                 None
             } else {
@@ -658,7 +669,7 @@ mod tests {
             let s = agent_status("t", state, i as u8);
             rec.state = state;
             rec.set_status_update(state, s.uuid.as_deref());
-            rec.push_status(s.clone(), Some(4), &mut ids);
+            rec.push_status(&s, Some(4), &mut ids);
             wire.state = state;
             wire.status_update_state = Some(state);
             wire.status_update_uuid = s.uuid.clone();
@@ -683,7 +694,7 @@ mod tests {
         assert!(Arc::ptr_eq(y, &rec.agent_id));
         assert!(Arc::ptr_eq(&rec.name, &rec.task_id));
 
-        rec.push_status(agent_status("t", TaskState::TASK_LOST, 9), None, &mut ids);
+        rec.push_status(&agent_status("t", TaskState::TASK_LOST, 9), None, &mut ids);
         assert_eq!(rec.to_task().statuses.len(), 5);
     }
 
