@@ -1224,6 +1224,9 @@ impl Agent {
         drop(st);
         for (fid, tid, pid, start, cid) in watch {
             tracing::info!(task_id = %tid, pid, "re-adopting task");
+            if !self.cgroups.adopt(&cid, pid) {
+                tracing::info!(task_id = %tid, "the task's cgroups were not found: no limits to clean up");
+            }
             crate::health::watch(self, &fid, &tid);
             let me = self.clone();
             tokio::spawn(async move {

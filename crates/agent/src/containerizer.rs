@@ -191,10 +191,9 @@ impl Cgroups {
                 cfs,
                 pool,
             } => (|| -> std::io::Result<bool> {
-                let id = container_id;
                 let want = Written::of(limits, *cfs);
                 // Write what differs from what the pair was given before.
-                let write = |had: Written| -> std::io::Result<()> {
+                let write = |id: &str, had: Written| -> std::io::Result<()> {
                     if had.shares != want.shares {
                         cpu.write(
                             &format!("{id}/cpu.shares"),
@@ -217,23 +216,25 @@ impl Cgroups {
                     }
                     Ok(())
                 };
-                let fresh = || -> std::io::Result<()> {
-                    cpu.ensure_dir(id)?;
-                    memory.ensure_dir(id)?;
-                    write(Written::default())
+                let fresh = || -> std::io::Result<String> {
+                    let name = Pool::new_name();
+                    cpu.ensure_dir(&name)?;
+                    memory.ensure_dir(&name)?;
+                    write(&name, Written::default())?;
+                    Ok(name)
                 };
-                // A pooled pair, renamed to this container; a new pair when there is none or the
-                // reused one takes no new limit (memory in use above it).
-                match pool.take(cpu, memory, id) {
-                    Some(had) if write(had).is_ok() => {}
-                    Some(_) => {
-                        let _ = cpu.rmdir(id);
-                        let _ = memory.rmdir(id);
-                        fresh()?;
+                // A pooled pair; a new pair when there is none or the pooled one takes no new
+                // limit (memory in use above it).
+                let name = match pool.take() {
+                    Some((name, had)) if write(&name, had).is_ok() => name,
+                    Some((name, _)) => {
+                        let _ = cpu.rmdir(&name);
+                        let _ = memory.rmdir(&name);
+                        fresh()?
                     }
                     None => fresh()?,
-                }
-                pool.written(id, want);
+                };
+                pool.bind(container_id, name, want);
                 Ok(true)
             })(),
             Cgroups::V2 { root, cfs } => (|| -> std::io::Result<bool> {
@@ -265,7 +266,10 @@ impl Cgroups {
     /// The container's `cgroup.procs` files, open for writing: a process writes "0" to each to
     /// join the container's cgroups.
     pub fn open_procs(&self, container_id: &str) -> std::io::Result<Vec<std::fs::File>> {
-        let procs = format!("{container_id}/cgroup.procs");
+        let Some(name) = self.name_of(container_id) else {
+            return Ok(vec![]);
+        };
+        let procs = format!("{name}/cgroup.procs");
         match self {
             Cgroups::None(_) => Ok(vec![]),
             Cgroups::V1 { cpu, memory, .. } => {
@@ -275,14 +279,59 @@ impl Cgroups {
         }
     }
 
+    /// The directory name of a container's cgroup: v1 pairs are pooled and named by slot
+    /// (`task-<agent pid>-<n>`; renaming them per container cost ~4% of a short task's CPU),
+    /// v2 ones are named by container id.
+    fn name_of(&self, container_id: &str) -> Option<String> {
+        match self {
+            Cgroups::None(_) => None,
+            Cgroups::V1 { pool, .. } => pool.name(container_id),
+            Cgroups::V2 { .. } => Some(container_id.to_string()),
+        }
+    }
+
+    /// Find the cgroup of a container the agent re-adopts (after a restart) from its process's
+    /// `/proc/<pid>/cgroup`; whether it was found.
+    pub fn adopt(&self, container_id: &str, pid: u32) -> bool {
+        let Cgroups::V1 {
+            cpu, memory, pool, ..
+        } = self
+        else {
+            return matches!(self, Cgroups::V2 { .. });
+        };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return false;
+        };
+        // v1 lines are `<id>:<controllers>:<path>`; ours end in `/drover/<name>`.
+        let under = |want: &str| {
+            text.lines().find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == want)
+                    .then(|| path.rsplit_once("/drover/").map(|(_, n)| n.to_string()))?
+            })
+        };
+        match (under("cpu"), under("memory")) {
+            (Some(c), Some(m)) if c == m && cpu.exists(&c) && memory.exists(&m) => {
+                // What it was given is not known: every limit is written when it is reused.
+                pool.bind(container_id, c, Written::default());
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the kernel OOM-killed something in this container's cgroup.
     pub fn oom_killed(&self, container_id: &str) -> bool {
+        let Some(name) = self.name_of(container_id) else {
+            return false;
+        };
         let text = match self {
             Cgroups::None(_) => return false,
-            Cgroups::V1 { memory, .. } => {
-                memory.read_string(&format!("{container_id}/memory.oom_control"))
-            }
-            Cgroups::V2 { root, .. } => root.read_string(&format!("{container_id}/memory.events")),
+            Cgroups::V1 { memory, .. } => memory.read_string(&format!("{name}/memory.oom_control")),
+            Cgroups::V2 { root, .. } => root.read_string(&format!("{name}/memory.events")),
         };
         text.map(|t| {
             t.lines().any(|l| {
@@ -296,8 +345,9 @@ impl Cgroups {
 
     /// Resource usage of the container: (cpu seconds, memory bytes).
     pub fn usage(&self, container_id: &str) -> Option<(f64, u64)> {
+        let name = self.name_of(container_id)?;
         let number = |dir: &Dir, file: &str| -> u64 {
-            dir.read_string(&format!("{container_id}/{file}"))
+            dir.read_string(&format!("{name}/{file}"))
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(0)
@@ -311,7 +361,7 @@ impl Cgroups {
                     .parent()?
                     .join("cpuacct")
                     .join("drover")
-                    .join(container_id)
+                    .join(&name)
                     .join("cpuacct.usage");
                 let cpu_ns: u64 = std::fs::read_to_string(acct)
                     .ok()
@@ -320,7 +370,7 @@ impl Cgroups {
                 Some((cpu_ns as f64 / 1e9, number(memory, "memory.usage_in_bytes")))
             }
             Cgroups::V2 { root, .. } => {
-                let stat = root.read_string(&format!("{container_id}/cpu.stat")).ok()?;
+                let stat = root.read_string(&format!("{name}/cpu.stat")).ok()?;
                 let usec: u64 = stat
                     .lines()
                     .find_map(|l| {
@@ -346,9 +396,12 @@ impl Cgroups {
             Cgroups::V1 {
                 cpu, memory, pool, ..
             } => {
-                if oom_killed || !pool.give_back(cpu, memory, container_id) {
-                    let _ = cpu.rmdir(container_id);
-                    let _ = memory.rmdir(container_id);
+                let Some((name, w)) = pool.unbind(container_id) else {
+                    return;
+                };
+                if oom_killed || !pool.keep(cpu, memory, name.clone(), w) {
+                    let _ = cpu.rmdir(&name);
+                    let _ = memory.rmdir(&name);
                 }
             }
             Cgroups::V2 { root, .. } => {
@@ -389,12 +442,11 @@ impl Written {
     }
 }
 
-/// Empty v1 cgroup pairs (cpu, memory) kept for the next container. Creating and removing a
-/// cgroup is most of what a short task costs the kernel (per-cgroup state and ~30 control files
-/// for the memory controller); a pair that held a task that ended cleanly is renamed to the next
-/// container instead, and only limits that differ are written. cgroup v1 renames within a parent
-/// only, so pooled pairs sit beside the containers' as `pool-<agent pid>-<n>`. Not reused: a
-/// pair with a process left in it or an OOM kill in its history.
+/// v1 cgroup pairs (cpu, memory), named by slot, and the containers they belong to. Creating
+/// and removing a cgroup is most of what a short task costs the kernel (per-cgroup state and ~30
+/// control files for the memory controller); a pair that held a task that ended cleanly is kept
+/// for the next container instead, and only limits that differ are written. Not reused: a pair
+/// with a process left in it or an OOM kill in its history.
 #[derive(Debug, Default)]
 pub struct Pool {
     state: Mutex<PoolState>,
@@ -402,43 +454,58 @@ pub struct Pool {
 
 #[derive(Debug, Default)]
 struct PoolState {
+    /// Empty pairs: name, what they were given.
     free: Vec<(String, Written)>,
-    /// What each live container's pair was given.
-    live: std::collections::HashMap<String, Written>,
+    /// Each live container's pair and what it was given.
+    live: std::collections::HashMap<String, (String, Written)>,
 }
 
-/// Enough for bursts of short tasks; beyond it pairs are removed as before.
+/// Enough for bursts of short tasks; beyond it pairs are removed.
 const POOL_MAX: usize = 512;
 
 /// The most memory still charged to an ended container's cgroup for it to be emptied and kept.
 const POOL_MAX_CHARGED: u64 = 8 << 20;
+
+/// Names of pairs: this prefix, the pid of the agent that made them, a number.
+const SLOT_PREFIX: &str = "task-";
 
 impl Pool {
     fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn written(&self, cid: &str, w: Written) {
-        self.lock().live.insert(cid.to_string(), w);
+    /// A name for a new pair, unique on the host while this process lives (`drover up` runs
+    /// several agents, each with its own pool, in one process).
+    fn new_name() -> String {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{SLOT_PREFIX}{}-{n}", std::process::id())
     }
 
-    /// Rename a pooled pair to `cid`; what it was given. None: no pair (or it could not be
-    /// renamed: then it is removed).
-    fn take(&self, cpu: &Dir, memory: &Dir, cid: &str) -> Option<Written> {
-        let (name, w) = self.lock().free.pop()?;
-        rename_pair(cpu, memory, &name, cid).then_some(w)
+    fn take(&self) -> Option<(String, Written)> {
+        self.lock().free.pop()
     }
 
-    /// Keep `cid`'s pair for later if it is empty and clean (the caller knows it saw no OOM
-    /// kill); whether it was kept or is gone.
-    fn give_back(&self, cpu: &Dir, memory: &Dir, cid: &str) -> bool {
-        let written = self.lock().live.remove(cid);
-        let Some(w) = written else { return false };
+    fn bind(&self, cid: &str, name: String, w: Written) {
+        self.lock().live.insert(cid.to_string(), (name, w));
+    }
+
+    fn name(&self, cid: &str) -> Option<String> {
+        self.lock().live.get(cid).map(|(n, _)| n.clone())
+    }
+
+    fn unbind(&self, cid: &str) -> Option<(String, Written)> {
+        self.lock().live.remove(cid)
+    }
+
+    /// Keep an ended container's pair for later if it is empty and clean (the caller knows it
+    /// saw no OOM kill); whether it was kept.
+    fn keep(&self, cpu: &Dir, memory: &Dir, name: String, w: Written) -> bool {
         if self.lock().free.len() >= POOL_MAX {
             return false;
         }
         let empty = |dir: &Dir| {
-            dir.read_string(&format!("{cid}/cgroup.procs"))
+            dir.read_string(&format!("{name}/cgroup.procs"))
                 .map(|b| b.is_empty())
                 .unwrap_or(false)
         };
@@ -446,7 +513,7 @@ impl Pool {
         // removed instead — rmdir hands its charges to the parent without reclaiming them, where
         // force_empty would reclaim them all, on the agent's thread.
         let charged = memory
-            .read_string(&format!("{cid}/memory.usage_in_bytes"))
+            .read_string(&format!("{name}/memory.usage_in_bytes"))
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok());
         let Some(charged) = charged.filter(|&b| b <= POOL_MAX_CHARGED) else {
@@ -459,15 +526,9 @@ impl Pool {
         // Only when there are some: force_empty drains every CPU's page lists first, waiting
         // for a kernel worker on each (most short tasks leave nothing charged).
         if charged > 0 {
-            let _ = memory.write(&format!("{cid}/memory.force_empty"), b"0");
+            let _ = memory.write(&format!("{name}/memory.force_empty"), b"0");
         }
-        // Unique in the process: `drover up` runs several agents, each with its own pool, in one.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("pool-{}-{n}", std::process::id());
-        if rename_pair(cpu, memory, cid, &name) {
-            self.lock().free.push((name, w));
-        }
+        self.lock().free.push((name, w));
         true
     }
 
@@ -479,7 +540,9 @@ impl Pool {
         }
     }
 
-    /// Pooled pairs of agents that are gone (killed before they could drain their pool).
+    /// Pairs of agents that are gone (killed before they could drain their pool, or whose tasks
+    /// ended while they were down). A pair with a process in it cannot be removed, and stays:
+    /// the agent that restarts finds it through the process (`adopt`).
     fn remove_stale(cpu: &Dir, memory: &Dir) {
         for dir in [cpu, memory] {
             let Ok(entries) = std::fs::read_dir(dir.path()) else {
@@ -487,8 +550,10 @@ impl Pool {
             };
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
+                // `pool-` pairs are from agents before slot names.
                 let Some(pid) = name
-                    .strip_prefix("pool-")
+                    .strip_prefix(SLOT_PREFIX)
+                    .or_else(|| name.strip_prefix("pool-"))
                     .and_then(|r| r.split('-').next())
                     .and_then(|p| p.parse::<u32>().ok())
                 else {
@@ -500,20 +565,6 @@ impl Pool {
             }
         }
     }
-}
-
-/// Rename a v1 cgroup pair (cpu and memory) from `from` to `to`; whether both moved. Half
-/// renamed, whatever is left under either name is removed.
-fn rename_pair(cpu: &Dir, memory: &Dir, from: &str, to: &str) -> bool {
-    let c = cpu.rename(from, to);
-    let m = memory.rename(from, to);
-    if c.is_ok() && m.is_ok() {
-        return true;
-    }
-    for (dir, r) in [(cpu, c), (memory, m)] {
-        let _ = dir.rmdir(if r.is_ok() { to } else { from });
-    }
-    false
 }
 
 /// Starts processes. A trait so the agent's logic can be driven with a recording fake.
@@ -995,10 +1046,11 @@ mod tests {
     }
 
     /// Real cgroups (these machines have v1 and run tests as root): a pair goes back to the
-    /// pool when its container ends cleanly, is renamed to the next container with only the
-    /// changed limits written, and nothing is left after a drain.
+    /// pool when its container ends cleanly, serves the next container with only the changed
+    /// limits written, is found again through its process by an agent that restarted, and
+    /// nothing is left after a drain.
     #[test]
-    fn cgroup_pairs_are_reused_with_their_new_limits_and_drained() {
+    fn cgroup_pairs_are_reused_with_their_new_limits_adopted_and_drained() {
         let cg = Cgroups::detect(Path::new("/sys/fs/cgroup"), true);
         let Cgroups::V1 { cpu, memory, .. } = &cg else {
             panic!(
@@ -1007,8 +1059,8 @@ mod tests {
             );
         };
         let (cpu, memory) = (cpu.path().to_path_buf(), memory.path().to_path_buf());
-        let id = |n: &str| format!("pool-test-{}-{n}", std::process::id());
-        let (a, b, c) = (id("a"), id("b"), id("c"));
+        let id = |n: &str| format!("test-{}-{n}", std::process::id());
+        let (a, b, c, d) = (id("a"), id("b"), id("c"), id("d"));
         let read = |dir: &Path, f: &str| {
             std::fs::read_to_string(dir.join(f))
                 .unwrap()
@@ -1020,52 +1072,71 @@ mod tests {
             mem_mb: 32.0,
         };
         assert!(cg.prepare(&a, small));
-        assert_eq!(read(&cpu.join(&a), "cpu.shares"), "512");
+        let pair = cg.name_of(&a).expect("a's pair");
+        assert_eq!(read(&cpu.join(&pair), "cpu.shares"), "512");
         cg.destroy(&a);
-        assert!(!cpu.join(&a).exists() && !memory.join(&a).exists());
-        let pooled = |dir: &Path| {
-            std::fs::read_dir(dir)
-                .unwrap()
-                .flatten()
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with(&format!("pool-{}-", std::process::id()))
-                })
-                .count()
-        };
-        assert_eq!((pooled(&cpu), pooled(&memory)), (1, 1));
+        assert_eq!(cg.name_of(&a), None);
+        assert!(
+            cpu.join(&pair).exists() && memory.join(&pair).exists(),
+            "kept for the next container"
+        );
         // The pooled pair becomes b's, with b's limits.
         let big = Limits {
             cpus: 2.0,
             mem_mb: 64.0,
         };
         assert!(cg.prepare(&b, big));
-        assert_eq!((pooled(&cpu), pooled(&memory)), (0, 0));
-        assert_eq!(read(&cpu.join(&b), "cpu.shares"), "2048");
-        assert_eq!(read(&cpu.join(&b), "cpu.cfs_quota_us"), "200000");
+        assert_eq!(cg.name_of(&b).as_ref(), Some(&pair));
+        assert_eq!(read(&cpu.join(&pair), "cpu.shares"), "2048");
+        assert_eq!(read(&cpu.join(&pair), "cpu.cfs_quota_us"), "200000");
         assert_eq!(
-            read(&memory.join(&b), "memory.limit_in_bytes"),
+            read(&memory.join(&pair), "memory.limit_in_bytes"),
             (64u64 << 20).to_string()
         );
-        // A pair with a process in it is not pooled.
+        // A pair with a process in it is not pooled, and cannot be removed while it is there.
         assert!(cg.prepare(&c, small));
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        std::fs::write(memory.join(&c).join("cgroup.procs"), child.id().to_string()).unwrap();
+        let busy = cg.name_of(&c).expect("c's pair");
+        assert_ne!(busy, pair);
+        let sleep = || {
+            std::process::Command::new("sleep")
+                .arg("30")
+                .spawn()
+                .unwrap()
+        };
+        let mut child = sleep();
+        std::fs::write(
+            memory.join(&busy).join("cgroup.procs"),
+            child.id().to_string(),
+        )
+        .unwrap();
         cg.destroy(&c);
-        assert!(memory.join(&c).exists(), "a busy cgroup stays where it is");
+        assert!(
+            memory.join(&busy).exists(),
+            "a busy cgroup stays where it is"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
-        cg.destroy(&b);
-        assert_eq!(pooled(&cpu), 1);
-        cg.drain_pool();
-        assert_eq!((pooled(&cpu), pooled(&memory)), (0, 0));
+        // (Its cpu half, empty, was removed.)
+        std::fs::remove_dir(memory.join(&busy)).unwrap();
+        // A restarted agent (a new pool) finds d's pair through d's process.
+        assert!(cg.prepare(&d, small));
+        let ds = cg.name_of(&d).expect("d's pair");
+        let mut child = sleep();
         for dir in [&cpu, &memory] {
-            let _ = std::fs::remove_dir(dir.join(&c));
+            std::fs::write(dir.join(&ds).join("cgroup.procs"), child.id().to_string()).unwrap();
         }
+        let restarted = Cgroups::detect(Path::new("/sys/fs/cgroup"), true);
+        assert_eq!(restarted.name_of(&d), None);
+        assert!(restarted.adopt(&d, child.id()));
+        assert_eq!(restarted.name_of(&d).as_ref(), Some(&ds));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        restarted.destroy(&d);
+        restarted.drain_pool();
+        assert!(!cpu.join(&ds).exists() && !memory.join(&ds).exists());
+        cg.destroy(&b);
+        cg.drain_pool();
+        assert!(!cpu.join(&pair).exists() && !memory.join(&pair).exists());
     }
 
     #[test]

@@ -112,8 +112,8 @@ pub fn processes_under(root: &Path) -> Vec<(i32, PathBuf)> {
 
 /// SIGKILL every process working under `root` (a test cluster's work dir) and its session: the
 /// tasks of agents a test killed with -9 and never restarted, or of a stop that timed out. Then
-/// remove the cgroups of the cluster's containers that no agent was left to remove (their ids
-/// are the sandboxes' `runs/<id>` directories).
+/// remove the cgroups that agents no longer alive left behind (named `task-<agent pid>-<n>`; a
+/// restarted agent removes them too, but a killed one may never restart).
 pub fn kill_strays(root: &Path) {
     for (pid, _) in processes_under(root) {
         use nix::sys::signal::{kill, killpg, Signal};
@@ -121,32 +121,24 @@ pub fn kill_strays(root: &Path) {
         let _ = killpg(pid, Signal::SIGKILL);
         let _ = kill(pid, Signal::SIGKILL);
     }
-    let mut containers = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if dir.file_name().is_some_and(|n| n == "runs") {
-                containers.push(e.file_name());
-            } else {
-                stack.push(e.path());
-            }
-        }
-    }
+    let stale = |name: &str| {
+        name.strip_prefix("task-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    };
     // The killed processes leave their cgroups as they die: a few tries.
     for _ in 0..20 {
-        containers.retain(|c| {
-            ["cpu", "memory"].iter().any(|ctl| {
-                let d = Path::new("/sys/fs/cgroup").join(ctl).join("drover").join(c);
-                d.exists() && std::fs::remove_dir(&d).is_err()
-            })
-        });
-        if containers.is_empty() {
+        let mut busy = false;
+        for ctl in ["cpu", "memory"] {
+            let dir = Path::new("/sys/fs/cgroup").join(ctl).join("drover");
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if stale(&e.file_name().to_string_lossy()) {
+                    busy |= std::fs::remove_dir(e.path()).is_err();
+                }
+            }
+        }
+        if !busy {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
