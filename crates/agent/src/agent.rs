@@ -374,8 +374,8 @@ impl Agent {
             }
         };
         let cmd = t.command.clone().unwrap_or_default();
-        let dir = match self.sandboxes.create(&sandbox) {
-            Ok(d) => d,
+        match self.sandboxes.create(&sandbox) {
+            Ok(()) => {}
             Err(e) => {
                 self.task_update(
                     &fid,
@@ -446,7 +446,7 @@ impl Agent {
             argv,
             env,
             sandbox: sandbox.clone(),
-            dir: Some(dir),
+            sandbox_made: true,
             user,
             limits: Some(Self::limits_of(&t.resources)),
             container_id: cid.clone(),
@@ -583,8 +583,8 @@ impl Agent {
             }
             me.executor_gone(&fid, &e.executor_id, -1);
         };
-        let dir = match self.sandboxes.create(&sandbox) {
-            Ok(d) => d,
+        match self.sandboxes.create(&sandbox) {
+            Ok(()) => {}
             Err(err) => {
                 fail_all(&self, format!("Failed to create sandbox: {err}"));
                 return;
@@ -624,7 +624,7 @@ impl Agent {
             argv,
             env,
             sandbox: sandbox.clone(),
-            dir: Some(dir),
+            sandbox_made: true,
             user: cmd
                 .user
                 .clone()

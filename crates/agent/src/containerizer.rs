@@ -15,6 +15,8 @@
 //! switch is needed it is fork with the same steps between fork and exec.
 
 use crate::dirfd::Dir;
+use crate::spawner::Local;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -85,8 +87,8 @@ pub struct ProcessSpec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub sandbox: PathBuf,
-    /// The sandbox, made and held open by the caller (`Sandboxes`); None: the launcher makes it.
-    pub dir: Option<Dir>,
+    /// The caller made the sandbox (`Sandboxes`); false: the launcher makes it.
+    pub sandbox_made: bool,
     pub user: Option<String>,
     pub limits: Option<Limits>,
     pub container_id: String,
@@ -263,8 +265,21 @@ impl Cgroups {
         })
     }
 
-    /// The container's `cgroup.procs` files, open for writing: a process writes "0" to each to
-    /// join the container's cgroups.
+    /// The container's `cgroup.procs` files: a process writes "0" to each to join the
+    /// container's cgroups.
+    pub fn procs_paths(&self, container_id: &str) -> Vec<PathBuf> {
+        let Some(name) = self.name_of(container_id) else {
+            return vec![];
+        };
+        let procs = format!("{name}/cgroup.procs");
+        match self {
+            Cgroups::None(_) => vec![],
+            Cgroups::V1 { cpu, memory, .. } => vec![cpu.join(&procs), memory.join(&procs)],
+            Cgroups::V2 { root, .. } => vec![root.join(&procs)],
+        }
+    }
+
+    /// The same, open for writing.
     pub fn open_procs(&self, container_id: &str) -> std::io::Result<Vec<std::fs::File>> {
         let Some(name) = self.name_of(container_id) else {
             return Ok(vec![]);
@@ -576,6 +591,8 @@ pub struct ProcessLauncher {
     pub cgroups: Cgroups,
     /// Switch to the task's user (needs root); when false, tasks run as the agent's user.
     pub switch_user: bool,
+    /// Where tasks are started from (see `spawner`).
+    pub spawner: crate::spawner::Spawner,
 }
 
 /// A started task process.
@@ -666,15 +683,15 @@ fn with_prelude(prelude: &str, argv: &[String]) -> Vec<String> {
 
 /// posix_spawn `argv` (through `/bin/sh`, see `with_prelude`) in a new session, in directory
 /// `cwd`, with these stdio files, `pass` as descriptors 3, 4, …, and exactly this environment;
-/// the pidfd to wait on.
+/// its pid. Runs on the spawner thread, with descriptors of its table.
 #[allow(unsafe_code)]
 fn spawn_in_session(
     argv: &[String],
     env: &[(String, String)],
-    stdio: [&std::fs::File; 3],
-    pass: &[std::fs::File],
-    cwd: std::os::fd::BorrowedFd<'_>,
-) -> std::io::Result<Process> {
+    stdio: [&OwnedFd; 3],
+    pass: &[OwnedFd],
+    cwd: BorrowedFd<'_>,
+) -> std::io::Result<u32> {
     use nix::libc;
     use std::ffi::CString;
     use std::os::fd::{AsFd, AsRawFd};
@@ -768,6 +785,11 @@ fn spawn_in_session(
             &mut attr.0,
             set.as_ptr(),
         ))?;
+        // The working directory first: its descriptor may be one the dup2s below replace.
+        check(libc::posix_spawn_file_actions_addfchdir_np(
+            &mut actions.0,
+            cwd.as_raw_fd(),
+        ))?;
         for (target, &source) in sources.iter().enumerate() {
             check(libc::posix_spawn_file_actions_adddup2(
                 &mut actions.0,
@@ -775,10 +797,6 @@ fn spawn_in_session(
                 target as libc::c_int,
             ))?;
         }
-        check(libc::posix_spawn_file_actions_addfchdir_np(
-            &mut actions.0,
-            cwd.as_raw_fd(),
-        ))?;
         let mut pid: libc::pid_t = 0;
         check(libc::posix_spawn(
             &mut pid,
@@ -789,10 +807,104 @@ fn spawn_in_session(
             envp.as_ptr(),
         ))?;
         drop(raised);
-        Ok(Process::Spawned {
-            pid: pid as u32,
-            pidfd: pidfd_open(pid)?,
-        })
+        Ok(pid as u32)
+    }
+}
+
+/// A task's start, as the spawner thread carries it out: everything is opened there, from paths.
+struct SpawnJob {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    sandbox: PathBuf,
+    /// The container's `cgroup.procs` files (none: no limits).
+    procs: Vec<PathBuf>,
+}
+
+enum SpawnFailure {
+    Sandbox(std::io::Error),
+    Exec(std::io::Error),
+}
+
+impl SpawnJob {
+    fn run(self, local: &mut Local) -> Result<u32, SpawnFailure> {
+        use nix::fcntl::{openat, OFlag};
+        use nix::sys::stat::Mode;
+        let open_at = |local: &mut Local, base: &Path, rel: &str, flags: OFlag| {
+            let at = |local: &mut Local| -> std::io::Result<OwnedFd> {
+                openat(
+                    local.dir(base)?,
+                    rel,
+                    flags | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o644),
+                )
+                .map_err(std::io::Error::from)
+            };
+            // A directory held open that was removed since (and made again) is opened again.
+            at(local).or_else(|_| {
+                local.forget(base);
+                at(local)
+            })
+        };
+        let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+        let run = match crate::sandbox::split(&self.sandbox) {
+            Some((base, [e, r, c])) => open_at(local, base, &format!("{e}/{r}/{c}"), dir),
+            None => nix::fcntl::open(&self.sandbox, dir | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(std::io::Error::from),
+        }
+        .map_err(SpawnFailure::Sandbox)?;
+        let log = |name: &str| {
+            openat(
+                &run,
+                name,
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map_err(|e| SpawnFailure::Sandbox(e.into()))
+        };
+        let (stdout, stderr) = (log("stdout")?, log("stderr")?);
+        let stdin = nix::fcntl::open(
+            "/dev/null",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| SpawnFailure::Exec(e.into()))?;
+        // cgroup.procs files, relative to their hierarchy's `drover` directory.
+        let procs: std::io::Result<Vec<OwnedFd>> = self
+            .procs
+            .iter()
+            .map(|p| {
+                let (Some(name), Some(base)) = (
+                    p.parent()
+                        .and_then(|d| d.file_name())
+                        .and_then(|n| n.to_str()),
+                    p.parent().and_then(Path::parent),
+                ) else {
+                    return Err(std::io::Error::other(format!(
+                        "{}: not a cgroup",
+                        p.display()
+                    )));
+                };
+                open_at(
+                    local,
+                    base,
+                    &format!("{name}/cgroup.procs"),
+                    OFlag::O_WRONLY,
+                )
+            })
+            .collect();
+        let procs = procs.unwrap_or_else(|e| {
+            tracing::warn!("could not open the container's cgroups, it runs without limits: {e}");
+            vec![]
+        });
+        let argv = with_prelude(&prelude(procs.len()), &self.argv);
+        spawn_in_session(
+            &argv,
+            &self.env,
+            [&stdin, &stdout, &stderr],
+            &procs,
+            run.as_fd(),
+        )
+        .map_err(SpawnFailure::Exec)
     }
 }
 
@@ -827,14 +939,9 @@ impl Launcher for ProcessLauncher {
             program: program.clone(),
             source,
         };
-        let dir = match &spec.dir {
-            Some(d) => d.clone(),
-            None => std::fs::create_dir_all(&spec.sandbox)
-                .and_then(|()| Dir::open(&spec.sandbox))
-                .map_err(sandbox_err)?,
-        };
-        let stdout = dir.open_append("stdout").map_err(sandbox_err)?;
-        let stderr = dir.open_append("stderr").map_err(sandbox_err)?;
+        if !spec.sandbox_made {
+            std::fs::create_dir_all(&spec.sandbox).map_err(sandbox_err)?;
+        }
         let user = if self.switch_user && nix::unistd::geteuid().is_root() {
             match spec.user.as_deref().filter(|u| !u.is_empty()) {
                 Some(user) => {
@@ -853,6 +960,38 @@ impl Launcher for ProcessLauncher {
             Some(l) => self.cgroups.prepare(&spec.container_id, l),
             None => false,
         };
+        let Some(u) = user else {
+            // A command that cannot start fails the launch, as exec would.
+            resolve_program(program, &spec.env, &spec.sandbox).map_err(exec_err)?;
+            let job = SpawnJob {
+                argv: spec.argv.clone(),
+                env: spec.env.clone(),
+                sandbox: spec.sandbox.clone(),
+                procs: if joined {
+                    self.cgroups.procs_paths(&spec.container_id)
+                } else {
+                    vec![]
+                },
+            };
+            let pid = match self.spawner.run(move |local| job.run(local)) {
+                Some(Ok(pid)) => pid,
+                Some(Err(SpawnFailure::Sandbox(e))) => return Err(sandbox_err(e)),
+                Some(Err(SpawnFailure::Exec(e))) => return Err(exec_err(e)),
+                None => {
+                    return Err(exec_err(std::io::Error::other(
+                        "the agent's spawner thread is gone",
+                    )))
+                }
+            };
+            // The pidfd in the agent's own table, where the runtime waits on it.
+            return Ok(Process::Spawned {
+                pid,
+                pidfd: pidfd_open(pid as i32).map_err(exec_err)?,
+            });
+        };
+        let dir = Dir::open(&spec.sandbox).map_err(sandbox_err)?;
+        let stdout = dir.open_append("stdout").map_err(sandbox_err)?;
+        let stderr = dir.open_append("stderr").map_err(sandbox_err)?;
         let procs = if joined {
             self.cgroups
                 .open_procs(&spec.container_id)
@@ -865,20 +1004,6 @@ impl Launcher for ProcessLauncher {
                 })
         } else {
             vec![]
-        };
-        let Some(u) = user else {
-            // A command that cannot start fails the launch, as exec would.
-            resolve_program(program, &spec.env, &spec.sandbox).map_err(exec_err)?;
-            let stdin = std::fs::File::open("/dev/null").map_err(exec_err)?;
-            let argv = with_prelude(&prelude(procs.len()), &spec.argv);
-            return spawn_in_session(
-                &argv,
-                &spec.env,
-                [&stdin, &stdout, &stderr],
-                &procs,
-                dir.fd(),
-            )
-            .map_err(exec_err);
         };
         for f in ["", "stdout", "stderr"] {
             let _ = nix::unistd::chown(&spec.sandbox.join(f), Some(u.uid), Some(u.gid));
@@ -974,7 +1099,7 @@ mod tests {
                 ("FOO".into(), "it's \"quoted\" $HOME".into()),
             ],
             sandbox: dir.join("sand box"),
-            dir: None,
+            sandbox_made: false,
             user: None,
             limits: None,
             container_id: "c1".into(),
@@ -985,7 +1110,72 @@ mod tests {
         ProcessLauncher {
             cgroups: Cgroups::None("test".into()),
             switch_user: false,
+            spawner: crate::spawner::Spawner::start().unwrap(),
         }
+    }
+
+    /// The way the agent starts tasks: a sandbox made by `Sandboxes`, real cgroups (v1 on these
+    /// machines, tests run as root), the spawner thread's own small descriptor table.
+    #[tokio::test]
+    async fn a_task_starts_in_its_sandbox_and_cgroups_from_the_spawner() {
+        let d = tempfile::tempdir().unwrap();
+        let cid = format!("spawn-test-{}", std::process::id());
+        let sandbox = d
+            .path()
+            .join(format!("frameworks/f/executors/t/runs/{cid}"));
+        crate::sandbox::Sandboxes::default()
+            .create(&sandbox)
+            .unwrap();
+        let l = ProcessLauncher {
+            cgroups: Cgroups::detect(Path::new("/sys/fs/cgroup"), true),
+            ..launcher()
+        };
+        for _ in 0..3 {
+            let spec = ProcessSpec {
+                sandbox: sandbox.clone(),
+                sandbox_made: true,
+                limits: Some(Limits {
+                    cpus: 0.25,
+                    mem_mb: 64.0,
+                }),
+                container_id: cid.clone(),
+                ..spec(
+                    d.path(),
+                    &[
+                        "/bin/sh",
+                        "-c",
+                        "pwd; cat /proc/self/cgroup; ls /proc/self/fd",
+                    ],
+                )
+            };
+            let mut p = l.spawn(&spec).unwrap();
+            assert!(p.wait().await.unwrap().success());
+            let name = l
+                .cgroups
+                .name_of(&cid)
+                .expect("the container's cgroup pair");
+            l.cgroups.destroy(&cid);
+            let out = std::fs::read_to_string(sandbox.join("stdout")).unwrap();
+            let err = std::fs::read_to_string(sandbox.join("stderr")).unwrap();
+            assert_eq!(err, "", "stderr");
+            let mut lines = out.lines().rev();
+            // ls: 0, 1, 2 and the directory it lists — the cgroup descriptors were closed.
+            let fds: Vec<&str> = lines.by_ref().take(4).collect();
+            assert_eq!(fds, ["3", "2", "1", "0"], "{out}");
+            assert!(
+                out.starts_with(&format!("{}\n", sandbox.display())),
+                "{out}"
+            );
+            for ctl in ["cpu", "memory"] {
+                assert!(
+                    out.lines()
+                        .any(|l| l.contains(&format!(":{ctl}:/drover/{name}"))),
+                    "{ctl} cgroup {name}: {out}"
+                );
+            }
+            std::fs::remove_file(sandbox.join("stdout")).unwrap();
+        }
+        l.cgroups.drain_pool();
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ mod health;
 mod http;
 mod link;
 mod sandbox;
+mod spawner;
 mod status;
 
 pub use agent::Agent;
@@ -68,6 +69,8 @@ pub enum AgentError {
     Client(String),
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+    #[error("starting the thread tasks are spawned from: {0}")]
+    Spawner(std::io::Error),
 }
 
 /// Parse Mesos' `--attributes` text form: `rack:r1;zone:a;level:3`.
@@ -206,6 +209,8 @@ pub fn start(
         launcher: Box::new(containerizer::ProcessLauncher {
             cgroups: cgroups.clone(),
             switch_user: cfg.switch_user,
+            spawner: spawner::Spawner::start()
+                .map_err(|e| AgentError::Client(format!("starting the spawner thread: {e}")))?,
         }),
         cgroups,
         fetcher: fetcher::Fetcher {

@@ -19,9 +19,9 @@ pub struct Sandboxes {
 const MAX_OPEN: usize = 256;
 
 impl Sandboxes {
-    /// Make `sandbox` and what leads to it; the sandbox, open. Its last three components
-    /// (executor, `runs`, container) must be plain names: ids come from frameworks.
-    pub fn create(&self, sandbox: &Path) -> std::io::Result<Dir> {
+    /// Make `sandbox` and what leads to it. Its last three components (executor, `runs`,
+    /// container) must be plain names: ids come from frameworks.
+    pub fn create(&self, sandbox: &Path) -> std::io::Result<()> {
         let invalid = || {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -31,27 +31,12 @@ impl Sandboxes {
                 ),
             )
         };
-        // Split the text, not the `Path`: its components skip "." silently.
-        let text = sandbox.to_str().ok_or_else(invalid)?;
-        let mut parts = text.rsplitn(4, '/');
-        let (Some(run), Some(runs), Some(executor), Some(base)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid());
-        };
-        let plain = |n: &str| !n.is_empty() && n != "." && n != "..";
-        if !(plain(run) && plain(runs) && plain(executor)) || base.is_empty() {
-            return Err(invalid());
-        }
-        let base = Path::new(base);
-        let rel = [executor, runs, run];
-        let make = |dir: &Dir| -> std::io::Result<Dir> {
+        let (base, rel) = split(sandbox).ok_or_else(invalid)?;
+        let make = |dir: &Dir| -> std::io::Result<()> {
             dir.ensure_dir(rel[0])?;
             let runs = format!("{}/{}", rel[0], rel[1]);
             dir.ensure_dir(&runs)?;
-            let run = format!("{runs}/{}", rel[2]);
-            dir.ensure_dir(&run)?;
-            dir.open_dir(&run)
+            dir.ensure_dir(&format!("{runs}/{}", rel[2]))
         };
         let cached = self.lock().get(base).cloned();
         if let Some(dir) = cached {
@@ -65,18 +50,30 @@ impl Sandboxes {
         }
         std::fs::create_dir_all(base)?;
         let dir = Dir::open(base)?;
-        let run = make(&dir)?;
+        make(&dir)?;
         let mut open = self.lock();
         if open.len() >= MAX_OPEN {
             open.clear();
         }
         open.insert(base.to_path_buf(), dir);
-        Ok(run)
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Dir>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A sandbox path as its framework's `executors` directory and the executor, `runs` and
+/// container names under it; None unless those three are plain names.
+pub fn split(sandbox: &Path) -> Option<(&Path, [&str; 3])> {
+    // Split the text, not the `Path`: its components skip "." silently.
+    let text = sandbox.to_str()?;
+    let mut parts = text.rsplitn(4, '/');
+    let (run, runs, executor, base) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let plain = |n: &str| !n.is_empty() && n != "." && n != "..";
+    (plain(run) && plain(runs) && plain(executor) && !base.is_empty())
+        .then(|| (Path::new(base), [executor, runs, run]))
 }
 
 #[cfg(test)]
@@ -88,18 +85,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Sandboxes::default();
         let execs = d.path().join("frameworks/f1/executors");
-        let one = s.create(&execs.join("t1/runs/c1")).unwrap();
-        assert_eq!(one.path(), execs.join("t1/runs/c1"));
+        s.create(&execs.join("t1/runs/c1")).unwrap();
         assert!(execs.join("t1/runs/c1").is_dir());
         // A second run of the same executor, through the open directory.
         s.create(&execs.join("t1/runs/c2")).unwrap();
         assert!(execs.join("t1/runs/c2").is_dir());
         // The framework's sandboxes are removed; the next one is made again.
         std::fs::remove_dir_all(d.path().join("frameworks/f1")).unwrap();
-        let again = s.create(&execs.join("t2/runs/c3")).unwrap();
+        s.create(&execs.join("t2/runs/c3")).unwrap();
         assert!(execs.join("t2/runs/c3").is_dir());
-        again.open_append("stdout").unwrap();
-        assert!(execs.join("t2/runs/c3/stdout").is_file());
     }
 
     #[test]
