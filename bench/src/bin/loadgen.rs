@@ -801,7 +801,10 @@ async fn main() -> anyhow::Result<()> {
             print_latencies("ACCEPT → terminal", &mut term);
             print_rss(&r, r.n, "tasks (finished, kept as history)");
             if r.failed > 0 {
-                anyhow::bail!("{} tasks did not finish (TASK_FAILED or another end)", r.failed);
+                anyhow::bail!(
+                    "{} tasks did not finish (TASK_FAILED or another end)",
+                    r.failed
+                );
             }
         }
         Mode::Latency(opts) => {

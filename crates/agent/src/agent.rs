@@ -472,21 +472,30 @@ impl Agent {
             }
         };
         let pid = child.id();
-        {
+        let killed_while_starting = {
             let mut st = self.lock();
-            if let Some(e) = st.tasks.get_mut(&key) {
-                e.pid = pid;
-                e.pid_start = pid.and_then(containerizer::process_start_time);
+            match st.tasks.get_mut(&key) {
+                Some(e) => {
+                    e.pid = pid;
+                    e.pid_start = pid.and_then(containerizer::process_start_time);
+                    e.kill_requested
+                }
+                None => false,
             }
+        };
+        if killed_while_starting {
+            // The kill came while the process was being started: it has a pid now.
+            self.kill_task(&fid, &t.task_id, None);
+        } else {
+            self.task_update(
+                &fid,
+                &t.task_id,
+                TaskState::TASK_RUNNING,
+                String::new(),
+                None,
+            );
+            crate::health::watch(&self, &fid, &t.task_id);
         }
-        self.task_update(
-            &fid,
-            &t.task_id,
-            TaskState::TASK_RUNNING,
-            String::new(),
-            None,
-        );
-        crate::health::watch(&self, &fid, &t.task_id);
         let status = child.wait().await;
         self.command_exited(&fid, &t.task_id, &cid, status.ok());
     }
@@ -760,7 +769,8 @@ impl Agent {
                 });
             }
             (None, None) => {
-                // Not started yet (fetching): start_command_task sees kill_requested and stops.
+                // Not started yet (fetching, or being started): start_command_task sees
+                // kill_requested and stops it.
             }
             (Some(eid), _) => {
                 let eid = eid.clone();
