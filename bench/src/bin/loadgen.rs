@@ -17,8 +17,8 @@ use drover_api::agent_protocol::{
 use drover_api::recordio::Decoder;
 use drover_api::scheduler::{Accept, Acknowledge, Call, CallType, Decline, EventType};
 use drover_api::{
-    AgentID, AgentInfo, CommandInfo, Filters, FrameworkInfo, Launch, Offer, Operation,
-    OperationType, Resource, Resources, TaskID, TaskInfo, TaskState,
+    AgentID, AgentInfo, CommandInfo, Filters, FrameworkInfo, Offer, Operation, Resource, Resources,
+    TaskID, TaskInfo, TaskState,
 };
 use drover_bench::client::SchedulerClient;
 use futures_util::StreamExt;
@@ -448,16 +448,7 @@ async fn run_tasks(
             let mut c = Call::new(CallType::ACCEPT, None);
             c.accept = Some(Accept {
                 offer_ids: vec![offer.id.clone()],
-                operations: vec![Operation {
-                    kind: OperationType::LAUNCH,
-                    id: None,
-                    launch: Some(Launch { task_infos: tasks }),
-                    launch_group: None,
-                    reserve: None,
-                    unreserve: None,
-                    create: None,
-                    destroy: None,
-                }],
+                operations: vec![Operation::launch(tasks)],
                 filters: Some(Filters {
                     refuse_seconds: Some(0.0),
                 }),

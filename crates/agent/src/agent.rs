@@ -374,19 +374,16 @@ impl Agent {
             }
         };
         let cmd = t.command.clone().unwrap_or_default();
-        match self.sandboxes.create(&sandbox) {
-            Ok(()) => {}
-            Err(e) => {
-                self.task_update(
-                    &fid,
-                    &t.task_id,
-                    TaskState::TASK_FAILED,
-                    format!("Failed to create sandbox: {e}"),
-                    Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
-                );
-                return;
-            }
-        };
+        if let Err(e) = self.sandboxes.create(&sandbox) {
+            self.task_update(
+                &fid,
+                &t.task_id,
+                TaskState::TASK_FAILED,
+                format!("Failed to create sandbox: {e}"),
+                Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
+            );
+            return;
+        }
         {
             let st = self.lock();
             self.checkpoint_task(&st, &fid, &t.task_id);
@@ -592,13 +589,10 @@ impl Agent {
             }
             me.executor_gone(&fid, &e.executor_id, -1);
         };
-        match self.sandboxes.create(&sandbox) {
-            Ok(()) => {}
-            Err(err) => {
-                fail_all(&self, format!("Failed to create sandbox: {err}"));
-                return;
-            }
-        };
+        if let Err(err) = self.sandboxes.create(&sandbox) {
+            fail_all(&self, format!("Failed to create sandbox: {err}"));
+            return;
+        }
         let cmd = e.command.clone().unwrap_or_default();
         if let Err(err) = self.fetcher.fetch_all(&cmd.uris, &sandbox).await {
             fail_all(

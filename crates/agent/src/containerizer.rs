@@ -281,17 +281,10 @@ impl Cgroups {
 
     /// The same, open for writing.
     pub fn open_procs(&self, container_id: &str) -> std::io::Result<Vec<std::fs::File>> {
-        let Some(name) = self.name_of(container_id) else {
-            return Ok(vec![]);
-        };
-        let procs = format!("{name}/cgroup.procs");
-        match self {
-            Cgroups::None(_) => Ok(vec![]),
-            Cgroups::V1 { cpu, memory, .. } => {
-                Ok(vec![cpu.open_write(&procs)?, memory.open_write(&procs)?])
-            }
-            Cgroups::V2 { root, .. } => Ok(vec![root.open_write(&procs)?]),
-        }
+        self.procs_paths(container_id)
+            .iter()
+            .map(|p| std::fs::OpenOptions::new().write(true).open(p))
+            .collect()
     }
 
     /// The directory name of a container's cgroup: v1 pairs are pooled and named by slot

@@ -1,12 +1,12 @@
 //! A directory held open, and the small file operations the agent repeats under it (mkdir,
-//! rename, rmdir, short reads and writes) done relative to it. The cgroup hierarchies and the
+//! rmdir, short reads and writes) done relative to it. The cgroup hierarchies and the
 //! sandbox tree are touched ~15 times a task; each absolute path made the kernel walk (and, on
 //! cgroupfs, revalidate) every component again: ~10% of the agent's CPU in a burst of launches.
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,25 +45,6 @@ impl Dir {
         self.path.join(rel)
     }
 
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    /// A directory under this one, opened.
-    pub fn open_dir(&self, rel: &str) -> std::io::Result<Dir> {
-        let fd = nix::fcntl::openat(
-            self.fd.as_fd(),
-            rel,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(io)?;
-        Ok(Dir {
-            path: self.path.join(rel),
-            fd: Arc::new(fd),
-        })
-    }
-
     /// mkdir, 0755; an existing directory is fine.
     pub fn ensure_dir(&self, rel: &str) -> std::io::Result<()> {
         match nix::sys::stat::mkdirat(self.fd.as_fd(), rel, Mode::from_bits_truncate(0o755)) {
@@ -75,11 +56,6 @@ impl Dir {
     pub fn rmdir(&self, rel: &str) -> std::io::Result<()> {
         nix::unistd::unlinkat(self.fd.as_fd(), rel, nix::unistd::UnlinkatFlags::RemoveDir)
             .map_err(io)
-    }
-
-    /// Rename within this directory.
-    pub fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        nix::fcntl::renameat(self.fd.as_fd(), from, self.fd.as_fd(), to).map_err(io)
     }
 
     pub fn exists(&self, rel: &str) -> bool {
@@ -139,14 +115,14 @@ mod tests {
         dir.ensure_dir("a").unwrap();
         dir.ensure_dir("a/b").unwrap();
         assert!(dir.ensure_dir("x/y").is_err(), "no parents are made");
-        let b = dir.open_dir("a/b").unwrap();
+        let b = Dir::open(&d.path().join("a/b")).unwrap();
         assert_eq!(b.path(), d.path().join("a/b"));
         b.open_append("log").unwrap().write_all(b"one ").unwrap();
         b.open_append("log").unwrap().write_all(b"two").unwrap();
         assert_eq!(dir.read_string("a/b/log").unwrap(), "one two");
         dir.write("a/b/log", b"ON").unwrap();
         assert_eq!(b.read_string("log").unwrap(), "ONe two");
-        dir.rename("a", "c").unwrap();
+        std::fs::rename(d.path().join("a"), d.path().join("c")).unwrap();
         assert!(dir.exists("c/b/log") && !dir.exists("a"));
         // The open directory follows its directory wherever it moved.
         assert_eq!(b.read_string("log").unwrap(), "ONe two");

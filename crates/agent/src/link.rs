@@ -142,15 +142,14 @@ pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
             .heartbeat_secs
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if now - last_hb >= hb || !queued.is_empty() || !due.is_empty() {
-            if queued.is_empty() && due.is_empty() {
-                queued.push(FromAgent::Heartbeat);
-            }
-            last_hb = now;
-        }
-        if queued.is_empty() && due.is_empty() {
+        let idle = queued.is_empty() && due.is_empty();
+        if idle && now - last_hb < hb {
             continue;
         }
+        if idle {
+            queued.push(FromAgent::Heartbeat);
+        }
+        last_hb = now;
         let mut calls: Vec<CallRef<'_>> = queued.iter().map(CallRef::Call).collect();
         if !due.is_empty() {
             calls.push(CallRef::Updates(UpdatesRef(&due)));

@@ -685,6 +685,22 @@ pub struct Operation {
     pub destroy: Option<serde_json::Value>,
 }
 
+impl Operation {
+    /// A LAUNCH of these tasks.
+    pub fn launch(task_infos: Vec<TaskInfo>) -> Operation {
+        Operation {
+            kind: OperationType::LAUNCH,
+            id: None,
+            launch: Some(Launch { task_infos }),
+            launch_group: None,
+            reserve: None,
+            unreserve: None,
+            create: None,
+            destroy: None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OperationType {
     UNKNOWN,

@@ -830,18 +830,12 @@ async fn an_absent_engine_fails_launches_clearly_until_it_answers_and_no_docker_
             let mut call = Call::new(CallType::ACCEPT, None);
             call.accept = Some(Accept {
                 offer_ids: vec![offer.id.clone()],
-                operations: vec![Operation {
-                    kind: OperationType::LAUNCH,
-                    id: None,
-                    launch: Some(Launch {
-                        task_infos: vec![docker_task(id, &offer.agent_id, &image, "echo hi")],
-                    }),
-                    launch_group: None,
-                    reserve: None,
-                    unreserve: None,
-                    create: None,
-                    destroy: None,
-                }],
+                operations: vec![Operation::launch(vec![docker_task(
+                    id,
+                    &offer.agent_id,
+                    &image,
+                    "echo hi",
+                )])],
                 filters: Some(Filters {
                     refuse_seconds: Some(1.0),
                 }),
@@ -886,18 +880,12 @@ async fn an_absent_engine_fails_launches_clearly_until_it_answers_and_no_docker_
         let mut call = Call::new(CallType::ACCEPT, None);
         call.accept = Some(Accept {
             offer_ids: vec![offer.id.clone()],
-            operations: vec![Operation {
-                kind: OperationType::LAUNCH,
-                id: None,
-                launch: Some(Launch {
-                    task_infos: vec![docker_task("later", &docker_agent, &image, "echo back")],
-                }),
-                launch_group: None,
-                reserve: None,
-                unreserve: None,
-                create: None,
-                destroy: None,
-            }],
+            operations: vec![Operation::launch(vec![docker_task(
+                "later",
+                &docker_agent,
+                &image,
+                "echo back",
+            )])],
             filters: None,
         });
         s.call(call).await.unwrap();

@@ -779,16 +779,7 @@ impl Marathon {
             let mut c = Call::new(CallType::ACCEPT, self.framework_id.clone());
             c.accept = Some(Accept {
                 offer_ids: vec![offer.id.clone()],
-                operations: vec![drover_api::Operation {
-                    kind: OperationType::LAUNCH,
-                    id: None,
-                    launch: Some(Launch { task_infos: tasks }),
-                    launch_group: None,
-                    reserve: None,
-                    unreserve: None,
-                    create: None,
-                    destroy: None,
-                }],
+                operations: vec![drover_api::Operation::launch(tasks)],
                 filters: Some(Filters {
                     refuse_seconds: Some(1.0),
                 }),

@@ -65,16 +65,7 @@ pub fn accept_call(offer: &OfferID, tasks: Vec<TaskInfo>) -> Call {
     let mut call = Call::new(CallType::ACCEPT, None);
     call.accept = Some(Accept {
         offer_ids: vec![offer.clone()],
-        operations: vec![Operation {
-            kind: OperationType::LAUNCH,
-            id: None,
-            launch: Some(Launch { task_infos: tasks }),
-            launch_group: None,
-            reserve: None,
-            unreserve: None,
-            create: None,
-            destroy: None,
-        }],
+        operations: vec![Operation::launch(tasks)],
         filters: Some(Filters {
             refuse_seconds: Some(3600.0),
         }),
