@@ -1301,6 +1301,13 @@ impl Master {
         let mut info = reg.agent_info.clone();
         info.id = Some(id.clone());
         let reregister = reg.agent_id.is_some();
+        // What the agent reports, keyed for the lookups below: one pass over its tasks, not one
+        // per task the master knew (that was tasks × tasks under the master's lock).
+        let reported_ids: HashSet<(String, String)> = reg
+            .tasks
+            .iter()
+            .map(|t| (t.framework_id.value.clone(), t.task.task_id.value.clone()))
+            .collect();
         if let Some(old) = self.agents.remove(&id) {
             // Re-registration of a known agent: forget what it had, rebuild from its report.
             for oid in self
@@ -1321,11 +1328,7 @@ impl Master {
                         .or_else(|| fw.unreachable_tasks.remove(&tid))
                     {
                         // Tasks the agent no longer reports are gone; keep them as LOST history.
-                        if !reg
-                            .tasks
-                            .iter()
-                            .any(|t| *t.task.task_id.value == *tid && *t.framework_id.value == *fid)
-                        {
+                        if !reported_ids.contains(&(fid.to_string(), tid.to_string())) {
                             let mut t = rec;
                             t.state = if fw.partition_aware() {
                                 TaskState::TASK_GONE
@@ -1382,11 +1385,6 @@ impl Master {
         let conn = agent.conn;
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
-        let reported_ids: HashSet<(String, String)> = reg
-            .tasks
-            .iter()
-            .map(|t| (t.framework_id.value.clone(), t.task.task_id.value.clone()))
-            .collect();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
         for ReportedTask {
             framework_id,
