@@ -59,11 +59,45 @@ impl Shared {
     }
 }
 
+/// A running Marathon: its state and the loops that drive it.
+pub struct MarathonHandle {
+    pub shared: Arc<Shared>,
+    /// The loops that talk to the master and decide (link, poster, health checks, plans).
+    deciding: Vec<tokio::task::AbortHandle>,
+    /// Held while pending store ops are taken and written, so writes land in order.
+    writing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl MarathonHandle {
+    /// Stop deciding and launching: leave the master (no offer is taken and no call posted
+    /// after this returns; an accept already on the wire still lands, which is why `drover up`
+    /// stops its agents' launches next), then write what is pending to the store, so nothing
+    /// accepted is lost. The REST API keeps answering until the process ends.
+    pub async fn stop(&self) {
+        for h in &self.deciding {
+            h.abort();
+        }
+        // After the flusher's write in flight, if any.
+        let _writing = self.writing.lock().await;
+        let (ops, store) = {
+            let mut m = self.shared.lock();
+            (m.take_pending(), m.store.clone())
+        };
+        if !ops.is_empty() {
+            match tokio::task::spawn_blocking(move || store.apply(ops)).await {
+                Ok(Err(e)) => tracing::error!("marathon store write failed: {e}"),
+                Err(e) => tracing::error!("marathon store write did not finish: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
 /// Start Marathon: open its store, serve the REST API on `listener`, connect to the master.
 pub fn start(
     cfg: MarathonConfig,
     listener: tokio::net::TcpListener,
-) -> Result<Arc<Shared>, MarathonError> {
+) -> Result<MarathonHandle, MarathonError> {
     let store: Arc<dyn drover_store::Store> = match &cfg.work_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -93,13 +127,18 @@ pub fn start(
             tracing::error!("marathon HTTP server stopped: {e}");
         }
     });
-    tokio::spawn(framework::run_poster(shared.clone(), rx, http.clone()));
-    tokio::spawn(framework::run_link(shared.clone(), http.clone()));
-    tokio::spawn(health::run(shared.clone(), http));
+    let mut deciding = vec![
+        tokio::spawn(framework::run_poster(shared.clone(), rx, http.clone())).abort_handle(),
+        tokio::spawn(framework::run_link(shared.clone(), http.clone())).abort_handle(),
+        tokio::spawn(health::run(shared.clone(), http)).abort_handle(),
+    ];
     let flusher = shared.clone();
+    let writing = Arc::new(tokio::sync::Mutex::new(()));
+    let flush_lock = writing.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let _writing = flush_lock.lock().await;
             let (ops, store) = {
                 let mut m = flusher.lock();
                 (m.take_pending(), m.store.clone())
@@ -114,7 +153,7 @@ pub fn start(
         }
     });
     let ticker = shared.clone();
-    tokio::spawn(async move {
+    let ticking = tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             let calls = {
@@ -125,5 +164,10 @@ pub fn start(
             ticker.send(calls);
         }
     });
-    Ok(shared)
+    deciding.push(ticking.abort_handle());
+    Ok(MarathonHandle {
+        shared,
+        deciding,
+        writing,
+    })
 }
