@@ -1,5 +1,5 @@
 //! Test harness: real `drover` processes on ephemeral loopback ports, and the paths of the real
-//! third-party clients from `../shared/clients/setup.sh`.
+//! third-party clients built by `tests/clients/setup.sh`.
 #![allow(dead_code)]
 
 pub mod cluster;
@@ -23,12 +23,12 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
-/// The venvs built by ../shared/clients/setup.sh (PYC, default /tmp/drover-clients).
+/// The venvs built by tests/clients/setup.sh (PYC, default /tmp/drover-clients).
 pub fn pyclients() -> PathBuf {
     let p = PathBuf::from(std::env::var("PYC").unwrap_or_else(|_| "/tmp/drover-clients".into()));
     assert!(
         p.join("mesos/bin/python").exists(),
-        "the Python clients are missing at {}: run ../shared/clients/setup.sh (the README's test command does)",
+        "the Python clients are missing at {}: run tests/clients/setup.sh (the README's test command does)",
         p.display()
     );
     p
