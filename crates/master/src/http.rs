@@ -1,6 +1,9 @@
-//! HTTP edge of the master: decode a request, call `Master`, encode the answer. Streams
-//! (framework subscriptions, agent connections, operator SUBSCRIBE) are channels drained into
-//! chunked responses; when a client goes away its channel closes and the master is told.
+//! HTTP edge of the master, and the driver of its core: decode a request, run the decision
+//! through [`Shared::decide`] (which writes the registry ops it records before the answer goes
+//! out), encode the answer. Full views are rendered from a snapshot on a blocking thread, not
+//! under the master's lock. Streams (framework subscriptions, agent connections, operator
+//! SUBSCRIBE) are channels drained into chunked responses; when a client goes away its channel
+//! closes and the master is told.
 
 use crate::core::{frame, Outbox};
 use crate::{ApiError, Shared};
@@ -54,10 +57,6 @@ mod tokio_stream_lite {
             self.0.poll_recv(cx)
         }
     }
-}
-
-fn stream_body(rx: mpsc::UnboundedReceiver<Bytes>) -> Body {
-    Body::from_stream(ReceiverStream(rx).map(Ok::<_, std::convert::Infallible>))
 }
 
 /// Runs its closure when dropped.
@@ -158,14 +157,7 @@ pub async fn background(shared: Arc<Shared>) {
             if hb {
                 last_hb = now;
             }
-            let wanted = {
-                let mut m = s2.lock();
-                m.tick(now, hb);
-                m.allocation_wanted
-            };
-            if wanted {
-                s2.alloc_notify.notify_one();
-            }
+            s2.decide(|m| m.tick(now, hb));
         }
     });
     let mut ticker = tokio::time::interval(interval);
@@ -180,16 +172,31 @@ pub async fn background(shared: Arc<Shared>) {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let now = shared.now();
-        let mut m = shared.lock();
-        if periodic || m.allocation_wanted {
-            m.allocate(now);
-        }
+        shared.decide(|m| {
+            if periodic || m.allocation_wanted {
+                // Timed here: the core reads no clock.
+                let started = std::time::Instant::now();
+                m.allocate(now);
+                m.counters.allocation_secs_last = started.elapsed().as_secs_f64();
+            }
+        });
     }
 }
 
-fn nudge(shared: &Shared, m: &crate::Master) {
-    if m.allocation_wanted {
-        shared.alloc_notify.notify_one();
+/// Render a view on a blocking thread (a full view of a big cluster takes a while to build
+/// and encode; the runtime's threads keep serving meanwhile) and answer it as JSON.
+async fn render_json<T: serde::Serialize>(render: impl FnOnce() -> T + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(move || serde_json::to_vec(&render())).await {
+        Ok(Ok(body)) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
@@ -238,21 +245,14 @@ async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Respo
             ));
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let (fid, sid) = {
-            let mut m = s.lock();
-            let r = m.subscribe(&call, tx, now);
-            nudge(&s, &m);
-            r?
-        };
+        let (fid, sid) = s.decide(|m| m.subscribe(&call, tx, now))?;
         // Only the master holds the sender: when it lets go (TEARDOWN, failover) the stream
         // ends, as in Mesos; when the client goes away the body is dropped and the master told.
         let watch = s.clone();
         let sid2 = sid.clone();
         let body = stream_body_then(rx, move || {
             let now = watch.now();
-            let mut m = watch.lock();
-            m.framework_disconnected(&fid, &sid2, now);
-            nudge(&watch, &m);
+            watch.decide(|m| m.framework_disconnected(&fid, &sid2, now));
         });
         let mut resp = Response::new(body);
         let h = resp.headers_mut();
@@ -266,10 +266,7 @@ async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Respo
         return Ok(resp);
     }
     let sid = headers.get("Mesos-Stream-Id").and_then(|v| v.to_str().ok());
-    let mut m = s.lock();
-    let r = m.scheduler_call(call, sid, now);
-    nudge(&s, &m);
-    r?;
+    s.decide(|m| m.scheduler_call(call, sid, now))?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -286,17 +283,15 @@ async fn agent_register(
         .parse::<std::net::IpAddr>()
         .map(|i| i.to_string())
         .unwrap_or(addr.ip().to_string());
-    let id = {
-        let mut m = s.lock();
-        let r = m.register_agent(reg, ip, tx, s.now());
-        nudge(&s, &m);
-        r?
-    };
+    let now = s.now();
+    let id = s.decide(|m| m.register_agent(reg, ip, tx, now))?;
     // Only the master holds the sender: a newer registration of the same agent replaces it and
     // this stream ends; when the agent goes away the body is dropped and the master told.
     let watch = s.clone();
     let (id, conn) = id;
-    let body = stream_body_then(rx, move || watch.lock().agent_disconnected(&id, conn));
+    let body = stream_body_then(rx, move || {
+        watch.decide(|m| m.agent_disconnected(&id, conn))
+    });
     let mut resp = Response::new(body);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -307,10 +302,8 @@ async fn agent_register(
 
 async fn agent_call(State(s): S, body: Bytes) -> Result<StatusCode, ApiError> {
     let call: AgentCall = parse(&body, "agent call")?;
-    let mut m = s.lock();
-    let r = m.agent_calls(&call.agent_id, call.calls, s.now());
-    nudge(&s, &m);
-    r?;
+    let now = s.now();
+    s.decide(|m| m.agent_calls(&call.agent_id, call.calls, now))?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -333,56 +326,62 @@ async fn json_endpoint(
         .trim_start_matches('/')
         .to_string();
     let now = s.now();
-    let m = s.lock();
     let v = match path.as_str() {
-        "state" => m.v0_state(now, &s.flags),
-        "state-summary" => m.v0_state_summary(),
-        "frameworks" => {
-            let mut v = m.v0_frameworks();
-            if let Some(id) = q.get("framework_id") {
-                for key in ["frameworks", "completed_frameworks"] {
-                    if let Some(a) = v[key].as_array_mut() {
-                        a.retain(|f| f["id"] == id.as_str());
+        "state" | "state-summary" | "frameworks" | "slaves" | "tasks" => {
+            // The full views: a snapshot under the lock, rendered after it is released.
+            let snap = s.snapshot();
+            let shared = s.clone();
+            return render_json(move || match path.as_str() {
+                "state" => snap.v0_state(now, &shared.flags),
+                "state-summary" => snap.v0_state_summary(),
+                "frameworks" => {
+                    let mut v = snap.v0_frameworks();
+                    if let Some(id) = q.get("framework_id") {
+                        for key in ["frameworks", "completed_frameworks"] {
+                            if let Some(a) = v[key].as_array_mut() {
+                                a.retain(|f| f["id"] == id.as_str());
+                            }
+                        }
                     }
+                    v
                 }
-            }
-            v
-        }
-        "slaves" => {
-            let mut v = m.v0_slaves();
-            if let Some(id) = q.get("slave_id") {
-                if let Some(a) = v["slaves"].as_array_mut() {
-                    a.retain(|f| f["id"] == id.as_str());
+                "slaves" => {
+                    let mut v = snap.v0_slaves();
+                    if let Some(id) = q.get("slave_id") {
+                        if let Some(a) = v["slaves"].as_array_mut() {
+                            a.retain(|f| f["id"] == id.as_str());
+                        }
+                    }
+                    v
                 }
-            }
-            v
+                _ => {
+                    let limit = q
+                        .get("limit")
+                        .and_then(|l| l.parse::<i64>().ok())
+                        .or(Some(100));
+                    let offset = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
+                    let desc = q
+                        .get("order")
+                        .map(|o| o == "des" || o == "desc")
+                        .unwrap_or(true);
+                    snap.v0_tasks(
+                        limit,
+                        offset,
+                        desc,
+                        q.get("framework_id").map(|s| s.as_str()),
+                        q.get("task_id").map(|s| s.as_str()),
+                    )
+                }
+            })
+            .await;
         }
-        "tasks" => {
-            let limit = q
-                .get("limit")
-                .and_then(|l| l.parse::<i64>().ok())
-                .or(Some(100));
-            let offset = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
-            let desc = q
-                .get("order")
-                .map(|o| o == "des" || o == "desc")
-                .unwrap_or(true);
-            m.v0_tasks(
-                limit,
-                offset,
-                desc,
-                q.get("framework_id").map(|s| s.as_str()),
-                q.get("task_id").map(|s| s.as_str()),
-            )
-        }
-        "roles" => m.v0_roles(),
+        "roles" => crate::views::v0_roles(s.lock().role_list()),
         "flags" => json!({ "flags": s.flags }),
         "version" => {
             json!({"version": drover_api::MESOS_COMPAT_VERSION, "drover_version": env!("CARGO_PKG_VERSION"), "build_user": "drover", "build_date": "", "build_time": 0, "git_sha": ""})
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    drop(m);
     Json(v).into_response()
 }
 
@@ -450,29 +449,49 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             r
         }
         OpCall::GET_STATE => {
-            let mut r = resp(ResponseType::GET_STATE);
-            r.get_state = Some(s.lock().get_state());
-            r
+            let snap = s.snapshot();
+            return Ok(render_json(move || {
+                let mut r = resp(ResponseType::GET_STATE);
+                r.get_state = Some(snap.get_state());
+                r
+            })
+            .await);
         }
         OpCall::GET_AGENTS => {
-            let mut r = resp(ResponseType::GET_AGENTS);
-            r.get_agents = Some(s.lock().get_agents());
-            r
+            let snap = s.snapshot();
+            return Ok(render_json(move || {
+                let mut r = resp(ResponseType::GET_AGENTS);
+                r.get_agents = Some(snap.get_agents());
+                r
+            })
+            .await);
         }
         OpCall::GET_FRAMEWORKS => {
-            let mut r = resp(ResponseType::GET_FRAMEWORKS);
-            r.get_frameworks = Some(s.lock().get_frameworks());
-            r
+            let snap = s.snapshot();
+            return Ok(render_json(move || {
+                let mut r = resp(ResponseType::GET_FRAMEWORKS);
+                r.get_frameworks = Some(snap.get_frameworks());
+                r
+            })
+            .await);
         }
         OpCall::GET_EXECUTORS => {
-            let mut r = resp(ResponseType::GET_EXECUTORS);
-            r.get_executors = Some(s.lock().get_executors());
-            r
+            let snap = s.snapshot();
+            return Ok(render_json(move || {
+                let mut r = resp(ResponseType::GET_EXECUTORS);
+                r.get_executors = Some(snap.get_executors());
+                r
+            })
+            .await);
         }
         OpCall::GET_TASKS => {
-            let mut r = resp(ResponseType::GET_TASKS);
-            r.get_tasks = Some(s.lock().get_tasks());
-            r
+            let snap = s.snapshot();
+            return Ok(render_json(move || {
+                let mut r = resp(ResponseType::GET_TASKS);
+                r.get_tasks = Some(snap.get_tasks());
+                r
+            })
+            .await);
         }
         OpCall::GET_ROLES => {
             let mut r = resp(ResponseType::GET_ROLES);
@@ -521,20 +540,40 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 })?;
                 parsed.push((role.to_string(), weight));
             }
-            let mut m = s.lock();
-            for (role, weight) in parsed {
-                m.set_weight(&role, weight)?;
-            }
-            nudge(&s, &m);
+            s.decide(|m| {
+                for (role, weight) in parsed {
+                    m.set_weight(&role, weight)?;
+                }
+                Ok::<(), ApiError>(())
+            })?;
             return Ok(StatusCode::OK.into_response());
         }
         OpCall::SUBSCRIBE => {
             let (tx, rx): (Outbox, _) = mpsc::unbounded_channel();
-            let mut m = s.lock();
-            let state = m.get_state();
-            let _ = tx.send(frame(&json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": crate::core::HEARTBEAT_SECS}})));
-            m.operator_streams.push(tx);
-            let mut r = Response::new(stream_body(rx));
+            // The stream is registered with the state it starts from under one lock: events
+            // after the snapshot queue behind SUBSCRIBED, which is rendered after the lock.
+            let snap = {
+                let mut m = s.lock();
+                m.operator_streams.push(tx);
+                m.snapshot()
+            };
+            let subscribed = tokio::task::spawn_blocking(move || {
+                frame(&json!({"type": "SUBSCRIBED", "subscribed": {"get_state": snap.get_state(), "heartbeat_interval_seconds": crate::core::HEARTBEAT_SECS}}))
+            })
+            .await;
+            let subscribed = match subscribed {
+                Ok(b) => b,
+                Err(e) => {
+                    return Ok((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+                }
+            };
+            let events = ReceiverStream(rx);
+            let body = Body::from_stream(
+                futures_util::stream::once(async move { subscribed })
+                    .chain(events)
+                    .map(Ok::<_, std::convert::Infallible>),
+            );
+            let mut r = Response::new(body);
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

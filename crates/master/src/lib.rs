@@ -1,11 +1,17 @@
 //! The Drover master: pools agents' resources, offers them to frameworks by DRF, runs the task
 //! state machine, and serves the Mesos v1 scheduler and operator APIs, the v0 JSON endpoints and
 //! Drover's agent protocol. `serve` is the whole thing on one listener.
+//!
+//! `core` decides (pure: given `now` and an id source, no clock, no I/O), `snapshot` and
+//! `views` render what readers see, `http` and [`Shared`] drive the core: they decode
+//! requests, call it under one lock, write the registry ops it records and render views from a
+//! snapshot outside the lock.
 #![forbid(unsafe_code)]
 
 mod core;
 mod http;
 mod registry;
+mod snapshot;
 mod tasks;
 mod views;
 
@@ -84,6 +90,7 @@ pub struct Shared {
     pub started: std::time::Instant,
     pub alloc_notify: tokio::sync::Notify,
     pub flags: serde_json::Value,
+    registry: registry::Writer,
 }
 
 impl Shared {
@@ -93,6 +100,30 @@ impl Shared {
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Master> {
         // A panic while holding the lock is a bug; keep serving with the state as it was left.
         self.master.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run one decision of the core and carry out what it asks of the driver: wake the
+    /// allocation loop if it wants a cycle, and write the registry ops it recorded. The writes
+    /// are durable when this returns (so an answer sent after it never reports something the
+    /// registry could lose), but they are made after the master's lock is released.
+    pub fn decide<R>(&self, f: impl FnOnce(&mut Master) -> R) -> R {
+        let (r, batch) = {
+            let mut m = self.lock();
+            let r = f(&mut m);
+            if m.allocation_wanted {
+                self.alloc_notify.notify_one();
+            }
+            (r, self.registry.enqueue(m.take_pending()))
+        };
+        if let Some(b) = batch {
+            self.registry.flush(b);
+        }
+        r
+    }
+
+    /// The state the full views render, taken under the lock; render it after.
+    pub fn snapshot(&self) -> snapshot::Snapshot {
+        self.lock().snapshot()
     }
 }
 
@@ -140,16 +171,24 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
         "registry": if cfg.work_dir.is_some() { "replicated_log" } else { "in_memory" },
     });
     let registry = registry::Registry::new(store);
+    let recovered = registry.recover();
     let start_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let master = Master::new(cfg, info, registry, start_unix);
+    let master = Master::new(
+        cfg,
+        info,
+        recovered,
+        Box::new(crate::core::RandomIds),
+        start_unix,
+    );
     Ok(Arc::new(Shared {
         master: Mutex::new(master),
         started: std::time::Instant::now(),
         alloc_notify: tokio::sync::Notify::new(),
         flags,
+        registry: registry::Writer::new(registry),
     }))
 }
 

@@ -1,31 +1,68 @@
 //! The master's registry: what must survive a master restart (admitted agents, frameworks,
-//! role weights), kept in the storage trait. A failed write is logged, never fatal: the cluster
-//! rebuilds task state from re-registering agents anyway.
+//! role weights), kept in the storage trait. The core decides what to write ([`RegistryOp`]);
+//! the [`Writer`] applies those writes in the order they were decided, outside the master's
+//! lock. A failed write is logged, never fatal: the cluster rebuilds task state from
+//! re-registering agents anyway.
 
-use drover_api::{AgentInfo, FrameworkID, FrameworkInfo};
-use drover_store::Store;
+use crate::core::{Recovered, RegistryOp};
+use drover_api::{AgentInfo, FrameworkInfo};
+use drover_store::{Op, Store};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn Store>,
 }
 
+fn encode<T: serde::Serialize>(key: String, v: &T) -> Option<Op> {
+    match serde_json::to_vec(v) {
+        Ok(bytes) => Some(Op::Put(key, bytes)),
+        Err(e) => {
+            tracing::error!("registry encode of {key} failed: {e}");
+            None
+        }
+    }
+}
+
+fn agent_key(info: &AgentInfo) -> Option<String> {
+    info.id
+        .as_ref()
+        .map(|id| format!("master/agents/{}", id.value))
+}
+
+fn framework_key(info: &FrameworkInfo) -> Option<String> {
+    info.id
+        .as_ref()
+        .map(|id| format!("master/frameworks/{}", id.value))
+}
+
+/// The store operations of one registry write.
+fn store_ops(op: &RegistryOp) -> Vec<Op> {
+    match op {
+        RegistryOp::PutAgent(info) => agent_key(info)
+            .and_then(|k| encode(k, info))
+            .into_iter()
+            .collect(),
+        RegistryOp::PutFramework(info) => framework_key(info)
+            .and_then(|k| encode(k, info))
+            .into_iter()
+            .collect(),
+        RegistryOp::RemoveFramework(id) => {
+            let mut ops = vec![Op::Delete(format!("master/frameworks/{}", id.value))];
+            ops.extend(encode(
+                format!("master/removed_frameworks/{}", id.value),
+                &id.value,
+            ));
+            ops
+        }
+        RegistryOp::PutWeights(w) => encode("master/weights".into(), w).into_iter().collect(),
+    }
+}
+
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Registry { store }
-    }
-
-    fn put<T: serde::Serialize>(&self, key: String, v: &T) {
-        match serde_json::to_vec(v) {
-            Ok(bytes) => {
-                if let Err(e) = self.store.put(&key, bytes) {
-                    tracing::error!("registry write of {key} failed: {e}");
-                }
-            }
-            Err(e) => tracing::error!("registry encode of {key} failed: {e}"),
-        }
     }
 
     fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Vec<T> {
@@ -47,41 +84,122 @@ impl Registry {
         }
     }
 
-    pub fn put_agent(&self, info: &AgentInfo) {
-        if let Some(id) = &info.id {
-            self.put(format!("master/agents/{}", id.value), info);
-        }
-    }
-    pub fn agents(&self) -> Vec<AgentInfo> {
-        self.scan("master/agents/")
-    }
-    pub fn put_framework(&self, info: &FrameworkInfo) {
-        if let Some(id) = &info.id {
-            self.put(format!("master/frameworks/{}", id.value), info);
-        }
-    }
-    pub fn remove_framework(&self, id: &FrameworkID) {
-        if let Err(e) = self
-            .store
-            .delete(&format!("master/frameworks/{}", id.value))
-        {
-            tracing::error!("registry delete failed: {e}");
-        }
-        self.put(format!("master/removed_frameworks/{}", id.value), &id.value);
-    }
-    pub fn frameworks(&self) -> Vec<FrameworkInfo> {
-        self.scan("master/frameworks/")
-    }
-    pub fn removed_frameworks(&self) -> Vec<String> {
-        self.scan("master/removed_frameworks/")
-    }
-    pub fn put_weights(&self, w: &HashMap<String, f64>) {
-        self.put("master/weights".into(), w);
-    }
-    pub fn weights(&self) -> HashMap<String, f64> {
+    fn weights(&self) -> HashMap<String, f64> {
         match self.store.get("master/weights") {
             Ok(Some(v)) => serde_json::from_slice(&v).unwrap_or_default(),
             _ => HashMap::new(),
         }
+    }
+
+    /// What a starting master takes over.
+    pub fn recover(&self) -> Recovered {
+        Recovered {
+            frameworks: self.scan("master/frameworks/"),
+            removed_frameworks: self.scan("master/removed_frameworks/"),
+            weights: self.weights(),
+        }
+    }
+
+    /// Write `ops` in one transaction.
+    pub fn apply(&self, ops: &[RegistryOp]) {
+        let ops: Vec<Op> = ops.iter().flat_map(store_ops).collect();
+        if ops.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.apply(ops) {
+            tracing::error!("registry write failed: {e}");
+        }
+    }
+}
+
+/// Applies registry writes in decision order without holding the master's lock: writes are
+/// queued while the lock is held (so the queue is in the order decisions were taken), then
+/// written after it is released by whichever caller gets to the queue first.
+pub struct Writer {
+    registry: Registry,
+    /// The number of the last batch queued, and the writes not yet taken for writing.
+    queue: Mutex<(u64, Vec<RegistryOp>)>,
+    /// Held while writing: the number of the last batch written.
+    written: Mutex<u64>,
+}
+
+impl Writer {
+    pub fn new(registry: Registry) -> Self {
+        Writer {
+            registry,
+            queue: Mutex::new((0, Vec::new())),
+            written: Mutex::new(0),
+        }
+    }
+
+    /// Queue a decision's writes; call it with the master's lock held. Returns the batch's
+    /// number for [`Writer::flush`], or `None` when there is nothing to write.
+    pub fn enqueue(&self, ops: Vec<RegistryOp>) -> Option<u64> {
+        if ops.is_empty() {
+            return None;
+        }
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.0 += 1;
+        q.1.extend(ops);
+        Some(q.0)
+    }
+
+    /// Return once batch `upto` and every batch before it are written.
+    pub fn flush(&self, upto: u64) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if *written >= upto {
+            return;
+        }
+        let (last, ops) = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            (q.0, std::mem::take(&mut q.1))
+        };
+        self.registry.apply(&ops);
+        *written = last;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_api::FrameworkID;
+    use drover_store::MemoryStore;
+
+    fn framework(id: &str) -> FrameworkInfo {
+        FrameworkInfo {
+            name: format!("fw {id}"),
+            id: Some(FrameworkID::new(id)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn writes_are_recovered_in_the_order_they_were_decided() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let w = Writer::new(Registry::new(store.clone()));
+        let a = w.enqueue(vec![
+            RegistryOp::PutFramework(framework("f1")),
+            RegistryOp::PutFramework(framework("f2")),
+        ]);
+        let b = w.enqueue(vec![RegistryOp::RemoveFramework(FrameworkID::new("f1"))]);
+        assert_eq!(w.enqueue(vec![]), None);
+        // The later batch's flush writes the earlier one too, in order.
+        w.flush(b.expect("a batch"));
+        w.flush(a.expect("a batch"));
+        w.enqueue(vec![RegistryOp::PutWeights(HashMap::from([(
+            "web".to_string(),
+            2.0,
+        )]))]);
+        let c = w.enqueue(vec![RegistryOp::PutAgent(AgentInfo {
+            hostname: "h1".into(),
+            id: Some(drover_api::AgentID::new("a1")),
+            ..Default::default()
+        })]);
+        w.flush(c.expect("a batch"));
+        let r = Registry::new(store.clone()).recover();
+        assert_eq!(r.frameworks, vec![framework("f2")]);
+        assert_eq!(r.removed_frameworks, vec!["f1".to_string()]);
+        assert_eq!(r.weights.get("web"), Some(&2.0));
+        assert!(store.get("master/agents/a1").expect("readable").is_some());
     }
 }

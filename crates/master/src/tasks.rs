@@ -69,21 +69,21 @@ impl Bytes {
 }
 
 /// `allocation_info` of a resource.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Allocation {
     Absent,
     NoRole,
     Role(Id),
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum PlainValue {
     Scalar(f64),
     Ranges(Box<[Range]>),
 }
 
 /// One resource of a task.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum TaskResource {
     /// The shape frameworks send back from offers: a scalar or a range list, with at most the
     /// deprecated `role` and `allocation_info`.
@@ -154,7 +154,7 @@ impl TaskResource {
 }
 
 /// A status's `container_status`.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Container {
     /// `{"container_id":{"value":…}}`, what Drover's agents send.
     Id(Id),
@@ -186,7 +186,7 @@ impl Container {
 }
 
 /// Fields of a status that are rarely set, or rarely differ from the task's.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct RareStatusFields {
     /// Set when it is not the task's id.
     task_id: Option<TaskID>,
@@ -195,7 +195,7 @@ struct RareStatusFields {
 }
 
 /// One entry of a task's status history.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct StoredStatus {
     state: TaskState,
     source: Option<StatusSource>,
@@ -222,7 +222,7 @@ fn share(s: &str, known: &[Option<&Id>], ids: &mut Interner) -> Id {
 }
 
 /// What a task is launched with beyond ids and resources: rare enough to box.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct TaskExtras {
     labels: Option<Labels>,
     discovery: Option<serde_json::Value>,
@@ -231,8 +231,9 @@ struct TaskExtras {
     kill_policy: Option<KillPolicy>,
 }
 
-/// A task as the master keeps it.
-#[derive(Debug, PartialEq)]
+/// A task as the master keeps it (shared behind an `Arc` by the master; cloned only when a
+/// record a snapshot still holds changes).
+#[derive(Clone, Debug, PartialEq)]
 pub struct TaskRec {
     pub task_id: Id,
     pub framework_id: Id,
@@ -253,7 +254,7 @@ pub struct TaskRec {
 
 impl TaskRec {
     /// The stored form of `task` (its statuses included), its resources allocated to `role`.
-    pub fn new(task: Task, role: &str, ids: &mut Interner) -> Box<TaskRec> {
+    pub fn new(task: Task, role: &str, ids: &mut Interner) -> TaskRec {
         let Task {
             name,
             task_id,
@@ -295,7 +296,7 @@ impl TaskRec {
             }))
         };
         let executor_id = executor_id.map(|e| share(&e.value, &[Some(&task_id)], ids));
-        let mut rec = Box::new(TaskRec {
+        let mut rec = TaskRec {
             framework_id: ids.get(&framework_id.value),
             agent_id: ids.get(&agent_id.value),
             task_id,
@@ -312,7 +313,7 @@ impl TaskRec {
                 .collect(),
             statuses: Box::new([]),
             extras,
-        });
+        };
         let mut stored = Vec::with_capacity(statuses.len());
         for s in statuses {
             let st = rec.store(&s, stored.last(), ids);

@@ -1,8 +1,9 @@
-//! Read-only views of the master's state, in the shapes clients read: the v1 operator API
-//! responses and the v0 JSON endpoints (`/master/state`, `/slaves`, `/tasks`, …,
-//! `/metrics/snapshot`). The one place internal records turn into those shapes.
+//! The shapes clients read, rendered from a [`Snapshot`] after the master's lock is released:
+//! the v1 operator API responses (GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS,
+//! GET_TASKS) and the v0 JSON endpoints (`/master/state`, `/state-summary`, `/frameworks`,
+//! `/slaves`, `/tasks`, `/roles`). The one place internal records turn into those shapes.
 
-use crate::core::{AgentRec, Framework, Master};
+use crate::snapshot::{AgentView, FrameworkView, Snapshot};
 use crate::tasks::TaskRec;
 use drover_api::operator::{self, Task};
 use drover_api::*;
@@ -71,128 +72,172 @@ fn v0_task_json(t: &Task, role: &str) -> Value {
     v
 }
 
-impl Master {
-    fn agent_used(&self, a: &AgentRec) -> Resources {
-        let avail = self
-            .allocator
-            .agent_available(&a.id.value)
-            .unwrap_or_default();
-        let offered = self.agent_offered(a);
-        let mut used = a.total.clone();
-        used.subtract_all(&avail);
-        used.subtract_all(&offered);
-        used
+fn time(s: f64) -> TimeInfo {
+    TimeInfo {
+        nanoseconds: (s * 1e9) as i64,
     }
+}
 
-    fn agent_offered(&self, a: &AgentRec) -> Resources {
-        let mut r = Resources::new();
-        for o in self.offers.values().filter(|o| o.offer.agent_id == a.id) {
-            r.add_all(&o.resources);
-        }
-        r
-    }
+/// `/roles`, from the role list counted under the lock.
+pub fn v0_roles(roles: Vec<operator::Role>) -> Value {
+    let roles: Vec<Value> = roles
+        .into_iter()
+        .map(|r| {
+            json!({"name": r.name, "weight": r.weight,
+               "frameworks": r.frameworks.iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
+               "resources": Value::Object(Resources::from_list(&r.resources).to_v0_map())})
+        })
+        .collect();
+    json!({ "roles": roles })
+}
 
-    pub fn v0_agent(&self, a: &AgentRec) -> Value {
-        let used = self.agent_used(a);
-        let offered = self.agent_offered(a);
-        let mut unreserved = a.total.usable_by("*");
+impl AgentView {
+    pub fn v0(&self) -> Value {
+        let mut unreserved = self.total.usable_by("*");
         unreserved.subtract_all(&Resources::new());
         json!({
-            "id": a.id.value,
-            "pid": a.pid,
-            "hostname": a.info.hostname,
-            "port": a.info.port.unwrap_or(5051),
-            "registered_time": a.registered_time,
-            "reregistered_time": a.reregistered_time,
-            "resources": Value::Object(a.total.to_v0_map()),
-            "used_resources": Value::Object(used.to_v0_map()),
-            "offered_resources": Value::Object(offered.to_v0_map()),
+            "id": self.id.value,
+            "pid": self.pid,
+            "hostname": self.info.hostname,
+            "port": self.info.port.unwrap_or(5051),
+            "registered_time": self.registered_time,
+            "reregistered_time": self.reregistered_time,
+            "resources": Value::Object(self.total.to_v0_map()),
+            "used_resources": Value::Object(self.used.to_v0_map()),
+            "offered_resources": Value::Object(self.offered.to_v0_map()),
             "reserved_resources": {},
             "unreserved_resources": Value::Object(unreserved.to_v0_map()),
-            "attributes": v0_attributes(&a.info.attributes),
-            "active": !a.unreachable,
-            "connected": a.connected(),
+            "attributes": v0_attributes(&self.info.attributes),
+            "active": !self.unreachable,
+            "connected": self.connected,
             "deactivated": false,
             "version": MESOS_COMPAT_VERSION,
             "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-            "resources_full": a.total.to_vec(),
-            "used_resources_full": used.to_vec(),
-            "offered_resources_full": offered.to_vec(),
+            "resources_full": self.total.to_vec(),
+            "used_resources_full": self.used.to_vec(),
+            "offered_resources_full": self.offered.to_vec(),
             "reserved_resources_full": {},
             "unreserved_resources_full": unreserved.to_vec(),
         })
     }
 
-    pub fn v0_framework(&self, f: &Framework) -> Value {
-        let allocated = self.allocator.framework_allocated(&f.id.value);
-        let mut offered = Resources::new();
-        let mut offers = Vec::new();
-        for oid in &f.offers {
-            if let Some(o) = self.offers.get(oid) {
-                offered.add_all(&o.resources);
-                offers.push(json!({
-                    "id": o.offer.id.value, "framework_id": f.id.value, "slave_id": o.offer.agent_id.value,
-                    "resources": Value::Object(o.resources.to_v0_map()),
-                }));
-            }
+    pub fn entry(&self) -> operator::AgentEntry {
+        operator::AgentEntry {
+            agent_info: self.info.clone(),
+            active: !self.unreachable,
+            deactivated: false,
+            version: MESOS_COMPAT_VERSION.into(),
+            pid: Some(self.pid.clone()),
+            registered_time: Some(time(self.registered_time)),
+            reregistered_time: self.reregistered_time.map(time),
+            total_resources: self.total.to_vec(),
+            allocated_resources: self.used.to_vec(),
+            offered_resources: self.offered.to_vec(),
         }
-        let mut used = allocated.clone();
-        used.subtract_all(&offered);
-        let executors: Vec<Value> = f
-            .executors
+    }
+}
+
+impl FrameworkView {
+    fn offered(&self) -> Resources {
+        let mut offered = Resources::new();
+        for (_, r) in &self.offers {
+            offered.add_all(r);
+        }
+        offered
+    }
+
+    pub fn v0(&self) -> Value {
+        let allocated = &self.allocated;
+        let offered = self.offered();
+        let offers: Vec<Value> = self
+            .offers
             .iter()
-            .filter_map(|(aid, eid)| {
-                self.agents.get(aid).and_then(|a| a.executors.get(&(f.id.clone(), eid.clone()))).map(|(e, _)| {
-                    json!({"executor_id": eid.value, "name": e.name, "framework_id": f.id.value, "slave_id": aid.value,
-                           "resources": v0_resources(&e.resources)})
+            .map(|(o, r)| {
+                json!({
+                    "id": o.id.value, "framework_id": self.id.value, "slave_id": o.agent_id.value,
+                    "resources": Value::Object(r.to_v0_map()),
                 })
             })
             .collect();
-        let role = f.info.role.clone().unwrap_or_else(|| "*".into());
+        let mut used = allocated.clone();
+        used.subtract_all(&offered);
+        let executors: Vec<Value> = self
+            .executors
+            .iter()
+            .map(|(aid, eid, e)| {
+                json!({"executor_id": eid.value, "name": e.name, "framework_id": self.id.value, "slave_id": aid.value,
+                       "resources": v0_resources(&e.resources)})
+            })
+            .collect();
+        let info = &self.info;
+        let role = info.role.clone().unwrap_or_else(|| "*".into());
         json!({
-            "id": f.id.value,
-            "name": f.info.name,
+            "id": self.id.value,
+            "name": info.name,
             "pid": Value::Null,
-            "user": f.info.user,
-            "hostname": f.info.hostname.clone().unwrap_or_default(),
-            "webui_url": f.info.webui_url.clone().unwrap_or_default(),
-            "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
-            "checkpoint": f.info.checkpoint.unwrap_or(false),
-            "principal": f.info.principal,
+            "user": info.user,
+            "hostname": info.hostname.clone().unwrap_or_default(),
+            "webui_url": info.webui_url.clone().unwrap_or_default(),
+            "failover_timeout": info.failover_timeout.unwrap_or(0.0),
+            "checkpoint": info.checkpoint.unwrap_or(false),
+            "principal": info.principal,
             "role": role,
-            "roles": f.roles,
-            "capabilities": f.info.capabilities.iter().map(|c| c.kind.clone()).collect::<Vec<_>>(),
-            "active": f.active,
-            "connected": f.connected(),
-            "recovered": f.recovered,
-            "registered_time": f.registered_time,
-            "reregistered_time": f.reregistered_time,
-            "unregistered_time": f.unregistered_time.unwrap_or(0.0),
+            "roles": self.roles,
+            "capabilities": info.capabilities.iter().map(|c| c.kind.clone()).collect::<Vec<_>>(),
+            "active": self.active,
+            "connected": self.connected,
+            "recovered": self.recovered,
+            "registered_time": self.registered_time,
+            "reregistered_time": self.reregistered_time,
+            "unregistered_time": self.unregistered_time.unwrap_or(0.0),
             "resources": Value::Object(allocated.to_v0_map()),
             "allocated_resources": Value::Object(allocated.to_v0_map()),
             "used_resources": Value::Object(used.to_v0_map()),
             "offered_resources": Value::Object(offered.to_v0_map()),
-            "tasks": f.tasks.values().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
-            "unreachable_tasks": f.unreachable_tasks.values().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
-            "completed_tasks": f.completed_tasks.iter().map(|t| v0_task(t, &role)).collect::<Vec<_>>(),
+            "tasks": self.tasks.iter().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
+            "unreachable_tasks": self.unreachable_tasks.iter().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
+            "completed_tasks": self.completed_tasks.iter().map(|t| v0_task(t, &role)).collect::<Vec<_>>(),
             "offers": offers,
             "executors": executors,
-            "labels": f.info.labels.as_ref().map(|l| l.labels.clone()).unwrap_or_default(),
+            "labels": info.labels.as_ref().map(|l| l.labels.clone()).unwrap_or_default(),
         })
+    }
+
+    pub fn entry(&self) -> operator::FrameworkEntry {
+        operator::FrameworkEntry {
+            framework_info: self.info.clone(),
+            active: self.active,
+            connected: self.connected,
+            recovered: self.recovered,
+            registered_time: Some(time(self.registered_time)),
+            reregistered_time: self.reregistered_time.map(time),
+            unregistered_time: self.unregistered_time.map(time),
+            offers: self.offers.iter().map(|(o, _)| o.clone()).collect(),
+            allocated_resources: self.allocated.to_vec(),
+            offered_resources: self.offered().to_vec(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Active agents, by id.
+    fn active_agents(&self) -> Vec<&AgentView> {
+        let mut agents: Vec<&AgentView> = self.agents.iter().filter(|a| !a.unreachable).collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        agents
     }
 
     pub fn v0_frameworks(&self) -> Value {
         json!({
-            "frameworks": self.frameworks.values().map(|f| self.v0_framework(f)).collect::<Vec<_>>(),
-            "completed_frameworks": self.completed_frameworks.iter().map(|f| self.v0_framework(f)).collect::<Vec<_>>(),
+            "frameworks": self.frameworks.iter().map(FrameworkView::v0).collect::<Vec<_>>(),
+            "completed_frameworks": self.completed_frameworks.iter().map(FrameworkView::v0).collect::<Vec<_>>(),
             "unregistered_frameworks": [],
         })
     }
 
     pub fn v0_slaves(&self) -> Value {
-        let mut agents: Vec<&AgentRec> = self.agents.values().filter(|a| !a.unreachable).collect();
-        agents.sort_by(|a, b| a.id.cmp(&b.id));
-        json!({"slaves": agents.iter().map(|a| self.v0_agent(a)).collect::<Vec<_>>(), "recovered_slaves": []})
+        let agents = self.active_agents();
+        json!({"slaves": agents.iter().map(|a| a.v0()).collect::<Vec<_>>(), "recovered_slaves": []})
     }
 
     /// `/tasks`: active then completed tasks of every framework, with Mesos' paging parameters.
@@ -207,14 +252,14 @@ impl Master {
         let mut all: Vec<Value> = Vec::new();
         for f in self
             .frameworks
-            .values()
+            .iter()
             .chain(self.completed_frameworks.iter())
         {
             if framework.map(|x| x != f.id.value).unwrap_or(false) {
                 continue;
             }
             let role = f.info.role.clone().unwrap_or_else(|| "*".into());
-            for t in f.tasks.values().chain(f.unreachable_tasks.values()) {
+            for t in f.tasks.iter().chain(f.unreachable_tasks.iter()) {
                 all.push(v0_task(t, &t.role));
             }
             for t in &f.completed_tasks {
@@ -250,7 +295,7 @@ impl Master {
 
     pub fn v0_state(&self, now: f64, flags: &Value) -> Value {
         let frameworks = self.v0_frameworks();
-        let active = self.agents.values().filter(|a| !a.unreachable).count();
+        let active = self.agents.iter().filter(|a| !a.unreachable).count();
         json!({
             "version": MESOS_COMPAT_VERSION,
             "drover_version": env!("CARGO_PKG_VERSION"),
@@ -296,11 +341,11 @@ impl Master {
         let mut by_framework: HashMap<&str, HashMap<&'static str, u64>> = HashMap::new();
         let mut agent_frameworks: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         let mut framework_agents: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-        for f in self.frameworks.values() {
+        for f in &self.frameworks {
             let all = f
                 .tasks
-                .values()
-                .chain(f.unreachable_tasks.values())
+                .iter()
+                .chain(f.unreachable_tasks.iter())
                 .chain(f.completed_tasks.iter());
             for t in all {
                 let (a, fw) = (&*t.agent_id, f.id.value.as_str());
@@ -325,10 +370,10 @@ impl Master {
         };
         let slaves: Vec<Value> = self
             .agents
-            .values()
+            .iter()
             .filter(|a| !a.unreachable)
             .map(|a| {
-                let mut v = self.v0_agent(a);
+                let mut v = a.v0();
                 counts(&mut v, by_agent.get(a.id.value.as_str()));
                 v["framework_ids"] = json!(agent_frameworks
                     .get(a.id.value.as_str())
@@ -339,9 +384,9 @@ impl Master {
             .collect();
         let frameworks: Vec<Value> = self
             .frameworks
-            .values()
+            .iter()
             .map(|f| {
-                let mut v = self.v0_framework(f);
+                let mut v = f.v0();
                 if let Some(m) = v.as_object_mut() {
                     m.remove("tasks");
                     m.remove("completed_tasks");
@@ -359,296 +404,30 @@ impl Master {
         json!({"hostname": self.info.hostname, "cluster": self.info.hostname, "slaves": slaves, "frameworks": frameworks})
     }
 
-    pub fn v0_roles(&self) -> Value {
-        let roles: Vec<Value> = self
-            .role_list()
-            .into_iter()
-            .map(|r| {
-                json!({"name": r.name, "weight": r.weight,
-                   "frameworks": r.frameworks.iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
-                   "resources": Value::Object(Resources::from_list(&r.resources).to_v0_map())})
-            })
-            .collect();
-        json!({ "roles": roles })
-    }
-
-    pub fn role_list(&self) -> Vec<operator::Role> {
-        let mut names: std::collections::BTreeSet<String> = self.weights.keys().cloned().collect();
-        for f in self.frameworks.values() {
-            names.extend(f.roles.iter().cloned());
-        }
-        names
-            .into_iter()
-            .map(|name| {
-                let frameworks: Vec<FrameworkID> = self
-                    .frameworks
-                    .values()
-                    .filter(|f| f.roles.contains(&name))
-                    .map(|f| f.id.clone())
-                    .collect();
-                let mut res = Resources::new();
-                for f in &frameworks {
-                    res.add_all(&self.allocator.framework_allocated(&f.value));
-                }
-                operator::Role {
-                    weight: self.weights.get(&name).copied().unwrap_or(1.0),
-                    name,
-                    frameworks,
-                    resources: res.to_vec(),
-                }
-            })
-            .collect()
-    }
-
-    pub fn metrics(&self, now: f64) -> Vec<(String, f64)> {
-        let mut m: Vec<(String, f64)> = Vec::new();
-        let mut total = Resources::new();
-        let mut used = Resources::new();
-        let mut offered = Resources::new();
-        let active_agents = self.agents.values().filter(|a| !a.unreachable).count();
-        for a in self.agents.values().filter(|a| !a.unreachable) {
-            total.add_all(&a.total);
-            used.add_all(&self.agent_used(a));
-            offered.add_all(&self.agent_offered(a));
-        }
-        for r in ["cpus", "mem", "disk", "gpus"] {
-            let t = total.scalar(r);
-            let u = used.scalar(r);
-            m.push((format!("master/{r}_total"), t));
-            m.push((format!("master/{r}_used"), u));
-            m.push((
-                format!("master/{r}_percent"),
-                if t > 0.0 { u / t } else { 0.0 },
-            ));
-            m.push((format!("master/{r}_revocable_total"), 0.0));
-            m.push((format!("master/{r}_revocable_used"), 0.0));
-        }
-        let mut by_state: std::collections::HashMap<TaskState, f64> = Default::default();
-        for f in self.frameworks.values() {
-            for t in f.tasks.values() {
-                *by_state.entry(t.state).or_default() += 1.0;
-            }
-            for t in f.unreachable_tasks.values() {
-                *by_state.entry(t.state).or_default() += 1.0;
-            }
-        }
-        for s in [
-            TaskState::TASK_STAGING,
-            TaskState::TASK_STARTING,
-            TaskState::TASK_RUNNING,
-            TaskState::TASK_KILLING,
-            TaskState::TASK_UNREACHABLE,
-        ] {
-            m.push((
-                format!("master/{}", s.as_str().to_ascii_lowercase()).replace("task_", "tasks_"),
-                by_state.get(&s).copied().unwrap_or(0.0),
-            ));
-        }
-        for s in [
-            "TASK_FINISHED",
-            "TASK_FAILED",
-            "TASK_KILLED",
-            "TASK_LOST",
-            "TASK_ERROR",
-            "TASK_DROPPED",
-            "TASK_GONE",
-        ] {
-            let c = self.counters.tasks_by_state.get(s).copied().unwrap_or(0);
-            m.push((
-                format!(
-                    "master/{}",
-                    s.to_ascii_lowercase().replace("task_", "tasks_")
-                ),
-                c as f64,
-            ));
-        }
-        let connected = self.frameworks.values().filter(|f| f.connected()).count() as f64;
-        m.push((
-            "master/frameworks_active".into(),
-            self.frameworks.values().filter(|f| f.active).count() as f64,
-        ));
-        m.push((
-            "master/frameworks_inactive".into(),
-            self.frameworks.values().filter(|f| !f.active).count() as f64,
-        ));
-        m.push(("master/frameworks_connected".into(), connected));
-        m.push((
-            "master/frameworks_disconnected".into(),
-            self.frameworks.len() as f64 - connected,
-        ));
-        m.push(("master/slaves_active".into(), active_agents as f64));
-        m.push(("master/slaves_inactive".into(), 0.0));
-        m.push((
-            "master/slaves_connected".into(),
-            self.agents.values().filter(|a| a.connected()).count() as f64,
-        ));
-        m.push((
-            "master/slaves_disconnected".into(),
-            self.agents.values().filter(|a| !a.connected()).count() as f64,
-        ));
-        m.push((
-            "master/slaves_unreachable".into(),
-            (self.agents.len() - active_agents) as f64,
-        ));
-        m.push((
-            "master/slave_removals".into(),
-            self.counters.agent_removals as f64,
-        ));
-        m.push(("master/outstanding_offers".into(), self.offers.len() as f64));
-        m.push(("master/elected".into(), 1.0));
-        m.push(("master/uptime_secs".into(), now));
-        m.push((
-            "master/messages_status_update".into(),
-            self.counters.updates_from_agents as f64,
-        ));
-        m.push(("master/invalid_status_updates".into(), 0.0));
-        m.push((
-            "master/messages_decline_offers".into(),
-            self.counters.offers_declined as f64,
-        ));
-        m.push((
-            "master/messages_launch_tasks".into(),
-            self.counters.offers_accepted as f64,
-        ));
-        m.push(("master/event_queue_messages".into(), 0.0));
-        for (name, c) in &self.counters.calls {
-            m.push((format!("master/messages_{name}"), *c as f64));
-        }
-        m.push((
-            "allocator/mesos/allocation_runs".into(),
-            self.counters.allocation_runs as f64,
-        ));
-        m.push((
-            "allocator/mesos/allocation_run_ms".into(),
-            self.counters.allocation_secs_last * 1000.0,
-        ));
-        m.push((
-            "allocator/mesos/resources/cpus/offered_or_allocated".into(),
-            self.agents
-                .values()
-                .map(|a| {
-                    a.total.scalar("cpus")
-                        - self
-                            .allocator
-                            .agent_available(&a.id.value)
-                            .map(|r| r.scalar("cpus"))
-                            .unwrap_or(0.0)
-                })
-                .sum(),
-        ));
-        m.push((
-            "drover/offers_sent".into(),
-            self.counters.offers_sent as f64,
-        ));
-        m.push((
-            "drover/offers_rescinded".into(),
-            self.counters.offers_rescinded as f64,
-        ));
-        m.sort_by(|a, b| a.0.cmp(&b.0));
-        m
-    }
-
     // -------------------------------------------------------------------------------- v1
 
-    pub fn v1_task(&self, t: &Task) -> Task {
-        t.clone()
-    }
-
-    pub fn task_json(&self, fid: &FrameworkID, tid: &TaskID) -> Value {
-        self.frameworks
-            .get(fid)
-            .and_then(|f| f.tasks.get(tid.value.as_str()))
-            .map(|t| json!(t.to_task()))
-            .unwrap_or(Value::Null)
-    }
-
-    pub fn framework_entry(&self, f: &Framework) -> operator::FrameworkEntry {
-        let allocated = self.allocator.framework_allocated(&f.id.value);
-        let mut offered = Resources::new();
-        let mut offers = Vec::new();
-        for oid in &f.offers {
-            if let Some(o) = self.offers.get(oid) {
-                offered.add_all(&o.resources);
-                offers.push(o.offer.clone());
-            }
-        }
-        let t = |s: f64| TimeInfo {
-            nanoseconds: (s * 1e9) as i64,
-        };
-        operator::FrameworkEntry {
-            framework_info: f.info.clone(),
-            active: f.active,
-            connected: f.connected(),
-            recovered: f.recovered,
-            registered_time: Some(t(f.registered_time)),
-            reregistered_time: f.reregistered_time.map(t),
-            unregistered_time: f.unregistered_time.map(t),
-            offers,
-            allocated_resources: allocated.to_vec(),
-            offered_resources: offered.to_vec(),
-        }
-    }
-
-    pub fn framework_entry_json(&self, fid: &FrameworkID) -> Value {
-        self.frameworks
-            .get(fid)
-            .map(|f| json!(self.framework_entry(f)))
-            .unwrap_or(Value::Null)
-    }
-
-    pub fn agent_entry(&self, a: &AgentRec) -> operator::AgentEntry {
-        let t = |s: f64| TimeInfo {
-            nanoseconds: (s * 1e9) as i64,
-        };
-        operator::AgentEntry {
-            agent_info: a.info.clone(),
-            active: !a.unreachable,
-            deactivated: false,
-            version: MESOS_COMPAT_VERSION.into(),
-            pid: Some(a.pid.clone()),
-            registered_time: Some(t(a.registered_time)),
-            reregistered_time: a.reregistered_time.map(t),
-            total_resources: a.total.to_vec(),
-            allocated_resources: self.agent_used(a).to_vec(),
-            offered_resources: self.agent_offered(a).to_vec(),
-        }
-    }
-
-    pub fn agent_entry_json(&self, id: &AgentID) -> Value {
-        self.agents
-            .get(id)
-            .map(|a| json!(self.agent_entry(a)))
-            .unwrap_or(Value::Null)
-    }
-
     pub fn get_agents(&self) -> operator::GetAgents {
-        let mut agents: Vec<&AgentRec> = self.agents.values().filter(|a| !a.unreachable).collect();
-        agents.sort_by(|a, b| a.id.cmp(&b.id));
         operator::GetAgents {
-            agents: agents.iter().map(|a| self.agent_entry(a)).collect(),
+            agents: self.active_agents().iter().map(|a| a.entry()).collect(),
             recovered_agents: vec![],
         }
     }
 
     pub fn get_frameworks(&self) -> operator::GetFrameworks {
         operator::GetFrameworks {
-            frameworks: self
-                .frameworks
-                .values()
-                .map(|f| self.framework_entry(f))
-                .collect(),
+            frameworks: self.frameworks.iter().map(FrameworkView::entry).collect(),
             completed_frameworks: self
                 .completed_frameworks
                 .iter()
-                .map(|f| self.framework_entry(f))
+                .map(FrameworkView::entry)
                 .collect(),
         }
     }
 
     pub fn get_executors(&self) -> operator::GetExecutors {
         let mut executors = Vec::new();
-        for a in self.agents.values() {
-            for (e, _) in a.executors.values() {
+        for a in &self.agents {
+            for e in &a.executors {
                 executors.push(operator::ExecutorEntry {
                     executor_info: e.clone(),
                     agent_id: a.id.clone(),
@@ -662,12 +441,12 @@ impl Master {
         let mut g = operator::GetTasks::default();
         for f in self
             .frameworks
-            .values()
+            .iter()
             .chain(self.completed_frameworks.iter())
         {
-            g.tasks.extend(f.tasks.values().map(|t| t.to_task()));
+            g.tasks.extend(f.tasks.iter().map(|t| t.to_task()));
             g.unreachable_tasks
-                .extend(f.unreachable_tasks.values().map(|t| t.to_task()));
+                .extend(f.unreachable_tasks.iter().map(|t| t.to_task()));
             g.completed_tasks
                 .extend(f.completed_tasks.iter().map(|t| t.to_task()));
         }

@@ -1,0 +1,283 @@
+//! Housekeeping: the periodic tick (agents that went silent become unreachable, frameworks past
+//! their failover timeout are removed, heartbeats on every stream), role weights, and the
+//! operator API's event streams.
+
+use super::{
+    frame, push_bounded, time_info, validate_role, Master, RegistryOp,
+    COMPLETED_TASKS_PER_FRAMEWORK,
+};
+use crate::ApiError;
+use drover_api::agent_protocol::ToAgent;
+use drover_api::scheduler::Event;
+use drover_api::*;
+use std::sync::Arc;
+
+impl Master {
+    /// Periodic housekeeping: agents that went silent, frameworks past their failover timeout,
+    /// heartbeats on every stream.
+    pub fn tick(&mut self, now: f64, send_heartbeats: bool) {
+        let timeout = self.cfg.agent_timeout_secs;
+        let silent: Vec<AgentID> = self
+            .agents
+            .values()
+            .filter(|a| !a.unreachable && now - a.last_seen > timeout)
+            .map(|a| a.id.clone())
+            .collect();
+        for id in silent {
+            self.mark_unreachable(&id, now);
+        }
+        let expired: Vec<FrameworkID> = self
+            .frameworks
+            .values()
+            .filter(|f| !f.connected() && f.failover_deadline.map(|d| now >= d).unwrap_or(false))
+            .map(|f| f.id.clone())
+            .collect();
+        for fid in expired {
+            tracing::info!(framework_id = %fid, "framework failover timeout expired");
+            self.remove_framework(&fid, now);
+        }
+        if send_heartbeats {
+            let hb = frame(&Event::heartbeat());
+            for fw in self.frameworks.values_mut() {
+                if let Some(s) = &fw.stream {
+                    if s.send(hb.clone()).is_err() {
+                        fw.stream = None;
+                    }
+                }
+            }
+            let ping = frame(&ToAgent::Ping);
+            for a in self.agents.values_mut() {
+                if let Some(s) = &a.stream {
+                    let _ = s.send(ping.clone());
+                }
+            }
+            let ohb = frame(&serde_json::json!({"type": "HEARTBEAT"}));
+            self.operator_streams
+                .retain(|s| s.send(ohb.clone()).is_ok());
+        }
+    }
+
+    fn mark_unreachable(&mut self, id: &AgentID, now: f64) {
+        tracing::warn!(agent_id = %id, "agent missed its heartbeats: marking it unreachable");
+        self.counters.agent_removals += 1;
+        let offers: Vec<OfferID> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| &o.offer.agent_id == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for oid in offers {
+            self.rescind_offer(&oid, now);
+        }
+        let Some(agent) = self.agents.get_mut(id) else {
+            return;
+        };
+        agent.unreachable = true;
+        agent.stream = None;
+        let tasks = agent.tasks.to_vec();
+        agent.executors.clear();
+        self.allocator.remove_agent(&id.value);
+        let unix = self.unix(now);
+        for (fid, tid) in tasks {
+            let Some(fw) = self.frameworks.get_mut(&FrameworkID::new(&*fid)) else {
+                continue;
+            };
+            let pa = fw.partition_aware();
+            let Some(mut rec) = fw.tasks.remove(&tid) else {
+                continue;
+            };
+            let state = if pa {
+                TaskState::TASK_UNREACHABLE
+            } else {
+                TaskState::TASK_LOST
+            };
+            let mut s = TaskStatus::new(TaskID::new(&*tid), state);
+            s.source = Some(StatusSource::SOURCE_MASTER);
+            s.reason = Some(Reason::REASON_AGENT_REMOVED);
+            s.message = Some(format!("Agent {id} is unreachable"));
+            s.agent_id = Some(id.clone());
+            s.timestamp = Some(unix);
+            if pa {
+                s.unreachable_time = Some(time_info(unix));
+            }
+            let r = Arc::make_mut(&mut rec);
+            r.state = state;
+            r.push_status(&s, None, &mut self.ids);
+            fw.send(&Event::update(s));
+            *self
+                .counters
+                .tasks_by_state
+                .entry(state.as_str())
+                .or_default() += 1;
+            if pa {
+                fw.unreachable_tasks.insert(tid, rec);
+            } else {
+                push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
+            }
+        }
+        if let Some(agent) = self.agents.get_mut(id) {
+            agent.tasks.clear();
+        }
+        self.operator_event("AGENT_REMOVED", serde_json::json!({"agent_id": id}));
+    }
+
+    pub fn set_weight(&mut self, role: &str, weight: f64) -> Result<(), ApiError> {
+        validate_role(role)?;
+        if !(weight > 0.0 && weight.is_finite()) {
+            return Err(ApiError::BadRequest(format!(
+                "Weight of role '{role}' must be positive"
+            )));
+        }
+        self.allocator
+            .set_weight(role, weight)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        self.weights.insert(role.to_string(), weight);
+        self.record(RegistryOp::PutWeights(self.weights.clone()));
+        self.allocation_wanted = true;
+        Ok(())
+    }
+
+    pub fn operator_event(&mut self, kind: &str, body: serde_json::Value) {
+        if self.operator_streams.is_empty() {
+            return;
+        }
+        let mut v = serde_json::json!({"type": kind});
+        let key = kind.to_ascii_lowercase();
+        v[key] = body;
+        let rec = frame(&v);
+        self.operator_streams
+            .retain(|s| s.send(rec.clone()).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::harness::*;
+    use super::super::RegistryOp;
+    use drover_api::agent_protocol::ToAgent;
+    use drover_api::scheduler::EventType;
+    use drover_api::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_silent_agents_tasks_become_unreachable_or_lost() {
+        // (partition aware, state, where the task goes)
+        let cases = [
+            (true, TaskState::TASK_UNREACHABLE, "unreachable"),
+            (false, TaskState::TASK_LOST, "completed"),
+        ];
+        for (pa, state, place) in cases {
+            let caps: &[&str] = if pa { &["PARTITION_AWARE"] } else { &[] };
+            let mut h = Harness::new();
+            let (mut fw, ag) = h.running(caps, &["t1", "t2"]);
+            let offer = h.offer(&mut fw);
+            // Not yet: 75 s of silence is the limit.
+            h.now += 70.0;
+            h.m.tick(h.now, false);
+            assert!(fw.events().is_empty(), "pa {pa}: too early");
+            h.now += 10.0;
+            h.m.tick(h.now, false);
+            let events = fw.events();
+            assert!(events.iter().any(|e| e.kind == EventType::RESCIND
+                && e.rescind.as_ref().map(|r| &r.offer_id) == Some(&offer.id)));
+            let ups: Vec<TaskStatus> = events
+                .into_iter()
+                .filter_map(|e| e.update.map(|u| u.status))
+                .collect();
+            for t in ["t1", "t2"] {
+                let s = status_of(&ups, t);
+                let case = format!("pa {pa}, {t}");
+                assert_eq!(s.state, state, "{case}");
+                assert_eq!(s.reason, Some(Reason::REASON_AGENT_REMOVED), "{case}");
+                assert_eq!(s.unreachable_time.is_some(), pa, "{case}");
+                assert_eq!(s.timestamp, Some(START_UNIX + h.now), "{case}");
+                assert_eq!(h.task_state(&fw.id, t), Some((place, state)), "{case}");
+            }
+            let a = &h.m.agents[&ag.id];
+            assert!(a.unreachable && !a.connected());
+            assert!(a.tasks.to_vec().is_empty());
+            assert_eq!(h.m.counters.agent_removals, 1);
+            // Nothing of it is offered any more.
+            assert!(h.offers(&mut fw).is_empty());
+        }
+    }
+
+    #[test]
+    fn heartbeats_go_to_every_stream_when_asked() {
+        let mut h = Harness::new();
+        let (mut fw, mut ag) = h.running(&[], &["t1"]);
+        h.m.tick(h.now, false);
+        assert!(fw.events().is_empty() && ag.messages().is_empty());
+        h.m.tick(h.now, true);
+        let kinds: Vec<EventType> = fw.events().iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventType::HEARTBEAT]);
+        assert_eq!(ag.messages(), vec![ToAgent::Ping]);
+    }
+
+    #[test]
+    fn weights_are_checked_and_recorded() {
+        // (role, weight, accepted)
+        let cases = [
+            ("web", 2.5, true),
+            ("web/prod", 1.0, true),
+            ("web", 0.0, false),
+            ("web", -1.0, false),
+            ("web", f64::NAN, false),
+            ("web", f64::INFINITY, false),
+            ("a b", 1.0, false),
+            ("", 1.0, false),
+            ("-web", 1.0, false),
+        ];
+        for (role, weight, ok) in cases {
+            let mut h = Harness::new();
+            let r = h.m.set_weight(role, weight);
+            assert_eq!(r.is_ok(), ok, "{role:?} {weight}: {r:?}");
+            let pending = h.pending();
+            if ok {
+                let want = HashMap::from([(role.to_string(), weight)]);
+                assert_eq!(pending, vec![RegistryOp::PutWeights(want)], "{role}");
+                assert_eq!(h.m.role_list()[0].weight, weight);
+            } else {
+                assert!(pending.is_empty(), "{role:?} {weight}");
+                assert!(h.m.weights.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn operator_streams_get_events_as_they_happen() {
+        let mut h = Harness::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        h.m.operator_streams.push(tx);
+        let (fw, ag) = h.running(&[], &["t1"]);
+        h.now += 100.0;
+        h.m.tick(h.now, true);
+        let events: Vec<serde_json::Value> = drain(&mut rx);
+        let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "FRAMEWORK_ADDED",
+                "AGENT_ADDED",
+                "TASK_ADDED",
+                "TASK_UPDATED",
+                "AGENT_REMOVED",
+                "HEARTBEAT"
+            ]
+        );
+        assert_eq!(
+            events[0]["framework_added"]["framework"]["framework_info"]["id"]["value"],
+            fw.id.value.as_str()
+        );
+        assert_eq!(
+            events[1]["agent_added"]["agent"]["agent_info"]["id"]["value"],
+            ag.id.value.as_str()
+        );
+        assert_eq!(events[2]["task_added"]["task"]["state"], "TASK_STAGING");
+        assert_eq!(events[3]["task_updated"]["state"], "TASK_RUNNING");
+        // A closed stream is dropped.
+        drop(rx);
+        h.m.tick(h.now, true);
+        assert!(h.m.operator_streams.is_empty());
+    }
+}
