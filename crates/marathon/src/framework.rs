@@ -192,7 +192,7 @@ pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
 
 impl Shared {
     fn on_event(&self, ev: Event) {
-        let now = crate::core::unix_now();
+        let now = crate::driver::unix_now();
         let calls = {
             let mut m = self.lock();
             match ev.kind {

@@ -2,7 +2,7 @@
 //! run on the agents): after the grace period, every interval, with a timeout; results go to
 //! the core, which replaces instances that fail `maxConsecutiveFailures` times in a row.
 
-use crate::core::unix_now;
+use crate::driver::unix_now;
 use crate::Shared;
 use std::collections::HashMap;
 use std::sync::Arc;

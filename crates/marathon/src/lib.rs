@@ -5,6 +5,7 @@
 
 pub mod constraints;
 mod core;
+mod driver;
 mod framework;
 mod health;
 mod http;
@@ -54,8 +55,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, Marathon> {
-        self.m.lock().unwrap_or_else(|e| e.into_inner())
+    /// A turn with the core: when it ends, its durable writes are applied and its events
+    /// published (`driver::Turn`).
+    pub fn lock(&self) -> driver::Turn<'_> {
+        driver::Turn::new(self.m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -159,7 +162,7 @@ pub fn start(
             let calls = {
                 let mut m = ticker.lock();
                 m.mark_all_dirty();
-                m.reconcile_plans(crate::core::unix_now())
+                m.reconcile_plans(crate::driver::unix_now())
             };
             ticker.send(calls);
         }

@@ -1,0 +1,419 @@
+//! Deployments: planning one from new app definitions (which action for each app, steps
+//! ordered by dependencies, conflicts with deployments in progress), starting it, cancelling
+//! or rolling it back, advancing it step by step as the planner reaches each app's target,
+//! and rendering it as Marathon's deployment JSON.
+
+use super::{iso, Deployment, Marathon};
+use crate::MarathonError;
+use drover_api::marathon::App;
+use drover_store::Op;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// A deployment as it would start, computed from the state without changing it: the same
+/// value serves a real deployment and a dry run.
+#[derive(Clone, Debug)]
+pub struct DeployPlan {
+    pub deployment: Deployment,
+    /// The definitions to store, stamped with the deployment's version.
+    pub apps: Vec<App>,
+    /// Apps to stop and remove.
+    pub removed: Vec<String>,
+    /// Deployments in progress that this one cancels (it was forced over them).
+    pub superseded: Vec<String>,
+}
+
+impl Marathon {
+    /// Deployments that block a change to `ids` (unless forced).
+    pub fn conflicting_deployments(&self, ids: &[String]) -> Vec<String> {
+        self.deployments
+            .values()
+            .filter(|d| d.affected_apps.iter().any(|a| ids.contains(a)))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// The deployment that putting `apps` (create or update) and removing `removed` would
+    /// start at `now`; 409 (`DeploymentInProgress`) when it touches an app a deployment in
+    /// progress touches, unless `force`. Each app's action, for `/v2/deployments`: new apps
+    /// start, apps whose definition changed only in `instances` scale (keeping their
+    /// configuration version, so nothing restarts), others restart (all of them when
+    /// `restart`).
+    pub fn plan_deploy(
+        &self,
+        apps: Vec<App>,
+        removed: Vec<String>,
+        force: bool,
+        restart: bool,
+        now: f64,
+    ) -> Result<DeployPlan, MarathonError> {
+        let ids: Vec<String> = apps
+            .iter()
+            .map(|a| a.id.clone())
+            .chain(removed.iter().cloned())
+            .collect();
+        let superseded = self.conflicting_deployments(&ids);
+        if !superseded.is_empty() && !force {
+            return Err(MarathonError::DeploymentInProgress(superseded));
+        }
+        let version = iso(now);
+        let mut actions: Vec<(String, String)> = Vec::new();
+        let mut new_apps = Vec::new();
+        for mut app in apps {
+            let prev = self.apps.get(&app.id);
+            let action = match prev {
+                None => "StartApplication",
+                Some(p) if !restart && only_scaled(p, &app) => "ScaleApplication",
+                Some(_) => "RestartApplication",
+            };
+            app.version = Some(version.clone());
+            app.extra.insert("lastScalingAt".into(), json!(version));
+            if action != "ScaleApplication" {
+                app.extra
+                    .insert("lastConfigChangeAt".into(), json!(version));
+            } else if let Some(p) = prev {
+                if let Some(v) = p.extra.get("lastConfigChangeAt") {
+                    app.extra.insert("lastConfigChangeAt".into(), v.clone());
+                }
+            }
+            actions.push((action.to_string(), app.id.clone()));
+            new_apps.push(app);
+        }
+        for id in &removed {
+            actions.push(("StopApplication".to_string(), id.clone()));
+        }
+        // Dependencies order the steps: an app's step comes after those it depends on.
+        let steps = order_steps(&actions, &new_apps);
+        Ok(DeployPlan {
+            deployment: Deployment {
+                id: self.ids.next_id().to_string(),
+                version,
+                affected_apps: ids,
+                steps,
+                current_step: 0,
+                force,
+            },
+            apps: new_apps,
+            removed,
+            superseded,
+        })
+    }
+
+    /// Put new app definitions (create or update), remove `removed`, and start one
+    /// deployment for them.
+    pub(super) fn deploy(
+        &mut self,
+        apps: Vec<App>,
+        removed: Vec<String>,
+        force: bool,
+        restart: bool,
+        now: f64,
+    ) -> Result<Deployment, MarathonError> {
+        let plan = self.plan_deploy(apps, removed, force, restart, now)?;
+        Ok(self.start_deploy(plan, now))
+    }
+
+    /// Start a planned deployment: cancel what it supersedes, store the definitions and the
+    /// deployment (durably), and announce it.
+    fn start_deploy(&mut self, plan: DeployPlan, now: f64) -> Deployment {
+        let DeployPlan {
+            deployment: d,
+            apps,
+            removed,
+            superseded,
+        } = plan;
+        for id in superseded {
+            self.cancel_deployment(&id, now);
+        }
+        let mut ops = Vec::new();
+        for app in &apps {
+            let bytes = serde_json::to_vec(app).unwrap_or_default();
+            ops.push(Op::Put(format!("marathon/apps/{}", app.id), bytes.clone()));
+            ops.push(Op::Put(
+                format!("marathon/versions/{}/{}", app.id, d.version),
+                bytes,
+            ));
+            self.backoff.remove(&app.id);
+        }
+        for id in &removed {
+            ops.push(Op::Delete(format!("marathon/apps/{id}")));
+        }
+        ops.push(Op::Put(
+            format!("marathon/deployments/{}", d.id),
+            serde_json::to_vec(&d).unwrap_or_default(),
+        ));
+        self.write_durable(ops);
+        for app in apps {
+            self.touch(app.id.clone());
+            self.apps.insert(app.id.clone(), app);
+        }
+        for id in &removed {
+            self.touch(id.clone());
+            self.apps.remove(id);
+        }
+        for a in &d.affected_apps {
+            self.rendered.remove(a);
+        }
+        self.deployments.insert(d.id.clone(), d.clone());
+        self.emit(
+            "deployment_info",
+            json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, 0)}),
+            now,
+        );
+        d
+    }
+
+    pub(super) fn cancel_deployment(&mut self, id: &str, now: f64) {
+        if let Some(d) = self.deployments.remove(id) {
+            for a in &d.affected_apps {
+                self.rendered.remove(a);
+            }
+            self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
+            self.emit("deployment_failed", json!({"id": d.id, "plan": self.plan_json(&d), "reason": "superseded or cancelled"}), now);
+        }
+    }
+
+    /// `DELETE /v2/deployments/{id}`: without force, roll back to the apps' `previous`
+    /// definitions with a new deployment (apps with none are removed); with force, just stop
+    /// the deployment where it is.
+    pub(super) fn rollback(
+        &mut self,
+        id: &str,
+        force: bool,
+        previous: &HashMap<String, App>,
+        now: f64,
+    ) -> Result<Option<Deployment>, MarathonError> {
+        let Some(d) = self.deployments.get(id).cloned() else {
+            return Err(MarathonError::NotFound(format!(
+                "DeploymentPlan {id} does not exist"
+            )));
+        };
+        self.cancel_deployment(id, now);
+        if force {
+            return Ok(None);
+        }
+        let mut restore = Vec::new();
+        let mut remove = Vec::new();
+        for app_id in &d.affected_apps {
+            match previous.get(app_id) {
+                Some(app) => restore.push(app.clone()),
+                None => remove.push(app_id.clone()),
+            }
+        }
+        Ok(Some(self.deploy(restore, remove, true, false, now)?))
+    }
+
+    pub fn plan_json(&self, d: &Deployment) -> Value {
+        json!({
+            "id": d.id, "version": d.version,
+            "steps": d.steps.iter().map(|s| json!({"actions": s.iter().map(|(a, app)| json!({"action": a, "app": app})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        })
+    }
+
+    fn step_json(&self, d: &Deployment, i: usize) -> Value {
+        let actions: Vec<Value> = d
+            .steps
+            .get(i)
+            .map(|s| {
+                s.iter()
+                    .map(|(a, app)| json!({"action": a, "app": app}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({"actions": actions})
+    }
+
+    /// A deployment as `GET /v2/deployments` shows it.
+    pub fn deployment_json(&self, d: &Deployment) -> Value {
+        let current: Vec<Value> = d
+            .steps
+            .get(d.current_step)
+            .map(|s| {
+                s.iter()
+                    .map(|(a, app)| json!({"action": a, "app": app, "readinessCheckResults": []}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "id": d.id, "version": d.version, "affectedApps": d.affected_apps, "affectedPods": [],
+            "steps": d.steps.iter().map(|s| json!({"actions": s.iter().map(|(a, app)| json!({"action": a, "app": app})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "currentActions": current, "currentStep": d.current_step + 1, "totalSteps": d.steps.len(),
+        })
+    }
+
+    /// Move each deployment past the steps whose apps reached their targets; finish those
+    /// past their last step.
+    pub(super) fn advance_deployments(&mut self, now: f64) {
+        let ids: Vec<String> = self.deployments.keys().cloned().collect();
+        for id in ids {
+            while let Some(d) = self.deployments.get(&id).cloned() {
+                let Some(step) = d.steps.get(d.current_step) else {
+                    break;
+                };
+                let done = step.iter().all(|(action, app_id)| {
+                    match (action.as_str(), self.apps.get(app_id)) {
+                        ("StopApplication", _) | (_, None) => self.app_instances(app_id).is_empty(),
+                        (_, Some(app)) => self.target_reached(app),
+                    }
+                });
+                if !done {
+                    break;
+                }
+                self.emit("deployment_step_success", json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, d.current_step)}), now);
+                let next = d.current_step + 1;
+                if next >= d.steps.len() {
+                    self.deployments.remove(&id);
+                    for a in &d.affected_apps {
+                        self.rendered.remove(a);
+                    }
+                    self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
+                    self.emit(
+                        "deployment_success",
+                        json!({"id": d.id, "plan": self.plan_json(&d)}),
+                        now,
+                    );
+                    for (action, app) in step {
+                        if action == "StopApplication" {
+                            self.emit("app_terminated_event", json!({"appId": app}), now);
+                        }
+                    }
+                    break;
+                }
+                if let Some(dm) = self.deployments.get_mut(&id) {
+                    dm.current_step = next;
+                }
+                if let Some(dm) = self.deployments.get(&id) {
+                    self.write(vec![Op::Put(
+                        format!("marathon/deployments/{id}"),
+                        serde_json::to_vec(dm).unwrap_or_default(),
+                    )]);
+                }
+            }
+        }
+    }
+
+    /// Whether `app_id` may launch: no deployment holds it in a step after its current one
+    /// (it waits for its dependencies).
+    pub(super) fn launch_allowed(&self, app_id: &str) -> bool {
+        for d in self.deployments.values() {
+            if let Some(pos) = d
+                .steps
+                .iter()
+                .position(|s| s.iter().any(|(_, a)| a == app_id))
+            {
+                if pos > d.current_step {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The version of an app's configuration (not of its scale).
+pub(super) fn config_version(app: &App) -> &str {
+    app.extra
+        .get("lastConfigChangeAt")
+        .and_then(|v| v.as_str())
+        .or(app.version.as_deref())
+        .unwrap_or_default()
+}
+
+/// Whether `b` differs from `a` only in `instances` (a scale, not a restart).
+fn only_scaled(a: &App, b: &App) -> bool {
+    let mut x = a.clone();
+    let mut y = b.clone();
+    x.instances = 0;
+    y.instances = 0;
+    for z in [&mut x, &mut y] {
+        z.version = None;
+        z.extra.remove("lastScalingAt");
+        z.extra.remove("lastConfigChangeAt");
+        z.extra.remove("versionInfo");
+    }
+    x == y
+}
+
+/// Steps of a deployment: apps with no dependency inside the deployment first, then those that
+/// depend on them, and so on; stops come first.
+fn order_steps(actions: &[(String, String)], apps: &[App]) -> Vec<Vec<(String, String)>> {
+    let mut steps: Vec<Vec<(String, String)>> = Vec::new();
+    let stops: Vec<(String, String)> = actions
+        .iter()
+        .filter(|(a, _)| a == "StopApplication")
+        .cloned()
+        .collect();
+    if !stops.is_empty() {
+        steps.push(stops);
+    }
+    let mut left: Vec<(String, String)> = actions
+        .iter()
+        .filter(|(a, _)| a != "StopApplication")
+        .cloned()
+        .collect();
+    let in_deploy: Vec<String> = left.iter().map(|(_, id)| id.clone()).collect();
+    let deps = |id: &str| -> Vec<String> {
+        apps.iter()
+            .find(|a| a.id == id)
+            .map(|a| {
+                a.dependencies
+                    .iter()
+                    .filter(|d| {
+                        in_deploy.iter().any(|x| {
+                            x == *d || x.starts_with(&format!("{}/", d.trim_end_matches('/')))
+                        })
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut done: Vec<String> = Vec::new();
+    while !left.is_empty() {
+        let (ready, rest): (Vec<_>, Vec<_>) = left.into_iter().partition(|(_, id)| {
+            deps(id).iter().all(|d| {
+                done.iter()
+                    .any(|x| x == d || x.starts_with(&format!("{}/", d.trim_end_matches('/'))))
+            })
+        });
+        if ready.is_empty() {
+            // A cycle: run the rest together rather than never.
+            steps.push(rest);
+            break;
+        }
+        done.extend(ready.iter().map(|(_, id)| id.clone()));
+        steps.push(ready);
+        left = rest;
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_order_steps() {
+        let a: App = serde_json::from_str(r#"{"id":"/db","cmd":"x"}"#).unwrap();
+        let b: App =
+            serde_json::from_str(r#"{"id":"/web","cmd":"x","dependencies":["/db"]}"#).unwrap();
+        let actions = vec![
+            ("StartApplication".to_string(), "/web".to_string()),
+            ("StartApplication".to_string(), "/db".to_string()),
+        ];
+        let steps = order_steps(&actions, &[a, b]);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0][0].1, "/db");
+        assert_eq!(steps[1][0].1, "/web");
+    }
+
+    #[test]
+    fn scaling_is_not_a_restart() {
+        let a: App = serde_json::from_str(r#"{"id":"/a","cmd":"x","instances":1}"#).unwrap();
+        let mut b = a.clone();
+        b.instances = 5;
+        assert!(only_scaled(&a, &b));
+        b.cmd = Some("y".into());
+        assert!(!only_scaled(&a, &b));
+    }
+}

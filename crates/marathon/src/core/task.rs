@@ -1,0 +1,405 @@
+//! Task building: one Mesos `TaskInfo` of an app from what is left of an offer, or the reason
+//! it does not fit (Marathon's names: roles, resources, constraints, ports): resources, dynamic
+//! ports picked from the offer, Marathon's environment, fetch URIs, labels, discovery, the
+//! Docker container and the Mesos health check the agent runs.
+
+use super::Marathon;
+use crate::constraints::{self, AgentFacts};
+use crate::validate::{hostname_of, task_prefix};
+use drover_api::marathon::App;
+use drover_api::*;
+use serde_json::{json, Value};
+
+impl Marathon {
+    /// One task of `app` from what is left of an offer, or why not (Marathon's reason names).
+    pub(super) fn build_task(
+        &self,
+        app: &App,
+        offer: &Offer,
+        facts: &AgentFacts,
+        remaining: &Resources,
+        pending: &[TaskInfo],
+    ) -> Result<(TaskInfo, Resources, Vec<u32>), String> {
+        if let Some(roles) = &app.accepted_resource_roles {
+            let role = offer
+                .allocation_info
+                .as_ref()
+                .and_then(|a| a.role.clone())
+                .unwrap_or_else(|| "*".into());
+            if !roles.iter().any(|r| r == &role || r == "*") {
+                return Err("UnfulfilledRole".into());
+            }
+        }
+        for (name, need, reason) in [
+            ("cpus", app.cpus, "InsufficientCpus"),
+            ("mem", app.mem, "InsufficientMemory"),
+            ("disk", app.disk, "InsufficientDisk"),
+            ("gpus", app.gpus, "InsufficientGpus"),
+        ] {
+            if need > 0.0 && resources::to_fixed(remaining.scalar(name)) < resources::to_fixed(need)
+            {
+                return Err(reason.into());
+            }
+        }
+        // Constraints see the app's live instances plus what this offer already got.
+        let mut placed: Vec<AgentFacts> = self
+            .app_instances(&app.id)
+            .into_iter()
+            .filter(|i| !i.state.is_terminal() && !i.killing)
+            .map(|i| {
+                self.agents.get(&i.agent_id).cloned().unwrap_or(AgentFacts {
+                    agent_id: i.agent_id.clone(),
+                    hostname: i.host.clone(),
+                    attributes: vec![],
+                })
+            })
+            .collect();
+        let prefix = format!("{}.", task_prefix(&app.id));
+        for _ in pending
+            .iter()
+            .filter(|t| t.task_id.value.starts_with(&prefix))
+        {
+            placed.push(facts.clone());
+        }
+        let refs: Vec<&AgentFacts> = placed.iter().collect();
+        constraints::check(&app.constraints, facts, &refs)
+            .map_err(|e| format!("UnfulfilledConstraint: {e}"))?;
+        // Ports.
+        let defs = app.host_ports();
+        let mut free = remaining.ranges("ports");
+        let mut ports = Vec::new();
+        // Dynamic ports are drawn at random from what is offered (as Marathon does), so tasks
+        // sharing a host do not all fight over the first port of the range.
+        let task_uuid = self.ids.next_id();
+        let mut seed = u64::from_le_bytes(task_uuid.as_bytes()[..8].try_into().unwrap_or([7; 8]));
+        for d in &defs {
+            let want = if d.port != 0 && app.require_ports {
+                Some(d.port as u64)
+            } else {
+                None
+            };
+            let pick = match want {
+                Some(p) => free.iter().any(|r| r.begin <= p && p <= r.end).then_some(p),
+                None => {
+                    let total = resources::ranges_len(&free);
+                    (total > 0).then(|| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        nth_port(&free, (seed >> 33) % total)
+                    })
+                }
+            };
+            let Some(p) = pick else {
+                return Err("InsufficientPorts".into());
+            };
+            free = resources::subtract_ranges(&free, &[Range { begin: p, end: p }]);
+            ports.push(p as u32);
+        }
+        let mut res = vec![
+            Resource::scalar("cpus", app.cpus),
+            Resource::scalar("mem", app.mem),
+        ];
+        if app.disk > 0.0 {
+            res.push(Resource::scalar("disk", app.disk));
+        }
+        if app.gpus > 0.0 {
+            res.push(Resource::scalar("gpus", app.gpus));
+        }
+        if !ports.is_empty() {
+            res.push(Resource::ranges(
+                "ports",
+                resources::coalesce(
+                    ports
+                        .iter()
+                        .map(|&p| Range {
+                            begin: p as u64,
+                            end: p as u64,
+                        })
+                        .collect(),
+                ),
+            ));
+        }
+        let role = offer
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.clone())
+            .unwrap_or_else(|| "*".into());
+        let mut used = Resources::new();
+        for r in &mut res {
+            r.allocation_info = Some(AllocationInfo {
+                role: Some(role.clone()),
+            });
+            used.add(r);
+        }
+        if !remaining.contains(&used) {
+            return Err("InsufficientResources".into());
+        }
+        let task_id = format!("{}.{}", task_prefix(&app.id), task_uuid);
+        let mut env: Vec<Variable> = Vec::new();
+        let mut put = |k: String, v: String| {
+            env.push(Variable {
+                name: k,
+                kind: None,
+                value: v,
+            })
+        };
+        for (k, v) in &app.env {
+            if let Some(s) = v.as_str() {
+                put(k.clone(), s.to_string());
+            }
+        }
+        put("MARATHON_APP_ID".into(), app.id.clone());
+        put(
+            "MARATHON_APP_VERSION".into(),
+            app.version.clone().unwrap_or_default(),
+        );
+        put("MARATHON_APP_RESOURCE_CPUS".into(), app.cpus.to_string());
+        put("MARATHON_APP_RESOURCE_MEM".into(), app.mem.to_string());
+        put("MARATHON_APP_RESOURCE_DISK".into(), app.disk.to_string());
+        put(
+            "MARATHON_APP_RESOURCE_GPUS".into(),
+            (app.gpus as i64).to_string(),
+        );
+        put(
+            "MARATHON_APP_LABELS".into(),
+            app.labels
+                .keys()
+                .map(|k| k.to_uppercase())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        for (k, v) in &app.labels {
+            let key: String = k
+                .to_uppercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            put(format!("MARATHON_APP_LABEL_{key}"), v.clone());
+        }
+        if let Some(img) = app
+            .container
+            .as_ref()
+            .and_then(|c| c.get("docker"))
+            .and_then(|d| d.get("image"))
+            .and_then(|i| i.as_str())
+        {
+            put("MARATHON_APP_DOCKER_IMAGE".into(), img.to_string());
+        }
+        put("MESOS_TASK_ID".into(), task_id.clone());
+        put("HOST".into(), offer.hostname.clone());
+        for (i, p) in ports.iter().enumerate() {
+            put(format!("PORT{i}"), p.to_string());
+            if let Some(n) = &defs[i].name {
+                put(
+                    format!("PORT_{}", n.to_uppercase().replace('-', "_")),
+                    p.to_string(),
+                );
+            }
+            if defs[i].port != 0 {
+                put(format!("PORT_{}", defs[i].port), p.to_string());
+            }
+        }
+        if let Some(p) = ports.first() {
+            put("PORT".into(), p.to_string());
+        }
+        put(
+            "PORTS".into(),
+            ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        let mut uris: Vec<CommandURI> = app
+            .fetch
+            .iter()
+            .map(|f| CommandURI {
+                value: f.uri.clone(),
+                executable: Some(f.executable),
+                extract: Some(f.extract),
+                cache: Some(f.cache),
+                output_file: f.dest_path.clone(),
+            })
+            .collect();
+        uris.extend(app.uris.iter().map(|u| CommandURI {
+            value: u.clone(),
+            executable: None,
+            extract: Some(true),
+            cache: None,
+            output_file: None,
+        }));
+        let command = match (&app.cmd, &app.args) {
+            (Some(cmd), _) => CommandInfo {
+                value: Some(cmd.clone()),
+                shell: Some(true),
+                ..Default::default()
+            },
+            (None, Some(args)) => CommandInfo {
+                shell: Some(false),
+                value: args.first().cloned(),
+                arguments: args.clone(),
+                ..Default::default()
+            },
+            (None, None) => CommandInfo {
+                shell: Some(false),
+                ..Default::default()
+            },
+        };
+        let command = CommandInfo {
+            uris,
+            environment: Some(Environment { variables: env }),
+            user: app.user.clone(),
+            ..command
+        };
+        let labels: Vec<Label> = app
+            .labels
+            .iter()
+            .map(|(k, v)| Label {
+                key: k.clone(),
+                value: Some(v.clone()),
+            })
+            .collect();
+        let discovery = json!({
+            "visibility": "FRAMEWORK", "name": hostname_of(&app.id),
+            "ports": {"ports": defs.iter().zip(&ports).map(|(d, p)| {
+                let mut v = json!({"number": p, "protocol": d.protocol});
+                if let Some(n) = &d.name { v["name"] = json!(n); }
+                v
+            }).collect::<Vec<_>>()},
+        });
+        let task = TaskInfo {
+            name: hostname_of(&app.id),
+            task_id: TaskID::new(task_id),
+            agent_id: offer.agent_id.clone(),
+            resources: res,
+            executor: None,
+            command: Some(command),
+            container: mesos_container(app, &ports),
+            health_check: app
+                .health_checks
+                .first()
+                .and_then(|hc| mesos_health_check(hc, &ports)),
+            check: None,
+            kill_policy: app.task_kill_grace_period_seconds.map(|g| KillPolicy {
+                grace_period: Some(DurationInfo {
+                    nanoseconds: (g * 1e9) as u64,
+                }),
+            }),
+            data: None,
+            labels: if labels.is_empty() {
+                None
+            } else {
+                Some(Labels { labels })
+            },
+            discovery: Some(discovery),
+            max_completion_time: None,
+        };
+        Ok((task, used, ports))
+    }
+}
+
+/// Marathon's `container` as the Mesos `ContainerInfo` the agent runs: a Docker image with its
+/// network, port mappings onto the ports taken from the offer, volumes and parameters.
+fn mesos_container(app: &App, ports: &[u32]) -> Option<Value> {
+    let c = app.container.as_ref()?;
+    if !app.is_docker() {
+        return Some(json!({"type": "MESOS"}));
+    }
+    let d = c.get("docker").cloned().unwrap_or(json!({}));
+    let network = app.docker_network();
+    let mappings: Vec<Value> = if network == "HOST" {
+        vec![]
+    } else {
+        app.port_mappings()
+            .iter()
+            .zip(ports)
+            .map(|(m, host)| {
+                let container_port = m.get("containerPort").and_then(|p| p.as_u64()).filter(|p| *p != 0).unwrap_or(*host as u64);
+                json!({"host_port": host, "container_port": container_port, "protocol": m.get("protocol").and_then(|p| p.as_str()).unwrap_or("tcp")})
+            })
+            .collect()
+    };
+    let volumes: Vec<Value> = c
+        .get("volumes")
+        .and_then(|v| v.as_array())
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|v| {
+                    Some(json!({"container_path": v.get("containerPath")?, "host_path": v.get("hostPath")?,
+                                "mode": v.get("mode").and_then(|m| m.as_str()).unwrap_or("RW")}))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = json!({
+        "type": "DOCKER",
+        "docker": {
+            "image": d.get("image").cloned().unwrap_or(Value::Null),
+            "network": network,
+            "port_mappings": mappings,
+            "privileged": d.get("privileged").cloned().unwrap_or(json!(false)),
+            "force_pull_image": d.get("forcePullImage").cloned().unwrap_or(json!(false)),
+            "parameters": d.get("parameters").cloned().unwrap_or(json!([])),
+        },
+        "volumes": volumes,
+    });
+    if network == "USER" {
+        if let Some(name) = app
+            .networks
+            .as_ref()
+            .and_then(|n| n.get(0))
+            .and_then(|n| n.get("name"))
+            .and_then(|n| n.as_str())
+        {
+            out["network_infos"] = json!([{"name": name}]);
+        }
+    }
+    Some(out)
+}
+
+/// Marathon's MESOS_HTTP / MESOS_HTTPS / MESOS_TCP / COMMAND checks, as the Mesos `HealthCheck`
+/// the agent runs next to the task (so they scale with the cluster, not with Marathon).
+fn mesos_health_check(hc: &drover_api::marathon::HealthCheck, ports: &[u32]) -> Option<Value> {
+    let port = hc
+        .port
+        .or_else(|| ports.get(hc.port_index.unwrap_or(0) as usize).copied());
+    let mut v = json!({
+        "delay_seconds": hc.delay_seconds.unwrap_or(0.0), "interval_seconds": hc.interval_seconds,
+        "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
+        "grace_period_seconds": hc.grace_period_seconds,
+    });
+    match hc.protocol.as_str() {
+        "MESOS_HTTP" | "MESOS_HTTPS" => {
+            v["type"] = json!("HTTP");
+            v["http"] = json!({"port": port?, "path": hc.path.clone().unwrap_or_else(|| "/".into()),
+                               "scheme": if hc.protocol == "MESOS_HTTPS" { "https" } else { "http" }});
+        }
+        "MESOS_TCP" => {
+            v["type"] = json!("TCP");
+            v["tcp"] = json!({"port": port?});
+        }
+        "COMMAND" => {
+            v["type"] = json!("COMMAND");
+            let cmd = hc.command.as_ref()?;
+            v["command"] = match cmd.get("value") {
+                Some(_) => json!({"value": cmd["value"], "shell": true}),
+                None => json!({"value": cmd, "shell": true}),
+            };
+        }
+        _ => return None,
+    }
+    Some(v)
+}
+
+/// The `n`th port of a coalesced range list.
+fn nth_port(ranges: &[Range], mut n: u64) -> u64 {
+    for r in ranges {
+        let len = r.end - r.begin + 1;
+        if n < len {
+            return r.begin + n;
+        }
+        n -= len;
+    }
+    ranges.last().map(|r| r.end).unwrap_or(0)
+}

@@ -1,0 +1,148 @@
+//! Marathon's REST v2 API and its event stream (Server-Sent Events). Handlers only decode: a
+//! request becomes a typed command (`crate::core::AppCommand`, …) or a read under the core's
+//! lock, the core decides, and the handler renders Marathon's JSON. This module holds the
+//! routes, the mapping of errors to statuses, and the decoding helpers the handlers share.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `apps.rs` | `/v2/apps` |
+//! | `groups.rs` | `/v2/groups` (and group bodies: apps relative to their groups) |
+//! | `tasks.rs` | `/v2/tasks`, `/v2/deployments`, `/v2/queue` |
+//! | `events.rs` | `/v2/events` (SSE) |
+//! | `misc.rs` | `/ping`, `/v2/info`, `/v2/leader`, `/metrics` |
+//! | `render.rs` | the JSON of apps, tasks and groups |
+
+mod apps;
+mod events;
+mod groups;
+mod misc;
+mod render;
+mod tasks;
+
+use crate::core::Deployment;
+use crate::{MarathonError, Shared};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+type S = State<Arc<Shared>>;
+type Q = Query<Vec<(String, String)>>;
+
+impl IntoResponse for MarathonError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            MarathonError::Invalid(details) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"message": "Object is not valid", "details": details}),
+            ),
+            MarathonError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"message": m})),
+            MarathonError::Conflict(m) => (StatusCode::CONFLICT, json!({"message": m})),
+            MarathonError::DeploymentInProgress(ids) => (
+                StatusCode::CONFLICT,
+                json!({
+                    "message": format!("App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/{}'.", ids.join(",")),
+                    "deployments": ids.iter().map(|i| json!({"id": i})).collect::<Vec<_>>(),
+                }),
+            ),
+            MarathonError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"message": m})),
+            MarathonError::Store(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"message": format!("storage: {e}")}),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Marathon's boolean query parameters are case-insensitive (`force=True`).
+fn flag(q: &[(String, String)], name: &str) -> Result<bool, MarathonError> {
+    match q
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(v) if v == "true" || v.is_empty() => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(MarathonError::BadRequest(format!(
+            "query parameter '{name}' must be true or false, got '{v}'"
+        ))),
+    }
+}
+
+fn params<'a>(q: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    q.iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .collect()
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, MarathonError> {
+    serde_json::from_slice(body).map_err(|e| {
+        MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
+            path: "/".into(),
+            errors: vec![format!("Invalid JSON: {e}")],
+        }])
+    })
+}
+
+/// `{"deploymentId", "version"}`, as Marathon answers a change that started a deployment.
+fn deployment_ref(d: &Deployment) -> Value {
+    json!({"deploymentId": d.id, "version": d.version})
+}
+
+pub fn router(s: Arc<Shared>) -> Router {
+    let limit = s.cfg.max_body_bytes;
+    Router::new()
+        .route("/ping", get(misc::ping))
+        .route("/v2/info", get(misc::info))
+        .route("/v2/leader", get(misc::leader))
+        .route("/metrics", get(misc::metrics))
+        .route(
+            "/v2/apps",
+            get(apps::list_apps)
+                .post(apps::create_app)
+                .put(apps::put_apps),
+        )
+        .route(
+            "/v2/apps/{*rest}",
+            get(apps::get_app_path)
+                .put(apps::put_app_path)
+                .delete(apps::delete_app_path)
+                .post(apps::post_app_path),
+        )
+        .route("/v2/tasks", get(tasks::list_tasks))
+        .route("/v2/tasks/delete", axum::routing::post(tasks::delete_tasks))
+        .route("/v2/deployments", get(tasks::list_deployments))
+        .route(
+            "/v2/deployments/{id}",
+            axum::routing::delete(tasks::delete_deployment),
+        )
+        .route("/v2/queue", get(tasks::queue))
+        .route(
+            "/v2/queue/{*rest}",
+            axum::routing::delete(tasks::reset_delay),
+        )
+        .route(
+            "/v2/groups",
+            get(groups::get_root_group)
+                .post(groups::post_group)
+                .put(groups::put_root_group),
+        )
+        .route(
+            "/v2/groups/{*rest}",
+            get(groups::get_group)
+                .put(groups::put_group)
+                .delete(groups::delete_group)
+                .post(groups::post_group_path),
+        )
+        .route("/v2/events", get(events::events))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(s)
+}
