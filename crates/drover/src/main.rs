@@ -396,11 +396,22 @@ fn malloc_trim() {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     if std::env::args().nth(1).as_deref() == Some("master") {
         single_malloc_arena();
     }
-    run()
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => match e.downcast::<drover_cli::Error>() {
+            // A CLI command failed: a line or two for a person, and the exit code of the failure.
+            Ok(e) => drover_cli::report(&e),
+            // As `main` returning the error would print it.
+            Err(e) => {
+                eprintln!("Error: {e:?}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+    }
 }
 
 /// One malloc arena for all threads (glibc gives each thread that meets contention its own, up
@@ -419,11 +430,12 @@ fn single_malloc_arena() {
 async fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Node { cmd, common } => return drover_cli::node(cmd, common).await,
-        Cmd::Framework { cmd, common } => return drover_cli::framework(cmd, common).await,
-        Cmd::Task { cmd, common } => return drover_cli::task(cmd, common).await,
-        Cmd::App { cmd, common } => return drover_cli::app::app(cmd, common).await,
-        Cmd::Deployment { cmd, common } => return drover_cli::app::deployment(cmd, common).await,
+        // A CLI command's error reaches `main` as a drover_cli::Error, which reports it.
+        Cmd::Node { cmd, common } => return Ok(drover_cli::node(cmd, common).await?),
+        Cmd::Framework { cmd, common } => return Ok(drover_cli::framework(cmd, common).await?),
+        Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
+        Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
+        Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
         _ => {}
     }
     init_logging();
