@@ -43,7 +43,7 @@ async fn call(
 async fn dry_runs_answer_the_plan_and_change_nothing() {
     use reqwest::Method;
     let (base, _handle) = start().await;
-    let http = reqwest::Client::new();
+    let http = drover_httpclient::client().unwrap();
     let app =
         json!({"id": "/demo/web", "cmd": "sleep 1000", "instances": 2, "cpus": 0.1, "mem": 32});
 
