@@ -1,6 +1,7 @@
 //! `drover app ...` and `drover deployment ...` against `drover up`'s Marathon: add from a file,
 //! list, scale and update (each waiting for its deployment), show, versions, why (an app that
-//! cannot fit), deployment list and rollback, Marathon's 422 details, bad input, remove.
+//! cannot fit), deployment list and rollback, Marathon's 422 details, bad input, remove; and
+//! the exit code of each kind of failure, with no server at all for the unreachable one.
 
 #![allow(clippy::unwrap_used)]
 
@@ -37,15 +38,17 @@ impl Cli {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    /// Run and require failure; stderr.
-    fn fails(&self, args: &[&str]) -> String {
+    /// Run and require failure with exit code `code` (the CLI's table); stderr.
+    fn fails_with(&self, code: i32, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(
-            !out.status.success(),
-            "drover {args:?} should have failed:\nstdout: {}",
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "drover {args:?} should have exited {code}:\nstdout: {}\nstderr: {err}",
             String::from_utf8_lossy(&out.stdout)
         );
-        String::from_utf8_lossy(&out.stderr).to_string()
+        err
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -65,6 +68,14 @@ impl Cli {
             .cloned()
     }
 }
+
+// The CLI's exit codes (its crate doc and the README's CLI section).
+const REFUSED: i32 = 1;
+const USAGE: i32 = 2;
+const NOT_FOUND: i32 = 3;
+const CONFLICT: i32 = 4;
+const UNREACHABLE: i32 = 5;
+const TIMED_OUT: i32 = 6;
 
 /// The table row that mentions `needle`.
 fn row<'a>(table: &'a str, needle: &str) -> &'a str {
@@ -192,13 +203,16 @@ fn app_commands_drive_marathon_end_to_end() {
         })
         .expect("big's deployment listed");
     let dep_id = dep["id"].as_str().unwrap().to_string();
-    let err = cli.fails(&["app", "scale", "/cli/big", "2"]);
+    let err = cli.fails_with(CONFLICT, &["app", "scale", "/cli/big", "2"]);
     assert!(
         err.contains("locked by deployment") && err.contains("--force"),
         "{err}"
     );
     // A short wait on it times out clearly, saying why it cannot finish.
-    let err = cli.fails(&["deployment", "watch", &dep_id[..8], "--timeout", "1"]);
+    let err = cli.fails_with(
+        TIMED_OUT,
+        &["deployment", "watch", &dep_id[..8], "--timeout", "1"],
+    );
     assert!(err.contains("timed out") && err.contains(&dep_id), "{err}");
     // Rolling back a start removes the app.
     let out = cli.ok(&[&["deployment", "rollback", &dep_id][..], &wait].concat());
@@ -210,24 +224,33 @@ fn app_commands_drive_marathon_end_to_end() {
         "bad.json",
         r#"{"id": "/cli/Bad_Id", "cmd": "sleep 1", "cpus": -1}"#,
     );
-    let err = cli.fails(&["app", "add", &bad]);
+    let err = cli.fails_with(REFUSED, &["app", "add", &bad]);
     assert!(
         err.contains("422") && err.contains("/cpus:") && err.contains("/id:"),
         "{err}"
     );
+    // An app that exists already is a conflict.
+    let err = cli.fails_with(CONFLICT, &["app", "add", &web]);
+    assert!(err.contains("409") && err.contains("/cli/web"), "{err}");
 
     // Bad input.
-    let err = cli.fails(&["app", "show", "/cli/nope"]);
+    let err = cli.fails_with(NOT_FOUND, &["app", "show", "/cli/nope"]);
     assert!(err.contains("no app /cli/nope"), "{err}");
-    let err = cli.fails(&["app", "scale", "/cli/nope", "2"]);
+    let err = cli.fails_with(NOT_FOUND, &["app", "scale", "/cli/nope", "2"]);
     assert!(err.contains("no app /cli/nope"), "{err}");
-    let err = cli.fails(&["app", "update", "/cli/web", "instances"]);
+    let err = cli.fails_with(NOT_FOUND, &["deployment", "rollback", "nope"]);
+    assert!(err.contains("no deployment matches 'nope'"), "{err}");
+    let err = cli.fails_with(USAGE, &["app", "update", "/cli/web", "instances"]);
     assert!(
         err.contains("malformed setting 'instances'") && err.contains("key=value"),
         "{err}"
     );
-    let err = cli.fails(&["app", "update", "/cli/web", "instance=4"]);
+    let err = cli.fails_with(USAGE, &["app", "update", "/cli/web", "instance=4"]);
     assert!(err.contains("not a field"), "{err}");
+    let err = cli.fails_with(USAGE, &["app", "add", "/nonexistent/app.json"]);
+    assert!(err.contains("cannot read /nonexistent/app.json"), "{err}");
+    // Clap's own usage errors have the same code.
+    cli.fails_with(USAGE, &["app", "scale", "/cli/web", "many"]);
 
     // remove: waits until the tasks are gone.
     let out = cli.ok(&[&["app", "remove", "/cli/web"][..], &wait].concat());
@@ -238,4 +261,44 @@ fn app_commands_drive_marathon_end_to_end() {
         .as_array()
         .unwrap()
         .is_empty());
+}
+
+/// A port on loopback that nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+#[test]
+fn no_master_or_marathon_is_a_short_error_with_the_unreachable_code() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    for (noun, verb, flag, env) in [
+        ("node", "list", "--master", "DROVER_MASTER"),
+        ("task", "list", "--master", "DROVER_MASTER"),
+        ("app", "list", "--marathon", "DROVER_MARATHON"),
+        ("deployment", "watch", "--marathon", "DROVER_MARATHON"),
+    ] {
+        let args = [noun, verb, flag, &addr];
+        let out = Command::new(drover_bin())
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .expect("run drover");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(UNREACHABLE),
+            "drover {args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "drover {args:?}: {:?}", out.stdout);
+        // What failed and where, then what to do: no causes, no backtrace.
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "drover {args:?}:\n{err}");
+        assert!(
+            lines[0].starts_with("error: cannot reach ")
+                && lines[0].ends_with(&format!(" at {addr} (connection refused)")),
+            "drover {args:?}:\n{err}"
+        );
+        assert!(lines[1].contains(env), "drover {args:?}:\n{err}");
+    }
 }
