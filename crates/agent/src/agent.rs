@@ -3,7 +3,7 @@
 //! restart.
 
 use crate::checkpoint::{self, ExecutorCheckpoint, TaskCheckpoint};
-use crate::containerizer::{self, Cgroups, Launcher, Limits, ProcessSpec};
+use crate::containerizer::{self, Cgroups, Launcher, Leader, Limits, ProcessSpec};
 use crate::fetcher::Fetcher;
 use crate::status::StatusUpdateManager;
 use crate::AgentConfig;
@@ -26,6 +26,8 @@ pub struct TaskEntry {
     pub sandbox: PathBuf,
     pub pid: Option<u32>,
     pub pid_start: Option<u64>,
+    /// What signals reach the task through (set with `pid`).
+    pub leader: Option<Leader>,
     pub kill_requested: bool,
     /// Killed after failing its health checks: its terminal update says `healthy: false`.
     pub killed_by_health_check: bool,
@@ -39,6 +41,7 @@ pub struct ExecutorEntry {
     pub sandbox: PathBuf,
     pub pid: Option<u32>,
     pub pid_start: Option<u64>,
+    pub leader: Option<Leader>,
     pub stream: Option<mpsc::UnboundedSender<Bytes>>,
     pub queued: Vec<TaskInfo>,
     pub tasks: HashSet<TaskID>,
@@ -87,6 +90,56 @@ pub struct Agent {
     pub docker: Option<Arc<crate::docker::DockerContainerizer>>,
     /// Makes sandboxes (holds each framework's `executors` directory open).
     pub sandboxes: crate::sandbox::Sandboxes,
+    /// Set once the agent stops (Ctrl-C): nothing new is launched.
+    pub stopping: std::sync::atomic::AtomicBool,
+    /// What runs or is being started: a task's or executor's launch until its process is
+    /// reaped (or, re-adopted, seen gone). The agent stops when this is empty.
+    pub running: Arc<Running>,
+}
+
+/// The launches and processes the agent is responsible for, by a name a person can read.
+#[derive(Default)]
+pub struct Running {
+    next: std::sync::atomic::AtomicU64,
+    live: Mutex<HashMap<u64, String>>,
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, String>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count one launch until the guard is dropped.
+    pub fn enter(self: &Arc<Self>, what: String) -> RunningGuard {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock().insert(n, what);
+        RunningGuard {
+            of: self.clone(),
+            n,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// What is still running, sorted, for a person.
+    pub fn describe(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.lock().values().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+pub struct RunningGuard {
+    of: Arc<Running>,
+    n: u64,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.of.lock().remove(&self.n);
+    }
 }
 
 fn unix_now() -> f64 {
@@ -180,6 +233,10 @@ impl Agent {
         let Some(fid) = framework.id.clone() else {
             return;
         };
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::warn!(framework_id = %fid, tasks = tasks.len(), "the agent is stopping: not launching");
+            return;
+        }
         let Some(agent_id) = self.agent_id() else {
             return;
         };
@@ -204,6 +261,7 @@ impl Agent {
                         sandbox,
                         pid: None,
                         pid_start: None,
+                        leader: None,
                         kill_requested: false,
                         killed_by_health_check: false,
                         launched_at: now,
@@ -211,7 +269,13 @@ impl Agent {
                     st.tasks.insert(key, entry);
                     let me = self.clone();
                     let fw = framework.clone();
-                    tokio::spawn(async move { me.start_command_task(fw, t).await });
+                    let running = self
+                        .running
+                        .enter(format!("task {} of framework {fid}", t.task_id));
+                    tokio::spawn(async move {
+                        me.start_command_task(fw, t).await;
+                        drop(running);
+                    });
                 }
             }
             Some(e) => {
@@ -229,6 +293,7 @@ impl Agent {
                             sandbox,
                             pid: None,
                             pid_start: None,
+                            leader: None,
                             stream: None,
                             queued: vec![],
                             tasks: HashSet::new(),
@@ -258,6 +323,7 @@ impl Agent {
                             sandbox,
                             pid: None,
                             pid_start: None,
+                            leader: None,
                             kill_requested: false,
                             killed_by_health_check: false,
                             launched_at: now,
@@ -280,7 +346,13 @@ impl Agent {
                 if !exists {
                     let me = self.clone();
                     let fw = framework.clone();
-                    tokio::spawn(async move { me.start_executor(fw, e).await });
+                    let running = self
+                        .running
+                        .enter(format!("executor {} of framework {fid}", e.executor_id));
+                    tokio::spawn(async move {
+                        me.start_executor(fw, e).await;
+                        drop(running);
+                    });
                 }
             }
         }
@@ -406,6 +478,7 @@ impl Agent {
             .get(&key)
             .map(|e| e.kill_requested)
             .unwrap_or(true)
+            || self.stopping.load(std::sync::atomic::Ordering::SeqCst)
         {
             self.task_update(
                 &fid,
@@ -475,6 +548,7 @@ impl Agent {
                 Some(e) => {
                     e.pid = pid;
                     e.pid_start = pid.and_then(containerizer::process_start_time);
+                    e.leader = Some(child.leader());
                     e.kill_requested
                 }
                 None => false,
@@ -649,6 +723,7 @@ impl Agent {
             if let Some(x) = st.executors.get_mut(&ekey) {
                 x.pid = pid;
                 x.pid_start = pid.and_then(containerizer::process_start_time);
+                x.leader = Some(child.leader());
             }
             self.checkpoint_executor(&st, &ekey);
         }
@@ -661,9 +736,9 @@ impl Agent {
             let st = me.lock();
             if let Some(x) = st.executors.get(&ekey2) {
                 if x.stream.is_none() {
-                    if let Some(pid) = x.pid {
+                    if let Some(leader) = &x.leader {
                         tracing::warn!(executor_id = %ekey2.1, "executor did not subscribe in time; killing it");
-                        containerizer::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                        leader.signal(nix::sys::signal::Signal::SIGKILL);
                     }
                 }
             }
@@ -739,8 +814,8 @@ impl Agent {
             drop(st);
             return crate::docker::kill(self, fid, tid, grace);
         }
-        match (&t.executor_id, t.pid) {
-            (None, Some(pid)) => {
+        match (&t.executor_id, t.leader.clone()) {
+            (None, Some(leader)) => {
                 let wants_killing = st
                     .frameworks
                     .get(fid)
@@ -756,10 +831,12 @@ impl Agent {
                         None,
                     );
                 }
-                containerizer::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+                leader.signal(nix::sys::signal::Signal::SIGTERM);
                 tokio::spawn(async move {
                     tokio::time::sleep(std::time::Duration::from_secs_f64(grace)).await;
-                    containerizer::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                    // Through the leader: a task that ended within its grace period may have
+                    // given its pid to another task by now.
+                    leader.signal(nix::sys::signal::Signal::SIGKILL);
                 });
             }
             (None, None) => {
@@ -807,11 +884,11 @@ impl Agent {
             if let Some(s) = &x.stream {
                 let _ = s.send(frame(&ex::Event::bare(ex::EventType::SHUTDOWN)));
             }
-            if let Some(pid) = x.pid {
+            if let Some(leader) = x.leader.clone() {
                 let grace = self.cfg.executor_shutdown_grace_secs;
                 tokio::spawn(async move {
                     tokio::time::sleep(std::time::Duration::from_secs_f64(grace)).await;
-                    containerizer::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                    leader.signal(nix::sys::signal::Signal::SIGKILL);
                 });
             }
         }
@@ -825,12 +902,12 @@ impl Agent {
         if is_command {
             // Mesos' default grace for a shutdown.
             let me = self.lock();
-            if let Some(pid) = me
+            if let Some(leader) = me
                 .tasks
                 .get(&(fid.clone(), TaskID::new(eid.value.clone())))
-                .and_then(|t| t.pid)
+                .and_then(|t| t.leader.as_ref())
             {
-                containerizer::signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+                leader.signal(nix::sys::signal::Signal::SIGTERM);
             }
         }
     }
@@ -1165,6 +1242,10 @@ impl Agent {
                     sandbox: e.sandbox,
                     pid: e.pid,
                     pid_start: e.pid_start,
+                    leader: e
+                        .pid
+                        .zip(e.pid_start)
+                        .map(|(pid, start)| Leader::Adopted { pid, start }),
                     stream: None,
                     queued: vec![],
                     tasks: HashSet::new(),
@@ -1174,9 +1255,13 @@ impl Agent {
             if let (Some(p), Some(s)) = (e.pid, e.pid_start) {
                 let me = self.clone();
                 let eid = e.info.executor_id.clone();
+                let running = self
+                    .running
+                    .enter(format!("executor {eid} of framework {fid} (re-adopted)"));
                 tokio::spawn(async move {
                     wait_foreign(p, s).await;
                     me.executor_gone(&fid, &eid, -1);
+                    drop(running);
                 });
             }
         }
@@ -1219,6 +1304,10 @@ impl Agent {
                     sandbox: cp.sandbox,
                     pid: cp.pid,
                     pid_start: cp.pid_start,
+                    leader: cp
+                        .pid
+                        .zip(cp.pid_start)
+                        .map(|(pid, start)| Leader::Adopted { pid, start }),
                     kill_requested: false,
                     killed_by_health_check: false,
                     launched_at: 0.0,
@@ -1233,7 +1322,11 @@ impl Agent {
             }
             crate::health::watch(self, &fid, &tid);
             let me = self.clone();
+            let running = self
+                .running
+                .enter(format!("task {tid} of framework {fid} (re-adopted)"));
             tokio::spawn(async move {
+                let _running = running;
                 wait_foreign(pid, start).await;
                 let killed = me
                     .lock()
@@ -1273,49 +1366,83 @@ impl Agent {
         }
     }
 
-    /// Ctrl-C of `drover up` or `drover agent`: stop every task and executor, leave nothing behind.
-    pub async fn kill_everything(&self, grace: f64) {
-        let (pids, containers): (Vec<u32>, Vec<String>) = {
+    /// Ctrl-C of `drover up` or `drover agent`: launch nothing more, stop every task and
+    /// executor (a kill with `grace`: SIGTERM, then SIGKILL; docker tasks are stopped), and
+    /// return once every process the agent started is reaped and their cgroups are gone.
+    /// `waiting` is told what is still running whenever it asks (a second Ctrl-C).
+    pub async fn stop_everything(
+        self: &Arc<Self>,
+        grace: f64,
+        mut waiting: impl FnMut(&[String]),
+        mut asked: impl FnMut() -> bool,
+    ) {
+        use nix::sys::signal::Signal;
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        self.stopping.store(true, Ordering::SeqCst);
+        let policy = KillPolicy {
+            grace_period: Some(DurationInfo {
+                nanoseconds: (grace.max(0.0) * 1e9) as u64,
+            }),
+        };
+        let (tasks, executors): (Vec<(FrameworkID, TaskID)>, Vec<(FrameworkID, ExecutorID)>) = {
             let st = self.lock();
-            let pids = st
-                .tasks
-                .values()
-                .filter_map(|t| t.pid)
-                .chain(st.executors.values().filter_map(|e| e.pid))
-                .collect();
-            let containers = st
-                .tasks
+            (
+                st.tasks
+                    .iter()
+                    .filter(|(_, t)| !t.state.is_terminal())
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+                st.executors.keys().cloned().collect(),
+            )
+        };
+        for (fid, tid) in &tasks {
+            self.kill_task(fid, tid, Some(policy.clone()));
+        }
+        for (fid, eid) in &executors {
+            self.shutdown_executor(fid, eid);
+        }
+        // Whatever ignores the polite request is killed after the grace period; whatever is
+        // still being started when it comes sees `stopping` and ends at once.
+        let mut killed = false;
+        let forced_at = Instant::now() + Duration::from_secs_f64(grace.max(0.0));
+        let mut told = Instant::now();
+        while !self.running.is_empty() {
+            if asked() || told.elapsed() > Duration::from_secs(5) {
+                waiting(&self.running.describe());
+                told = Instant::now();
+            }
+            if Instant::now() >= forced_at && !killed {
+                killed = true;
+                let leaders: Vec<Leader> = {
+                    let st = self.lock();
+                    st.tasks
+                        .values()
+                        .filter_map(|t| t.leader.clone())
+                        .chain(st.executors.values().filter_map(|e| e.leader.clone()))
+                        .collect()
+                };
+                for l in leaders {
+                    l.signal(Signal::SIGKILL);
+                }
+                crate::docker::kill_everything(self, 0.0).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Docker tasks started by this agent that it no longer tracks (an earlier run's).
+        crate::docker::kill_everything(self, grace.min(1.0)).await;
+        // Processes a task left in its cgroups outside its session (daemonised), then the
+        // cgroups themselves.
+        let containers: Vec<String> = {
+            let st = self.lock();
+            st.tasks
                 .values()
                 .map(|t| t.container_id.clone())
                 .chain(st.executors.values().map(|e| e.container_id.clone()))
-                .collect();
-            (pids, containers)
+                .collect()
         };
-        for &p in &pids {
-            containerizer::signal_group(p, nix::sys::signal::Signal::SIGTERM);
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(grace);
-        while std::time::Instant::now() < deadline
-            && pids
-                .iter()
-                .any(|p| containerizer::process_start_time(*p).is_some())
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        for &p in &pids {
-            containerizer::signal_group(p, nix::sys::signal::Signal::SIGKILL);
-        }
-        // The agent stops before it would see these exits: remove the containers' cgroups here, or
-        // they stay behind, and every later quota write on the host walks them all.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        while std::time::Instant::now() < deadline
-            && pids
-                .iter()
-                .any(|p| containerizer::process_start_time(*p).is_some())
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
         for c in &containers {
+            self.cgroups.kill_all(c);
             self.cgroups.destroy(c);
         }
         self.cgroups.drain_pool();

@@ -391,6 +391,22 @@ impl Cgroups {
         }
     }
 
+    /// SIGKILL whatever is still in the container's cgroups (processes that left the task's
+    /// session), until they are empty or a second has passed.
+    pub fn kill_all(&self, container_id: &str) {
+        let Some(name) = self.name_of(container_id) else {
+            return;
+        };
+        match self {
+            Cgroups::None(_) => {}
+            Cgroups::V1 { cpu, memory, .. } => {
+                empty_cgroup(cpu, &name);
+                empty_cgroup(memory, &name);
+            }
+            Cgroups::V2 { root, .. } => empty_cgroup(root, &name),
+        }
+    }
+
     /// Remove the container's cgroup directories once its processes are gone (v1: keep them for
     /// the next container when they are empty and clean).
     pub fn destroy(&self, container_id: &str) {
@@ -408,13 +424,11 @@ impl Cgroups {
                     return;
                 };
                 if oom_killed || !pool.keep(cpu, memory, name.clone(), w) {
-                    let _ = cpu.rmdir(&name);
-                    let _ = memory.rmdir(&name);
+                    remove_cgroup(cpu, &name);
+                    remove_cgroup(memory, &name);
                 }
             }
-            Cgroups::V2 { root, .. } => {
-                let _ = root.rmdir(container_id);
-            }
+            Cgroups::V2 { root, .. } => remove_cgroup(root, container_id),
         }
     }
 }
@@ -429,6 +443,49 @@ impl Cgroups {
             pool.drain(cpu, memory);
         }
     }
+}
+
+/// SIGKILL the members of the cgroup `name` under `dir` until it has none, for at most a second.
+/// The pids are read from the cgroup itself, so each is a member when it is read.
+fn empty_cgroup(dir: &Dir, name: &str) {
+    let procs = format!("{name}/cgroup.procs");
+    for _ in 0..100 {
+        let Ok(text) = dir.read_string(&procs) else {
+            return;
+        };
+        let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.is_empty() {
+            return;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Remove an ended container's cgroup `name` under `dir`. Its task's session leader is reaped
+/// by now, but a process it started may still be in the cgroup (exiting, or outside the
+/// session): the container is over, so those are killed (as Mesos destroys a container whose
+/// executor ended) and the removal retried, for at most a second.
+fn remove_cgroup(dir: &Dir, name: &str) {
+    for _ in 0..100 {
+        match dir.rmdir(name) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::EBUSY) => {
+                empty_cgroup(dir, name);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!("removing cgroup {name}: {e}");
+                return;
+            }
+            _ => return,
+        }
+    }
+    tracing::warn!("cgroup {name} still busy after a second: left behind");
 }
 
 /// The limits last written to a v1 cgroup pair.
@@ -543,8 +600,8 @@ impl Pool {
     fn drain(&self, cpu: &Dir, memory: &Dir) {
         let free = std::mem::take(&mut self.lock().free);
         for (name, _) in free {
-            let _ = cpu.rmdir(&name);
-            let _ = memory.rmdir(&name);
+            remove_cgroup(cpu, &name);
+            remove_cgroup(memory, &name);
         }
     }
 
@@ -588,23 +645,80 @@ pub struct ProcessLauncher {
     pub spawner: crate::spawner::Spawner,
 }
 
-/// A started task process.
-pub enum Process {
-    /// Started by posix_spawn; its end is seen through a pidfd.
-    Spawned {
-        pid: u32,
-        pidfd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
-    },
-    /// Started by fork (a uid switch), through tokio.
-    Forked(tokio::process::Child),
+/// The leader of a task's session (its process group, which setsid made equal to its pid):
+/// the one way the agent signals a task, so a signal never reaches a process that took the pid
+/// number after the task was gone. pids are reused quickly at thousands of tasks a second, and
+/// every task leads a session whose group id is its pid.
+#[derive(Clone, Debug)]
+pub enum Leader {
+    /// Our child. Its pid cannot be taken by another process before it is reaped, and
+    /// `Process::wait` reaps it under this lock and marks it: a signal sent under the lock while
+    /// unmarked reaches the task's own group.
+    Child { pid: u32, reaped: Arc<Mutex<bool>> },
+    /// A task re-adopted after an agent restart (not our child): known by its start time, which
+    /// is checked right before each signal.
+    Adopted { pid: u32, start: u64 },
+}
+
+impl Leader {
+    pub fn pid(&self) -> u32 {
+        match self {
+            Leader::Child { pid, .. } | Leader::Adopted { pid, .. } => *pid,
+        }
+    }
+
+    /// Signal the task's whole session; false when the task is gone (its pid may be another's).
+    pub fn signal(&self, sig: nix::sys::signal::Signal) -> bool {
+        let group = nix::unistd::Pid::from_raw(self.pid() as i32);
+        match self {
+            Leader::Child { reaped, .. } => {
+                let reaped = reaped.lock().unwrap_or_else(|e| e.into_inner());
+                !*reaped && nix::sys::signal::killpg(group, sig).is_ok()
+            }
+            Leader::Adopted { pid, start } => {
+                process_start_time(*pid) == Some(*start)
+                    && nix::sys::signal::killpg(group, sig).is_ok()
+            }
+        }
+    }
+
+    /// Whether the leader still runs (a zombie does not).
+    pub fn alive(&self) -> bool {
+        match self {
+            Leader::Child { pid, reaped } => {
+                !*reaped.lock().unwrap_or_else(|e| e.into_inner())
+                    && process_start_time(*pid).is_some()
+            }
+            Leader::Adopted { pid, start } => process_start_time(*pid) == Some(*start),
+        }
+    }
+}
+
+/// A started task process, our child: its end is seen, and it is reaped, through a pidfd.
+pub struct Process {
+    leader: Leader,
+    pidfd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
 }
 
 impl Process {
+    /// Take over a child just started (by posix_spawn or fork) that nothing else waits for.
+    fn of_child(pid: u32) -> std::io::Result<Process> {
+        Ok(Process {
+            pidfd: pidfd_open(pid as i32)?,
+            leader: Leader::Child {
+                pid,
+                reaped: Arc::new(Mutex::new(false)),
+            },
+        })
+    }
+
     pub fn id(&self) -> Option<u32> {
-        match self {
-            Process::Spawned { pid, .. } => Some(*pid),
-            Process::Forked(c) => c.id(),
-        }
+        Some(self.leader.pid())
+    }
+
+    /// What kills go through.
+    pub fn leader(&self) -> Leader {
+        self.leader.clone()
     }
 
     /// Wait for the process to end and reap it.
@@ -612,24 +726,31 @@ impl Process {
         use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
         use std::os::fd::AsFd;
         use std::os::unix::process::ExitStatusExt;
-        let pidfd = match self {
-            Process::Forked(c) => return c.wait().await,
-            Process::Spawned { pidfd, .. } => pidfd,
+        let Leader::Child { reaped, .. } = &self.leader else {
+            return Err(std::io::Error::other("not our child"));
         };
         loop {
-            let mut ready = pidfd.readable().await?;
+            let mut ready = self.pidfd.readable().await?;
+            // Reaped and marked under the lock `Leader::signal` takes: no signal by this pid
+            // after the pid is free.
+            let mut marked = reaped.lock().unwrap_or_else(|e| e.into_inner());
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
-            match waitid(Id::PIDFd(pidfd.get_ref().as_fd()), flags) {
+            match waitid(Id::PIDFd(self.pidfd.get_ref().as_fd()), flags) {
                 // The raw wait status, as waitpid(2) encodes it.
                 Ok(WaitStatus::Exited(_, code)) => {
-                    return Ok(std::process::ExitStatus::from_raw((code & 0xff) << 8))
+                    *marked = true;
+                    return Ok(std::process::ExitStatus::from_raw((code & 0xff) << 8));
                 }
                 Ok(WaitStatus::Signaled(_, sig, core)) => {
+                    *marked = true;
                     return Ok(std::process::ExitStatus::from_raw(
                         sig as i32 | if core { 0x80 } else { 0 },
-                    ))
+                    ));
                 }
-                Ok(_) => ready.clear_ready(),
+                Ok(_) => {
+                    drop(marked);
+                    ready.clear_ready()
+                }
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -977,10 +1098,7 @@ impl Launcher for ProcessLauncher {
                 }
             };
             // The pidfd in the agent's own table, where the runtime waits on it.
-            return Ok(Process::Spawned {
-                pid,
-                pidfd: pidfd_open(pid as i32).map_err(exec_err)?,
-            });
+            return Process::of_child(pid).map_err(exec_err);
         };
         let dir = Dir::open(&spec.sandbox).map_err(sandbox_err)?;
         let stdout = dir.open_append("stdout").map_err(sandbox_err)?;
@@ -1001,7 +1119,10 @@ impl Launcher for ProcessLauncher {
         for f in ["", "stdout", "stderr"] {
             let _ = nix::unistd::chown(&spec.sandbox.join(f), Some(u.uid), Some(u.gid));
         }
-        let mut cmd = tokio::process::Command::new(program);
+        // std's Command, not tokio's: tokio would reap the child itself (on SIGCHLD, or once
+        // dropped), behind the pidfd's back; std's leaves it to `Process::wait`.
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(program);
         cmd.args(args)
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -1010,13 +1131,13 @@ impl Launcher for ProcessLauncher {
             .stdout(stdout)
             .stderr(stderr)
             .uid(u.uid.as_raw())
-            .gid(u.gid.as_raw())
-            .kill_on_drop(false);
+            .gid(u.gid.as_raw());
         use std::os::fd::AsRawFd;
         before_exec(&mut cmd, procs.iter().map(|f| f.as_raw_fd()).collect());
         let child = cmd.spawn().map_err(exec_err);
         drop(procs);
-        child.map(Process::Forked)
+        // Dropping a std Child neither waits for nor kills it.
+        Process::of_child(child?.id()).map_err(exec_err)
     }
 }
 
@@ -1024,7 +1145,8 @@ impl Launcher for ProcessLauncher {
 /// tasks; a kill reaches every process the task started) and join the container's cgroups by
 /// writing "0" (= this process) to their already-open `cgroup.procs`.
 #[allow(unsafe_code)]
-fn before_exec(cmd: &mut tokio::process::Command, cgroup_procs: Vec<i32>) {
+fn before_exec(cmd: &mut std::process::Command, cgroup_procs: Vec<i32>) {
+    use std::os::unix::process::CommandExt;
     // SAFETY: only async-signal-safe calls run in the child: setsid(2) and write(2) on file
     // descriptors the parent opened and keeps open until spawn returns; nothing allocates.
     unsafe {
@@ -1039,7 +1161,8 @@ fn before_exec(cmd: &mut tokio::process::Command, cgroup_procs: Vec<i32>) {
     }
 }
 
-/// Send a signal to a task's whole session (its process group, which setsid made equal to its pid).
+/// Send a signal to a process group by number, for groups the agent does not track as a
+/// [`Leader`] (a health check's own command, waited for by the caller).
 pub fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
@@ -1264,7 +1387,9 @@ mod tests {
                 read(&memory.join(&pair), "memory.limit_in_bytes"),
                 (64u64 << 20).to_string()
             );
-            // A pair with a process in it is not pooled, and cannot be removed while it is there.
+            // A pair with a process still in it is not pooled: the container is over, so what was
+            // left in it (a process outside the task's session, or one still exiting) is killed and
+            // the pair removed.
             assert!(cg.prepare(&c, small));
             let busy = cg.name_of(&c).expect("c's pair");
             assert_ne!(busy, pair);
@@ -1281,14 +1406,16 @@ mod tests {
             )
             .unwrap();
             cg.destroy(&c);
-            assert!(
-                memory.join(&busy).exists(),
-                "a busy cgroup stays where it is"
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                child.wait().unwrap().signal(),
+                Some(9),
+                "what was left in an ended container's cgroup is killed"
             );
-            child.kill().unwrap();
-            child.wait().unwrap();
-            // (Its cpu half, empty, was removed.)
-            std::fs::remove_dir(memory.join(&busy)).unwrap();
+            assert!(
+                !memory.join(&busy).exists() && !cpu.join(&busy).exists(),
+                "and its cgroups are removed"
+            );
             // A restarted agent (a new pool) finds d's pair through d's process.
             assert!(cg.prepare(&d, small));
             let ds = cg.name_of(&d).expect("d's pair");

@@ -214,7 +214,10 @@ async fn run(
     let mut tracker = Tracker::new(&hc);
     tokio::time::sleep(secs(first_delay(&hc, age))).await;
     loop {
-        if !live(&agent.lock(), &key, &cid) {
+        // A stopping agent starts no more check processes.
+        if !live(&agent.lock(), &key, &cid)
+            || agent.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        {
             break;
         }
         let result = probe.run(timeout).await;

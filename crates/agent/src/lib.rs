@@ -151,13 +151,16 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
-    /// Stop every task and executor (Ctrl-C): nothing is left behind.
-    pub async fn kill_everything(&self) {
+    /// Stop every task and executor (Ctrl-C) and launch nothing more; returns once every
+    /// process is reaped, nothing left behind. `waiting` hears what is still running each time
+    /// `asked` says someone wants to know (a second Ctrl-C), and every 5 s.
+    pub async fn stop_everything(
+        &self,
+        waiting: impl FnMut(&[String]),
+        asked: impl FnMut() -> bool,
+    ) {
         let grace = self.agent.cfg.default_kill_grace_secs.min(3.0);
-        tokio::join!(
-            self.agent.kill_everything(grace),
-            docker::kill_everything(&self.agent, grace)
-        );
+        self.agent.stop_everything(grace, waiting, asked).await
     }
 }
 
@@ -241,6 +244,8 @@ pub fn start(
             .clone()
             .map(|c| Arc::new(docker::DockerContainerizer::new(c))),
         sandboxes: Default::default(),
+        stopping: Default::default(),
+        running: Default::default(),
         cfg,
     });
     agent.recover();

@@ -372,6 +372,43 @@ async fn wait_signal() -> Stop {
     }
 }
 
+/// A line for the user on stdout. A closed stdout (`drover up | tee log`, whose `tee` the
+/// terminal's Ctrl-C ends first) must not end what is being done, so errors are dropped.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// The same on stderr.
+fn tell(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Counts the Ctrl-Cs after the first: each asks the stop in progress what it waits for.
+fn further_interrupts() -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = n.clone();
+    if let Ok(mut int) = signal(SignalKind::interrupt()) {
+        tokio::spawn(async move {
+            while int.recv().await.is_some() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    n
+}
+
+/// The first few of a list, for a status line.
+fn shorten(items: &[String]) -> String {
+    let mut s = items.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > 5 {
+        s.push_str(&format!(" and {} more", items.len() - 5));
+    }
+    s
+}
+
 /// Every 10 s, hand memory that was freed back to the system. glibc keeps freed heap in its
 /// per-thread arenas for reuse and returns only the top of the main heap by itself; after a burst
 /// (thousands of launches and their updates) the daemons would keep that peak resident for good —
@@ -499,12 +536,12 @@ async fn run() -> Result<()> {
                 handles.push(drover_agent::start(cfg, l)?);
                 agent_urls.push(format!("http://{ip}:{aport}"));
             }
-            let marathon_url = if no_marathon {
+            let marathon = if no_marathon {
                 None
             } else {
                 let ml = bind(&ip, marathon_port).await?;
                 let mara_port = ml.local_addr()?.port();
-                drover_marathon::start(
+                let m = drover_marathon::start(
                     marathon_config(
                         format!("{ip}:{mport}"),
                         format!("{ip}:{mara_port}"),
@@ -513,26 +550,50 @@ async fn run() -> Result<()> {
                     ),
                     ml,
                 )?;
-                Some(format!("http://{ip}:{mara_port}"))
+                Some((m, format!("http://{ip}:{mara_port}")))
             };
-            println!("Drover is up.");
-            println!("  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})");
-            if let Some(u) = marathon_url {
-                println!("  marathon: {u}");
+            say("Drover is up.");
+            say(&format!(
+                "  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})"
+            ));
+            if let Some((_, u)) = &marathon {
+                say(&format!("  marathon: {u}"));
             }
             for (i, u) in agent_urls.iter().enumerate() {
-                println!("  agent {i}: {u}");
+                say(&format!("  agent {i}: {u}"));
             }
-            println!("  containerizers: {containerizers_line}");
-            println!("  state:  {}", work_dir.display());
-            println!(
+            say(&format!("  containerizers: {containerizers_line}"));
+            say(&format!("  state:  {}", work_dir.display()));
+            say(&format!(
                 "Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)"
-            );
+            ));
             wait_signal().await;
-            eprintln!("stopping: killing tasks...");
-            for h in &handles {
-                h.kill_everything().await;
+            let asks = further_interrupts();
+            tell("stopping: no more launches; killing every task...");
+            // Frameworks first, so nothing relaunches what the agents kill; the agents then
+            // refuse launches that were already on their way.
+            if let Some((m, _)) = &marathon {
+                m.stop().await;
             }
+            futures_util::future::join_all(handles.iter().enumerate().map(|(i, h)| {
+                let asks = asks.clone();
+                let mut seen = 0;
+                h.stop_everything(
+                    move |what| {
+                        tell(&format!(
+                            "stopping: agent {i} is waiting for {} to end: {}",
+                            what.len(),
+                            shorten(what)
+                        ))
+                    },
+                    move || {
+                        let n = asks.load(std::sync::atomic::Ordering::SeqCst);
+                        std::mem::replace(&mut seen, n) != n
+                    },
+                )
+            }))
+            .await;
+            tell("stopped: every task has ended.");
             Ok(())
         }
         Cmd::Master {
@@ -556,7 +617,7 @@ async fn run() -> Result<()> {
                 port,
             )?;
             tracing::info!("master listening on {ip}:{port}, advertised as {adv}:{port}");
-            println!("master: http://{adv}:{port}");
+            say(&format!("master: http://{adv}:{port}"));
             drover_master::serve(shared, listener, async {
                 wait_signal().await;
             })
@@ -574,12 +635,14 @@ async fn run() -> Result<()> {
             let listener = bind(&ip, port).await?;
             let port = listener.local_addr()?.port();
             let adv = advertise(&ip, advertise_ip);
-            drover_marathon::start(
+            let m = drover_marathon::start(
                 marathon_config(master, format!("{adv}:{port}"), work_dir, role),
                 listener,
             )?;
-            println!("marathon: http://{adv}:{port}");
+            say(&format!("marathon: http://{adv}:{port}"));
             wait_signal().await;
+            // Its tasks keep running: this Marathon (or the next) finds them again.
+            m.stop().await;
             Ok(())
         }
         Cmd::Agent {
@@ -617,11 +680,30 @@ async fn run() -> Result<()> {
             cfg.cgroups_enable_cfs = containers.cgroups_enable_cfs;
             let h = drover_agent::start(cfg, listener)?;
             tracing::info!("agent listening on {ip}:{port}; containerizers: {containerizers_line}");
-            println!("agent: http://{}:{port}", h.agent.cfg.advertise_ip);
-            println!("containerizers: {containerizers_line}");
+            say(&format!("agent: http://{}:{port}", h.agent.cfg.advertise_ip));
+            say(&format!("containerizers: {containerizers_line}"));
             match wait_signal().await {
                 // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.
-                Stop::Interrupt => h.kill_everything().await,
+                Stop::Interrupt => {
+                    let asks = further_interrupts();
+                    let mut seen = 0;
+                    tell("stopping: no more launches; killing every task...");
+                    h.stop_everything(
+                        |what| {
+                            tell(&format!(
+                                "stopping: waiting for {} to end: {}",
+                                what.len(),
+                                shorten(what)
+                            ))
+                        },
+                        move || {
+                            let n = asks.load(std::sync::atomic::Ordering::SeqCst);
+                            std::mem::replace(&mut seen, n) != n
+                        },
+                    )
+                    .await;
+                    tell("stopped: every task has ended.");
+                }
                 Stop::Terminate => tracing::info!("SIGTERM: leaving tasks running for recovery"),
             }
             Ok(())
