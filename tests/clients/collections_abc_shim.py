@@ -1,6 +1,7 @@
-# Installed by setup.sh as the sitecustomize.py of the mesos, dcos and jobs venvs: marathon-python
-# 0.13 and dcos 0.6.1 use collections.Mapping & co., which Python 3.10 removed (they live in
-# collections.abc). This puts the names back before any client is imported.
+# Installed by setup.sh into the mesos and dcos venvs, and imported by a .pth file there whenever
+# their python starts: marathon-python 0.13 and dcos 0.6.1 use collections.Mapping & co., which
+# Python 3.10 removed (they live in collections.abc). This puts the names back before any client
+# is imported.
 import collections
 import collections.abc
 

@@ -12,7 +12,8 @@
 #
 # Two shims make these old clients run on Python 3.11:
 #  - marathon-python 0.13 and dcos 0.6.1 use collections.Mapping & co., gone since Python 3.10:
-#    the mesos and dcos venvs get collections_abc_shim.py as their sitecustomize.py;
+#    the mesos and dcos venvs import collections_abc_shim.py at startup, from a .pth file (not
+#    as sitecustomize.py, which Debian's python3 has one of that comes first);
 #  - pymesos needs http-parser, whose C extension does not build on Python 3.11: it is built from
 #    its source with the extension turned off (the pure Python parser it falls back to).
 set -euo pipefail
@@ -32,9 +33,10 @@ flock 9
 # What a venv was built from: its requirements, this script and the shim.
 stamp() { cat "$here/requirements-$1.txt" "$here/setup.sh" "$here/collections_abc_shim.py" | sha256sum | cut -d' ' -f1; }
 
-sitecustomize() { # VENV: install the collections.abc shim as the venv's sitecustomize.py
+collections_shim() { # VENV: the collections.abc shim, run by a .pth file whenever python starts
   local site; site=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  cp "$here/collections_abc_shim.py" "$site/sitecustomize.py"
+  cp "$here/collections_abc_shim.py" "$site/drover_collections_abc_shim.py"
+  echo 'import drover_collections_abc_shim' >"$site/drover_collections_abc_shim.pth"
 }
 
 http_parser() { # VENV: http-parser from its source, without the C extension
@@ -57,7 +59,8 @@ mesos_wrapper() { # VENV: bin/mesos runs the Mesos CLI's module (the package ins
 
 check() { # VENV: the clients import (and the CLIs start)
   case $1 in
-    mesos) "$PYC/mesos/bin/python" -c 'import pymesos, pymesos.process, marathon, kazoo, dns.resolver' ;;
+    mesos) "$PYC/mesos/bin/python" -c 'import collections, pymesos, pymesos.process, marathon, kazoo, dns.resolver
+assert collections.Mapping, "the collections.abc shim"' ;;
     mesoscli)
       local cfg; cfg=$(mktemp)
       printf '[master]\naddress = "127.0.0.1:5050"\n' >"$cfg"
@@ -79,9 +82,9 @@ for v in mesos mesoscli dcos jobs; do
   "$python" -m venv "$dir"
   "$dir/bin/pip" install -q --no-deps -r "$here/requirements-$v.txt"
   case $v in
-    mesos) http_parser "$dir"; sitecustomize "$dir" ;;
+    mesos) http_parser "$dir"; collections_shim "$dir" ;;
     mesoscli) mesos_wrapper "$dir" ;;
-    dcos) sitecustomize "$dir" ;;
+    dcos) collections_shim "$dir" ;;
   esac
   check "$v" || { echo "error: the clients of $dir do not start (see above)" >&2; exit 1; }
   echo "$want" >"$dir/.drover-stamp"
