@@ -36,12 +36,47 @@ pub struct HealthCheck {
     pub grace_period_seconds: f64,
 }
 
+/// Why a `HealthCheck` is refused, in Mesos' words (each names the field that is wrong).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum HealthCheckError {
+    #[error("HealthCheck must be a JSON object")]
+    NotAnObject,
+    #[error("HealthCheck must specify 'type'")]
+    NoType,
+    #[error("'{0}' is not a valid health check type")]
+    UnknownType(String),
+    #[error("Health check's `CommandInfo` is invalid: {0}")]
+    BadCommand(String),
+    /// `what`: `'shell command'` or `'executable path'`.
+    #[error("Command health check must contain {0}")]
+    EmptyCommand(&'static str),
+    #[error("Unsupported HTTP health check scheme: '{0}'")]
+    BadScheme(String),
+    #[error("The path '{0}' of HTTP health check must start with '/'")]
+    RelativePath(String),
+    #[error("'http.path' of HTTP health check must be a string")]
+    PathNotAString,
+    #[error("Expecting '{field}' to be set for {kind} health check")]
+    Missing { field: String, kind: &'static str },
+    #[error("Expecting '{0}.port' to be a port number")]
+    PortNotANumber(&'static str),
+    #[error("Expecting '{field}.port' to be between 1 and 65535, not {value}")]
+    PortOutOfRange { field: &'static str, value: f64 },
+    #[error("Expecting '{0}' to be a number")]
+    NotANumber(&'static str),
+    #[error("Expecting '{0}' to be non-negative")]
+    Negative(&'static str),
+    #[error("Expecting 'consecutive_failures' to be a non-negative integer")]
+    BadConsecutiveFailures,
+}
+
 impl HealthCheck {
     /// Read and validate `TaskInfo.health_check`. The error is Mesos' wording, naming the field.
-    pub fn from_json(v: &Value) -> Result<HealthCheck, String> {
-        let obj = v.as_object().ok_or("HealthCheck must be a JSON object")?;
+    pub fn from_json(v: &Value) -> Result<HealthCheck, HealthCheckError> {
+        use HealthCheckError as E;
+        let obj = v.as_object().ok_or(E::NotAnObject)?;
         let kind = match obj.get("type") {
-            None | Some(Value::Null) => return Err("HealthCheck must specify 'type'".into()),
+            None | Some(Value::Null) => return Err(E::NoType),
             Some(Value::String(s)) => s.clone(),
             // Protobuf JSON parsers accept an enum's number too.
             Some(Value::Number(n)) => match n.as_u64() {
@@ -50,23 +85,25 @@ impl HealthCheck {
                 Some(3) => "TCP".into(),
                 _ => "UNKNOWN".into(),
             },
-            Some(other) => return Err(format!("'{other}' is not a valid health check type")),
+            Some(other) => return Err(E::UnknownType(other.to_string())),
         };
         let kind = match kind.as_str() {
             "COMMAND" => {
                 let c = obj
                     .get("command")
                     .filter(|c| !c.is_null())
-                    .ok_or("Expecting 'command' to be set for COMMAND health check")?;
-                let cmd: CommandInfo = serde_json::from_value(c.clone())
-                    .map_err(|e| format!("Health check's `CommandInfo` is invalid: {e}"))?;
+                    .ok_or(E::Missing {
+                        field: "command".into(),
+                        kind: "COMMAND",
+                    })?;
+                let cmd: CommandInfo =
+                    serde_json::from_value(c.clone()).map_err(|e| E::BadCommand(e.to_string()))?;
                 if cmd.value.is_none() {
-                    let what = if cmd.shell.unwrap_or(true) {
+                    return Err(E::EmptyCommand(if cmd.shell.unwrap_or(true) {
                         "'shell command'"
                     } else {
                         "'executable path'"
-                    };
-                    return Err(format!("Command health check must contain {what}"));
+                    }));
                 }
                 HealthCheckKind::Command(cmd)
             }
@@ -75,24 +112,14 @@ impl HealthCheck {
                 let scheme = match h.get("scheme") {
                     None | Some(Value::Null) => "http".to_string(),
                     Some(Value::String(s)) if s == "http" || s == "https" => s.clone(),
-                    Some(Value::String(s)) => {
-                        return Err(format!("Unsupported HTTP health check scheme: '{s}'"))
-                    }
-                    Some(other) => {
-                        return Err(format!("Unsupported HTTP health check scheme: '{other}'"))
-                    }
+                    Some(Value::String(s)) => return Err(E::BadScheme(s.clone())),
+                    Some(other) => return Err(E::BadScheme(other.to_string())),
                 };
                 let path = match h.get("path") {
                     None | Some(Value::Null) => String::new(),
                     Some(Value::String(p)) if p.starts_with('/') => p.clone(),
-                    Some(Value::String(p)) => {
-                        return Err(format!(
-                            "The path '{p}' of HTTP health check must start with '/'"
-                        ))
-                    }
-                    Some(_) => {
-                        return Err("'http.path' of HTTP health check must be a string".into())
-                    }
+                    Some(Value::String(p)) => return Err(E::RelativePath(p.clone())),
+                    Some(_) => return Err(E::PathNotAString),
                 };
                 HealthCheckKind::Http {
                     scheme,
@@ -108,7 +135,7 @@ impl HealthCheck {
                     ipv6: ipv6(t),
                 }
             }
-            other => return Err(format!("'{other}' is not a valid health check type")),
+            other => return Err(E::UnknownType(other.to_string())),
         };
         Ok(HealthCheck {
             kind,
@@ -119,11 +146,7 @@ impl HealthCheck {
             consecutive_failures: match number(obj, "consecutive_failures")? {
                 None => 3,
                 Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => n as u32,
-                Some(_) => {
-                    return Err(
-                        "Expecting 'consecutive_failures' to be a non-negative integer".into(),
-                    )
-                }
+                Some(_) => return Err(E::BadConsecutiveFailures),
             },
         })
     }
@@ -131,23 +154,30 @@ impl HealthCheck {
 
 type Object = serde_json::Map<String, Value>;
 
-fn sub_object<'a>(obj: &'a Object, field: &str, kind: &str) -> Result<&'a Object, String> {
+fn sub_object<'a>(
+    obj: &'a Object,
+    field: &'static str,
+    kind: &'static str,
+) -> Result<&'a Object, HealthCheckError> {
     obj.get(field)
         .and_then(Value::as_object)
-        .ok_or_else(|| format!("Expecting '{field}' to be set for {kind} health check"))
+        .ok_or(HealthCheckError::Missing {
+            field: field.into(),
+            kind,
+        })
 }
 
-fn port(obj: &Object, parent: &str, kind: &str) -> Result<u16, String> {
-    match number(obj, "port")
-        .map_err(|_| format!("Expecting '{parent}.port' to be a port number"))?
-    {
-        None => Err(format!(
-            "Expecting '{parent}.port' to be set for {kind} health check"
-        )),
+fn port(obj: &Object, parent: &'static str, kind: &'static str) -> Result<u16, HealthCheckError> {
+    match number(obj, "port").map_err(|_| HealthCheckError::PortNotANumber(parent))? {
+        None => Err(HealthCheckError::Missing {
+            field: format!("{parent}.port"),
+            kind,
+        }),
         Some(n) if (1.0..=65535.0).contains(&n) && n.fract() == 0.0 => Ok(n as u16),
-        Some(n) => Err(format!(
-            "Expecting '{parent}.port' to be between 1 and 65535, not {n}"
-        )),
+        Some(value) => Err(HealthCheckError::PortOutOfRange {
+            field: parent,
+            value,
+        }),
     }
 }
 
@@ -156,7 +186,7 @@ fn ipv6(obj: &Object) -> bool {
 }
 
 /// A numeric field; protobuf JSON also writes numbers as strings.
-fn number(obj: &Object, field: &str) -> Result<Option<f64>, String> {
+fn number(obj: &Object, field: &'static str) -> Result<Option<f64>, HealthCheckError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -169,13 +199,13 @@ fn number(obj: &Object, field: &str) -> Result<Option<f64>, String> {
             .ok_or(()),
         Some(_) => Err(()),
     }
-    .map_err(|()| format!("Expecting '{field}' to be a number"))
+    .map_err(|()| HealthCheckError::NotANumber(field))
 }
 
-fn seconds(obj: &Object, field: &str, default: f64) -> Result<f64, String> {
+fn seconds(obj: &Object, field: &'static str, default: f64) -> Result<f64, HealthCheckError> {
     match number(obj, field)? {
         None => Ok(default),
-        Some(n) if n < 0.0 => Err(format!("Expecting '{field}' to be non-negative")),
+        Some(n) if n < 0.0 => Err(HealthCheckError::Negative(field)),
         Some(n) => Ok(n),
     }
 }
@@ -187,7 +217,7 @@ mod tests {
     use serde_json::json;
 
     fn err(v: Value) -> String {
-        HealthCheck::from_json(&v).expect_err("invalid")
+        HealthCheck::from_json(&v).expect_err("invalid").to_string()
     }
 
     #[test]

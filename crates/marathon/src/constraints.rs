@@ -39,23 +39,35 @@ impl Pattern {
     }
 }
 
+/// A constraint an agent does not meet, and why (shown with the offers an app did not use).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("constraint [{constraint}] unmet: {why}")]
+pub struct Unmet {
+    /// As the app wrote it: `rack, CLUSTER, r1`.
+    pub constraint: String,
+    pub why: String,
+}
+
 /// Check one app's constraints for an offer's agent. `placed` lists the agents the app's
 /// active instances run on (with repeats). Returns the first unmet constraint, described.
 pub fn check(
     constraints: &[Vec<Value>],
     agent: &AgentFacts,
     placed: &[&AgentFacts],
-) -> Result<(), String> {
+) -> Result<(), Unmet> {
     for c in constraints {
         let field = c.first().and_then(|v| v.as_str()).unwrap_or_default();
         let op = c.get(1).and_then(|v| v.as_str()).unwrap_or_default();
         let value = c.get(2).and_then(|v| v.as_str());
         let mine = agent.field(field);
         let unmet = |why: String| {
-            Err(format!(
-                "constraint [{field}, {op}{}] unmet: {why}",
-                value.map(|v| format!(", {v}")).unwrap_or_default()
-            ))
+            Err(Unmet {
+                constraint: format!(
+                    "{field}, {op}{}",
+                    value.map(|v| format!(", {v}")).unwrap_or_default()
+                ),
+                why,
+            })
         };
         match op {
             "UNIQUE" => {
@@ -173,7 +185,10 @@ mod tests {
         let b = agent("b", &[]);
         let cs = c(json!([["hostname", "UNIQUE"]]));
         assert!(check(&cs, &a, &[]).is_ok());
-        assert!(check(&cs, &a, &[&a]).unwrap_err().contains("already runs"));
+        assert!(check(&cs, &a, &[&a])
+            .unwrap_err()
+            .to_string()
+            .contains("already runs"));
         assert!(check(&cs, &b, &[&a]).is_ok());
     }
 
@@ -209,6 +224,7 @@ mod tests {
         let a = agent("a", &[]);
         assert!(check(&c(json!([["rack", "UNIQUE"]])), &a, &[])
             .unwrap_err()
+            .to_string()
             .contains("no 'rack'"));
     }
 

@@ -87,19 +87,20 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
             let http = http.clone();
             tokio::spawn(async move {
                 let timeout = Duration::from_secs_f64(d.timeout.max(0.01));
-                let result: Result<(), String> = match &d.url {
+                // What failed, as Marathon's `lastFailureCause` says it; none when healthy.
+                let failure: Option<String> = match &d.url {
                     Some(url) => match http.get(url).timeout(timeout).send().await {
-                        Ok(r) if r.status().as_u16() >= 200 && r.status().as_u16() < 400 => Ok(()),
-                        Ok(r) => Err(format!("HTTP {}", r.status())),
-                        Err(e) => Err(e.to_string()),
+                        Ok(r) if r.status().as_u16() >= 200 && r.status().as_u16() < 400 => None,
+                        Ok(r) => Some(format!("HTTP {}", r.status())),
+                        Err(e) => Some(e.to_string()),
                     },
                     None => {
                         match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&d.addr))
                             .await
                         {
-                            Ok(Ok(_)) => Ok(()),
-                            Ok(Err(e)) => Err(e.to_string()),
-                            Err(_) => Err("timed out".into()),
+                            Ok(Ok(_)) => None,
+                            Ok(Err(e)) => Some(e.to_string()),
+                            Err(_) => Some("timed out".into()),
                         }
                     }
                 };
@@ -107,16 +108,10 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                 let calls = {
                     let mut m = s2.lock();
                     // In the grace period a failure is not counted against the instance.
-                    if result.is_err() && d.max_failures == u32::MAX {
+                    if failure.is_some() && d.max_failures == u32::MAX {
                         vec![]
                     } else {
-                        m.health_result(
-                            &d.task_id,
-                            result.is_ok(),
-                            result.err(),
-                            d.max_failures,
-                            now,
-                        )
+                        m.health_result(&d.task_id, failure.is_none(), failure, d.max_failures, now)
                     }
                 };
                 s2.send(calls);

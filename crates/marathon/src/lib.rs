@@ -31,20 +31,42 @@ pub struct MarathonConfig {
     pub max_body_bytes: usize,
 }
 
+/// What went wrong, by what it is; `http` maps each to Marathon's status and body in one place.
+/// The messages are Marathon's where it has one.
 #[derive(Debug, thiserror::Error)]
 pub enum MarathonError {
     #[error("invalid: {0:?}")]
     Invalid(Vec<drover_api::marathon::ValidationDetail>),
+    #[error("App '{0}' does not exist")]
+    AppNotFound(String),
+    #[error("App '{id}' has no version {version}")]
+    VersionNotFound { id: String, version: String },
+    #[error("Group '{0}' does not exist")]
+    GroupNotFound(String),
+    #[error("Task '{task}' of app '{app}' does not exist")]
+    TaskNotFound { app: String, task: String },
+    #[error("DeploymentPlan {0} does not exist")]
+    DeploymentNotFound(String),
+    /// A path under the API that names no resource (or not with this method); what to use.
     #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
+    NoSuchResource(String),
+    #[error("An app with id [{0}] already exists.")]
+    AppExists(String),
+    #[error("A group with id [{0}] already exists.")]
+    GroupExists(String),
     #[error("locked by deployments {0:?}")]
     DeploymentInProgress(Vec<String>),
-    #[error("{0}")]
-    BadRequest(String),
+    #[error("query parameter '{name}' must be true or false, got '{value}'")]
+    NotABoolean { name: String, value: String },
     #[error("storage: {0}")]
     Store(#[from] drover_store::StoreError),
+    #[error("creating the work dir {path}: {source}")]
+    WorkDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("building the HTTP client: {0}")]
+    HttpClient(String),
 }
 
 pub struct Shared {
@@ -103,8 +125,9 @@ pub fn start(
 ) -> Result<MarathonHandle, MarathonError> {
     let store: Arc<dyn drover_store::Store> = match &cfg.work_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                MarathonError::BadRequest(format!("creating {}: {e}", dir.display()))
+            std::fs::create_dir_all(dir).map_err(|e| MarathonError::WorkDir {
+                path: dir.display().to_string(),
+                source: e,
             })?;
             Arc::new(drover_store::EmbeddedStore::open(
                 &dir.join("marathon.redb"),
@@ -123,7 +146,7 @@ pub fn start(
     let http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .build()
-        .map_err(|e| MarathonError::BadRequest(format!("HTTP client: {e}")))?;
+        .map_err(|e| MarathonError::HttpClient(e.to_string()))?;
     let app = http::router(shared.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -180,19 +180,13 @@ impl Deploys for AppCommand {
         Ok(match self {
             AppCommand::Create { app, force } => {
                 if m.apps.contains_key(&app.id) {
-                    return Err(MarathonError::Conflict(format!(
-                        "An app with id [{}] already exists.",
-                        app.id
-                    )));
+                    return Err(MarathonError::AppExists(app.id.clone()));
                 }
                 if m.apps
                     .keys()
                     .any(|a| a.starts_with(&format!("{}/", app.id)))
                 {
-                    return Err(MarathonError::Conflict(format!(
-                        "A group with id [{}] already exists.",
-                        app.id
-                    )));
+                    return Err(MarathonError::GroupExists(app.id.clone()));
                 }
                 one(app.clone(), force, true, Some(("/v2/apps".into(), app)))
             }
@@ -288,9 +282,7 @@ impl Deploys for GroupCommand {
             GroupCommand::Delete { id, force } => {
                 let removed = under(&id);
                 if removed.is_empty() && id != "/" {
-                    return Err(MarathonError::NotFound(format!(
-                        "Group '{id}' does not exist"
-                    )));
+                    return Err(MarathonError::GroupNotFound(id.to_string()));
                 }
                 (vec![], removed, force)
             }
@@ -354,9 +346,10 @@ impl Command for KillCommand {
                     .map(|i| i.app_id == app)
                     .unwrap_or(false)
                 {
-                    return Err(MarathonError::NotFound(format!(
-                        "Task '{task}' of app '{app}' does not exist"
-                    )));
+                    return Err(MarathonError::TaskNotFound {
+                        app: app.to_string(),
+                        task: task.to_string(),
+                    });
                 }
                 (vec![task], scale, force)
             }

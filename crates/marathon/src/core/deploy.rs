@@ -184,9 +184,7 @@ impl Marathon {
         now: f64,
     ) -> Result<Option<Deployment>, MarathonError> {
         let Some(d) = self.deployments.get(id).cloned() else {
-            return Err(MarathonError::NotFound(format!(
-                "DeploymentPlan {id} does not exist"
-            )));
+            return Err(MarathonError::DeploymentNotFound(id.to_string()));
         };
         self.cancel_deployment(id, now);
         if force {

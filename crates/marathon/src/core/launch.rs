@@ -86,7 +86,7 @@ impl Marathon {
                             queue.insert(app_id.clone(), want - 1);
                         }
                         Err(reason) => {
-                            self.note_unused(app_id, &offer, &reason, now);
+                            self.note_unused(app_id, &offer, &reason.to_string(), now);
                             break;
                         }
                     }

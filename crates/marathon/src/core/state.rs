@@ -13,7 +13,7 @@ impl Marathon {
     pub fn app(&self, id: &str) -> Result<&App, MarathonError> {
         self.apps
             .get(id)
-            .ok_or_else(|| MarathonError::NotFound(format!("App '{id}' does not exist")))
+            .ok_or_else(|| MarathonError::AppNotFound(id.to_string()))
     }
 
     pub fn app_instances(&self, app_id: &str) -> Vec<&Instance> {

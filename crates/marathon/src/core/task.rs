@@ -10,6 +10,28 @@ use drover_api::marathon::App;
 use drover_api::*;
 use serde_json::{json, Value};
 
+/// Why an offer (or what is left of it) cannot take one more task of an app: Marathon's names
+/// for the reasons, as `/v2/queue` shows them with the offers an app did not use.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum NoFit {
+    #[error("UnfulfilledRole")]
+    UnfulfilledRole,
+    #[error("InsufficientCpus")]
+    InsufficientCpus,
+    #[error("InsufficientMemory")]
+    InsufficientMemory,
+    #[error("InsufficientDisk")]
+    InsufficientDisk,
+    #[error("InsufficientGpus")]
+    InsufficientGpus,
+    #[error("UnfulfilledConstraint: {0}")]
+    UnfulfilledConstraint(#[from] constraints::Unmet),
+    #[error("InsufficientPorts")]
+    InsufficientPorts,
+    #[error("InsufficientResources")]
+    InsufficientResources,
+}
+
 impl Marathon {
     /// One task of `app` from what is left of an offer, or why not (Marathon's reason names).
     pub(super) fn build_task(
@@ -19,7 +41,7 @@ impl Marathon {
         facts: &AgentFacts,
         remaining: &Resources,
         pending: &[TaskInfo],
-    ) -> Result<(TaskInfo, Resources, Vec<u32>), String> {
+    ) -> Result<(TaskInfo, Resources, Vec<u32>), NoFit> {
         if let Some(roles) = &app.accepted_resource_roles {
             let role = offer
                 .allocation_info
@@ -27,18 +49,18 @@ impl Marathon {
                 .and_then(|a| a.role.clone())
                 .unwrap_or_else(|| "*".into());
             if !roles.iter().any(|r| r == &role || r == "*") {
-                return Err("UnfulfilledRole".into());
+                return Err(NoFit::UnfulfilledRole);
             }
         }
         for (name, need, reason) in [
-            ("cpus", app.cpus, "InsufficientCpus"),
-            ("mem", app.mem, "InsufficientMemory"),
-            ("disk", app.disk, "InsufficientDisk"),
-            ("gpus", app.gpus, "InsufficientGpus"),
+            ("cpus", app.cpus, NoFit::InsufficientCpus),
+            ("mem", app.mem, NoFit::InsufficientMemory),
+            ("disk", app.disk, NoFit::InsufficientDisk),
+            ("gpus", app.gpus, NoFit::InsufficientGpus),
         ] {
             if need > 0.0 && resources::to_fixed(remaining.scalar(name)) < resources::to_fixed(need)
             {
-                return Err(reason.into());
+                return Err(reason);
             }
         }
         // Constraints see the app's live instances plus what this offer already got.
@@ -62,8 +84,7 @@ impl Marathon {
             placed.push(facts.clone());
         }
         let refs: Vec<&AgentFacts> = placed.iter().collect();
-        constraints::check(&app.constraints, facts, &refs)
-            .map_err(|e| format!("UnfulfilledConstraint: {e}"))?;
+        constraints::check(&app.constraints, facts, &refs)?;
         // Ports.
         let defs = app.host_ports();
         let mut free = remaining.ranges("ports");
@@ -91,7 +112,7 @@ impl Marathon {
                 }
             };
             let Some(p) = pick else {
-                return Err("InsufficientPorts".into());
+                return Err(NoFit::InsufficientPorts);
             };
             free = resources::subtract_ranges(&free, &[Range { begin: p, end: p }]);
             ports.push(p as u32);
@@ -133,7 +154,7 @@ impl Marathon {
             used.add(r);
         }
         if !remaining.contains(&used) {
-            return Err("InsufficientResources".into());
+            return Err(NoFit::InsufficientResources);
         }
         let task_id = format!("{}.{}", task_prefix(&app.id), task_uuid);
         let mut env: Vec<Variable> = Vec::new();

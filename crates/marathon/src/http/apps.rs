@@ -179,8 +179,11 @@ pub(super) async fn get_app_path(
         )),
         ["versions", v] => core::app_version(&*m.store, &id, v)
             .map(|a| Json(serde_json::to_value(a).unwrap_or(Value::Null)))
-            .ok_or_else(|| MarathonError::NotFound(format!("App '{id}' has no version {v}"))),
-        _ => Err(MarathonError::NotFound(format!(
+            .ok_or_else(|| MarathonError::VersionNotFound {
+                id: id.to_string(),
+                version: v.to_string(),
+            }),
+        _ => Err(MarathonError::NoSuchResource(format!(
             "no such resource under app '{id}'"
         ))),
     }
@@ -199,7 +202,7 @@ pub(super) async fn put_app_path(
 ) -> Result<Response, MarathonError> {
     let (id, sub) = split_app_path(&rest);
     if !sub.is_empty() {
-        return Err(MarathonError::NotFound(
+        return Err(MarathonError::NoSuchResource(
             "PUT is only allowed on an app".into(),
         ));
     }
@@ -295,7 +298,7 @@ pub(super) async fn delete_app_path(
         }
         _ => {
             m.app(&id)?;
-            return Err(MarathonError::NotFound("no such resource".into()));
+            return Err(MarathonError::NoSuchResource("no such resource".into()));
         }
     };
     drop(m);
@@ -320,7 +323,7 @@ pub(super) async fn post_app_path(
 ) -> Result<Json<Value>, MarathonError> {
     let (id, sub) = split_app_path(&rest);
     if sub.first().map(|s| s.as_str()) != Some("restart") {
-        return Err(MarathonError::NotFound(
+        return Err(MarathonError::NoSuchResource(
             "POST is only allowed on /v2/apps/{id}/restart".into(),
         ));
     }

@@ -30,9 +30,7 @@ pub(super) async fn get_group(
     let id = canonical_id(&rest, "/");
     let m = s.lock();
     if id != "/" && !m.apps.keys().any(|a| a.starts_with(&format!("{id}/"))) {
-        return Err(MarathonError::NotFound(format!(
-            "Group '{id}' does not exist"
-        )));
+        return Err(MarathonError::GroupNotFound(id.to_string()));
     }
     Ok(Json(group_json(&m, &id, &params(&q, "embed"))))
 }

@@ -39,8 +39,17 @@ impl IntoResponse for MarathonError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"message": "Object is not valid", "details": details}),
             ),
-            MarathonError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"message": m})),
-            MarathonError::Conflict(m) => (StatusCode::CONFLICT, json!({"message": m})),
+            MarathonError::AppNotFound(_)
+            | MarathonError::VersionNotFound { .. }
+            | MarathonError::GroupNotFound(_)
+            | MarathonError::TaskNotFound { .. }
+            | MarathonError::DeploymentNotFound(_)
+            | MarathonError::NoSuchResource(_) => {
+                (StatusCode::NOT_FOUND, json!({"message": self.to_string()}))
+            }
+            MarathonError::AppExists(_) | MarathonError::GroupExists(_) => {
+                (StatusCode::CONFLICT, json!({"message": self.to_string()}))
+            }
             MarathonError::DeploymentInProgress(ids) => (
                 StatusCode::CONFLICT,
                 json!({
@@ -48,10 +57,15 @@ impl IntoResponse for MarathonError {
                     "deployments": ids.iter().map(|i| json!({"id": i})).collect::<Vec<_>>(),
                 }),
             ),
-            MarathonError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"message": m})),
-            MarathonError::Store(e) => (
+            MarathonError::NotABoolean { .. } => (
+                StatusCode::BAD_REQUEST,
+                json!({"message": self.to_string()}),
+            ),
+            MarathonError::Store(_)
+            | MarathonError::WorkDir { .. }
+            | MarathonError::HttpClient(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({"message": format!("storage: {e}")}),
+                json!({"message": self.to_string()}),
             ),
         };
         (status, Json(body)).into_response()
@@ -69,9 +83,10 @@ fn flag(q: &[(String, String)], name: &str) -> Result<bool, MarathonError> {
         None => Ok(false),
         Some(v) if v == "true" || v.is_empty() => Ok(true),
         Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(MarathonError::BadRequest(format!(
-            "query parameter '{name}' must be true or false, got '{v}'"
-        ))),
+        Some(value) => Err(MarathonError::NotABoolean {
+            name: name.to_string(),
+            value,
+        }),
     }
 }
 

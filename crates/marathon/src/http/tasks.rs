@@ -142,7 +142,7 @@ pub(super) async fn reset_delay(
     Path(rest): Path<String>,
 ) -> Result<StatusCode, MarathonError> {
     let Some(id) = rest.trim_end_matches('/').strip_suffix("/delay") else {
-        return Err(MarathonError::NotFound(
+        return Err(MarathonError::NoSuchResource(
             "use DELETE /v2/queue/{appId}/delay".into(),
         ));
     };
