@@ -71,7 +71,7 @@ impl Spawner {
         std::thread::Builder::new()
             .name("drover-spawner".into())
             .spawn(move || {
-                if let Err(e) = own_descriptor_table() {
+                if let Err(e) = crate::sys::own_descriptor_table() {
                     tracing::warn!(
                         "the spawner thread shares the agent's descriptor table ({e}): \
                          each task start copies and closes all of the agent's descriptors"
@@ -102,19 +102,6 @@ impl Spawner {
             .send(job)
             .ok()?;
         rx.recv().ok()
-    }
-}
-
-/// Give the calling thread a descriptor table of its own holding only 0, 1 and 2.
-#[allow(unsafe_code)]
-fn own_descriptor_table() -> std::io::Result<()> {
-    // SAFETY: close_range(2) takes three integers. The descriptors it closes are this thread's
-    // new private copies (CLOSE_RANGE_UNSHARE): the rest of the process keeps its own.
-    let rc = unsafe { nix::libc::close_range(3, u32::MAX, nix::libc::CLOSE_RANGE_UNSHARE as i32) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 
