@@ -34,6 +34,24 @@ pub(crate) struct Answer {
     json: bool,
 }
 
+impl Answer {
+    /// The request answered, as messages name it: `PUT /v2/apps/web`.
+    pub fn request(&self) -> &str {
+        &self.request
+    }
+
+    /// A JSON answer to `request`, for tests of what reads one.
+    #[cfg(test)]
+    pub fn json(request: &str, status: StatusCode, body: Value) -> Answer {
+        Answer {
+            status,
+            body,
+            request: request.into(),
+            json: true,
+        }
+    }
+}
+
 /// The body of an error answer, as Marathon (and, with only text, the master) sends it.
 #[derive(Deserialize, Default)]
 struct Refusal {
@@ -144,11 +162,23 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<T, Error> {
+        let a = self.send_ok(method, path, query, body).await?;
+        self.decode(a)
+    }
+
+    /// [`Client::send`], with an error status as the error it names.
+    pub async fn send_ok(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, Error> {
         let a = self.send(method, path, query, body).await?;
         if !a.status.is_success() {
             return Err(self.refused(a));
         }
-        self.decode(a)
+        Ok(a)
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
@@ -157,18 +187,23 @@ impl Client {
 
     /// The body as `T`, or why it cannot be read.
     pub fn decode<T: DeserializeOwned>(&self, a: Answer) -> Result<T, Error> {
-        let invalid = |cause: String| Error::InvalidResponse {
-            server: self.server,
-            addr: self.addr().to_string(),
-            request: a.request.clone(),
-            cause,
-        };
+        let invalid = |cause: String| self.invalid(&a.request, cause);
         if !a.json {
             let text = a.body.as_str().unwrap_or_default();
             let start: String = text.chars().take(60).collect();
             return Err(invalid(format!("not JSON: {}", start.trim())));
         }
         T::deserialize(&a.body).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// `request`'s answer is not what the API promises, because of `cause`.
+    pub fn invalid(&self, request: &str, cause: String) -> Error {
+        Error::InvalidResponse {
+            server: self.server,
+            addr: self.addr().to_string(),
+            request: request.to_string(),
+            cause,
+        }
     }
 
     /// An error answer as the failure it names: a deployment lock or another conflict (409),
@@ -268,12 +303,7 @@ mod tests {
     use serde_json::json;
 
     fn answer(status: StatusCode, body: Value) -> Answer {
-        Answer {
-            status,
-            body,
-            request: "PUT /v2/apps/web".into(),
-            json: true,
-        }
+        Answer::json("PUT /v2/apps/web", status, body)
     }
 
     #[test]

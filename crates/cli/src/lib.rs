@@ -25,6 +25,7 @@
 //! [`Error::exit_code`] is the one place these are mapped.
 #![forbid(unsafe_code)]
 
+mod app;
 mod args;
 mod client;
 mod deployment;
@@ -34,10 +35,6 @@ mod node;
 mod render;
 mod task;
 mod views;
-
-/// The app commands. Public because `drover`'s command enum names its types by this path; the
-/// crate root has them too.
-pub mod app;
 
 pub use app::{app, AppCmd};
 pub use args::{Common, MarathonArgs, WaitArgs};

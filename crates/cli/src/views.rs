@@ -358,6 +358,52 @@ pub(crate) struct DeploymentAction {
     pub app: String,
 }
 
+/// Marathon's answer to a change sent with `dryRun=true` (`POST /v2/apps`, `PUT /v2/apps/{id}`):
+/// the deployment it would start, as `/v2/deployments` shows one, plus what the planner would
+/// do about each app. Read only after [`DryRunFlag`] says it is one.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DryRunPlan {
+    #[serde(default)]
+    pub affected_apps: Vec<String>,
+    pub total_steps: u64,
+    /// Deployments it would cancel (forced over them).
+    #[serde(default)]
+    pub supersedes: Vec<String>,
+    /// One per action of the deployment, in step order.
+    pub apps: Vec<PlannedApp>,
+}
+
+/// `"dryRun": true` marks a dry run's plan; a server without dry runs answers the change itself.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DryRunFlag {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One app of a dry run: its action, in which step, and what the planner would ask for at once.
+#[derive(Deserialize, Debug)]
+pub(crate) struct PlannedApp {
+    pub app: String,
+    pub action: String,
+    /// 1-based.
+    pub step: u64,
+    pub instances: InstancesChange,
+    /// Instances it would queue for launch (launched once their step is current).
+    pub launch: u64,
+    /// Tasks it would kill.
+    #[serde(default)]
+    pub kill: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+pub(crate) struct InstancesChange {
+    /// None: the app is new.
+    pub from: Option<i64>,
+    pub to: i64,
+}
+
 /// `GET /v2/tasks`, for the apps a task belongs to.
 #[derive(Deserialize, Debug)]
 pub(crate) struct MarathonTasks {

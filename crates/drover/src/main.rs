@@ -219,16 +219,16 @@ enum Cmd {
     /// Marathon apps: list, show, add, update, scale, restart, remove, versions, why.
     App {
         #[command(subcommand)]
-        cmd: drover_cli::app::AppCmd,
+        cmd: drover_cli::AppCmd,
         #[command(flatten)]
-        common: drover_cli::app::MarathonArgs,
+        common: drover_cli::MarathonArgs,
     },
     /// Marathon deployments: list, watch, roll back.
     Deployment {
         #[command(subcommand)]
-        cmd: drover_cli::app::DeploymentCmd,
+        cmd: drover_cli::DeploymentCmd,
         #[command(flatten)]
-        common: drover_cli::app::MarathonArgs,
+        common: drover_cli::MarathonArgs,
     },
 }
 

@@ -1,13 +1,14 @@
 //! `drover app ...` and `drover deployment ...` against `drover up`'s Marathon: add from a file,
-//! list, scale and update (each waiting for its deployment), show, versions, why (an app that
-//! cannot fit), deployment list and rollback, Marathon's 422 details, bad input, remove; and
-//! the exit code of each kind of failure, with no server at all for the unreachable one.
+//! list, scale and update (each waiting for its deployment), dry runs of add, update and scale
+//! (the plan printed, nothing changed), show, versions, why (an app that cannot fit),
+//! deployment list and rollback, Marathon's 422 details, bad input, remove; and the exit code
+//! of each kind of failure, with no server at all for the unreachable one.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -115,6 +116,62 @@ fn app_commands_drive_marathon_end_to_end() {
         (Some(2), Some(2))
     );
 
+    // --dry-run: the plan of a scale from 2 to 5, and nothing changes.
+    let version = cli.json(&["app", "show", "/cli/web"])["version"].clone();
+    let out = cli.ok(&["app", "update", "/cli/web", "instances=5", "--dry-run"]);
+    assert!(
+        out.starts_with(
+            "dry run: updating /cli/web would start a deployment of 1 step; nothing was changed\n"
+        ),
+        "{out}"
+    );
+    // The table has no inner borders: its cells are apart by two spaces or more.
+    let step: Vec<&str> = row(&out, "ScaleApplication")
+        .trim_matches(|c| c == '│' || c == ' ')
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        step,
+        ["1", "ScaleApplication", "/cli/web", "2 → 5", "3", "-"],
+        "{out}"
+    );
+    let plan = cli.json(&["app", "scale", "/cli/web", "1", "--dry-run"]);
+    assert_eq!(plan["dryRun"], true, "{plan:#}");
+    assert_eq!(plan["apps"][0]["instances"], json!({"from": 2, "to": 1}));
+    assert_eq!(plan["apps"][0]["kill"].as_array().map(Vec::len), Some(1));
+    let shown = cli.json(&["app", "show", "/cli/web"]);
+    assert_eq!(
+        (
+            &shown["instances"],
+            &shown["version"],
+            &shown["tasksRunning"]
+        ),
+        (&json!(2), &version, &json!(2)),
+        "{shown:#}"
+    );
+    assert!(cli
+        .json(&["deployment", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(cli.ok(&["app", "why", "/cli/web"]).contains("not waiting"));
+    // A dry run of an add leaves no app behind.
+    let new = file(
+        "new.json",
+        r#"{"id": "/cli/new", "cmd": "sleep 600", "cpus": 0.1, "mem": 32, "instances": 3}"#,
+    );
+    let out = cli.ok(&["app", "add", &new, "--dry-run"]);
+    assert!(out.contains("adding /cli/new would start"), "{out}");
+    assert!(row(&out, "StartApplication").contains("new → 3"), "{out}");
+    assert!(cli.app("/cli/new").is_none());
+    assert!(cli
+        .json(&["deployment", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
     // scale: waits, then the table says 3/3.
     cli.ok(&[&["app", "scale", "/cli/web", "3"][..], &wait].concat());
     let listed = cli.ok(&["app", "list"]);
@@ -208,6 +265,25 @@ fn app_commands_drive_marathon_end_to_end() {
         err.contains("locked by deployment") && err.contains("--force"),
         "{err}"
     );
+    // A dry run meets the lock as the change would; forced, it says what it would cancel.
+    let err = cli.fails_with(
+        CONFLICT,
+        &["app", "update", "/cli/big", "instances=2", "--dry-run"],
+    );
+    assert!(
+        err.contains(&format!("locked by deployment {dep_id}")),
+        "{err}"
+    );
+    let out = cli.ok(&["app", "scale", "/cli/big", "0", "--force", "--dry-run"]);
+    assert!(
+        out.contains(&format!("it would cancel deployment {}", &dep_id[..8])),
+        "{out}"
+    );
+    assert_eq!(
+        cli.json(&["deployment", "list"]),
+        deps,
+        "a dry run changes nothing"
+    );
     // A short wait on it times out clearly, saying why it cannot finish.
     let err = cli.fails_with(
         TIMED_OUT,
@@ -229,9 +305,16 @@ fn app_commands_drive_marathon_end_to_end() {
         err.contains("422") && err.contains("/cpus:") && err.contains("/id:"),
         "{err}"
     );
-    // An app that exists already is a conflict.
+    let err = cli.fails_with(REFUSED, &["app", "add", &bad, "--dry-run"]);
+    assert!(err.contains("422") && err.contains("/cpus:"), "{err}");
+    // An app that exists already is a conflict, in a dry run too.
     let err = cli.fails_with(CONFLICT, &["app", "add", &web]);
     assert!(err.contains("409") && err.contains("/cli/web"), "{err}");
+    cli.fails_with(CONFLICT, &["app", "add", &web, "--dry-run"]);
+    cli.fails_with(
+        NOT_FOUND,
+        &["app", "update", "/cli/nope", "cmd=x", "--dry-run"],
+    );
 
     // Bad input.
     let err = cli.fails_with(NOT_FOUND, &["app", "show", "/cli/nope"]);

@@ -1,14 +1,16 @@
 //! `drover app ...`: Marathon's apps through its REST v2 API — list, show, add, update, scale,
 //! restart, remove, versions, why. A change that starts a deployment waits for it by default
-//! (`crate::deployment::wait`).
+//! (`crate::deployment::wait`); `add`, `update` and `scale` can instead show the deployment
+//! they would start (`--dry-run`, in [`dry_run`]).
 
+mod dry_run;
 mod settings;
 mod show;
 mod versions;
 mod why;
 
-use crate::args::WaitArgs;
-use crate::client::Client;
+use crate::args::{MarathonArgs, WaitArgs};
+use crate::client::{Answer, Client};
 use crate::deployment::wait::{wait_for, EventFeed, Watched};
 use crate::error::{Error, Server};
 use crate::render::{num, outln, print_json, short, table, truncate};
@@ -19,10 +21,6 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-// `drover`'s command enum names these as `drover_cli::app::…` (the crate root has them too).
-pub use crate::args::MarathonArgs;
-pub use crate::deployment::DeploymentCmd;
 
 #[derive(Subcommand, Debug)]
 pub enum AppCmd {
@@ -37,6 +35,10 @@ pub enum AppCmd {
     Add {
         /// The app definition (JSON), or - for stdin.
         file: PathBuf,
+        /// Print the deployment Marathon would start (its steps, the tasks it would launch and
+        /// kill), and change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -55,6 +57,10 @@ pub enum AppCmd {
         /// Override a deployment that holds the app.
         #[arg(long)]
         force: bool,
+        /// Print the deployment Marathon would start (its steps, the tasks it would launch and
+        /// kill), and change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -67,6 +73,10 @@ pub enum AppCmd {
         /// Override a deployment that holds the app.
         #[arg(long)]
         force: bool,
+        /// Print the deployment Marathon would start (the tasks it would launch or kill), and
+        /// change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -116,11 +126,23 @@ pub(crate) async fn app_call<T: DeserializeOwned>(
     query: &[(&str, &str)],
     body: Option<Vec<u8>>,
 ) -> Result<T, Error> {
+    api.decode(app_send(api, id, method, sub, query, body).await?)
+}
+
+/// [`app_call`]'s request and error mapping; the successful answer as it came.
+async fn app_send(
+    api: &Client,
+    id: &str,
+    method: Method,
+    sub: &str,
+    query: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<Answer, Error> {
     let a = api
         .send(method, &format!("/v2/apps{id}{sub}"), query, body)
         .await?;
     match a.status {
-        s if s.is_success() => api.decode(a),
+        s if s.is_success() => Ok(a),
         StatusCode::NOT_FOUND => Err(Error::not_found(
             format!("no app {id} in Marathon at {}", api.addr()),
             Some("`drover app list` shows the apps".into()),
@@ -157,11 +179,16 @@ pub async fn app(cmd: AppCmd, c: MarathonArgs) -> Result<(), Error> {
     match cmd {
         AppCmd::List => list(&api, &c).await,
         AppCmd::Show { id } => show::show(&api, &c, &app_id(&id)).await,
-        AppCmd::Add { file, wait } => add(&api, &c, &file, &wait).await,
+        AppCmd::Add {
+            file,
+            dry_run,
+            wait,
+        } => add(&api, &c, &file, dry_run, &wait).await,
         AppCmd::Update {
             id,
             settings,
             force,
+            dry_run,
             wait,
         } => {
             let id = app_id(&id);
@@ -173,6 +200,7 @@ pub async fn app(cmd: AppCmd, c: MarathonArgs) -> Result<(), Error> {
                 force,
                 body: Some(patch),
                 done: "updated",
+                dry_run: dry_run.then_some("updating"),
             };
             change.send(&api, &c, &id, &wait).await
         }
@@ -180,6 +208,7 @@ pub async fn app(cmd: AppCmd, c: MarathonArgs) -> Result<(), Error> {
             id,
             instances,
             force,
+            dry_run,
             wait,
         } => {
             // PUT would create a missing app: make sure it exists.
@@ -192,6 +221,7 @@ pub async fn app(cmd: AppCmd, c: MarathonArgs) -> Result<(), Error> {
                 // A partial definition: only the field that changes.
                 body: Some(serde_json::json!({ "instances": instances })),
                 done: "scaled",
+                dry_run: dry_run.then_some("scaling"),
             };
             change.send(&api, &c, &id, &wait).await
         }
@@ -202,6 +232,8 @@ pub async fn app(cmd: AppCmd, c: MarathonArgs) -> Result<(), Error> {
                 force,
                 body: None,
                 done: "restarted",
+                // Marathon has no dry run of a restart.
+                dry_run: None,
             };
             change.send(&api, &c, &app_id(&id), &wait).await
         }
@@ -212,6 +244,8 @@ pub async fn app(cmd: AppCmd, c: MarathonArgs) -> Result<(), Error> {
                 force,
                 body: None,
                 done: "removed",
+                // Marathon has no dry run of a removal.
+                dry_run: None,
             };
             change.send(&api, &c, &app_id(&id), &wait).await
         }
@@ -269,7 +303,13 @@ fn apps_table<'a>(apps: impl Iterator<Item = &'a AppStatus>) -> Table {
     t
 }
 
-async fn add(api: &Client, c: &MarathonArgs, file: &Path, wait: &WaitArgs) -> Result<(), Error> {
+async fn add(
+    api: &Client,
+    c: &MarathonArgs,
+    file: &Path,
+    dry_run: bool,
+    wait: &WaitArgs,
+) -> Result<(), Error> {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
             .map_err(|e| Error::usage(format!("cannot read the app definition from stdin: {e}")))?
@@ -285,6 +325,17 @@ async fn add(api: &Client, c: &MarathonArgs, file: &Path, wait: &WaitArgs) -> Re
             "{} must hold one app definition (a JSON object with id, cmd, instances, ...)",
             file.display()
         )));
+    }
+    if dry_run {
+        let a = api
+            .send_ok(
+                Method::POST,
+                "/v2/apps",
+                &[("dryRun", "true")],
+                Some(text.into_bytes()),
+            )
+            .await?;
+        return dry_run::print_plan(api, c, "adding", a);
     }
     let feed = if wait.no_wait {
         EventFeed::none()
@@ -316,6 +367,9 @@ struct Change {
     body: Option<Value>,
     /// The success line's verb: `/web updated: 3/3 running`.
     done: &'static str,
+    /// Send it as a dry run (only PUT has one) and print the plan, its summary saying
+    /// `updating /web`: nothing changes and nothing is waited for.
+    dry_run: Option<&'static str>,
 }
 
 impl Change {
@@ -326,17 +380,22 @@ impl Change {
         id: &str,
         wait: &WaitArgs,
     ) -> Result<(), Error> {
+        let mut query = vec![];
+        if self.force {
+            query.push(("force", "true"));
+        }
+        let body = self.body.map(|b| b.to_string().into_bytes());
+        if let Some(doing) = self.dry_run {
+            query.push(("dryRun", "true"));
+            let a = app_send(api, id, self.method, self.sub, &query, body).await?;
+            return dry_run::print_plan(api, c, doing, a);
+        }
+        let query = &query[..];
         let feed = if wait.no_wait {
             EventFeed::none()
         } else {
             EventFeed::subscribe(api).await
         };
-        let query: &[(&str, &str)] = if self.force {
-            &[("force", "true")]
-        } else {
-            &[]
-        };
-        let body = self.body.map(|b| b.to_string().into_bytes());
         let started: Option<Received<DeploymentStarted>> =
             app_call(api, id, self.method, self.sub, query, body).await?;
         let dep = started
