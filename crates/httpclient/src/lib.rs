@@ -67,17 +67,39 @@ mod tests {
     }
 
     /// A machine without CA certificates (here: SSL_CERT_FILE naming an empty file, which is
-    /// all the verifier then reads) still gets clients. Each test is its own process under
-    /// nextest, so the variable stays in this one.
+    /// all the verifier then reads) still gets clients. Whether the roots are usable is found
+    /// out once per process, and the variables are the process's: the test runs in a process of
+    /// its own, this test binary run again for this test alone (`cargo test` runs every test
+    /// of the binary in one process, on several threads).
     #[test]
     fn a_machine_without_roots_still_gets_clients() {
+        const CHILD: &str = "DROVER_HTTPCLIENT_TEST_NO_ROOTS";
+        const NAME: &str = "tests::a_machine_without_roots_still_gets_clients";
+        if std::env::var_os(CHILD).is_some() {
+            let c = super::client();
+            assert!(c.is_ok(), "{c:?}");
+            assert!(!super::system_roots_usable());
+            return;
+        }
         let d = std::env::temp_dir().join(format!("no-roots-{}", std::process::id()));
         std::fs::write(&d, "").unwrap();
-        std::env::set_var("SSL_CERT_FILE", &d);
-        std::env::set_var("SSL_CERT_DIR", &d);
-        let c = super::client();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env("SSL_CERT_FILE", &d)
+            .env("SSL_CERT_DIR", &d)
+            .output()
+            .unwrap();
         let _ = std::fs::remove_file(&d);
-        assert!(c.is_ok(), "{c:?}");
-        assert!(!super::system_roots_usable());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains("1 passed"),
+            "the test ran in the child: {text}"
+        );
     }
 }
