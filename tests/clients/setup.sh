@@ -80,7 +80,9 @@ for v in mesos mesoscli dcos jobs; do
   echo "building $dir from tests/clients/requirements-$v.txt" >&2
   rm -rf "$dir"
   "$python" -m venv "$dir"
-  "$dir/bin/pip" install -q --no-deps -r "$here/requirements-$v.txt"
+  grep -E '^(setuptools|wheel)==' "$here/requirements-$v.txt" >"$dir/build-requirements.txt"
+  "$dir/bin/pip" install -q --no-deps -r "$dir/build-requirements.txt"
+  "$dir/bin/pip" install -q --no-deps --no-build-isolation -r "$here/requirements-$v.txt"
   case $v in
     mesos) http_parser "$dir"; collections_shim "$dir" ;;
     mesoscli) mesos_wrapper "$dir" ;;
