@@ -14,15 +14,51 @@
 //!   terminal update (`TASK_KILLED`) carries `healthy: false`;
 //! - nothing is checked or reported once the task is being killed or has ended.
 //!
-//! [`Tracker`] is the decision logic alone (no clock, no I/O); [`watch`] runs the checks.
+//! [`Tracker`] is the decision logic alone (no clock, no I/O); [`watch`] runs the checks of one
+//! task, which the agent describes ([`Watch`]) and answers for ([`TaskHealth`]: is the task still
+//! worth checking, report this result, kill it).
 
-use crate::agent::{Agent, AgentState, TaskEntry};
-use crate::containerizer;
+use crate::process::signal_group;
 use drover_api::health_check::{HealthCheck, HealthCheckKind};
 use drover_api::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What health checking needs from the agent, which owns the tasks.
+pub trait TaskHealth: Send + Sync + 'static {
+    /// Still worth checking: the same run of the task (`container_id`), running, no kill asked
+    /// for, and the agent not stopping (a stopping agent starts no more check processes).
+    fn live(&self, key: &(FrameworkID, TaskID), container_id: &str) -> bool;
+    /// Queue a `TASK_RUNNING` update with `healthy`, checking under the same lock that the task
+    /// is still live (so it never follows a kill or an end); with `kill`, the kill to come is
+    /// remembered for the terminal update (`healthy: false`). False: not live any more.
+    fn report(
+        &self,
+        key: &(FrameworkID, TaskID),
+        container_id: &str,
+        healthy: bool,
+        kill: bool,
+    ) -> bool;
+    /// Kill the task with its kill policy: it failed its checks.
+    fn kill(&self, key: &(FrameworkID, TaskID));
+}
+
+/// A task to check, as the agent describes it.
+pub struct Watch {
+    pub key: (FrameworkID, TaskID),
+    pub container_id: String,
+    /// The task's `health_check`.
+    pub health_check: serde_json::Value,
+    /// The task's environment; a COMMAND check runs with it and its own variables over it.
+    pub env: Vec<(String, String)>,
+    pub sandbox: PathBuf,
+    /// The user a COMMAND check runs as (None: the agent's).
+    pub user: Option<String>,
+    /// The task's process's start time (clock ticks since boot): how long it has run decides
+    /// the first check of a task re-adopted after a restart.
+    pub pid_start: Option<u64>,
+}
 
 /// What to do with one check's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,44 +130,16 @@ pub fn first_delay(hc: &HealthCheck, age: f64) -> f64 {
 }
 
 /// Start checking a command task that is `TASK_RUNNING` (just launched, or re-adopted after an
-/// agent restart), if it has a health check. Checking stops by itself when the task ends or is
-/// being killed.
-pub fn watch(agent: &Arc<Agent>, fid: &FrameworkID, tid: &TaskID) {
-    let key = (fid.clone(), tid.clone());
-    let (task, cid, sandbox, pid_start, user) = {
-        let st = agent.lock();
-        let Some(t) = st
-            .tasks
-            .get(&key)
-            .filter(|t| t.executor_id.is_none() && t.info.health_check.is_some())
-        else {
-            return;
-        };
-        let user = t
-            .info
-            .command
-            .as_ref()
-            .and_then(|c| c.user.clone())
-            .or_else(|| st.frameworks.get(fid).map(|f| f.user.clone()));
-        (
-            t.info.clone(),
-            t.container_id.clone(),
-            t.sandbox.clone(),
-            t.pid_start,
-            user.filter(|u| !u.is_empty()),
-        )
-    };
-    let hc = match task.health_check.as_ref().map(HealthCheck::from_json) {
-        Some(Ok(hc)) => hc,
-        Some(Err(e)) => {
+/// agent restart). Checking stops by itself when the task ends or is being killed.
+pub fn watch(target: Arc<dyn TaskHealth>, w: Watch) {
+    let tid = w.key.1.clone();
+    let hc = match HealthCheck::from_json(&w.health_check) {
+        Ok(hc) => hc,
+        Err(e) => {
             // The master refuses these at launch; one checkpointed by an older agent is skipped.
             tracing::warn!(task_id = %tid, "not health checking the task: {e}");
             return;
         }
-        None => return,
-    };
-    let Some(agent_id) = agent.agent_id() else {
-        return;
     };
     let probe = match &hc.kind {
         HealthCheckKind::Command(c) => {
@@ -144,17 +152,16 @@ pub fn watch(agent: &Arc<Agent>, fid: &FrameworkID, tid: &TaskID) {
                     .collect()
             };
             // The task's own environment, then the check's variables over it.
-            let mut env = agent.command_env(fid, &agent_id, &task, &sandbox, &cid);
+            let mut env = w.env;
             for v in c.environment.iter().flat_map(|e| &e.variables) {
                 env.retain(|(k, _)| k != &v.name);
                 env.push((v.name.clone(), v.value.clone()));
             }
-            let user = user.filter(|_| agent.cfg.switch_user && nix::unistd::geteuid().is_root());
             Probe::Command {
                 argv,
                 env,
-                dir: sandbox,
-                user,
+                dir: w.sandbox,
+                user: w.user,
             }
         }
         HealthCheckKind::Http {
@@ -195,13 +202,13 @@ pub fn watch(agent: &Arc<Agent>, fid: &FrameworkID, tid: &TaskID) {
             }
         }
     };
-    let age = pid_start.and_then(process_age).unwrap_or(0.0);
+    let age = w.pid_start.and_then(process_age).unwrap_or(0.0);
     tracing::info!(task_id = %tid, "starting {} health check", probe.kind());
-    tokio::spawn(run(agent.clone(), key, cid, hc, probe, age));
+    tokio::spawn(run(target, w.key, w.container_id, hc, probe, age));
 }
 
 async fn run(
-    agent: Arc<Agent>,
+    target: Arc<dyn TaskHealth>,
     key: (FrameworkID, TaskID),
     cid: String,
     hc: HealthCheck,
@@ -214,10 +221,7 @@ async fn run(
     let mut tracker = Tracker::new(&hc);
     tokio::time::sleep(secs(first_delay(&hc, age))).await;
     loop {
-        // A stopping agent starts no more check processes.
-        if !live(&agent.lock(), &key, &cid)
-            || agent.stopping.load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if !target.live(&key, &cid) {
             break;
         }
         let result = probe.run(timeout).await;
@@ -237,12 +241,12 @@ async fn run(
                 if !healthy {
                     tracing::warn!(task_id = %tid, "{} health check failed {consecutive_failures} times consecutively", probe.kind());
                 }
-                if !report(&agent, &key, &cid, healthy, kill) {
+                if !target.report(&key, &cid, healthy, kill) {
                     break;
                 }
                 if kill {
                     tracing::warn!(task_id = %tid, "killing the task: it failed {consecutive_failures} health checks in a row");
-                    agent.kill_task(&key.0, tid, None);
+                    target.kill(&key);
                     break;
                 }
             }
@@ -250,42 +254,6 @@ async fn run(
         tokio::time::sleep(secs(hc.interval_seconds)).await;
     }
     tracing::debug!(task_id = %tid, "stopped {} health check", probe.kind());
-}
-
-/// Still worth checking: the same run of the task, running, and no kill asked for.
-fn live(st: &AgentState, key: &(FrameworkID, TaskID), cid: &str) -> bool {
-    st.tasks
-        .get(key)
-        .map(|t: &TaskEntry| {
-            t.container_id == cid && t.state == TaskState::TASK_RUNNING && !t.kill_requested
-        })
-        .unwrap_or(false)
-}
-
-/// Queue the health update, checking under the same lock that the task is still live (so it
-/// never follows a kill or an end). A kill to come is remembered for the terminal update.
-fn report(
-    agent: &Agent,
-    key: &(FrameworkID, TaskID),
-    cid: &str,
-    healthy: bool,
-    kill: bool,
-) -> bool {
-    let mut st = agent.lock();
-    if !live(&st, key, cid) {
-        return false;
-    }
-    if kill {
-        if let Some(t) = st.tasks.get_mut(key) {
-            t.killed_by_health_check = true;
-        }
-    }
-    let mut s = TaskStatus::new(key.1.clone(), TaskState::TASK_RUNNING);
-    s.source = Some(StatusSource::SOURCE_EXECUTOR);
-    s.reason = Some(Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
-    s.healthy = Some(healthy);
-    agent.send_status(st, &key.0, s);
-    true
 }
 
 /// One way of checking, resolved once per task.
@@ -442,7 +410,7 @@ async fn run_process(
         None => {
             // The child itself dies with the dropped future (kill_on_drop); this gets the rest.
             if let Some(p) = pid {
-                containerizer::signal_group(p, nix::sys::signal::Signal::SIGKILL);
+                signal_group(p, nix::sys::signal::Signal::SIGKILL);
             }
             Err(None)
         }

@@ -98,7 +98,7 @@ async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response 
                 call.subscribe.unwrap_or_default(),
                 tx.clone(),
             ) {
-                return err(StatusCode::BAD_REQUEST, m);
+                return err(StatusCode::BAD_REQUEST, m.to_string());
             }
             let watch = a.clone();
             let (fid, eid) = (call.framework_id.clone(), call.executor_id.clone());
@@ -121,21 +121,14 @@ async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response 
             };
             match a.executor_update(&call.framework_id, &call.executor_id, u.status) {
                 Ok(()) => StatusCode::ACCEPTED.into_response(),
-                Err(m) => err(StatusCode::BAD_REQUEST, m),
+                Err(m) => err(StatusCode::BAD_REQUEST, m.to_string()),
             }
         }
         ex::CallType::MESSAGE => {
             let Some(m) = call.message else {
                 return err(StatusCode::BAD_REQUEST, "Expecting 'message' to be present");
             };
-            crate::link::send_call(
-                &a,
-                drover_api::agent_protocol::FromAgent::ExecutorMessage {
-                    framework_id: call.framework_id,
-                    executor_id: call.executor_id,
-                    data: m.data,
-                },
-            );
+            a.executor_message(call.framework_id, call.executor_id, m.data);
             StatusCode::ACCEPTED.into_response()
         }
         ex::CallType::HEARTBEAT => StatusCode::ACCEPTED.into_response(),
@@ -152,6 +145,7 @@ fn v0_task(fid: &FrameworkID, t: &TaskInfo, state: TaskState, eid: &str, agent_i
 }
 
 async fn state(State(a): S) -> Json<Value> {
+    let (isolation, containerizers) = a.isolation();
     let st = a.lock();
     let agent_id = st.id.clone().map(|i| i.value).unwrap_or_default();
     let mut frameworks: HashMap<FrameworkID, Vec<Value>> = HashMap::new();
@@ -251,60 +245,14 @@ async fn state(State(a): S) -> Json<Value> {
         "master_hostname": st.master.clone().unwrap_or_default(),
         "start_time": a.start_unix,
         "flags": {"work_dir": a.cfg.work_dir.display().to_string(), "master": a.cfg.master, "port": a.cfg.port.to_string(),
-                  "isolation": a.cgroups.describe(),
-                  "containerizers": if a.docker.is_some() { "docker,mesos" } else { "mesos" }},
+                  "isolation": isolation, "containerizers": containerizers},
         "frameworks": fw_json,
         "completed_frameworks": [],
     }))
 }
 
 async fn statistics(State(a): S) -> Json<Value> {
-    let mut out = process_statistics(&a);
-    out.extend(crate::docker::statistics(&a).await);
-    Json(Value::Array(out))
-}
-
-fn process_statistics(a: &Agent) -> Vec<Value> {
-    let st = a.lock();
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let mut out = Vec::new();
-    for t in st
-        .tasks
-        .values()
-        .filter(|t| t.executor_id.is_none() && t.pid.is_some())
-    {
-        let r = Resources::from_list(&t.info.resources);
-        let (rss, cpu) = t
-            .pid
-            .and_then(crate::containerizer::process_usage)
-            .unwrap_or((0, 0.0));
-        let (cg_cpu, cg_mem) = a.cgroups.usage(&t.container_id).unwrap_or((cpu, rss));
-        out.push(json!({
-            "executor_id": t.info.task_id.value, "executor_name": format!("Command Executor (Task: {})", t.info.task_id.value),
-            "framework_id": t.framework_id.value, "source": t.info.task_id.value,
-            "statistics": {
-                "timestamp": ts, "cpus_limit": r.scalar("cpus"), "mem_limit_bytes": (r.scalar("mem") * 1048576.0) as u64,
-                "mem_rss_bytes": if cg_mem > 0 { cg_mem } else { rss }, "cpus_user_time_secs": cg_cpu.max(cpu), "cpus_system_time_secs": 0.0,
-            }
-        }));
-    }
-    for x in st.executors.values() {
-        let r = Resources::from_list(&x.info.resources);
-        let (rss, cpu) = x
-            .pid
-            .and_then(crate::containerizer::process_usage)
-            .unwrap_or((0, 0.0));
-        out.push(json!({
-            "executor_id": x.info.executor_id.value, "executor_name": x.info.name.clone().unwrap_or_default(),
-            "framework_id": x.framework_id.value, "source": x.info.source.clone().unwrap_or_default(),
-            "statistics": {"timestamp": ts, "cpus_limit": r.scalar("cpus"), "mem_limit_bytes": (r.scalar("mem") * 1048576.0) as u64,
-                           "mem_rss_bytes": rss, "cpus_user_time_secs": cpu, "cpus_system_time_secs": 0.0}
-        }));
-    }
-    out
+    Json(Value::Array(a.statistics().await))
 }
 
 /// Resolve a requested path to a real path inside the sandboxes root, or refuse.

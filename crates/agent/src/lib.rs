@@ -1,31 +1,43 @@
-//! The Drover agent: registers its machine's resources with the master, runs tasks in `process`
-//! containers (the built-in command executor, or custom executors over the v1 executor API),
-//! fetches their artifacts, delivers status updates reliably, checkpoints what it runs and
-//! re-adopts it after a restart.
+//! The Drover agent: registers its machine's resources with the master, runs tasks in
+//! containers (`process`: a session and cgroups; `docker`: a Docker Engine container; both
+//! behind one `Containerizer` trait) as the built-in command executor, or custom executors over
+//! the v1 executor API, fetches their artifacts, delivers status updates reliably, checkpoints
+//! what it runs and re-adopts it after a restart.
+//!
+//! Modules: `agent` (the state and what the agent does with it), `containerizer` (the trait),
+//! `process` and `docker` (its two implementations; `fake` for tests), `health` (health checks),
+//! `link` (the master connection), `http` (the agent's HTTP API), `status` (the status update
+//! manager), `checkpoint`, `fetcher`, `sandbox`, `spawner`, `dirfd`, and `sys`, the only module
+//! with raw FFI.
 #![deny(unsafe_code)] // the one exception is `sys`, every raw call of the agent, each block audited
 
 mod agent;
 mod checkpoint;
 mod containerizer;
 mod dirfd;
-pub mod docker;
+#[cfg(test)]
+mod fake;
 mod fetcher;
 mod health;
 mod http;
 mod link;
+mod process;
 mod sandbox;
 mod spawner;
 mod status;
 #[allow(unsafe_code)]
 mod sys;
 
+/// Public only for what the binary reaches by path (`docker::probe`, `docker::DockerConfig`);
+/// the rest of it is the crate's.
+pub mod docker;
+
 pub use agent::Agent;
-pub use containerizer::Cgroups;
-pub use docker::DockerConfig;
+pub use docker::{DockerConfig, EngineError};
 
 use drover_api::{AgentInfo, Attribute, Resources, Text, ValueType};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -177,15 +189,15 @@ pub fn start(
         source,
     })?;
     let cgroups = if cfg.cgroups {
-        Cgroups::detect(
+        process::Cgroups::detect(
             std::path::Path::new("/sys/fs/cgroup"),
             cfg.cgroups_enable_cfs,
         )
     } else {
-        Cgroups::None("disabled by flag".into())
+        process::Cgroups::None("disabled by flag".into())
     };
     match &cgroups {
-        Cgroups::None(why) => tracing::warn!("tasks run without cpu/memory limits: {why}"),
+        process::Cgroups::None(why) => tracing::warn!("tasks run without cpu/memory limits: {why}"),
         c => tracing::info!("isolation: {}", c.describe()),
     }
     let client = drover_httpclient::builder()
@@ -206,66 +218,61 @@ pub fn start(
             path: cfg.meta_dir().display().to_string(),
             source,
         })?;
-    let start_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let agent = Arc::new(Agent {
-        launcher: Box::new(containerizer::ProcessLauncher {
-            cgroups: cgroups.clone(),
-            switch_user: cfg.switch_user,
-            spawner: spawner::Spawner::start()
-                .map_err(|e| AgentError::Client(format!("starting the spawner thread: {e}")))?,
-        }),
-        cgroups,
-        fetcher: fetcher::Fetcher {
-            cache_dir: cfg.work_dir.join("fetch-cache"),
-            max_bytes: cfg.fetch_max_bytes,
-            http: client.clone(),
-        },
-        state: Mutex::new(agent::AgentState {
+    let process = process::ProcessContainerizer::new(
+        cgroups.clone(),
+        cfg.switch_user,
+        spawner::Spawner::start().map_err(AgentError::Spawner)?,
+    );
+    let docker = cfg.docker.clone().map(|c| {
+        Arc::new(docker::DockerContainerizer::new(c, &cfg.work_dir))
+            as Arc<dyn containerizer::Containerizer>
+    });
+    let link = Arc::new(link::Link::new(cfg.master.clone()));
+    let fetcher = fetcher::Fetcher {
+        cache_dir: cfg.work_dir.join("fetch-cache"),
+        max_bytes: cfg.fetch_max_bytes,
+        http: client.clone(),
+    };
+    let agent = Agent::new(
+        cfg,
+        agent::Parts {
+            containerizers: agent::Containerizers {
+                process: Arc::new(process),
+                docker,
+            },
+            isolation: cgroups.describe(),
+            fetcher,
+            journal,
+            link: link.clone(),
             id,
             info,
-            frameworks: Default::default(),
-            tasks: Default::default(),
-            executors: Default::default(),
-            completed: Default::default(),
-            updates: status::StatusUpdateManager::new(2.0, 60.0),
-            registered: false,
-            master: None,
-        }),
-        flush: tokio::sync::Notify::new(),
-        started: std::time::Instant::now(),
-        start_unix,
-        outbox: Mutex::new(Vec::new()),
-        reconnect: tokio::sync::Notify::new(),
-        heartbeat_secs: Mutex::new(5.0),
-        journal: Mutex::new(journal),
-        docker: cfg
-            .docker
-            .clone()
-            .map(|c| Arc::new(docker::DockerContainerizer::new(c))),
-        sandboxes: Default::default(),
-        stopping: Default::default(),
-        running: Default::default(),
-        cfg,
-    });
-    agent.recover();
-    docker::recover(&agent);
+        },
+    );
     let app = http::router(agent.clone());
+    let a = agent.clone();
     tokio::spawn(async move {
-        // Executor event streams: small records back to back, see the master's serve.
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
+        // Executors that reconnect find what they belong to; the first registration reports
+        // what really runs.
+        a.recover().await;
+        tokio::spawn(async move {
+            // Executor event streams: small records back to back, see the master's serve.
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY on an accepted connection: {e}");
+                }
+            });
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("agent HTTP server stopped: {e}");
             }
         });
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("agent HTTP server stopped: {e}");
-        }
+        let registrant: Arc<dyn link::Registrant> = a;
+        tokio::spawn(link::run_link(
+            link.clone(),
+            registrant.clone(),
+            client.clone(),
+        ));
+        tokio::spawn(link::run_sender(link, registrant, client));
     });
-    tokio::spawn(link::run_link(agent.clone(), client.clone()));
-    tokio::spawn(link::run_sender(agent.clone(), client));
     Ok(AgentHandle { agent })
 }

@@ -1,45 +1,121 @@
 //! The agent's side of the agent↔master protocol: one registration stream from the master
 //! (re-established with backoff whenever it drops or goes silent) and one sender that batches
-//! status updates, executor messages and heartbeats into a single POST.
+//! status updates, executor messages and heartbeats into a single POST. What it needs of the
+//! agent goes through [`Registrant`]; what the agent hands it goes through [`Link`].
 
-use crate::agent::Agent;
 use drover_api::agent_protocol::{
-    AgentCallRef, CallRef, FromAgent, Register, ToAgent, UpdatesRef, CALL_PATH, PROTOCOL_VERSION,
-    REGISTER_PATH,
+    AgentCallRef, CallRef, FromAgent, Register, StatusUpdate, ToAgent, UpdatesRef, CALL_PATH,
+    PROTOCOL_VERSION, REGISTER_PATH,
 };
-use drover_api::recordio;
+use drover_api::{recordio, AgentID, AgentInfo, FrameworkInfo};
 use futures_util::StreamExt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// Queue a call for the next batch.
-pub fn send_call(agent: &Agent, call: FromAgent) {
-    agent
-        .outbox
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(call);
-    agent.flush.notify_one();
+/// What the master connection needs of the agent, which owns the tasks and their updates.
+pub trait Registrant: Send + Sync + 'static {
+    /// What to register with: the agent's info and id (if it has one), its tasks and their
+    /// frameworks.
+    fn registration(&self) -> Registration;
+    /// The master accepted us as `agent_id`: remember it, send every unacknowledged update
+    /// again.
+    fn registered(&self, agent_id: AgentID, master: &str);
+    /// The connection is gone; updates wait until we are registered again.
+    fn unregistered(&self);
+    /// A message from the master.
+    fn on_master_message(&self, msg: ToAgent);
+    /// Once registered: our id and the status updates to (re)send now.
+    fn due_updates(&self, now: f64) -> Option<(AgentID, Vec<Arc<StatusUpdate>>)>;
+}
+
+/// The parts of a registration the agent knows.
+pub struct Registration {
+    pub agent_info: AgentInfo,
+    pub agent_id: Option<AgentID>,
+    pub tasks: Vec<drover_api::agent_protocol::ReportedTask>,
+    pub frameworks: Vec<FrameworkInfo>,
+}
+
+/// The connection's state the agent reaches: calls waiting for the next batch, and the wakeups.
+pub struct Link {
+    /// `host:port` of the master.
+    master: String,
+    started: Instant,
+    /// Calls waiting for the next batch to the master.
+    outbox: Mutex<Vec<FromAgent>>,
+    /// Wakes the sender when updates or calls are waiting.
+    flush: tokio::sync::Notify,
+    /// Drop the master connection and register again.
+    reconnect: tokio::sync::Notify,
+    heartbeat_secs: Mutex<f64>,
+}
+
+impl Link {
+    pub fn new(master: String) -> Link {
+        Link {
+            master,
+            started: Instant::now(),
+            outbox: Mutex::new(Vec::new()),
+            flush: tokio::sync::Notify::new(),
+            reconnect: tokio::sync::Notify::new(),
+            heartbeat_secs: Mutex::new(5.0),
+        }
+    }
+
+    /// Queue a call for the next batch.
+    pub fn send_call(&self, call: FromAgent) {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(call);
+        self.flush.notify_one();
+    }
+
+    /// Status updates are waiting: send soon.
+    pub fn flush(&self) {
+        self.flush.notify_one();
+    }
+
+    /// Seconds since the link was made: the clock status update retries are timed by.
+    pub fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    fn take_calls(&self) -> Vec<FromAgent> {
+        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn heartbeat(&self) -> f64 {
+        *self
+            .heartbeat_secs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[cfg(test)]
+    pub fn queued_calls(&self) -> Vec<FromAgent> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// The master went silent for this long: reconnect (it pings every 15 s).
 const MASTER_SILENCE: Duration = Duration::from_secs(45);
 
-pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
+pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwest::Client) {
     let mut backoff = 0.2f64;
     loop {
-        let master = agent.cfg.master.clone();
+        let master = link.master.clone();
         let url = format!("http://{master}{REGISTER_PATH}");
-        let (tasks, frameworks) = agent.report();
-        let reg = {
-            let st = agent.lock();
-            Register {
-                version: PROTOCOL_VERSION,
-                agent_info: st.info.clone(),
-                agent_id: st.id.clone(),
-                tasks,
-                frameworks,
-            }
+        let r = agent.registration();
+        let reg = Register {
+            version: PROTOCOL_VERSION,
+            agent_info: r.agent_info,
+            agent_id: r.agent_id,
+            tasks: r.tasks,
+            frameworks: r.frameworks,
         };
         match client.post(&url).json(&reg).send().await {
             Ok(resp) if resp.status().is_success() => {
@@ -49,7 +125,7 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
                 'stream: loop {
                     let next = tokio::select! {
                         n = tokio::time::timeout(MASTER_SILENCE, body.next()) => n,
-                        _ = agent.reconnect.notified() => {
+                        _ = link.reconnect.notified() => {
                             tracing::warn!("master asked us to re-register");
                             break 'stream;
                         }
@@ -76,24 +152,13 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
                                     master_id,
                                 }) => {
                                     tracing::info!(agent_id = %agent_id, master_id, "registered with master {master}");
-                                    if let Err(e) = crate::checkpoint::write_agent_id(
-                                        &agent.cfg.meta_dir(),
-                                        &agent_id,
-                                    ) {
-                                        tracing::error!("checkpointing agent id: {e}");
-                                    }
-                                    let mut st = agent.lock();
-                                    st.id = Some(agent_id);
-                                    st.registered = true;
-                                    st.master = Some(master.clone());
-                                    st.updates.resend_all(None);
-                                    drop(st);
-                                    *agent
+                                    *link
                                         .heartbeat_secs
                                         .lock()
                                         .unwrap_or_else(|e| e.into_inner()) =
                                         heartbeat_interval_seconds;
-                                    agent.flush.notify_one();
+                                    agent.registered(agent_id, &master);
+                                    link.flush();
                                 }
                                 Ok(msg) => agent.on_master_message(msg),
                                 Err(e) => tracing::error!("undecodable message from master: {e}"),
@@ -106,7 +171,7 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
                         }
                     }
                 }
-                agent.lock().registered = false;
+                agent.unregistered();
             }
             Ok(resp) => {
                 let status = resp.status();
@@ -120,28 +185,19 @@ pub async fn run_link(agent: Arc<Agent>, client: reqwest::Client) {
     }
 }
 
-pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
+pub async fn run_sender(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwest::Client) {
     let mut last_hb = 0.0f64;
     loop {
         tokio::select! {
-            _ = agent.flush.notified() => {}
+            _ = link.flush.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        let now = agent.now();
-        let (registered, id) = {
-            let st = agent.lock();
-            (st.registered, st.id.clone())
-        };
-        let Some(agent_id) = id.filter(|_| registered) else {
+        let now = link.now();
+        let Some((agent_id, due)) = agent.due_updates(now) else {
             continue;
         };
-        let mut queued: Vec<FromAgent> =
-            std::mem::take(&mut *agent.outbox.lock().unwrap_or_else(|e| e.into_inner()));
-        let due = agent.lock().updates.due(now);
-        let hb = *agent
-            .heartbeat_secs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut queued = link.take_calls();
+        let hb = link.heartbeat();
         let idle = queued.is_empty() && due.is_empty();
         if idle && now - last_hb < hb {
             continue;
@@ -154,7 +210,7 @@ pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
         if !due.is_empty() {
             calls.push(CallRef::Updates(UpdatesRef(&due)));
         }
-        let url = format!("http://{}{CALL_PATH}", agent.cfg.master);
+        let url = format!("http://{}{CALL_PATH}", link.master);
         match client
             .post(&url)
             .json(&AgentCallRef {
@@ -169,7 +225,7 @@ pub async fn run_sender(agent: Arc<Agent>, client: reqwest::Client) {
                 if r.status() == reqwest::StatusCode::NOT_FOUND
                     || r.status() == reqwest::StatusCode::CONFLICT =>
             {
-                agent.reconnect.notify_one();
+                link.reconnect.notify_one();
             }
             Ok(r) => tracing::warn!("master answered {} to agent call", r.status()),
             Err(e) => tracing::warn!("agent call failed: {e}"),

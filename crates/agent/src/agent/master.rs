@@ -1,0 +1,127 @@
+//! What the master says to the agent and what the agent tells it when it registers: the agent's
+//! side of [`Registrant`], the one way the master connection (`link`) reaches the agent.
+
+use super::{frame, Agent};
+use crate::link::{Registrant, Registration};
+use drover_api::agent_protocol::{ReportedTask, StatusUpdate, ToAgent};
+use drover_api::executor as ex;
+use drover_api::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+impl Agent {
+    /// Handle one message from the master.
+    pub(crate) fn on_master_message(&self, msg: ToAgent) {
+        match msg {
+            ToAgent::Registered { .. } | ToAgent::Ping => {}
+            ToAgent::RunTasks {
+                framework,
+                executor,
+                tasks,
+            } => self.run_tasks(framework, executor, tasks),
+            ToAgent::KillTask {
+                framework_id,
+                task_id,
+                kill_policy,
+            } => self.kill_task(&framework_id, &task_id, kill_policy),
+            ToAgent::Acknowledge {
+                framework_id,
+                task_id,
+                uuid,
+            } => self.acknowledge(&framework_id, &task_id, uuid.as_deref().unwrap_or_default()),
+            ToAgent::FrameworkMessage {
+                framework_id,
+                executor_id,
+                data,
+            } => {
+                let st = self.lock();
+                if let Some(e) = st.executors.get(&(framework_id, executor_id)) {
+                    if let Some(s) = &e.stream {
+                        let mut ev = ex::Event::bare(ex::EventType::MESSAGE);
+                        ev.message = Some(ex::MessageCall { data });
+                        let _ = s.send(frame(&ev));
+                    }
+                }
+            }
+            ToAgent::ShutdownExecutor {
+                framework_id,
+                executor_id,
+            } => self.shutdown_executor(&framework_id, &executor_id),
+            ToAgent::ShutdownFramework { framework_id } => self.shutdown_framework(&framework_id),
+            ToAgent::Reconcile { framework_id, .. } => {
+                self.lock().updates.resend_all(Some(&framework_id));
+                self.link.flush();
+            }
+        }
+    }
+
+    /// What the master needs to hear when we (re-)register.
+    pub(crate) fn report(&self) -> (Vec<ReportedTask>, Vec<FrameworkInfo>) {
+        let st = self.lock();
+        let tasks = st
+            .tasks
+            .values()
+            .map(|t| {
+                let mut task = t.info.clone();
+                if let Some(eid) = &t.executor_id {
+                    task.executor = st
+                        .executors
+                        .get(&(t.framework_id.clone(), eid.clone()))
+                        .map(|x| x.info.clone());
+                }
+                ReportedTask {
+                    framework_id: t.framework_id.clone(),
+                    task,
+                    state: t.state,
+                    executor_id: t.executor_id.clone(),
+                }
+            })
+            .collect();
+        let fids: HashSet<&FrameworkID> = st.tasks.values().map(|t| &t.framework_id).collect();
+        let frameworks = st
+            .frameworks
+            .iter()
+            .filter(|(k, _)| fids.contains(k))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (tasks, frameworks)
+    }
+}
+
+impl Registrant for Agent {
+    fn registration(&self) -> Registration {
+        let (tasks, frameworks) = self.report();
+        let st = self.lock();
+        Registration {
+            agent_info: st.info.clone(),
+            agent_id: st.id.clone(),
+            tasks,
+            frameworks,
+        }
+    }
+
+    fn registered(&self, agent_id: AgentID, master: &str) {
+        if let Err(e) = crate::checkpoint::write_agent_id(&self.cfg.meta_dir(), &agent_id) {
+            tracing::error!("checkpointing agent id: {e}");
+        }
+        let mut st = self.lock();
+        st.id = Some(agent_id);
+        st.registered = true;
+        st.master = Some(master.to_string());
+        st.updates.resend_all(None);
+    }
+
+    fn unregistered(&self) {
+        self.lock().registered = false;
+    }
+
+    fn on_master_message(&self, msg: ToAgent) {
+        Agent::on_master_message(self, msg)
+    }
+
+    fn due_updates(&self, now: f64) -> Option<(AgentID, Vec<Arc<StatusUpdate>>)> {
+        let mut st = self.lock();
+        let id = st.id.clone().filter(|_| st.registered)?;
+        Some((id, st.updates.due(now)))
+    }
+}
