@@ -183,11 +183,22 @@ pub async fn background(shared: Arc<Shared>) {
     }
 }
 
-/// Render a view on a blocking thread (a full view of a big cluster takes a while to build
-/// and encode; the runtime's threads keep serving meanwhile) and answer it as JSON.
-async fn render_json<T: serde::Serialize>(render: impl FnOnce() -> T + Send + 'static) -> Response {
-    match tokio::task::spawn_blocking(move || serde_json::to_vec(&render())).await {
-        Ok(Ok(body)) => (
+/// Render a view on a render thread (a full view of a big cluster takes a while to build and
+/// encode; the runtime's threads keep serving meanwhile) and answer it as JSON.
+async fn render_json<T: serde::Serialize>(
+    s: &Shared,
+    render: impl FnOnce() -> T + Send + 'static,
+) -> Response {
+    render_bytes(s, move || serde_json::to_vec(&render())).await
+}
+
+/// `render_json` for a view that writes its own bytes.
+async fn render_bytes(
+    s: &Shared,
+    render: impl FnOnce() -> serde_json::Result<Vec<u8>> + Send + 'static,
+) -> Response {
+    match s.render(render).await {
+        Some(Ok(body)) => (
             [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -195,8 +206,12 @@ async fn render_json<T: serde::Serialize>(render: impl FnOnce() -> T + Send + 's
             body,
         )
             .into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Some(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "rendering the view failed",
+        )
+            .into_response(),
     }
 }
 
@@ -331,20 +346,10 @@ async fn json_endpoint(
             // The full views: a snapshot under the lock, rendered after it is released.
             let snap = s.snapshot();
             let shared = s.clone();
-            return render_json(move || match path.as_str() {
-                "state" => snap.v0_state(now, &shared.flags),
-                "state-summary" => snap.v0_state_summary(),
-                "frameworks" => {
-                    let mut v = snap.v0_frameworks();
-                    if let Some(id) = q.get("framework_id") {
-                        for key in ["frameworks", "completed_frameworks"] {
-                            if let Some(a) = v[key].as_array_mut() {
-                                a.retain(|f| f["id"] == id.as_str());
-                            }
-                        }
-                    }
-                    v
-                }
+            return render_bytes(&s, move || match path.as_str() {
+                "state" => snap.v0_state_json(now, &shared.flags),
+                "state-summary" => serde_json::to_vec(&snap.v0_state_summary()),
+                "frameworks" => snap.v0_frameworks_json(q.get("framework_id").map(|s| s.as_str())),
                 "slaves" => {
                     let mut v = snap.v0_slaves();
                     if let Some(id) = q.get("slave_id") {
@@ -352,7 +357,7 @@ async fn json_endpoint(
                             a.retain(|f| f["id"] == id.as_str());
                         }
                     }
-                    v
+                    serde_json::to_vec(&v)
                 }
                 _ => {
                     let limit = q
@@ -364,7 +369,7 @@ async fn json_endpoint(
                         .get("order")
                         .map(|o| o == "des" || o == "desc")
                         .unwrap_or(true);
-                    snap.v0_tasks(
+                    snap.v0_tasks_json(
                         limit,
                         offset,
                         desc,
@@ -450,7 +455,7 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_STATE => {
             let snap = s.snapshot();
-            return Ok(render_json(move || {
+            return Ok(render_json(&s, move || {
                 let mut r = resp(ResponseType::GET_STATE);
                 r.get_state = Some(snap.get_state());
                 r
@@ -459,7 +464,7 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_AGENTS => {
             let snap = s.snapshot();
-            return Ok(render_json(move || {
+            return Ok(render_json(&s, move || {
                 let mut r = resp(ResponseType::GET_AGENTS);
                 r.get_agents = Some(snap.get_agents());
                 r
@@ -468,7 +473,7 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_FRAMEWORKS => {
             let snap = s.snapshot();
-            return Ok(render_json(move || {
+            return Ok(render_json(&s, move || {
                 let mut r = resp(ResponseType::GET_FRAMEWORKS);
                 r.get_frameworks = Some(snap.get_frameworks());
                 r
@@ -477,7 +482,7 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_EXECUTORS => {
             let snap = s.snapshot();
-            return Ok(render_json(move || {
+            return Ok(render_json(&s, move || {
                 let mut r = resp(ResponseType::GET_EXECUTORS);
                 r.get_executors = Some(snap.get_executors());
                 r
@@ -486,7 +491,7 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_TASKS => {
             let snap = s.snapshot();
-            return Ok(render_json(move || {
+            return Ok(render_json(&s, move || {
                 let mut r = resp(ResponseType::GET_TASKS);
                 r.get_tasks = Some(snap.get_tasks());
                 r
@@ -557,15 +562,16 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 m.operator_streams.push(tx);
                 m.snapshot()
             };
-            let subscribed = tokio::task::spawn_blocking(move || {
+            let subscribed = s.render(move || {
                 frame(&json!({"type": "SUBSCRIBED", "subscribed": {"get_state": snap.get_state(), "heartbeat_interval_seconds": crate::core::HEARTBEAT_SECS}}))
             })
             .await;
-            let subscribed = match subscribed {
-                Ok(b) => b,
-                Err(e) => {
-                    return Ok((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
-                }
+            let Some(subscribed) = subscribed else {
+                return Ok((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "rendering the state failed",
+                )
+                    .into_response());
             };
             let events = ReceiverStream(rx);
             let body = Body::from_stream(

@@ -2,17 +2,19 @@
 //! state machine, and serves the Mesos v1 scheduler and operator APIs, the v0 JSON endpoints and
 //! Drover's agent protocol. `serve` is the whole thing on one listener.
 //!
-//! `core` decides (pure: given `now` and an id source, no clock, no I/O), `snapshot` and
-//! `views` render what readers see, `http` and [`Shared`] drive the core: they decode
-//! requests, call it under one lock, write the registry ops it records and render views from a
-//! snapshot outside the lock.
+//! `core` decides (pure: given `now` and an id source, no clock, no I/O); `snapshot`, `views`
+//! and `v0` render what readers see; `http` and [`Shared`] drive the core: they decode
+//! requests, call it under one lock, write the registry ops it records, and render views from a
+//! snapshot outside the lock on low-priority threads (`render`).
 #![forbid(unsafe_code)]
 
 mod core;
 mod http;
 mod registry;
+mod render;
 mod snapshot;
 mod tasks;
+mod v0;
 mod views;
 
 use drover_api::MasterInfo;
@@ -91,6 +93,8 @@ pub struct Shared {
     pub alloc_notify: tokio::sync::Notify,
     pub flags: serde_json::Value,
     registry: registry::Writer,
+    /// Where full views are rendered (low CPU priority, no lock held).
+    renderer: render::Renderer,
 }
 
 impl Shared {
@@ -121,9 +125,17 @@ impl Shared {
         r
     }
 
-    /// The state the full views render, taken under the lock; render it after.
+    /// The state the full views render, taken under the lock; render it after, with `render`.
     pub fn snapshot(&self) -> snapshot::Snapshot {
         self.lock().snapshot()
+    }
+
+    /// Run `f` (the rendering of a view) on a render thread; `None` if it panicked.
+    pub async fn render<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        self.renderer.run(f).await
     }
 }
 
@@ -189,6 +201,7 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
         alloc_notify: tokio::sync::Notify::new(),
         flags,
         registry: registry::Writer::new(registry),
+        renderer: render::Renderer::new(2),
     }))
 }
 

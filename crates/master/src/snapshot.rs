@@ -370,19 +370,23 @@ impl Master {
 mod tests {
     use crate::core::harness::*;
     use drover_api::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn state(s: &super::Snapshot, now: f64) -> Value {
+        serde_json::from_slice(&s.v0_state_json(now, &json!({})).expect("renders")).expect("JSON")
+    }
 
     #[test]
     fn a_snapshot_keeps_the_state_it_was_taken_from() {
         let mut h = Harness::new();
         let (fw, ag) = h.running(&["PARTITION_AWARE"], &["t1", "t2"]);
         let before = h.m.snapshot();
-        let rendered = before.v0_state(5.0, &json!({}));
+        let rendered = state(&before, 5.0);
         // The master moves on; the snapshot does not.
         h.update(&ag, &fw.id, "t1", TaskState::TASK_FINISHED);
         h.now += 100.0;
         h.m.tick(h.now, false);
-        assert_eq!(before.v0_state(5.0, &json!({})), rendered);
+        assert_eq!(state(&before, 5.0), rendered);
         let tasks = &rendered["frameworks"][0]["tasks"];
         let mut states: Vec<&str> = tasks
             .as_array()
@@ -399,7 +403,7 @@ mod tests {
         assert!(f.tasks.is_empty());
         assert_eq!(f.unreachable_tasks[0].state, TaskState::TASK_UNREACHABLE);
         assert_eq!(f.completed_tasks[0].state, TaskState::TASK_FINISHED);
-        let v = after.v0_state(6.0, &json!({}));
+        let v = state(&after, 6.0);
         assert_eq!(v["activated_slaves"], 0);
         assert_eq!(v["unreachable_slaves"], 1);
         // The task records the first snapshot held were copied when they changed, not shared.
@@ -429,9 +433,17 @@ mod tests {
         let used = &slaves["slaves"][0]["used_resources"];
         assert_eq!(used["cpus"], 1.0);
         assert_eq!(slaves["slaves"][0]["offered_resources"]["cpus"], 3.0);
-        let tasks = s.v0_tasks(Some(2), 0, true, None, None);
+        let tasks: Value = serde_json::from_slice(
+            &s.v0_tasks_json(Some(2), 0, true, None, None)
+                .expect("renders"),
+        )
+        .expect("JSON");
         assert_eq!(tasks["tasks"].as_array().map(|t| t.len()), Some(2));
-        let one = s.v0_tasks(None, 0, true, None, Some("t2"));
+        let one: Value = serde_json::from_slice(
+            &s.v0_tasks_json(None, 0, true, None, Some("t2"))
+                .expect("renders"),
+        )
+        .expect("JSON");
         assert_eq!(one["tasks"][0]["id"], "t2");
         assert_eq!(one["tasks"][0]["slave_id"], ag.id.value.as_str());
     }

@@ -354,6 +354,40 @@ impl TaskRec {
         self.resources.iter().map(TaskResource::to_wire).collect()
     }
 
+    // Borrowed parts, for views that render a task without building its wire form.
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn executor_id(&self) -> Option<&str> {
+        self.executor_id.as_deref()
+    }
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+    pub fn labels(&self) -> Option<&Labels> {
+        self.extras.as_deref().and_then(|e| e.labels.as_ref())
+    }
+    pub fn discovery(&self) -> Option<&serde_json::Value> {
+        self.extras.as_deref().and_then(|e| e.discovery.as_ref())
+    }
+    pub fn container(&self) -> Option<&serde_json::Value> {
+        self.extras.as_deref().and_then(|e| e.container.as_ref())
+    }
+
+    /// State, time, health and container of each stored status, oldest first.
+    pub fn status_briefs(&self) -> impl Iterator<Item = StatusBrief<'_>> {
+        self.statuses.iter().map(|s| StatusBrief {
+            state: s.state,
+            timestamp: s.timestamp,
+            healthy: s.healthy,
+            container_status: s.container.as_ref().map(|c| match c {
+                Container::Id(id) => ContainerStatus::Id(id),
+                Container::Json(v) => ContainerStatus::Json(v),
+            }),
+        })
+    }
+
     /// The last status stored, if any.
     pub fn latest_status(&self) -> Option<TaskStatus> {
         self.statuses.last().map(|s| self.status_to_wire(s))
@@ -463,6 +497,43 @@ impl TaskRec {
             unreachable_time: s
                 .unreachable_time
                 .map(|nanoseconds| TimeInfo { nanoseconds }),
+        }
+    }
+}
+
+/// Part of a stored status, borrowed (see [`TaskRec::status_briefs`]).
+pub struct StatusBrief<'a> {
+    pub state: TaskState,
+    pub timestamp: Option<f64>,
+    pub healthy: Option<bool>,
+    pub container_status: Option<ContainerStatus<'a>>,
+}
+
+/// A status's `container_status`, borrowed; serializes as its wire JSON.
+pub enum ContainerStatus<'a> {
+    /// `{"container_id":{"value":…}}`
+    Id(&'a str),
+    Json(&'a serde_json::Value),
+}
+
+impl serde::Serialize for ContainerStatus<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            ContainerStatus::Json(v) => v.serialize(s),
+            ContainerStatus::Id(id) => {
+                struct Value<'a>(&'a str);
+                impl serde::Serialize for Value<'_> {
+                    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut m = s.serialize_map(Some(1))?;
+                        m.serialize_entry("value", self.0)?;
+                        m.end()
+                    }
+                }
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("container_id", &Value(id))?;
+                m.end()
+            }
         }
     }
 }

@@ -1,15 +1,15 @@
 //! The shapes clients read, rendered from a [`Snapshot`] after the master's lock is released:
 //! the v1 operator API responses (GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS,
-//! GET_TASKS) and the v0 JSON endpoints (`/master/state`, `/state-summary`, `/frameworks`,
-//! `/slaves`, `/tasks`, `/roles`). The one place internal records turn into those shapes.
+//! GET_TASKS) and the v0 JSON endpoints (`/master/state-summary`, `/slaves`, `/roles`, and the
+//! parts around the tasks of `/master/state` and `/frameworks`, whose tasks `v0.rs` writes).
+//! With `v0.rs`, the one place internal records turn into those shapes.
 
 use crate::snapshot::{AgentView, FrameworkView, Snapshot};
-use crate::tasks::TaskRec;
-use drover_api::operator::{self, Task};
+use drover_api::operator;
 use drover_api::*;
 use serde_json::{json, Map, Value};
 
-fn v0_resources(list: &[Resource]) -> Value {
+pub fn v0_resources(list: &[Resource]) -> Value {
     Value::Object(Resources::from_list(list).to_v0_map())
 }
 
@@ -24,52 +24,6 @@ fn v0_attributes(attrs: &[Attribute]) -> Value {
         m.insert(a.name.clone(), v);
     }
     Value::Object(m)
-}
-
-/// A task as the v0 endpoints show it, from its wire form.
-pub fn v0_task(rec: &TaskRec, role: &str) -> Value {
-    v0_task_json(&rec.to_task(), role)
-}
-
-fn v0_task_json(t: &Task, role: &str) -> Value {
-    let statuses: Vec<Value> = t
-        .statuses
-        .iter()
-        .map(|s| {
-            let mut v = json!({"state": s.state, "timestamp": s.timestamp.unwrap_or(0.0)});
-            if let Some(h) = s.healthy {
-                v["healthy"] = json!(h);
-            }
-            if let Some(c) = &s.container_status {
-                v["container_status"] = c.clone();
-            }
-            v
-        })
-        .collect();
-    let mut v = json!({
-        "id": t.task_id.value,
-        "name": t.name,
-        "framework_id": t.framework_id.value,
-        "executor_id": t.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
-        "slave_id": t.agent_id.value,
-        "state": t.state,
-        "resources": v0_resources(&t.resources),
-        "role": role,
-        "statuses": statuses,
-    });
-    if let Some(l) = &t.labels {
-        v["labels"] = json!(l.labels);
-    }
-    if let Some(d) = &t.discovery {
-        v["discovery"] = d.clone();
-    }
-    if let Some(c) = &t.container {
-        v["container"] = c.clone();
-    }
-    if let Some(u) = &t.user {
-        v["user"] = json!(u);
-    }
-    v
 }
 
 fn time(s: f64) -> TimeInfo {
@@ -146,7 +100,14 @@ impl FrameworkView {
         offered
     }
 
-    pub fn v0(&self) -> Value {
+    /// The role its completed tasks are shown with.
+    pub fn v0_role(&self) -> String {
+        self.info.role.clone().unwrap_or_else(|| "*".into())
+    }
+
+    /// The framework as the v0 endpoints show it, but for its three task lists (which `v0.rs`
+    /// writes in: `tasks`, `unreachable_tasks`, `completed_tasks`).
+    pub fn v0_base(&self) -> Map<String, Value> {
         let allocated = &self.allocated;
         let offered = self.offered();
         let offers: Vec<Value> = self
@@ -170,8 +131,8 @@ impl FrameworkView {
             })
             .collect();
         let info = &self.info;
-        let role = info.role.clone().unwrap_or_else(|| "*".into());
-        json!({
+        let role = self.v0_role();
+        let v = json!({
             "id": self.id.value,
             "name": info.name,
             "pid": Value::Null,
@@ -194,13 +155,14 @@ impl FrameworkView {
             "allocated_resources": Value::Object(allocated.to_v0_map()),
             "used_resources": Value::Object(used.to_v0_map()),
             "offered_resources": Value::Object(offered.to_v0_map()),
-            "tasks": self.tasks.iter().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
-            "unreachable_tasks": self.unreachable_tasks.iter().map(|t| v0_task(t, &t.role)).collect::<Vec<_>>(),
-            "completed_tasks": self.completed_tasks.iter().map(|t| v0_task(t, &role)).collect::<Vec<_>>(),
             "offers": offers,
             "executors": executors,
             "labels": info.labels.as_ref().map(|l| l.labels.clone()).unwrap_or_default(),
-        })
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
     }
 
     pub fn entry(&self) -> operator::FrameworkEntry {
@@ -227,76 +189,15 @@ impl Snapshot {
         agents
     }
 
-    pub fn v0_frameworks(&self) -> Value {
-        json!({
-            "frameworks": self.frameworks.iter().map(FrameworkView::v0).collect::<Vec<_>>(),
-            "completed_frameworks": self.completed_frameworks.iter().map(FrameworkView::v0).collect::<Vec<_>>(),
-            "unregistered_frameworks": [],
-        })
-    }
-
     pub fn v0_slaves(&self) -> Value {
         let agents = self.active_agents();
         json!({"slaves": agents.iter().map(|a| a.v0()).collect::<Vec<_>>(), "recovered_slaves": []})
     }
 
-    /// `/tasks`: active then completed tasks of every framework, with Mesos' paging parameters.
-    pub fn v0_tasks(
-        &self,
-        limit: Option<i64>,
-        offset: usize,
-        order_desc: bool,
-        framework: Option<&str>,
-        task: Option<&str>,
-    ) -> Value {
-        let mut all: Vec<Value> = Vec::new();
-        for f in self
-            .frameworks
-            .iter()
-            .chain(self.completed_frameworks.iter())
-        {
-            if framework.map(|x| x != f.id.value).unwrap_or(false) {
-                continue;
-            }
-            let role = f.info.role.clone().unwrap_or_else(|| "*".into());
-            for t in f.tasks.iter().chain(f.unreachable_tasks.iter()) {
-                all.push(v0_task(t, &t.role));
-            }
-            for t in &f.completed_tasks {
-                all.push(v0_task(t, &role));
-            }
-        }
-        if let Some(id) = task {
-            all.retain(|t| t["id"] == id);
-        }
-        all.sort_by(|a, b| {
-            let ta = a["statuses"]
-                .as_array()
-                .and_then(|s| s.first())
-                .and_then(|s| s["timestamp"].as_f64())
-                .unwrap_or(0.0);
-            let tb = b["statuses"]
-                .as_array()
-                .and_then(|s| s.first())
-                .and_then(|s| s["timestamp"].as_f64())
-                .unwrap_or(0.0);
-            ta.partial_cmp(&tb).unwrap_or(std::cmp::Ordering::Equal)
-        });
-        if order_desc {
-            all.reverse();
-        }
-        let limit = match limit {
-            Some(l) if l >= 0 => l as usize,
-            _ => usize::MAX,
-        };
-        let tasks: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-        json!({ "tasks": tasks })
-    }
-
-    pub fn v0_state(&self, now: f64, flags: &Value) -> Value {
-        let frameworks = self.v0_frameworks();
+    /// `/master/state` but for `frameworks` and `completed_frameworks` (which `v0.rs` writes in).
+    pub fn v0_state_base(&self, now: f64, flags: &Value) -> Map<String, Value> {
         let active = self.agents.iter().filter(|a| !a.unreachable).count();
-        json!({
+        let v = json!({
             "version": MESOS_COMPAT_VERSION,
             "drover_version": env!("CARGO_PKG_VERSION"),
             "build_date": "",
@@ -314,11 +215,13 @@ impl Snapshot {
             "flags": flags,
             "uptime_secs": now,
             "slaves": self.v0_slaves()["slaves"],
-            "frameworks": frameworks["frameworks"],
-            "completed_frameworks": frameworks["completed_frameworks"],
             "orphan_tasks": [],
             "unregistered_frameworks": [],
-        })
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
     }
 
     pub fn v0_state_summary(&self) -> Value {
@@ -386,13 +289,9 @@ impl Snapshot {
             .frameworks
             .iter()
             .map(|f| {
-                let mut v = f.v0();
-                if let Some(m) = v.as_object_mut() {
-                    m.remove("tasks");
-                    m.remove("completed_tasks");
-                    m.remove("unreachable_tasks");
-                    m.remove("offers");
-                }
+                let mut base = f.v0_base();
+                base.remove("offers");
+                let mut v = Value::Object(base);
                 counts(&mut v, by_framework.get(f.id.value.as_str()));
                 v["slave_ids"] = json!(framework_agents
                     .get(f.id.value.as_str())

@@ -1,0 +1,99 @@
+//! The threads full views are rendered on. Rendering `/master/state` for 10,000 tasks is tens
+//! of milliseconds of CPU, and a client may ask for it in a loop; these threads run at the
+//! lowest CPU priority (nice 19), so such a client gets the CPU that is idle and never the CPU
+//! that decisions (offers, accepts, status updates on the runtime's threads) and the agents
+//! need. The snapshot a view renders from is taken under the master's lock before; here no lock
+//! of the master is held.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+pub struct Renderer {
+    jobs: Mutex<Sender<Job>>,
+}
+
+/// The nice value of the render threads.
+const NICE: i32 = 19;
+
+impl Renderer {
+    /// `threads` render threads (renders beyond that many at once wait their turn).
+    pub fn new(threads: usize) -> Renderer {
+        let (tx, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("master-render-{i}"))
+                .spawn(move || work(&rx));
+            if let Err(e) = spawned {
+                tracing::error!("starting render thread {i}: {e}");
+            }
+        }
+        Renderer {
+            jobs: Mutex::new(tx),
+        }
+    }
+
+    /// Run `render` on a render thread and wait for it; `None` if it panicked.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        render: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(render());
+        });
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job);
+        if sent.is_err() {
+            return None;
+        }
+        rx.await.ok()
+    }
+}
+
+fn work(rx: &Mutex<Receiver<Job>>) {
+    // On Linux a nice value is a thread's own: this lowers this thread only.
+    if let Err(e) = rustix::process::setpriority_process(None, NICE) {
+        tracing::warn!("render thread keeps its CPU priority (setpriority: {e})");
+    }
+    loop {
+        let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return, // the master is gone
+        };
+        // A render that panics answers nothing (its caller gets None); the thread goes on.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn renders_on_its_threads_at_low_priority_and_survives_a_panic() {
+        let r = Renderer::new(2);
+        let (name, nice) = r
+            .run(|| {
+                (
+                    std::thread::current().name().map(String::from),
+                    rustix::process::getpriority_process(None).ok(),
+                )
+            })
+            .await
+            .expect("rendered");
+        assert!(name.is_some_and(|n| n.starts_with("master-render-")));
+        assert_eq!(nice, Some(NICE));
+        let panicked: Option<()> = r.run(|| panic!("a render that fails")).await;
+        assert!(panicked.is_none());
+        for i in 0..4 {
+            assert_eq!(r.run(move || i * 2).await, Some(i * 2));
+        }
+    }
+}
