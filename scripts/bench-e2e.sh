@@ -4,6 +4,12 @@
 # per 1,000 running tasks and per 1,000 agents, and this machine's own fork/exec floor.
 #
 #   scripts/bench-e2e.sh [TASKS]      TASKS for the throughput runs, default 10000
+#   scripts/bench-e2e.sh stall [ROUNDS]
+#       only "Reads never stall decisions": separate processes, 10,000 'exec sleep 3600' tasks
+#       kept running, then ROUNDS (default 2) pairs of 1,000 launches at 100/s, without and with
+#       a client fetching /master/state back to back (p99 ACCEPT -> TASK_RUNNING of each).
+#       DROVER=<path> runs another drover binary (e.g. one built before a change) with the same
+#       loadgen; run it for each binary in turn (A, B, A, B) to compare. NO_BUILD=1 skips the build.
 #
 # Release build first (CARGO_TARGET_DIR is honoured). Logs and work dirs go under $OUT
 # (default /tmp/drover-bench-e2e/<timestamp>); everything it starts is stopped at the end.
@@ -14,8 +20,9 @@ N=${1:-10000}
 # 5,000 hollow agents hold 5,000 connections in the master and in loadgen.
 ulimit -n 20000 2>/dev/null || echo "warning: open files limited to $(ulimit -n); the 5,000-agent run needs ~11,000" >&2
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(pwd)/target}
-cargo build --release -p drover -p drover-bench
+[ -n "${NO_BUILD:-}" ] || cargo build --release -p drover -p drover-bench
 BIN=$CARGO_TARGET_DIR/release
+DROVER=${DROVER:-$BIN/drover}
 OUT=${OUT:-/tmp/drover-bench-e2e/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 RES='cpus:64;mem:65536;disk:1000;ports:[31000-32000]'
@@ -44,7 +51,7 @@ port_of() {
 # `drover up` (master and 4 agents in one process; no Marathon, whose framework would take offers).
 start_up() {
   local w="$OUT/up-$1"; mkdir -p "$w"
-  DROVER_LOG=warn "$BIN/drover" up --agents 4 --port 0 --agent-port 0 --work-dir "$w" --resources "$RES" \
+  DROVER_LOG=warn "$DROVER" up --agents 4 --port 0 --agent-port 0 --work-dir "$w" --resources "$RES" \
     --no-marathon >"$w/up.out" 2>"$w/up.err" &
   UP=$!; PIDS+=("$UP")
   for _ in $(seq 100); do grep -q "master: http" "$w/up.out" 2>/dev/null && break; sleep 0.1; done
@@ -55,12 +62,12 @@ start_up() {
 # `drover master` and 4 `drover agent` processes, so the master's memory is its own.
 start_split() {
   local w="$OUT/split-$1"; mkdir -p "$w"
-  DROVER_LOG=warn "$BIN/drover" master --work-dir "$w/master" --ip 127.0.0.1 --port 0 >"$w/master.log" 2>&1 &
+  DROVER_LOG=warn "$DROVER" master --work-dir "$w/master" --ip 127.0.0.1 --port 0 >"$w/master.log" 2>&1 &
   MASTER=$!; PIDS+=("$MASTER")
   M=127.0.0.1:$(port_of "$MASTER")
   WATCH=$MASTER
   for i in 0 1 2 3; do
-    DROVER_LOG=warn "$BIN/drover" agent --master "$M" --work-dir "$w/agent-$i" --ip 127.0.0.1 --port 0 \
+    DROVER_LOG=warn "$DROVER" agent --master "$M" --work-dir "$w/agent-$i" --ip 127.0.0.1 --port 0 \
       --resources "$RES" >"$w/agent-$i.log" 2>&1 &
     PIDS+=("$!"); WATCH="$WATCH,$!"
   done
@@ -68,6 +75,49 @@ start_split() {
 }
 
 run() { say "\$ loadgen $*"; "$BIN/loadgen" "$@" 2>>"$OUT/loadgen.err" | tee -a "$LOG"; say ""; }
+
+# A metric of the master at $M.
+metric() { curl -s "http://$M/metrics/snapshot" | python3 -c "import json,sys; print(int(json.load(sys.stdin).get('$1', 0)))"; }
+
+# Reads never stall decisions: launches at 100/s with 10,000 tasks running, with and without a
+# client polling /master/state (each fetch renders all 10,000 tasks).
+stall() {
+  local rounds=$1
+  say "## Reads never stall decisions: $("$DROVER" --version 2>/dev/null || echo drover) at $DROVER"
+  start_split stall
+  say "10,000 'exec sleep 3600' tasks kept running by another framework (loadgen hold, 250 per ACCEPT)"
+  "$BIN/loadgen" hold -n 10000 --batch 250 --cmd 'exec sleep 3600' --settle-secs 1 \
+    --hold-secs 100000 --master "$M" >"$OUT/hold.out" 2>>"$OUT/loadgen.err" &
+  HOLD=$!; PIDS+=("$HOLD")
+  for _ in $(seq 600); do grep -q "all running" "$OUT/hold.out" && break; sleep 1; done
+  cat "$OUT/hold.out" | tee -a "$LOG"
+  say "master/tasks_running: $(metric master/tasks_running)"
+  sleep 5
+  # Each run's 1,000 tasks are killed when its framework leaves: let that end before the next.
+  settle() {
+    for _ in $(seq 120); do [ "$(metric master/tasks_running)" -le 10000 ] && break; sleep 1; done
+    sleep 3
+  }
+  for i in $(seq "$rounds"); do
+    run latency -n 1000 --rate 100 --master "$M" --watch-pids "$WATCH"; settle
+    run latency -n 1000 --rate 100 --master "$M" --watch-pids "$WATCH" --state-poller; settle
+  done
+  # The hold framework goes (its tasks are killed); wait for the agents to have killed them.
+  # (TERM: a background job of a script ignores INT.)
+  kill -TERM "$HOLD" 2>/dev/null || true
+  for _ in $(seq 300); do [ "$(metric master/tasks_running)" = 0 ] && break; sleep 1; done
+  say "master/tasks_running after the hold framework left: $(metric master/tasks_running)"
+  sleep 5
+  cleanup
+}
+
+if [ "${1:-}" = stall ]; then
+  say "# drover stall benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)"
+  lscpu | head -15 | tee -a "$LOG"
+  stall "${2:-2}"
+  say "Logs and work dirs: $OUT"
+  exit 0
+fi
 
 say "# drover end-to-end benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)"
 lscpu | head -15 | tee -a "$LOG"
@@ -96,7 +146,7 @@ start_split hold; run hold -n 5000 --batch 250 --settle-secs 12 --master "$M" --
 for A in 1000 5000; do
   say "## Memory: master VmRSS per 1,000 agents ($A hollow agents heartbeating, master alone)"
   w="$OUT/hollow-$A"; mkdir -p "$w"
-  DROVER_LOG=warn "$BIN/drover" master --work-dir "$w/master" --ip 127.0.0.1 --port 0 >"$w/master.log" 2>&1 &
+  DROVER_LOG=warn "$DROVER" master --work-dir "$w/master" --ip 127.0.0.1 --port 0 >"$w/master.log" 2>&1 &
   MASTER=$!; PIDS+=("$MASTER")
   M=127.0.0.1:$(port_of "$MASTER"); sleep 1
   run hollow --agents "$A" --master "$M" --master-pid "$MASTER" --settle-secs 10

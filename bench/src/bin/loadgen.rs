@@ -3,7 +3,9 @@
 //! * `throughput` — launch N short command tasks (`true`) as fast as offers allow, acknowledge
 //!   every update, report wall time and tasks/s until the last TASK_FINISHED.
 //! * `latency` — launch N long tasks (`sleep 30`), optionally paced, and report the
-//!   ACCEPT-sent → TASK_RUNNING-received latency per task (p50/p90/p99/max).
+//!   ACCEPT-sent → TASK_RUNNING-received latency per task (p50/p90/p99/max). With
+//!   `--state-poller`, a client on a thread of its own fetches the master's `/master/state`
+//!   back to back while the run lasts (do reads stall the launches?).
 //! * `hold` — launch N long tasks (`sleep 600`), wait until all run, report the master's resident
 //!   memory per 1,000 running tasks (`--master-pid`), keep them for `--hold-secs`.
 //! * `hollow` — register many fake agents over the agent protocol, heartbeat them, report the
@@ -74,6 +76,13 @@ struct LaunchOpts {
     /// Concurrent HTTP calls (ACCEPT/ACKNOWLEDGE) in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// While the run lasts, fetch `--state-path` from the master in a loop (one request after
+    /// another, each body read to its end) from a thread and HTTP client of its own.
+    #[arg(long)]
+    state_poller: bool,
+    /// What the poller fetches.
+    #[arg(long, default_value = "/master/state")]
+    state_path: String,
 }
 
 #[derive(Subcommand)]
@@ -234,6 +243,84 @@ struct RunReport {
     /// (pid, CPU seconds used during the run) of the watched processes, then loadgen's own.
     cpu: Vec<(u32, f64)>,
     loadgen_cpu: f64,
+    poller: Option<PollReport>,
+}
+
+/// What the state poller saw.
+struct PollReport {
+    path: String,
+    /// Seconds per fetch (request sent → last byte of the body read).
+    fetches: Vec<f64>,
+    bytes_last: usize,
+    errors: usize,
+}
+
+/// Fetch `http://master{path}` back to back until `stop`, on a thread of its own (its own
+/// runtime and HTTP client, so the launches' event loop is not the one reading the bodies).
+fn start_poller(
+    master: &str,
+    path: &str,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<PollReport> {
+    let url = format!("http://{master}{path}");
+    let path = path.to_string();
+    std::thread::spawn(move || {
+        let mut rep = PollReport {
+            path,
+            fetches: Vec::new(),
+            bytes_last: 0,
+            errors: 0,
+        };
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("state poller: no runtime: {e}");
+                rep.errors += 1;
+                return rep;
+            }
+        };
+        rt.block_on(async {
+            let http = match drover_httpclient::builder().tcp_nodelay(true).build() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("state poller: no HTTP client: {e}");
+                    rep.errors += 1;
+                    return;
+                }
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let body = match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await,
+                    Ok(r) => {
+                        if rep.errors < 5 {
+                            eprintln!("state poller: {url} answered {}", r.status());
+                        }
+                        rep.errors += 1;
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                };
+                match body {
+                    Ok(b) => {
+                        rep.fetches.push(t.elapsed().as_secs_f64());
+                        rep.bytes_last = b.len();
+                    }
+                    Err(e) => {
+                        if rep.errors < 5 {
+                            eprintln!("state poller: {url}: {e}");
+                        }
+                        rep.errors += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        rep
+    })
 }
 
 fn offer_scalar(o: &Offer, name: &str) -> f64 {
@@ -291,7 +378,12 @@ async fn run_tasks(
         failures: vec![],
         cpu: vec![],
         loadgen_cpu: 0.0,
+        poller: None,
     };
+    let stop_poller = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = opts
+        .state_poller
+        .then(|| start_poller(&opts.master, &opts.state_path, stop_poller.clone()));
     let mut terminal = 0usize;
     let mut first_accept: Option<Instant> = None;
     let started = Instant::now();
@@ -484,6 +576,13 @@ async fn run_tasks(
         }
     }
     report.wall = first_accept.map(|t| t.elapsed()).unwrap_or_default();
+    stop_poller.store(true, Ordering::Relaxed);
+    if let Some(p) = poller {
+        match p.join() {
+            Ok(rep) => report.poller = Some(rep),
+            Err(_) => eprintln!("state poller panicked"),
+        }
+    }
     report.cpu = opts
         .watch_pids
         .iter()
@@ -552,6 +651,17 @@ fn print_common(r: &RunReport) {
         r.loadgen_cpu,
         r.loadgen_cpu / per * 1e3
     );
+    if let Some(p) = &r.poller {
+        let mut f = p.fetches.clone();
+        println!(
+            "state poller: {} fetches of {} ({:.1} MiB the last), {} errors",
+            f.len(),
+            p.path,
+            p.bytes_last as f64 / (1 << 20) as f64,
+            p.errors
+        );
+        print_latencies("state poller fetch", &mut f);
+    }
 }
 
 fn print_rss(r: &RunReport, per: usize, unit: &str) {
