@@ -8,7 +8,7 @@ use crate::containerizer::{Known, Recovered};
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters as qp;
 use drover_api::AgentID;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -54,7 +54,6 @@ impl Engine {
             })
             .collect();
         let mut answers = Vec::with_capacity(known.len());
-        let mut live: HashSet<String> = HashSet::new();
         for k in known {
             let cid = k.container_id;
             let found = by_cid.get(&cid).map(|c| c.state);
@@ -87,17 +86,17 @@ impl Engine {
                     if let Some(slot) = self.slot(&cid) {
                         slot.running.store(true, Ordering::SeqCst);
                     }
-                    live.insert(cid);
                     answers.push(Recovered::Running);
                 }
             }
         }
-        // Orphans: ours by label, but no live task of this agent runs in them.
+        // Orphans: ours by label, but no live task of this agent runs in them — neither one
+        // recovered nor one launched while the Engine was being waited for.
         for c in &ours {
             let Some(cid) = c.labels.as_ref().and_then(|l| l.get(LABEL_CONTAINER)) else {
                 continue;
             };
-            if live.contains(cid) {
+            if self.slot(cid).is_some() {
                 continue;
             }
             let name = c
