@@ -16,7 +16,7 @@
 //! The operations return boxed futures (not `async fn`): the agent holds its containerizers as
 //! trait objects, and a trait with `async fn` cannot be one.
 
-use drover_api::{AgentID, FrameworkID, TaskInfo};
+use drover_api::{AgentID, ContainerType, FrameworkID, TaskInfo};
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,16 +33,9 @@ pub enum Kind {
 impl Kind {
     /// The containerizer a command task asks for.
     pub fn of(task: &TaskInfo) -> Kind {
-        let docker = task
-            .container
-            .as_ref()
-            .and_then(|c| c.get("type"))
-            .and_then(serde_json::Value::as_str)
-            == Some("DOCKER");
-        if docker {
-            Kind::Docker
-        } else {
-            Kind::Process
+        match task.container_type() {
+            Some(ContainerType::DOCKER) => Kind::Docker,
+            _ => Kind::Process,
         }
     }
 }

@@ -6,6 +6,7 @@
 #![allow(non_camel_case_types, clippy::upper_case_acronyms)]
 
 pub mod agent_protocol;
+pub mod container;
 pub mod executor;
 pub mod health_check;
 pub mod marathon;
@@ -15,6 +16,7 @@ pub mod recordio;
 pub mod resources;
 pub mod scheduler;
 
+pub use container::{ContainerInfo, ContainerType};
 pub use mesos::*;
 pub use resources::Resources;
 

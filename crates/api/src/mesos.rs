@@ -338,6 +338,7 @@ pub struct ExecutorInfo {
     pub framework_id: Option<FrameworkID>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandInfo>,
+    /// Mesos' `ContainerInfo` as the framework sent it (typed: [`ContainerInfo`](crate::ContainerInfo)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<serde_json::Value>,
     #[serde(default)]
@@ -365,6 +366,8 @@ pub struct TaskInfo {
     pub executor: Option<ExecutorInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandInfo>,
+    /// Mesos' `ContainerInfo` as the framework sent it; [`TaskInfo::container_info`] reads it as a
+    /// [`ContainerInfo`](crate::ContainerInfo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -76,6 +76,7 @@ pub struct Task {
     pub labels: Option<Labels>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<serde_json::Value>,
+    /// The task's container info as it was launched (typed: [`ContainerInfo`](crate::ContainerInfo)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,78 +1,15 @@
-//! What to create for a task: its `TaskInfo` and container info → the Engine's container
-//! config, checked (pure: no Engine, no I/O).
+//! What to create for a task: its `TaskInfo` and container info (read as the typed
+//! `drover_api::ContainerInfo`) → the Engine's container config, checked (pure: no Engine, no
+//! I/O).
 
 use super::SANDBOX_IN_CONTAINER;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, PortBinding};
 use drover_api::*;
-use serde::Deserialize;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Docker's smallest memory limit.
 const MIN_MEMORY_BYTES: i64 = 6 << 20;
-
-#[derive(Deserialize, Default)]
-struct ContainerJson {
-    #[serde(default)]
-    docker: Option<DockerJson>,
-    #[serde(default)]
-    volumes: Vec<VolumeJson>,
-    #[serde(default)]
-    hostname: Option<String>,
-    #[serde(default)]
-    network_infos: Vec<NetworkInfoJson>,
-}
-
-#[derive(Deserialize, Default)]
-struct DockerJson {
-    #[serde(default)]
-    image: String,
-    #[serde(default)]
-    network: Option<String>,
-    #[serde(default)]
-    port_mappings: Vec<PortMappingJson>,
-    #[serde(default)]
-    privileged: Option<bool>,
-    #[serde(default)]
-    parameters: Vec<ParameterJson>,
-    #[serde(default)]
-    force_pull_image: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct PortMappingJson {
-    host_port: u64,
-    container_port: u64,
-    #[serde(default)]
-    protocol: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ParameterJson {
-    key: String,
-    #[serde(default)]
-    value: String,
-}
-
-#[derive(Deserialize)]
-struct VolumeJson {
-    container_path: String,
-    #[serde(default)]
-    host_path: Option<String>,
-    #[serde(default)]
-    mode: Option<String>,
-    #[serde(default)]
-    source: Option<Value>,
-    #[serde(default)]
-    image: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct NetworkInfoJson {
-    #[serde(default)]
-    name: Option<String>,
-}
 
 /// Where a container comes from and how it is made.
 #[derive(Debug)]
@@ -103,12 +40,15 @@ pub(crate) fn build_spec(
     labels: HashMap<String, String>,
     allow_privileged: bool,
 ) -> Result<Spec, String> {
-    let c: ContainerJson = serde_json::from_value(t.container.clone().unwrap_or(Value::Null))
-        .map_err(|e| format!("unreadable container info: {e}"))?;
+    let c = t
+        .container_info()
+        .map_err(|e| format!("unreadable container info: {e}"))?
+        .unwrap_or_default();
     let d = c
         .docker
         .ok_or("container.docker is missing (a DOCKER container needs at least docker.image)")?;
-    let image = d.image.trim().to_string();
+    let image = d.image.as_deref().unwrap_or_default().trim().to_string();
+    let port_mappings = d.port_mappings.unwrap_or_default();
     if image.is_empty() {
         return Err("container.docker.image is empty".into());
     }
@@ -122,7 +62,7 @@ pub(crate) fn build_spec(
     let mut privileged = d.privileged.unwrap_or(false);
     let push =
         |v: &mut Option<Vec<String>>, s: &str| v.get_or_insert_with(Vec::new).push(s.to_string());
-    for p in &d.parameters {
+    for p in d.parameters.iter().flatten() {
         let key = p.key.trim().trim_start_matches('-');
         let value = p.value.as_str();
         match key {
@@ -179,6 +119,7 @@ pub(crate) fn build_spec(
         "USER" => c
             .network_infos
             .iter()
+            .flatten()
             .find_map(|n| n.name.clone().filter(|n| !n.is_empty()))
             .ok_or("network USER needs the network's name in container.network_infos[0].name")?,
         other => {
@@ -189,13 +130,13 @@ pub(crate) fn build_spec(
     });
     let mut exposed: Vec<String> = Vec::new();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    if !d.port_mappings.is_empty() && matches!(network.as_str(), "HOST" | "NONE") {
+    if !port_mappings.is_empty() && matches!(network.as_str(), "HOST" | "NONE") {
         return Err(format!(
             "port mappings need network BRIDGE or USER, not {network}"
         ));
     }
     let ports = Resources::from_list(&t.resources).ranges("ports");
-    for m in &d.port_mappings {
+    for m in &port_mappings {
         let protocols = m
             .protocol
             .clone()
@@ -256,7 +197,7 @@ pub(crate) fn build_spec(
     };
     let mut binds = vec![format!("{}:{SANDBOX_IN_CONTAINER}:rw", sandbox.display())];
     let mut anonymous = Vec::new();
-    for v in &c.volumes {
+    for v in c.volumes.iter().flatten() {
         if v.source.is_some() || v.image.is_some() {
             return Err(format!(
                 "volume {}: only host_path volumes are supported",
@@ -403,7 +344,7 @@ pub(super) fn split_image(image: &str) -> (String, String) {
 mod tests {
     use super::*;
     use crate::docker::LABEL_TASK;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn task(container: Value, cmd: Option<CommandInfo>) -> TaskInfo {
         TaskInfo {

@@ -6,6 +6,7 @@
 use super::Marathon;
 use crate::constraints::{self, AgentFacts};
 use crate::validate::{hostname_of, task_prefix};
+use drover_api::container::{DockerInfo, Extra, NetworkInfo, PortMapping, Volume};
 use drover_api::marathon::App;
 use drover_api::*;
 use serde_json::{json, Value};
@@ -325,58 +326,120 @@ impl Marathon {
 fn mesos_container(app: &App, ports: &[u32]) -> Option<Value> {
     let c = app.container.as_ref()?;
     if !app.is_docker() {
-        return Some(json!({"type": "MESOS"}));
+        return Some(
+            ContainerInfo {
+                kind: Some(ContainerType::MESOS),
+                ..Default::default()
+            }
+            .into(),
+        );
     }
     let d = c.get("docker").cloned().unwrap_or(json!({}));
     let network = app.docker_network();
-    let mappings: Vec<Value> = if network == "HOST" {
+    let port_mappings: Vec<PortMapping> = if network == "HOST" {
         vec![]
     } else {
         app.port_mappings()
             .iter()
             .zip(ports)
-            .map(|(m, host)| {
-                let container_port = m.get("containerPort").and_then(|p| p.as_u64()).filter(|p| *p != 0).unwrap_or(*host as u64);
-                json!({"host_port": host, "container_port": container_port, "protocol": m.get("protocol").and_then(|p| p.as_str()).unwrap_or("tcp")})
+            .map(|(m, host)| PortMapping {
+                host_port: u64::from(*host),
+                container_port: m
+                    .get("containerPort")
+                    .and_then(|p| p.as_u64())
+                    .filter(|p| *p != 0)
+                    .unwrap_or(u64::from(*host)),
+                protocol: Some(
+                    m.get("protocol")
+                        .and_then(|p| p.as_str())
+                        .unwrap_or("tcp")
+                        .into(),
+                ),
+                extra: Extra::new(),
             })
             .collect()
     };
-    let volumes: Vec<Value> = c
+    let volumes: Vec<Volume> = c
         .get("volumes")
         .and_then(|v| v.as_array())
         .map(|vs| {
             vs.iter()
                 .filter_map(|v| {
-                    Some(json!({"container_path": v.get("containerPath")?, "host_path": v.get("hostPath")?,
-                                "mode": v.get("mode").and_then(|m| m.as_str()).unwrap_or("RW")}))
+                    let mut extra = Extra::new();
+                    let container_path =
+                        typed(&mut extra, "container_path", v.get("containerPath")?);
+                    let host_path = typed(&mut extra, "host_path", v.get("hostPath")?);
+                    Some(Volume {
+                        container_path: container_path.unwrap_or_default(),
+                        host_path,
+                        mode: Some(
+                            v.get("mode")
+                                .and_then(|m| m.as_str())
+                                .unwrap_or("RW")
+                                .into(),
+                        ),
+                        extra,
+                        ..Default::default()
+                    })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let mut out = json!({
-        "type": "DOCKER",
-        "docker": {
-            "image": d.get("image").cloned().unwrap_or(Value::Null),
-            "network": network,
-            "port_mappings": mappings,
-            "privileged": d.get("privileged").cloned().unwrap_or(json!(false)),
-            "force_pull_image": d.get("forcePullImage").cloned().unwrap_or(json!(false)),
-            "parameters": d.get("parameters").cloned().unwrap_or(json!([])),
-        },
-        "volumes": volumes,
-    });
-    if network == "USER" {
-        if let Some(name) = app
-            .networks
-            .as_ref()
-            .and_then(|n| n.get(0))
-            .and_then(|n| n.get("name"))
-            .and_then(|n| n.as_str())
-        {
-            out["network_infos"] = json!([{"name": name}]);
+    // Marathon passes on what it does not check as it is; the agent refuses what it cannot use.
+    let mut extra = Extra::new();
+    let field = |marathon: &str, default: Value| d.get(marathon).cloned().unwrap_or(default);
+    let (image, privileged, force_pull, parameters) = (
+        field("image", Value::Null),
+        field("privileged", json!(false)),
+        field("forcePullImage", json!(false)),
+        field("parameters", json!([])),
+    );
+    let docker = DockerInfo {
+        image: typed(&mut extra, "image", &image),
+        network: Some(network.clone()),
+        port_mappings: Some(port_mappings),
+        privileged: typed(&mut extra, "privileged", &privileged),
+        parameters: typed(&mut extra, "parameters", &parameters),
+        force_pull_image: typed(&mut extra, "force_pull_image", &force_pull),
+        extra,
+    };
+    let network_infos = (network == "USER")
+        .then(|| {
+            app.networks
+                .as_ref()
+                .and_then(|n| n.get(0))
+                .and_then(|n| n.get("name"))
+                .and_then(|n| n.as_str())
+                .map(|name| {
+                    vec![NetworkInfo {
+                        name: Some(name.into()),
+                        extra: Extra::new(),
+                    }]
+                })
+        })
+        .flatten();
+    Some(
+        ContainerInfo {
+            kind: Some(ContainerType::DOCKER),
+            docker: Some(docker),
+            volumes: Some(volumes),
+            network_infos,
+            ..Default::default()
+        }
+        .into(),
+    )
+}
+
+/// `v` as a `T`; a value of another shape is kept as it is in `extra` under `key` (where it is
+/// written in the field's place: `extra` is written last, and `Value::from` keeps the last).
+fn typed<T: serde::de::DeserializeOwned>(extra: &mut Extra, key: &str, v: &Value) -> Option<T> {
+    match serde_json::from_value(v.clone()) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            extra.insert(key.into(), v.clone());
+            None
         }
     }
-    Some(out)
 }
 
 /// Marathon's MESOS_HTTP / MESOS_HTTPS / MESOS_TCP / COMMAND checks, as the Mesos `HealthCheck`
@@ -423,4 +486,57 @@ fn nth_port(ranges: &[Range], mut n: u64) -> u64 {
         n -= len;
     }
     ranges.last().map(|r| r.end).unwrap_or(0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn container(app: Value, ports: &[u32]) -> Option<Value> {
+        mesos_container(&serde_json::from_value(app).unwrap(), ports)
+    }
+
+    #[test]
+    fn a_docker_app_becomes_the_container_info_the_agent_runs() {
+        let app = json!({"id": "/web", "container": {"type": "DOCKER",
+            "docker": {"image": "nginx:1", "network": "BRIDGE", "privileged": true,
+                "parameters": [{"key": "label", "value": "team=a"}],
+                "portMappings": [{"containerPort": 80, "hostPort": 0}, {"containerPort": 0, "protocol": "udp"}]},
+            "volumes": [{"containerPath": "/data", "hostPath": "/srv", "mode": "RO"},
+                        {"containerPath": "cache", "hostPath": "c"}, {"containerPath": "/no-host"}]}});
+        assert_eq!(
+            container(app, &[31000, 31001]),
+            Some(json!({"type": "DOCKER",
+                "docker": {"image": "nginx:1", "network": "BRIDGE", "privileged": true,
+                    "force_pull_image": false, "parameters": [{"key": "label", "value": "team=a"}],
+                    "port_mappings": [{"host_port": 31000, "container_port": 80, "protocol": "tcp"},
+                                      {"host_port": 31001, "container_port": 31001, "protocol": "udp"}]},
+                "volumes": [{"container_path": "/data", "host_path": "/srv", "mode": "RO"},
+                            {"container_path": "cache", "host_path": "c", "mode": "RW"}]}))
+        );
+        let user = json!({"id": "/u", "container": {"type": "DOCKER", "docker": {"image": "x"}},
+            "networks": [{"mode": "container", "name": "mynet"}]});
+        assert_eq!(
+            container(user, &[]),
+            Some(json!({"type": "DOCKER",
+                "docker": {"image": "x", "network": "USER", "privileged": false,
+                    "force_pull_image": false, "parameters": [], "port_mappings": []},
+                "volumes": [], "network_infos": [{"name": "mynet"}]}))
+        );
+        assert_eq!(
+            container(json!({"id": "/m", "container": {"type": "MESOS"}}), &[]),
+            Some(json!({"type": "MESOS"}))
+        );
+        assert_eq!(container(json!({"id": "/p"}), &[]), None);
+    }
+
+    #[test]
+    fn what_marathon_does_not_check_is_passed_on_as_it_is() {
+        let odd = json!({"id": "/o", "container": {"type": "DOCKER",
+            "docker": {"image": "x", "privileged": "yes", "parameters": [{"key": 1}]}}});
+        let c = container(odd, &[]).unwrap();
+        assert_eq!(c["docker"]["privileged"], "yes");
+        assert_eq!(c["docker"]["parameters"], json!([{"key": 1}]));
+    }
 }
