@@ -178,8 +178,9 @@ impl AgentHandle {
     }
 }
 
-/// Start the agent on `listener`: recover checkpointed state, serve the HTTP API, connect to the
-/// master. Returns once it is serving; the work continues on the runtime.
+/// Start the agent on `listener`: recover checkpointed state, then serve the HTTP API and connect
+/// to the master (connections that come meanwhile wait in the listener's backlog). Returns at
+/// once; the work continues on the runtime.
 pub fn start(
     cfg: AgentConfig,
     listener: tokio::net::TcpListener,
