@@ -356,6 +356,11 @@ impl TaskRec {
 
     // Borrowed parts, for views that render a task without building its wire form.
 
+    /// Whether `other` has the same resources, as stored (so the same wire resources).
+    pub fn same_resources(&self, other: &TaskRec) -> bool {
+        self.resources == other.resources
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -4,6 +4,10 @@
 //! small allocations); the small parts around the tasks (frameworks, agents) are built as values
 //! by `views.rs` and merged in. Keys come out in the order a `serde_json::Map` gives them, so
 //! the bytes are those of the same object built as one value (tested below against that).
+//!
+//! A render allocates next to nothing per task (the v0 `resources` of a task are computed once
+//! for each distinct resource list, and tasks of one app share theirs), so it does not compete
+//! for the allocator with the master's runtime threads, which share its one malloc arena.
 
 use crate::core::TaskRef;
 use crate::snapshot::{FrameworkView, Snapshot};
@@ -12,11 +16,48 @@ use drover_api::Resources;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The v0 `resources` of the tasks of one render, by distinct resource list (the most
+/// recently used first).
+#[derive(Default)]
+struct ResourceMemo {
+    recent: RefCell<Vec<(TaskRef, V0Resources)>>,
+}
+
+type V0Resources = Rc<Map<String, Value>>;
+
+const MEMO_ENTRIES: usize = 16;
+
+impl ResourceMemo {
+    fn get(&self, t: &TaskRef) -> V0Resources {
+        let mut recent = self.recent.borrow_mut();
+        if let Some(i) = recent.iter().position(|(r, _)| r.same_resources(t)) {
+            if i > 0 {
+                let hit = recent.remove(i);
+                recent.insert(0, hit);
+            }
+            return recent[0].1.clone();
+        }
+        let map = Rc::new(Resources::from_list(&t.resources()).to_v0_map());
+        if recent.capacity() == 0 {
+            recent.reserve_exact(MEMO_ENTRIES);
+        }
+        if recent.len() == MEMO_ENTRIES {
+            recent.pop();
+        }
+        recent.insert(0, (t.clone(), map.clone()));
+        map
+    }
+}
 
 /// A task as the v0 endpoints show it, its resources allocated to `role`.
 struct V0Task<'a> {
-    rec: &'a TaskRec,
+    rec: &'a TaskRef,
     role: &'a str,
+    memo: &'a ResourceMemo,
 }
 
 impl Serialize for V0Task<'_> {
@@ -37,10 +78,7 @@ impl Serialize for V0Task<'_> {
             m.serialize_entry("labels", &l.labels)?;
         }
         m.serialize_entry("name", t.name())?;
-        m.serialize_entry(
-            "resources",
-            &Resources::from_list(&t.resources()).to_v0_map(),
-        )?;
+        m.serialize_entry("resources", &*self.memo.get(self.rec))?;
         m.serialize_entry("role", self.role)?;
         m.serialize_entry("slave_id", &*t.agent_id)?;
         m.serialize_entry("state", &t.state)?;
@@ -88,6 +126,7 @@ impl Serialize for Status<'_> {
 struct Tasks<'a> {
     tasks: &'a [TaskRef],
     role: Option<&'a str>,
+    memo: &'a ResourceMemo,
 }
 
 impl Serialize for Tasks<'_> {
@@ -97,6 +136,7 @@ impl Serialize for Tasks<'_> {
             seq.serialize_element(&V0Task {
                 rec: t,
                 role: self.role.unwrap_or(&t.role),
+                memo: self.memo,
             })?;
         }
         seq.end()
@@ -107,21 +147,14 @@ impl Serialize for Tasks<'_> {
 struct V0Framework<'a> {
     base: Map<String, Value>,
     view: &'a FrameworkView,
-}
-
-impl<'a> V0Framework<'a> {
-    fn new(view: &'a FrameworkView) -> Self {
-        V0Framework {
-            base: view.v0_base(),
-            view,
-        }
-    }
+    memo: &'a ResourceMemo,
 }
 
 impl Serialize for V0Framework<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let role = self.view.v0_role();
         let v = self.view;
+        let memo = self.memo;
         Merged {
             base: &self.base,
             extra: vec![
@@ -130,6 +163,7 @@ impl Serialize for V0Framework<'_> {
                     Part::Tasks(Tasks {
                         tasks: &v.completed_tasks,
                         role: Some(&role),
+                        memo,
                     }),
                 ),
                 (
@@ -137,6 +171,7 @@ impl Serialize for V0Framework<'_> {
                     Part::Tasks(Tasks {
                         tasks: &v.tasks,
                         role: None,
+                        memo,
                     }),
                 ),
                 (
@@ -144,6 +179,7 @@ impl Serialize for V0Framework<'_> {
                     Part::Tasks(Tasks {
                         tasks: &v.unreachable_tasks,
                         role: None,
+                        memo,
                     }),
                 ),
             ],
@@ -191,45 +227,69 @@ impl Serialize for Merged<'_> {
     }
 }
 
-fn frameworks<'a>(list: &'a [FrameworkView], id: Option<&str>) -> Part<'a> {
+fn frameworks<'a>(list: &'a [FrameworkView], id: Option<&str>, memo: &'a ResourceMemo) -> Part<'a> {
     Part::Frameworks(
         list.iter()
             .filter(|f| id.is_none_or(|id| f.id.value == id))
-            .map(V0Framework::new)
+            .map(|view| V0Framework {
+                base: view.v0_base(),
+                view,
+                memo,
+            })
             .collect(),
     )
+}
+
+/// Size of the last state rendered: the next one's buffer is made that big at once.
+static LAST_STATE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// `v` written to a buffer of about `hint` bytes.
+fn to_bytes(v: &impl Serialize, hint: usize) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(hint + hint / 8);
+    serde_json::to_writer(&mut out, v)?;
+    Ok(out)
 }
 
 impl Snapshot {
     /// `/master/state`.
     pub fn v0_state_json(&self, now: f64, flags: &Value) -> serde_json::Result<Vec<u8>> {
         let base = self.v0_state_base(now, flags);
-        serde_json::to_vec(&Merged {
-            base: &base,
-            extra: vec![
-                (
-                    "completed_frameworks",
-                    frameworks(&self.completed_frameworks, None),
-                ),
-                ("frameworks", frameworks(&self.frameworks, None)),
-            ],
-        })
+        let memo = ResourceMemo::default();
+        let out = to_bytes(
+            &Merged {
+                base: &base,
+                extra: vec![
+                    (
+                        "completed_frameworks",
+                        frameworks(&self.completed_frameworks, None, &memo),
+                    ),
+                    ("frameworks", frameworks(&self.frameworks, None, &memo)),
+                ],
+            },
+            LAST_STATE_BYTES.load(Ordering::Relaxed),
+        )?;
+        LAST_STATE_BYTES.store(out.len(), Ordering::Relaxed);
+        Ok(out)
     }
 
     /// `/master/frameworks`, or only the one with `id`.
     pub fn v0_frameworks_json(&self, id: Option<&str>) -> serde_json::Result<Vec<u8>> {
         let mut base = Map::new();
         base.insert("unregistered_frameworks".into(), Value::Array(vec![]));
-        serde_json::to_vec(&Merged {
-            base: &base,
-            extra: vec![
-                (
-                    "completed_frameworks",
-                    frameworks(&self.completed_frameworks, id),
-                ),
-                ("frameworks", frameworks(&self.frameworks, id)),
-            ],
-        })
+        let memo = ResourceMemo::default();
+        to_bytes(
+            &Merged {
+                base: &base,
+                extra: vec![
+                    (
+                        "completed_frameworks",
+                        frameworks(&self.completed_frameworks, id, &memo),
+                    ),
+                    ("frameworks", frameworks(&self.frameworks, id, &memo)),
+                ],
+            },
+            LAST_STATE_BYTES.load(Ordering::Relaxed),
+        )
     }
 
     /// `/master/tasks`: active then completed tasks of every framework (or one), by the time
@@ -250,19 +310,24 @@ impl Snapshot {
             .filter(|f| framework.is_none_or(|x| x == f.id.value))
             .map(|f| (f, f.v0_role()))
             .collect();
+        let memo = ResourceMemo::default();
         let mut all: Vec<(f64, V0Task<'_>)> = Vec::new();
         for (f, role) in &chosen {
             for t in f.tasks.iter().chain(f.unreachable_tasks.iter()) {
-                all.push((
-                    first_time(t),
-                    V0Task {
-                        rec: t,
-                        role: &t.role,
-                    },
-                ));
+                let task = V0Task {
+                    rec: t,
+                    role: &t.role,
+                    memo: &memo,
+                };
+                all.push((first_time(t), task));
             }
             for t in &f.completed_tasks {
-                all.push((first_time(t), V0Task { rec: t, role }));
+                let task = V0Task {
+                    rec: t,
+                    role,
+                    memo: &memo,
+                };
+                all.push((first_time(t), task));
             }
         }
         if let Some(id) = task {
