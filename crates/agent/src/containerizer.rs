@@ -98,17 +98,23 @@ pub struct Started {
 }
 
 /// Why a launch did not start anything. The text is the task's `TASK_FAILED` message.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     /// A kill came before the first process started (see [`Launching::proceed`]).
     #[error("Task killed before it was launched")]
     Killed,
-    /// The container's process could not be started, or the engine that starts it is not there.
+    /// The container's process could not be started.
     #[error("Failed to launch container: {0}")]
-    Launch(String),
+    Spawn(#[from] crate::process::SpawnError),
+    /// The Docker Engine that starts the container is not there.
+    #[error("Failed to launch container: {0}")]
+    Engine(#[from] crate::docker::EngineError),
+    /// A Docker container for an executor (the docker containerizer runs command tasks only).
+    #[error("Failed to launch container: the docker containerizer runs command tasks only")]
+    NotACommandTask,
     /// The container info cannot be made into a Docker container (before TASK_STARTING).
     #[error("Invalid docker container: {0}")]
-    InvalidDocker(String),
+    InvalidDocker(#[from] crate::docker::SpecError),
     #[error("Failed to look up image '{image}': {why}")]
     LookUpImage { image: String, why: String },
     #[error("Failed to pull image '{image}': {why}")]

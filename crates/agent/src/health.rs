@@ -256,6 +256,47 @@ async fn run(
     tracing::debug!(task_id = %tid, "stopped {} health check", probe.kind());
 }
 
+/// Why one check found the task unhealthy. The text goes to the agent's log.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum ProbeFailure {
+    /// No answer within the check's `timeout_seconds` (`what`: the step that ran out).
+    #[error("{what} timed out after {}s", .after.as_secs_f64())]
+    TimedOut { what: &'static str, after: Duration },
+    /// A TCP check's connection failed (`why`: the system's reason).
+    #[error("TCP connection to {addr} failed: {why}")]
+    Connect {
+        addr: std::net::SocketAddr,
+        why: String,
+    },
+    /// An HTTP check's request failed before any response (`why`: the client's reason).
+    #[error("GET {url} failed: {why}")]
+    Get { url: String, why: String },
+    /// The answer's status is not 200-399.
+    #[error("Unexpected HTTP response code: {0}")]
+    HttpStatus(u16),
+    /// curl itself failed (HTTPS checks); `stderr` is what it said.
+    #[error("curl {}: {stderr}", exit_text(*.status))]
+    Curl {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    /// curl did not print the status code it was asked for.
+    #[error("Unexpected output from curl: {output}")]
+    CurlOutput { output: String },
+    /// A COMMAND check with nothing to run.
+    #[error("empty command")]
+    EmptyCommand,
+    /// A COMMAND check's command exited non-zero or was killed.
+    #[error("Command {}", exit_text(*.0))]
+    CommandExited(std::process::ExitStatus),
+    /// The check's process could not be started.
+    #[error("Failed to create subprocess: {why}")]
+    Spawn { why: String },
+    /// Waiting for the check's process failed.
+    #[error("Failed to reap the check process: {why}")]
+    Reap { why: String },
+}
+
 /// One way of checking, resolved once per task.
 enum Probe {
     Command {
@@ -286,24 +327,28 @@ impl Probe {
     }
 
     /// Run the check once: `Ok` is healthy, `Err` says why not.
-    async fn run(&self, timeout: Option<Duration>) -> Result<(), String> {
-        let timed_out = |what: &str| {
-            format!(
-                "{what} timed out after {}s",
-                timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0)
-            )
+    async fn run(&self, timeout: Option<Duration>) -> Result<(), ProbeFailure> {
+        let timed_out = |what: &'static str| ProbeFailure::TimedOut {
+            what,
+            after: timeout.unwrap_or_default(),
         };
         match self {
             Probe::Tcp { addr } => {
                 match within(timeout, tokio::net::TcpStream::connect(addr)).await {
                     Some(Ok(_)) => Ok(()),
-                    Some(Err(e)) => Err(format!("TCP connection to {addr} failed: {e}")),
+                    Some(Err(e)) => Err(ProbeFailure::Connect {
+                        addr: *addr,
+                        why: e.to_string(),
+                    }),
                     None => Err(timed_out("TCP connection")),
                 }
             }
             Probe::Http { url, client } => match within(timeout, client.get(url).send()).await {
                 Some(Ok(r)) => http_status(r.status().as_u16()),
-                Some(Err(e)) => Err(format!("GET {url} failed: {e}")),
+                Some(Err(e)) => Err(ProbeFailure::Get {
+                    url: url.clone(),
+                    why: e.to_string(),
+                }),
                 None => Err(timed_out("GET")),
             },
             Probe::Curl { url } => {
@@ -320,21 +365,20 @@ impl Probe {
                     "-g",
                     url,
                 ]);
-                let (status, out, err) = run_process(cmd, timeout)
-                    .await
-                    .map_err(|e| e.unwrap_or_else(|| timed_out("curl")))?;
+                let (status, out, err) = run_process(cmd, timeout, "curl").await?;
                 if !status.success() {
-                    return Err(format!(
-                        "curl {}: {}",
-                        exit_text(status),
-                        String::from_utf8_lossy(&err).trim()
-                    ));
+                    return Err(ProbeFailure::Curl {
+                        status,
+                        stderr: String::from_utf8_lossy(&err).trim().to_string(),
+                    });
                 }
                 let text = String::from_utf8_lossy(&out);
                 let code = text
                     .trim()
                     .parse::<u16>()
-                    .map_err(|_| format!("Unexpected output from curl: {text}"))?;
+                    .map_err(|_| ProbeFailure::CurlOutput {
+                        output: text.to_string(),
+                    })?;
                 http_status(code)
             }
             Probe::Command {
@@ -343,7 +387,7 @@ impl Probe {
                 dir,
                 user,
             } => {
-                let (program, args) = argv.split_first().ok_or("empty command")?;
+                let (program, args) = argv.split_first().ok_or(ProbeFailure::EmptyCommand)?;
                 let mut cmd = tokio::process::Command::new(program);
                 cmd.args(args)
                     .env_clear()
@@ -357,13 +401,11 @@ impl Probe {
                         cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
                     }
                 }
-                let (status, _, _) = run_process(cmd, timeout)
-                    .await
-                    .map_err(|e| e.unwrap_or_else(|| timed_out("Command")))?;
+                let (status, _, _) = run_process(cmd, timeout, "Command").await?;
                 if status.success() {
                     Ok(())
                 } else {
-                    Err(format!("Command {}", exit_text(status)))
+                    Err(ProbeFailure::CommandExited(status))
                 }
             }
         }
@@ -371,11 +413,11 @@ impl Probe {
 }
 
 /// Mesos' built-in executors accept 200-399 (after following redirects); `statuses` is ignored.
-fn http_status(code: u16) -> Result<(), String> {
+fn http_status(code: u16) -> Result<(), ProbeFailure> {
     if (200..400).contains(&code) {
         Ok(())
     } else {
-        Err(format!("Unexpected HTTP response code: {code}"))
+        Err(ProbeFailure::HttpStatus(code))
     }
 }
 
@@ -388,12 +430,13 @@ fn exit_text(s: std::process::ExitStatus) -> String {
     }
 }
 
-/// Run a helper process in its own process group; on timeout the whole group is killed.
-/// `Err(None)` is a timeout.
+/// Run a helper process in its own process group; on timeout the whole group is killed (the
+/// failure then names the check's step as `what`).
 async fn run_process(
     mut cmd: tokio::process::Command,
     timeout: Option<Duration>,
-) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>), Option<String>> {
+    what: &'static str,
+) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>), ProbeFailure> {
     use std::process::Stdio;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -402,17 +445,20 @@ async fn run_process(
         .kill_on_drop(true);
     let child = cmd
         .spawn()
-        .map_err(|e| Some(format!("Failed to create subprocess: {e}")))?;
+        .map_err(|e| ProbeFailure::Spawn { why: e.to_string() })?;
     let pid = child.id();
     match within(timeout, child.wait_with_output()).await {
         Some(Ok(o)) => Ok((o.status, o.stdout, o.stderr)),
-        Some(Err(e)) => Err(Some(format!("Failed to reap the check process: {e}"))),
+        Some(Err(e)) => Err(ProbeFailure::Reap { why: e.to_string() }),
         None => {
             // The child itself dies with the dropped future (kill_on_drop); this gets the rest.
             if let Some(p) = pid {
                 signal_group(p, nix::sys::signal::Signal::SIGKILL);
             }
-            Err(None)
+            Err(ProbeFailure::TimedOut {
+                what,
+                after: timeout.unwrap_or_default(),
+            })
         }
     }
 }
@@ -547,10 +593,76 @@ mod tests {
         assert!(http_status(399).is_ok());
         assert!(http_status(199).is_err());
         assert_eq!(
-            http_status(404),
+            http_status(404).map_err(|e| e.to_string()),
             Err("Unexpected HTTP response code: 404".into())
         );
         assert!(http_status(503).is_err());
+    }
+
+    /// Each failure reads as it did when it was a string: the agent's log lines name it so.
+    #[test]
+    fn probe_failures_say_what_failed() {
+        use std::os::unix::process::ExitStatusExt;
+        let exited = |code: i32| std::process::ExitStatus::from_raw(code << 8);
+        let killed = std::process::ExitStatus::from_raw(9);
+        let cases = [
+            (
+                ProbeFailure::TimedOut {
+                    what: "TCP connection",
+                    after: Duration::from_millis(1500),
+                },
+                "TCP connection timed out after 1.5s",
+            ),
+            (
+                ProbeFailure::TimedOut {
+                    what: "Command",
+                    after: Duration::from_secs(20),
+                },
+                "Command timed out after 20s",
+            ),
+            (
+                ProbeFailure::Connect {
+                    addr: "127.0.0.1:8080".parse().unwrap(),
+                    why: "Connection refused (os error 111)".into(),
+                },
+                "TCP connection to 127.0.0.1:8080 failed: Connection refused (os error 111)",
+            ),
+            (
+                ProbeFailure::HttpStatus(500),
+                "Unexpected HTTP response code: 500",
+            ),
+            (
+                ProbeFailure::Curl {
+                    status: exited(7),
+                    stderr: "curl: (7) Failed to connect".into(),
+                },
+                "curl exited with status 7: curl: (7) Failed to connect",
+            ),
+            (
+                ProbeFailure::CurlOutput {
+                    output: "abc\n".into(),
+                },
+                "Unexpected output from curl: abc\n",
+            ),
+            (ProbeFailure::EmptyCommand, "empty command"),
+            (
+                ProbeFailure::CommandExited(exited(1)),
+                "Command exited with status 1",
+            ),
+            (
+                ProbeFailure::CommandExited(killed),
+                "Command terminated with signal 9",
+            ),
+            (
+                ProbeFailure::Spawn {
+                    why: "No such file or directory (os error 2)".into(),
+                },
+                "Failed to create subprocess: No such file or directory (os error 2)",
+            ),
+        ];
+        for (failure, text) in cases {
+            assert_eq!(failure.to_string(), text, "{failure:?}");
+        }
     }
 
     #[tokio::test]
@@ -567,13 +679,14 @@ mod tests {
         };
         assert_eq!(cmd("test \"$MARK\" = yes").run(None).await, Ok(()));
         assert_eq!(
-            cmd("exit 3").run(None).await,
+            cmd("exit 3").run(None).await.map_err(|e| e.to_string()),
             Err("Command exited with status 3".into())
         );
         let slow = cmd("sleep 5")
             .run(Some(Duration::from_millis(100)))
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(slow.contains("timed out"), "{slow}");
         std::fs::write(dir.path().join("ready"), "").unwrap();
         assert_eq!(cmd("test -f ready").run(None).await, Ok(()));
@@ -594,7 +707,8 @@ mod tests {
         }
         .run(Some(Duration::from_secs(5)))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(curl.starts_with("curl exited with status"), "{curl}");
 
         // HTTP: the status decides; one fresh connection per check.
@@ -622,7 +736,9 @@ mod tests {
         };
         assert_eq!(http.run(Some(Duration::from_secs(5))).await, Ok(()));
         assert_eq!(
-            http.run(Some(Duration::from_secs(5))).await,
+            http.run(Some(Duration::from_secs(5)))
+                .await
+                .map_err(|e| e.to_string()),
             Err("Unexpected HTTP response code: 503".into())
         );
     }

@@ -2,7 +2,7 @@
 //! sandbox file browser (`/files/browse|read|download`), which never serves a path outside the
 //! sandboxes (403).
 
-use crate::agent::Agent;
+use crate::agent::{Agent, ExecutorCallError};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,13 +20,72 @@ use tokio::sync::mpsc;
 
 type S = State<Arc<Agent>>;
 
-fn err(code: StatusCode, msg: impl Into<String>) -> Response {
-    (
-        code,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        msg.into(),
-    )
-        .into_response()
+/// Why a request was refused: the response's text, with its status from [`Refusal::status`].
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("Expecting 'Content-Type' of application/json")]
+    NotJson,
+    #[error("Failed to parse body into executor::Call: {0}")]
+    BadCall(serde_json::Error),
+    /// The agent refused an executor's SUBSCRIBE or UPDATE.
+    #[error("{0}")]
+    Executor(#[from] ExecutorCallError),
+    /// A call without the message its type needs (`update`, `message`).
+    #[error("Expecting '{0}' to be present")]
+    Missing(&'static str),
+    #[error("Unknown executor call type")]
+    UnknownCall,
+    /// A file browser path that is outside the sandboxes, or would be if it existed.
+    #[error("'{0}' is outside the sandboxes")]
+    OutsideSandboxes(String),
+    #[error("'{0}' does not exist")]
+    NoSuchPath(String),
+    #[error("not a directory")]
+    NotADirectory,
+    #[error("no such file")]
+    NoSuchFile,
+    #[error("Cannot read a directory")]
+    IsADirectory,
+    /// `offset` or `length` of `/files/read` is not a number.
+    #[error("Failed to parse {0}")]
+    NotANumber(&'static str),
+    #[error("offset beyond the file")]
+    OffsetBeyondFile,
+    /// The file could not be opened or read.
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+}
+
+impl Refusal {
+    /// Each refusal's status, here and nowhere else.
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::BadCall(_)
+            | Refusal::Executor(_)
+            | Refusal::Missing(_)
+            | Refusal::UnknownCall
+            | Refusal::IsADirectory
+            | Refusal::NotANumber(_)
+            | Refusal::OffsetBeyondFile => StatusCode::BAD_REQUEST,
+            Refusal::OutsideSandboxes(_) => StatusCode::FORBIDDEN,
+            Refusal::NoSuchPath(_)
+            | Refusal::NotADirectory
+            | Refusal::NoSuchFile
+            | Refusal::Unreadable(_) => StatusCode::NOT_FOUND,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.status(),
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.to_string(),
+        )
+            .into_response()
+    }
 }
 
 pub fn router(agent: Arc<Agent>) -> Router {
@@ -73,21 +132,11 @@ async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response 
         .and_then(|v| v.to_str().ok())
     {
         Some(ct) if ct.starts_with("application/json") => {}
-        _ => {
-            return err(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Expecting 'Content-Type' of application/json",
-            )
-        }
+        _ => return Refusal::NotJson.into_response(),
     }
     let call: ex::Call = match serde_json::from_slice(&body) {
         Ok(c) => c,
-        Err(e) => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                format!("Failed to parse body into executor::Call: {e}"),
-            )
-        }
+        Err(e) => return Refusal::BadCall(e).into_response(),
     };
     match call.kind {
         ex::CallType::SUBSCRIBE => {
@@ -98,7 +147,7 @@ async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response 
                 call.subscribe.unwrap_or_default(),
                 tx.clone(),
             ) {
-                return err(StatusCode::BAD_REQUEST, m.to_string());
+                return Refusal::from(m).into_response();
             }
             let watch = a.clone();
             let (fid, eid) = (call.framework_id.clone(), call.executor_id.clone());
@@ -117,22 +166,22 @@ async fn executor_api(State(a): S, headers: HeaderMap, body: Bytes) -> Response 
         }
         ex::CallType::UPDATE => {
             let Some(u) = call.update else {
-                return err(StatusCode::BAD_REQUEST, "Expecting 'update' to be present");
+                return Refusal::Missing("update").into_response();
             };
             match a.executor_update(&call.framework_id, &call.executor_id, u.status) {
                 Ok(()) => StatusCode::ACCEPTED.into_response(),
-                Err(m) => err(StatusCode::BAD_REQUEST, m.to_string()),
+                Err(m) => Refusal::from(m).into_response(),
             }
         }
         ex::CallType::MESSAGE => {
             let Some(m) = call.message else {
-                return err(StatusCode::BAD_REQUEST, "Expecting 'message' to be present");
+                return Refusal::Missing("message").into_response();
             };
             a.executor_message(call.framework_id, call.executor_id, m.data);
             StatusCode::ACCEPTED.into_response()
         }
         ex::CallType::HEARTBEAT => StatusCode::ACCEPTED.into_response(),
-        ex::CallType::UNKNOWN => err(StatusCode::BAD_REQUEST, "Unknown executor call type"),
+        ex::CallType::UNKNOWN => Refusal::UnknownCall.into_response(),
     }
 }
 
@@ -256,12 +305,9 @@ async fn statistics(State(a): S) -> Json<Value> {
 }
 
 /// Resolve a requested path to a real path inside the sandboxes root, or refuse.
-fn confine(a: &Agent, path: Option<&String>) -> Result<PathBuf, Response> {
+fn confine(a: &Agent, path: Option<&String>) -> Result<PathBuf, Refusal> {
     let Some(p) = path.filter(|p| !p.is_empty()) else {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "Expecting 'path' to be present",
-        ));
+        return Err(Refusal::Missing("path"));
     };
     let root = a.cfg.work_dir.join("slaves");
     let root = std::fs::canonicalize(&root).unwrap_or(root);
@@ -271,19 +317,13 @@ fn confine(a: &Agent, path: Option<&String>) -> Result<PathBuf, Response> {
             // Say 403 for anything outside even when it does not exist, so nothing is probed.
             let lexical = Path::new(p);
             if !lexical.starts_with(&root) || p.contains("..") {
-                return Err(err(
-                    StatusCode::FORBIDDEN,
-                    format!("'{p}' is outside the sandboxes"),
-                ));
+                return Err(Refusal::OutsideSandboxes(p.clone()));
             }
-            return Err(err(StatusCode::NOT_FOUND, format!("'{p}' does not exist")));
+            return Err(Refusal::NoSuchPath(p.clone()));
         }
     };
     if !real.starts_with(&root) {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            format!("'{p}' is outside the sandboxes"),
-        ));
+        return Err(Refusal::OutsideSandboxes(p.clone()));
     }
     Ok(real)
 }
@@ -291,10 +331,10 @@ fn confine(a: &Agent, path: Option<&String>) -> Result<PathBuf, Response> {
 async fn files_browse(State(a): S, Query(q): Query<HashMap<String, String>>) -> Response {
     let dir = match confine(&a, q.get("path")) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Ok(rd) = std::fs::read_dir(&dir) else {
-        return err(StatusCode::NOT_FOUND, "not a directory");
+        return Refusal::NotADirectory.into_response();
     };
     let mut out = Vec::new();
     for e in rd.flatten() {
@@ -311,24 +351,24 @@ async fn files_browse(State(a): S, Query(q): Query<HashMap<String, String>>) -> 
 async fn files_read(State(a): S, Query(q): Query<HashMap<String, String>>) -> Response {
     let file = match confine(&a, q.get("path")) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Ok(meta) = std::fs::metadata(&file) else {
-        return err(StatusCode::NOT_FOUND, "no such file");
+        return Refusal::NoSuchFile.into_response();
     };
     if meta.is_dir() {
-        return err(StatusCode::BAD_REQUEST, "Cannot read a directory");
+        return Refusal::IsADirectory.into_response();
     }
     let size = meta.len() as i64;
     let offset: i64 = match q.get("offset").map(|o| o.parse::<i64>()) {
         None => -1,
         Some(Ok(o)) => o,
-        Some(Err(_)) => return err(StatusCode::BAD_REQUEST, "Failed to parse offset"),
+        Some(Err(_)) => return Refusal::NotANumber("offset").into_response(),
     };
     let length: i64 = match q.get("length").map(|o| o.parse::<i64>()) {
         None => -1,
         Some(Ok(o)) => o,
-        Some(Err(_)) => return err(StatusCode::BAD_REQUEST, "Failed to parse length"),
+        Some(Err(_)) => return Refusal::NotANumber("length").into_response(),
     };
     // Mesos: offset -1 means "tell me the size".
     if offset < 0 {
@@ -344,13 +384,13 @@ async fn files_read(State(a): S, Query(q): Query<HashMap<String, String>>) -> Re
             use std::io::{Read, Seek, SeekFrom};
             let mut buf = vec![0u8; len.max(0) as usize];
             if f.seek(SeekFrom::Start(offset as u64)).is_err() {
-                return err(StatusCode::BAD_REQUEST, "offset beyond the file");
+                return Refusal::OffsetBeyondFile.into_response();
             }
             let n = f.read(&mut buf).unwrap_or(0);
             buf.truncate(n);
             buf
         }
-        Err(e) => return err(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => return Refusal::Unreadable(e).into_response(),
     };
     Json(json!({"data": String::from_utf8_lossy(&data), "offset": offset})).into_response()
 }
@@ -358,7 +398,7 @@ async fn files_read(State(a): S, Query(q): Query<HashMap<String, String>>) -> Re
 async fn files_download(State(a): S, Query(q): Query<HashMap<String, String>>) -> Response {
     let file = match confine(&a, q.get("path")) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match tokio::fs::read(&file).await {
         Ok(b) => {
@@ -378,6 +418,85 @@ async fn files_download(State(a): S, Query(q): Query<HashMap<String, String>>) -
             )
                 .into_response()
         }
-        Err(e) => err(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => Refusal::Unreadable(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// What an executor or a file browser reads, and the status it comes with.
+    #[test]
+    fn refusals_keep_their_texts_and_statuses() {
+        let bad_json = serde_json::from_str::<Value>("{").unwrap_err();
+        let cases = [
+            (
+                Refusal::NotJson,
+                415,
+                "Expecting 'Content-Type' of application/json",
+            ),
+            (
+                Refusal::BadCall(bad_json),
+                400,
+                "Failed to parse body into executor::Call: EOF while parsing an object at line 1 column 1",
+            ),
+            (
+                Refusal::Executor(ExecutorCallError::BadUuid),
+                400,
+                "'update.status.uuid' must be a 16-byte UUID",
+            ),
+            (
+                Refusal::Missing("update"),
+                400,
+                "Expecting 'update' to be present",
+            ),
+            (
+                Refusal::Missing("path"),
+                400,
+                "Expecting 'path' to be present",
+            ),
+            (Refusal::UnknownCall, 400, "Unknown executor call type"),
+            (
+                Refusal::OutsideSandboxes("/etc/passwd".into()),
+                403,
+                "'/etc/passwd' is outside the sandboxes",
+            ),
+            (
+                Refusal::NoSuchPath("/w/slaves/x".into()),
+                404,
+                "'/w/slaves/x' does not exist",
+            ),
+            (Refusal::NotADirectory, 404, "not a directory"),
+            (Refusal::NoSuchFile, 404, "no such file"),
+            (Refusal::IsADirectory, 400, "Cannot read a directory"),
+            (
+                Refusal::NotANumber("offset"),
+                400,
+                "Failed to parse offset",
+            ),
+            (
+                Refusal::NotANumber("length"),
+                400,
+                "Failed to parse length",
+            ),
+            (Refusal::OffsetBeyondFile, 400, "offset beyond the file"),
+            (
+                Refusal::Unreadable(std::io::Error::from_raw_os_error(13)),
+                404,
+                "Permission denied (os error 13)",
+            ),
+        ];
+        for (refusal, status, text) in cases {
+            assert_eq!(refusal.status().as_u16(), status, "{refusal:?}");
+            assert_eq!(refusal.to_string(), text, "{refusal:?}");
+        }
+        let r = Refusal::NoSuchFile.into_response();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
     }
 }

@@ -80,7 +80,7 @@ pub enum AgentError {
     #[error("attribute '{0}' is not of the form name:value")]
     BadAttribute(String),
     #[error("HTTP client: {0}")]
-    Client(String),
+    Client(#[source] reqwest::Error),
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
     #[error("starting the thread tasks are spawned from: {0}")]
@@ -205,7 +205,7 @@ pub fn start(
         .tcp_nodelay(true)
         .pool_idle_timeout(None)
         .build()
-        .map_err(|e| AgentError::Client(e.to_string()))?;
+        .map_err(AgentError::Client)?;
     let info = AgentInfo {
         hostname: cfg.hostname.clone(),
         port: Some(cfg.port as i32),

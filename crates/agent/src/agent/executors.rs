@@ -90,7 +90,7 @@ impl Agent {
             Ok(s) => s,
             Err(err) => {
                 let msg = match err {
-                    LaunchError::Launch(why) => format!("Failed to launch executor: {why}"),
+                    LaunchError::Spawn(why) => format!("Failed to launch executor: {why}"),
                     other => other.to_string(),
                 };
                 self.fail_executor(&ekey, msg).await;

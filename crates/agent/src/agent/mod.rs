@@ -26,6 +26,8 @@ mod recovery;
 mod stats;
 mod updates;
 
+pub(crate) use executors::ExecutorCallError;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

@@ -28,6 +28,8 @@ mod run;
 mod spec;
 mod stats;
 
+pub(crate) use spec::SpecError;
+
 use crate::containerizer::LaunchError;
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters as qp;

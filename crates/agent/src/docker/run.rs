@@ -29,9 +29,7 @@ impl Engine {
     /// Make and start the task's container; once it runs, the launch is done.
     async fn launch(&self, l: Launch, launching: &dyn Launching) -> Result<Started, LaunchError> {
         let Some(t) = l.task else {
-            return Err(LaunchError::Launch(
-                "the docker containerizer runs command tasks only".into(),
-            ));
+            return Err(LaunchError::NotACommandTask);
         };
         let cid = l.container_id;
         self.set_agent_id(Some(&l.agent_id.value));
@@ -42,14 +40,10 @@ impl Engine {
             (LABEL_CONTAINER.to_string(), cid.clone()),
             (LABEL_WORK_DIR.to_string(), self.work_dir.clone()),
         ]);
-        let spec = build_spec(&t, &l.env, &l.sandbox, labels, self.cfg.allow_privileged)
-            .map_err(LaunchError::InvalidDocker)?;
+        let spec = build_spec(&t, &l.env, &l.sandbox, labels, self.cfg.allow_privileged)?;
         launching.starting();
         let started = Instant::now();
-        let docker = self
-            .client()
-            .await
-            .map_err(|e| LaunchError::Launch(e.to_string()))?;
+        let docker = self.client().await?;
         self.ensure_image(&docker, &spec.image, spec.force_pull)
             .await?;
         let t_image = started.elapsed();

@@ -21,13 +21,87 @@ pub(crate) struct Spec {
 
 const PARAMETERS: &str = "label, env, hostname, user, workdir, entrypoint, add-host, cap-add, cap-drop, dns, init, read-only, privileged";
 
-fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
+/// Why a task's container info cannot be made into a Docker container. The text is what the
+/// framework reads in the task's `TASK_FAILED` message (after "Invalid docker container: ").
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpecError {
+    /// `container` is not Mesos' `ContainerInfo`.
+    #[error("unreadable container info: {0}")]
+    UnreadableContainerInfo(#[source] serde_json::Error),
+    #[error("container.docker is missing (a DOCKER container needs at least docker.image)")]
+    NoDocker,
+    #[error("container.docker.image is empty")]
+    NoImage,
+    /// A `label` parameter names one of the labels the agent finds its containers by.
+    #[error("label '{label}' is reserved for the agent")]
+    ReservedLabel { label: String },
+    #[error("docker parameter env must be NAME=value, not '{value}'")]
+    BadEnv { value: String },
+    /// A flag parameter (`init`, `read-only`, `privileged`) with a value that is not a boolean.
+    #[error("docker parameter '{key}' takes true or false, not '{value}'")]
+    NotABool { key: String, value: String },
+    #[error("unsupported docker parameter '{key}' (supported: {})", PARAMETERS)]
+    UnsupportedParameter { key: String },
+    #[error("privileged containers are not allowed on this agent (it runs without --docker-allow-privileged)")]
+    PrivilegedNotAllowed,
+    #[error("network USER needs the network's name in container.network_infos[0].name")]
+    UserNetworkWithoutName,
+    #[error("unknown docker network '{network}' (HOST, BRIDGE, USER or NONE)")]
+    UnknownNetwork { network: String },
+    /// Port mappings on a network without ports of its own (HOST or NONE).
+    #[error("port mappings need network BRIDGE or USER, not {network}")]
+    PortMappingsNeedBridge { network: String },
+    /// A mapping's host port is not among the ports the task was given (`offered`).
+    #[error(
+        "port mapping {host_port}:{container_port}/{protocol}: host port {host_port} is not among the task's port resources ({})",
+        offered_ports(.offered)
+    )]
+    HostPortNotOffered {
+        host_port: u64,
+        container_port: u64,
+        protocol: String,
+        offered: Vec<Range>,
+    },
+    #[error("port mapping {host_port}:{container_port}: container port out of range")]
+    ContainerPortOutOfRange { host_port: u64, container_port: u64 },
+    #[error("port mapping {host_port}:{container_port}: unknown protocol '{protocol}' (tcp, udp or sctp)")]
+    UnknownProtocol {
+        host_port: u64,
+        container_port: u64,
+        protocol: String,
+    },
+    /// A volume from a source or an image, not a host path.
+    #[error("volume {container_path}: only host_path volumes are supported")]
+    UnsupportedVolume { container_path: String },
+    #[error("a volume needs a container_path")]
+    VolumeWithoutPath,
+    #[error("volume {container_path}: mode must be RW or RO, not '{mode}'")]
+    BadVolumeMode {
+        container_path: String,
+        mode: String,
+    },
+    /// `:` separates the parts of the Engine's bind; a path holding one cannot be bound.
+    #[error("volume {container_path}: paths must not contain ':'")]
+    ColonInVolumePath { container_path: String },
+}
+
+/// The task's port ranges as a refusal names them: `[31000-31001]`, or `none`.
+fn offered_ports(r: &[Range]) -> String {
+    if r.is_empty() {
+        "none".to_string()
+    } else {
+        drover_api::resources::format_ranges(r)
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, SpecError> {
     match v.trim() {
         "" | "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        other => Err(format!(
-            "docker parameter '{key}' takes true or false, not '{other}'"
-        )),
+        other => Err(SpecError::NotABool {
+            key: key.to_string(),
+            value: other.to_string(),
+        }),
     }
 }
 
@@ -39,18 +113,16 @@ pub(crate) fn build_spec(
     sandbox: &Path,
     labels: HashMap<String, String>,
     allow_privileged: bool,
-) -> Result<Spec, String> {
+) -> Result<Spec, SpecError> {
     let c = t
         .container_info()
-        .map_err(|e| format!("unreadable container info: {e}"))?
+        .map_err(SpecError::UnreadableContainerInfo)?
         .unwrap_or_default();
-    let d = c
-        .docker
-        .ok_or("container.docker is missing (a DOCKER container needs at least docker.image)")?;
+    let d = c.docker.ok_or(SpecError::NoDocker)?;
     let image = d.image.as_deref().unwrap_or_default().trim().to_string();
     let port_mappings = d.port_mappings.unwrap_or_default();
     if image.is_empty() {
-        return Err("container.docker.image is empty".into());
+        return Err(SpecError::NoImage);
     }
     let mut labels = labels;
     let mut env_extra: Vec<(String, String)> = Vec::new();
@@ -69,13 +141,15 @@ pub(crate) fn build_spec(
             "label" | "l" => {
                 let (k, v) = value.split_once('=').unwrap_or((value, ""));
                 if k.starts_with("drover.") {
-                    return Err(format!("label '{k}' is reserved for the agent"));
+                    return Err(SpecError::ReservedLabel {
+                        label: k.to_string(),
+                    });
                 }
                 labels.insert(k.to_string(), v.to_string());
             }
             "env" | "e" => {
-                let (k, v) = value.split_once('=').ok_or_else(|| {
-                    format!("docker parameter env must be NAME=value, not '{value}'")
+                let (k, v) = value.split_once('=').ok_or_else(|| SpecError::BadEnv {
+                    value: value.to_string(),
                 })?;
                 env_extra.push((k.to_string(), v.to_string()));
             }
@@ -97,14 +171,14 @@ pub(crate) fn build_spec(
             "read-only" => host.readonly_rootfs = Some(parse_bool(key, value)?),
             "privileged" => privileged = parse_bool(key, value)?,
             other => {
-                return Err(format!(
-                    "unsupported docker parameter '{other}' (supported: {PARAMETERS})"
-                ))
+                return Err(SpecError::UnsupportedParameter {
+                    key: other.to_string(),
+                })
             }
         }
     }
     if privileged && !allow_privileged {
-        return Err("privileged containers are not allowed on this agent (it runs without --docker-allow-privileged)".into());
+        return Err(SpecError::PrivilegedNotAllowed);
     }
     if privileged {
         host.privileged = Some(true);
@@ -121,19 +195,17 @@ pub(crate) fn build_spec(
             .iter()
             .flatten()
             .find_map(|n| n.name.clone().filter(|n| !n.is_empty()))
-            .ok_or("network USER needs the network's name in container.network_infos[0].name")?,
+            .ok_or(SpecError::UserNetworkWithoutName)?,
         other => {
-            return Err(format!(
-                "unknown docker network '{other}' (HOST, BRIDGE, USER or NONE)"
-            ))
+            return Err(SpecError::UnknownNetwork {
+                network: other.to_string(),
+            })
         }
     });
     let mut exposed: Vec<String> = Vec::new();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     if !port_mappings.is_empty() && matches!(network.as_str(), "HOST" | "NONE") {
-        return Err(format!(
-            "port mappings need network BRIDGE or USER, not {network}"
-        ));
+        return Err(SpecError::PortMappingsNeedBridge { network });
     }
     let ports = Resources::from_list(&t.resources).ranges("ports");
     for m in &port_mappings {
@@ -146,28 +218,26 @@ pub(crate) fn build_spec(
             .iter()
             .any(|r| r.begin <= m.host_port && m.host_port <= r.end)
         {
-            let have = if ports.is_empty() {
-                "none".to_string()
-            } else {
-                drover_api::resources::format_ranges(&ports)
-            };
-            return Err(format!(
-                "port mapping {}:{}/{protocols}: host port {} is not among the task's port resources ({have})",
-                m.host_port, m.container_port, m.host_port
-            ));
+            return Err(SpecError::HostPortNotOffered {
+                host_port: m.host_port,
+                container_port: m.container_port,
+                protocol: protocols,
+                offered: ports,
+            });
         }
         if m.container_port == 0 || m.container_port > 65535 {
-            return Err(format!(
-                "port mapping {}:{}: container port out of range",
-                m.host_port, m.container_port
-            ));
+            return Err(SpecError::ContainerPortOutOfRange {
+                host_port: m.host_port,
+                container_port: m.container_port,
+            });
         }
         for proto in protocols.split(',').map(str::trim) {
             if !matches!(proto, "tcp" | "udp" | "sctp") {
-                return Err(format!(
-                    "port mapping {}:{}: unknown protocol '{proto}' (tcp, udp or sctp)",
-                    m.host_port, m.container_port
-                ));
+                return Err(SpecError::UnknownProtocol {
+                    host_port: m.host_port,
+                    container_port: m.container_port,
+                    protocol: proto.to_string(),
+                });
             }
             let key = format!("{}/{proto}", m.container_port);
             if !exposed.contains(&key) {
@@ -199,22 +269,21 @@ pub(crate) fn build_spec(
     let mut anonymous = Vec::new();
     for v in c.volumes.iter().flatten() {
         if v.source.is_some() || v.image.is_some() {
-            return Err(format!(
-                "volume {}: only host_path volumes are supported",
-                v.container_path
-            ));
+            return Err(SpecError::UnsupportedVolume {
+                container_path: v.container_path.clone(),
+            });
         }
         if v.container_path.is_empty() {
-            return Err("a volume needs a container_path".into());
+            return Err(SpecError::VolumeWithoutPath);
         }
         let mode = match v.mode.as_deref().unwrap_or("RW") {
             "RW" => "rw",
             "RO" => "ro",
             m => {
-                return Err(format!(
-                    "volume {}: mode must be RW or RO, not '{m}'",
-                    v.container_path
-                ))
+                return Err(SpecError::BadVolumeMode {
+                    container_path: v.container_path.clone(),
+                    mode: m.to_string(),
+                })
             }
         };
         let target = in_container(&v.container_path);
@@ -226,10 +295,9 @@ pub(crate) fn build_spec(
                     sandbox.join(h)
                 };
                 if src.display().to_string().contains(':') || target.contains(':') {
-                    return Err(format!(
-                        "volume {}: paths must not contain ':'",
-                        v.container_path
-                    ));
+                    return Err(SpecError::ColonInVolumePath {
+                        container_path: v.container_path.clone(),
+                    });
                 }
                 binds.push(format!("{}:{target}:{mode}", src.display()));
             }
@@ -368,7 +436,7 @@ mod tests {
         }
     }
 
-    fn build(t: &TaskInfo) -> Result<Spec, String> {
+    fn build(t: &TaskInfo) -> Result<Spec, SpecError> {
         let env = vec![
             ("PATH".to_string(), "/host/bin".to_string()),
             ("HOME".to_string(), "/host/sandbox".to_string()),
@@ -456,7 +524,7 @@ mod tests {
         assert_eq!(s.body.exposed_ports.unwrap(), vec!["80/tcp"]);
         let bad = json!({"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE",
             "port_mappings": [{"host_port": 32000, "container_port": 80}]}});
-        let e = build(&task(bad, None)).unwrap_err();
+        let e = build(&task(bad, None)).unwrap_err().to_string();
         assert!(
             e.contains("host port 32000") && e.contains("[31000-31001]"),
             "{e}"
@@ -465,6 +533,7 @@ mod tests {
             "port_mappings": [{"host_port": 31000, "container_port": 80}]}});
         assert!(build(&task(host, None))
             .unwrap_err()
+            .to_string()
             .contains("BRIDGE or USER"));
     }
 
@@ -501,12 +570,17 @@ mod tests {
         let unknown = json!({"type": "DOCKER", "docker": {"image": "x", "parameters": [{"key": "volumes-from", "value": "y"}]}});
         assert!(build(&task(unknown, None))
             .unwrap_err()
+            .to_string()
             .contains("unsupported docker parameter 'volumes-from'"));
         let spoof = json!({"type": "DOCKER", "docker": {"image": "x", "parameters": [{"key": "label", "value": "drover.task_id=z"}]}});
-        assert!(build(&task(spoof, None)).unwrap_err().contains("reserved"));
+        assert!(build(&task(spoof, None))
+            .unwrap_err()
+            .to_string()
+            .contains("reserved"));
         let privileged = json!({"type": "DOCKER", "docker": {"image": "x", "privileged": true}});
         assert!(build(&task(privileged.clone(), None))
             .unwrap_err()
+            .to_string()
             .contains("--docker-allow-privileged"));
         let s = build_spec(
             &task(privileged, None),
@@ -521,7 +595,141 @@ mod tests {
             json!({"type": "DOCKER", "docker": {"image": "x", "network": "USER"}});
         assert!(build(&task(user_without_name, None))
             .unwrap_err()
+            .to_string()
             .contains("network_infos"));
+    }
+
+    /// Each refusal names what was wrong, in the words a framework reads in `TASK_FAILED`.
+    #[test]
+    fn each_refusal_names_the_field_and_value_in_the_words_frameworks_read() {
+        let docker = |d: Value| json!({"type": "DOCKER", "docker": d});
+        let param = |k: &str, v: &str| {
+            docker(json!({"image": "x", "parameters": [{"key": k, "value": v}]}))
+        };
+        let bridge =
+            |m: Value| docker(json!({"image": "x", "network": "BRIDGE", "port_mappings": [m]}));
+        let volume = |v: Value| json!({"type": "DOCKER", "docker": {"image": "x"}, "volumes": [v]});
+        type Case = (Value, fn(&SpecError) -> bool, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                json!({"type": "DOCKER"}),
+                |e| matches!(e, SpecError::NoDocker),
+                "container.docker is missing (a DOCKER container needs at least docker.image)",
+            ),
+            (
+                docker(json!({"image": " "})),
+                |e| matches!(e, SpecError::NoImage),
+                "container.docker.image is empty",
+            ),
+            (
+                param("label", "drover.task_id=z"),
+                |e| matches!(e, SpecError::ReservedLabel { label } if label == "drover.task_id"),
+                "label 'drover.task_id' is reserved for the agent",
+            ),
+            (
+                param("e", "NOVALUE"),
+                |e| matches!(e, SpecError::BadEnv { value } if value == "NOVALUE"),
+                "docker parameter env must be NAME=value, not 'NOVALUE'",
+            ),
+            (
+                param("--init", " yes "),
+                |e| matches!(e, SpecError::NotABool { key, value } if key == "init" && value == "yes"),
+                "docker parameter 'init' takes true or false, not 'yes'",
+            ),
+            (
+                param("volumes-from", "y"),
+                |e| matches!(e, SpecError::UnsupportedParameter { key } if key == "volumes-from"),
+                "unsupported docker parameter 'volumes-from' (supported: label, env, hostname, user, workdir, entrypoint, add-host, cap-add, cap-drop, dns, init, read-only, privileged)",
+            ),
+            (
+                param("privileged", "true"),
+                |e| matches!(e, SpecError::PrivilegedNotAllowed),
+                "privileged containers are not allowed on this agent (it runs without --docker-allow-privileged)",
+            ),
+            (
+                docker(json!({"image": "x", "network": "User"})),
+                |e| matches!(e, SpecError::UserNetworkWithoutName),
+                "network USER needs the network's name in container.network_infos[0].name",
+            ),
+            (
+                docker(json!({"image": "x", "network": "overlay"})),
+                |e| matches!(e, SpecError::UnknownNetwork { network } if network == "OVERLAY"),
+                "unknown docker network 'OVERLAY' (HOST, BRIDGE, USER or NONE)",
+            ),
+            (
+                docker(json!({"image": "x", "network": "none",
+                    "port_mappings": [{"host_port": 31000, "container_port": 80}]})),
+                |e| matches!(e, SpecError::PortMappingsNeedBridge { network } if network == "NONE"),
+                "port mappings need network BRIDGE or USER, not NONE",
+            ),
+            (
+                bridge(json!({"host_port": 32000, "container_port": 80, "protocol": "UDP,tcp"})),
+                |e| matches!(e, SpecError::HostPortNotOffered { host_port: 32000, container_port: 80, protocol, offered }
+                    if protocol == "udp,tcp" && offered == &[Range { begin: 31000, end: 31001 }]),
+                "port mapping 32000:80/udp,tcp: host port 32000 is not among the task's port resources ([31000-31001])",
+            ),
+            (
+                bridge(json!({"host_port": 31000, "container_port": 0})),
+                |e| matches!(e, SpecError::ContainerPortOutOfRange { host_port: 31000, container_port: 0 }),
+                "port mapping 31000:0: container port out of range",
+            ),
+            (
+                bridge(json!({"host_port": 31001, "container_port": 53, "protocol": "udp, icmp"})),
+                |e| matches!(e, SpecError::UnknownProtocol { host_port: 31001, container_port: 53, protocol } if protocol == "icmp"),
+                "port mapping 31001:53: unknown protocol 'icmp' (tcp, udp or sctp)",
+            ),
+            (
+                volume(json!({"container_path": "/d", "source": {"type": "SANDBOX_PATH"}})),
+                |e| matches!(e, SpecError::UnsupportedVolume { container_path } if container_path == "/d"),
+                "volume /d: only host_path volumes are supported",
+            ),
+            (
+                volume(json!({"container_path": "", "host_path": "/srv"})),
+                |e| matches!(e, SpecError::VolumeWithoutPath),
+                "a volume needs a container_path",
+            ),
+            (
+                volume(json!({"container_path": "/d", "host_path": "/srv", "mode": "rw"})),
+                |e| matches!(e, SpecError::BadVolumeMode { container_path, mode } if container_path == "/d" && mode == "rw"),
+                "volume /d: mode must be RW or RO, not 'rw'",
+            ),
+            (
+                volume(json!({"container_path": "/d", "host_path": "/srv/a:b"})),
+                |e| matches!(e, SpecError::ColonInVolumePath { container_path } if container_path == "/d"),
+                "volume /d: paths must not contain ':'",
+            ),
+        ];
+        for (container, is, text) in cases {
+            let e = build(&task(container.clone(), None)).unwrap_err();
+            assert!(is(&e), "{container}: {e:?}");
+            assert_eq!(e.to_string(), text, "{container}");
+        }
+
+        // No ports at all: the refusal says none.
+        let mut t = task(
+            bridge(json!({"host_port": 31000, "container_port": 80})),
+            None,
+        );
+        t.resources.retain(|r| r.name != "ports");
+        assert_eq!(
+            build(&t).unwrap_err().to_string(),
+            "port mapping 31000:80/tcp: host port 31000 is not among the task's port resources (none)"
+        );
+        // Unreadable container info keeps serde's reason as its source.
+        let e = build(&task(docker(json!({"image": 5})), None)).unwrap_err();
+        assert!(matches!(e, SpecError::UnreadableContainerInfo(_)), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("unreadable container info: invalid type: integer `5`"),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        // What the launch fails with: the task's TASK_FAILED message.
+        let e = build(&task(param("read-only", "no"), None)).unwrap_err();
+        assert_eq!(
+            crate::containerizer::LaunchError::from(e).to_string(),
+            "Invalid docker container: docker parameter 'read-only' takes true or false, not 'no'"
+        );
     }
 
     #[test]

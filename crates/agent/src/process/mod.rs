@@ -11,6 +11,7 @@ mod spawn;
 
 pub use cgroups::Cgroups;
 pub use leader::signal_group;
+pub use spawn::SpawnError;
 
 use crate::containerizer::{
     Containerizer, End, Exit, Known, Launch, LaunchError, Launching, Recovered, Started, Stop,
@@ -76,10 +77,7 @@ impl ProcessContainerizer {
             container_id: launch.container_id,
         };
         launching.starting();
-        let child = self
-            .launcher
-            .spawn(&spec)
-            .map_err(|e| LaunchError::Launch(e.to_string()))?;
+        let child = self.launcher.spawn(&spec).map_err(LaunchError::Spawn)?;
         let leader = child.leader();
         let pid = leader.pid();
         let started = Started {
