@@ -13,7 +13,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Outcome = std::result::Result<(), String>;
+/// How a watched deployment ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    /// Marathon's `deployment_success`.
+    Succeeded,
+    /// Marathon's `deployment_failed` (superseded, cancelled or rolled back), with its reason
+    /// (`it failed` when it gives none).
+    Failed { reason: String },
+    /// It left `/v2/deployments` with no event saying how (no event stream, or none within 2 s
+    /// of it going): counted as done.
+    Gone,
+}
+
+impl Outcome {
+    /// Whether the command goes on as if the deployment succeeded (its success line printed).
+    fn done(&self) -> bool {
+        matches!(self, Outcome::Succeeded | Outcome::Gone)
+    }
+}
 
 /// Deployment outcomes from Marathon's event stream (`deployment_success`/`deployment_failed`).
 pub(crate) struct EventFeed {
@@ -104,10 +122,12 @@ fn parse_sse(block: &str) -> Option<(String, Outcome)> {
     }
     let id = ev.id.or(ev.plan.and_then(|p| p.id))?;
     match kind.as_str() {
-        "deployment_success" => Some((id, Ok(()))),
+        "deployment_success" => Some((id, Outcome::Succeeded)),
         "deployment_failed" => Some((
             id,
-            Err(ev.reason.unwrap_or_else(|| "it failed".to_string())),
+            Outcome::Failed {
+                reason: ev.reason.unwrap_or_else(|| "it failed".to_string()),
+            },
         )),
         _ => None,
     }
@@ -350,7 +370,7 @@ pub(crate) async fn wait_for(
                     // Gone from the list: its event tells how it ended; without the stream, done.
                     let since = *w.gone_since.get_or_insert_with(Instant::now);
                     if !feed.live() || since.elapsed() > Duration::from_secs(2) {
-                        w.result = Some(Ok(()));
+                        w.result = Some(Outcome::Gone);
                         ended.push(i);
                     }
                 }
@@ -364,7 +384,7 @@ pub(crate) async fn wait_for(
                     l.finish();
                 }
                 // Failures end the command with an error below.
-                if show && matches!(w.result, Some(Ok(()))) {
+                if show && w.result.as_ref().is_some_and(Outcome::done) {
                     outln!(
                         "✔ {} (deployment {}, {:.1} s)",
                         summary(w, &apps),
@@ -388,21 +408,27 @@ pub(crate) async fn wait_for(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    if let Some(e) = failed(&watched) {
+        return Err(e);
+    }
+    Ok(watched.into_iter().map(|w| w.id).collect())
+}
+
+/// The failure of a wait whose deployments ended, if one of them failed: a line for each that
+/// did.
+fn failed(watched: &[Watched]) -> Option<Error> {
     let failures: Vec<String> = watched
         .iter()
         .filter_map(|w| match &w.result {
-            Some(Err(r)) => Some(format!(
-                "deployment {} of {} failed: {r}",
+            Some(Outcome::Failed { reason }) => Some(format!(
+                "deployment {} of {} failed: {reason}",
                 w.id,
                 w.apps.join(", ")
             )),
             _ => None,
         })
         .collect();
-    if !failures.is_empty() {
-        return Err(Error::DeploymentFailed { failures });
-    }
-    Ok(watched.into_iter().map(|w| w.id).collect())
+    (!failures.is_empty()).then_some(Error::DeploymentFailed { failures })
 }
 
 #[cfg(test)]
@@ -413,16 +439,66 @@ mod tests {
 
     #[test]
     fn sse_blocks_give_deployment_outcomes() {
-        assert_eq!(parse_sse("event: deployment_success\ndata: {\"id\":\"d1\",\"eventType\":\"deployment_success\"}\n\n"), Some(("d1".into(), Ok(()))));
+        assert_eq!(parse_sse("event: deployment_success\ndata: {\"id\":\"d1\",\"eventType\":\"deployment_success\"}\n\n"), Some(("d1".into(), Outcome::Succeeded)));
         assert_eq!(
             parse_sse("event: deployment_failed\ndata: {\"plan\":{\"id\":\"d2\"},\"reason\":\"superseded or cancelled\"}\n\n"),
-            Some(("d2".into(), Err("superseded or cancelled".into())))
+            Some(("d2".into(), Outcome::Failed { reason: "superseded or cancelled".into() }))
         );
         assert_eq!(
             parse_sse("data: {\"id\":\"d3\",\"eventType\":\"deployment_failed\"}\n\n"),
-            Some(("d3".into(), Err("it failed".into())))
+            Some((
+                "d3".into(),
+                Outcome::Failed {
+                    reason: "it failed".into()
+                }
+            ))
         );
         assert_eq!(parse_sse(": keep-alive\n\n"), None);
+    }
+
+    #[test]
+    fn failed_deployments_fail_the_wait_one_line_each() {
+        let ended = |id: &str, apps: &[&str], o: Outcome| {
+            let mut w = Watched::new(
+                id.into(),
+                apps.iter().map(|a| a.to_string()).collect(),
+                "deployed",
+            );
+            w.result = Some(o);
+            w
+        };
+        let ok = [
+            ended("d1", &["/a"], Outcome::Succeeded),
+            ended("d2", &["/b"], Outcome::Gone),
+        ];
+        assert!(ok
+            .iter()
+            .all(|w| w.result.as_ref().is_some_and(Outcome::done)));
+        assert!(failed(&ok).is_none());
+        let mixed = [
+            ended("d1", &["/a"], Outcome::Succeeded),
+            ended(
+                "d2",
+                &["/b", "/c"],
+                Outcome::Failed {
+                    reason: "superseded or cancelled".into(),
+                },
+            ),
+            ended(
+                "d3",
+                &["/d"],
+                Outcome::Failed {
+                    reason: "it failed".into(),
+                },
+            ),
+        ];
+        assert!(!mixed[1].result.as_ref().is_some_and(Outcome::done));
+        let e = failed(&mixed).unwrap();
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.render(),
+            "error: deployment d2 of /b, /c failed: superseded or cancelled\ndeployment d3 of /d failed: it failed"
+        );
     }
 
     #[test]
