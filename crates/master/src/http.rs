@@ -28,17 +28,8 @@ type S = State<Arc<Shared>>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-        };
         (
-            status,
+            self.status(),
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             self.to_string(),
         )
@@ -216,16 +207,15 @@ async fn render_bytes(
 }
 
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         // Mesos: a missing Content-Type is a bad request; an unsupported one is 415.
-        None => Err(ApiError::BadRequest("Expecting 'Content-Type' to be present".into())),
+        None => Err(ApiError::MissingContentType),
         Some(ct) if ct.starts_with("application/json") => Ok(()),
-        Some(ct) if ct.starts_with("application/x-protobuf") => Err(ApiError::UnsupportedMediaType(
-            "Drover speaks the JSON form of the v1 API; 'application/x-protobuf' is not supported".into(),
-        )),
-        Some(ct) => Err(ApiError::UnsupportedMediaType(format!(
-            "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{ct}'"
-        ))),
+        Some(ct) if ct.starts_with("application/x-protobuf") => Err(ApiError::ProtobufUnsupported),
+        Some(ct) => Err(ApiError::UnsupportedContentType(ct.to_string())),
     }
 }
 
@@ -237,15 +227,12 @@ fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
         {
             Ok(())
         }
-        Some(a) => Err(ApiError::NotAcceptable(format!(
-            "Expecting 'Accept' to allow application/json, got '{a}'"
-        ))),
+        Some(a) => Err(ApiError::NotAcceptable(a.to_string())),
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("Failed to parse body into {what}: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|cause| ApiError::UndecodableBody { what, cause })
 }
 
 async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
@@ -255,9 +242,7 @@ async fn scheduler(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Respo
     let now = s.now();
     if call.kind == CallType::SUBSCRIBE {
         if headers.contains_key("Mesos-Stream-Id") {
-            return Err(ApiError::BadRequest(
-                "Subscribe calls should not include the 'Mesos-Stream-Id' header".into(),
-            ));
+            return Err(ApiError::StreamIdOnSubscribe);
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (fid, sid) = s.decide(|m| m.subscribe(&call, tx, now))?;
@@ -530,18 +515,18 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 .get("update_weights")
                 .and_then(|u| u.get("weight_infos"))
                 .and_then(|w| w.as_array())
-                .ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "Expecting 'update_weights.weight_infos' to be present".into(),
-                    )
-                })?;
+                .ok_or(ApiError::MissingField("update_weights.weight_infos"))?;
             let mut parsed = Vec::new();
             for (i, w) in infos.iter().enumerate() {
-                let role = w["role"].as_str().ok_or_else(|| {
-                    ApiError::BadRequest(format!("'weight_infos[{i}].role' must be a string"))
+                let role = w["role"].as_str().ok_or(ApiError::WeightInfoType {
+                    index: i,
+                    field: "role",
+                    expected: "a string",
                 })?;
-                let weight = w["weight"].as_f64().ok_or_else(|| {
-                    ApiError::BadRequest(format!("'weight_infos[{i}].weight' must be a number"))
+                let weight = w["weight"].as_f64().ok_or(ApiError::WeightInfoType {
+                    index: i,
+                    field: "weight",
+                    expected: "a number",
                 })?;
                 parsed.push((role.to_string(), weight));
             }
@@ -587,9 +572,7 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             return Ok(r);
         }
         other => {
-            return Err(ApiError::NotImplemented(format!(
-                "Operator call {other:?} is not supported yet"
-            )));
+            return Err(ApiError::OperatorCallUnsupported(other));
         }
     };
     Ok(Json(out).into_response())

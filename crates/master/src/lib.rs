@@ -17,7 +17,8 @@ mod tasks;
 mod v0;
 mod views;
 
-use drover_api::MasterInfo;
+use axum::http::StatusCode;
+use drover_api::{AgentID, FrameworkID, MasterInfo};
 use drover_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,35 +56,167 @@ impl Default for MasterConfig {
     }
 }
 
+/// Why a request was refused. Each variant names one kind of failure and carries what the
+/// client needs to see; its text is Mesos' (clients and tests read it) and its HTTP status is
+/// decided in one place, [`ApiError::status`].
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    NotImplemented(String),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    #[error("{0}")]
+    // ----- the request itself -----
+    #[error("Expecting 'Content-Type' to be present")]
+    MissingContentType,
+    #[error(
+        "Drover speaks the JSON form of the v1 API; 'application/x-protobuf' is not supported"
+    )]
+    ProtobufUnsupported,
+    #[error("Expecting 'Content-Type' of application/json or application/x-protobuf, got '{0}'")]
+    UnsupportedContentType(String),
+    #[error("Expecting 'Accept' to allow application/json, got '{0}'")]
     NotAcceptable(String),
+    #[error("Failed to parse body into {what}: {cause}")]
+    UndecodableBody {
+        what: &'static str,
+        #[source]
+        cause: serde_json::Error,
+    },
+    /// A field (or message of a call) the request must carry.
+    #[error("Expecting '{0}' to be present")]
+    MissingField(&'static str),
+
+    // ----- who is calling: the framework and its stream -----
+    #[error("Framework {0} cannot be found")]
+    UnknownFramework(FrameworkID),
+    /// Known, but not subscribed right now (disconnected, or recovered and not yet back).
+    #[error("Framework {0} is not subscribed")]
+    NotSubscribed(FrameworkID),
+    /// Torn down (or removed after its failover timeout): its id may not subscribe again.
+    #[error("Framework {0} has been removed")]
+    FrameworkRemoved(FrameworkID),
+    #[error("All non-subscribe calls should include the 'Mesos-Stream-Id' header")]
+    MissingStreamId,
+    #[error("The stream ID '{got}' included in this request didn't match the stream ID currently associated with framework ID {framework}")]
+    StreamIdMismatch { got: String, framework: FrameworkID },
+    #[error("Subscribe calls should not include the 'Mesos-Stream-Id' header")]
+    StreamIdOnSubscribe,
+    /// SUBSCRIBE sent as a call of an existing stream.
+    #[error("Unexpected call type for this endpoint")]
+    WrongEndpoint,
+
+    // ----- what the call says -----
+    #[error(transparent)]
+    InvalidCall(#[from] InvalidCall),
+    #[error(transparent)]
+    InvalidFrameworkInfo(#[from] InvalidFrameworkInfo),
+    #[error("Role '{0}' is invalid")]
+    InvalidRole(String),
+    #[error("Weight of role '{role}' must be positive")]
+    NonPositiveWeight { role: String },
+    /// A weight the allocator refused.
+    #[error(transparent)]
+    Weight(#[from] drover_allocator::Error),
+    /// An entry of UPDATE_WEIGHTS' `weight_infos` whose field is not of the type it must be.
+    #[error("'weight_infos[{index}].{field}' must be {expected}")]
+    WeightInfoType {
+        index: usize,
+        field: &'static str,
+        expected: &'static str,
+    },
+
+    // ----- agents -----
+    #[error("agent protocol version {got} is not supported (this master speaks {want})")]
+    UnsupportedProtocol { got: u32, want: u32 },
+    /// A scheduler call names an agent the master does not know.
+    #[error("Agent {0} is not registered")]
+    UnknownAgent(AgentID),
+    /// An agent calls without being registered (the master restarted, or removed it).
+    #[error("Agent {0} is not registered; re-register")]
+    AgentNotRegistered(AgentID),
+    #[error("Agent {0} was marked unreachable; re-register")]
+    AgentUnreachable(AgentID),
+
+    // ----- not implemented -----
+    #[error("Received 'UNKNOWN' call")]
+    UnknownCall,
+    #[error("Operation feedback (reservations and volumes) is not supported yet")]
+    OperationFeedbackUnsupported,
+    #[error("Operator call {0:?} is not supported yet")]
+    OperatorCallUnsupported(drover_api::operator::CallType),
 }
 
+/// A scheduler call whose contents fail validation.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidCall {
+    #[error(
+        "Failed to validate scheduler::Call: 'acknowledge.uuid' is not a valid UUID ({len} bytes)"
+    )]
+    AcknowledgeUuid { len: usize },
+    #[error("'update_framework.framework_info.id' must equal 'framework_id'")]
+    UpdateFrameworkId,
+}
+
+/// A SUBSCRIBE whose `framework_info` (or framework id) fails validation.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidFrameworkInfo {
+    #[error("'framework_info.name' must be set")]
+    MissingName,
+    #[error("'framework_id' differs from 'subscribe.framework_info.id'")]
+    IdMismatch,
+    #[error("'framework_id' must be set when 'subscribe.framework_info.id' is set")]
+    IdWithoutFrameworkId,
+    #[error("MULTI_ROLE framework subscribed with no 'roles'")]
+    NoRoles,
+    #[error("'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'")]
+    RoleWithMultiRole,
+}
+
+impl ApiError {
+    /// The HTTP status each failure is answered with (Mesos': an unknown framework is a bad
+    /// request, a known one not subscribed is forbidden, an UNKNOWN call is not implemented).
+    pub fn status(&self) -> StatusCode {
+        use ApiError as E;
+        match self {
+            E::MissingContentType
+            | E::UndecodableBody { .. }
+            | E::MissingField(_)
+            | E::UnknownFramework(_)
+            | E::MissingStreamId
+            | E::StreamIdMismatch { .. }
+            | E::StreamIdOnSubscribe
+            | E::WrongEndpoint
+            | E::InvalidCall(_)
+            | E::InvalidFrameworkInfo(_)
+            | E::InvalidRole(_)
+            | E::NonPositiveWeight { .. }
+            | E::Weight(_)
+            | E::WeightInfoType { .. }
+            | E::UnsupportedProtocol { .. } => StatusCode::BAD_REQUEST,
+            E::ProtobufUnsupported | E::UnsupportedContentType(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            E::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            E::NotSubscribed(_) | E::FrameworkRemoved(_) => StatusCode::FORBIDDEN,
+            E::UnknownAgent(_) | E::AgentNotRegistered(_) => StatusCode::NOT_FOUND,
+            E::AgentUnreachable(_) => StatusCode::CONFLICT,
+            E::UnknownCall | E::OperationFeedbackUnsupported | E::OperatorCallUnsupported(_) => {
+                StatusCode::NOT_IMPLEMENTED
+            }
+        }
+    }
+}
+
+/// Why the master could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
     #[error("opening the registry: {0}")]
-    Store(#[from] drover_store::StoreError),
+    OpenRegistry(#[source] drover_store::StoreError),
+    #[error("recovering the registry: {0}")]
+    RecoverRegistry(#[source] drover_store::StoreError),
     #[error("creating work dir {path}: {source}")]
     WorkDir {
         path: String,
         source: std::io::Error,
     },
     #[error("serving HTTP: {0}")]
-    Serve(std::io::Error),
+    Serve(#[source] std::io::Error),
 }
 
 /// State shared by the HTTP handlers and the background loops.
@@ -153,9 +286,10 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
                 path: dir.display().to_string(),
                 source,
             })?;
-            Arc::new(drover_store::EmbeddedStore::open(
-                &dir.join("registry.redb"),
-            )?)
+            Arc::new(
+                drover_store::EmbeddedStore::open(&dir.join("registry.redb"))
+                    .map_err(MasterError::OpenRegistry)?,
+            )
         }
         None => Arc::new(drover_store::MemoryStore::default()),
     };
@@ -183,7 +317,7 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
         "registry": if cfg.work_dir.is_some() { "replicated_log" } else { "in_memory" },
     });
     let registry = registry::Registry::new(store);
-    let recovered = registry.recover();
+    let recovered = registry.recover().map_err(MasterError::RecoverRegistry)?;
     let start_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -233,4 +367,58 @@ pub async fn serve(
     };
     loops.abort();
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal's text (Mesos', read by clients and tests) and status, byte for byte.
+    #[test]
+    fn api_errors_keep_mesos_texts_and_statuses() {
+        let fid = || FrameworkID::new("f1");
+        let aid = || AgentID::new("a1");
+        let cause = serde_json::from_slice::<serde_json::Value>(b"{").expect_err("truncated");
+        let cause_text = cause.to_string();
+        use ApiError as E;
+        use StatusCode as S;
+        let cases: Vec<(ApiError, StatusCode, String)> = vec![
+            (E::MissingContentType, S::BAD_REQUEST, "Expecting 'Content-Type' to be present".into()),
+            (E::ProtobufUnsupported, S::UNSUPPORTED_MEDIA_TYPE, "Drover speaks the JSON form of the v1 API; 'application/x-protobuf' is not supported".into()),
+            (E::UnsupportedContentType("text/plain".into()), S::UNSUPPORTED_MEDIA_TYPE, "Expecting 'Content-Type' of application/json or application/x-protobuf, got 'text/plain'".into()),
+            (E::NotAcceptable("text/html".into()), S::NOT_ACCEPTABLE, "Expecting 'Accept' to allow application/json, got 'text/html'".into()),
+            (E::UndecodableBody { what: "Call", cause }, S::BAD_REQUEST, format!("Failed to parse body into Call: {cause_text}")),
+            (E::MissingField("framework_id"), S::BAD_REQUEST, "Expecting 'framework_id' to be present".into()),
+            (E::UnknownFramework(fid()), S::BAD_REQUEST, "Framework f1 cannot be found".into()),
+            (E::NotSubscribed(fid()), S::FORBIDDEN, "Framework f1 is not subscribed".into()),
+            (E::FrameworkRemoved(fid()), S::FORBIDDEN, "Framework f1 has been removed".into()),
+            (E::MissingStreamId, S::BAD_REQUEST, "All non-subscribe calls should include the 'Mesos-Stream-Id' header".into()),
+            (E::StreamIdMismatch { got: "s7".into(), framework: fid() }, S::BAD_REQUEST, "The stream ID 's7' included in this request didn't match the stream ID currently associated with framework ID f1".into()),
+            (E::StreamIdOnSubscribe, S::BAD_REQUEST, "Subscribe calls should not include the 'Mesos-Stream-Id' header".into()),
+            (E::WrongEndpoint, S::BAD_REQUEST, "Unexpected call type for this endpoint".into()),
+            (InvalidCall::AcknowledgeUuid { len: 3 }.into(), S::BAD_REQUEST, "Failed to validate scheduler::Call: 'acknowledge.uuid' is not a valid UUID (3 bytes)".into()),
+            (InvalidCall::UpdateFrameworkId.into(), S::BAD_REQUEST, "'update_framework.framework_info.id' must equal 'framework_id'".into()),
+            (InvalidFrameworkInfo::MissingName.into(), S::BAD_REQUEST, "'framework_info.name' must be set".into()),
+            (InvalidFrameworkInfo::IdMismatch.into(), S::BAD_REQUEST, "'framework_id' differs from 'subscribe.framework_info.id'".into()),
+            (InvalidFrameworkInfo::IdWithoutFrameworkId.into(), S::BAD_REQUEST, "'framework_id' must be set when 'subscribe.framework_info.id' is set".into()),
+            (InvalidFrameworkInfo::NoRoles.into(), S::BAD_REQUEST, "MULTI_ROLE framework subscribed with no 'roles'".into()),
+            (InvalidFrameworkInfo::RoleWithMultiRole.into(), S::BAD_REQUEST, "'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'".into()),
+            (E::InvalidRole("a b".into()), S::BAD_REQUEST, "Role 'a b' is invalid".into()),
+            (E::NonPositiveWeight { role: "web".into() }, S::BAD_REQUEST, "Weight of role 'web' must be positive".into()),
+            (drover_allocator::Error::InvalidWeight { role: "web".into(), weight: -1.0 }.into(), S::BAD_REQUEST, "role 'web': weight -1 is not a positive finite number".into()),
+            (E::WeightInfoType { index: 2, field: "role", expected: "a string" }, S::BAD_REQUEST, "'weight_infos[2].role' must be a string".into()),
+            (E::WeightInfoType { index: 0, field: "weight", expected: "a number" }, S::BAD_REQUEST, "'weight_infos[0].weight' must be a number".into()),
+            (E::UnsupportedProtocol { got: 2, want: 1 }, S::BAD_REQUEST, "agent protocol version 2 is not supported (this master speaks 1)".into()),
+            (E::UnknownAgent(aid()), S::NOT_FOUND, "Agent a1 is not registered".into()),
+            (E::AgentNotRegistered(aid()), S::NOT_FOUND, "Agent a1 is not registered; re-register".into()),
+            (E::AgentUnreachable(aid()), S::CONFLICT, "Agent a1 was marked unreachable; re-register".into()),
+            (E::UnknownCall, S::NOT_IMPLEMENTED, "Received 'UNKNOWN' call".into()),
+            (E::OperationFeedbackUnsupported, S::NOT_IMPLEMENTED, "Operation feedback (reservations and volumes) is not supported yet".into()),
+            (E::OperatorCallUnsupported(drover_api::operator::CallType::GET_WEIGHTS), S::NOT_IMPLEMENTED, "Operator call GET_WEIGHTS is not supported yet".into()),
+        ];
+        for (err, status, text) in cases {
+            assert_eq!(err.to_string(), text, "{err:?}");
+            assert_eq!(err.status(), status, "{text}");
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::core::{Recovered, RegistryOp};
 use drover_api::{AgentInfo, FrameworkInfo};
-use drover_store::{Op, Store};
+use drover_store::{Op, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -65,39 +65,41 @@ impl Registry {
         Registry { store }
     }
 
-    fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Vec<T> {
-        match self.store.scan(prefix) {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|(k, v)| match serde_json::from_slice(&v) {
-                    Ok(x) => Some(x),
-                    Err(e) => {
-                        tracing::error!("registry record {k} unreadable: {e}");
-                        None
-                    }
-                })
-                .collect(),
-            Err(e) => {
-                tracing::error!("registry scan of {prefix} failed: {e}");
-                vec![]
-            }
-        }
+    /// The records under `prefix`; one that does not decode is logged and left out, a store
+    /// that cannot be read is an error.
+    fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
+        Ok(self
+            .store
+            .scan(prefix)?
+            .into_iter()
+            .filter_map(|(k, v)| match serde_json::from_slice(&v) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    tracing::error!("registry record {k} unreadable: {e}");
+                    None
+                }
+            })
+            .collect())
     }
 
-    fn weights(&self) -> HashMap<String, f64> {
-        match self.store.get("master/weights") {
-            Ok(Some(v)) => serde_json::from_slice(&v).unwrap_or_default(),
-            _ => HashMap::new(),
-        }
+    fn weights(&self) -> Result<HashMap<String, f64>, StoreError> {
+        Ok(match self.store.get("master/weights")? {
+            Some(v) => serde_json::from_slice(&v).unwrap_or_else(|e| {
+                tracing::error!("registry record master/weights unreadable: {e}");
+                HashMap::new()
+            }),
+            None => HashMap::new(),
+        })
     }
 
-    /// What a starting master takes over.
-    pub fn recover(&self) -> Recovered {
-        Recovered {
-            frameworks: self.scan("master/frameworks/"),
-            removed_frameworks: self.scan("master/removed_frameworks/"),
-            weights: self.weights(),
-        }
+    /// What a starting master takes over. A store that cannot be read fails the start rather
+    /// than starting from nothing (which would forget every framework it holds).
+    pub fn recover(&self) -> Result<Recovered, StoreError> {
+        Ok(Recovered {
+            frameworks: self.scan("master/frameworks/")?,
+            removed_frameworks: self.scan("master/removed_frameworks/")?,
+            weights: self.weights()?,
+        })
     }
 
     /// Write `ops` in one transaction.
@@ -196,7 +198,7 @@ mod tests {
             ..Default::default()
         })]);
         w.flush(c.expect("a batch"));
-        let r = Registry::new(store.clone()).recover();
+        let r = Registry::new(store.clone()).recover().expect("recovered");
         assert_eq!(r.frameworks, vec![framework("f2")]);
         assert_eq!(r.removed_frameworks, vec!["f1".to_string()]);
         assert_eq!(r.weights.get("web"), Some(&2.0));

@@ -3,14 +3,90 @@
 //! TASK_DROPPED for stale offers), record the rest as TASK_STAGING and send them to the agent,
 //! and give back what was not used with the accept's filter.
 
-use super::{resources_text, validate_id, Master, OfferRec, DEFAULT_REFUSE_SECS};
+use super::{resources_text, validate_id, InvalidId, Master, OfferRec, DEFAULT_REFUSE_SECS};
 use crate::tasks::{Id, TaskRec};
 use drover_api::agent_protocol::ToAgent;
+use drover_api::health_check::HealthCheckError;
 use drover_api::operator::Task;
 use drover_api::scheduler::{self, Event};
 use drover_api::*;
 use std::collections::HashSet;
 use std::sync::Arc;
+
+/// Why the offers of an ACCEPT cannot be used; its tasks are answered TASK_LOST (or
+/// TASK_DROPPED) "Task launched with invalid offers: ..." with this text.
+#[derive(Debug, thiserror::Error)]
+enum InvalidOffers {
+    #[error("No offers specified")]
+    NoOffers,
+    #[error("Duplicate offer {0} in accept")]
+    Duplicate(OfferID),
+    #[error("Aggregated offers must belong to the same agent")]
+    DifferentAgents,
+    #[error("Aggregated offers must be allocated to the same role")]
+    DifferentRoles,
+    #[error("Offer {0} is no longer valid")]
+    Gone(OfferID),
+}
+
+/// Why a task of LAUNCH or LAUNCH_GROUP is refused; the text is the TASK_ERROR's message.
+#[derive(Debug, thiserror::Error)]
+enum TaskInvalid {
+    /// Removed while its ACCEPT was being handled.
+    #[error("framework is gone")]
+    FrameworkGone,
+    #[error(transparent)]
+    Id(#[from] InvalidId),
+    #[error("Task has duplicate ID: {0}")]
+    DuplicateId(TaskID),
+    #[error("Task uses agent {task} but the offers are for agent {offers}")]
+    WrongAgent { task: AgentID, offers: AgentID },
+    #[error("Task should have at most one of CommandInfo or ExecutorInfo present")]
+    CommandAndExecutor,
+    #[error("Task should have at least one of CommandInfo or ExecutorInfo present")]
+    NoCommandOrExecutor,
+    #[error("Task's 'command.value' must be set for a shell command")]
+    EmptyShellCommand,
+    #[error("Task's 'command' needs 'value' or 'arguments' when 'shell' is false")]
+    EmptyCommand,
+    #[error("Task uses invalid health check: {0}")]
+    HealthCheck(#[source] HealthCheckError),
+    #[error("Task uses no resources")]
+    NoResources,
+    #[error("Resource '{0}' has an invalid scalar value")]
+    InvalidScalar(String),
+    #[error(
+        "Task uses more resources {} than available {}",
+        resources_text(.used),
+        resources_text(.available)
+    )]
+    InsufficientResources {
+        used: Resources,
+        available: Resources,
+    },
+    #[error("Task {0} in a task group must not set 'executor'")]
+    ExecutorInGroup(TaskID),
+}
+
+/// Why a LAUNCH_GROUP is refused (every task of it gets this as its TASK_ERROR's message):
+/// empty, or the reasons of each invalid task, joined.
+#[derive(Debug)]
+struct TaskGroupInvalid(Vec<TaskInvalid>);
+
+impl std::fmt::Display for TaskGroupInvalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("Task group is empty");
+        }
+        for (i, why) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{why}")?;
+        }
+        Ok(())
+    }
+}
 
 impl Master {
     pub(super) fn accept(&mut self, fid: &FrameworkID, accept: scheduler::Accept, now: f64) {
@@ -25,34 +101,30 @@ impl Master {
             .map(|f| f.partition_aware())
             .unwrap_or(false);
         let mut taken: Vec<OfferRec> = Vec::new();
-        let mut invalid: Option<String> = None;
+        let mut invalid: Option<InvalidOffers> = None;
         if accept.offer_ids.is_empty() {
-            invalid = Some("No offers specified".into());
+            invalid = Some(InvalidOffers::NoOffers);
         }
         let mut seen = HashSet::new();
         for oid in &accept.offer_ids {
             if !seen.insert(oid.clone()) {
-                invalid.get_or_insert(format!("Duplicate offer {oid} in accept"));
+                invalid.get_or_insert(InvalidOffers::Duplicate(oid.clone()));
                 continue;
             }
             match self.take_offer(fid, oid) {
                 Some(o) => {
                     if let Some(first) = taken.first() {
                         if first.offer.agent_id != o.offer.agent_id {
-                            invalid.get_or_insert(
-                                "Aggregated offers must belong to the same agent".into(),
-                            );
+                            invalid.get_or_insert(InvalidOffers::DifferentAgents);
                         }
                         if first.role != o.role {
-                            invalid.get_or_insert(
-                                "Aggregated offers must be allocated to the same role".into(),
-                            );
+                            invalid.get_or_insert(InvalidOffers::DifferentRoles);
                         }
                     }
                     taken.push(o);
                 }
                 None => {
-                    invalid.get_or_insert(format!("Offer {oid} is no longer valid"));
+                    invalid.get_or_insert(InvalidOffers::Gone(oid.clone()));
                 }
             }
         }
@@ -116,7 +188,7 @@ impl Master {
                                 remaining.subtract_all(&used);
                                 launch.push(t);
                             }
-                            Err(msg) => self.task_error(fid, &t.task_id, msg, now),
+                            Err(why) => self.task_error(fid, &t.task_id, why, now),
                         }
                     }
                     // Tasks with custom executors go in one batch per executor.
@@ -151,17 +223,14 @@ impl Master {
                     };
                     let exec = g.executor.clone();
                     let mut ok = true;
-                    let mut msgs = Vec::new();
+                    let mut errors = Vec::new();
                     let mut used_all = Resources::new();
                     let mut trial = remaining.clone();
                     let mut accepted: Vec<TaskInfo> = Vec::new();
                     for t in &g.task_group.tasks {
                         if t.executor.is_some() {
                             ok = false;
-                            msgs.push(format!(
-                                "Task {} in a task group must not set 'executor'",
-                                t.task_id
-                            ));
+                            errors.push(TaskInvalid::ExecutorInGroup(t.task_id.clone()));
                             continue;
                         }
                         match self.validate_task(fid, &agent_id, t, Some(&exec), &trial, &accepted)
@@ -171,18 +240,14 @@ impl Master {
                                 used_all.add_all(&used);
                                 accepted.push(t.clone());
                             }
-                            Err(m) => {
+                            Err(why) => {
                                 ok = false;
-                                msgs.push(m);
+                                errors.push(why);
                             }
                         }
                     }
                     if !ok || g.task_group.tasks.is_empty() {
-                        let msg = if msgs.is_empty() {
-                            "Task group is empty".to_string()
-                        } else {
-                            msgs.join("; ")
-                        };
+                        let msg = TaskGroupInvalid(errors).to_string();
                         for t in &g.task_group.tasks {
                             let s = self.status(
                                 &t.task_id,
@@ -226,53 +291,45 @@ impl Master {
         group_executor: Option<&ExecutorInfo>,
         remaining: &Resources,
         batch: &[TaskInfo],
-    ) -> Result<Resources, String> {
-        let fw = self.frameworks.get(fid).ok_or("framework is gone")?;
+    ) -> Result<Resources, TaskInvalid> {
+        let fw = self.frameworks.get(fid).ok_or(TaskInvalid::FrameworkGone)?;
         validate_id("Task", &t.task_id.value)?;
         if fw.tasks.contains_key(t.task_id.value.as_str())
             || fw.unreachable_tasks.contains_key(t.task_id.value.as_str())
             || batch.iter().any(|b| b.task_id == t.task_id)
         {
-            return Err(format!("Task has duplicate ID: {}", t.task_id));
+            return Err(TaskInvalid::DuplicateId(t.task_id.clone()));
         }
         if &t.agent_id != agent_id {
-            return Err(format!(
-                "Task uses agent {} but the offers are for agent {agent_id}",
-                t.agent_id
-            ));
+            return Err(TaskInvalid::WrongAgent {
+                task: t.agent_id.clone(),
+                offers: agent_id.clone(),
+            });
         }
         let exec = t.executor.as_ref().or(group_executor);
         match (exec.is_some(), t.command.is_some()) {
             (true, true) if group_executor.is_none() => {
-                return Err(
-                    "Task should have at most one of CommandInfo or ExecutorInfo present".into(),
-                )
+                return Err(TaskInvalid::CommandAndExecutor)
             }
-            (false, false) => {
-                return Err(
-                    "Task should have at least one of CommandInfo or ExecutorInfo present".into(),
-                )
-            }
+            (false, false) => return Err(TaskInvalid::NoCommandOrExecutor),
             _ => {}
         }
         if let Some(c) = &t.command {
             let shell = c.shell.unwrap_or(true);
             if shell && c.value.as_deref().unwrap_or("").is_empty() {
-                return Err("Task's 'command.value' must be set for a shell command".into());
+                return Err(TaskInvalid::EmptyShellCommand);
             }
             if !shell && c.value.is_none() && c.arguments.is_empty() {
-                return Err(
-                    "Task's 'command' needs 'value' or 'arguments' when 'shell' is false".into(),
-                );
+                return Err(TaskInvalid::EmptyCommand);
             }
         }
         if let Some(hc) = &t.health_check {
             drover_api::health_check::HealthCheck::from_json(hc)
-                .map_err(|e| format!("Task uses invalid health check: {e}"))?;
+                .map_err(TaskInvalid::HealthCheck)?;
         }
         let task_res = Resources::from_list(&t.resources);
         if task_res.is_empty() {
-            return Err("Task uses no resources".into());
+            return Err(TaskInvalid::NoResources);
         }
         for r in &t.resources {
             if r.kind == ValueType::SCALAR
@@ -280,7 +337,7 @@ impl Master {
                     .map(|s| !s.value.is_finite() || s.value < 0.0)
                     .unwrap_or(true)
             {
-                return Err(format!("Resource '{}' has an invalid scalar value", r.name));
+                return Err(TaskInvalid::InvalidScalar(r.name.clone()));
             }
         }
         let mut used = task_res;
@@ -302,22 +359,21 @@ impl Master {
             }
         }
         if !remaining.contains(&used) {
-            return Err(format!(
-                "Task uses more resources {} than available {}",
-                resources_text(&used),
-                resources_text(remaining)
-            ));
+            return Err(TaskInvalid::InsufficientResources {
+                used,
+                available: remaining.clone(),
+            });
         }
         Ok(used)
     }
 
-    fn task_error(&mut self, fid: &FrameworkID, task_id: &TaskID, msg: String, now: f64) {
-        tracing::info!(framework_id = %fid, task_id = %task_id, "invalid task: {msg}");
+    fn task_error(&mut self, fid: &FrameworkID, task_id: &TaskID, why: TaskInvalid, now: f64) {
+        tracing::info!(framework_id = %fid, task_id = %task_id, "invalid task: {why}");
         let s = self.status(
             task_id,
             TaskState::TASK_ERROR,
             Reason::REASON_TASK_INVALID,
-            msg,
+            why.to_string(),
             now,
         );
         self.count_state(TaskState::TASK_ERROR);

@@ -21,11 +21,10 @@ impl Master {
         now: f64,
     ) -> Result<(AgentID, u64), ApiError> {
         if reg.version != drover_api::agent_protocol::PROTOCOL_VERSION {
-            return Err(ApiError::BadRequest(format!(
-                "agent protocol version {} is not supported (this master speaks {})",
-                reg.version,
-                drover_api::agent_protocol::PROTOCOL_VERSION
-            )));
+            return Err(ApiError::UnsupportedProtocol {
+                got: reg.version,
+                want: drover_api::agent_protocol::PROTOCOL_VERSION,
+            });
         }
         let port = reg.agent_info.port.unwrap_or(5051);
         let total = Resources::from_list(&reg.agent_info.resources);
@@ -297,14 +296,10 @@ impl Master {
         now: f64,
     ) -> Result<(), ApiError> {
         let Some(agent) = self.agents.get_mut(id) else {
-            return Err(ApiError::NotFound(format!(
-                "Agent {id} is not registered; re-register"
-            )));
+            return Err(ApiError::AgentNotRegistered(id.clone()));
         };
         if agent.unreachable {
-            return Err(ApiError::Conflict(format!(
-                "Agent {id} was marked unreachable; re-register"
-            )));
+            return Err(ApiError::AgentUnreachable(id.clone()));
         }
         agent.last_seen = now;
         for call in calls {
@@ -368,7 +363,7 @@ impl Master {
 mod tests {
     use super::super::harness::*;
     use super::super::RegistryOp;
-    use crate::ApiError;
+    use axum::http::StatusCode;
     use drover_api::agent_protocol::{FromAgent, ToAgent};
     use drover_api::scheduler::EventType;
     use drover_api::*;
@@ -402,7 +397,8 @@ mod tests {
         let err =
             h.m.register_agent(old, "10.0.0.8".into(), tx, h.now)
                 .expect_err("refused");
-        assert!(matches!(err, ApiError::BadRequest(m) if m.contains("protocol version")));
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{err:?}");
+        assert!(err.to_string().contains("protocol version"), "{err}");
     }
 
     #[test]
@@ -573,13 +569,13 @@ mod tests {
         let err =
             h.m.agent_calls(&AgentID::new("nope"), vec![FromAgent::Heartbeat], h.now)
                 .expect_err("unknown");
-        assert!(matches!(err, ApiError::NotFound(_)), "{err:?}");
+        assert_eq!(err.status(), StatusCode::NOT_FOUND, "{err:?}");
         h.now += 100.0;
         h.m.tick(h.now, false);
         let err =
             h.m.agent_calls(&ag.id, vec![FromAgent::Heartbeat], h.now)
                 .expect_err("unreachable");
-        assert!(matches!(err, ApiError::Conflict(_)), "{err:?}");
+        assert_eq!(err.status(), StatusCode::CONFLICT, "{err:?}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{call_name, validate_role, Master, RegistryOp, DEFAULT_REFUSE_SECS};
 use crate::tasks::TaskRec;
-use crate::ApiError;
+use crate::{ApiError, InvalidCall};
 use drover_api::agent_protocol::ToAgent;
 use drover_api::scheduler::{self, Call, CallType, Event};
 use drover_api::*;
@@ -20,50 +20,39 @@ impl Master {
         let fid = call
             .framework_id
             .clone()
-            .ok_or_else(|| ApiError::BadRequest("Expecting 'framework_id' to be present".into()))?;
+            .ok_or(ApiError::MissingField("framework_id"))?;
         // Mesos: an unknown framework is a bad request (400); a known one that is not
         // subscribed right now (disconnected, or recovered and not yet back) is forbidden (403).
         let fw = self
             .frameworks
             .get(&fid)
-            .ok_or_else(|| ApiError::BadRequest(format!("Framework {fid} cannot be found")))?;
+            .ok_or_else(|| ApiError::UnknownFramework(fid.clone()))?;
         if !fw.connected() {
-            return Err(ApiError::Forbidden(format!(
-                "Framework {fid} is not subscribed"
-            )));
+            return Err(ApiError::NotSubscribed(fid));
         }
-        let sid = stream_id.ok_or_else(|| {
-            ApiError::BadRequest(
-                "All non-subscribe calls should include the 'Mesos-Stream-Id' header".into(),
-            )
-        })?;
+        let sid = stream_id.ok_or(ApiError::MissingStreamId)?;
         if fw.stream_id != sid {
-            return Err(ApiError::BadRequest(format!(
-                "The stream ID '{sid}' included in this request didn't match the stream ID currently associated with framework ID {fid}"
-            )));
+            return Err(ApiError::StreamIdMismatch {
+                got: sid.to_string(),
+                framework: fid,
+            });
         }
         *self.counters.calls.entry(call_name(call.kind)).or_default() += 1;
         match call.kind {
-            CallType::SUBSCRIBE => Err(ApiError::BadRequest(
-                "Unexpected call type for this endpoint".into(),
-            )),
+            CallType::SUBSCRIBE => Err(ApiError::WrongEndpoint),
             // Mesos answers 501 Not Implemented to a call of type UNKNOWN.
-            CallType::UNKNOWN => Err(ApiError::NotImplemented("Received 'UNKNOWN' call".into())),
+            CallType::UNKNOWN => Err(ApiError::UnknownCall),
             CallType::TEARDOWN => {
                 self.remove_framework(&fid, now);
                 Ok(())
             }
             CallType::ACCEPT => {
-                let accept = call.accept.ok_or_else(|| {
-                    ApiError::BadRequest("Expecting 'accept' to be present".into())
-                })?;
+                let accept = call.accept.ok_or(ApiError::MissingField("accept"))?;
                 self.accept(&fid, accept, now);
                 Ok(())
             }
             CallType::DECLINE => {
-                let d = call.decline.ok_or_else(|| {
-                    ApiError::BadRequest("Expecting 'decline' to be present".into())
-                })?;
+                let d = call.decline.ok_or(ApiError::MissingField("decline"))?;
                 let refuse = d
                     .filters
                     .and_then(|f| f.refuse_seconds)
@@ -115,16 +104,12 @@ impl Master {
                 Ok(())
             }
             CallType::KILL => {
-                let k = call
-                    .kill
-                    .ok_or_else(|| ApiError::BadRequest("Expecting 'kill' to be present".into()))?;
+                let k = call.kill.ok_or(ApiError::MissingField("kill"))?;
                 self.kill(&fid, k, now);
                 Ok(())
             }
             CallType::SHUTDOWN => {
-                let s = call.shutdown.ok_or_else(|| {
-                    ApiError::BadRequest("Expecting 'shutdown' to be present".into())
-                })?;
+                let s = call.shutdown.ok_or(ApiError::MissingField("shutdown"))?;
                 if let Some(a) = self.agents.get_mut(&s.agent_id) {
                     a.send(&ToAgent::ShutdownExecutor {
                         framework_id: fid,
@@ -134,14 +119,11 @@ impl Master {
                 Ok(())
             }
             CallType::ACKNOWLEDGE => {
-                let a = call.acknowledge.ok_or_else(|| {
-                    ApiError::BadRequest("Expecting 'acknowledge' to be present".into())
-                })?;
+                let a = call
+                    .acknowledge
+                    .ok_or(ApiError::MissingField("acknowledge"))?;
                 if a.uuid.len() != 16 {
-                    return Err(ApiError::BadRequest(format!(
-                        "Failed to validate scheduler::Call: 'acknowledge.uuid' is not a valid UUID ({} bytes)",
-                        a.uuid.len()
-                    )));
+                    return Err(InvalidCall::AcknowledgeUuid { len: a.uuid.len() }.into());
                 }
                 if let Some(agent) = self.agents.get_mut(&a.agent_id) {
                     agent.send(&ToAgent::Acknowledge {
@@ -158,12 +140,11 @@ impl Master {
                 Ok(())
             }
             CallType::MESSAGE => {
-                let m = call.message.ok_or_else(|| {
-                    ApiError::BadRequest("Expecting 'message' to be present".into())
-                })?;
-                let agent = self.agents.get_mut(&m.agent_id).ok_or_else(|| {
-                    ApiError::NotFound(format!("Agent {} is not registered", m.agent_id))
-                })?;
+                let m = call.message.ok_or(ApiError::MissingField("message"))?;
+                let agent = self
+                    .agents
+                    .get_mut(&m.agent_id)
+                    .ok_or_else(|| ApiError::UnknownAgent(m.agent_id.clone()))?;
                 agent.send(&ToAgent::FrameworkMessage {
                     framework_id: fid,
                     executor_id: m.executor_id,
@@ -172,13 +153,11 @@ impl Master {
                 Ok(())
             }
             CallType::UPDATE_FRAMEWORK => {
-                let u = call.update_framework.ok_or_else(|| {
-                    ApiError::BadRequest("Expecting 'update_framework' to be present".into())
-                })?;
+                let u = call
+                    .update_framework
+                    .ok_or(ApiError::MissingField("update_framework"))?;
                 if u.framework_info.id.as_ref() != Some(&fid) {
-                    return Err(ApiError::BadRequest(
-                        "'update_framework.framework_info.id' must equal 'framework_id'".into(),
-                    ));
+                    return Err(InvalidCall::UpdateFrameworkId.into());
                 }
                 let roles = u.framework_info.effective_roles();
                 for r in &roles {
@@ -200,9 +179,7 @@ impl Master {
             | CallType::ACCEPT_INVERSE_OFFERS
             | CallType::DECLINE_INVERSE_OFFERS => Ok(()),
             CallType::ACKNOWLEDGE_OPERATION_STATUS | CallType::RECONCILE_OPERATIONS => {
-                Err(ApiError::NotImplemented(
-                    "Operation feedback (reservations and volumes) is not supported yet".into(),
-                ))
+                Err(ApiError::OperationFeedbackUnsupported)
             }
         }
     }
@@ -322,6 +299,7 @@ mod tests {
     use super::super::harness::*;
     use super::super::RegistryOp;
     use crate::ApiError;
+    use axum::http::StatusCode;
     use drover_api::agent_protocol::ToAgent;
     use drover_api::scheduler::{self, Call, CallType};
     use drover_api::*;
@@ -334,9 +312,9 @@ mod tests {
             fn(&ApiError) -> bool,
             &'static str,
         );
-        let bad = |e: &ApiError| matches!(e, ApiError::BadRequest(_));
-        let not_impl = |e: &ApiError| matches!(e, ApiError::NotImplemented(_));
-        let not_found = |e: &ApiError| matches!(e, ApiError::NotFound(_));
+        let bad = |e: &ApiError| e.status() == StatusCode::BAD_REQUEST;
+        let not_impl = |e: &ApiError| e.status() == StatusCode::NOT_IMPLEMENTED;
+        let not_found = |e: &ApiError| e.status() == StatusCode::NOT_FOUND;
         let cases: Vec<Case> = vec![
             (
                 "no framework id",
@@ -430,7 +408,7 @@ mod tests {
         for sid in [None, Some("stream-7")] {
             let call = Call::new(CallType::REVIVE, Some(fw.id.clone()));
             let err = h.m.scheduler_call(call, sid, h.now).expect_err("stream id");
-            assert!(matches!(err, ApiError::BadRequest(_)), "{sid:?}: {err:?}");
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{sid:?}: {err:?}");
         }
     }
 

@@ -6,7 +6,7 @@ use super::{
     frame, push_bounded, validate_role, Framework, Master, Outbox, RegistryOp,
     COMPLETED_FRAMEWORKS, COMPLETED_TASKS_PER_FRAMEWORK, HEARTBEAT_SECS,
 };
-use crate::ApiError;
+use crate::{ApiError, InvalidFrameworkInfo};
 use drover_api::agent_protocol::ToAgent;
 use drover_api::scheduler::{self, Call, Event};
 use drover_api::*;
@@ -55,47 +55,30 @@ impl Master {
         let sub = call
             .subscribe
             .as_ref()
-            .ok_or_else(|| ApiError::BadRequest("Expecting 'subscribe' to be present".into()))?;
+            .ok_or(ApiError::MissingField("subscribe"))?;
         let mut info = sub.framework_info.clone();
         if info.name.is_empty() {
-            return Err(ApiError::BadRequest(
-                "'framework_info.name' must be set".into(),
-            ));
+            return Err(InvalidFrameworkInfo::MissingName.into());
         }
         match (&call.framework_id, &info.id) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(ApiError::BadRequest(
-                    "'framework_id' differs from 'subscribe.framework_info.id'".into(),
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ApiError::BadRequest(
-                    "'framework_id' must be set when 'subscribe.framework_info.id' is set".into(),
-                ))
-            }
+            (Some(a), Some(b)) if a != b => return Err(InvalidFrameworkInfo::IdMismatch.into()),
+            (None, Some(_)) => return Err(InvalidFrameworkInfo::IdWithoutFrameworkId.into()),
             _ => {}
         }
         let roles = info.effective_roles();
         if roles.is_empty() {
-            return Err(ApiError::BadRequest(
-                "MULTI_ROLE framework subscribed with no 'roles'".into(),
-            ));
+            return Err(InvalidFrameworkInfo::NoRoles.into());
         }
         for r in &roles {
             validate_role(r)?;
         }
         if info.has_capability("MULTI_ROLE") && info.role.is_some() {
-            return Err(ApiError::BadRequest(
-                "'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'"
-                    .into(),
-            ));
+            return Err(InvalidFrameworkInfo::RoleWithMultiRole.into());
         }
         let id = match &info.id {
             Some(id) => {
                 if self.removed.contains(id) {
-                    return Err(ApiError::Forbidden(format!(
-                        "Framework {id} has been removed"
-                    )));
+                    return Err(ApiError::FrameworkRemoved(id.clone()));
                 }
                 id.clone()
             }
@@ -265,7 +248,7 @@ impl Master {
 mod tests {
     use super::super::harness::*;
     use super::super::RegistryOp;
-    use crate::ApiError;
+    use axum::http::StatusCode;
     use drover_api::agent_protocol::ToAgent;
     use drover_api::scheduler::{Call, CallType, EventType};
     use drover_api::*;
@@ -339,7 +322,10 @@ mod tests {
             let mut call = subscribe_call(mock_framework("web", &[]));
             mutate(&mut call);
             match h.try_subscribe(&call) {
-                Err(ApiError::BadRequest(msg)) => assert!(msg.contains(want), "{name}: {msg}"),
+                Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(want), "{name}: {msg}")
+                }
                 Err(e) => panic!("{name}: bad request expected, got {e:?}"),
                 Ok(_) => panic!("{name}: subscribed"),
             }
@@ -404,7 +390,7 @@ mod tests {
         };
         assert!(matches!(
             h.call(&stale, CallType::REVIVE, |_| {}),
-            Err(ApiError::BadRequest(_))
+            Err(e) if e.status() == StatusCode::BAD_REQUEST
         ));
         h.call(&new, CallType::REVIVE, |_| {})
             .expect("current stream");
@@ -440,7 +426,10 @@ mod tests {
         let mut info = mock_framework("web", &[]);
         info.id = Some(fw.id.clone());
         match h.try_subscribe(&subscribe_call(info)) {
-            Err(ApiError::Forbidden(msg)) => assert!(msg.contains("has been removed"), "{msg}"),
+            Err(e) if e.status() == StatusCode::FORBIDDEN => {
+                let msg = e.to_string();
+                assert!(msg.contains("has been removed"), "{msg}")
+            }
             other => panic!("forbidden expected, got {:?}", other.map(|f| f.id)),
         }
     }
@@ -480,7 +469,7 @@ mod tests {
                 let f = &h.m.frameworks[&fw.id];
                 assert!(!f.active && !f.connected(), "{case}");
                 match h.call(&fw, CallType::REVIVE, |_| {}) {
-                    Err(ApiError::Forbidden(_)) => {}
+                    Err(e) if e.status() == StatusCode::FORBIDDEN => {}
                     other => panic!("{case}: forbidden expected, got {other:?}"),
                 }
             }

@@ -124,13 +124,11 @@ impl Master {
     pub fn set_weight(&mut self, role: &str, weight: f64) -> Result<(), ApiError> {
         validate_role(role)?;
         if !(weight > 0.0 && weight.is_finite()) {
-            return Err(ApiError::BadRequest(format!(
-                "Weight of role '{role}' must be positive"
-            )));
+            return Err(ApiError::NonPositiveWeight {
+                role: role.to_string(),
+            });
         }
-        self.allocator
-            .set_weight(role, weight)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        self.allocator.set_weight(role, weight)?;
         self.weights.insert(role.to_string(), weight);
         self.record(RegistryOp::PutWeights(self.weights.clone()));
         self.allocation_wanted = true;

@@ -314,20 +314,39 @@ pub fn push_bounded<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
 /// A task or executor id names a directory of the agent's sandbox tree (as in Mesos'
 /// `validateID`): not empty, at most 255 bytes, not `.` or `..`, no `/`, backslash or control
 /// characters.
-fn validate_id(kind: &str, id: &str) -> Result<(), String> {
+fn validate_id(kind: &'static str, id: &str) -> Result<(), InvalidId> {
     if id.is_empty() {
-        return Err(format!("{kind} ID must not be empty"));
+        return Err(InvalidId::Empty { kind });
     }
     if id.len() > 255 {
-        return Err(format!("{kind} ID must not be longer than 255 bytes"));
+        return Err(InvalidId::TooLong { kind });
     }
     if id == "." || id == ".." {
-        return Err(format!("{kind} ID '{id}' is disallowed"));
+        return Err(InvalidId::Disallowed {
+            kind,
+            id: id.to_string(),
+        });
     }
     if id.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
-        return Err(format!("{kind} ID '{id}' contains invalid characters"));
+        return Err(InvalidId::InvalidCharacters {
+            kind,
+            id: id.to_string(),
+        });
     }
     Ok(())
+}
+
+/// Why a task or executor id cannot name a sandbox directory; `kind` is "Task" or "Executor".
+#[derive(Debug, thiserror::Error)]
+enum InvalidId {
+    #[error("{kind} ID must not be empty")]
+    Empty { kind: &'static str },
+    #[error("{kind} ID must not be longer than 255 bytes")]
+    TooLong { kind: &'static str },
+    #[error("{kind} ID '{id}' is disallowed")]
+    Disallowed { kind: &'static str, id: String },
+    #[error("{kind} ID '{id}' contains invalid characters")]
+    InvalidCharacters { kind: &'static str, id: String },
 }
 
 fn validate_role(r: &str) -> Result<(), crate::ApiError> {
@@ -339,9 +358,7 @@ fn validate_role(r: &str) -> Result<(), crate::ApiError> {
             .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
         || r.split('/').any(|p| p.is_empty() && r != "*");
     if bad && r != "*" {
-        return Err(crate::ApiError::BadRequest(format!(
-            "Role '{r}' is invalid"
-        )));
+        return Err(crate::ApiError::InvalidRole(r.to_string()));
     }
     Ok(())
 }
