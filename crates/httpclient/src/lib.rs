@@ -7,6 +7,7 @@
 //! / `SSL_CERT_DIR` point it at others, as for OpenSSL-based tools. A machine with no roots at all
 //! (a minimal container without ca-certificates) still gets clients — reqwest would refuse to
 //! build any — whose https requests fail as unverifiable, and a warning says why.
+#![forbid(unsafe_code)]
 
 use std::sync::OnceLock;
 
