@@ -1,0 +1,109 @@
+//! Reserved resources go only to their role; offers below the minimum allocatable are not made.
+
+use super::*;
+
+#[test]
+fn reserved_resources_go_only_to_their_role() {
+    let agent = "cpus:4;mem:4096;cpus(web):2;mem(web):1024";
+    // Only the batch role: it gets the unreserved part, the reservation stays.
+    let mut alloc = by_id();
+    alloc.add_framework("batch", &names(&["batch"]), &[], &[]);
+    alloc.add_agent("x", res(agent), &[]);
+    let o = alloc.allocate(0.0);
+    assert_eq!(pairs(&o), [("x", "batch")]);
+    assert_eq!(o[0].resources, res("cpus:4;mem:4096"));
+    assert_eq!(
+        alloc.agent_available("x"),
+        Some(res("cpus(web):2;mem(web):1024"))
+    );
+    assert!(!alloc.has_work(0.0));
+    // A web framework arrives: it gets the reservation alone.
+    alloc.add_framework("web", &names(&["web"]), &[], &[]);
+    assert!(alloc.has_work(0.0));
+    let o = alloc.allocate(0.0);
+    assert_eq!(pairs(&o), [("x", "web")]);
+    assert_eq!(o[0].resources, res("cpus(web):2;mem(web):1024"));
+    assert_eq!(o[0].resources.usable_by("*").scalar("cpus"), 0.0);
+
+    // Web first (lower share by name order): unreserved and reserved together.
+    let mut alloc = by_id();
+    alloc.add_framework("batch", &names(&["zbatch"]), &[], &[]);
+    alloc.add_framework("web", &names(&["web"]), &[], &[]);
+    alloc.add_agent("x", res(agent), &[]);
+    let o = alloc.allocate(0.0);
+    assert_eq!(pairs(&o), [("x", "web")]);
+    assert_eq!(o[0].resources, res(agent));
+
+    // A reservation of one role is never offered to another.
+    let mut alloc = by_id();
+    alloc.add_framework("batch", &names(&["batch"]), &[], &[]);
+    alloc.add_agent("x", res("cpus(web):2;mem(web):1024"), &[]);
+    assert!(alloc.allocate(0.0).is_empty());
+}
+
+#[test]
+fn minimum_allocatable_resources() {
+    struct Case {
+        agent: &'static str,
+        config: Config,
+        offered: bool,
+    }
+    let default = Config {
+        shuffle_agents: false,
+        ..Config::default()
+    };
+    let cases = [
+        Case {
+            agent: "cpus:0.005;mem:16;disk:100",
+            config: default.clone(),
+            offered: false,
+        },
+        Case {
+            agent: "cpus:0.01",
+            config: default.clone(),
+            offered: true,
+        },
+        Case {
+            agent: "mem:32",
+            config: default.clone(),
+            offered: true,
+        },
+        Case {
+            agent: "disk:1000;ports:[1-100]",
+            config: default.clone(),
+            offered: false,
+        },
+        Case {
+            agent: "cpus:1;mem:100",
+            config: Config {
+                min_cpus: 2.0,
+                min_mem: 200.0,
+                ..default.clone()
+            },
+            offered: false,
+        },
+        Case {
+            agent: "cpus:2;mem:100",
+            config: Config {
+                min_cpus: 2.0,
+                min_mem: 200.0,
+                ..default.clone()
+            },
+            offered: true,
+        },
+    ];
+    for c in cases {
+        let mut alloc = Allocator::new(c.config);
+        alloc.add_framework("a", &names(&["r"]), &[], &[]);
+        alloc.add_agent("x", res(c.agent), &[]);
+        assert_eq!(!alloc.allocate(0.0).is_empty(), c.offered, "{}", c.agent);
+        assert!(!alloc.has_work(0.0), "{}", c.agent);
+    }
+    // What is left after a task is not offered when too small.
+    let mut alloc = by_id();
+    alloc.add_framework("a", &names(&["r"]), &[], &[]);
+    alloc.add_agent("x", res("cpus:1;mem:64"), &[]);
+    let _ = alloc.allocate(0.0);
+    alloc.recover("x", "a", "r", &res("cpus:0.005;mem:16"), 0.0, 0.0);
+    assert!(alloc.allocate(1.0).is_empty());
+}
