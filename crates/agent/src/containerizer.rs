@@ -105,16 +105,16 @@ pub enum LaunchError {
     Killed,
     /// The container's process could not be started.
     #[error("Failed to launch container: {0}")]
-    Spawn(#[from] crate::process::SpawnError),
+    Spawn(#[from] crate::process::error::SpawnError),
     /// The Docker Engine that starts the container is not there.
     #[error("Failed to launch container: {0}")]
-    Engine(#[from] crate::docker::EngineError),
+    Engine(#[from] crate::docker::error::EngineError),
     /// A Docker container for an executor (the docker containerizer runs command tasks only).
     #[error("Failed to launch container: the docker containerizer runs command tasks only")]
     NotACommandTask,
     /// The container info cannot be made into a Docker container (before TASK_STARTING).
     #[error("Invalid docker container: {0}")]
-    InvalidDocker(#[from] crate::docker::SpecError),
+    InvalidDocker(#[from] crate::docker::error::SpecError),
     #[error("Failed to look up image '{image}': {why}")]
     LookUpImage { image: String, why: String },
     #[error("Failed to pull image '{image}': {why}")]

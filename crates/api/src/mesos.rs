@@ -218,6 +218,8 @@ impl Resource {
     }
 }
 
+/// An agent attribute. Its value as text (`value_string`) is printed with the other text forms
+/// of values, in `resources`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Attribute {
     pub name: String,
@@ -231,25 +233,6 @@ pub struct Attribute {
     pub set: Option<ValueSet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<Text>,
-}
-
-impl Attribute {
-    /// The attribute's value as the v0 endpoints print it.
-    pub fn value_string(&self) -> String {
-        if let Some(t) = &self.text {
-            return t.value.clone();
-        }
-        if let Some(s) = &self.scalar {
-            return crate::resources::format_scalar(s.value);
-        }
-        if let Some(r) = &self.ranges {
-            return crate::resources::format_ranges(&r.range);
-        }
-        if let Some(s) = &self.set {
-            return format!("{{{}}}", s.item.join(","));
-        }
-        String::new()
-    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]

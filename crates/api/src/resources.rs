@@ -1,8 +1,10 @@
 //! Resource arithmetic as Mesos does it: scalars in fixed point (three decimal places), ranges
 //! coalesced, sets as sets; resources of the same name, type and reservation role combine.
-//! Also the `--resources` text form (`cpus:4;mem:8192;ports:[31000-32000];cpus(web):1`).
+//! Also the text forms of values: the `--resources` form
+//! (`cpus:4;mem:8192;ports:[31000-32000];cpus(web):1`), scalars and ranges as Mesos prints them,
+//! and an [`Attribute`]'s value as the v0 endpoints print it ([`Attribute::value_string`]).
 
-use crate::mesos::{Range, Ranges, Resource, ValueSet, ValueType};
+use crate::mesos::{Attribute, Range, Ranges, Resource, ValueSet, ValueType};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -34,6 +36,25 @@ pub fn format_ranges(r: &[Range]) -> String {
     }
     s.push(']');
     s
+}
+
+impl Attribute {
+    /// The attribute's value as the v0 endpoints print it.
+    pub fn value_string(&self) -> String {
+        if let Some(t) = &self.text {
+            return t.value.clone();
+        }
+        if let Some(s) = &self.scalar {
+            return format_scalar(s.value);
+        }
+        if let Some(r) = &self.ranges {
+            return format_ranges(&r.range);
+        }
+        if let Some(s) = &self.set {
+            return format!("{{{}}}", s.item.join(","));
+        }
+        String::new()
+    }
 }
 
 /// Sort and merge overlapping or adjacent ranges.

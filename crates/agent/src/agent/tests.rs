@@ -291,10 +291,9 @@ async fn a_command_task_starts_runs_and_its_exit_becomes_its_update() {
 #[tokio::test]
 async fn an_oom_kill_is_a_memory_limitation_and_a_failed_launch_fails_the_task() {
     let h = agent();
-    h.process
-        .fail_next_launch(LaunchError::Spawn(crate::process::SpawnError::NoSuchUser(
-            "nobody-here".into(),
-        )));
+    h.process.fail_next_launch(LaunchError::Spawn(
+        crate::process::error::SpawnError::NoSuchUser("nobody-here".into()),
+    ));
     h.run(framework(&[]), vec![task("a", "true")]);
     until("a failed", || h.updates("a").len() == 2).await;
     assert_eq!(

@@ -1,8 +1,9 @@
 //! The `docker` containerizer: command tasks whose `container.type` is `DOCKER` run as Docker
 //! Engine containers, driven through the Engine's HTTP API on its unix socket (bollard), never
 //! through the `docker` CLI. This module holds the connection, the containers it tracks and the
-//! images it has seen; `spec` builds a container from a task (pure), `run` launches, waits for
-//! and kills containers (the [`Containerizer`](crate::containerizer::Containerizer)
+//! images it has seen; `spec` builds a container from a task (pure), `error` says why a launch
+//! failed (the Engine not answering, a container info that is not valid), `run` launches, waits
+//! for and kills containers (the [`Containerizer`](crate::containerizer::Containerizer)
 //! implementation), `logs` copies their output into the sandbox, `recover` takes them back
 //! after a restart and sweeps up at the end, `stats` reads their usage.
 //!
@@ -22,13 +23,14 @@
 //!   update (the agent words it as Mesos' docker executor does: `Container exited with status N`).
 //! - Kill: SIGTERM, then SIGKILL once the task's kill grace period is over.
 
+pub(crate) mod error;
 mod logs;
 mod recover;
 mod run;
 mod spec;
 mod stats;
 
-pub(crate) use spec::SpecError;
+pub use error::EngineError;
 
 use crate::containerizer::LaunchError;
 use bollard::errors::Error as DockerError;
@@ -67,15 +69,6 @@ impl DockerConfig {
             .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
             .unwrap_or_else(|| "/var/run/docker.sock".into())
     }
-}
-
-/// The Engine did not answer.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum EngineError {
-    #[error("the Docker Engine at unix://{socket} is unreachable: {why}")]
-    Unreachable { socket: String, why: String },
-    #[error("the Docker Engine at unix://{socket} did not answer within 3 s")]
-    Silent { socket: String },
 }
 
 /// Ask the Engine at `socket` who it is (for `drover up`): its version, or why it did not answer.

@@ -1,17 +1,19 @@
 //! The `process` containerizer: a container is a process tree in its own session, started in
 //! its sandbox (`spawn`), inside cgroups that limit its cpu and memory where the host has them
-//! (`cgroups`, v1 pairs pooled in `pool`), signalled and waited for only through its session
-//! leader (`leader`). A kill is SIGTERM to the whole session, then SIGKILL after the grace
-//! period. Custom executors run in process containers too, without limits.
+//! (`cgroups`, v1 pairs pooled in `pool`, emptied and removed by `cgroup_dir`), signalled and
+//! waited for only through its session leader (`leader`). A kill is SIGTERM to the whole
+//! session, then SIGKILL after the grace period; why a start failed is in `error`. Custom
+//! executors run in process containers too, without limits.
 
+mod cgroup_dir;
 mod cgroups;
+pub(crate) mod error;
 mod leader;
 mod pool;
 mod spawn;
 
 pub use cgroups::Cgroups;
 pub use leader::signal_group;
-pub use spawn::SpawnError;
 
 use crate::containerizer::{
     Containerizer, End, Exit, Known, Launch, LaunchError, Launching, Recovered, Started, Stop,

@@ -1,7 +1,7 @@
 //! The pool of cgroup v1 pairs (cpu, memory): pairs named by slot, which container each belongs
 //! to, and which are kept for the next container when theirs ended cleanly.
 
-use super::cgroups::remove_cgroup;
+use super::cgroup_dir::remove_cgroup;
 use crate::containerizer::Limits;
 use crate::dirfd::Dir;
 use std::path::Path;

@@ -14,6 +14,7 @@
 //! switch is needed it is fork with the same steps between fork and exec.
 
 use super::cgroups::Cgroups;
+use super::error::SpawnError;
 use super::leader::Process;
 use crate::containerizer::Limits;
 use crate::dirfd::Dir;
@@ -62,24 +63,6 @@ fn resolve_program(
     } else {
         nix::libc::ENOENT
     }))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
-    #[error("creating sandbox {path}: {source}")]
-    Sandbox {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("user '{0}' does not exist on this agent")]
-    NoSuchUser(String),
-    #[error("failed to execute '{program}': {source}")]
-    Exec {
-        program: String,
-        source: std::io::Error,
-    },
-    #[error("command is empty")]
-    EmptyCommand,
 }
 
 /// What to run, fully resolved.
