@@ -180,7 +180,7 @@ async fn render_json<T: serde::Serialize>(
     s: &Shared,
     render: impl FnOnce() -> T + Send + 'static,
 ) -> Response {
-    render_bytes(s, move || serde_json::to_vec(&render())).await
+    render_bytes(s, move || crate::render::to_json(&render(), 0)).await
 }
 
 /// `render_json` for a view that writes its own bytes.
@@ -333,7 +333,7 @@ async fn json_endpoint(
             let shared = s.clone();
             return render_bytes(&s, move || match path.as_str() {
                 "state" => snap.v0_state_json(now, &shared.flags),
-                "state-summary" => serde_json::to_vec(&snap.v0_state_summary()),
+                "state-summary" => crate::render::to_json(&snap.v0_state_summary(), 0),
                 "frameworks" => snap.v0_frameworks_json(q.get("framework_id").map(|s| s.as_str())),
                 "slaves" => {
                     let mut v = snap.v0_slaves();
@@ -342,7 +342,7 @@ async fn json_endpoint(
                             a.retain(|f| f["id"] == id.as_str());
                         }
                     }
-                    serde_json::to_vec(&v)
+                    crate::render::to_json(&v, 0)
                 }
                 _ => {
                     let limit = q

@@ -2,13 +2,49 @@
 //! of milliseconds of CPU, and a client may ask for it in a loop; these threads run at the
 //! lowest CPU priority (nice 19), so such a client gets the CPU that is idle and never the CPU
 //! that decisions (offers, accepts, status updates on the runtime's threads) and the agents
-//! need. The snapshot a view renders from is taken under the master's lock before; here no lock
-//! of the master is held.
+//! need. They also yield the CPU every [`YIELD_EVERY_BYTES`] written (a thread that wakes up
+//! behind a low-priority one may otherwise wait for the rest of its time slice, a millisecond
+//! or more, several times on a launch's way through master and agent). The snapshot a view
+//! renders from is taken under the master's lock before; here no lock of the master is held.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// How much JSON a render writes between two yields: ~0.1 ms of work.
+pub const YIELD_EVERY_BYTES: usize = 64 << 10;
+
+/// `v` as JSON, yielding the CPU as it is written.
+pub fn to_json(v: &impl serde::Serialize, capacity: usize) -> serde_json::Result<Vec<u8>> {
+    let mut w = Yielding {
+        out: Vec::with_capacity(capacity),
+        since: 0,
+    };
+    serde_json::to_writer(&mut w, v)?;
+    Ok(w.out)
+}
+
+/// A buffer that yields the thread's CPU every [`YIELD_EVERY_BYTES`] written to it.
+struct Yielding {
+    out: Vec<u8>,
+    since: usize,
+}
+
+impl std::io::Write for Yielding {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        self.since += buf.len();
+        if self.since >= YIELD_EVERY_BYTES {
+            self.since = 0;
+            std::thread::yield_now();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 pub struct Renderer {
     jobs: Mutex<Sender<Job>>,
@@ -95,5 +131,13 @@ mod tests {
         for i in 0..4 {
             assert_eq!(r.run(move || i * 2).await, Some(i * 2));
         }
+    }
+
+    #[test]
+    fn yielding_json_is_the_json() {
+        let v: Vec<String> = (0..20_000).map(|i| format!("item {i}")).collect();
+        let bytes = to_json(&v, 0).expect("writes");
+        assert!(bytes.len() > 2 * YIELD_EVERY_BYTES);
+        assert_eq!(bytes, serde_json::to_vec(&v).expect("writes"));
     }
 }

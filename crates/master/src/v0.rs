@@ -245,9 +245,7 @@ static LAST_STATE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// `v` written to a buffer of about `hint` bytes.
 fn to_bytes(v: &impl Serialize, hint: usize) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(hint + hint / 8);
-    serde_json::to_writer(&mut out, v)?;
-    Ok(out)
+    crate::render::to_json(v, hint + hint / 8)
 }
 
 impl Snapshot {
@@ -349,10 +347,13 @@ impl Snapshot {
             .map(|(_, t)| t)
             .collect();
         let base = Map::new();
-        serde_json::to_vec(&Merged {
-            base: &base,
-            extra: vec![("tasks", Part::Page(page))],
-        })
+        to_bytes(
+            &Merged {
+                base: &base,
+                extra: vec![("tasks", Part::Page(page))],
+            },
+            0,
+        )
     }
 }
 

@@ -337,17 +337,26 @@ impl Snapshot {
     }
 
     pub fn get_tasks(&self) -> operator::GetTasks {
+        // Built on a render thread: yield the CPU now and then (see render.rs).
+        let mut n = 0usize;
+        let mut wire = |t: &crate::core::TaskRef| {
+            n += 1;
+            if n.is_multiple_of(64) {
+                std::thread::yield_now();
+            }
+            t.to_task()
+        };
         let mut g = operator::GetTasks::default();
         for f in self
             .frameworks
             .iter()
             .chain(self.completed_frameworks.iter())
         {
-            g.tasks.extend(f.tasks.iter().map(|t| t.to_task()));
+            g.tasks.extend(f.tasks.iter().map(&mut wire));
             g.unreachable_tasks
-                .extend(f.unreachable_tasks.iter().map(|t| t.to_task()));
+                .extend(f.unreachable_tasks.iter().map(&mut wire));
             g.completed_tasks
-                .extend(f.completed_tasks.iter().map(|t| t.to_task()));
+                .extend(f.completed_tasks.iter().map(&mut wire));
         }
         g
     }
