@@ -680,7 +680,10 @@ async fn run() -> Result<()> {
             cfg.cgroups_enable_cfs = containers.cgroups_enable_cfs;
             let h = drover_agent::start(cfg, listener)?;
             tracing::info!("agent listening on {ip}:{port}; containerizers: {containerizers_line}");
-            say(&format!("agent: http://{}:{port}", h.agent.cfg.advertise_ip));
+            say(&format!(
+                "agent: http://{}:{port}",
+                h.agent.cfg.advertise_ip
+            ));
             say(&format!("containerizers: {containerizers_line}"));
             match wait_signal().await {
                 // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.

@@ -67,8 +67,10 @@ fn app_with_deployment_in_flight(marathon: &str) {
     let (code, body) = call(
         "POST",
         &format!("http://{marathon}/v2/apps"),
-        Some(&json!({"id": "/demo/sleepers", "cmd": "sleep 1000", "instances": 10,
-                     "cpus": 0.01, "mem": 16})),
+        Some(
+            &json!({"id": "/demo/sleepers", "cmd": "sleep 1000", "instances": 10,
+                     "cpus": 0.01, "mem": 16}),
+        ),
     );
     assert_eq!(code, 201, "{body}");
     wait_for(Duration::from_secs(60), || {
@@ -322,8 +324,10 @@ async fn kill_after_the_grace_period_spares_a_process_that_took_the_pid() {
         .expect("ns_last_pid is writable as root");
     // Past the grace period, when the agent's SIGKILL timer fires (nothing to wait for: the
     // test checks that something does not happen).
-    tokio::time::sleep((killed_at + Duration::from_secs(5)).saturating_duration_since(Instant::now()))
-        .await;
+    tokio::time::sleep(
+        (killed_at + Duration::from_secs(5)).saturating_duration_since(Instant::now()),
+    )
+    .await;
     let alive = victim.try_wait().expect("try_wait").is_none();
     let _ = victim.kill();
     let _ = victim.wait();
