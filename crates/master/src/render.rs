@@ -4,11 +4,16 @@
 //! that decisions (offers, accepts, status updates on the runtime's threads) and the agents
 //! need. They also yield the CPU every [`YIELD_EVERY_BYTES`] written (a thread that wakes up
 //! behind a low-priority one may otherwise wait for the rest of its time slice, a millisecond
-//! or more, several times on a launch's way through master and agent). The snapshot a view
+//! or more, several times on a launch's way through master and agent). And together they
+//! render at most [`SHARE`] of the time: after a render, the next one starts when the time it
+//! took is that share of the time since it started, so however many clients ask, full views
+//! take at most a quarter of one CPU (and of the bytes the master writes and its clients read),
+//! and a client asking in a loop gets a fresh view every few render times. The snapshot a view
 //! renders from is taken under the master's lock before; here no lock of the master is held.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -53,16 +58,25 @@ pub struct Renderer {
 /// The nice value of the render threads.
 const NICE: i32 = 19;
 
+/// The share of the time the render threads may spend rendering.
+pub const SHARE: f64 = 0.25;
+
+/// When the next render may start after one that started at `start` and took `took`.
+fn next_start(start: Instant, took: Duration) -> Instant {
+    start + took.div_f64(SHARE)
+}
+
 impl Renderer {
     /// `threads` render threads (renders beyond that many at once wait their turn).
     pub fn new(threads: usize) -> Renderer {
         let (tx, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let gate = Arc::new(Mutex::new(Instant::now()));
         for i in 0..threads.max(1) {
-            let rx = rx.clone();
+            let (rx, gate) = (rx.clone(), gate.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("master-render-{i}"))
-                .spawn(move || work(&rx));
+                .spawn(move || work(&rx, &gate));
             if let Err(e) = spawned {
                 tracing::error!("starting render thread {i}: {e}");
             }
@@ -93,7 +107,8 @@ impl Renderer {
     }
 }
 
-fn work(rx: &Mutex<Receiver<Job>>) {
+/// `gate`: when the next render may start (shared by the render threads).
+fn work(rx: &Mutex<Receiver<Job>>, gate: &Mutex<Instant>) {
     // On Linux a nice value is a thread's own: this lowers this thread only.
     if let Err(e) = rustix::process::setpriority_process(None, NICE) {
         tracing::warn!("render thread keeps its CPU priority (setpriority: {e})");
@@ -103,8 +118,17 @@ fn work(rx: &Mutex<Receiver<Job>>) {
             Ok(job) => job,
             Err(_) => return, // the master is gone
         };
+        let not_before = *gate.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if not_before > now {
+            std::thread::sleep(not_before - now);
+        }
+        let start = Instant::now();
         // A render that panics answers nothing (its caller gets None); the thread goes on.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let next = next_start(start, start.elapsed());
+        let mut g = gate.lock().unwrap_or_else(|e| e.into_inner());
+        *g = (*g).max(next);
     }
 }
 
@@ -130,6 +154,16 @@ mod tests {
         assert!(panicked.is_none());
         for i in 0..4 {
             assert_eq!(r.run(move || i * 2).await, Some(i * 2));
+        }
+    }
+
+    #[test]
+    fn renders_take_their_share_of_the_time() {
+        let t0 = Instant::now();
+        // (render time, the next may start after)
+        for (took_ms, after_ms) in [(0, 0), (10, 40), (25, 100), (200, 800)] {
+            let next = next_start(t0, Duration::from_millis(took_ms));
+            assert_eq!(next - t0, Duration::from_millis(after_ms), "{took_ms} ms");
         }
     }
 
