@@ -10,6 +10,7 @@
 #       a client fetching /master/state back to back (p99 ACCEPT -> TASK_RUNNING of each).
 #       DROVER=<path> runs another drover binary (e.g. one built before a change) with the same
 #       loadgen; run it for each binary in turn (A, B, A, B) to compare. NO_BUILD=1 skips the build.
+#       AGENT_FLAGS is added to the agents' command line (e.g. '--cgroups-enable-cfs false').
 #
 # Release build first (CARGO_TARGET_DIR is honoured). Logs and work dirs go under $OUT
 # (default /tmp/drover-bench-e2e/<timestamp>); everything it starts is stopped at the end.
@@ -68,7 +69,7 @@ start_split() {
   WATCH=$MASTER
   for i in 0 1 2 3; do
     DROVER_LOG=warn "$DROVER" agent --master "$M" --work-dir "$w/agent-$i" --ip 127.0.0.1 --port 0 \
-      --resources "$RES" >"$w/agent-$i.log" 2>&1 &
+      --resources "$RES" ${AGENT_FLAGS:-} >"$w/agent-$i.log" 2>&1 &
     PIDS+=("$!"); WATCH="$WATCH,$!"
   done
   sleep 2
