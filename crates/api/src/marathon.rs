@@ -5,14 +5,84 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-fn is_false(b: &bool) -> bool {
-    !*b
+fn none_or_empty<T>(v: &Option<Vec<T>>) -> bool {
+    v.as_ref().map(|v| v.is_empty()).unwrap_or(true)
+}
+
+/// Marathon's integer fields (RAML `integer`): written as integers, read from an integer or
+/// from a number with no fraction (`300.0`, as older clients and Drover's own earlier
+/// records wrote them); a fraction is refused, naming the value.
+pub mod int {
+    use serde::de::{Deserializer, Error, Unexpected, Visitor};
+    use std::fmt;
+
+    struct Int;
+
+    impl Visitor<'_> for Int {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(Int)
+    }
+
+    /// An integer of any width that fits.
+    pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i64>,
+    {
+        let v = read(d)?;
+        T::try_from(v)
+            .map_err(|_| D::Error::invalid_value(Unexpected::Signed(v), &"an integer in range"))
+    }
+
+    /// An optional integer (`null` is none).
+    pub mod option {
+        use serde::de::{Deserialize, Deserializer};
+
+        pub fn deserialize<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+        where
+            D: Deserializer<'de>,
+            T: TryFrom<i64>,
+        {
+            #[derive(serde::Deserialize)]
+            struct Wrap(#[serde(deserialize_with = "super::deserialize")] i64);
+            let v: Option<Wrap> = Option::deserialize(d)?;
+            match v {
+                None => Ok(None),
+                Some(Wrap(v)) => T::try_from(v).map(Some).map_err(|_| {
+                    serde::de::Error::invalid_value(
+                        serde::de::Unexpected::Signed(v),
+                        &"an integer in range",
+                    )
+                }),
+            }
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PortDefinition {
-    #[serde(default)]
+    /// The service port (0 in a request: Marathon assigns one).
+    #[serde(default, deserialize_with = "int::deserialize")]
     pub port: u32,
     #[serde(default = "default_protocol")]
     pub protocol: String,
@@ -26,15 +96,27 @@ fn default_protocol() -> String {
     "tcp".into()
 }
 
+impl PortDefinition {
+    /// Port 0 (any), tcp, no name, no labels.
+    pub fn default_tcp() -> Self {
+        PortDefinition {
+            port: 0,
+            protocol: default_protocol(),
+            name: None,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchUri {
     pub uri: String,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub executable: bool,
     #[serde(default = "default_true")]
     pub extract: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub cache: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest_path: Option<String>,
@@ -66,6 +148,8 @@ fn one() -> f64 {
     1.0
 }
 
+/// A Marathon health check (`AppHealthCheck`): every integer field is an integer, every field
+/// Marathon always renders is always written.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheck {
@@ -73,43 +157,67 @@ pub struct HealthCheck {
     pub protocol: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "int::option::deserialize"
+    )]
     pub port_index: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "int::option::deserialize"
+    )]
     pub port: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Value>,
-    #[serde(default = "default_grace")]
-    pub grace_period_seconds: f64,
-    #[serde(default = "default_interval")]
-    pub interval_seconds: f64,
-    #[serde(default = "default_timeout")]
-    pub timeout_seconds: f64,
-    #[serde(default = "default_failures")]
+    #[serde(default = "default_grace", deserialize_with = "int::deserialize")]
+    pub grace_period_seconds: u32,
+    #[serde(default = "default_interval", deserialize_with = "int::deserialize")]
+    pub interval_seconds: u32,
+    #[serde(default = "default_timeout", deserialize_with = "int::deserialize")]
+    pub timeout_seconds: u32,
+    #[serde(default = "default_failures", deserialize_with = "int::deserialize")]
     pub max_consecutive_failures: u32,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub ignore_http1xx: bool,
+    /// HTTP and HTTPS checks only (written there, `false` by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_seconds: Option<f64>,
+    pub ignore_http1xx: Option<bool>,
+    /// The delay before the first check of a check the agent runs (`MESOS_*`, `COMMAND`).
+    #[serde(default = "default_delay", deserialize_with = "int::deserialize")]
+    pub delay_seconds: u32,
+    #[serde(default = "default_ip_protocol")]
+    pub ip_protocol: String,
 }
 
 fn default_hc_protocol() -> String {
     "HTTP".into()
 }
-fn default_grace() -> f64 {
-    300.0
+fn default_grace() -> u32 {
+    300
 }
-fn default_interval() -> f64 {
-    60.0
+fn default_interval() -> u32 {
+    60
 }
-fn default_timeout() -> f64 {
-    20.0
+fn default_timeout() -> u32 {
+    20
+}
+fn default_delay() -> u32 {
+    15
+}
+fn default_ip_protocol() -> String {
+    "IPv4".into()
 }
 fn default_failures() -> u32 {
     3
 }
 
-/// An app definition. Unknown fields are kept in `extra` so nothing a client sent is lost.
+/// An app definition, read as clients send it and written as Marathon renders it (Marathon
+/// 1.5+: integer fields as integers; defaults always written; `args`, `env`, `constraints`,
+/// `fetch`, `healthChecks`, `readinessChecks`, `dependencies` left out when empty; the legacy
+/// `uris` and `storeUrls` read, never written). `ports` is written as the app's service ports.
+/// Unknown fields are kept in `extra` so nothing a client sent is lost. The normalisation
+/// Marathon applies on the way in (defaults for ports, networks, strategies) is
+/// `drover_marathon::validate`'s.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
@@ -117,13 +225,13 @@ pub struct App {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub args: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, Value>,
-    #[serde(default = "default_instances")]
+    #[serde(default = "default_instances", deserialize_with = "int::deserialize")]
     pub instances: i64,
     #[serde(default = "default_cpus")]
     pub cpus: f64,
@@ -131,51 +239,63 @@ pub struct App {
     pub mem: f64,
     #[serde(default)]
     pub disk: f64,
-    #[serde(default)]
-    pub gpus: f64,
+    #[serde(default, deserialize_with = "int::deserialize")]
+    pub gpus: u32,
     #[serde(default = "default_executor")]
     pub executor: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<Vec<Value>>,
-    #[serde(default)]
+    /// Legacy: read, turned into `fetch` by validation, never written.
+    #[serde(default, skip_serializing)]
     pub uris: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fetch: Vec<FetchUri>,
-    #[serde(default)]
+    /// Legacy: read and dropped (Marathon 1.5+ neither keeps nor writes it).
+    #[serde(default, skip_serializing)]
     pub store_urls: Vec<String>,
-    #[serde(default)]
-    pub backoff_seconds: f64,
+    #[serde(default = "default_backoff", deserialize_with = "int::deserialize")]
+    pub backoff_seconds: u32,
     #[serde(default = "default_backoff_factor")]
     pub backoff_factor: f64,
-    #[serde(default = "default_max_launch_delay")]
-    pub max_launch_delay_seconds: f64,
+    #[serde(
+        default = "default_max_launch_delay",
+        deserialize_with = "int::deserialize"
+    )]
+    pub max_launch_delay_seconds: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_checks: Vec<HealthCheck>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readiness_checks: Vec<Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
     #[serde(default)]
     pub upgrade_strategy: UpgradeStrategy,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "none_or_empty")]
     pub accepted_resource_roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
+    /// Host networking: the ports, each with its service port (written even when empty);
+    /// none for container networks (their ports are the container's port mappings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_definitions: Option<Vec<PortDefinition>>,
-    /// Legacy: a list of port numbers (0 = any).
+    /// Legacy on the way in (a list of service ports, 0 = any: validation turns it into
+    /// `portDefinitions`); on the way out, the app's service ports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<Vec<u32>>,
     #[serde(default)]
     pub require_ports: bool,
     #[serde(default = "default_kill_selection")]
     pub kill_selection: String,
-    #[serde(default = "default_kill_grace")]
-    pub task_kill_grace_period_seconds: Option<f64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "int::option::deserialize"
+    )]
+    pub task_kill_grace_period_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,17 +318,17 @@ fn default_mem() -> f64 {
 fn default_executor() -> String {
     String::new()
 }
+fn default_backoff() -> u32 {
+    1
+}
 fn default_backoff_factor() -> f64 {
     1.15
 }
-fn default_max_launch_delay() -> f64 {
-    300.0
+fn default_max_launch_delay() -> u32 {
+    300
 }
 fn default_kill_selection() -> String {
     "YOUNGEST_FIRST".into()
-}
-fn default_kill_grace() -> Option<f64> {
-    None
 }
 
 impl App {
@@ -308,6 +428,53 @@ impl App {
             name: None,
             labels: BTreeMap::new(),
         }]
+    }
+
+    /// Whether the app's ports are its container's port mappings (a Docker container on a
+    /// bridge or user network) rather than its port definitions.
+    pub fn uses_port_mappings(&self) -> bool {
+        self.is_docker() && self.docker_network() != "HOST"
+    }
+
+    /// The app's service ports, in order (0 where none is assigned yet): the port
+    /// definitions' ports, or the port mappings' `servicePort`s.
+    pub fn service_ports(&self) -> Vec<u32> {
+        if self.uses_port_mappings() {
+            return self
+                .port_mappings()
+                .iter()
+                .map(|m| m.get("servicePort").and_then(|p| p.as_u64()).unwrap_or(0) as u32)
+                .collect();
+        }
+        self.port_defs().iter().map(|d| d.port).collect()
+    }
+
+    /// Write service ports back where [`App::service_ports`] reads them, and into `ports`.
+    pub fn set_service_ports(&mut self, ports: &[u32]) {
+        if self.uses_port_mappings() {
+            if let Some(c) = self.container.as_mut() {
+                let at_top = c.get("portMappings").is_some();
+                let mappings = if at_top {
+                    c.get_mut("portMappings")
+                } else {
+                    c.get_mut("docker").and_then(|d| d.get_mut("portMappings"))
+                };
+                if let Some(serde_json::Value::Array(ms)) = mappings {
+                    for (m, p) in ms.iter_mut().zip(ports) {
+                        if let Some(o) = m.as_object_mut() {
+                            o.insert("servicePort".into(), (*p).into());
+                        }
+                    }
+                }
+            }
+        } else {
+            let mut defs = self.port_defs();
+            for (d, p) in defs.iter_mut().zip(ports) {
+                d.port = *p;
+            }
+            self.port_definitions = Some(defs);
+        }
+        self.ports = Some(ports.to_vec());
     }
 }
 

@@ -151,6 +151,12 @@ enum Cmd {
         /// Mesos role Marathon's tasks run under.
         #[arg(long, default_value = "*")]
         role: String,
+        /// The lowest service port Marathon assigns to an app's port 0.
+        #[arg(long, default_value_t = 10000)]
+        local_port_min: u32,
+        /// The highest service port Marathon assigns.
+        #[arg(long, default_value_t = 20000)]
+        local_port_max: u32,
     },
     /// Run a master.
     Master {
@@ -338,6 +344,7 @@ fn marathon_config(
         user: std::env::var("USER").unwrap_or_default(),
         failover_timeout_secs: 7.0 * 24.0 * 3600.0,
         max_body_bytes: 8 << 20,
+        service_ports: (10000, 20000),
     }
 }
 
@@ -631,14 +638,18 @@ async fn run() -> Result<()> {
             port,
             advertise_ip,
             role,
+            local_port_min,
+            local_port_max,
         } => {
+            if local_port_min > local_port_max || local_port_max > 65535 {
+                anyhow::bail!("--local-port-min ({local_port_min}) must be at most --local-port-max ({local_port_max}), which must be at most 65535");
+            }
             let listener = bind(&ip, port).await?;
             let port = listener.local_addr()?.port();
             let adv = advertise(&ip, advertise_ip);
-            let m = drover_marathon::start(
-                marathon_config(master, format!("{adv}:{port}"), work_dir, role),
-                listener,
-            )?;
+            let mut cfg = marathon_config(master, format!("{adv}:{port}"), work_dir, role);
+            cfg.service_ports = (local_port_min, local_port_max);
+            let m = drover_marathon::start(cfg, listener)?;
             say(&format!("marathon: http://{adv}:{port}"));
             wait_signal().await;
             // Its tasks keep running: this Marathon (or the next) finds them again.

@@ -39,16 +39,18 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                     continue;
                 }
                 let started = i.started_at.unwrap_or(now);
-                let first_check_at = started + hc.delay_seconds.unwrap_or(0.0);
-                if now < first_check_at {
-                    continue;
-                }
+                // Marathon's own checks start with the task (the grace period covers its
+                // start); `delaySeconds` is for the checks the agent runs.
                 let prev = last.get(&i.task_id).copied();
-                if prev.map(|p| now - p < hc.interval_seconds).unwrap_or(false) {
+                if prev
+                    .map(|p| now - p < f64::from(hc.interval_seconds))
+                    .unwrap_or(false)
+                {
                     continue;
                 }
                 // During the grace period failures do not count; wait for the first success.
-                let in_grace = now - started < hc.grace_period_seconds && i.last_success.is_none();
+                let in_grace =
+                    now - started < f64::from(hc.grace_period_seconds) && i.last_success.is_none();
                 let port = match (hc.port, hc.port_index) {
                     (Some(p), _) => p,
                     (None, Some(ix)) => i.ports.get(ix as usize).copied().unwrap_or(0),
@@ -69,7 +71,7 @@ pub async fn run(s: Arc<Shared>, http: reqwest::Client) {
                         task_id: i.task_id.clone(),
                         url,
                         addr,
-                        timeout: hc.timeout_seconds,
+                        timeout: f64::from(hc.timeout_seconds),
                         max_failures: if in_grace {
                             u32::MAX
                         } else {

@@ -3,6 +3,7 @@
 //! like any other framework (no back door), durable in the storage trait.
 #![forbid(unsafe_code)]
 
+mod callbacks;
 pub mod constraints;
 mod core;
 mod driver;
@@ -29,6 +30,8 @@ pub struct MarathonConfig {
     pub user: String,
     pub failover_timeout_secs: f64,
     pub max_body_bytes: usize,
+    /// The range service ports are assigned from (`--local-port-min`, `--local-port-max`).
+    pub service_ports: (u32, u32),
 }
 
 /// What went wrong, by what it is; `http` maps each to Marathon's status and body in one place.
@@ -65,6 +68,9 @@ pub enum MarathonError {
         path: String,
         source: std::io::Error,
     },
+    /// Every service port of the range is taken (Marathon answers 500).
+    #[error("All ports in the range [{min}-{max}) are already in use")]
+    ServicePortsExhausted { min: u32, max: u32 },
     #[error("building the HTTP client: {0}")]
     HttpClient(String),
 }
@@ -135,7 +141,8 @@ pub fn start(
         }
         None => Arc::new(drover_store::MemoryStore::default()),
     };
-    let marathon = Marathon::new(store, cfg.role.clone())?;
+    let mut marathon = Marathon::new(store, cfg.role.clone())?;
+    marathon.service_port_range = cfg.service_ports;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         cfg,
@@ -149,6 +156,7 @@ pub fn start(
         .map_err(|e| MarathonError::HttpClient(e.to_string()))?;
     let app = http::router(shared.clone());
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("marathon HTTP server stopped: {e}");
         }
@@ -156,7 +164,8 @@ pub fn start(
     let mut deciding = vec![
         tokio::spawn(framework::run_poster(shared.clone(), rx, http.clone())).abort_handle(),
         tokio::spawn(framework::run_link(shared.clone(), http.clone())).abort_handle(),
-        tokio::spawn(health::run(shared.clone(), http)).abort_handle(),
+        tokio::spawn(health::run(shared.clone(), http.clone())).abort_handle(),
+        tokio::spawn(callbacks::run(shared.clone(), http)).abort_handle(),
     ];
     let flusher = shared.clone();
     let writing = Arc::new(tokio::sync::Mutex::new(()));

@@ -1,7 +1,8 @@
 //! App ids and app validation with Marathon's semantics: every problem is reported with its JSON
 //! path, all at once, so the 422 body tells the user everything that is wrong.
 
-use drover_api::marathon::{App, ValidationDetail};
+use drover_api::marathon::{App, FetchUri, PortDefinition, ValidationDetail};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Make an id absolute (`web` → `/web`, relative to `base`), resolving `.` and `..`.
@@ -105,26 +106,19 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
         ("/cpus", app.cpus, 0.0),
         ("/mem", app.mem, 0.0),
         ("/disk", app.disk, 0.0),
-        ("/gpus", app.gpus, 0.0),
     ] {
         if !v.is_finite() || v < min {
             e.add(field, format!("got {v}, expected {min} or more"));
         }
     }
-    if app.cpus == 0.0 && app.mem == 0.0 && app.disk == 0.0 && app.gpus == 0.0 {
+    if app.cpus == 0.0 && app.mem == 0.0 && app.disk == 0.0 && app.gpus == 0 {
         e.add(
             "/",
             "an app must use some resources (cpus, mem, disk or gpus)",
         );
     }
-    if app.backoff_seconds < 0.0 {
-        e.add("/backoffSeconds", "must be 0 or more");
-    }
     if app.backoff_factor < 1.0 {
         e.add("/backoffFactor", "must be 1.0 or more");
-    }
-    if app.max_launch_delay_seconds < 0.0 {
-        e.add("/maxLaunchDelaySeconds", "must be 0 or more");
     }
     let us = &app.upgrade_strategy;
     if !(0.0..=1.0).contains(&us.minimum_health_capacity) {
@@ -208,12 +202,6 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             );
         }
     }
-    if app.require_ports && defs.iter().any(|p| p.port == 0) {
-        e.add(
-            "/requirePorts",
-            "requirePorts needs every port to be set (non-zero)",
-        );
-    }
     for (i, hc) in app.health_checks.iter().enumerate() {
         let path = format!("/healthChecks({i})");
         let protos = [
@@ -245,12 +233,8 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
                 );
             }
         }
-        if hc.interval_seconds <= 0.0 || hc.timeout_seconds <= 0.0 || hc.grace_period_seconds < 0.0
-        {
-            e.add(
-                &path,
-                "intervalSeconds and timeoutSeconds must be positive, gracePeriodSeconds 0 or more",
-            );
+        if hc.interval_seconds == 0 || hc.timeout_seconds == 0 {
+            e.add(&path, "intervalSeconds and timeoutSeconds must be positive");
         }
     }
     if let Some(c) = &app.container {
@@ -288,6 +272,7 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
         .map(|d| canonical_id(d, parent_of(&app.id)))
         .collect();
     if e.0.is_empty() {
+        normalize(&mut app);
         Ok(app)
     } else {
         Err(e
@@ -296,6 +281,127 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             .map(|(path, errors)| ValidationDetail { path, errors })
             .collect())
     }
+}
+
+/// Marathon's normalisation of a valid app (`AppNormalization`): legacy `ports` become port
+/// definitions and `uris` fetch artifacts; host networking gets its default port (`default`,
+/// port 0: a service port is assigned when the app is deployed); container networks have
+/// port mappings instead; `networks`, `unreachableStrategy`, health-check and container
+/// defaults are filled in, so what is stored and shown is what Marathon would show. Running
+/// it again changes nothing.
+fn normalize(app: &mut App) {
+    // The legacy `container.docker.network` says what `networks` says in Marathon 1.5+.
+    let unset = app
+        .networks
+        .as_ref()
+        .map(|n| n.as_array().map(|a| a.is_empty()).unwrap_or(false))
+        .unwrap_or(true);
+    if unset {
+        let legacy = app
+            .container
+            .as_ref()
+            .and_then(|c| c.get("docker"))
+            .and_then(|d| d.get("network"))
+            .and_then(|n| n.as_str())
+            .map(|n| n.to_ascii_uppercase());
+        app.networks = Some(match legacy.as_deref() {
+            Some("BRIDGE") => json!([{"mode": "container/bridge"}]),
+            Some("USER") => json!([{"mode": "container"}]),
+            _ => json!([{"mode": "host"}]),
+        });
+    }
+    if app.port_definitions.is_none() {
+        if let Some(ports) = app.ports.take() {
+            app.port_definitions = Some(
+                ports
+                    .into_iter()
+                    .map(|port| PortDefinition {
+                        port,
+                        ..PortDefinition::default_tcp()
+                    })
+                    .collect(),
+            );
+        }
+    }
+    if app.uses_port_mappings() {
+        app.port_definitions = None;
+        app.require_ports = false;
+    } else if app.port_definitions.is_none() {
+        app.port_definitions = Some(vec![PortDefinition {
+            name: Some("default".into()),
+            ..PortDefinition::default_tcp()
+        }]);
+    }
+    app.ports = None;
+    for uri in std::mem::take(&mut app.uris) {
+        let extract = [
+            ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip",
+        ]
+        .iter()
+        .any(|x| uri.ends_with(x));
+        app.fetch.push(FetchUri {
+            uri,
+            extract,
+            ..Default::default()
+        });
+    }
+    app.store_urls.clear();
+    if app.unreachable_strategy.is_none() {
+        app.unreachable_strategy =
+            Some(json!({"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}));
+    }
+    let has_ports = !app.host_ports().is_empty();
+    for hc in &mut app.health_checks {
+        let http = matches!(hc.protocol.as_str(), "HTTP" | "HTTPS");
+        hc.ignore_http1xx = if http {
+            Some(hc.ignore_http1xx.unwrap_or(false))
+        } else {
+            None
+        };
+        if hc.protocol != "COMMAND" && hc.port.is_none() && hc.port_index.is_none() && has_ports {
+            hc.port_index = Some(0);
+        }
+    }
+    if let Some(Value::Object(c)) = app.container.as_mut() {
+        let docker = c.get("docker").is_some();
+        c.entry("type")
+            .or_insert_with(|| json!(if docker { "DOCKER" } else { "MESOS" }));
+        c.entry("volumes").or_insert_with(|| json!([]));
+        if let Some(Value::Object(d)) = c.get_mut("docker") {
+            d.entry("forcePullImage").or_insert(json!(false));
+            d.entry("privileged").or_insert(json!(false));
+            d.entry("parameters").or_insert_with(|| json!([]));
+        }
+    }
+}
+
+/// A serde path (`healthChecks[0].intervalSeconds`) as Marathon writes it.
+pub fn marathon_path(p: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in p.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("({index})")),
+            Segment::Map { key } => out.push_str(&format!("/{key}")),
+            Segment::Enum { variant } => out.push_str(&format!("/{variant}")),
+            Segment::Unknown => {}
+        }
+    }
+    if out.is_empty() {
+        "/".into()
+    } else {
+        out
+    }
+}
+
+/// An app from JSON; a value of the wrong type is a 422 naming its field.
+pub fn app_from_value(v: Value) -> Result<App, Vec<ValidationDetail>> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        vec![ValidationDetail {
+            path: marathon_path(e.path()),
+            errors: vec![format!("Invalid JSON: {}", e.inner())],
+        }]
+    })
 }
 
 pub fn parent_of(id: &str) -> &str {

@@ -18,6 +18,7 @@ async fn start() -> (String, drover_marathon::MarathonHandle) {
         user: "root".into(),
         failover_timeout_secs: 60.0,
         max_body_bytes: 1 << 20,
+        service_ports: (10000, 20000),
     };
     let handle = drover_marathon::start(cfg, listener).unwrap();
     (format!("http://{addr}"), handle)

@@ -58,8 +58,8 @@ fn rows(a: &AppStatus) -> Vec<(&'static str, String)> {
         num(d.mem),
         num(d.disk)
     );
-    if d.gpus > 0.0 {
-        res.push_str(&format!(", gpus {}", num(d.gpus)));
+    if d.gpus > 0 {
+        res.push_str(&format!(", gpus {}", d.gpus));
     }
     rows.push(("resources", res));
     let ports: Vec<String> = d
@@ -109,8 +109,8 @@ fn rows(a: &AppStatus) -> Vec<(&'static str, String)> {
             format!(
                 "{} every {} s, timeout {} s, {} failures allowed",
                 what.trim(),
-                num(hc.interval_seconds),
-                num(hc.timeout_seconds),
+                hc.interval_seconds.to_string(),
+                hc.timeout_seconds.to_string(),
                 hc.max_consecutive_failures
             ),
         ));

@@ -461,7 +461,7 @@ impl Marathon {
         if let Some((uri, app)) = r.announce {
             self.emit(
                 "api_post_event",
-                json!({"clientIp": "", "uri": uri, "appDefinition": app}),
+                json!({"clientIp": "", "uri": uri, "appDefinition": super::json::definition(&app)}),
                 now,
             );
         }
@@ -547,14 +547,13 @@ fn merge(
         if p.contains_key("args") && !p.contains_key("cmd") {
             b.remove("cmd");
         }
+        // Legacy `ports` in a patch replace the port definitions.
+        if p.contains_key("ports") && !p.contains_key("portDefinitions") {
+            b.remove("portDefinitions");
+        }
         b.insert("id".into(), json!(id));
         b.remove("version");
     }
-    let app: App = serde_json::from_value(base).map_err(|e| {
-        MarathonError::Invalid(vec![ValidationDetail {
-            path: "/".into(),
-            errors: vec![e.to_string()],
-        }])
-    })?;
+    let app = crate::validate::app_from_value(base).map_err(MarathonError::Invalid)?;
     validate_app(app, "/").map_err(MarathonError::Invalid)
 }

@@ -21,6 +21,8 @@ pub struct DeployPlan {
     pub removed: Vec<String>,
     /// Deployments in progress that this one cancels (it was forced over them).
     pub superseded: Vec<String>,
+    /// How each app that was there before changes.
+    pub changes: Vec<(String, super::Change)>,
 }
 
 impl Marathon {
@@ -35,10 +37,12 @@ impl Marathon {
 
     /// The deployment that putting `apps` (create or update) and removing `removed` would
     /// start at `now`; 409 (`DeploymentInProgress`) when it touches an app a deployment in
-    /// progress touches, unless `force`. Each app's action, for `/v2/deployments`: new apps
-    /// start, apps whose definition changed only in `instances` scale (keeping their
-    /// configuration version, so nothing restarts), others restart (all of them when
-    /// `restart`).
+    /// progress touches, unless `force`. Each app gets its role and service ports
+    /// ([`Marathon::assign_service_ports`]) and an action, for `/v2/deployments`: new apps
+    /// start; apps whose change needs no new task ([`Marathon::change_of`]) scale, keeping
+    /// their configuration version so nothing restarts; others restart (all of them when
+    /// `restart`); apps that did not change at all are left out, keeping their version. A
+    /// change of nothing is a deployment of no steps, done as soon as it starts.
     pub fn plan_deploy(
         &self,
         apps: Vec<App>,
@@ -47,6 +51,13 @@ impl Marathon {
         restart: bool,
         now: f64,
     ) -> Result<DeployPlan, MarathonError> {
+        let mut apps = apps;
+        for app in &mut apps {
+            if app.role.is_none() {
+                app.role = Some(self.role.clone());
+            }
+        }
+        self.assign_service_ports(&mut apps, &removed)?;
         let ids: Vec<String> = apps
             .iter()
             .map(|a| a.id.clone())
@@ -59,12 +70,20 @@ impl Marathon {
         let version = iso(now);
         let mut actions: Vec<(String, String)> = Vec::new();
         let mut new_apps = Vec::new();
+        let mut changes = Vec::new();
+        let mut unchanged_version = None;
         for mut app in apps {
             let prev = self.apps.get(&app.id);
-            let action = match prev {
-                None => "StartApplication",
-                Some(p) if !restart && only_scaled(p, &app) => "ScaleApplication",
-                Some(_) => "RestartApplication",
+            let change = prev.map(|p| self.change_of(p, &app));
+            let action = match (prev, &change) {
+                (None, _) => "StartApplication",
+                (Some(_), _) if restart => "RestartApplication",
+                (Some(p), Some(c)) if c.is_none() => {
+                    unchanged_version = unchanged_version.or_else(|| p.version.clone());
+                    continue;
+                }
+                (Some(_), Some(c)) if !c.restart => "ScaleApplication",
+                (Some(_), _) => "RestartApplication",
             };
             app.version = Some(version.clone());
             app.extra.insert("lastScalingAt".into(), json!(version));
@@ -76,26 +95,50 @@ impl Marathon {
                     app.extra.insert("lastConfigChangeAt".into(), v.clone());
                 }
             }
+            if let Some(c) = change {
+                changes.push((app.id.clone(), c));
+            }
             actions.push((action.to_string(), app.id.clone()));
             new_apps.push(app);
         }
         for id in &removed {
             actions.push(("StopApplication".to_string(), id.clone()));
         }
+        let affected: Vec<String> = actions.iter().map(|(_, id)| id.clone()).collect();
+        let before = affected
+            .iter()
+            .map(|id| (id.clone(), self.apps.get(id).cloned()))
+            .collect();
+        let after = affected
+            .iter()
+            .map(|id| {
+                (
+                    id.clone(),
+                    new_apps.iter().rev().find(|a| &a.id == id).cloned(),
+                )
+            })
+            .collect();
         // Dependencies order the steps: an app's step comes after those it depends on.
         let steps = order_steps(&actions, &new_apps);
+        let version = match (steps.is_empty(), unchanged_version) {
+            (true, Some(v)) => v,
+            _ => version,
+        };
         Ok(DeployPlan {
             deployment: Deployment {
                 id: self.ids.next_id().to_string(),
                 version,
-                affected_apps: ids,
+                affected_apps: affected,
                 steps,
                 current_step: 0,
                 force,
+                before,
+                after,
             },
             apps: new_apps,
             removed,
             superseded,
+            changes,
         })
     }
 
@@ -121,9 +164,20 @@ impl Marathon {
             apps,
             removed,
             superseded,
+            changes: _,
         } = plan;
         for id in superseded {
             self.cancel_deployment(&id, now);
+        }
+        self.root_version = Some(iso(now));
+        if d.steps.is_empty() {
+            // Nothing changed: nothing to store, run or wait for.
+            self.emit(
+                "deployment_success",
+                json!({"id": d.id, "plan": self.plan_json(&d)}),
+                now,
+            );
+            return d;
         }
         let mut ops = Vec::new();
         for app in &apps {
@@ -155,6 +209,16 @@ impl Marathon {
             self.rendered.remove(a);
         }
         self.deployments.insert(d.id.clone(), d.clone());
+        let group = d
+            .affected_apps
+            .first()
+            .map(|a| crate::validate::parent_of(a).to_string())
+            .unwrap_or_else(|| "/".into());
+        self.emit(
+            "group_change_success",
+            json!({"groupId": group, "version": d.version}),
+            now,
+        );
         self.emit(
             "deployment_info",
             json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, 0)}),
@@ -201,10 +265,25 @@ impl Marathon {
         Ok(Some(self.deploy(restore, remove, true, false, now)?))
     }
 
+    /// A deployment as its events carry it: `id`, `version`, `steps`, and `original` and
+    /// `target`, the root group before and after it (as Marathon 1.4-1.6 wrote them, and
+    /// as marathon-python reads them: without them its `event_stream()` raises).
     pub fn plan_json(&self, d: &Deployment) -> Value {
+        let tree = |side: &std::collections::BTreeMap<String, Option<App>>| {
+            let apps: Vec<&App> = self
+                .apps
+                .values()
+                .filter(|a| !side.contains_key(&a.id))
+                .chain(side.values().flatten())
+                .collect();
+            super::json::group_tree(&apps, &d.version)
+        };
         json!({
-            "id": d.id, "version": d.version,
+            "id": d.id,
+            "original": tree(&d.before),
+            "target": tree(&d.after),
             "steps": d.steps.iter().map(|s| json!({"actions": s.iter().map(|(a, app)| json!({"action": a, "app": app})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "version": d.version,
         })
     }
 
@@ -280,6 +359,11 @@ impl Marathon {
                 if let Some(dm) = self.deployments.get_mut(&id) {
                     dm.current_step = next;
                 }
+                self.emit(
+                    "deployment_info",
+                    json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, next)}),
+                    now,
+                );
                 if let Some(dm) = self.deployments.get(&id) {
                     self.write(vec![Op::Put(
                         format!("marathon/deployments/{id}"),
@@ -315,21 +399,6 @@ pub(super) fn config_version(app: &App) -> &str {
         .and_then(|v| v.as_str())
         .or(app.version.as_deref())
         .unwrap_or_default()
-}
-
-/// Whether `b` differs from `a` only in `instances` (a scale, not a restart).
-fn only_scaled(a: &App, b: &App) -> bool {
-    let mut x = a.clone();
-    let mut y = b.clone();
-    x.instances = 0;
-    y.instances = 0;
-    for z in [&mut x, &mut y] {
-        z.version = None;
-        z.extra.remove("lastScalingAt");
-        z.extra.remove("lastConfigChangeAt");
-        z.extra.remove("versionInfo");
-    }
-    x == y
 }
 
 /// Steps of a deployment: apps with no dependency inside the deployment first, then those that
@@ -403,15 +472,5 @@ mod tests {
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0][0].1, "/db");
         assert_eq!(steps[1][0].1, "/web");
-    }
-
-    #[test]
-    fn scaling_is_not_a_restart() {
-        let a: App = serde_json::from_str(r#"{"id":"/a","cmd":"x","instances":1}"#).unwrap();
-        let mut b = a.clone();
-        b.instances = 5;
-        assert!(only_scaled(&a, &b));
-        b.cmd = Some("y".into());
-        assert!(!only_scaled(&a, &b));
     }
 }

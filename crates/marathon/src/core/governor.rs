@@ -36,9 +36,17 @@ impl Marathon {
             }
         }
         let i = i.clone();
+        if !ok {
+            let check = self
+                .apps
+                .get(&i.app_id)
+                .and_then(|a| a.health_checks.first())
+                .map(|hc| json!(hc));
+            self.emit("failed_health_check_event", json!({"appId": i.app_id, "taskId": i.task_id, "instanceId": i.task_id, "healthCheck": check}), now);
+        }
         if before != i.healthy {
             if let Some(h) = i.healthy {
-                self.emit("health_status_changed_event", json!({"appId": i.app_id, "taskId": i.task_id, "instanceId": i.task_id, "version": i.version, "alive": h}), now);
+                self.health_changed(&i, h, now);
             }
         }
         let mut calls = Vec::new();
@@ -64,10 +72,19 @@ impl Marathon {
             // Replace it: the planner counts it as not healthy and launches a replacement
             // before this one is gone (it is killed once it is marked killing).
             tracing::info!(task_id, "instance unhealthy: replacing it");
+            self.emit("unhealthy_instance_kill_event", json!({"appId": i.app_id, "taskId": i.task_id, "instanceId": i.task_id,
+                "version": i.version, "reason": i.last_failure_cause.clone().unwrap_or_else(|| "unknown".into()),
+                "host": i.host, "slaveId": i.agent_id}), now);
             calls.extend(self.kill_instance(task_id));
         }
         calls.extend(self.reconcile_plans(now));
         calls
+    }
+
+    /// Announce that an instance became healthy or unhealthy: Marathon's two events for it.
+    pub(super) fn health_changed(&mut self, i: &Instance, alive: bool, now: f64) {
+        self.emit("health_status_changed_event", json!({"appId": i.app_id, "taskId": i.task_id, "instanceId": i.task_id, "version": i.version, "alive": alive}), now);
+        self.emit("instance_health_changed_event", json!({"instanceId": i.task_id, "runSpecId": i.app_id, "runSpecVersion": i.version, "healthy": alive}), now);
     }
 
     /// The kill governor: when most of an app's instances are unhealthy at once, the checker is

@@ -21,20 +21,25 @@
 //! | `governor.rs` | health results and the kill governor |
 //! | `ids.rs` | the id source |
 
+mod changes;
 mod commands;
 mod deploy;
 mod governor;
 mod ids;
+pub mod json;
 mod launch;
 mod persist;
 mod plans;
+mod ports;
 mod state;
+mod subscriptions;
 mod task;
 mod updates;
 
 #[cfg(test)]
 mod tests;
 
+pub use changes::Change;
 pub use commands::{AppCommand, Command, DeploymentCommand, GroupCommand, KillCommand, Killed};
 pub use deploy::DeployPlan;
 pub use ids::IdSource;
@@ -113,6 +118,12 @@ pub struct Deployment {
     pub current_step: usize,
     #[serde(default)]
     pub force: bool,
+    /// Each affected app's definition before the deployment (none: it is new) and after it
+    /// (none: it is removed): the `original` and `target` of its events.
+    #[serde(default)]
+    pub before: BTreeMap<String, Option<App>>,
+    #[serde(default)]
+    pub after: BTreeMap<String, Option<App>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -125,6 +136,11 @@ pub struct OfferSummary {
 
 /// An event for `/v2/events`: its type and its JSON body.
 pub type Event = (String, Value);
+
+/// Event types of Drover's own, beyond Marathon's: sent only to `/v2/events` streams that
+/// name them in `event_type`, never to callbacks (marathon-python's `event_stream()` raises on
+/// an event type it does not know).
+pub const DROVER_EVENTS: &[&str] = &["kill_governor_event"];
 
 pub struct Marathon {
     /// Read when the core is opened; written by the driver from [`Marathon::take_pending`].
@@ -144,6 +160,12 @@ pub struct Marathon {
     /// on it.
     pub events: tokio::sync::broadcast::Sender<Event>,
     pub role: String,
+    /// The range service ports are assigned from (inclusive; Marathon's 10000-20000).
+    pub service_port_range: (u32, u32),
+    /// Callback URLs every event is POSTed to (`/v2/eventSubscriptions`).
+    pub subscriptions: BTreeSet<String>,
+    /// The version of the last deployment started: the root group's version.
+    pub root_version: Option<String>,
     /// Apps whose kill governor is engaged.
     pub governed: HashSet<String>,
     /// When each queued app started waiting.

@@ -33,6 +33,9 @@ impl Marathon {
             agents: HashMap::new(),
             events,
             role,
+            service_port_range: (10000, 20000),
+            root_version: None,
+            subscriptions: Default::default(),
             governed: Default::default(),
             queued_since: HashMap::new(),
             rendered: HashMap::new(),
@@ -62,6 +65,11 @@ impl Marathon {
         for (_, v) in self.store.scan("marathon/deployments/")? {
             if let Ok(d) = serde_json::from_slice::<Deployment>(&v) {
                 self.deployments.insert(d.id.clone(), d);
+            }
+        }
+        if let Some(v) = self.store.get(super::subscriptions::KEY)? {
+            if let Ok(urls) = serde_json::from_slice::<Vec<String>>(&v) {
+                self.subscriptions.extend(urls);
             }
         }
         if let Some(v) = self.store.get("marathon/framework_id")? {

@@ -130,7 +130,7 @@ impl Marathon {
             agent_id: Some(AgentID::new(i.agent_id.clone())),
             kill_policy: grace.map(|g| KillPolicy {
                 grace_period: Some(DurationInfo {
-                    nanoseconds: (g * 1e9) as u64,
+                    nanoseconds: u64::from(g) * 1_000_000_000,
                 }),
             }),
         });

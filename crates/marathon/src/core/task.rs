@@ -57,7 +57,7 @@ impl Marathon {
             ("cpus", app.cpus, NoFit::InsufficientCpus),
             ("mem", app.mem, NoFit::InsufficientMemory),
             ("disk", app.disk, NoFit::InsufficientDisk),
-            ("gpus", app.gpus, NoFit::InsufficientGpus),
+            ("gpus", f64::from(app.gpus), NoFit::InsufficientGpus),
         ] {
             if need > 0.0 && resources::to_fixed(remaining.scalar(name)) < resources::to_fixed(need)
             {
@@ -125,8 +125,8 @@ impl Marathon {
         if app.disk > 0.0 {
             res.push(Resource::scalar("disk", app.disk));
         }
-        if app.gpus > 0.0 {
-            res.push(Resource::scalar("gpus", app.gpus));
+        if app.gpus > 0 {
+            res.push(Resource::scalar("gpus", f64::from(app.gpus)));
         }
         if !ports.is_empty() {
             res.push(Resource::ranges(
@@ -179,10 +179,7 @@ impl Marathon {
         put("MARATHON_APP_RESOURCE_CPUS".into(), app.cpus.to_string());
         put("MARATHON_APP_RESOURCE_MEM".into(), app.mem.to_string());
         put("MARATHON_APP_RESOURCE_DISK".into(), app.disk.to_string());
-        put(
-            "MARATHON_APP_RESOURCE_GPUS".into(),
-            (app.gpus as i64).to_string(),
-        );
+        put("MARATHON_APP_RESOURCE_GPUS".into(), app.gpus.to_string());
         put(
             "MARATHON_APP_LABELS".into(),
             app.labels
@@ -305,7 +302,7 @@ impl Marathon {
             check: None,
             kill_policy: app.task_kill_grace_period_seconds.map(|g| KillPolicy {
                 grace_period: Some(DurationInfo {
-                    nanoseconds: (g * 1e9) as u64,
+                    nanoseconds: u64::from(g) * 1_000_000_000,
                 }),
             }),
             data: None,
@@ -449,7 +446,7 @@ fn mesos_health_check(hc: &drover_api::marathon::HealthCheck, ports: &[u32]) -> 
         .port
         .or_else(|| ports.get(hc.port_index.unwrap_or(0) as usize).copied());
     let mut v = json!({
-        "delay_seconds": hc.delay_seconds.unwrap_or(0.0), "interval_seconds": hc.interval_seconds,
+        "delay_seconds": hc.delay_seconds, "interval_seconds": hc.interval_seconds,
         "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
         "grace_period_seconds": hc.grace_period_seconds,
     });

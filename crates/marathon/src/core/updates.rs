@@ -66,7 +66,7 @@ impl Marathon {
         }
         let inst = inst.clone();
         if let Some(alive) = health_changed {
-            self.emit("health_status_changed_event", json!({"appId": inst.app_id, "taskId": tid, "instanceId": tid, "version": inst.version, "alive": alive}), now);
+            self.health_changed(&inst, alive, now);
         }
         self.emit(
             "status_update_event",
@@ -91,8 +91,9 @@ impl Marathon {
             if failed || (status.state == TaskState::TASK_FINISHED && !inst.killing) {
                 if let Some(app) = self.apps.get(&inst.app_id) {
                     let b = self.backoff.entry(inst.app_id.clone()).or_default();
-                    let delay = (app.backoff_seconds * app.backoff_factor.powi(b.failures as i32))
-                        .min(app.max_launch_delay_seconds);
+                    let delay = (f64::from(app.backoff_seconds)
+                        * app.backoff_factor.powi(b.failures as i32))
+                    .min(f64::from(app.max_launch_delay_seconds));
                     b.failures += 1;
                     b.until = now + delay;
                 }

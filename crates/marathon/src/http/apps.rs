@@ -172,7 +172,7 @@ pub(super) async fn get_app_path(
             json!({"app": app_json(&m, app, &[&embed[..], &["tasks", "lastTaskFailure"]].concat())}),
         )),
         ["tasks"] => Ok(Json(
-            json!({"tasks": m.app_instances(&id).into_iter().map(task_json).collect::<Vec<_>>()}),
+            json!({"tasks": m.app_instances(&id).into_iter().map(|i| task_json(&m, i)).collect::<Vec<_>>()}),
         )),
         ["versions"] => Ok(Json(
             json!({"versions": core::versions(&*m.store, &id).into_iter().rev().collect::<Vec<_>>()}),
@@ -283,7 +283,7 @@ pub(super) async fn delete_app_path(
                 force,
             };
             let (killed, calls) = m.execute(cmd, now)?;
-            (killed_json(&killed), calls)
+            (killed_json(&m, &killed), calls)
         }
         ["tasks", task] => {
             let cmd = KillCommand::AppTask {
@@ -293,7 +293,7 @@ pub(super) async fn delete_app_path(
                 force,
             };
             let (killed, calls) = m.execute(cmd, now)?;
-            let before = killed.tasks.first().map(task_json);
+            let before = killed.tasks.first().map(|i| task_json(&m, i));
             (json!({"task": before.unwrap_or(Value::Null)}), calls)
         }
         _ => {
@@ -307,8 +307,8 @@ pub(super) async fn delete_app_path(
 }
 
 /// `{"tasks": [...]}` of killed tasks as they were, with the deployment when they scaled.
-pub(super) fn killed_json(k: &Killed) -> Value {
-    let tasks: Vec<Value> = k.tasks.iter().map(task_json).collect();
+pub(super) fn killed_json(m: &core::Marathon, k: &Killed) -> Value {
+    let tasks: Vec<Value> = k.tasks.iter().map(|i| task_json(m, i)).collect();
     match &k.deployment {
         Some(d) => json!({"deploymentId": d.id, "version": d.version, "tasks": tasks}),
         None => json!({ "tasks": tasks }),

@@ -3,7 +3,7 @@
 //! slowing anything down.
 
 use super::{params, Q, S};
-use crate::core::iso;
+use crate::core::{iso, DROVER_EVENTS};
 use crate::driver::unix_now;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -32,7 +32,10 @@ pub(super) async fn events(State(s): S, Query(q): Q, headers: HeaderMap) -> Resp
         loop {
             match rx.recv().await {
                 Ok((kind, body)) => {
-                    if !filter.is_empty() && !filter.iter().any(|f| f == &kind) {
+                    let named = filter.iter().any(|f| f == &kind);
+                    if (!filter.is_empty() && !named)
+                        || (!named && DROVER_EVENTS.contains(&kind.as_str()))
+                    {
                         continue;
                     }
                     return Some((

@@ -79,7 +79,7 @@ fn collect_apps_with(
         .into_iter()
         .enumerate()
     {
-        match serde_json::from_value::<App>(a) {
+        match crate::validate::app_from_value(a) {
             Ok(mut app) => {
                 app.dependencies.extend(deps.iter().cloned());
                 match validate_app(app, &gid) {
@@ -90,10 +90,15 @@ fn collect_apps_with(
                     })),
                 }
             }
-            Err(e) => errors.push(drover_api::marathon::ValidationDetail {
-                path: format!("{path}/apps({i})"),
-                errors: vec![e.to_string()],
-            }),
+            Err(ds) => {
+                errors.extend(
+                    ds.into_iter()
+                        .map(|d| drover_api::marathon::ValidationDetail {
+                            path: format!("{path}/apps({i}){}", d.path),
+                            errors: d.errors,
+                        }),
+                )
+            }
         }
     }
     for (i, g) in group

@@ -16,11 +16,12 @@ pub(super) async fn info(State(s): S) -> Json<Value> {
     Json(json!({
         "name": "marathon", "version": "1.11.24", "buildref": concat!("drover-", env!("CARGO_PKG_VERSION")),
         "elected": true, "leader": s.cfg.advertise, "frameworkId": m.framework_id.as_ref().map(|f| f.value.clone()),
-        "marathon_config": {"master": s.cfg.master, "hostname": s.cfg.hostname, "failover_timeout": s.cfg.failover_timeout_secs,
+        "marathon_config": {"master": s.cfg.master, "hostname": s.cfg.hostname, "failover_timeout": s.cfg.failover_timeout_secs as i64,
                             "mesos_role": m.role, "mesos_user": s.cfg.user, "task_launch_timeout": 300000, "checkpoint": true,
-                            "framework_name": "marathon", "ha": false, "webui_url": format!("http://{}", s.cfg.advertise)},
+                            "framework_name": "marathon", "ha": false,
+                            "local_port_min": m.service_port_range.0, "local_port_max": m.service_port_range.1, "webui_url": format!("http://{}", s.cfg.advertise)},
         "http_config": {"http_port": s.cfg.advertise.rsplit(':').next().and_then(|p| p.parse::<u16>().ok())},
-        "event_subscriber": {"type": "sse"},
+        "event_subscriber": {"type": "http_callback", "http_endpoints": m.subscriptions.iter().collect::<Vec<_>>()},
         // Drover keeps Marathon's state in its own store, not ZooKeeper; clients still parse this.
         "zookeeper_config": {"zk": null, "zk_timeout": 10000, "zk_session_timeout": 10000, "zk_max_versions": 50},
     }))

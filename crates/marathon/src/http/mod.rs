@@ -9,6 +9,7 @@
 //! | `groups.rs` | `/v2/groups` (and group bodies: apps relative to their groups) |
 //! | `tasks.rs` | `/v2/tasks`, `/v2/deployments`, `/v2/queue` |
 //! | `events.rs` | `/v2/events` (SSE) |
+//! | `subscriptions.rs` | `/v2/eventSubscriptions` (HTTP callbacks) |
 //! | `misc.rs` | `/ping`, `/v2/info`, `/v2/leader`, `/metrics` |
 //! | `render.rs` | the JSON of apps, tasks and groups |
 
@@ -17,6 +18,7 @@ mod events;
 mod groups;
 mod misc;
 mod render;
+mod subscriptions;
 mod tasks;
 
 use crate::core::Deployment;
@@ -61,6 +63,10 @@ impl IntoResponse for MarathonError {
                 StatusCode::BAD_REQUEST,
                 json!({"message": self.to_string()}),
             ),
+            MarathonError::ServicePortsExhausted { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": self.to_string()}),
+            ),
             MarathonError::Store(_)
             | MarathonError::WorkDir { .. }
             | MarathonError::HttpClient(_) => (
@@ -97,11 +103,15 @@ fn params<'a>(q: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Decode a body; a value of the wrong type is a 422 naming its field as Marathon writes
+/// paths (`/healthChecks(0)/intervalSeconds`).
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, MarathonError> {
-    serde_json::from_slice(body).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = crate::validate::marathon_path(e.path());
         MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
-            path: "/".into(),
-            errors: vec![format!("Invalid JSON: {e}")],
+            path,
+            errors: vec![format!("Invalid JSON: {}", e.inner())],
         }])
     })
 }
@@ -157,6 +167,12 @@ pub fn router(s: Arc<Shared>) -> Router {
                 .post(groups::post_group_path),
         )
         .route("/v2/events", get(events::events))
+        .route(
+            "/v2/eventSubscriptions",
+            get(subscriptions::list)
+                .post(subscriptions::subscribe)
+                .delete(subscriptions::unsubscribe),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .with_state(s)

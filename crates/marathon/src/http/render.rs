@@ -1,12 +1,16 @@
 //! The JSON Marathon shows for apps (with counts, deployments, the embeds clients ask for and
 //! the kill governor), tasks and groups.
 
+use crate::core::json::definition;
 use crate::core::{iso, Instance, Marathon};
 use drover_api::marathon::App;
 use drover_api::TaskState;
 use serde_json::{json, Value};
 
-pub fn task_json(i: &Instance) -> Value {
+/// A task as Marathon shows it, with its app's service ports (Marathon fills them in on
+/// `/v2/tasks` only; Drover everywhere, so a load balancer reading `embed=apps.tasks` finds
+/// them).
+pub fn task_json(m: &Marathon, i: &Instance) -> Value {
     let mut hc = Vec::new();
     if i.healthy.is_some() || i.consecutive_failures > 0 {
         hc.push(json!({
@@ -16,10 +20,12 @@ pub fn task_json(i: &Instance) -> Value {
         }));
     }
     json!({
-        "id": i.task_id, "appId": i.app_id, "host": i.host, "ports": i.ports, "servicePorts": [],
+        "id": i.task_id, "appId": i.app_id, "host": i.host, "ports": i.ports,
+        "servicePorts": m.apps.get(&i.app_id).map(|a| a.service_ports()).unwrap_or_default(),
         "stagedAt": iso(i.staged_at), "startedAt": i.started_at.map(iso), "version": i.version,
         "slaveId": i.agent_id, "state": i.state, "healthCheckResults": hc,
         "ipAddresses": [{"ipAddress": i.host, "protocol": "IPv4"}], "localVolumes": [],
+        "role": m.apps.get(&i.app_id).and_then(|a| a.role.clone()).unwrap_or_else(|| m.role.clone()),
     })
 }
 
@@ -51,17 +57,7 @@ fn counts(m: &Marathon, app: &App) -> (usize, usize, usize, usize) {
 }
 
 pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
-    let mut v = serde_json::to_value(app).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        let scaling = o.remove("lastScalingAt");
-        let config = o.remove("lastConfigChangeAt");
-        o.insert(
-            "versionInfo".into(),
-            json!({"lastScalingAt": scaling, "lastConfigChangeAt": config}),
-        );
-        o.insert("portDefinitions".into(), json!(app.port_defs()));
-        o.remove("ports");
-    }
+    let mut v = definition(app);
     let (staged, running, healthy, unhealthy) = counts(m, app);
     v["tasksStaged"] = json!(staged);
     v["tasksRunning"] = json!(running);
@@ -86,7 +82,7 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
         v["tasks"] = json!(m
             .app_instances(&app.id)
             .into_iter()
-            .map(task_json)
+            .map(|i| task_json(m, i))
             .collect::<Vec<_>>());
     }
     if has("lastTaskFailure") || has("failures") {
@@ -101,7 +97,8 @@ pub fn app_json(m: &Marathon, app: &App, embed: &[&str]) -> Value {
             .filter_map(|i| i.last_readiness.clone())
             .collect::<Vec<_>>());
     }
-    if m.governed.contains(&app.id) {
+    // Drover's: only when asked for (marathon-python refuses app fields it does not know).
+    if has("killGovernor") && m.governed.contains(&app.id) {
         v["killGovernor"] = json!({"engaged": true, "reason": "most instances are unhealthy at once: not killing them (the check is the likelier fault)"});
     }
     v
@@ -137,7 +134,9 @@ pub fn group_json(m: &Marathon, gid: &str, embed: &[&str]) -> Value {
         .values()
         .filter(|a| a.id.starts_with(&prefix))
         .filter_map(|a| a.version.clone())
-        .max();
+        .max()
+        .or_else(|| m.root_version.clone())
+        .unwrap_or_else(|| iso(0.0));
     json!({
         "id": gid, "apps": apps, "pods": [], "dependencies": [], "version": version,
         "groups": subgroups.iter().map(|g| group_json(m, g, embed)).collect::<Vec<_>>(),

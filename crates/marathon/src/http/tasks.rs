@@ -3,7 +3,7 @@
 //! an app's delay).
 
 use super::apps::killed_json;
-use super::render::{app_json, task_json};
+use super::render::task_json;
 use super::{deployment_ref, flag, params, parse_json, Q, S};
 use crate::core::{self, iso, DeploymentCommand, KillCommand};
 use crate::driver::unix_now;
@@ -34,7 +34,7 @@ pub(super) async fn list_tasks(State(s): S, Query(q): Q) -> Json<Value> {
             }
             _ => true,
         })
-        .map(task_json)
+        .map(|i| task_json(&m, i))
         .collect();
     Json(json!({ "tasks": tasks }))
 }
@@ -61,9 +61,13 @@ pub(super) async fn delete_tasks(
         .filter_map(|x| x.as_str().map(String::from))
         .collect();
     let cmd = KillCommand::Tasks { ids, scale, force };
-    let (killed, calls) = s.lock().execute(cmd, unix_now())?;
+    let (out, calls) = {
+        let mut m = s.lock();
+        let (killed, calls) = m.execute(cmd, unix_now())?;
+        (killed_json(&m, &killed), calls)
+    };
     s.send(calls);
-    Ok(Json(killed_json(&killed)))
+    Ok(Json(out))
 }
 
 pub(super) async fn list_deployments(State(s): S) -> Json<Value> {
@@ -116,7 +120,7 @@ pub(super) async fn queue(State(s): S, Query(q): Q) -> Json<Value> {
             let b = m.backoff.get(&id).cloned().unwrap_or_default();
             let st = m.offer_stats.get(&id).cloned().unwrap_or_default();
             Some(json!({
-                "app": app_json(&m, app, &[]), "count": count,
+                "app": crate::core::json::definition(app), "count": count,
                 "delay": {"timeLeftSeconds": (b.until - now).max(0.0).ceil() as i64, "overdue": b.until <= now},
                 "since": iso(m.queued_since.get(&id).copied().unwrap_or(now)),
                 "processedOffersSummary": {

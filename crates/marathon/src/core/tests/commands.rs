@@ -377,7 +377,14 @@ fn a_forced_deployment_supersedes_the_one_in_progress() {
         vec![d.deployment.id]
     );
     assert!(!s.m.deployments.contains_key(&old[0]));
-    assert_eq!(s.events()[..2], ["deployment_failed", "deployment_info"]);
+    assert_eq!(
+        s.events()[..3],
+        [
+            "deployment_failed",
+            "group_change_success",
+            "deployment_info"
+        ]
+    );
 }
 
 #[test]
@@ -470,7 +477,10 @@ fn creating_writes_durably_and_announces() {
         keys.iter().any(|k| k.starts_with("marathon/deployments/")),
         "{keys:?}"
     );
-    assert_eq!(s.events(), vec!["deployment_info", "api_post_event"]);
+    assert_eq!(
+        s.events(),
+        vec!["group_change_success", "deployment_info", "api_post_event"]
+    );
     // Launching is group-committed, not durable before anything answers.
     s.offer(vec![big_offer("a1")]);
     assert!(!s.m.wants_commit());

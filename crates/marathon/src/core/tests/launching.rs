@@ -272,7 +272,7 @@ fn tasks_carry_marathons_environment_and_settings() {
         ),
         (
             "the kill grace period",
-            json!({"taskKillGracePeriodSeconds": 2.5}),
+            json!({"taskKillGracePeriodSeconds": 3}),
             |t, _| {
                 let g = t
                     .kill_policy
@@ -281,7 +281,7 @@ fn tasks_carry_marathons_environment_and_settings() {
                     .grace_period
                     .as_ref()
                     .unwrap();
-                assert_eq!(g.nanoseconds, 2_500_000_000);
+                assert_eq!(g.nanoseconds, 3_000_000_000);
             },
         ),
         (

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod commands;
+mod fidelity;
 mod launching;
 mod lifecycle;
 
