@@ -175,13 +175,21 @@ fn kill_governor_stops_killing_when_most_instances_fail_at_once() {
     let app = json!({
         "id": "/governed", "instances": 3, "cpus": 0.05, "mem": 32,
         "cmd": "mkdir -p www && touch www/ok && cd www && exec python3 -m http.server $PORT0",
-        "healthChecks": [{"protocol": "HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 0.3, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+        "healthChecks": [{"protocol": "HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
     });
     assert_eq!(
         call("POST", &format!("http://{m}/v2/apps"), Some(&app)).0,
         201
     );
-    let get = || call("GET", &format!("http://{m}/v2/apps/governed"), None).1["app"].clone();
+    let get = || {
+        call(
+            "GET",
+            &format!("http://{m}/v2/apps/governed?embed=app.killGovernor"),
+            None,
+        )
+        .1["app"]
+            .clone()
+    };
     until(&up, Duration::from_secs(30), "3 healthy", || {
         get()["tasksHealthy"] == 3
     });
@@ -230,11 +238,11 @@ fn mesos_http_and_command_checks_run_on_the_agent_and_show_in_marathon() {
     let web = json!({
         "id": "/agent-checked", "instances": 2, "cpus": 0.05, "mem": 32,
         "cmd": "mkdir -p www && touch www/ok && cd www && exec python3 -m http.server $PORT0",
-        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 0.3, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 1, "delaySeconds": 0, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
     });
     let cmd = json!({
         "id": "/cmd-checked", "instances": 1, "cpus": 0.05, "mem": 16, "cmd": "touch alive; sleep 600",
-        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -f alive"}, "gracePeriodSeconds": 20, "intervalSeconds": 0.3, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -f alive"}, "gracePeriodSeconds": 20, "intervalSeconds": 1, "delaySeconds": 0, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
     });
     for a in [&web, &cmd] {
         assert_eq!(call("POST", &format!("http://{m}/v2/apps"), Some(a)).0, 201);

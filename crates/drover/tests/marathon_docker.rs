@@ -66,7 +66,7 @@ async fn docker_app_with_bridge_port_mapping_is_healthy_scales_restarts_and_goes
         "cmd": "mkdir -p /www && echo hello-from-docker > /www/index.html && exec httpd -f -p 80 -h /www",
         "container": {"type": "DOCKER", "docker": {"image": image}, "portMappings": [{"containerPort": 80, "hostPort": 0, "name": "http"}]},
         "networks": [{"mode": "container/bridge"}],
-        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30, "intervalSeconds": 0.5, "timeoutSeconds": 2}],
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 2}],
     });
     let (code, body) = call("POST", &format!("http://{m}/v2/apps"), Some(&app));
     assert_eq!(code, 201, "{body}");

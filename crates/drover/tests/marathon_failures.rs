@@ -52,7 +52,7 @@ fn web_app(id: &str, instances: u32, extra: Value) -> Value {
     let mut app = json!({
         "id": id, "instances": instances, "cpus": 0.05, "mem": 32,
         "cmd": "mkdir -p www && touch www/ok && cd www && exec python3 -m http.server $PORT0",
-        "healthChecks": [{"protocol": "HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 0.5, "timeoutSeconds": 5, "maxConsecutiveFailures": 2}],
+        "healthChecks": [{"protocol": "HTTP", "path": "/ok", "gracePeriodSeconds": 20, "intervalSeconds": 1, "timeoutSeconds": 5, "maxConsecutiveFailures": 2}],
     });
     if let (Some(a), Some(e)) = (app.as_object_mut(), extra.as_object()) {
         for (k, v) in e {

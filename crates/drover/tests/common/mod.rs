@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod dockercluster;
 pub mod dockerimage;
+pub mod marathon_schema;
 pub mod sched;
 
 use std::io::{BufRead, BufReader};

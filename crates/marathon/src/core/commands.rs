@@ -461,7 +461,7 @@ impl Marathon {
         if let Some((uri, app)) = r.announce {
             self.emit(
                 "api_post_event",
-                json!({"clientIp": "", "uri": uri, "appDefinition": super::json::definition(&app)}),
+                json!({"clientIp": "", "uri": uri, "appDefinition": super::json::definition(self.apps.get(&app.id).unwrap_or(&app))}),
                 now,
             );
         }
@@ -537,7 +537,22 @@ fn merge(
         _ => json!({}),
     };
     if let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) {
-        for (k, v) in p {
+        // What Marathon shows but no one sets (an app's JSON from GET, sent back): ignored.
+        const SHOWN_ONLY: &[&str] = &[
+            "version",
+            "versionInfo",
+            "tasksStaged",
+            "tasksRunning",
+            "tasksHealthy",
+            "tasksUnhealthy",
+            "deployments",
+            "tasks",
+            "lastTaskFailure",
+            "readinessCheckResults",
+            "taskStats",
+            "killGovernor",
+        ];
+        for (k, v) in p.iter().filter(|(k, _)| !SHOWN_ONLY.contains(&k.as_str())) {
             b.insert(k.clone(), v.clone());
         }
         // cmd and args replace each other.

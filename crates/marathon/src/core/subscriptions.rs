@@ -28,6 +28,12 @@ impl Marathon {
         self.announce("unsubscribe_event", url, client_ip, now)
     }
 
+    /// An event stream attached or detached (`event_stream_attached` / `_detached`), from
+    /// `remote`.
+    pub fn stream_changed(&mut self, kind: &str, remote: &str, now: f64) {
+        self.emit(kind, json!({"remoteAddress": remote}), now);
+    }
+
     fn store_subscriptions(&mut self) {
         let urls: Vec<&String> = self.subscriptions.iter().collect();
         let bytes = serde_json::to_vec(&urls).unwrap_or_default();

@@ -3,52 +3,73 @@
 //! slowing anything down.
 
 use super::{params, Q, S};
-use crate::core::{iso, DROVER_EVENTS};
+use crate::core::DROVER_EVENTS;
 use crate::driver::unix_now;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use std::net::SocketAddr;
 
-pub(super) async fn events(State(s): S, Query(q): Q, headers: HeaderMap) -> Response {
+/// Publishes `event_stream_detached` when its stream is dropped (the client went away).
+struct Attached {
+    shared: std::sync::Arc<crate::Shared>,
+    remote: String,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let mut m = self.shared.lock();
+        m.stream_changed("event_stream_detached", &self.remote, unix_now());
+    }
+}
+
+pub(super) async fn events(
+    State(s): S,
+    Query(q): Q,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     let filter: Vec<String> = params(&q, "event_type")
         .into_iter()
         .map(String::from)
         .collect();
-    let rx = s.lock().events.subscribe();
-    let attached = json!({"remoteAddress": headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default(), "eventType": "event_stream_attached", "timestamp": iso(unix_now())});
-    let first = futures_util::stream::iter(
-        (filter.is_empty() || filter.iter().any(|f| f == "event_stream_attached")).then(|| {
-            Ok::<_, std::convert::Infallible>(
-                SseEvent::default()
-                    .event("event_stream_attached")
-                    .data(attached.to_string()),
-            )
-        }),
-    );
-    // A consumer that falls behind the bus is dropped rather than slowing anything down.
-    let rest = futures_util::stream::unfold((rx, filter), |(mut rx, filter)| async move {
-        loop {
-            match rx.recv().await {
-                Ok((kind, body)) => {
-                    let named = filter.iter().any(|f| f == &kind);
-                    if (!filter.is_empty() && !named)
-                        || (!named && DROVER_EVENTS.contains(&kind.as_str()))
-                    {
-                        continue;
+    let remote = peer.ip().to_string();
+    // Subscribed first, so this stream sees its own `event_stream_attached`, as every other
+    // stream and callback does (Marathon publishes it on the bus).
+    let rx = {
+        let mut m = s.lock();
+        let rx = m.events.subscribe();
+        m.stream_changed("event_stream_attached", &remote, unix_now());
+        rx
+    };
+    let attached = Attached {
+        shared: s.clone(),
+        remote,
+    };
+    let rest = futures_util::stream::unfold(
+        (rx, filter, attached),
+        |(mut rx, filter, attached)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok((kind, body)) => {
+                        let named = filter.iter().any(|f| f == &kind);
+                        if (!filter.is_empty() && !named)
+                            || (!named && DROVER_EVENTS.contains(&kind.as_str()))
+                        {
+                            continue;
+                        }
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(
+                                SseEvent::default().event(kind).data(body.to_string()),
+                            ),
+                            (rx, filter, attached),
+                        ));
                     }
-                    return Some((
-                        Ok(SseEvent::default().event(kind).data(body.to_string())),
-                        (rx, filter),
-                    ));
+                    Err(_) => return None,
                 }
-                Err(_) => return None,
             }
-        }
-    });
-    use futures_util::StreamExt;
-    Sse::new(first.chain(rest))
+        },
+    );
+    Sse::new(rest)
         .keep_alive(KeepAlive::default())
         .into_response()
 }
