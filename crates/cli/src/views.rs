@@ -395,6 +395,12 @@ pub(crate) struct PlannedApp {
     /// Tasks it would kill.
     #[serde(default)]
     pub kill: Vec<String>,
+    /// The fields of the definition that change.
+    #[serde(default)]
+    pub changes: Vec<String>,
+    /// Whether its running tasks are replaced.
+    #[serde(default)]
+    pub restart: bool,
 }
 
 #[derive(Deserialize, Debug)]

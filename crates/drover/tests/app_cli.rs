@@ -134,7 +134,15 @@ fn app_commands_drive_marathon_end_to_end() {
         .collect();
     assert_eq!(
         step,
-        ["1", "ScaleApplication", "/cli/web", "2 → 5", "3", "-"],
+        [
+            "1",
+            "ScaleApplication",
+            "/cli/web",
+            "instances (no restart)",
+            "2 → 5",
+            "3",
+            "-"
+        ],
         "{out}"
     );
     let plan = cli.json(&["app", "scale", "/cli/web", "1", "--dry-run"]);

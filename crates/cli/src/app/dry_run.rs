@@ -82,7 +82,15 @@ fn summary(doing: &str, p: &DryRunPlan) -> String {
 /// A row per app of each step: the action, instances before → after, and the launches and
 /// kills the planner would ask for.
 fn plan_table(p: &DryRunPlan) -> Table {
-    let mut t = table(&["STEP", "ACTION", "APP", "INSTANCES", "TO LAUNCH", "TO KILL"]);
+    let mut t = table(&[
+        "STEP",
+        "ACTION",
+        "APP",
+        "CHANGE",
+        "INSTANCES",
+        "TO LAUNCH",
+        "TO KILL",
+    ]);
     for a in &p.apps {
         let from = a
             .instances
@@ -92,12 +100,23 @@ fn plan_table(p: &DryRunPlan) -> Table {
             a.step.to_string(),
             a.action.clone(),
             a.app.clone(),
+            change(a),
             format!("{from} → {}", a.instances.to),
             a.launch.to_string(),
             kills(&a.kill),
         ]);
     }
     t
+}
+
+/// What changes in an app and whether its tasks restart: `labels, instances (no restart)`.
+fn change(a: &crate::views::PlannedApp) -> String {
+    match (a.changes.is_empty(), a.restart) {
+        (true, true) => "restart".into(),
+        (true, false) => "-".into(),
+        (false, true) => format!("{} (restart)", a.changes.join(", ")),
+        (false, false) => format!("{} (no restart)", a.changes.join(", ")),
+    }
 }
 
 /// Task ids one per line, the first few and how many more; `-` for none.
@@ -140,7 +159,8 @@ mod tests {
             "currentActions": [{"action": "ScaleApplication", "app": "/web", "readinessCheckResults": []}],
             "currentStep": 1, "totalSteps": 1, "dryRun": true, "supersedes": [],
             "apps": [{"app": "/web", "action": "ScaleApplication", "step": 1,
-                      "instances": {"from": 2, "to": 5}, "launch": 3, "kill": []}]
+                      "instances": {"from": 2, "to": 5}, "launch": 3, "kill": [],
+                      "changes": ["instances", "labels"], "restart": false}]
         }));
         assert_eq!(
             summary("updating", &p),
@@ -148,7 +168,15 @@ mod tests {
         );
         assert_eq!(
             cells(&plan_table(&p)),
-            [["1", "ScaleApplication", "/web", "2 → 5", "3", "-"]]
+            [[
+                "1",
+                "ScaleApplication",
+                "/web",
+                "instances, labels (no restart)",
+                "2 → 5",
+                "3",
+                "-"
+            ]]
         );
         assert_eq!(note(&p), None);
     }
@@ -163,7 +191,8 @@ mod tests {
                 {"app": "/g/b", "action": "StopApplication", "step": 1,
                  "instances": {"from": 5, "to": 0}, "launch": 0, "kill": kill},
                 {"app": "/g/a", "action": "RestartApplication", "step": 2,
-                 "instances": {"from": 2, "to": 2}, "launch": 1, "kill": ["g_a.1"]},
+                 "instances": {"from": 2, "to": 2}, "launch": 1, "kill": ["g_a.1"],
+                 "changes": ["cmd"], "restart": true},
                 {"app": "/g/c", "action": "StartApplication", "step": 2,
                  "instances": {"from": null, "to": 3}, "launch": 3, "kill": []}
             ]
@@ -180,12 +209,21 @@ mod tests {
                     "1",
                     "StopApplication",
                     "/g/b",
+                    "-",
                     "5 → 0",
                     "0",
                     "g_b.1\ng_b.2\ng_b.3\n… 2 more"
                 ],
-                ["2", "RestartApplication", "/g/a", "2 → 2", "1", "g_a.1"],
-                ["2", "StartApplication", "/g/c", "new → 3", "3", "-"],
+                [
+                    "2",
+                    "RestartApplication",
+                    "/g/a",
+                    "cmd (restart)",
+                    "2 → 2",
+                    "1",
+                    "g_a.1"
+                ],
+                ["2", "StartApplication", "/g/c", "-", "new → 3", "3", "-"],
             ]
         );
         assert!(note(&p).unwrap().contains("first round"));

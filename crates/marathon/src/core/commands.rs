@@ -164,6 +164,11 @@ pub struct AppChange {
     pub launch: usize,
     /// Tasks the planner would kill now.
     pub kill: Vec<String>,
+    /// The fields of its definition that change (none for a new or removed app).
+    pub changes: Vec<String>,
+    /// Whether its running tasks are replaced (a new command, image, resources…) or keep
+    /// running (a scale, labels, the upgrade strategy…).
+    pub restart: bool,
 }
 
 impl Deploys for AppCommand {
@@ -422,7 +427,14 @@ impl Marathon {
                         (0, 0, kill)
                     }
                 };
+                let fields = plan
+                    .changes
+                    .iter()
+                    .find(|(a, _)| a == id)
+                    .map(|(_, c)| c.fields.clone());
                 apps.push(AppChange {
+                    changes: fields.unwrap_or_default(),
+                    restart: action == "RestartApplication",
                     app: id.clone(),
                     action: action.clone(),
                     step,
@@ -450,7 +462,7 @@ impl Marathon {
             .map(|c| json!({
                 "app": c.app, "action": c.action, "step": c.step + 1,
                 "instances": {"from": c.instances_before, "to": c.instances_after},
-                "launch": c.launch, "kill": c.kill,
+                "launch": c.launch, "kill": c.kill, "changes": c.changes, "restart": c.restart,
             }))
             .collect::<Vec<_>>());
         v

@@ -51,10 +51,14 @@ pub(super) async fn events(
             loop {
                 match rx.recv().await {
                     Ok((kind, body)) => {
-                        let named = filter.iter().any(|f| f == &kind);
-                        if (!filter.is_empty() && !named)
-                            || (!named && DROVER_EVENTS.contains(&kind.as_str()))
-                        {
+                        // No filter: Marathon's events; a filter: the types it names (Drover's
+                        // too).
+                        let wanted = if filter.is_empty() {
+                            !DROVER_EVENTS.contains(&kind.as_str())
+                        } else {
+                            filter.iter().any(|f| f == &kind)
+                        };
+                        if !wanted {
                             continue;
                         }
                         return Some((
