@@ -156,10 +156,14 @@ fn every_answer_and_event_is_marathons_and_quiet_changes_restart_nothing() {
         (sub["eventType"].as_str(), sub["callbackUrl"].as_str()),
         (Some("subscribe_event"), Some(cb_url.as_str()))
     );
+    // A dead subscriber beside it (nothing listens there) must not hold up the live one.
+    let dead = "http://127.0.0.1:9/dead";
+    let url = format!("http://{m}/v2/eventSubscriptions?callbackUrl={dead}");
+    assert_eq!(call("POST", &url, None).0, 200);
     let (code, list) = call("GET", &format!("http://{m}/v2/eventSubscriptions"), None);
     assert_eq!(code, 200);
     conforms("GET /v2/eventSubscriptions", "CallbackUrls", &list);
-    assert_eq!(list["callbackUrls"], json!([cb_url]));
+    assert_eq!(list["callbackUrls"], json!([cb_url, dead]));
     let (code, bad) = call(
         "POST",
         &format!("http://{m}/v2/eventSubscriptions?callbackUrl=not-a-url"),
@@ -401,7 +405,7 @@ fn every_answer_and_event_is_marathons_and_quiet_changes_restart_nothing() {
     );
     assert_eq!(
         call("GET", &format!("http://{m}/v2/eventSubscriptions"), None).1["callbackUrls"],
-        json!([])
+        json!([dead])
     );
 }
 

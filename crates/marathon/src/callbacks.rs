@@ -159,3 +159,25 @@ async fn deliver(http: &reqwest::Client, url: &str, event: Bytes) {
         pause *= 4;
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_and_counts_them() {
+        let ob = Outbox {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            dropped: AtomicU64::new(0),
+        };
+        for i in 0..QUEUE + 3 {
+            ob.push(Bytes::from(i.to_string()));
+        }
+        let q = ob.queue.lock().unwrap();
+        assert_eq!(q.len(), QUEUE);
+        assert_eq!(q.front().map(|b| b.as_ref()), Some(b"3".as_ref()));
+        assert_eq!(ob.dropped.load(Ordering::Relaxed), 3);
+    }
+}

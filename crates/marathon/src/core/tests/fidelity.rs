@@ -266,3 +266,26 @@ fn deployment_events_carry_the_trees_before_and_after() {
         assert!(web(tree).get("lastScalingAt").is_none() && web(tree)["versionInfo"].is_object());
     }
 }
+
+#[test]
+fn subscriptions_are_durable_and_announced() {
+    let mut s = Sim::new();
+    let sub = s.m.subscribe("http://lb:9090/events", "10.0.0.5", s.now);
+    assert_eq!(sub["eventType"], "subscribe_event");
+    assert_eq!(sub["callbackUrl"], "http://lb:9090/events");
+    assert!(s.m.wants_commit(), "stored before the answer goes out");
+    s.m.subscribe("http://other/cb", "10.0.0.6", s.now);
+    s.m.unsubscribe("http://other/cb", "10.0.0.6", s.now);
+    assert_eq!(
+        s.events(),
+        ["subscribe_event", "subscribe_event", "unsubscribe_event"]
+    );
+    let ops = s.m.take_pending();
+    s.m.store.apply(ops).unwrap();
+    // A restarted Marathon over the same store has them.
+    let again = Marathon::open(s.m.store.clone(), "*".into(), Box::new(SeqIds::default())).unwrap();
+    assert_eq!(
+        again.subscriptions.iter().collect::<Vec<_>>(),
+        ["http://lb:9090/events"]
+    );
+}
