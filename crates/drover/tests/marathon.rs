@@ -126,6 +126,8 @@ fn marathon_python_parses_every_event_and_drives_callbacks() {
         "instance_health_changed_event",
         "failed_health_check_event",
         "unhealthy_instance_kill_event",
+        "add_health_check_event",
+        "remove_health_check_event",
         "app_terminated_event",
         "subscribe_event",
         "event_stream_attached",

@@ -362,6 +362,8 @@ fn every_answer_and_event_is_marathons_and_quiet_changes_restart_nothing() {
         "instance_health_changed_event",
         "failed_health_check_event",
         "unhealthy_instance_kill_event",
+        "add_health_check_event",
+        "remove_health_check_event",
         "app_terminated_event",
     ] {
         assert!(kinds.contains(want), "no {want} among {kinds:?}");

@@ -199,11 +199,21 @@ impl Marathon {
         self.write_durable(ops);
         for app in apps {
             self.touch(app.id.clone());
+            let before = self.apps.get(&app.id).map(|p| p.health_checks.clone());
+            self.announce_checks(
+                &app.id,
+                &before.unwrap_or_default(),
+                &app.health_checks,
+                &d.version,
+                now,
+            );
             self.apps.insert(app.id.clone(), app);
         }
         for id in &removed {
             self.touch(id.clone());
-            self.apps.remove(id);
+            if let Some(gone) = self.apps.remove(id) {
+                self.announce_checks(id, &gone.health_checks, &[], &d.version, now);
+            }
         }
         for a in &d.affected_apps {
             self.rendered.remove(a);
@@ -225,6 +235,28 @@ impl Marathon {
             now,
         );
         d
+    }
+
+    /// Marathon's `add_health_check_event` for each check an app gains and
+    /// `remove_health_check_event` for each it loses.
+    fn announce_checks(
+        &mut self,
+        app: &str,
+        before: &[drover_api::marathon::HealthCheck],
+        after: &[drover_api::marathon::HealthCheck],
+        version: &str,
+        now: f64,
+    ) {
+        for hc in after.iter().filter(|h| !before.contains(h)) {
+            self.emit(
+                "add_health_check_event",
+                json!({"appId": app, "healthCheck": hc, "version": version}),
+                now,
+            );
+        }
+        for _ in before.iter().filter(|h| !after.contains(h)) {
+            self.emit("remove_health_check_event", json!({"appId": app}), now);
+        }
     }
 
     pub(super) fn cancel_deployment(&mut self, id: &str, now: f64) {
