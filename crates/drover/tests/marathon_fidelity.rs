@@ -228,6 +228,15 @@ fn every_answer_and_event_is_marathons_and_quiet_changes_restart_nothing() {
 
     // GET and PUT back unchanged: no new version, no deployment, nothing restarted.
     let version = shown["version"].clone();
+    let url = format!(
+        "http://{m}/v2/apps/fid/web/versions/{}",
+        version.as_str().unwrap()
+    );
+    conforms(
+        "GET /v2/apps/{id}/versions/{v}",
+        "App",
+        &call("GET", &url, None).1,
+    );
     let (code, put) = call("PUT", &format!("http://{m}/v2/apps/fid/web"), Some(&shown));
     assert_eq!(code, 200, "{put}");
     conforms("PUT /v2/apps/{id}", "DeploymentResult", &put);

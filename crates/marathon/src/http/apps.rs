@@ -178,7 +178,7 @@ pub(super) async fn get_app_path(
             json!({"versions": core::versions(&*m.store, &id).into_iter().rev().collect::<Vec<_>>()}),
         )),
         ["versions", v] => core::app_version(&*m.store, &id, v)
-            .map(|a| Json(serde_json::to_value(a).unwrap_or(Value::Null)))
+            .map(|a| Json(core::json::definition(&a)))
             .ok_or_else(|| MarathonError::VersionNotFound {
                 id: id.to_string(),
                 version: v.to_string(),

@@ -289,3 +289,21 @@ fn subscriptions_are_durable_and_announced() {
         ["http://lb:9090/events"]
     );
 }
+
+/// Not a check: a measurement (docs/performance.md, "Marathon: a deployment among 5,000 apps"):
+/// `cargo test -p drover-marathon --release measure_ -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_a_deployment_among_5000_apps() {
+    let mut s = Sim::new();
+    for i in 0..5000 {
+        let app = mock_app(
+            &format!("/g{}/app{i}", i % 50),
+            json!({"instances": 0, "labels": {"a": "b"}, "healthChecks": [{"protocol": "HTTP"}]}),
+        );
+        s.m.apps.insert(app.id.clone(), app);
+    }
+    let t = std::time::Instant::now();
+    put(&mut s, "/g1/app1", json!({"cmd": "x"})).unwrap();
+    eprintln!("deploy with 5000 apps: {:?}", t.elapsed());
+}
