@@ -364,18 +364,44 @@ enum Stop {
     Terminate,
 }
 
-async fn wait_signal() -> Stop {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        std::future::pending::<()>().await;
-        return Stop::Interrupt;
-    };
-    tokio::select! {
-        _ = int.recv() => Stop::Interrupt,
-        _ = term.recv() => Stop::Terminate,
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the start, before any part starts: a signal
+/// that arrives while the parts start is kept for [`Signals::next`] rather than lost, and a
+/// listener that cannot be set up is said out loud instead of a silent wait forever.
+struct Signals {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let one = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tell(&format!("error: cannot listen for {name}: {e}"));
+                None
+            }
+        };
+        Signals {
+            int: one(SignalKind::interrupt(), "Ctrl-C (SIGINT)"),
+            term: one(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+
+    /// The next signal.
+    async fn next(&mut self) -> Stop {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut self.int) => Stop::Interrupt,
+            _ = recv(&mut self.term) => Stop::Terminate,
+        }
     }
 }
 
@@ -483,6 +509,7 @@ async fn run() -> Result<()> {
         _ => {}
     }
     init_logging();
+    let mut signals = Signals::listen();
     tokio::spawn(return_freed_memory());
     match cli.cmd {
         Cmd::Up {
@@ -574,7 +601,7 @@ async fn run() -> Result<()> {
             say(&format!(
                 "Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)"
             ));
-            wait_signal().await;
+            signals.next().await;
             let asks = further_interrupts();
             tell("stopping: no more launches; killing every task...");
             // Frameworks first, so nothing relaunches what the agents kill; the agents then
@@ -625,8 +652,8 @@ async fn run() -> Result<()> {
             )?;
             tracing::info!("master listening on {ip}:{port}, advertised as {adv}:{port}");
             say(&format!("master: http://{adv}:{port}"));
-            drover_master::serve(shared, listener, async {
-                wait_signal().await;
+            drover_master::serve(shared, listener, async move {
+                signals.next().await;
             })
             .await?;
             Ok(())
@@ -651,7 +678,7 @@ async fn run() -> Result<()> {
             cfg.service_ports = (local_port_min, local_port_max);
             let m = drover_marathon::start(cfg, listener)?;
             say(&format!("marathon: http://{adv}:{port}"));
-            wait_signal().await;
+            signals.next().await;
             // Its tasks keep running: this Marathon (or the next) finds them again.
             m.stop().await;
             Ok(())
@@ -696,7 +723,7 @@ async fn run() -> Result<()> {
                 h.agent.cfg.advertise_ip
             ));
             say(&format!("containerizers: {containerizers_line}"));
-            match wait_signal().await {
+            match signals.next().await {
                 // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.
                 Stop::Interrupt => {
                     let asks = further_interrupts();

@@ -38,19 +38,44 @@ fn cgroups_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// Wait for the process to exit (it must, on its own, after one Ctrl-C).
-fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+/// Every thread's stack of a process that hangs, for the failure message (gdb, where there).
+fn stacks(pid: u32) -> String {
+    let mut out = String::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let st = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let lines: Vec<&str> = st
+            .lines()
+            .filter(|l| l.starts_with("Name") || l.starts_with("Sig") || l.starts_with("ShdPnd"))
+            .collect();
+        out.push_str(&format!("{}\n", lines.join(" | ")));
+    }
+    out + &Command::new("gdb")
+        .args([
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-ex",
+            "thread apply all bt",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default()
+}
+
+/// Wait for the process to exit (it must, on its own, after one Ctrl-C); None at the deadline.
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + timeout;
-    loop {
+    while Instant::now() < deadline {
         if let Ok(Some(st)) = child.try_wait() {
-            return st;
+            return Some(st);
         }
-        assert!(
-            Instant::now() < deadline,
-            "drover up did not exit within {timeout:?} of Ctrl-C"
-        );
         std::thread::sleep(Duration::from_millis(50));
     }
+    None
 }
 
 fn sigint(child: &Child) {
@@ -123,6 +148,12 @@ fn ctrl_c_of_up_kills_every_task_even_with_a_deployment_in_flight() {
         sigint(&up.proc.child);
         let st = wait_exit(&mut up.proc.child, Duration::from_secs(30));
         let log = up.log();
+        let st = st.unwrap_or_else(|| {
+            panic!(
+                "round {round}: drover up did not exit within 30s of Ctrl-C\n{log}\n{}",
+                stacks(pid)
+            )
+        });
         assert!(st.success(), "round {round}: exit {st:?}\n{log}");
         assert!(
             log.contains("stopped: every task has ended."),
@@ -242,7 +273,9 @@ fn ctrl_c_of_up_kills_every_task_when_its_output_pipe_is_closed() {
         let log = up.close_pipe();
         let pid = up.child.id();
         sigint(&up.child);
-        let st = wait_exit(&mut up.child, Duration::from_secs(30));
+        let st = wait_exit(&mut up.child, Duration::from_secs(30)).unwrap_or_else(|| {
+            panic!("round {round}: drover up did not exit within 30s of Ctrl-C\n{log}")
+        });
         assert!(st.success(), "round {round}: exit {st:?}\n{log}");
         assert_nothing_left(&up.work.path().join("drover"), pid, round, &log);
     }
