@@ -109,8 +109,8 @@ fn rows(a: &AppStatus) -> Vec<(&'static str, String)> {
             format!(
                 "{} every {} s, timeout {} s, {} failures allowed",
                 what.trim(),
-                hc.interval_seconds.to_string(),
-                hc.timeout_seconds.to_string(),
+                hc.interval_seconds,
+                hc.timeout_seconds,
                 hc.max_consecutive_failures
             ),
         ));
