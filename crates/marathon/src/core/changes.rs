@@ -82,18 +82,7 @@ impl Marathon {
 
     /// Whether every live instance of `app` meets `app`'s constraints where it runs.
     fn instances_meet(&self, app: &App) -> bool {
-        let placed: Vec<AgentFacts> = self
-            .app_instances(&app.id)
-            .into_iter()
-            .filter(|i| !i.state.is_terminal() && !i.killing)
-            .map(|i| {
-                self.agents.get(&i.agent_id).cloned().unwrap_or(AgentFacts {
-                    agent_id: i.agent_id.clone(),
-                    hostname: i.host.clone(),
-                    attributes: vec![],
-                })
-            })
-            .collect();
+        let placed = self.placed(&app.id);
         (0..placed.len()).all(|k| {
             let others: Vec<&AgentFacts> = placed
                 .iter()

@@ -34,6 +34,21 @@ pub enum NoFit {
 }
 
 impl Marathon {
+    /// The agents an app's live instances run on (with repeats): what its constraints see.
+    pub(super) fn placed(&self, app_id: &str) -> Vec<AgentFacts> {
+        self.app_instances(app_id)
+            .into_iter()
+            .filter(|i| !i.state.is_terminal() && !i.killing)
+            .map(|i| {
+                self.agents.get(&i.agent_id).cloned().unwrap_or(AgentFacts {
+                    agent_id: i.agent_id.clone(),
+                    hostname: i.host.clone(),
+                    attributes: vec![],
+                })
+            })
+            .collect()
+    }
+
     /// One task of `app` from what is left of an offer, or why not (Marathon's reason names).
     pub(super) fn build_task(
         &self,
@@ -65,18 +80,7 @@ impl Marathon {
             }
         }
         // Constraints see the app's live instances plus what this offer already got.
-        let mut placed: Vec<AgentFacts> = self
-            .app_instances(&app.id)
-            .into_iter()
-            .filter(|i| !i.state.is_terminal() && !i.killing)
-            .map(|i| {
-                self.agents.get(&i.agent_id).cloned().unwrap_or(AgentFacts {
-                    agent_id: i.agent_id.clone(),
-                    hostname: i.host.clone(),
-                    attributes: vec![],
-                })
-            })
-            .collect();
+        let mut placed = self.placed(&app.id);
         let prefix = format!("{}.", task_prefix(&app.id));
         for _ in pending
             .iter()
