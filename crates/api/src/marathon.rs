@@ -38,8 +38,9 @@ pub mod int {
         }
     }
 
-    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        d.deserialize_any(Int)
+    /// `v` as a `T`, or the error of a value out of its range.
+    fn fit<T: TryFrom<i64>, E: Error>(v: i64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &"an integer in range"))
     }
 
     /// An integer of any width that fits.
@@ -48,9 +49,7 @@ pub mod int {
         D: Deserializer<'de>,
         T: TryFrom<i64>,
     {
-        let v = read(d)?;
-        T::try_from(v)
-            .map_err(|_| D::Error::invalid_value(Unexpected::Signed(v), &"an integer in range"))
+        fit(d.deserialize_any(Int)?)
     }
 
     /// An optional integer (`null` is none).
@@ -63,17 +62,10 @@ pub mod int {
             T: TryFrom<i64>,
         {
             #[derive(serde::Deserialize)]
-            struct Wrap(#[serde(deserialize_with = "super::deserialize")] i64);
-            let v: Option<Wrap> = Option::deserialize(d)?;
-            match v {
-                None => Ok(None),
-                Some(Wrap(v)) => T::try_from(v).map(Some).map_err(|_| {
-                    serde::de::Error::invalid_value(
-                        serde::de::Unexpected::Signed(v),
-                        &"an integer in range",
-                    )
-                }),
-            }
+            struct Int(#[serde(deserialize_with = "super::deserialize")] i64);
+            Option::<Int>::deserialize(d)?
+                .map(|Int(v)| super::fit(v))
+                .transpose()
         }
     }
 }
@@ -446,7 +438,12 @@ impl App {
                 .map(|m| m.get("servicePort").and_then(|p| p.as_u64()).unwrap_or(0) as u32)
                 .collect();
         }
-        self.port_defs().iter().map(|d| d.port).collect()
+        // As `port_defs`, without copying the definitions (this is read for every task shown).
+        match (&self.port_definitions, &self.ports) {
+            (Some(defs), _) => defs.iter().map(|d| d.port).collect(),
+            (None, Some(ports)) => ports.clone(),
+            (None, None) => vec![0],
+        }
     }
 
     /// Write service ports back where [`App::service_ports`] reads them, and into `ports`.

@@ -312,22 +312,13 @@ impl Marathon {
             "id": d.id,
             "original": tree(&d.before),
             "target": tree(&d.after),
-            "steps": d.steps.iter().map(|s| json!({"actions": s.iter().map(|(a, app)| json!({"action": a, "app": app})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "steps": d.steps.iter().map(|s| json!({"actions": step_actions(Some(s))})).collect::<Vec<_>>(),
             "version": d.version,
         })
     }
 
     fn step_json(&self, d: &Deployment, i: usize) -> Value {
-        let actions: Vec<Value> = d
-            .steps
-            .get(i)
-            .map(|s| {
-                s.iter()
-                    .map(|(a, app)| json!({"action": a, "app": app}))
-                    .collect()
-            })
-            .unwrap_or_default();
-        json!({"actions": actions})
+        json!({"actions": step_actions(d.steps.get(i))})
     }
 
     /// A deployment as `GET /v2/deployments` shows it.
@@ -343,7 +334,7 @@ impl Marathon {
             .unwrap_or_default();
         json!({
             "id": d.id, "version": d.version, "affectedApps": d.affected_apps, "affectedPods": [],
-            "steps": d.steps.iter().map(|s| json!({"actions": s.iter().map(|(a, app)| json!({"action": a, "app": app})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "steps": d.steps.iter().map(|s| json!({"actions": step_actions(Some(s))})).collect::<Vec<_>>(),
             "currentActions": current, "currentStep": d.current_step + 1, "totalSteps": d.steps.len(),
         })
     }
@@ -353,10 +344,14 @@ impl Marathon {
     pub(super) fn advance_deployments(&mut self, now: f64) {
         let ids: Vec<String> = self.deployments.keys().cloned().collect();
         for id in ids {
-            while let Some(d) = self.deployments.get(&id).cloned() {
-                let Some(step) = d.steps.get(d.current_step) else {
-                    break;
-                };
+            // Called at every replan: only the current step is copied to check it (a
+            // deployment holds its apps' definitions before and after), the rest only when
+            // the step is done.
+            while let Some((current, step)) = self
+                .deployments
+                .get(&id)
+                .and_then(|d| Some((d.current_step, d.steps.get(d.current_step)?.clone())))
+            {
                 let done = step.iter().all(|(action, app_id)| {
                     match (action.as_str(), self.apps.get(app_id)) {
                         ("StopApplication", _) | (_, None) => self.app_instances(app_id).is_empty(),
@@ -366,40 +361,48 @@ impl Marathon {
                 if !done {
                     break;
                 }
-                self.emit("deployment_step_success", json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, d.current_step)}), now);
-                let next = d.current_step + 1;
-                if next >= d.steps.len() {
-                    self.deployments.remove(&id);
-                    for a in &d.affected_apps {
-                        self.rendered.remove(a);
+                let Some(d) = self.deployments.get(&id) else {
+                    break;
+                };
+                let (plan, finished, last) = (
+                    self.plan_json(d),
+                    self.step_json(d, current),
+                    current + 1 >= d.steps.len(),
+                );
+                self.emit(
+                    "deployment_step_success",
+                    json!({"plan": plan, "currentStep": finished}),
+                    now,
+                );
+                if last {
+                    if let Some(d) = self.deployments.remove(&id) {
+                        for a in &d.affected_apps {
+                            self.rendered.remove(a);
+                        }
                     }
                     self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
-                    self.emit(
-                        "deployment_success",
-                        json!({"id": d.id, "plan": self.plan_json(&d)}),
-                        now,
-                    );
-                    for (action, app) in step {
+                    self.emit("deployment_success", json!({"id": id, "plan": plan}), now);
+                    for (action, app) in &step {
                         if action == "StopApplication" {
                             self.emit("app_terminated_event", json!({"appId": app}), now);
                         }
                     }
                     break;
                 }
-                if let Some(dm) = self.deployments.get_mut(&id) {
-                    dm.current_step = next;
-                }
+                let Some(dm) = self.deployments.get_mut(&id) else {
+                    break;
+                };
+                dm.current_step = current + 1;
+                let (next, bytes) = (
+                    json!({"actions": step_actions(dm.steps.get(current + 1))}),
+                    serde_json::to_vec(&*dm).unwrap_or_default(),
+                );
                 self.emit(
                     "deployment_info",
-                    json!({"plan": self.plan_json(&d), "currentStep": self.step_json(&d, next)}),
+                    json!({"plan": plan, "currentStep": next}),
                     now,
                 );
-                if let Some(dm) = self.deployments.get(&id) {
-                    self.write(vec![Op::Put(
-                        format!("marathon/deployments/{id}"),
-                        serde_json::to_vec(dm).unwrap_or_default(),
-                    )]);
-                }
+                self.write(vec![Op::Put(format!("marathon/deployments/{id}"), bytes)]);
             }
         }
     }
@@ -420,6 +423,16 @@ impl Marathon {
         }
         true
     }
+}
+
+/// A step's actions as Marathon writes them: `{"action", "app"}` each (none: no such step).
+fn step_actions(step: Option<&Vec<(String, String)>>) -> Vec<Value> {
+    step.map(|s| {
+        s.iter()
+            .map(|(a, app)| json!({"action": a, "app": app}))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// The version of an app's configuration (not of its scale).
