@@ -1,6 +1,7 @@
 //! Durable state behind one trait. Records are opaque bytes under string keys grouped by a
 //! prefix (`agents/`, `frameworks/`, …); a record has no size cliff. The embedded implementation
-//! is a redb database in the work dir: ACID, readers never block the writer.
+//! is a redb database in the work dir: ACID, readers never block the writer. The ZooKeeper one,
+//! for HA, is in `drover-zk`.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -20,6 +21,13 @@ pub enum StoreError {
     Storage(#[from] redb::StorageError),
     #[error("store commit failed: {0}")]
     Commit(#[from] redb::CommitError),
+    /// A remote store (ZooKeeper) could not be reached or refused the request.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The write was refused because this process no longer holds the leadership it was made
+    /// under (a deposed leader's write never lands).
+    #[error("the write was refused: this process is no longer the leader ({0})")]
+    Fenced(String),
 }
 
 /// A change to apply atomically.

@@ -1,0 +1,381 @@
+//! The storage trait on ZooKeeper: one znode per record, under a root path.
+//!
+//! A key's `/`-separated segments are the znode path below the root (so a prefix scan lists one
+//! parent), each segment escaped so that any key is a legal, unambiguous path. ZooKeeper refuses
+//! a node (and a whole transaction) over about 1 MiB, so there is no size cliff here: a value
+//! too big to go inline is written first as chunks under `<root>/.chunks/<uuid>/` (invisible until
+//! referenced), then its record points at them in the same transaction as everything else.
+//!
+//! Every transaction of a leader's store begins with a check of the leader's election node
+//! (version 0, as created): once the leader's session is gone, so is its node, and ZooKeeper
+//! itself refuses the write. A deposed leader can never overwrite its successor's state.
+
+use crate::session::{Client, Sessions};
+use crate::ZkError;
+use drover_store::{Op, Store, StoreError};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use zookeeper_client as zk;
+
+/// Values up to this size go inline in their record's node.
+const INLINE_MAX: usize = 256 << 10;
+/// What one transaction may carry inline in all (ZooKeeper's packet limit is 1 MiB).
+const TXN_BUDGET: usize = 640 << 10;
+/// The size of a chunk of a big value.
+const CHUNK: usize = 512 << 10;
+/// The first byte of a record's node: the value follows, or a pointer to its chunks.
+const INLINE: u8 = b'=';
+const CHUNKED: u8 = b'@';
+const CHUNK_DIR: &str = ".chunks";
+
+pub struct ZkStore {
+    sessions: Sessions,
+    client: Client,
+    root: String,
+    /// The election node that must still exist for a write to be made.
+    fence: Option<String>,
+    /// Parent nodes known to exist.
+    dirs: Mutex<HashSet<String>>,
+}
+
+/// Escape one key segment into a znode name: `%` and characters ZooKeeper refuses or reserves
+/// become `%XX`, and so do a leading `.` (keeping `.chunks` and `.`/`..` apart from keys).
+fn escape(seg: &str) -> String {
+    let mut out = String::with_capacity(seg.len());
+    for (i, c) in seg.chars().enumerate() {
+        let reserved = c == '%'
+            || c.is_control()
+            || ('\u{e000}'..='\u{f8ff}').contains(&c)
+            || ('\u{fff0}'..='\u{ffff}').contains(&c)
+            || (i == 0 && c == '.');
+        if reserved {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        // A bare `%` is no escape of anything else.
+        out.push('%');
+    }
+    out
+}
+
+fn unescape(name: &str) -> String {
+    if name == "%" {
+        return String::new();
+    }
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
+            if let Some(b) = name
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl ZkStore {
+    /// A store under `root` (created if missing). With `fence`, every write requires that
+    /// node to exist at version 0.
+    pub fn new(
+        sessions: Sessions,
+        client: Client,
+        root: &str,
+        fence: Option<String>,
+    ) -> ZkStore {
+        ZkStore {
+            sessions,
+            client,
+            root: root.trim_end_matches('/').to_string(),
+            fence,
+            dirs: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn path(&self, key: &str) -> String {
+        let mut p = self.root.clone();
+        for seg in key.split('/') {
+            p.push('/');
+            p.push_str(&escape(seg));
+        }
+        p
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.sessions.block_on(f).map_err(|e| match e {
+            ZkError::Runtime(e) => unavailable(e),
+            e => unavailable(e),
+        })?
+    }
+}
+
+/// Read a record's value, following a pointer to chunks.
+async fn read_value(client: &Client, root: &str, data: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    match data.split_first() {
+        Some((&INLINE, rest)) => Ok(rest.to_vec()),
+        Some((&CHUNKED, rest)) => {
+            let ptr = String::from_utf8_lossy(rest).into_owned();
+            let (id, count) = ptr
+                .split_once(':')
+                .and_then(|(id, n)| Some((id.to_string(), n.parse::<usize>().ok()?)))
+                .ok_or_else(|| unavailable(format!("bad chunk pointer '{ptr}'")))?;
+            let reads: Vec<_> = (0..count)
+                .map(|i| client.get_data(&format!("{root}/{CHUNK_DIR}/{id}/{i:06}")))
+                .collect();
+            let mut out = Vec::new();
+            for r in reads {
+                out.extend(r.await.map_err(unavailable)?.0);
+            }
+            Ok(out)
+        }
+        _ => Err(unavailable("record without a header")),
+    }
+}
+
+fn chunk_id(data: &[u8]) -> Option<String> {
+    let rest = data.strip_prefix(&[CHUNKED])?;
+    Some(String::from_utf8_lossy(rest).split(':').next()?.to_string())
+}
+
+impl Store for ZkStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let client = self.client.clone();
+        let path = self.path(key);
+        let root = self.root.clone();
+        self.run(async move {
+            match client.get_data(&path).await {
+                Ok((d, _)) => read_value(&client, &root, d).await.map(Some),
+                Err(zk::Error::NoNode) => Ok(None),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+    }
+
+    fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let (dir_key, partial) = match prefix.rsplit_once('/') {
+            Some((d, p)) => (Some(d.to_string()), p.to_string()),
+            None => (None, prefix.to_string()),
+        };
+        let dir = match &dir_key {
+            Some(d) => self.path(d),
+            None => self.root.clone(),
+        };
+        let client = self.client.clone();
+        let root = self.root.clone();
+        self.run(async move {
+            let children = match client.list_children(&dir).await {
+                Ok(c) => c,
+                Err(zk::Error::NoNode) => return Ok(Vec::new()),
+                Err(e) => return Err(unavailable(e)),
+            };
+            let mut names: Vec<(String, String)> = children
+                .into_iter()
+                .filter(|n| !n.starts_with('.'))
+                .map(|n| (unescape(&n), n))
+                .filter(|(k, _)| k.starts_with(&partial))
+                .collect();
+            names.sort();
+            // Ask for all of them at once; the answers come back in order.
+            let reads: Vec<_> = names
+                .iter()
+                .map(|(_, n)| client.get_data(&format!("{dir}/{n}")))
+                .collect();
+            let mut out = Vec::with_capacity(names.len());
+            for ((key, _), r) in names.into_iter().zip(reads) {
+                let full = match &dir_key {
+                    Some(d) => format!("{d}/{key}"),
+                    None => key,
+                };
+                match r.await {
+                    Ok((d, _)) => out.push((full, read_value(&client, &root, d).await?)),
+                    // Deleted between the listing and the read.
+                    Err(zk::Error::NoNode) => {}
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let client = self.client.clone();
+        let root = self.root.clone();
+        let fence = self.fence.clone();
+        let acls = self.sessions.acls();
+        // Paths, values, and which values must go to chunks to keep the transaction small.
+        let mut writes: Vec<(String, Option<Vec<u8>>)> = ops
+            .into_iter()
+            .map(|op| match op {
+                Op::Put(k, v) => (self.path(&k), Some(v)),
+                Op::Delete(k) => (self.path(&k), None),
+            })
+            .collect();
+        let mut inline: usize = writes
+            .iter()
+            .filter_map(|(_, v)| v.as_ref().map(|v| v.len()))
+            .sum();
+        let mut by_size: Vec<usize> = (0..writes.len()).collect();
+        by_size.sort_by_key(|&i| std::cmp::Reverse(writes[i].1.as_ref().map_or(0, |v| v.len())));
+        let mut chunked = vec![false; writes.len()];
+        for i in by_size {
+            let len = writes[i].1.as_ref().map_or(0, |v| v.len());
+            if len > INLINE_MAX || (inline > TXN_BUDGET && len > 0) {
+                chunked[i] = true;
+                inline -= len;
+            }
+        }
+        let parents: Vec<String> = writes
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .filter_map(|(p, _)| p.rsplit_once('/').map(|(d, _)| d.to_string()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .filter(|d| {
+                !self
+                    .dirs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(d)
+            })
+            .collect();
+        let made = self.run(async move {
+            for d in &parents {
+                client
+                    .mkdir(d, &zk::CreateMode::Persistent.with_acls(acls))
+                    .await
+                    .map_err(unavailable)?;
+            }
+            // What is there now: create or set, delete or skip, and old chunks to remove.
+            let stats: Vec<_> = writes.iter().map(|(p, _)| client.check_stat(p)).collect();
+            let mut present = Vec::with_capacity(stats.len());
+            for s in stats {
+                present.push(s.await.map_err(unavailable)?);
+            }
+            let mut old_chunks = Vec::new();
+            for ((p, _), st) in writes.iter().zip(&present) {
+                if let Some(st) = st {
+                    if st.data_length < 64 {
+                        if let Ok((d, _)) = client.get_data(p).await {
+                            old_chunks.extend(chunk_id(&d));
+                        }
+                    }
+                }
+            }
+            // Big values first, as chunks nobody refers to yet.
+            for (i, (_, v)) in writes.iter_mut().enumerate() {
+                let Some(value) = v.as_mut() else { continue };
+                if !chunked[i] {
+                    value.insert(0, INLINE);
+                    continue;
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                let dir = format!("{root}/{CHUNK_DIR}/{id}");
+                client
+                    .mkdir(&dir, &zk::CreateMode::Persistent.with_acls(acls))
+                    .await
+                    .map_err(unavailable)?;
+                let mut n = 0;
+                for part in value.chunks(CHUNK) {
+                    client
+                        .create(
+                            &format!("{dir}/{n:06}"),
+                            part,
+                            &zk::CreateMode::Persistent.with_acls(acls),
+                        )
+                        .await
+                        .map_err(unavailable)?;
+                    n += 1;
+                }
+                let mut ptr = vec![CHUNKED];
+                ptr.extend(format!("{id}:{n}").into_bytes());
+                *value = ptr;
+            }
+            let mut txn = client.new_multi_writer();
+            let bad = |e: zk::Error| unavailable(e);
+            if let Some(f) = &fence {
+                txn.add_check_version(f, 0).map_err(bad)?;
+            }
+            let mut any = false;
+            for ((p, v), st) in writes.iter().zip(&present) {
+                match (v, st) {
+                    (Some(v), Some(_)) => txn.add_set_data(p, v, None).map_err(bad)?,
+                    (Some(v), None) => txn
+                        .add_create(p, v, &zk::CreateMode::Persistent.with_acls(acls))
+                        .map_err(bad)?,
+                    (None, Some(_)) => txn.add_delete(p, None).map_err(bad)?,
+                    (None, None) => continue,
+                }
+                any = true;
+            }
+            if any {
+                match txn.commit().await {
+                    Ok(_) => {}
+                    Err(zk::MultiWriteError::OperationFailed { index: 0, source })
+                        if fence.is_some() =>
+                    {
+                        return Err(StoreError::Fenced(format!(
+                            "{}: {source}",
+                            fence.as_deref().unwrap_or_default()
+                        )))
+                    }
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            for id in old_chunks {
+                let dir = format!("{root}/{CHUNK_DIR}/{id}");
+                if let Ok(parts) = client.list_children(&dir).await {
+                    for p in parts {
+                        let _ = client.delete(&format!("{dir}/{p}"), None).await;
+                    }
+                }
+                let _ = client.delete(&dir, None).await;
+            }
+            Ok(parents)
+        })?;
+        self.dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(made);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_key_segment_escapes_to_a_legal_name_and_back() {
+        for seg in ["a", "app.1", ".hidden", ".", "..", "", "50%", "x\u{1}y", "ünï"] {
+            let e = escape(seg);
+            assert!(!e.starts_with('.'), "{seg:?} -> {e}");
+            assert!(!e.is_empty());
+            assert!(!e.chars().any(|c| c.is_control()), "{seg:?} -> {e}");
+            assert_eq!(unescape(&e), seg, "{seg:?} -> {e}");
+        }
+    }
+}
