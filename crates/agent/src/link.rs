@@ -38,8 +38,10 @@ pub struct Registration {
 
 /// The connection's state the agent reaches: calls waiting for the next batch, and the wakeups.
 pub struct Link {
-    /// `host:port` of the master.
+    /// `--master`: `host:port`, or `zk://…/mesos` to follow the leading master.
     master: String,
+    /// The master registered with now (`host:port`), where calls go.
+    current: Mutex<String>,
     started: Instant,
     /// Calls waiting for the next batch to the master.
     outbox: Mutex<Vec<FromAgent>>,
@@ -53,6 +55,11 @@ pub struct Link {
 impl Link {
     pub fn new(master: String) -> Link {
         Link {
+            current: Mutex::new(if drover_zk::ZkUrl::is_zk(&master) {
+                String::new()
+            } else {
+                master.clone()
+            }),
             master,
             started: Instant::now(),
             outbox: Mutex::new(Vec::new()),
@@ -104,10 +111,21 @@ impl Link {
 /// The master went silent for this long: reconnect (it pings every 15 s).
 const MASTER_SILENCE: Duration = Duration::from_secs(45);
 
+/// The ZooKeeper session timeout of an agent following the leader through `zk://`.
+const ZK_SESSION: Duration = Duration::from_secs(10);
+
 pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwest::Client) {
     let mut backoff = 0.2f64;
+    let mut leader = match drover_zk::Leader::new(&link.master, ZK_SESSION) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot follow the master: {e}");
+            return;
+        }
+    };
     loop {
-        let master = link.master.clone();
+        let master = leader.get().await;
+        *link.current.lock().unwrap_or_else(|e| e.into_inner()) = master.clone();
         let url = format!("http://{master}{REGISTER_PATH}");
         let r = agent.registration();
         let reg = Register {
@@ -127,6 +145,10 @@ pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwe
                         n = tokio::time::timeout(MASTER_SILENCE, body.next()) => n,
                         _ = link.reconnect.notified() => {
                             tracing::warn!("master asked us to re-register");
+                            break 'stream;
+                        }
+                        _ = leader.changed() => {
+                            tracing::warn!("the leading master changed; re-registering");
                             break 'stream;
                         }
                     };
@@ -210,7 +232,8 @@ pub async fn run_sender(link: Arc<Link>, agent: Arc<dyn Registrant>, client: req
         if !due.is_empty() {
             calls.push(CallRef::Updates(UpdatesRef(&due)));
         }
-        let url = format!("http://{}{CALL_PATH}", link.master);
+        let master = link.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let url = format!("http://{master}{CALL_PATH}");
         match client
             .post(&url)
             .json(&AgentCallRef {

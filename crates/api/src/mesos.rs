@@ -648,6 +648,10 @@ pub struct MasterInfo {
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
+    /// What this master can do (Mesos 1.11: `AGENT_UPDATE`, `AGENT_DRAINING`, `QUOTA_V2`);
+    /// only what Drover's master does is listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<Capability>,
 }
 
 /// One operation of an ACCEPT call.

@@ -24,12 +24,51 @@ struct MasterFlags {
     /// Seconds without a heartbeat before an agent is unreachable (Mesos: 5 × 15 s).
     #[arg(long, default_value_t = 75.0)]
     agent_timeout: f64,
+    /// Seconds admitted agents have to re-register after a master starts or fails over before
+    /// they are unreachable (Mesos: 10 minutes).
+    #[arg(long, default_value_t = 600.0)]
+    agent_reregister_timeout: f64,
     /// Seconds between batch allocations (events also trigger one).
     #[arg(long, default_value_t = 1.0)]
     allocation_interval: f64,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_body_bytes: usize,
+    /// High availability: contend for leadership and keep the registry in ZooKeeper, e.g.
+    /// zk://z1:2181,z2:2181,z3:2181/mesos (default: lead alone, registry in the work dir).
+    #[arg(long, value_name = "ZK_URL")]
+    zk: Option<String>,
+    /// With --zk: Mesos' replicated-log quorum, more than half the masters (3 masters: 2).
+    #[arg(long)]
+    quorum: Option<u32>,
+    /// With --zk: seconds a master cut off from ZooKeeper keeps its session (and leadership).
+    #[arg(long, default_value_t = 10.0)]
+    zk_session_timeout: f64,
+}
+
+/// The HA part of the master's flags, checked as Mesos checks them.
+fn ha_of(f: &MasterFlags) -> Result<Option<drover_master::Ha>> {
+    let Some(zk) = &f.zk else {
+        if f.quorum.is_some() {
+            anyhow::bail!("--quorum is for the replicated registry of an HA cluster: give --zk too");
+        }
+        return Ok(None);
+    };
+    let url = drover_zk::ZkUrl::parse(zk)?;
+    let quorum = f.quorum.ok_or_else(|| {
+        anyhow::anyhow!("--quorum is required with --zk (more than half the masters: 2 of 3)")
+    })?;
+    if quorum == 0 {
+        anyhow::bail!("--quorum must be at least 1");
+    }
+    if !(f.zk_session_timeout.is_finite() && f.zk_session_timeout > 0.0) {
+        anyhow::bail!("--zk-session-timeout must be a positive number of seconds");
+    }
+    let sessions = drover_zk::Sessions::new(
+        url,
+        std::time::Duration::from_secs_f64(f.zk_session_timeout),
+    )?;
+    Ok(Some(drover_master::Ha { sessions, quorum }))
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -293,6 +332,7 @@ fn master_config(
         work_dir: Some(work_dir),
         agent_timeout_secs: f.agent_timeout,
         agent_heartbeat_secs: (f.agent_timeout / 5.0).clamp(0.2, 5.0),
+        agent_reregister_timeout_secs: f.agent_reregister_timeout,
         allocation_interval_secs: f.allocation_interval,
         max_body_bytes: f.max_body_bytes,
     }
@@ -535,6 +575,7 @@ async fn run() -> Result<()> {
             let shared = drover_master::build(
                 master_config(&master, ip.clone(), this_host(), work_dir.join("master")),
                 mport,
+                ha_of(&master)?,
             )?;
             tokio::spawn(drover_master::serve(
                 shared,
@@ -641,6 +682,7 @@ async fn run() -> Result<()> {
             let listener = bind(&ip, port).await?;
             let port = listener.local_addr()?.port();
             let adv = advertise(&ip, advertise_ip);
+            let ha = ha_of(&master)?;
             let shared = drover_master::build(
                 master_config(
                     &master,
@@ -649,6 +691,7 @@ async fn run() -> Result<()> {
                     work_dir,
                 ),
                 port,
+                ha,
             )?;
             tracing::info!("master listening on {ip}:{port}, advertised as {adv}:{port}");
             say(&format!("master: http://{adv}:{port}"));

@@ -118,6 +118,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::map_response(
             move |resp: Response| async move { explain_too_large(resp, limit) },
         ))
+        // Outermost: a master that does not lead redirects or refuses before anything else.
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::leadership::gate,
+        ))
         .with_state(shared)
 }
 
@@ -148,7 +153,9 @@ pub async fn background(shared: Arc<Shared>) {
             if hb {
                 last_hb = now;
             }
-            s2.decide(|m| m.tick(now, hb));
+            if s2.acting() {
+                s2.decide(|m| m.tick(now, hb));
+            }
         }
     });
     let mut ticker = tokio::time::interval(interval);
@@ -161,6 +168,9 @@ pub async fn background(shared: Arc<Shared>) {
         if !periodic {
             // Let a burst of events (declines, finished tasks) land in one cycle.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if !shared.acting() {
+            continue;
         }
         let now = shared.now();
         shared.decide(|m| {

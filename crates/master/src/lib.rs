@@ -10,6 +10,7 @@
 
 mod core;
 mod http;
+mod leadership;
 mod registry;
 mod render;
 mod snapshot;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use crate::core::Master;
+pub use crate::leadership::{address_of, Ha, Standing};
 
 #[derive(Clone, Debug)]
 pub struct MasterConfig {
@@ -36,6 +38,9 @@ pub struct MasterConfig {
     pub agent_timeout_secs: f64,
     /// How often agents heartbeat.
     pub agent_heartbeat_secs: f64,
+    /// How long after a start (or failover) admitted agents have to re-register before they
+    /// are unreachable (Mesos' `--agent_reregister_timeout`, 10 minutes).
+    pub agent_reregister_timeout_secs: f64,
     /// Batch allocation interval (Mesos' `--allocation_interval`); events also trigger a cycle.
     pub allocation_interval_secs: f64,
     /// Largest request body accepted on any endpoint.
@@ -50,6 +55,7 @@ impl Default for MasterConfig {
             work_dir: None,
             agent_timeout_secs: 75.0,
             agent_heartbeat_secs: 5.0,
+            agent_reregister_timeout_secs: 600.0,
             allocation_interval_secs: 1.0,
             max_body_bytes: 16 << 20,
         }
@@ -228,6 +234,10 @@ pub struct Shared {
     registry: registry::Writer,
     /// Where full views are rendered (low CPU priority, no lock held).
     renderer: render::Renderer,
+    /// Leading, suspended or following (always leading without `--zk`).
+    standing: std::sync::RwLock<Standing>,
+    /// How this master takes part in an HA cluster, if it does.
+    ha: Option<Ha>,
 }
 
 impl Shared {
@@ -278,9 +288,11 @@ fn ip_to_u32(ip: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// Build the master and its store; `serve` it on a listener.
-pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
+/// Build the master and its store; `serve` it on a listener. With `ha`, the master starts as a
+/// follower and its state lives in ZooKeeper: it leads when elected.
+pub fn build(cfg: MasterConfig, port: u16, ha: Option<Ha>) -> Result<Arc<Shared>, MasterError> {
     let store: Arc<dyn Store> = match &cfg.work_dir {
+        _ if ha.is_some() => Arc::new(drover_store::MemoryStore::default()),
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| MasterError::WorkDir {
                 path: dir.display().to_string(),
@@ -306,6 +318,9 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
             ip: Some(cfg.advertise_ip.clone()),
             port: port as i32,
         }),
+        capabilities: vec![drover_api::Capability {
+            kind: "AGENT_UPDATE".into(),
+        }],
     };
     let flags = serde_json::json!({
         "port": port.to_string(),
@@ -314,8 +329,18 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
         "work_dir": cfg.work_dir.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         "allocation_interval": format!("{}secs", cfg.allocation_interval_secs),
         "agent_ping_timeout": format!("{}secs", cfg.agent_timeout_secs),
-        "registry": if cfg.work_dir.is_some() { "replicated_log" } else { "in_memory" },
+        "agent_reregister_timeout": format!("{}secs", cfg.agent_reregister_timeout_secs),
+        "registry": if cfg.work_dir.is_some() || ha.is_some() { "replicated_log" } else { "in_memory" },
     });
+    let mut flags = flags;
+    if let Some(h) = &ha {
+        flags["zk"] = serde_json::Value::String(h.sessions.url().to_string());
+        flags["quorum"] = serde_json::Value::String(h.quorum.to_string());
+    }
+    let standing = match &ha {
+        Some(_) => Standing::Following { leader: None },
+        None => Standing::Leading,
+    };
     let registry = registry::Registry::new(store);
     let recovered = registry.recover().map_err(MasterError::RecoverRegistry)?;
     let start_unix = std::time::SystemTime::now()
@@ -336,6 +361,8 @@ pub fn build(cfg: MasterConfig, port: u16) -> Result<Arc<Shared>, MasterError> {
         flags,
         registry: registry::Writer::new(registry),
         renderer: render::Renderer::new(2),
+        standing: std::sync::RwLock::new(standing),
+        ha,
     }))
 }
 
@@ -347,6 +374,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), MasterError> {
     let loops = tokio::spawn(http::background(shared.clone()));
+    let election = shared
+        .ha
+        .clone()
+        .map(|ha| tokio::spawn(leadership::run(shared.clone(), ha)));
     let app = http::router(shared);
     // Streams (subscriptions, agent connections) carry small records one after another: without
     // TCP_NODELAY the second of two waits for the peer's delayed ACK, up to 40 ms.
@@ -366,6 +397,9 @@ pub async fn serve(
         _ = shutdown => Ok(()),
     };
     loops.abort();
+    if let Some(e) = election {
+        e.abort();
+    }
     r
 }
 

@@ -65,6 +65,11 @@ impl Registry {
         Registry { store }
     }
 
+    /// A registry that keeps nothing beyond the process: for a master that does not lead.
+    pub fn detached() -> Self {
+        Registry::new(Arc::new(drover_store::MemoryStore::default()))
+    }
+
     /// The records under `prefix`; one that does not decode is logged and left out, a store
     /// that cannot be read is an error.
     fn scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
@@ -96,6 +101,7 @@ impl Registry {
     /// than starting from nothing (which would forget every framework it holds).
     pub fn recover(&self) -> Result<Recovered, StoreError> {
         Ok(Recovered {
+            agents: self.scan("master/agents/")?,
             frameworks: self.scan("master/frameworks/")?,
             removed_frameworks: self.scan("master/removed_frameworks/")?,
             weights: self.weights()?,
@@ -118,7 +124,8 @@ impl Registry {
 /// queued while the lock is held (so the queue is in the order decisions were taken), then
 /// written after it is released by whichever caller gets to the queue first.
 pub struct Writer {
-    registry: Registry,
+    /// Replaced at each term of an HA master.
+    registry: Mutex<Registry>,
     /// The number of the last batch queued, and the writes not yet taken for writing.
     queue: Mutex<(u64, Vec<RegistryOp>)>,
     /// Held while writing: the number of the last batch written.
@@ -128,7 +135,7 @@ pub struct Writer {
 impl Writer {
     pub fn new(registry: Registry) -> Self {
         Writer {
-            registry,
+            registry: Mutex::new(registry),
             queue: Mutex::new((0, Vec::new())),
             written: Mutex::new(0),
         }
@@ -156,8 +163,21 @@ impl Writer {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             (q.0, std::mem::take(&mut q.1))
         };
-        self.registry.apply(&ops);
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        registry.apply(&ops);
         *written = last;
+    }
+
+    /// Write to `registry` from now on; writes queued for the one before are dropped (they
+    /// were decided by a master state that is gone).
+    pub fn replace(&self, registry: Registry) {
+        let _written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).1.clear();
+        *self.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
     }
 }
 

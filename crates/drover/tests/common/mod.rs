@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod ha;
 pub mod dockercluster;
 pub mod dockerimage;
 pub mod marathon_schema;

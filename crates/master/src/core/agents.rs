@@ -38,6 +38,8 @@ impl Master {
         let mut info = reg.agent_info.clone();
         info.id = Some(id.clone());
         let reregister = reg.agent_id.is_some();
+        self.recovered_agents.remove(&id);
+        self.unreachable_recovered.remove(&id);
         // What the agent reports, keyed for the lookups below: one pass over its tasks, not one
         // per task the master knew (that was tasks × tasks under the master's lock).
         let reported_ids: HashSet<(String, String)> = reg

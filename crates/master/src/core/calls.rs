@@ -250,8 +250,27 @@ impl Master {
                     out.push(latest(t, self));
                     continue;
                 }
+                // As Mesos: while admitted agents have yet to re-register after a failover, a
+                // task that may be on one of them is not answered (the framework asks again).
+                match &rt.agent_id {
+                    Some(a) if self.recovered_agents.contains_key(a) => continue,
+                    None if !self.recovered_agents.is_empty() => continue,
+                    _ => {}
+                }
                 let agent = rt.agent_id.as_ref().and_then(|a| self.agents.get(a));
+                let recovered_unreachable = rt
+                    .agent_id
+                    .as_ref()
+                    .is_some_and(|a| self.unreachable_recovered.contains(a));
                 let (state, msg) = match agent {
+                    None if recovered_unreachable => (
+                        if pa {
+                            TaskState::TASK_UNREACHABLE
+                        } else {
+                            TaskState::TASK_LOST
+                        },
+                        "Reconciliation: Task is unreachable",
+                    ),
                     Some(a) if a.unreachable => (
                         if pa {
                             TaskState::TASK_UNREACHABLE

@@ -192,6 +192,7 @@ impl Harness {
             hostname: Some("localhost".into()),
             version: None,
             address: None,
+            capabilities: Vec::new(),
         };
         Harness {
             m: Master::new(

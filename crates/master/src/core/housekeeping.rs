@@ -26,6 +26,17 @@ impl Master {
         for id in silent {
             self.mark_unreachable(&id, now);
         }
+        // Admitted agents that never came back after a master failover (Mesos marks them
+        // unreachable in its registry): their tasks reconcile as unreachable from now on.
+        let since = *self.first_tick.get_or_insert(now);
+        if !self.recovered_agents.is_empty()
+            && now - since >= self.cfg.agent_reregister_timeout_secs
+        {
+            for (id, info) in std::mem::take(&mut self.recovered_agents) {
+                tracing::warn!(agent_id = %id, hostname = %info.hostname, "agent did not re-register within the agent re-register timeout; unreachable");
+                self.unreachable_recovered.insert(id);
+            }
+        }
         let expired: Vec<FrameworkID> = self
             .frameworks
             .values()

@@ -77,6 +77,8 @@ pub enum RegistryOp {
 /// What the registry held when the master started.
 #[derive(Clone, Debug, Default)]
 pub struct Recovered {
+    /// Agents the registry admitted: expected back within `agent_reregister_timeout`.
+    pub agents: Vec<AgentInfo>,
     pub frameworks: Vec<FrameworkInfo>,
     pub removed_frameworks: Vec<String>,
     pub weights: HashMap<String, f64>,
@@ -195,6 +197,13 @@ pub struct Master {
     pub removed: HashSet<FrameworkID>,
     /// Ids, roles and names task records share.
     pub ids: Interner,
+    /// Admitted agents (from the registry) that have not re-registered since this master
+    /// started: their tasks are neither known nor lost yet.
+    pub recovered_agents: HashMap<AgentID, AgentInfo>,
+    /// Recovered agents that did not come back within `agent_reregister_timeout`.
+    pub unreachable_recovered: HashSet<AgentID>,
+    /// When this master first ticked (its clock may have run long before it led).
+    pub first_tick: Option<f64>,
 }
 
 fn time_info(secs: f64) -> TimeInfo {
@@ -215,6 +224,7 @@ impl Master {
     ) -> Self {
         let mut allocator = Allocator::new(drover_allocator::Config::default());
         let Recovered {
+            agents: recovered_agents,
             frameworks,
             removed_frameworks,
             weights,
@@ -246,6 +256,12 @@ impl Master {
             allocation_wanted: true,
             removed,
             ids: Interner::default(),
+            recovered_agents: recovered_agents
+                .into_iter()
+                .filter_map(|a| Some((a.id.clone()?, a)))
+                .collect(),
+            unreachable_recovered: HashSet::new(),
+            first_tick: None,
         };
         for info in frameworks {
             m.recover_framework(info, 0.0);

@@ -1,0 +1,150 @@
+//! High availability on a real ZooKeeper ensemble: three `drover master --zk` processes elect
+//! one leader; the others redirect; Mesos-aware clients (kazoo, pymesos) find the leader through
+//! the `json.info_` nodes; agents follow it through `zk://`; and when the leader is killed with
+//! SIGKILL a standby takes over, the agents re-register with their running tasks, and the
+//! pymesos scheduler re-subscribes with its id and keeps working.
+
+mod common;
+use common::ha::*;
+use common::*;
+use serde_json::Value;
+use std::time::Duration;
+
+fn members(c: &HaCluster) -> Value {
+    let py = pyclients();
+    let out = std::process::Command::new(py.join("mesos/bin/python"))
+        .arg(repo_root().join("tests/clients/zk_members.py"))
+        .arg(c.zk.servers())
+        .arg("/mesos")
+        .output()
+        .expect("run kazoo");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "kazoo said ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// `curl` without following redirects: (status, Location).
+fn head(url: &str, method: &str) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-X", method, "--max-time", "10"])
+        .args(["-w", "%{http_code} %header{location}", url])
+        .output()
+        .expect("curl");
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    let (code, loc) = s.split_once(' ').unwrap_or((&s, ""));
+    (code.parse().unwrap_or(0), loc.trim().to_string())
+}
+
+#[test]
+fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
+    if !zookeeper_or_skip() {
+        return;
+    }
+    let c = HaCluster::start(3, 3, 0);
+    let l = c.wait_leader(Duration::from_secs(30));
+    let leader = c.addr(l);
+    // The znodes, as kazoo (pymesos' and the Mesos CLI's client) reads them.
+    let m = members(&c);
+    let names: Vec<&str> = m["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    let json_info: Vec<&&str> = names.iter().filter(|n| n.starts_with("json.info_")).collect();
+    assert_eq!(json_info.len(), 3, "one member per master: {m:#}");
+    for n in &names {
+        assert!(
+            (n.starts_with("json.info_") && n.len() == 20) || *n == "log_replicas",
+            "nothing else under the path: {m:#}"
+        );
+    }
+    let choice = m["pymesos_choice"].as_str().unwrap();
+    let info = m["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == choice)
+        .unwrap()["data"]
+        .clone();
+    let (ip, port) = leader.split_once(':').unwrap();
+    assert_eq!(info["address"]["ip"], ip, "{info:#}");
+    assert_eq!(info["address"]["port"].to_string(), port, "{info:#}");
+    assert_eq!(info["pid"], format!("master@{leader}"));
+    assert!(info["id"].is_string() && info["hostname"].is_string() && info["version"].is_string());
+    // `ip`: the IPv4 address packed in network byte order, read as a uint32 (127.0.0.1 -> 16777343).
+    assert_eq!(info["ip"], 16777343, "{info:#}");
+    assert_eq!(info["capabilities"][0]["type"], "AGENT_UPDATE");
+    // Followers redirect API calls to the leader and answer health themselves.
+    for i in (0..3).filter(|&i| i != l) {
+        let f = c.addr(i);
+        assert_eq!(head(&format!("http://{f}/master/state?x=1"), "GET"), (307, format!("//{leader}/master/state?x=1")));
+        assert_eq!(head(&format!("http://{f}/api/v1/scheduler"), "POST"), (307, format!("//{leader}/api/v1/scheduler")));
+        assert_eq!(head(&format!("http://{f}/master/redirect"), "GET"), (307, format!("//{leader}")));
+        assert_eq!(head(&format!("http://{f}/health"), "GET").0, 200);
+    }
+    // The leader says it leads.
+    let state = get_json(&format!("http://{leader}/master/state")).unwrap();
+    assert_eq!(state["leader"], format!("master@{leader}"));
+    assert_eq!(state["leader_info"]["address"]["ip"], ip);
+    assert_eq!(state["flags"]["zk"].as_str().map(|z| z.ends_with("/mesos")), Some(true));
+}
+
+#[test]
+fn a_killed_leader_is_replaced_and_agents_tasks_and_pymesos_carry_on() {
+    if !zookeeper_or_skip() {
+        return;
+    }
+    let py = pyclients();
+    let mut c = HaCluster::start(1, 3, 2);
+    let l = c.wait_leader(Duration::from_secs(30));
+    c.wait_agents(2, Duration::from_secs(30));
+    let signal = c.dir.path().join("leader-killed");
+    let mut sched = std::process::Command::new(py.join("mesos/bin/python"))
+        .arg(repo_root().join("tests/clients/pymesos_failover.py"))
+        .arg(c.mesos_url())
+        .arg(&signal)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(c.dir.path().join("pymesos.log")).unwrap())
+        .spawn()
+        .expect("pymesos");
+    let mut out = std::io::BufReader::new(sched.stdout.take().unwrap());
+    let mut line = String::new();
+    use std::io::BufRead;
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "RUNNING", "the long task runs first\n{}", c.logs());
+    let killed_at = std::time::Instant::now();
+    c.kill_master(l);
+    std::fs::write(&signal, "").unwrap();
+    let next = c.wait_leader(Duration::from_secs(30));
+    assert_ne!(next, l);
+    eprintln!("new leader serving after {:?}", killed_at.elapsed());
+    c.wait_agents(2, Duration::from_secs(30));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let _ = sched.wait();
+    let r: Value = serde_json::from_str(rest.trim().lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!("pymesos output not JSON ({e}): {rest}\n{}", c.logs())
+    });
+    assert_eq!(r["completed"], true, "{r:#}\n{}", c.logs());
+    // Re-registered (not registered anew) with the new leader, which reconciled the long task
+    // as running: it kept running through the failover.
+    let masters = r["masters"].as_array().unwrap();
+    assert_eq!(masters[0][0], "registered");
+    assert!(masters.iter().any(|m| m[0] == "reregistered"), "{r:#}");
+    assert!(
+        r["reconciled"].as_array().unwrap().iter().any(|x| x[0] == "long" && x[1] == "TASK_RUNNING"),
+        "{r:#}"
+    );
+    assert_eq!(r["updates"]["after"].as_array().unwrap().last().unwrap(), "TASK_FINISHED", "{r:#}");
+    assert_eq!(r["updates"]["long"].as_array().unwrap().last().unwrap(), "TASK_KILLED", "{r:#}");
+    let long_states = r["updates"]["long"].as_array().unwrap();
+    assert!(
+        !long_states.iter().any(|s| s == "TASK_LOST" || s == "TASK_FAILED"),
+        "the long task was never lost: {r:#}"
+    );
+}
