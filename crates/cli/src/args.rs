@@ -8,7 +8,7 @@ use std::time::Duration;
 /// `drover node|framework|task`: the master.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// The master, as host:port or a URL.
+    /// The master, as host:port or a URL, or zk://host:2181,…/mesos for the leading one.
     #[arg(
         long,
         global = true,

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// How long a request may take, from connecting to the end of its body.
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `zk://` may take to name the leading master.
+const ZK_LEADER_WAIT: Duration = Duration::from_secs(15);
 /// How long the event stream may take to connect (it then stays open).
 const STREAM_CONNECT: Duration = Duration::from_secs(5);
 
@@ -104,6 +106,34 @@ impl Client {
                 cause: format!("no HTTP client: {e}"),
             })?;
         Ok(Client { http, server, base })
+    }
+
+    /// The master named by `--master`: host:port or a URL, or `zk://…/mesos` for whichever
+    /// master leads now (found in ZooKeeper as Mesos' clients find it).
+    pub async fn master(flag: &str) -> Result<Client, Error> {
+        if !drover_zk::ZkUrl::is_zk(flag) {
+            return Client::new(Server::Master, flag);
+        }
+        let unreachable = |cause: String| Error::Unreachable {
+            server: Server::Master,
+            addr: flag.to_string(),
+            cause,
+        };
+        let mut leader = drover_zk::Leader::new(flag, Duration::from_secs(10)).map_err(|e| {
+            Error::Usage {
+                message: e.to_string(),
+                hint: Some("--master takes host:port or zk://host:2181,…/mesos".into()),
+            }
+        })?;
+        let addr = tokio::time::timeout(ZK_LEADER_WAIT, leader.get())
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "no leading master found in ZooKeeper within {}s",
+                    ZK_LEADER_WAIT.as_secs()
+                ))
+            })?;
+        Client::new(Server::Master, &addr)
     }
 
     /// The address as messages show it: `host:port` for plain http, else the URL.

@@ -2,7 +2,7 @@
 
 use crate::args::Common;
 use crate::client::Client;
-use crate::error::{Error, Server};
+use crate::error::Error;
 use crate::render::{opt_num, outln, print_json, table};
 use crate::views::{Frameworks, V0Framework};
 use clap::Subcommand;
@@ -20,7 +20,7 @@ pub enum FrameworkCmd {
 
 pub async fn framework(cmd: FrameworkCmd, c: Common) -> Result<(), Error> {
     let FrameworkCmd::List { all } = cmd;
-    let master = Client::new(Server::Master, &c.master)?;
+    let master = Client::master(&c.master).await?;
     let v: Frameworks = master.get("/master/frameworks").await?;
     let mut list = v.frameworks;
     if all {

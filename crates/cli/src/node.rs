@@ -2,7 +2,7 @@
 
 use crate::args::Common;
 use crate::client::Client;
-use crate::error::{Error, Server};
+use crate::error::Error;
 use crate::render::{opt_num, outln, print_json, table};
 use crate::views::{Slaves, V0Agent};
 use clap::Subcommand;
@@ -16,7 +16,7 @@ pub enum NodeCmd {
 
 pub async fn node(cmd: NodeCmd, c: Common) -> Result<(), Error> {
     let NodeCmd::List = cmd;
-    let master = Client::new(Server::Master, &c.master)?;
+    let master = Client::master(&c.master).await?;
     let v: Slaves = master.get("/master/slaves").await?;
     if c.json {
         print_json(&v.slaves);

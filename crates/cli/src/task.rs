@@ -40,7 +40,7 @@ async fn all_tasks(master: &Client) -> Result<Vec<Received<V0Task>>, Error> {
 }
 
 pub async fn task(cmd: TaskCmd, c: Common) -> Result<(), Error> {
-    let master = Client::new(Server::Master, &c.master)?;
+    let master = Client::master(&c.master).await?;
     match cmd {
         TaskCmd::List { all } => {
             let mut tasks = all_tasks(&master).await?;

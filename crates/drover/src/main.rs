@@ -46,6 +46,14 @@ struct MasterFlags {
     zk_session_timeout: f64,
 }
 
+/// `--master`: host:port, or a zk:// URL that must parse.
+fn check_master_flag(flag: &str) -> Result<()> {
+    if drover_zk::ZkUrl::is_zk(flag) {
+        drover_zk::ZkUrl::parse(flag)?;
+    }
+    Ok(())
+}
+
 /// The HA part of the master's flags, checked as Mesos checks them.
 fn ha_of(f: &MasterFlags) -> Result<Option<drover_master::Ha>> {
     let Some(zk) = &f.zk else {
@@ -176,7 +184,7 @@ enum Cmd {
     },
     /// Run Marathon (long-running apps, REST v2) as a framework of a master.
     Marathon {
-        /// The master, host:port.
+        /// The master: host:port, or zk://host:2181,…/mesos to follow the leading master.
         #[arg(long, env = "DROVER_MASTER")]
         master: String,
         #[arg(long, default_value = "./.drover/marathon")]
@@ -215,7 +223,7 @@ enum Cmd {
     },
     /// Run an agent.
     Agent {
-        /// The master, host:port.
+        /// The master: host:port, or zk://host:2181,…/mesos to follow the leading master.
         #[arg(long, env = "DROVER_MASTER")]
         master: String,
         #[arg(long, default_value = "./.drover/agent")]
@@ -711,6 +719,7 @@ async fn run() -> Result<()> {
             local_port_min,
             local_port_max,
         } => {
+            check_master_flag(&master)?;
             if local_port_min > local_port_max || local_port_max > 65535 {
                 anyhow::bail!("--local-port-min ({local_port_min}) must be at most --local-port-max ({local_port_max}), which must be at most 65535");
             }
@@ -738,6 +747,7 @@ async fn run() -> Result<()> {
             no_cgroups,
             containers,
         } => {
+            check_master_flag(&master)?;
             std::fs::create_dir_all(&work_dir)
                 .with_context(|| format!("creating {}", work_dir.display()))?;
             let work_dir = std::fs::canonicalize(&work_dir)?;

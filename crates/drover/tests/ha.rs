@@ -44,9 +44,10 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
     if !zookeeper_or_skip() {
         return;
     }
-    let c = HaCluster::start(3, 3, 0);
+    let c = HaCluster::start(3, 3, 1);
     let l = c.wait_leader(Duration::from_secs(30));
     let leader = c.addr(l);
+    c.wait_agents(1, Duration::from_secs(30));
     // The znodes, as kazoo (pymesos' and the Mesos CLI's client) reads them.
     let m = members(&c);
     let names: Vec<&str> = m["members"]
@@ -92,6 +93,32 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
     assert_eq!(state["leader"], format!("master@{leader}"));
     assert_eq!(state["leader_info"]["address"]["ip"], ip);
     assert_eq!(state["flags"]["zk"].as_str().map(|z| z.ends_with("/mesos")), Some(true));
+    // Drover's CLI given zk:// asks the leader.
+    let agents = get_json(&format!("http://{leader}/master/slaves")).unwrap();
+    let agent_id = agents["slaves"][0]["id"].as_str().unwrap().to_string();
+    let out = std::process::Command::new(drover_bin())
+        .args(["node", "list", "--json"])
+        .env("DROVER_MASTER", c.mesos_url())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&agent_id), "drover node list: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // The Apache Mesos CLI with [master.zookeeper].
+    let py = pyclients();
+    let cfg = c.dir.path().join("mesos-cli.toml");
+    let addresses: Vec<String> = c.zk.servers().split(',').map(|s| format!("\"{s}\"")).collect();
+    std::fs::write(
+        &cfg,
+        format!("[master.zookeeper]\naddresses = [{}]\npath = \"/mesos\"\n", addresses.join(", ")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(py.join("mesoscli/bin/mesos"))
+        .args(["agent", "list"])
+        .env("MESOS_CLI_CONFIG", &cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&agent_id), "mesos agent list: {text}\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -147,4 +174,5 @@ fn a_killed_leader_is_replaced_and_agents_tasks_and_pymesos_carry_on() {
         !long_states.iter().any(|s| s == "TASK_LOST" || s == "TASK_FAILED"),
         "the long task was never lost: {r:#}"
     );
+
 }

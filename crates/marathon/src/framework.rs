@@ -59,7 +59,12 @@ pub async fn run_poster(
             continue;
         };
         call.framework_id = Some(fid);
-        let url = format!("http://{}/api/v1/scheduler", s.cfg.master);
+        let master = s
+            .master_addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let url = format!("http://{master}/api/v1/scheduler");
         if matches!(
             call.kind,
             CallType::ACKNOWLEDGE | CallType::KILL | CallType::ACCEPT | CallType::DECLINE
@@ -106,16 +111,28 @@ async fn post(http: &reqwest::Client, url: &str, sid: &str, call: &Call) {
     }
 }
 
+/// The ZooKeeper session timeout when following the leading master through `zk://`.
+const ZK_SESSION: Duration = Duration::from_secs(10);
+
 pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
     let mut backoff = 0.2f64;
+    let mut leader = match drover_zk::Leader::new(&s.cfg.master, ZK_SESSION) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot follow the master: {e}");
+            return;
+        }
+    };
     loop {
+        let master = leader.get().await;
+        *s.master_addr.lock().unwrap_or_else(|e| e.into_inner()) = master.clone();
         let info = framework_info(&s);
         let mut call = Call::new(CallType::SUBSCRIBE, info.id.clone());
         call.subscribe = Some(Subscribe {
             framework_info: info,
             suppressed_roles: vec![],
         });
-        let url = format!("http://{}/api/v1/scheduler", s.cfg.master);
+        let url = format!("http://{master}/api/v1/scheduler");
         match http
             .post(&url)
             .header("Accept", "application/json")
@@ -134,7 +151,13 @@ pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
                 let mut body = resp.bytes_stream();
                 let mut dec = Decoder::new(256 << 20);
                 'stream: loop {
-                    let next = tokio::time::timeout(Duration::from_secs(60), body.next()).await;
+                    let next = tokio::select! {
+                        n = tokio::time::timeout(Duration::from_secs(60), body.next()) => n,
+                        _ = leader.changed() => {
+                            tracing::warn!("the leading master changed; re-subscribing");
+                            break 'stream;
+                        }
+                    };
                     let chunk = match next {
                         Ok(Some(Ok(c))) => c,
                         Ok(Some(Err(e))) => {
@@ -183,7 +206,7 @@ pub async fn run_link(s: Arc<Shared>, http: reqwest::Client) {
                     }
                 }
             }
-            Err(e) => tracing::warn!("cannot reach master {}: {e}", s.cfg.master),
+            Err(e) => tracing::warn!("cannot reach master {master}: {e}"),
         }
         tokio::time::sleep(Duration::from_secs_f64(backoff)).await;
         backoff = (backoff * 2.0).min(5.0);

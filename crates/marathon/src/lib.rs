@@ -20,7 +20,7 @@ pub use crate::core::Marathon;
 
 #[derive(Clone, Debug)]
 pub struct MarathonConfig {
-    /// The master, host:port.
+    /// The master: host:port, or zk://…/mesos to follow the leading master.
     pub master: String,
     /// host:port others reach this Marathon at (`/v2/leader`, webui_url).
     pub advertise: String,
@@ -80,6 +80,8 @@ pub struct Shared {
     pub m: Mutex<Marathon>,
     pub calls: tokio::sync::mpsc::UnboundedSender<drover_api::scheduler::Call>,
     pub stream_id: Mutex<Option<String>>,
+    /// The master subscribed to now (`host:port`; `--master` may be `zk://…`).
+    pub master_addr: Mutex<String>,
 }
 
 impl Shared {
@@ -149,6 +151,7 @@ pub fn start(
         m: Mutex::new(marathon),
         calls: tx,
         stream_id: Mutex::new(None),
+        master_addr: Mutex::new(String::new()),
     });
     let http = drover_httpclient::builder()
         .tcp_nodelay(true)
