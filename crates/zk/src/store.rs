@@ -165,6 +165,8 @@ impl Store for ZkStore {
         let root = self.root.clone();
         self.run(async move {
             match client.get_data(&path).await {
+                // A bare directory of other keys is no record.
+                Ok((d, _)) if d.is_empty() => Ok(None),
                 Ok((d, _)) => read_value(&client, &root, d).await.map(Some),
                 Err(zk::Error::NoNode) => Ok(None),
                 Err(e) => Err(unavailable(e)),
@@ -173,6 +175,8 @@ impl Store for ZkStore {
     }
 
     fn scan(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        // Keys may hold `/` in their last part (Marathon's app ids): walk the whole subtree
+        // under the prefix's directory, level by level, every request of a level sent at once.
         let (dir_key, partial) = match prefix.rsplit_once('/') {
             Some((d, p)) => (Some(d.to_string()), p.to_string()),
             None => (None, prefix.to_string()),
@@ -183,37 +187,60 @@ impl Store for ZkStore {
         };
         let client = self.client.clone();
         let root = self.root.clone();
+        let prefix = prefix.to_string();
         self.run(async move {
-            let children = match client.list_children(&dir).await {
+            let top = match client.list_children(&dir).await {
                 Ok(c) => c,
                 Err(zk::Error::NoNode) => return Ok(Vec::new()),
                 Err(e) => return Err(unavailable(e)),
             };
-            let mut names: Vec<(String, String)> = children
+            let key_of = |parent: &Option<String>, name: &str| match parent {
+                Some(p) => format!("{p}/{}", unescape(name)),
+                None => unescape(name),
+            };
+            // (znode path, key) of the nodes to visit next.
+            let mut frontier: Vec<(String, String)> = top
                 .into_iter()
-                .filter(|n| !n.starts_with('.'))
-                .map(|n| (unescape(&n), n))
-                .filter(|(k, _)| k.starts_with(&partial))
+                .filter(|n| !n.starts_with('.') && unescape(n).starts_with(&partial))
+                .map(|n| (format!("{dir}/{n}"), key_of(&dir_key, &n)))
                 .collect();
-            names.sort();
-            // Ask for all of them at once; the answers come back in order.
-            let reads: Vec<_> = names
-                .iter()
-                .map(|(_, n)| client.get_data(&format!("{dir}/{n}")))
-                .collect();
-            let mut out = Vec::with_capacity(names.len());
-            for ((key, _), r) in names.into_iter().zip(reads) {
-                let full = match &dir_key {
-                    Some(d) => format!("{d}/{key}"),
-                    None => key,
-                };
-                match r.await {
-                    Ok((d, _)) => out.push((full, read_value(&client, &root, d).await?)),
-                    // Deleted between the listing and the read.
-                    Err(zk::Error::NoNode) => {}
-                    Err(e) => return Err(unavailable(e)),
+            let mut out = Vec::new();
+            while !frontier.is_empty() {
+                let reads: Vec<_> = frontier.iter().map(|(p, _)| client.get_data(p)).collect();
+                let mut parents = Vec::new();
+                for ((path, key), r) in frontier.drain(..).zip(reads) {
+                    let (data, stat) = match r.await {
+                        Ok(x) => x,
+                        // Deleted between the listing and the read.
+                        Err(zk::Error::NoNode) => continue,
+                        Err(e) => return Err(unavailable(e)),
+                    };
+                    // A record has at least its header byte; a bare directory has nothing.
+                    if !data.is_empty() && key.starts_with(&prefix) {
+                        out.push((key.clone(), read_value(&client, &root, data).await?));
+                    }
+                    if stat.num_children > 0 {
+                        parents.push((path, key));
+                    }
                 }
+                let lists: Vec<_> = parents
+                    .iter()
+                    .map(|(p, _)| client.list_children(p))
+                    .collect();
+                let mut next = Vec::new();
+                for ((path, key), l) in parents.iter().zip(lists) {
+                    let children = match l.await {
+                        Ok(c) => c,
+                        Err(zk::Error::NoNode) => continue,
+                        Err(e) => return Err(unavailable(e)),
+                    };
+                    for n in children.into_iter().filter(|n| !n.starts_with('.')) {
+                        next.push((format!("{path}/{n}"), format!("{key}/{}", unescape(&n))));
+                    }
+                }
+                frontier = next;
             }
+            out.sort_by(|a, b| a.0.cmp(&b.0));
             Ok(out)
         })
     }
@@ -326,6 +353,11 @@ impl Store for ZkStore {
                     (Some(v), None) => txn
                         .add_create(p, v, &zk::CreateMode::Persistent.with_acls(acls))
                         .map_err(bad)?,
+                    // A record that is also the directory of other keys keeps its node.
+                    (None, Some(st)) if st.num_children > 0 => {
+                        txn.add_set_data(p, &[], None).map_err(bad)?
+                    }
+                    (None, Some(st)) if st.data_length == 0 => continue,
                     (None, Some(_)) => txn.add_delete(p, None).map_err(bad)?,
                     (None, None) => continue,
                 }

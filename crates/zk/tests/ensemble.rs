@@ -130,6 +130,22 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
         let keys: Vec<&str> = a.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["a/.x y%", "a/1", "a/2"]);
         assert_eq!(a[2].1, big2);
+        // Keys with `/` in their last part (Marathon's app ids), one the directory of another.
+        s.apply(vec![
+            Op::Put("apps//prod".into(), b"p".to_vec()),
+            Op::Put("apps//prod/web".into(), b"w".to_vec()),
+            Op::Put("apps//dev/db".into(), b"d".to_vec()),
+        ])
+        .unwrap();
+        let keys: Vec<String> = s.scan("apps/").unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["apps//dev/db", "apps//prod", "apps//prod/web"]);
+        let keys: Vec<String> = s.scan("apps//prod/").unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["apps//prod/web"]);
+        s.apply(vec![Op::Delete("apps//prod".into())]).unwrap();
+        assert_eq!(s.get("apps//prod").unwrap(), None);
+        assert_eq!(s.get("apps//prod/web").unwrap().as_deref(), Some(&b"w"[..]));
+        let keys: Vec<String> = s.scan("apps/").unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["apps//dev/db", "apps//prod/web"]);
         // Replacing a big value by a small one removes its chunks.
         s.apply(vec![Op::Put("a/2".into(), b"small".to_vec()), Op::Delete("a/1".into())]).unwrap();
         assert_eq!(s.get("a/2").unwrap().as_deref(), Some(&b"small"[..]));
