@@ -46,6 +46,13 @@ struct MasterFlags {
     zk_session_timeout: f64,
 }
 
+/// Marathon's `--zk`.
+fn marathon_ha(zk: &str) -> Result<drover_marathon::Ha> {
+    let url = drover_zk::ZkUrl::parse(zk)?;
+    let sessions = drover_zk::Sessions::new(url, std::time::Duration::from_secs(10))?;
+    Ok(drover_marathon::Ha { sessions })
+}
+
 /// `--master`: host:port, or a zk:// URL that must parse.
 fn check_master_flag(flag: &str) -> Result<()> {
     if drover_zk::ZkUrl::is_zk(flag) {
@@ -187,6 +194,10 @@ enum Cmd {
         /// The master: host:port, or zk://host:2181,…/mesos to follow the leading master.
         #[arg(long, env = "DROVER_MASTER")]
         master: String,
+        /// High availability: several Marathons given the same zk://host:2181,…/marathon elect
+        /// one leader (the others proxy to it) and keep their state there.
+        #[arg(long, value_name = "ZK_URL")]
+        zk: Option<String>,
         #[arg(long, default_value = "./.drover/marathon")]
         work_dir: PathBuf,
         #[arg(long, default_value = "0.0.0.0")]
@@ -624,6 +635,15 @@ async fn run() -> Result<()> {
             } else {
                 let ml = bind(&ip, marathon_port).await?;
                 let mara_port = ml.local_addr()?.port();
+                // With --zk, Marathon's election and state live beside the masters'.
+                let mha = match &master.zk {
+                    Some(z) => {
+                        let url = drover_zk::ZkUrl::parse(z)?;
+                        let path = format!("{}/marathon", url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or(""));
+                        Some(marathon_ha(&url.with_path(&path).to_string_with_secret())?)
+                    }
+                    None => None,
+                };
                 let m = drover_marathon::start(
                     marathon_config(
                         format!("{ip}:{mport}"),
@@ -632,6 +652,7 @@ async fn run() -> Result<()> {
                         "*".into(),
                     ),
                     ml,
+                    mha,
                 )?;
                 Some((m, format!("http://{ip}:{mara_port}")))
             };
@@ -711,6 +732,7 @@ async fn run() -> Result<()> {
         }
         Cmd::Marathon {
             master,
+            zk,
             work_dir,
             ip,
             port,
@@ -728,7 +750,8 @@ async fn run() -> Result<()> {
             let adv = advertise(&ip, advertise_ip);
             let mut cfg = marathon_config(master, format!("{adv}:{port}"), work_dir, role);
             cfg.service_ports = (local_port_min, local_port_max);
-            let m = drover_marathon::start(cfg, listener)?;
+            let ha = zk.as_deref().map(marathon_ha).transpose()?;
+            let m = drover_marathon::start(cfg, listener, ha)?;
             say(&format!("marathon: http://{adv}:{port}"));
             signals.next().await;
             // Its tasks keep running: this Marathon (or the next) finds them again.

@@ -34,12 +34,14 @@ impl Marathon {
     }
 }
 
-/// One turn with the core, under its lock (see the module doc).
-pub struct Turn<'a>(MutexGuard<'a, Marathon>);
+/// One turn with the core, under its lock (see the module doc), and the count of writes that
+/// failed, which it bumps if its own does (an answer must not say "done" then: see
+/// `leadership::gate`).
+pub struct Turn<'a>(MutexGuard<'a, Marathon>, &'a std::sync::atomic::AtomicU64);
 
 impl<'a> Turn<'a> {
-    pub fn new(guard: MutexGuard<'a, Marathon>) -> Self {
-        Turn(guard)
+    pub fn new(guard: MutexGuard<'a, Marathon>, failures: &'a std::sync::atomic::AtomicU64) -> Self {
+        Turn(guard, failures)
     }
 }
 
@@ -63,6 +65,7 @@ impl Drop for Turn<'_> {
             let ops = m.take_pending();
             if let Err(e) = m.store.apply(ops) {
                 tracing::error!("marathon store write failed: {e}");
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         }
         for event in m.take_events() {

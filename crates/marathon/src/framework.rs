@@ -256,7 +256,7 @@ impl Shared {
 
     pub fn send(&self, calls: Vec<Call>) {
         for c in calls {
-            let _ = self.calls.send(c);
+            let _ = self.calls.lock().unwrap_or_else(|e| e.into_inner()).send(c);
         }
     }
 }

@@ -10,6 +10,7 @@ mod driver;
 mod framework;
 mod health;
 mod http;
+mod leadership;
 pub mod planner;
 pub mod validate;
 
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use crate::core::Marathon;
+pub use crate::leadership::{Ha, Standing};
 
 #[derive(Clone, Debug)]
 pub struct MarathonConfig {
@@ -78,25 +80,40 @@ pub enum MarathonError {
 pub struct Shared {
     pub cfg: MarathonConfig,
     pub m: Mutex<Marathon>,
-    pub calls: tokio::sync::mpsc::UnboundedSender<drover_api::scheduler::Call>,
+    /// Where calls to the master go: the poster of the current deciding loops.
+    pub calls: Mutex<tokio::sync::mpsc::UnboundedSender<drover_api::scheduler::Call>>,
     pub stream_id: Mutex<Option<String>>,
     /// The master subscribed to now (`host:port`; `--master` may be `zk://…`).
     pub master_addr: Mutex<String>,
+    /// Leading, suspended or following (always leading without `--zk`).
+    standing: std::sync::RwLock<Standing>,
+    /// How this Marathon takes part in an HA group, if it does.
+    ha: Option<Ha>,
+    contender: std::sync::OnceLock<drover_zk::Contender>,
+    /// The deciding loops, while this Marathon leads.
+    deciding: Mutex<Option<Deciding>>,
+    /// Proxies API calls to the leader (redirects are passed back, not followed).
+    proxy_http: reqwest::Client,
+    /// Durable writes that failed: a change whose write failed is not answered as done.
+    pub write_failures: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
     /// A turn with the core: when it ends, its durable writes are applied and its events
     /// published (`driver::Turn`).
     pub fn lock(&self) -> driver::Turn<'_> {
-        driver::Turn::new(self.m.lock().unwrap_or_else(|e| e.into_inner()))
+        driver::Turn::new(
+            self.m.lock().unwrap_or_else(|e| e.into_inner()),
+            &self.write_failures,
+        )
     }
 }
 
 /// A running Marathon: its state and the loops that drive it.
 pub struct MarathonHandle {
     pub shared: Arc<Shared>,
-    /// The loops that talk to the master and decide (link, poster, health checks, plans).
-    deciding: Vec<tokio::task::AbortHandle>,
+    /// The election, with `--zk`.
+    election: Option<tokio::task::AbortHandle>,
     /// Held while pending store ops are taken and written, so writes land in order.
     writing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -107,9 +124,10 @@ impl MarathonHandle {
     /// stops its agents' launches next), then write what is pending to the store, so nothing
     /// accepted is lost. The REST API keeps answering until the process ends.
     pub async fn stop(&self) {
-        for h in &self.deciding {
-            h.abort();
+        if let Some(e) = &self.election {
+            e.abort();
         }
+        self.shared.stop_deciding();
         // After the flusher's write in flight, if any.
         let _writing = self.writing.lock().await;
         let (ops, store) = {
@@ -126,12 +144,87 @@ impl MarathonHandle {
     }
 }
 
+/// The loops that talk to the master and decide (link, poster, health checks, plans), run
+/// while this Marathon leads.
+pub struct Deciding {
+    handles: Vec<tokio::task::AbortHandle>,
+}
+
+impl Deciding {
+    fn stop(self) {
+        for h in self.handles {
+            h.abort();
+        }
+    }
+}
+
+impl Shared {
+    /// Start deciding (again): a fresh poster channel, the link to the master, health checks,
+    /// event callbacks and the plan ticker.
+    fn start_deciding(self: &Arc<Self>, http: &reqwest::Client) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.calls.lock().unwrap_or_else(|e| e.into_inner()) = tx;
+        *self.stream_id.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let ticker = self.clone();
+        let handles = vec![
+            tokio::spawn(framework::run_poster(self.clone(), rx, http.clone())).abort_handle(),
+            tokio::spawn(framework::run_link(self.clone(), http.clone())).abort_handle(),
+            tokio::spawn(health::run(self.clone(), http.clone())).abort_handle(),
+            tokio::spawn(callbacks::run(self.clone(), http.clone())).abort_handle(),
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let calls = {
+                        let mut m = ticker.lock();
+                        m.mark_all_dirty();
+                        m.reconcile_plans(crate::driver::unix_now())
+                    };
+                    ticker.send(calls);
+                }
+            })
+            .abort_handle(),
+        ];
+        let old = self
+            .deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(Deciding { handles });
+        if let Some(d) = old {
+            d.stop();
+        }
+    }
+
+    /// Stop deciding: no offer is taken and no call posted after this.
+    fn stop_deciding(&self) {
+        let d = self
+            .deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(d) = d {
+            d.stop();
+        }
+        self.lock().connected = false;
+    }
+
+    fn deciding(&self) -> bool {
+        self.deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
 /// Start Marathon: open its store, serve the REST API on `listener`, connect to the master.
+/// With `ha`, join the group's election instead: lead (state in ZooKeeper) when elected, and
+/// proxy to the leader until then.
 pub fn start(
     cfg: MarathonConfig,
     listener: tokio::net::TcpListener,
+    ha: Option<Ha>,
 ) -> Result<MarathonHandle, MarathonError> {
     let store: Arc<dyn drover_store::Store> = match &cfg.work_dir {
+        _ if ha.is_some() => Arc::new(drover_store::MemoryStore::default()),
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| MarathonError::WorkDir {
                 path: dir.display().to_string(),
@@ -145,18 +238,33 @@ pub fn start(
     };
     let mut marathon = Marathon::new(store, cfg.role.clone())?;
     marathon.service_port_range = cfg.service_ports;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        cfg,
-        m: Mutex::new(marathon),
-        calls: tx,
-        stream_id: Mutex::new(None),
-        master_addr: Mutex::new(String::new()),
-    });
+    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
     let http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .build()
         .map_err(|e| MarathonError::HttpClient(e.to_string()))?;
+    let proxy_http = drover_httpclient::builder()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| MarathonError::HttpClient(e.to_string()))?;
+    let standing = match &ha {
+        Some(_) => Standing::Following { leader: None },
+        None => Standing::Leading,
+    };
+    let shared = Arc::new(Shared {
+        cfg,
+        m: Mutex::new(marathon),
+        calls: Mutex::new(tx),
+        stream_id: Mutex::new(None),
+        master_addr: Mutex::new(String::new()),
+        standing: std::sync::RwLock::new(standing),
+        ha: ha.clone(),
+        contender: std::sync::OnceLock::new(),
+        deciding: Mutex::new(None),
+        proxy_http,
+        write_failures: std::sync::atomic::AtomicU64::new(0),
+    });
     let app = http::router(shared.clone());
     tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -164,12 +272,13 @@ pub fn start(
             tracing::error!("marathon HTTP server stopped: {e}");
         }
     });
-    let mut deciding = vec![
-        tokio::spawn(framework::run_poster(shared.clone(), rx, http.clone())).abort_handle(),
-        tokio::spawn(framework::run_link(shared.clone(), http.clone())).abort_handle(),
-        tokio::spawn(health::run(shared.clone(), http.clone())).abort_handle(),
-        tokio::spawn(callbacks::run(shared.clone(), http)).abort_handle(),
-    ];
+    let election = match ha {
+        Some(ha) => Some(tokio::spawn(leadership::run(shared.clone(), ha, http)).abort_handle()),
+        None => {
+            shared.start_deciding(&http);
+            None
+        }
+    };
     let flusher = shared.clone();
     let writing = Arc::new(tokio::sync::Mutex::new(()));
     let flush_lock = writing.clone();
@@ -190,22 +299,9 @@ pub fn start(
             }
         }
     });
-    let ticker = shared.clone();
-    let ticking = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let calls = {
-                let mut m = ticker.lock();
-                m.mark_all_dirty();
-                m.reconcile_plans(crate::driver::unix_now())
-            };
-            ticker.send(calls);
-        }
-    });
-    deciding.push(ticking.abort_handle());
     Ok(MarathonHandle {
         shared,
-        deciding,
+        election,
         writing,
     })
 }

@@ -20,7 +20,7 @@ async fn start() -> (String, drover_marathon::MarathonHandle) {
         max_body_bytes: 1 << 20,
         service_ports: (10000, 20000),
     };
-    let handle = drover_marathon::start(cfg, listener).unwrap();
+    let handle = drover_marathon::start(cfg, listener, None).unwrap();
     (format!("http://{addr}"), handle)
 }
 

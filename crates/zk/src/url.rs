@@ -69,6 +69,14 @@ impl ZkUrl {
         }
     }
 
+    /// The URL with its credentials, to hand to another process or part.
+    pub fn to_string_with_secret(&self) -> String {
+        match &self.digest {
+            Some(d) => format!("zk://{d}@{}{}", self.servers, self.path),
+            None => format!("zk://{}{}", self.servers, self.path),
+        }
+    }
+
     /// Whether `s` is meant as a ZooKeeper URL (and not as host:port).
     pub fn is_zk(s: &str) -> bool {
         s.starts_with("zk://")

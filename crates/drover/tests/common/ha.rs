@@ -77,6 +77,33 @@ impl HaCluster {
         )
     }
 
+    /// Start a Marathon in the HA group `zk://…/marathon`, following the masters through zk.
+    pub fn start_marathon(&self, n: usize) -> (Proc, String) {
+        let sub = self.dir.path().join(format!("marathon{n}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let (mesos, zk) = (self.mesos_url(), self.zk.url("/marathon"));
+        let work = sub.join("work");
+        let proc = Proc::spawn(
+            &[
+                "marathon",
+                "--master",
+                &mesos,
+                "--zk",
+                &zk,
+                "--work-dir",
+                work.to_str().unwrap(),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
+            &sub.join("marathon.log"),
+        );
+        let line = proc.wait_line("marathon: http://", Duration::from_secs(30));
+        let addr = line.split("http://").nth(1).unwrap().trim().to_string();
+        (proc, addr)
+    }
+
     /// The index of the master that answers `/master/state` itself (the others redirect).
     pub fn leader(&self) -> Option<usize> {
         let leading: Vec<usize> = self
@@ -172,6 +199,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
+                // Masters' and Marathons' dirs, not agents' sandboxes.
                 if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('m')) {
                     out.extend(walk(&p));
                 }

@@ -126,7 +126,10 @@ pub fn router(s: Arc<Shared>) -> Router {
     Router::new()
         .route("/ping", get(misc::ping))
         .route("/v2/info", get(misc::info))
-        .route("/v2/leader", get(misc::leader))
+        .route(
+            "/v2/leader",
+            get(misc::leader).delete(misc::abdicate),
+        )
         .route("/metrics", get(misc::metrics))
         .route(
             "/v2/apps",
@@ -175,5 +178,10 @@ pub fn router(s: Arc<Shared>) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        // Outermost: a Marathon that does not lead proxies or redirects to the one that does.
+        .layer(axum::middleware::from_fn_with_state(
+            s.clone(),
+            crate::leadership::gate,
+        ))
         .with_state(s)
 }
