@@ -47,9 +47,13 @@ struct MasterFlags {
 }
 
 /// Marathon's `--zk`.
-fn marathon_ha(zk: &str) -> Result<drover_marathon::Ha> {
+fn marathon_ha(zk: &str, session_timeout: f64) -> Result<drover_marathon::Ha> {
+    if !(session_timeout.is_finite() && session_timeout > 0.0) {
+        anyhow::bail!("--zk-session-timeout must be a positive number of seconds");
+    }
     let url = drover_zk::ZkUrl::parse(zk)?;
-    let sessions = drover_zk::Sessions::new(url, std::time::Duration::from_secs(10))?;
+    let sessions =
+        drover_zk::Sessions::new(url, std::time::Duration::from_secs_f64(session_timeout))?;
     Ok(drover_marathon::Ha { sessions })
 }
 
@@ -198,6 +202,9 @@ enum Cmd {
         /// one leader (the others proxy to it) and keep their state there.
         #[arg(long, value_name = "ZK_URL")]
         zk: Option<String>,
+        /// With --zk: seconds a Marathon cut off from ZooKeeper keeps its session (and leadership).
+        #[arg(long, default_value_t = 10.0)]
+        zk_session_timeout: f64,
         #[arg(long, default_value = "./.drover/marathon")]
         work_dir: PathBuf,
         #[arg(long, default_value = "0.0.0.0")]
@@ -640,7 +647,10 @@ async fn run() -> Result<()> {
                     Some(z) => {
                         let url = drover_zk::ZkUrl::parse(z)?;
                         let path = format!("{}/marathon", url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or(""));
-                        Some(marathon_ha(&url.with_path(&path).to_string_with_secret())?)
+                        Some(marathon_ha(
+                            &url.with_path(&path).to_string_with_secret(),
+                            master.zk_session_timeout,
+                        )?)
                     }
                     None => None,
                 };
@@ -733,6 +743,7 @@ async fn run() -> Result<()> {
         Cmd::Marathon {
             master,
             zk,
+            zk_session_timeout,
             work_dir,
             ip,
             port,
@@ -750,7 +761,10 @@ async fn run() -> Result<()> {
             let adv = advertise(&ip, advertise_ip);
             let mut cfg = marathon_config(master, format!("{adv}:{port}"), work_dir, role);
             cfg.service_ports = (local_port_min, local_port_max);
-            let ha = zk.as_deref().map(marathon_ha).transpose()?;
+            let ha = zk
+                .as_deref()
+                .map(|z| marathon_ha(z, zk_session_timeout))
+                .transpose()?;
             let m = drover_marathon::start(cfg, listener, ha)?;
             say(&format!("marathon: http://{adv}:{port}"));
             signals.next().await;

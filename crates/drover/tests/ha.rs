@@ -7,7 +7,7 @@
 mod common;
 use common::ha::*;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 fn members(c: &HaCluster) -> Value {
@@ -175,4 +175,74 @@ fn a_killed_leader_is_replaced_and_agents_tasks_and_pymesos_carry_on() {
         "the long task was never lost: {r:#}"
     );
 
+}
+
+/// Losing ZooKeeper: the leading master suspends itself (reads served, calls that need the
+/// leader refused with 503 and the reason), never exits, kills nothing, and leads again when
+/// ZooKeeper is back; its framework and agent come back to it with their task still running.
+#[test]
+fn losing_zookeeper_suspends_the_leader_and_kills_nothing() {
+    if !zookeeper_or_skip() {
+        return;
+    }
+    let py = pyclients();
+    let mut c = HaCluster::start(1, 1, 1);
+    c.wait_leader(Duration::from_secs(30));
+    c.wait_agents(1, Duration::from_secs(30));
+    let master = c.addr(0);
+    let mut holder = std::process::Command::new(py.join("mesos/bin/python"))
+        .arg(repo_root().join("tests/clients/pymesos_hold.py"))
+        .args([&c.mesos_url(), "1", "held", "3600"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(c.dir.path().join("holder.log")).unwrap())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+    loop {
+        let l = lines.next().and_then(|l| l.ok()).unwrap_or_else(|| panic!("holder ended\n{}", c.logs()));
+        if l.contains("RUNNING 1") {
+            break;
+        }
+    }
+    let task_running = |addr: &str| {
+        get_json(&format!("http://{addr}/master/tasks"))
+            .map(|v| {
+                v["tasks"]
+                    .as_array()
+                    .map(|a| a.iter().any(|t| t["id"] == "held-0" && t["state"] == "TASK_RUNNING"))
+                    .unwrap_or(false)
+            })
+            .unwrap_or(false)
+    };
+    assert!(task_running(&master));
+    let subscribe = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "root", "name": "probe"}}});
+    c.zk.kill(0);
+    // Suspended: reads answered, scheduler calls refused with the reason.
+    wait_for(Duration::from_secs(30), || {
+        call("POST", &format!("http://{master}/api/v1/scheduler"), Some(&subscribe)).0 == 503
+    });
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", &subscribe.to_string()])
+        .arg(format!("http://{master}/api/v1/scheduler"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ZooKeeper"), "the 503 says why");
+    assert!(task_running(&master), "a suspended master still serves what it knows");
+    // Long enough for the session to be gone.
+    std::thread::sleep(Duration::from_secs(4));
+    c.zk.restart(0).unwrap();
+    c.zk.wait_serving(Duration::from_secs(60)).unwrap();
+    let m = c.masters[0].as_mut().unwrap();
+    assert!(m.0.child.try_wait().unwrap().is_none(), "the master never exits");
+    c.wait_leader(Duration::from_secs(60));
+    // The agent and the framework came back; the task ran through it all.
+    wait_for(Duration::from_secs(60), || task_running(&master));
+    let agent_tasks = get_json(&format!("http://127.0.0.1:{}/state", c.agents[0].1)).unwrap();
+    let on_agent = agent_tasks.to_string();
+    assert!(on_agent.contains("held-0"), "{on_agent}");
+    assert!(!on_agent.contains("TASK_KILLED") && !on_agent.contains("TASK_LOST"), "{on_agent}");
+    drop(holder.stdin.take());
+    let _ = holder.wait();
 }

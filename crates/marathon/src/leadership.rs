@@ -44,11 +44,8 @@ impl Ha {
         let url = self.sessions.url();
         Sessions::new(
             url.with_path(&format!("{}/leader-curator", url.path)),
-            self.session_timeout(),
+            self.sessions.timeout(),
         )
-    }
-    fn session_timeout(&self) -> Duration {
-        Duration::from_secs(10)
     }
     fn state_root(&self) -> String {
         format!("{}/state", self.sessions.url().path)

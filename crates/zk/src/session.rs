@@ -66,6 +66,10 @@ impl Sessions {
         &self.url
     }
 
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Open a new session (the client, after a session expired, is useless: make another).
     pub async fn connect(&self) -> Result<Client, ZkError> {
         let servers = self.url.servers.clone();

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const LABEL: &str = "drover.multihost";
 pub const OWNER_LABEL: &str = "drover.multihost.owner";
-const CREATED_LABEL: &str = "drover.multihost.created";
+pub const CREATED_LABEL: &str = "drover.multihost.created";
 const REPO: &str = "drover-multihost";
 /// Bump when the image's layout changes, so an old image of the same binary is not reused.
 const RECIPE: &str = "rootfs-v1";
@@ -926,7 +926,7 @@ impl DockerCluster {
 
 /// A private bridge network with its own /24 (so containers keep their address across
 /// disconnect/connect and restarts): one that no route of this host and no other network uses.
-fn create_network(d: &Docker, labels: &Value) -> (String, String) {
+pub fn create_network(d: &Docker, labels: &Value) -> (String, String) {
     let routes = host_routes();
     let seed = (std::process::id() as u64).wrapping_mul(2654435761)
         ^ (SystemTime::now()

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod ha;
+pub mod hadocker;
 pub mod dockercluster;
 pub mod dockerimage;
 pub mod marathon_schema;

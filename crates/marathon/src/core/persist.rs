@@ -38,6 +38,7 @@ impl Marathon {
             subscriptions: Default::default(),
             governed: Default::default(),
             queued_since: HashMap::new(),
+            kills_sent: HashMap::new(),
             rendered: HashMap::new(),
             ids,
             pending: Vec::new(),

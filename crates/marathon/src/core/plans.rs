@@ -95,6 +95,7 @@ impl Marathon {
     /// Called on every event (for the apps it touched) and periodically (for all).
     pub fn reconcile_plans(&mut self, now: f64) -> Calls {
         let mut calls = self.replan(now);
+        calls.extend(self.retry_kills(now));
         self.advance_deployments(now);
         let wanted = !self.wanted.is_empty();
         if wanted && self.suppressed {
@@ -105,6 +106,38 @@ impl Marathon {
             calls.push(Call::new(CallType::SUPPRESS, self.framework_id.clone()));
         }
         calls
+    }
+
+    /// Send the KILL of every killing instance whose task has not ended again, every
+    /// `KILL_RETRY_SECS` (and at once for those a previous leader was killing).
+    fn retry_kills(&mut self, now: f64) -> Calls {
+        const KILL_RETRY_SECS: f64 = 5.0;
+        let instances = &self.instances;
+        self.kills_sent.retain(|t, _| instances.contains_key(t));
+        let mut due = Vec::new();
+        for i in self.instances.values() {
+            if !i.killing || i.state.is_terminal() {
+                continue;
+            }
+            match self.kills_sent.get(&i.task_id) {
+                Some(t) if t.is_nan() || now - t < KILL_RETRY_SECS => {}
+                _ => due.push(i.clone()),
+            }
+        }
+        for t in self.kills_sent.values_mut() {
+            if t.is_nan() {
+                *t = now;
+            }
+        }
+        if !self.connected {
+            return vec![];
+        }
+        due.iter()
+            .map(|i| {
+                self.kills_sent.insert(i.task_id.clone(), now);
+                self.kill_call(i)
+            })
+            .collect()
     }
 
     /// Kill one instance (once): mark it killing and return the KILL, with the app's grace
@@ -119,11 +152,16 @@ impl Marathon {
         i.killing = true;
         let i = i.clone();
         self.touch(i.app_id.clone());
+        self.write(vec![self.persist_instance(&i)]);
+        self.kills_sent.insert(i.task_id.clone(), f64::NAN);
+        vec![self.kill_call(&i)]
+    }
+
+    fn kill_call(&self, i: &super::Instance) -> Call {
         let grace = self
             .apps
             .get(&i.app_id)
             .and_then(|a| a.task_kill_grace_period_seconds);
-        self.write(vec![self.persist_instance(&i)]);
         let mut c = Call::new(CallType::KILL, self.framework_id.clone());
         c.kill = Some(Kill {
             task_id: TaskID::new(i.task_id.clone()),
@@ -134,6 +172,6 @@ impl Marathon {
                 }),
             }),
         });
-        vec![c]
+        c
     }
 }

@@ -256,3 +256,40 @@ fn a_core_opens_from_what_an_earlier_one_wrote() {
     assert_eq!(m.deployments.len(), 1);
     assert_eq!(m.framework_id, Some(FrameworkID::new("fw")));
 }
+
+/// A KILL can be lost (with the master it went to, or with the leader that sent it): it is sent
+/// again every 5 s until the task ends, and a new leader sends the kills of the old one at once.
+#[test]
+fn kills_are_sent_again_until_the_task_ends_also_by_the_next_leader() {
+    let mut s = Sim::new();
+    s.create(mock_app("/web", json!({"instances": 2})));
+    let ids = s.launch_and_start("/web");
+    s.m.reconcile_plans(s.now);
+    let cmd = AppCommand::Update {
+        id: "/web".into(),
+        patch: json!({"instances": 1}),
+        partial: true,
+        force: false,
+    };
+    let (_, mut first) = s.m.execute(cmd, s.now).expect("scaled");
+    first.extend(s.m.reconcile_plans(s.now));
+    let victim = killed(&first);
+    assert_eq!(victim.len(), 1, "{first:?}");
+    // Not again right away, and nothing for a running instance that is not being killed.
+    s.now += 1.0;
+    assert!(killed(&s.m.reconcile_plans(s.now)).is_empty());
+    s.now += 5.0;
+    assert_eq!(killed(&s.m.reconcile_plans(s.now)), victim, "sent again");
+    // The next leader opens the same store: the instance is still being killed, and its KILL
+    // goes out on its first turn.
+    let store = s.m.store.clone();
+    store.apply(s.m.take_pending()).unwrap();
+    let mut next = Marathon::open(store, "*".into(), Box::new(SeqIds::default())).unwrap();
+    next.connected = true;
+    assert_eq!(killed(&next.reconcile_plans(s.now)), victim);
+    // Once the task has ended, no more kills.
+    s.update(&victim[0], TaskState::TASK_KILLED);
+    s.now += 10.0;
+    assert!(killed(&s.m.reconcile_plans(s.now)).is_empty());
+    assert!(ids.contains(&victim[0]));
+}

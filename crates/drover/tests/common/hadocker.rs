@@ -1,0 +1,300 @@
+//! An HA cluster in Docker for the chaos test: 3 ZooKeeper servers, 3 masters, 2 Marathons and
+//! 4 agents, each a container with its own address on a private network (see dockercluster.rs
+//! for the image and the Engine API). ZooKeeper runs in the same image with the host's Java and
+//! ZooKeeper mounted read-only (the machines have no registry to pull a JRE image from).
+//!
+//! Layout on `10.213.X.0/24`: masters `.2-.4:5050`, Marathons `.5-.6:8080`, agents
+//! `.10-.13:5051`, ZooKeeper `.20-.22:2181`. Agents run under a supervisor loop as in
+//! dockercluster.rs; masters, Marathons and ZooKeeper servers are killed and started as
+//! containers (the process is the container).
+#![allow(dead_code)]
+
+use super::dockercluster::{create_network, Docker, CREATED_LABEL, LABEL, OWNER_LABEL};
+use super::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Zk,
+    Master,
+    Marathon,
+    Agent,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub kind: Kind,
+    pub index: usize,
+    pub container: String,
+    pub ip: String,
+}
+
+impl Node {
+    pub fn addr(&self) -> String {
+        let port = match self.kind {
+            Kind::Zk => 2181,
+            Kind::Master => 5050,
+            Kind::Marathon => 8080,
+            Kind::Agent => 5051,
+        };
+        format!("{}:{port}", self.ip)
+    }
+}
+
+pub struct HaDocker {
+    pub docker: Docker,
+    pub image: String,
+    pub network: String,
+    pub prefix: String,
+    pub nodes: Vec<Node>,
+    labels: Value,
+}
+
+/// What a ZooKeeper container mounts from the host (read-only): Java, the jars, configs, and
+/// the libraries Java links to.
+const ZK_BINDS: &[&str] = &[
+    "/usr/lib/jvm:/usr/lib/jvm:ro",
+    "/usr/share/java:/usr/share/java:ro",
+    "/etc/zookeeper:/etc/zookeeper:ro",
+    "/etc/java-17-openjdk:/etc/java-17-openjdk:ro",
+    "/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro",
+];
+
+impl HaDocker {
+    pub fn start(session_secs: u32) -> HaDocker {
+        let t0 = Instant::now();
+        let docker = Docker::connect();
+        docker.remove_leftovers();
+        let image = docker.drover_image();
+        let labels = json!({LABEL: "1", OWNER_LABEL: std::process::id().to_string(), CREATED_LABEL: (dockercluster::unix_now() as u64).to_string()});
+        let (network, prefix) = create_network(&docker, &labels);
+        let mut c = HaDocker {
+            docker,
+            image,
+            network,
+            prefix,
+            nodes: Vec::new(),
+            labels,
+        };
+        let zk_ips: Vec<String> = (0..3).map(|i| format!("{}.{}", c.prefix, 20 + i)).collect();
+        let servers: String = zk_ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| format!("server.{}={ip}:2888:3888\\n", i + 1))
+            .collect();
+        let zk_hosts = zk_ips
+            .iter()
+            .map(|ip| format!("{ip}:2181"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mesos = format!("zk://{zk_hosts}/mesos");
+        let marathon_zk = format!("zk://{zk_hosts}/marathon");
+        for (i, ip) in zk_ips.iter().enumerate() {
+            let script = format!(
+                "mkdir -p /data && echo {id} > /data/myid && printf 'tickTime=200\\ninitLimit=25\\nsyncLimit=10\\ndataDir=/data\\nclientPort=2181\\nadmin.enableServer=false\\n4lw.commands.whitelist=srvr,ruok\\nmaxSessionTimeout=30000\\n{servers}' > /zoo.cfg && exec /usr/lib/jvm/java-17-openjdk-amd64/bin/java -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp '/usr/share/java/zookeeper.jar:/usr/share/java/*:/etc/zookeeper/conf_example' org.apache.zookeeper.server.quorum.QuorumPeerMain /zoo.cfg",
+                id = i + 1
+            );
+            c.run(Kind::Zk, i, ip, &["/bin/sh", "-c", &script], ZK_BINDS);
+        }
+        let session = session_secs.to_string();
+        for i in 0..3 {
+            let ip = format!("{}.{}", c.prefix, 2 + i);
+            c.run(
+                Kind::Master,
+                i,
+                &ip,
+                &[
+                    "drover", "master", "--work-dir", "/var/lib/drover/master", "--ip", "0.0.0.0",
+                    "--port", "5050", "--advertise-ip", &ip, "--hostname", &ip, "--zk", &mesos,
+                    "--quorum", "2", "--zk-session-timeout", &session, "--agent-timeout", "15",
+                ],
+                &[],
+            );
+        }
+        for i in 0..4 {
+            let ip = format!("{}.{}", c.prefix, 10 + i);
+            let host = format!("agent-{i}");
+            let agent = [
+                "drover", "agent", "--master", &mesos, "--work-dir", "/var/lib/drover/agent",
+                "--ip", "0.0.0.0", "--port", "5051", "--advertise-ip", &ip, "--hostname", &host,
+                "--no-cgroups", "--resources", "cpus:4;mem:2048;disk:2000;ports:[31000-31099]",
+            ];
+            let mut argv = vec![
+                "/bin/sh",
+                "-c",
+                "while :; do \"$@\"; sleep 0.2; done",
+                "supervise",
+            ];
+            argv.extend_from_slice(&agent);
+            c.run(Kind::Agent, i, &ip, &argv, &[]);
+        }
+        for i in 0..2 {
+            let ip = format!("{}.{}", c.prefix, 5 + i);
+            c.run(
+                Kind::Marathon,
+                i,
+                &ip,
+                &[
+                    "drover", "marathon", "--master", &mesos, "--zk", &marathon_zk,
+                    "--zk-session-timeout", &session, "--work-dir", "/var/lib/drover/marathon",
+                    "--ip", "0.0.0.0", "--port", "8080", "--advertise-ip", &ip,
+                ],
+                &[],
+            );
+        }
+        c.wait(Duration::from_secs(120), "a leading master with 4 agents and a Marathon", |c| {
+            c.leading_master().is_some_and(|m| {
+                c.connected_agents(&m) == 4 && c.marathon_leader().is_some()
+            })
+        });
+        eprintln!(
+            "chaos: cluster on {} ({}.0/24) up in {:.1?}",
+            c.network,
+            c.prefix,
+            t0.elapsed()
+        );
+        c
+    }
+
+    fn run(&mut self, kind: Kind, index: usize, ip: &str, argv: &[&str], binds: &[&str]) {
+        let role = format!("{kind:?}-{index}").to_lowercase();
+        let name = format!("{}-{role}", self.network);
+        let body = json!({
+            "Image": self.image,
+            "Cmd": argv,
+            "Hostname": role,
+            "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "NO_COLOR=1", "DROVER_LOG=info"],
+            "Labels": self.labels,
+            "HostConfig": {"Init": true, "NetworkMode": self.network, "Binds": binds},
+            "NetworkingConfig": {"EndpointsConfig": {self.network.clone(): {"IPAMConfig": {"IPv4Address": ip}}}},
+        });
+        let (code, v) = self
+            .docker
+            .post(&format!("/containers/create?name={name}"), Some(&body));
+        assert_eq!(code, 201, "creating container {name}: {v}");
+        self.docker.must(&format!("/containers/{name}/start"), None);
+        self.nodes.push(Node {
+            kind,
+            index,
+            container: name,
+            ip: ip.to_string(),
+        });
+    }
+
+    pub fn of(&self, kind: Kind) -> Vec<&Node> {
+        self.nodes.iter().filter(|n| n.kind == kind).collect()
+    }
+
+    pub fn wait(&self, timeout: Duration, what: &str, mut f: impl FnMut(&Self) -> bool) {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("chaos: {what} not within {timeout:?}\n{}", self.logs(60));
+    }
+
+    /// The master that answers `/master/state` itself.
+    pub fn leading_master(&self) -> Option<String> {
+        self.of(Kind::Master).into_iter().find_map(|m| {
+            let (code, _) = call_quick("GET", &format!("http://{}/master/state-summary", m.addr()));
+            (code == 200).then(|| m.addr())
+        })
+    }
+
+    pub fn connected_agents(&self, master: &str) -> usize {
+        get_json(&format!("http://{master}/master/slaves"))
+            .and_then(|v| {
+                v["slaves"]
+                    .as_array()
+                    .map(|a| a.iter().filter(|s| s["connected"] == true).count())
+            })
+            .unwrap_or(0)
+    }
+
+    /// The Marathon leader, as every running Marathon that answers names it.
+    pub fn marathon_leader(&self) -> Option<String> {
+        self.of(Kind::Marathon).into_iter().find_map(|m| {
+            let v = get_json(&format!("http://{}/v2/leader", m.addr()))?;
+            let l = v["leader"].as_str()?.to_string();
+            get_json(&format!("http://{l}/v2/info"))
+                .filter(|i| i["elected"] == true)
+                .map(|_| l)
+        })
+    }
+
+    pub fn kill(&self, n: &Node) {
+        let _ = self
+            .docker
+            .post(&format!("/containers/{}/kill", n.container), None);
+    }
+
+    pub fn start_again(&self, n: &Node) {
+        let _ = self
+            .docker
+            .post(&format!("/containers/{}/start", n.container), None);
+    }
+
+    pub fn running(&self, n: &Node) -> bool {
+        self.docker.running(&n.container)
+    }
+
+    pub fn disconnect(&self, n: &Node) {
+        let _ = self.docker.post(
+            &format!("/networks/{}/disconnect", self.network),
+            Some(&json!({"Container": n.container, "Force": true})),
+        );
+    }
+
+    pub fn connect(&self, n: &Node) {
+        let body = json!({"Container": n.container, "EndpointConfig": {"IPAMConfig": {"IPv4Address": n.ip}}});
+        let _ = self
+            .docker
+            .post(&format!("/networks/{}/connect", self.network), Some(&body));
+    }
+
+    /// Whether `n` is attached to the network.
+    pub fn connected(&self, n: &Node) -> bool {
+        let (_, v) = self.docker.get(&format!("/containers/{}/json", n.container));
+        v["NetworkSettings"]["Networks"].get(&self.network).is_some()
+    }
+
+    /// Every container's log (the last `tail` lines each; 0 for all).
+    pub fn logs(&self, tail: usize) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            let t = if tail == 0 { 1_000_000 } else { tail };
+            s += &format!("==> {}\n{}\n", n.container, self.docker.logs(&n.container, t));
+        }
+        s
+    }
+
+    pub fn log_of(&self, n: &Node) -> String {
+        self.docker.logs(&n.container, 1_000_000)
+    }
+}
+
+impl Drop for HaDocker {
+    fn drop(&mut self) {
+        for n in &self.nodes {
+            let _ = self
+                .docker
+                .delete(&format!("/containers/{}?force=true&v=true", n.container));
+        }
+        let _ = self.docker.delete(&format!("/networks/{}", self.network));
+    }
+}
+
+/// A GET with a short timeout: (status, body).
+pub fn call_quick(method: &str, url: &str) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "3", "-X", method, "-w", "\n%{http_code}", url])
+        .output();
+    let Ok(out) = out else { return (0, String::new()) };
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
