@@ -41,8 +41,9 @@ struct MasterFlags {
     /// With --zk: Mesos' replicated-log quorum, more than half the masters (3 masters: 2).
     #[arg(long)]
     quorum: Option<u32>,
-    /// With --zk: seconds a master cut off from ZooKeeper keeps its session (and leadership).
-    #[arg(long, default_value_t = 10.0)]
+    /// With --zk: seconds a master cut off from ZooKeeper keeps its session (and leadership);
+    /// a killed leader is replaced this long after its death (Mesos' default: 10).
+    #[arg(long, default_value_t = 6.0)]
     zk_session_timeout: f64,
 }
 
@@ -202,8 +203,9 @@ enum Cmd {
         /// one leader (the others proxy to it) and keep their state there.
         #[arg(long, value_name = "ZK_URL")]
         zk: Option<String>,
-        /// With --zk: seconds a Marathon cut off from ZooKeeper keeps its session (and leadership).
-        #[arg(long, default_value_t = 10.0)]
+        /// With --zk: seconds a Marathon cut off from ZooKeeper keeps its session (and leadership);
+        /// a killed leader is replaced this long after its death (Marathon's default: 10).
+        #[arg(long, default_value_t = 6.0)]
         zk_session_timeout: f64,
         #[arg(long, default_value = "./.drover/marathon")]
         work_dir: PathBuf,
