@@ -4,6 +4,11 @@
 # per 1,000 running tasks and per 1,000 agents, and this machine's own fork/exec floor.
 #
 #   scripts/bench-e2e.sh [TASKS]      TASKS for the throughput runs, default 10000
+#   scripts/bench-e2e.sh ha [ROUNDS]
+#       only "The cost of HA": drover up (4 agents) with its embedded store and with --zk on a
+#       local ZooKeeper (Debian's zookeeper, started here), ROUNDS (default 2) interleaved pairs
+#       of the throughput run (TASKS, default 10000, 'true' tasks) and the latency run (1,000 at
+#       100/s).
 #   scripts/bench-e2e.sh stall [ROUNDS]
 #       only "Reads never stall decisions": separate processes, 10,000 'exec sleep 3600' tasks
 #       kept running, then ROUNDS (default 2) pairs of 1,000 launches at 100/s, without and with
@@ -18,6 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
+# The named modes take TASKS for their throughput runs.
+case "$N" in ha|stall) N=${TASKS:-10000} ;; esac
 # 5,000 hollow agents hold 5,000 connections in the master and in loadgen.
 ulimit -n 20000 2>/dev/null || echo "warning: open files limited to $(ulimit -n); the 5,000-agent run needs ~11,000" >&2
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(pwd)/target}
@@ -53,7 +60,7 @@ port_of() {
 start_up() {
   local w="$OUT/up-$1"; mkdir -p "$w"
   DROVER_LOG=warn "$DROVER" up --agents 4 --port 0 --agent-port 0 --work-dir "$w" --resources "$RES" \
-    --no-marathon >"$w/up.out" 2>"$w/up.err" &
+    --no-marathon ${UP_FLAGS:-} >"$w/up.out" 2>"$w/up.err" &
   UP=$!; PIDS+=("$UP")
   for _ in $(seq 100); do grep -q "master: http" "$w/up.out" 2>/dev/null && break; sleep 0.1; done
   M=$(grep -o 'master: http://[0-9.:]*' "$w/up.out" | sed 's#master: http://##')
@@ -111,6 +118,52 @@ stall() {
   sleep 5
   cleanup
 }
+
+# One local ZooKeeper server (tickTime 2 s, its default), for the lifetime of the script.
+zk_start() {
+  local d="$OUT/zk"; mkdir -p "$d/data"
+  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'tickTime=2000\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\n' \
+    "$d/data" "$port" >"$d/zoo.cfg"
+  java -Xmx256m -cp "/usr/share/java/zookeeper.jar:/usr/share/java/*:/etc/zookeeper/conf_example" \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg" >"$d/zk.log" 2>&1 &
+  ZKPID=$!
+  trap 'cleanup; kill $ZKPID 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port" && echo srvr >&3 && grep -q Mode <&3) 2>/dev/null && break
+    sleep 0.2
+  done
+  ZK=127.0.0.1:$port
+}
+
+# Wait until the master at $M leads with its 4 agents (an HA master first wins its election).
+wait_ready() {
+  for _ in $(seq 150); do
+    n=$(curl -s "http://$M/master/slaves" | python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["slaves"] if s["connected"]))' 2>/dev/null || echo 0)
+    [ "$n" = 4 ] && return
+    sleep 0.2
+  done
+  echo "the master at $M has not got its 4 agents" >&2; exit 1
+}
+
+if [ "${1:-}" = ha ]; then
+  say "# drover HA cost benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)"
+  lscpu | head -15 | tee -a "$LOG"
+  zk_start
+  say "ZooKeeper: one server at $ZK ($(java -version 2>&1 | head -1))"
+  for i in $(seq "${2:-2}"); do
+    for mode in embedded zk; do
+      if [ $mode = zk ]; then UP_FLAGS="--zk zk://$ZK/drover-bench-$i/mesos --quorum 1"; else UP_FLAGS=""; fi
+      export UP_FLAGS
+      say "## $mode store, round $i: throughput, drover up: $N 'true' tasks"
+      start_up "tp-$mode-$i"; wait_ready; run throughput -n "$N" --master "$M" --watch-pids "$UP"; cleanup
+      say "## $mode store, round $i: latency, drover up: 1,000 'sleep 30' tasks at 100/s"
+      start_up "lat-$mode-$i"; wait_ready; run latency -n 1000 --rate 100 --master "$M" --watch-pids "$UP"; cleanup
+    done
+  done
+  say "Logs and work dirs: $OUT"
+  exit 0
+fi
 
 if [ "${1:-}" = stall ]; then
   say "# drover stall benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)"
