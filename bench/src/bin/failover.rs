@@ -58,7 +58,10 @@ impl Drop for Proc {
 fn spawn(drover: &str, args: &[&str], marker: &str, log: &std::path::Path) -> Result<Proc> {
     let mut child = Command::new(drover)
         .args(args)
-        .env("DROVER_LOG", "warn,drover_master::leadership=info,drover_marathon::leadership=info")
+        .env(
+            "DROVER_LOG",
+            "warn,drover_master::leadership=info,drover_marathon::leadership=info",
+        )
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log)?)
         .spawn()
@@ -69,7 +72,12 @@ fn spawn(drover: &str, args: &[&str], marker: &str, log: &std::path::Path) -> Re
     while Instant::now() < deadline {
         match lines.next() {
             Some(Ok(l)) if l.contains(marker) => {
-                let addr = l.split("http://").nth(1).unwrap_or_default().trim().to_string();
+                let addr = l
+                    .split("http://")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 std::thread::spawn(move || for _ in lines.by_ref() {});
                 return Ok(Proc { child, addr });
             }
@@ -90,7 +98,8 @@ fn http() -> reqwest::Client {
 
 /// Whether the master at `addr` processes scheduler calls itself.
 async fn serves(c: &reqwest::Client, addr: &str) -> bool {
-    let probe = serde_json::json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "x"}}});
+    let probe =
+        serde_json::json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "x"}}});
     matches!(
         c.post(format!("http://{addr}/api/v1/scheduler")).json(&probe).send().await,
         Ok(r) if r.status() == reqwest::StatusCode::BAD_REQUEST
@@ -142,15 +151,28 @@ async fn main() -> Result<()> {
     let master_args = |i: usize| -> Vec<String> {
         let w = dir.join(format!("m{i}"));
         vec![
-            "master".into(), "--zk".into(), mesos.clone(), "--quorum".into(), "2".into(),
-            "--ip".into(), "127.0.0.1".into(), "--port".into(), "0".into(), "--work-dir".into(),
+            "master".into(),
+            "--zk".into(),
+            mesos.clone(),
+            "--quorum".into(),
+            "2".into(),
+            "--ip".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+            "--work-dir".into(),
             w.display().to_string(),
         ]
     };
     let start_master = |i: usize| -> Result<Proc> {
         let args = master_args(i);
         let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        spawn(&drover, &args, "master: http://", &dir.join(format!("m{i}.log")))
+        spawn(
+            &drover,
+            &args,
+            "master: http://",
+            &dir.join(format!("m{i}.log")),
+        )
     };
     let mut masters: Vec<Option<Proc>> = Vec::new();
     for i in 0..a.masters {
@@ -163,8 +185,18 @@ async fn main() -> Result<()> {
         agents.push(spawn(
             &drover,
             &[
-                "agent", "--master", &mesos, "--ip", "127.0.0.1", "--port", "0", "--work-dir", &w,
-                "--no-cgroups", "--resources", "cpus:1;mem:256;disk:100;ports:[31000-31010]",
+                "agent",
+                "--master",
+                &mesos,
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--work-dir",
+                &w,
+                "--no-cgroups",
+                "--resources",
+                "cpus:1;mem:256;disk:100;ports:[31000-31010]",
             ],
             "agent: http://",
             &dir.join(format!("a{i}.log")),
@@ -191,7 +223,8 @@ async fn main() -> Result<()> {
     let resubscribed: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let subscribed_once = Arc::new(tokio::sync::Notify::new());
     {
-        let (mesos, resubscribed, once) = (mesos.clone(), resubscribed.clone(), subscribed_once.clone());
+        let (mesos, resubscribed, once) =
+            (mesos.clone(), resubscribed.clone(), subscribed_once.clone());
         tokio::spawn(async move {
             let mut leader = match drover_zk::Leader::new(&mesos, Duration::from_secs(10)) {
                 Ok(l) => l,
@@ -213,7 +246,8 @@ async fn main() -> Result<()> {
                 match SchedulerClient::subscribe(&m, info).await {
                     Ok(mut s) => {
                         id = Some(s.framework_id.clone());
-                        *resubscribed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                        *resubscribed.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(Instant::now());
                         once.notify_one();
                         loop {
                             tokio::select! {
@@ -310,14 +344,23 @@ async fn main() -> Result<()> {
             spawn(
                 &drover,
                 &[
-                    "marathon", "--master", &mesos, "--zk", &mz, "--ip", "127.0.0.1", "--port",
-                    "0", "--work-dir", &w,
+                    "marathon",
+                    "--master",
+                    &mesos,
+                    "--zk",
+                    &mz,
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--work-dir",
+                    &w,
                 ],
                 "marathon: http://",
                 &dir.join(format!("marathon{i}.log")),
             )
         };
-        let mut ms = vec![Some(start_marathon(0)?), Some(start_marathon(1)?)];
+        let mut ms = [Some(start_marathon(0)?), Some(start_marathon(1)?)];
         let mut times = vec![];
         for round in 0..a.rounds {
             let t_ready = Instant::now();
@@ -341,12 +384,20 @@ async fn main() -> Result<()> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let other = ms[1 - li].as_ref().map(|m| m.addr.clone()).unwrap_or_default();
+            let other = ms[1 - li]
+                .as_ref()
+                .map(|m| m.addr.clone())
+                .unwrap_or_default();
             let t0 = Instant::now();
             ms[li] = None;
             let app = serde_json::json!({"id": format!("/failover-{round}"), "cmd": "sleep 1", "cpus": 0.01, "mem": 8, "instances": 0});
             loop {
-                if let Ok(r) = c.post(format!("http://{other}/v2/apps")).json(&app).send().await {
+                if let Ok(r) = c
+                    .post(format!("http://{other}/v2/apps"))
+                    .json(&app)
+                    .send()
+                    .await
+                {
                     let led_here = r
                         .headers()
                         .get("X-Marathon-Leader")
@@ -366,7 +417,11 @@ async fn main() -> Result<()> {
             times.push(t);
             ms[li] = Some(start_marathon(li)?);
         }
-        println!("marathon median of {}: {:.2} s", a.rounds, median(&mut times));
+        println!(
+            "marathon median of {}: {:.2} s",
+            a.rounds,
+            median(&mut times)
+        );
     }
     drop(agents);
     drop(masters);

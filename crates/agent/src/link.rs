@@ -232,7 +232,11 @@ pub async fn run_sender(link: Arc<Link>, agent: Arc<dyn Registrant>, client: req
         if !due.is_empty() {
             calls.push(CallRef::Updates(UpdatesRef(&due)));
         }
-        let master = link.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let master = link
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let url = format!("http://{master}{CALL_PATH}");
         match client
             .post(&url)

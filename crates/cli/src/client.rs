@@ -119,12 +119,11 @@ impl Client {
             addr: flag.to_string(),
             cause,
         };
-        let mut leader = drover_zk::Leader::new(flag, Duration::from_secs(10)).map_err(|e| {
-            Error::Usage {
+        let mut leader =
+            drover_zk::Leader::new(flag, Duration::from_secs(10)).map_err(|e| Error::Usage {
                 message: e.to_string(),
                 hint: Some("--master takes host:port or zk://host:2181,…/mesos".into()),
-            }
-        })?;
+            })?;
         let addr = tokio::time::timeout(ZK_LEADER_WAIT, leader.get())
             .await
             .map_err(|_| {

@@ -70,7 +70,9 @@ fn check_master_flag(flag: &str) -> Result<()> {
 fn ha_of(f: &MasterFlags) -> Result<Option<drover_master::Ha>> {
     let Some(zk) = &f.zk else {
         if f.quorum.is_some() {
-            anyhow::bail!("--quorum is for the replicated registry of an HA cluster: give --zk too");
+            anyhow::bail!(
+                "--quorum is for the replicated registry of an HA cluster: give --zk too"
+            );
         }
         return Ok(None);
     };
@@ -648,7 +650,10 @@ async fn run() -> Result<()> {
                 let mha = match &master.zk {
                     Some(z) => {
                         let url = drover_zk::ZkUrl::parse(z)?;
-                        let path = format!("{}/marathon", url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or(""));
+                        let path = format!(
+                            "{}/marathon",
+                            url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+                        );
                         Some(marathon_ha(
                             &url.with_path(&path).to_string_with_secret(),
                             master.zk_session_timeout,

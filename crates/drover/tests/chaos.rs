@@ -69,11 +69,22 @@ struct AppLedger {
 /// One HTTP call with a JSON body: (status, body); status 0 when no answer came.
 fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
     let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-s", "--max-time", "10", "-X", method, "-w", "\n%{http_code}", url]);
+    cmd.args([
+        "-s",
+        "--max-time",
+        "10",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code}",
+        url,
+    ]);
     if let Some(b) = body {
         cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
     }
-    let Ok(out) = cmd.output() else { return (0, Value::Null) };
+    let Ok(out) = cmd.output() else {
+        return (0, Value::Null);
+    };
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (
@@ -100,10 +111,22 @@ fn workload(marathons: Vec<String>, seed: u64, stop: Arc<AtomicBool>, ledger: Ar
             let id = apps[rng.below(apps.len() as u64) as usize].clone();
             if rng.below(2) == 0 {
                 let k = 1 + rng.below(3);
-                (id.clone(), ("PUT", format!("http://{m}/v2/apps{id}?force=true"), json!({"instances": k})), Some(k))
+                (
+                    id.clone(),
+                    (
+                        "PUT",
+                        format!("http://{m}/v2/apps{id}?force=true"),
+                        json!({"instances": k}),
+                    ),
+                    Some(k),
+                )
             } else {
                 let body = json!({"env": {"CHANGE": n.to_string()}});
-                (id.clone(), ("PUT", format!("http://{m}/v2/apps{id}?force=true"), body), None)
+                (
+                    id.clone(),
+                    ("PUT", format!("http://{m}/v2/apps{id}?force=true"), body),
+                    None,
+                )
             }
         };
         let (code, body) = http(req.0, &req.1, Some(&req.2));
@@ -156,7 +179,14 @@ fn line_time(line: &str) -> Option<f64> {
 
 /// The terms a process' log shows: (start, end) in Unix seconds. A term starts at `elected`
 /// and ends at `ended` lines, at the next start of the process, or at a recorded kill.
-fn terms(log: &str, elected: &str, ended: &[&str], started: &str, kills: &[f64], end: f64) -> Vec<(f64, f64)> {
+fn terms(
+    log: &str,
+    elected: &str,
+    ended: &[&str],
+    started: &str,
+    kills: &[f64],
+    end: f64,
+) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     let mut open: Option<f64> = None;
     let mut kills: Vec<f64> = kills.to_vec();
@@ -195,7 +225,10 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| (unix_now() * 1e6) as u64 | 1);
-    let secs: u64 = std::env::var("CHAOS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(240);
+    let secs: u64 = std::env::var("CHAOS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(240);
     eprintln!("chaos: seed {seed} ({secs} s of faults); repeat with CHAOS_SEED={seed}");
     let c = HaDocker::start(4);
     let marathons: Vec<String> = c.of(Kind::Marathon).iter().map(|n| n.addr()).collect();
@@ -222,10 +255,18 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
             }
             for (n, was_kill) in undo {
                 if *was_kill {
-                    eprintln!("chaos: [{:>5.1}s] restart {}", t0.elapsed().as_secs_f64(), n.container);
+                    eprintln!(
+                        "chaos: [{:>5.1}s] restart {}",
+                        t0.elapsed().as_secs_f64(),
+                        n.container
+                    );
                     c.start_again(n);
                 } else {
-                    eprintln!("chaos: [{:>5.1}s] reconnect {}", t0.elapsed().as_secs_f64(), n.container);
+                    eprintln!(
+                        "chaos: [{:>5.1}s] reconnect {}",
+                        t0.elapsed().as_secs_f64(),
+                        n.container
+                    );
                     c.connect(n);
                 }
             }
@@ -240,7 +281,12 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
             let back = Duration::from_secs_f64(rng.between(3.0, 9.0));
             if rng.below(4) == 0 {
                 // Cut a random half of the nodes off.
-                let free: Vec<Node> = c.nodes.iter().filter(|n| !busy.contains(&n.container)).cloned().collect();
+                let free: Vec<Node> = c
+                    .nodes
+                    .iter()
+                    .filter(|n| !busy.contains(&n.container))
+                    .cloned()
+                    .collect();
                 let mut cut = Vec::new();
                 for n in free {
                     if rng.below(2) == 0 && cut.len() < c.nodes.len() / 2 {
@@ -249,7 +295,10 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                 }
                 if !cut.is_empty() {
                     let names: Vec<&str> = cut.iter().map(|n| n.container.as_str()).collect();
-                    eprintln!("chaos: [{:>5.1}s] partition: cut off {names:?} for {back:.1?}", t0.elapsed().as_secs_f64());
+                    eprintln!(
+                        "chaos: [{:>5.1}s] partition: cut off {names:?} for {back:.1?}",
+                        t0.elapsed().as_secs_f64()
+                    );
                     for n in &cut {
                         c.disconnect(n);
                     }
@@ -258,7 +307,9 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                 }
             } else {
                 let kind = kinds[rng.below(kinds.len() as u64) as usize];
-                let zk_down = pending.iter().any(|(_, u)| u.iter().any(|(n, k)| *k && n.kind == Kind::Zk));
+                let zk_down = pending
+                    .iter()
+                    .any(|(_, u)| u.iter().any(|(n, k)| *k && n.kind == Kind::Zk));
                 let candidates: Vec<Node> = c
                     .of(kind)
                     .into_iter()
@@ -266,10 +317,17 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                     .cloned()
                     .collect();
                 // At most one ZooKeeper server down by kill at a time (partitions may take more).
-                if !candidates.is_empty() && !(kind == Kind::Zk && zk_down) {
+                if !candidates.is_empty() && (kind != Kind::Zk || !zk_down) {
                     let n = candidates[rng.below(candidates.len() as u64) as usize].clone();
-                    eprintln!("chaos: [{:>5.1}s] kill -9 {} for {back:.1?}", t0.elapsed().as_secs_f64(), n.container);
-                    kills.entry(n.container.clone()).or_default().push(unix_now());
+                    eprintln!(
+                        "chaos: [{:>5.1}s] kill -9 {} for {back:.1?}",
+                        t0.elapsed().as_secs_f64(),
+                        n.container
+                    );
+                    kills
+                        .entry(n.container.clone())
+                        .or_default()
+                        .push(unix_now());
                     c.kill(&n);
                     *faults
                         .entry(match kind {
@@ -300,9 +358,15 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     }
     let faults_end = unix_now();
     eprintln!("chaos: faults stopped after {:.0?}; healing", t0.elapsed());
-    c.wait(Duration::from_secs(180), "a leading master with 4 agents and a Marathon leader", |c| {
-        c.leading_master().is_some_and(|m| c.connected_agents(&m) == 4) && c.marathon_leader().is_some()
-    });
+    c.wait(
+        Duration::from_secs(180),
+        "a leading master with 4 agents and a Marathon leader",
+        |c| {
+            c.leading_master()
+                .is_some_and(|m| c.connected_agents(&m) == 4)
+                && c.marathon_leader().is_some()
+        },
+    );
     let marathon = c.marathon_leader().unwrap();
     let mut violations: Vec<String> = Vec::new();
     let l = ledger.lock().unwrap();
@@ -311,15 +375,24 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     drop(l);
     // Every acknowledged app and version is there.
     for (id, a) in &expected {
-        let (code, v) = http("GET", &format!("http://{marathon}/v2/apps{id}/versions"), None);
+        let (code, v) = http(
+            "GET",
+            &format!("http://{marathon}/v2/apps{id}/versions"),
+            None,
+        );
         if code != 200 {
             violations.push(format!("app {id} was created (2xx) but is gone ({code})"));
             continue;
         }
-        let have: BTreeSet<&str> = v["versions"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+        let have: BTreeSet<&str> = v["versions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
         for ver in &a.versions {
             if !have.contains(ver.as_str()) {
-                violations.push(format!("app {id}: version {ver} was acknowledged but is gone"));
+                violations.push(format!(
+                    "app {id}: version {ver} was acknowledged but is gone"
+                ));
             }
         }
     }
@@ -327,7 +400,11 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     for (id, a) in &expected {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (code, _) = http("PUT", &format!("http://{marathon}/v2/apps{id}?force=true"), Some(&json!({"instances": a.instances})));
+            let (code, _) = http(
+                "PUT",
+                &format!("http://{marathon}/v2/apps{id}?force=true"),
+                Some(&json!({"instances": a.instances})),
+            );
             if (200..300).contains(&code) || Instant::now() > deadline {
                 break;
             }
@@ -336,12 +413,20 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     }
     // Converge: every app at its count, no deployment.
     let converged = |_: &HaDocker| {
-        let Some(apps) = get_json(&format!("http://{marathon}/v2/apps")) else { return false };
-        let deps = get_json(&format!("http://{marathon}/v2/deployments")).and_then(|d| d.as_array().map(|a| a.len())).unwrap_or(1);
+        let Some(apps) = get_json(&format!("http://{marathon}/v2/apps")) else {
+            return false;
+        };
+        let deps = get_json(&format!("http://{marathon}/v2/deployments"))
+            .and_then(|d| d.as_array().map(|a| a.len()))
+            .unwrap_or(1);
         deps == 0
             && expected.iter().all(|(id, a)| {
                 apps["apps"].as_array().is_some_and(|list| {
-                    list.iter().any(|x| x["id"] == id.as_str() && x["tasksRunning"] == a.instances && x["instances"] == a.instances)
+                    list.iter().any(|x| {
+                        x["id"] == id.as_str()
+                            && x["tasksRunning"] == a.instances
+                            && x["instances"] == a.instances
+                    })
                 })
             })
     };
@@ -352,9 +437,15 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     if !converged(&c) {
         let apps = get_json(&format!("http://{marathon}/v2/apps")).unwrap_or_default();
         for (id, a) in &expected {
-            let got = apps["apps"].as_array().and_then(|l| l.iter().find(|x| x["id"] == id.as_str()).cloned()).unwrap_or_default();
+            let got = apps["apps"]
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x["id"] == id.as_str()).cloned())
+                .unwrap_or_default();
             if got["tasksRunning"] != a.instances {
-                violations.push(format!("app {id} did not converge: want {}, runs {} (instances {})", a.instances, got["tasksRunning"], got["instances"]));
+                violations.push(format!(
+                    "app {id} did not converge: want {}, runs {} (instances {})",
+                    a.instances, got["tasksRunning"], got["instances"]
+                ));
             }
         }
         let deps = get_json(&format!("http://{marathon}/v2/deployments")).unwrap_or_default();
@@ -364,17 +455,32 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     }
     // Marathon's running tasks and the agents' are the same set (checked until they agree, or
     // for a minute: updates in flight settle).
-    let fw = get_json(&format!("http://{marathon}/v2/info")).unwrap_or_default()["frameworkId"].as_str().unwrap_or_default().to_string();
+    let fw = get_json(&format!("http://{marathon}/v2/info")).unwrap_or_default()["frameworkId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut diff = (BTreeSet::new(), BTreeSet::new());
     let t_cmp = Instant::now();
     while t_cmp.elapsed() < Duration::from_secs(60) {
         let known: BTreeSet<String> = get_json(&format!("http://{marathon}/v2/tasks"))
-            .and_then(|v| v["tasks"].as_array().map(|a| a.iter().filter(|t| t["state"] == "TASK_RUNNING").filter_map(|t| t["id"].as_str().map(String::from)).collect()))
+            .and_then(|v| {
+                v["tasks"].as_array().map(|a| {
+                    a.iter()
+                        .filter(|t| t["state"] == "TASK_RUNNING")
+                        .filter_map(|t| t["id"].as_str().map(String::from))
+                        .collect()
+                })
+            })
             .unwrap_or_default();
         let mut on_agents = BTreeSet::new();
         for a in c.of(Kind::Agent) {
             let st = get_json(&format!("http://{}/state", a.addr())).unwrap_or_default();
-            for f in st["frameworks"].as_array().into_iter().flatten().filter(|f| f["id"] == fw.as_str()) {
+            for f in st["frameworks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["id"] == fw.as_str())
+            {
                 for e in f["executors"].as_array().into_iter().flatten() {
                     for t in e["tasks"].as_array().into_iter().flatten() {
                         if t["state"] == "TASK_RUNNING" {
@@ -394,16 +500,33 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
         std::thread::sleep(Duration::from_secs(1));
     }
     for t in &diff.0 {
-        violations.push(format!("task {t} runs on an agent but Marathon does not know it"));
+        violations.push(format!(
+            "task {t} runs on an agent but Marathon does not know it"
+        ));
     }
     for t in &diff.1 {
-        violations.push(format!("Marathon believes task {t} runs, but no agent runs it (an update was lost)"));
+        violations.push(format!(
+            "Marathon believes task {t} runs, but no agent runs it (an update was lost)"
+        ));
     }
     // No two leaders at once.
     let end = unix_now();
     for (kind, elected, ended, started) in [
-        (Kind::Master, "elected leading master", &["suspended (no offers", "no longer the leading master"][..], "master listening on"),
-        (Kind::Marathon, "marathon: elected leader", &["not deciding until it is back", "marathon: no longer the leader"][..], "marathon: http://"),
+        (
+            Kind::Master,
+            "elected leading master",
+            &["suspended (no offers", "no longer the leading master"][..],
+            "master listening on",
+        ),
+        (
+            Kind::Marathon,
+            "marathon: elected leader",
+            &[
+                "not deciding until it is back",
+                "marathon: no longer the leader",
+            ][..],
+            "marathon: http://",
+        ),
     ] {
         let mut all: Vec<(f64, f64, String)> = Vec::new();
         for n in c.of(kind) {
@@ -441,6 +564,12 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
         violations.len(),
         c.logs(200)
     );
-    assert!(acknowledged > 10, "the workload made progress: {acknowledged} changes acknowledged");
-    assert!(faults.values().sum::<u32>() > 5, "faults were injected: {faults:?}");
+    assert!(
+        acknowledged > 10,
+        "the workload made progress: {acknowledged} changes acknowledged"
+    );
+    assert!(
+        faults.values().sum::<u32>() > 5,
+        "faults were injected: {faults:?}"
+    );
 }

@@ -56,7 +56,10 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
         .iter()
         .filter_map(|x| x["name"].as_str())
         .collect();
-    let json_info: Vec<&&str> = names.iter().filter(|n| n.starts_with("json.info_")).collect();
+    let json_info: Vec<&&str> = names
+        .iter()
+        .filter(|n| n.starts_with("json.info_"))
+        .collect();
     assert_eq!(json_info.len(), 3, "one member per master: {m:#}");
     for n in &names {
         assert!(
@@ -83,16 +86,28 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
     // Followers redirect API calls to the leader and answer health themselves.
     for i in (0..3).filter(|&i| i != l) {
         let f = c.addr(i);
-        assert_eq!(head(&format!("http://{f}/master/state?x=1"), "GET"), (307, format!("//{leader}/master/state?x=1")));
-        assert_eq!(head(&format!("http://{f}/api/v1/scheduler"), "POST"), (307, format!("//{leader}/api/v1/scheduler")));
-        assert_eq!(head(&format!("http://{f}/master/redirect"), "GET"), (307, format!("//{leader}")));
+        assert_eq!(
+            head(&format!("http://{f}/master/state?x=1"), "GET"),
+            (307, format!("//{leader}/master/state?x=1"))
+        );
+        assert_eq!(
+            head(&format!("http://{f}/api/v1/scheduler"), "POST"),
+            (307, format!("//{leader}/api/v1/scheduler"))
+        );
+        assert_eq!(
+            head(&format!("http://{f}/master/redirect"), "GET"),
+            (307, format!("//{leader}"))
+        );
         assert_eq!(head(&format!("http://{f}/health"), "GET").0, 200);
     }
     // The leader says it leads.
     let state = get_json(&format!("http://{leader}/master/state")).unwrap();
     assert_eq!(state["leader"], format!("master@{leader}"));
     assert_eq!(state["leader_info"]["address"]["ip"], ip);
-    assert_eq!(state["flags"]["zk"].as_str().map(|z| z.ends_with("/mesos")), Some(true));
+    assert_eq!(
+        state["flags"]["zk"].as_str().map(|z| z.ends_with("/mesos")),
+        Some(true)
+    );
     // Drover's CLI given zk:// asks the leader.
     let agents = get_json(&format!("http://{leader}/master/slaves")).unwrap();
     let agent_id = agents["slaves"][0]["id"].as_str().unwrap().to_string();
@@ -102,14 +117,25 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains(&agent_id), "drover node list: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && text.contains(&agent_id),
+        "drover node list: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The Apache Mesos CLI with [master.zookeeper].
     let py = pyclients();
     let cfg = c.dir.path().join("mesos-cli.toml");
-    let addresses: Vec<String> = c.zk.servers().split(',').map(|s| format!("\"{s}\"")).collect();
+    let addresses: Vec<String> =
+        c.zk.servers()
+            .split(',')
+            .map(|s| format!("\"{s}\""))
+            .collect();
     std::fs::write(
         &cfg,
-        format!("[master.zookeeper]\naddresses = [{}]\npath = \"/mesos\"\n", addresses.join(", ")),
+        format!(
+            "[master.zookeeper]\naddresses = [{}]\npath = \"/mesos\"\n",
+            addresses.join(", ")
+        ),
     )
     .unwrap();
     let out = std::process::Command::new(py.join("mesoscli/bin/mesos"))
@@ -118,7 +144,11 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains(&agent_id), "mesos agent list: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && text.contains(&agent_id),
+        "mesos agent list: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -143,7 +173,12 @@ fn a_killed_leader_is_replaced_and_agents_tasks_and_pymesos_carry_on() {
     let mut line = String::new();
     use std::io::BufRead;
     out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "RUNNING", "the long task runs first\n{}", c.logs());
+    assert_eq!(
+        line.trim(),
+        "RUNNING",
+        "the long task runs first\n{}",
+        c.logs()
+    );
     let killed_at = std::time::Instant::now();
     c.kill_master(l);
     std::fs::write(&signal, "").unwrap();
@@ -154,9 +189,8 @@ fn a_killed_leader_is_replaced_and_agents_tasks_and_pymesos_carry_on() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     let _ = sched.wait();
-    let r: Value = serde_json::from_str(rest.trim().lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!("pymesos output not JSON ({e}): {rest}\n{}", c.logs())
-    });
+    let r: Value = serde_json::from_str(rest.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("pymesos output not JSON ({e}): {rest}\n{}", c.logs()));
     assert_eq!(r["completed"], true, "{r:#}\n{}", c.logs());
     // Re-registered (not registered anew) with the new leader, which reconciled the long task
     // as running: it kept running through the failover.
@@ -164,17 +198,30 @@ fn a_killed_leader_is_replaced_and_agents_tasks_and_pymesos_carry_on() {
     assert_eq!(masters[0][0], "registered");
     assert!(masters.iter().any(|m| m[0] == "reregistered"), "{r:#}");
     assert!(
-        r["reconciled"].as_array().unwrap().iter().any(|x| x[0] == "long" && x[1] == "TASK_RUNNING"),
+        r["reconciled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x[0] == "long" && x[1] == "TASK_RUNNING"),
         "{r:#}"
     );
-    assert_eq!(r["updates"]["after"].as_array().unwrap().last().unwrap(), "TASK_FINISHED", "{r:#}");
-    assert_eq!(r["updates"]["long"].as_array().unwrap().last().unwrap(), "TASK_KILLED", "{r:#}");
+    assert_eq!(
+        r["updates"]["after"].as_array().unwrap().last().unwrap(),
+        "TASK_FINISHED",
+        "{r:#}"
+    );
+    assert_eq!(
+        r["updates"]["long"].as_array().unwrap().last().unwrap(),
+        "TASK_KILLED",
+        "{r:#}"
+    );
     let long_states = r["updates"]["long"].as_array().unwrap();
     assert!(
-        !long_states.iter().any(|s| s == "TASK_LOST" || s == "TASK_FAILED"),
+        !long_states
+            .iter()
+            .any(|s| s == "TASK_LOST" || s == "TASK_FAILED"),
         "the long task was never lost: {r:#}"
     );
-
 }
 
 /// Losing ZooKeeper: the leading master suspends itself (reads served, calls that need the
@@ -201,7 +248,10 @@ fn losing_zookeeper_suspends_the_leader_and_kills_nothing() {
     use std::io::BufRead;
     let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
     loop {
-        let l = lines.next().and_then(|l| l.ok()).unwrap_or_else(|| panic!("holder ended\n{}", c.logs()));
+        let l = lines
+            .next()
+            .and_then(|l| l.ok())
+            .unwrap_or_else(|| panic!("holder ended\n{}", c.logs()));
         if l.contains("RUNNING 1") {
             break;
         }
@@ -211,7 +261,10 @@ fn losing_zookeeper_suspends_the_leader_and_kills_nothing() {
             .map(|v| {
                 v["tasks"]
                     .as_array()
-                    .map(|a| a.iter().any(|t| t["id"] == "held-0" && t["state"] == "TASK_RUNNING"))
+                    .map(|a| {
+                        a.iter()
+                            .any(|t| t["id"] == "held-0" && t["state"] == "TASK_RUNNING")
+                    })
                     .unwrap_or(false)
             })
             .unwrap_or(false)
@@ -221,28 +274,53 @@ fn losing_zookeeper_suspends_the_leader_and_kills_nothing() {
     c.zk.kill(0);
     // Suspended: reads answered, scheduler calls refused with the reason.
     wait_for(Duration::from_secs(30), || {
-        call("POST", &format!("http://{master}/api/v1/scheduler"), Some(&subscribe)).0 == 503
+        call(
+            "POST",
+            &format!("http://{master}/api/v1/scheduler"),
+            Some(&subscribe),
+        )
+        .0 == 503
     });
     let out = std::process::Command::new("curl")
-        .args(["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", &subscribe.to_string()])
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &subscribe.to_string(),
+        ])
         .arg(format!("http://{master}/api/v1/scheduler"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ZooKeeper"), "the 503 says why");
-    assert!(task_running(&master), "a suspended master still serves what it knows");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ZooKeeper"),
+        "the 503 says why"
+    );
+    assert!(
+        task_running(&master),
+        "a suspended master still serves what it knows"
+    );
     // Long enough for the session to be gone.
     std::thread::sleep(Duration::from_secs(4));
     c.zk.restart(0).unwrap();
     c.zk.wait_serving(Duration::from_secs(60)).unwrap();
     let m = c.masters[0].as_mut().unwrap();
-    assert!(m.0.child.try_wait().unwrap().is_none(), "the master never exits");
+    assert!(
+        m.0.child.try_wait().unwrap().is_none(),
+        "the master never exits"
+    );
     c.wait_leader(Duration::from_secs(60));
     // The agent and the framework came back; the task ran through it all.
     wait_for(Duration::from_secs(60), || task_running(&master));
     let agent_tasks = get_json(&format!("http://127.0.0.1:{}/state", c.agents[0].1)).unwrap();
     let on_agent = agent_tasks.to_string();
     assert!(on_agent.contains("held-0"), "{on_agent}");
-    assert!(!on_agent.contains("TASK_KILLED") && !on_agent.contains("TASK_LOST"), "{on_agent}");
+    assert!(
+        !on_agent.contains("TASK_KILLED") && !on_agent.contains("TASK_LOST"),
+        "{on_agent}"
+    );
     drop(holder.stdin.take());
     let _ = holder.wait();
 }

@@ -40,7 +40,10 @@ impl Marathon {
 pub struct Turn<'a>(MutexGuard<'a, Marathon>, &'a std::sync::atomic::AtomicU64);
 
 impl<'a> Turn<'a> {
-    pub fn new(guard: MutexGuard<'a, Marathon>, failures: &'a std::sync::atomic::AtomicU64) -> Self {
+    pub fn new(
+        guard: MutexGuard<'a, Marathon>,
+        failures: &'a std::sync::atomic::AtomicU64,
+    ) -> Self {
         Turn(guard, failures)
     }
 }

@@ -29,7 +29,9 @@ pub enum Standing {
     Leading,
     Suspended,
     /// `leader`: the leader's `host:port`, when one is known.
-    Following { leader: Option<String> },
+    Following {
+        leader: Option<String>,
+    },
 }
 
 /// How a Marathon takes part in an HA group.
@@ -134,7 +136,9 @@ pub async fn run(shared: Arc<Shared>, ha: Ha, http: reqwest::Client) {
                     Some(t.node.clone()),
                 ));
                 let role_name = shared.cfg.role.clone();
-                failures_at_load = shared.write_failures.load(std::sync::atomic::Ordering::SeqCst);
+                failures_at_load = shared
+                    .write_failures
+                    .load(std::sync::atomic::Ordering::SeqCst);
                 match tokio::task::spawn_blocking(move || Marathon::new(store, role_name)).await {
                     Ok(Ok(m)) => {
                         tracing::info!(
@@ -154,14 +158,18 @@ pub async fn run(shared: Arc<Shared>, ha: Ha, http: reqwest::Client) {
                             Err(e) => e.to_string(),
                             Ok(Ok(_)) => String::new(),
                         };
-                        tracing::error!("marathon: elected, but loading the state failed: {why}; retrying");
+                        tracing::error!(
+                            "marathon: elected, but loading the state failed: {why}; retrying"
+                        );
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         continue;
                     }
                 }
             }
             Role::Suspended(_) => {
-                tracing::warn!("marathon: lost the connection to ZooKeeper; not deciding until it is back");
+                tracing::warn!(
+                    "marathon: lost the connection to ZooKeeper; not deciding until it is back"
+                );
                 shared.stop_deciding();
                 shared.set_standing(Standing::Suspended);
             }
@@ -300,7 +308,7 @@ async fn proxy(s: &Shared, leader: &str, peer: SocketAddr, req: Request) -> Resp
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|x| x.trim().to_string()))
         .collect();
-    if via.iter().any(|v| *v == me) {
+    if via.contains(&me) {
         return message(StatusCode::BAD_GATEWAY, "Detected proxying loop.");
     }
     let (parts, body) = req.into_parts();
@@ -309,7 +317,10 @@ async fn proxy(s: &Shared, leader: &str, peer: SocketAddr, req: Request) -> Resp
         Err(e) => {
             return message(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("Request body could not be read (limit {} bytes): {e}", s.cfg.max_body_bytes),
+                &format!(
+                    "Request body could not be read (limit {} bytes): {e}",
+                    s.cfg.max_body_bytes
+                ),
             )
         }
     };
@@ -325,7 +336,11 @@ async fn proxy(s: &Shared, leader: &str, peer: SocketAddr, req: Request) -> Resp
             headers.append(k.clone(), v.clone());
         }
     }
-    let forwarded = match parts.headers.get("X-Forwarded-For").and_then(|v| v.to_str().ok()) {
+    let forwarded = match parts
+        .headers
+        .get("X-Forwarded-For")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(f) => format!("{f}, {}", peer.ip()),
         None => peer.ip().to_string(),
     };
@@ -352,7 +367,10 @@ async fn proxy(s: &Shared, leader: &str, peer: SocketAddr, req: Request) -> Resp
             }
             let stream = r.bytes_stream().map_err(std::io::Error::other);
             resp.body(Body::from_stream(stream)).unwrap_or_else(|e| {
-                message(StatusCode::BAD_GATEWAY, &format!("proxying to the leader {leader}: {e}"))
+                message(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("proxying to the leader {leader}: {e}"),
+                )
             })
         }
         Err(e) => message(

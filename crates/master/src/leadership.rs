@@ -226,9 +226,7 @@ pub async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
         Standing::Following { leader: None } => {
             text(StatusCode::SERVICE_UNAVAILABLE, "No leader elected")
         }
-        Standing::Following {
-            leader: Some(info),
-        } => {
+        Standing::Following { leader: Some(info) } => {
             let base = format!("//{}", address_of(&info));
             let path = req.uri().path();
             // '/redirect' itself goes to the leader's root, or it would bounce forever.

@@ -176,7 +176,11 @@ impl Writer {
     /// were decided by a master state that is gone).
     pub fn replace(&self, registry: Registry) {
         let _written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).1.clear();
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clear();
         *self.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
     }
 }

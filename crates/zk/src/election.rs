@@ -34,7 +34,9 @@ pub struct Term {
 #[derive(Clone, Debug)]
 pub enum Role {
     /// Not leading. `leader` is the leading member's node data when one is known.
-    Follower { leader: Option<Vec<u8>> },
+    Follower {
+        leader: Option<Vec<u8>>,
+    },
     Leading(Term),
     /// It led, and lost its connection: the session may have expired on the servers (and
     /// another contender may lead) — do not act until the connection is back.
@@ -125,7 +127,11 @@ async fn contend(
             }
         };
         backoff = Duration::from_millis(100);
-        match member(&sessions, &client, layout, &data, &tx, &abdicate, &mut terms).await {
+        match member(
+            &sessions, &client, layout, &data, &tx, &abdicate, &mut terms,
+        )
+        .await
+        {
             Ok(()) => {}
             Err(e) => tracing::warn!("election at {}: {e}", sessions.url()),
         }

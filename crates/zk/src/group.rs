@@ -38,7 +38,7 @@ impl Layout {
     }
 
     /// The leading member among `children`: the smallest sequence number.
-    pub fn leader<'a>(self, children: &'a [String]) -> Option<&'a str> {
+    pub fn leader(self, children: &[String]) -> Option<&str> {
         children
             .iter()
             .filter_map(|c| self.sequence(c).map(|s| (s, c.as_str())))
@@ -103,7 +103,10 @@ mod tests {
         );
         let p = Layout::CuratorLatch.member_prefix();
         assert!(p.starts_with("_c_") && p.ends_with("-latch-"), "{p}");
-        assert_eq!(Layout::CuratorLatch.sequence(&format!("{p}0000000042")), Some(42));
+        assert_eq!(
+            Layout::CuratorLatch.sequence(&format!("{p}0000000042")),
+            Some(42)
+        );
     }
 
     #[test]

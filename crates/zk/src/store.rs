@@ -95,12 +95,7 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 impl ZkStore {
     /// A store under `root` (created if missing). With `fence`, every write requires that
     /// node to exist at version 0.
-    pub fn new(
-        sessions: Sessions,
-        client: Client,
-        root: &str,
-        fence: Option<String>,
-    ) -> ZkStore {
+    pub fn new(sessions: Sessions, client: Client, root: &str, fence: Option<String>) -> ZkStore {
         ZkStore {
             sessions,
             client,
@@ -402,7 +397,9 @@ mod tests {
 
     #[test]
     fn any_key_segment_escapes_to_a_legal_name_and_back() {
-        for seg in ["a", "app.1", ".hidden", ".", "..", "", "50%", "x\u{1}y", "ünï"] {
+        for seg in [
+            "a", "app.1", ".hidden", ".", "..", "", "50%", "x\u{1}y", "ünï",
+        ] {
             let e = escape(seg);
             assert!(!e.starts_with('.'), "{seg:?} -> {e}");
             assert!(!e.is_empty());

@@ -33,7 +33,9 @@ pub struct Ensemble {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Ask a server `srvr` (a four-letter word); its answer names its mode once it serves.

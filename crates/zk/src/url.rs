@@ -25,7 +25,11 @@ impl ZkUrl {
             .ok_or_else(|| bad("it must start with zk://"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
-            None => return Err(bad("it needs a path after the servers, e.g. zk://host:2181/mesos")),
+            None => {
+                return Err(bad(
+                    "it needs a path after the servers, e.g. zk://host:2181/mesos",
+                ))
+            }
         };
         let (digest, servers) = match authority.rsplit_once('@') {
             Some((cred, servers)) => {
@@ -51,7 +55,11 @@ impl ZkUrl {
         if path.is_empty() {
             return Err(bad("the path must not be /"));
         }
-        if path.split('/').skip(1).any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        if path
+            .split('/')
+            .skip(1)
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
             return Err(bad("the path has an empty, '.' or '..' segment"));
         }
         Ok(ZkUrl {

@@ -24,7 +24,10 @@ async fn until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>
         if let Some(x) = f() {
             return x;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -55,7 +58,8 @@ async fn one_of_three_contenders_leads_the_others_follow_it_and_the_next_takes_o
         .collect();
     // The first to join leads; every other follows it.
     let first = until("a leader", Duration::from_secs(20), || {
-        cs.iter().position(|c| c.as_ref().and_then(leading).is_some())
+        cs.iter()
+            .position(|c| c.as_ref().and_then(leading).is_some())
     })
     .await;
     let led = format!("m{first}");
@@ -67,17 +71,25 @@ async fn one_of_three_contenders_leads_the_others_follow_it_and_the_next_takes_o
     .await;
     // A detector sees the same leader, through its address.
     let mut leader = drover_zk::Leader::new(&zk.url("/mesos"), Duration::from_secs(2)).unwrap();
-    let addr = tokio::time::timeout(Duration::from_secs(20), leader.get()).await.unwrap();
+    let addr = tokio::time::timeout(Duration::from_secs(20), leader.get())
+        .await
+        .unwrap();
     assert_eq!(addr, format!("127.0.0.1:{}", 5050 + first));
     // Only members live under the path: pymesos takes the string-smallest child.
     let probe = sessions().connect().await.unwrap();
     let children = probe.list_children("/mesos").await.unwrap();
     assert_eq!(children.len(), 3, "{children:?}");
-    assert!(children.iter().all(|c| c.starts_with("json.info_") && c.len() == 20), "{children:?}");
+    assert!(
+        children
+            .iter()
+            .all(|c| c.starts_with("json.info_") && c.len() == 20),
+        "{children:?}"
+    );
     // The leader leaves (its process dies: its session closes): another leads.
     cs[first] = None;
     let next = until("a new leader", Duration::from_secs(20), || {
-        cs.iter().position(|c| c.as_ref().and_then(leading).is_some())
+        cs.iter()
+            .position(|c| c.as_ref().and_then(leading).is_some())
     })
     .await;
     assert_ne!(next, first);
@@ -125,7 +137,11 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
         ])
         .unwrap();
         assert_eq!(s.get("a/1").unwrap().as_deref(), Some(&b"x"[..]));
-        assert_eq!(s.get("a/2").unwrap().map(|v| v.len()), Some(3 << 20), "a 3 MiB record: no size cliff");
+        assert_eq!(
+            s.get("a/2").unwrap().map(|v| v.len()),
+            Some(3 << 20),
+            "a 3 MiB record: no size cliff"
+        );
         let a = s.scan("a/").unwrap();
         let keys: Vec<&str> = a.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["a/.x y%", "a/1", "a/2"]);
@@ -137,38 +153,72 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
             Op::Put("apps//dev/db".into(), b"d".to_vec()),
         ])
         .unwrap();
-        let keys: Vec<String> = s.scan("apps/").unwrap().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = s
+            .scan("apps/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys, ["apps//dev/db", "apps//prod", "apps//prod/web"]);
-        let keys: Vec<String> = s.scan("apps//prod/").unwrap().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = s
+            .scan("apps//prod/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys, ["apps//prod/web"]);
         s.apply(vec![Op::Delete("apps//prod".into())]).unwrap();
         assert_eq!(s.get("apps//prod").unwrap(), None);
         assert_eq!(s.get("apps//prod/web").unwrap().as_deref(), Some(&b"w"[..]));
-        let keys: Vec<String> = s.scan("apps/").unwrap().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = s
+            .scan("apps/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys, ["apps//dev/db", "apps//prod/web"]);
         // Replacing a big value by a small one removes its chunks.
-        s.apply(vec![Op::Put("a/2".into(), b"small".to_vec()), Op::Delete("a/1".into())]).unwrap();
+        s.apply(vec![
+            Op::Put("a/2".into(), b"small".to_vec()),
+            Op::Delete("a/1".into()),
+        ])
+        .unwrap();
         assert_eq!(s.get("a/2").unwrap().as_deref(), Some(&b"small"[..]));
         assert_eq!(s.get("a/1").unwrap(), None);
     })
     .await
     .unwrap();
     let probe = sessions.connect().await.unwrap();
-    let chunks = probe.list_children("/drover/log_replicas/.chunks").await.unwrap();
+    let chunks = probe
+        .list_children("/drover/log_replicas/.chunks")
+        .await
+        .unwrap();
     assert!(chunks.is_empty(), "old chunks removed: {chunks:?}");
     // The leader abdicates: its node is gone, and so is its right to write.
     c.abdicate();
-    until("the old term to end", Duration::from_secs(20), || match &*c.role().borrow() {
-        Role::Leading(t) if t.number == term.number => None,
-        _ => Some(()),
-    })
+    until(
+        "the old term to end",
+        Duration::from_secs(20),
+        || match &*c.role().borrow() {
+            Role::Leading(t) if t.number == term.number => None,
+            _ => Some(()),
+        },
+    )
     .await;
     let s = s2.clone();
-    let r = tokio::task::spawn_blocking(move || s.apply(vec![Op::Put("b".into(), b"late".to_vec())]))
-        .await
-        .unwrap();
+    let r =
+        tokio::task::spawn_blocking(move || s.apply(vec![Op::Put("b".into(), b"late".to_vec())]))
+            .await
+            .unwrap();
     assert!(matches!(r, Err(StoreError::Fenced(_))), "{r:?}");
     let s = s2.clone();
-    let b = tokio::task::spawn_blocking(move || s.get("b")).await.unwrap().unwrap();
-    assert_eq!(b.as_deref(), Some(&b"z"[..]), "the fenced write did not land");
+    let b = tokio::task::spawn_blocking(move || s.get("b"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        b.as_deref(),
+        Some(&b"z"[..]),
+        "the fenced write did not land"
+    );
 }

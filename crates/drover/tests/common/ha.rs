@@ -116,7 +116,11 @@ impl HaCluster {
                 (code == 200).then_some(i)
             })
             .collect();
-        assert!(leading.len() <= 1, "two masters answer as leader: {leading:?}\n{}", self.logs());
+        assert!(
+            leading.len() <= 1,
+            "two masters answer as leader: {leading:?}\n{}",
+            self.logs()
+        );
         leading.first().copied()
     }
 
@@ -136,7 +140,11 @@ impl HaCluster {
     }
 
     pub fn addr(&self, i: usize) -> String {
-        self.masters[i].as_ref().expect("a running master").1.clone()
+        self.masters[i]
+            .as_ref()
+            .expect("a running master")
+            .1
+            .clone()
     }
 
     /// SIGKILL master `i`.
@@ -200,7 +208,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 // Masters' and Marathons' dirs, not agents' sandboxes.
-                if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('m')) {
+                if p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('m'))
+                {
                     out.extend(walk(&p));
                 }
             } else {

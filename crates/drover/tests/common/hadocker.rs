@@ -105,9 +105,26 @@ impl HaDocker {
                 i,
                 &ip,
                 &[
-                    "drover", "master", "--work-dir", "/var/lib/drover/master", "--ip", "0.0.0.0",
-                    "--port", "5050", "--advertise-ip", &ip, "--hostname", &ip, "--zk", &mesos,
-                    "--quorum", "2", "--zk-session-timeout", &session, "--agent-timeout", "15",
+                    "drover",
+                    "master",
+                    "--work-dir",
+                    "/var/lib/drover/master",
+                    "--ip",
+                    "0.0.0.0",
+                    "--port",
+                    "5050",
+                    "--advertise-ip",
+                    &ip,
+                    "--hostname",
+                    &ip,
+                    "--zk",
+                    &mesos,
+                    "--quorum",
+                    "2",
+                    "--zk-session-timeout",
+                    &session,
+                    "--agent-timeout",
+                    "15",
                 ],
                 &[],
             );
@@ -116,9 +133,23 @@ impl HaDocker {
             let ip = format!("{}.{}", c.prefix, 10 + i);
             let host = format!("agent-{i}");
             let agent = [
-                "drover", "agent", "--master", &mesos, "--work-dir", "/var/lib/drover/agent",
-                "--ip", "0.0.0.0", "--port", "5051", "--advertise-ip", &ip, "--hostname", &host,
-                "--no-cgroups", "--resources", "cpus:4;mem:2048;disk:2000;ports:[31000-31099]",
+                "drover",
+                "agent",
+                "--master",
+                &mesos,
+                "--work-dir",
+                "/var/lib/drover/agent",
+                "--ip",
+                "0.0.0.0",
+                "--port",
+                "5051",
+                "--advertise-ip",
+                &ip,
+                "--hostname",
+                &host,
+                "--no-cgroups",
+                "--resources",
+                "cpus:4;mem:2048;disk:2000;ports:[31000-31099]",
             ];
             let mut argv = vec![
                 "/bin/sh",
@@ -136,18 +167,34 @@ impl HaDocker {
                 i,
                 &ip,
                 &[
-                    "drover", "marathon", "--master", &mesos, "--zk", &marathon_zk,
-                    "--zk-session-timeout", &session, "--work-dir", "/var/lib/drover/marathon",
-                    "--ip", "0.0.0.0", "--port", "8080", "--advertise-ip", &ip,
+                    "drover",
+                    "marathon",
+                    "--master",
+                    &mesos,
+                    "--zk",
+                    &marathon_zk,
+                    "--zk-session-timeout",
+                    &session,
+                    "--work-dir",
+                    "/var/lib/drover/marathon",
+                    "--ip",
+                    "0.0.0.0",
+                    "--port",
+                    "8080",
+                    "--advertise-ip",
+                    &ip,
                 ],
                 &[],
             );
         }
-        c.wait(Duration::from_secs(120), "a leading master with 4 agents and a Marathon", |c| {
-            c.leading_master().is_some_and(|m| {
-                c.connected_agents(&m) == 4 && c.marathon_leader().is_some()
-            })
-        });
+        c.wait(
+            Duration::from_secs(120),
+            "a leading master with 4 agents and a Marathon",
+            |c| {
+                c.leading_master()
+                    .is_some_and(|m| c.connected_agents(&m) == 4 && c.marathon_leader().is_some())
+            },
+        );
         eprintln!(
             "chaos: cluster on {} ({}.0/24) up in {:.1?}",
             c.network,
@@ -258,8 +305,12 @@ impl HaDocker {
 
     /// Whether `n` is attached to the network.
     pub fn connected(&self, n: &Node) -> bool {
-        let (_, v) = self.docker.get(&format!("/containers/{}/json", n.container));
-        v["NetworkSettings"]["Networks"].get(&self.network).is_some()
+        let (_, v) = self
+            .docker
+            .get(&format!("/containers/{}/json", n.container));
+        v["NetworkSettings"]["Networks"]
+            .get(&self.network)
+            .is_some()
     }
 
     /// Every container's log (the last `tail` lines each; 0 for all).
@@ -267,7 +318,11 @@ impl HaDocker {
         let mut s = String::new();
         for n in &self.nodes {
             let t = if tail == 0 { 1_000_000 } else { tail };
-            s += &format!("==> {}\n{}\n", n.container, self.docker.logs(&n.container, t));
+            s += &format!(
+                "==> {}\n{}\n",
+                n.container,
+                self.docker.logs(&n.container, t)
+            );
         }
         s
     }
@@ -291,9 +346,20 @@ impl Drop for HaDocker {
 /// A GET with a short timeout: (status, body).
 pub fn call_quick(method: &str, url: &str) -> (u16, String) {
     let out = std::process::Command::new("curl")
-        .args(["-s", "--max-time", "3", "-X", method, "-w", "\n%{http_code}", url])
+        .args([
+            "-s",
+            "--max-time",
+            "3",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+            url,
+        ])
         .output();
-    let Ok(out) = out else { return (0, String::new()) };
+    let Ok(out) = out else {
+        return (0, String::new());
+    };
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())

@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 pub mod cluster;
-pub mod ha;
-pub mod hadocker;
 pub mod dockercluster;
 pub mod dockerimage;
+pub mod ha;
+pub mod hadocker;
 pub mod marathon_schema;
 pub mod sched;
 

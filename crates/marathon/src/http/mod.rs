@@ -126,10 +126,7 @@ pub fn router(s: Arc<Shared>) -> Router {
     Router::new()
         .route("/ping", get(misc::ping))
         .route("/v2/info", get(misc::info))
-        .route(
-            "/v2/leader",
-            get(misc::leader).delete(misc::abdicate),
-        )
+        .route("/v2/leader", get(misc::leader).delete(misc::abdicate))
         .route("/metrics", get(misc::metrics))
         .route(
             "/v2/apps",
