@@ -24,6 +24,8 @@ pub trait Registrant: Send + Sync + 'static {
     fn unregistered(&self);
     /// A message from the master.
     fn on_master_message(&self, msg: ToAgent);
+    /// The master refuses this agent for good (it was marked gone).
+    fn refused_for_good(&self, why: &str);
     /// Once registered: our id and the status updates to (re)send now.
     fn due_updates(&self, now: f64) -> Option<(AgentID, Vec<Arc<StatusUpdate>>)>;
 }
@@ -199,6 +201,9 @@ pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwe
                 let status = resp.status();
                 let text = resp.text().await.unwrap_or_default();
                 tracing::error!("master {master} refused registration ({status}): {text}");
+                if status == reqwest::StatusCode::FORBIDDEN && text.contains("marked gone") {
+                    agent.refused_for_good(&text);
+                }
             }
             Err(e) => tracing::warn!("cannot reach master {master}: {e}"),
         }

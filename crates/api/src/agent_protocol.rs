@@ -148,6 +148,10 @@ pub enum ToAgent {
         task_ids: Vec<TaskID>,
     },
     Ping,
+    /// The agent was marked gone (`MARK_AGENT_GONE`): kill everything and stop.
+    Shutdown {
+        message: String,
+    },
 }
 
 #[cfg(test)]

@@ -820,8 +820,14 @@ async fn run() -> Result<()> {
                 h.agent.cfg.advertise_ip
             ));
             say(&format!("containerizers: {containerizers_line}"));
-            match signals.next().await {
-                // Ctrl-C: stop everything. SIGTERM: leave tasks running for the next agent to re-adopt.
+            let stop = tokio::select! {
+                s = signals.next() => Ok(s),
+                why = h.agent.shut_down_by_master() => Err(why),
+            };
+            let gone = stop.as_ref().err().cloned();
+            match stop.unwrap_or(Stop::Interrupt) {
+                // Ctrl-C (or the master shut us down): stop everything. SIGTERM: leave tasks
+                // running for the next agent to re-adopt.
                 Stop::Interrupt => {
                     let asks = further_interrupts();
                     let mut seen = 0;
@@ -843,6 +849,9 @@ async fn run() -> Result<()> {
                     tell("stopped: every task has ended.");
                 }
                 Stop::Terminate => tracing::info!("SIGTERM: leaving tasks running for recovery"),
+            }
+            if let Some(why) = gone {
+                anyhow::bail!("the master shut this agent down: {why}");
             }
             Ok(())
         }

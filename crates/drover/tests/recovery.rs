@@ -310,3 +310,60 @@ async fn custom_pymesos_executor_reconnects_to_a_restarted_agent() {
     .await;
     assert_eq!(st.state, TaskState::TASK_FINISHED, "{}", c.logs());
 }
+
+/// MARK_AGENT_GONE (operator API): the agent is told to shut down, stops its tasks and exits
+/// with an error; started again with its work dir, it is refused and exits again.
+#[test]
+fn an_agent_marked_gone_shuts_down_and_is_never_admitted_again() {
+    let mut c = Cluster::start(1, &[]);
+    let agents = get_json(&format!("http://{}/master/slaves", c.master_addr)).unwrap();
+    let id = agents["slaves"][0]["id"].as_str().unwrap().to_string();
+    let (code, _) = call(
+        "POST",
+        &format!("http://{}/api/v1", c.master_addr),
+        Some(
+            &serde_json::json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": id}}}),
+        ),
+    );
+    assert_eq!(code, 200);
+    let agent = &mut c.agents[0].0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = agent.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not stop\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success(), "it exits with an error");
+    assert!(
+        c.logs().contains("the master shut this agent down"),
+        "{}",
+        c.logs()
+    );
+    let slaves = get_json(&format!("http://{}/master/slaves", c.master_addr)).unwrap();
+    assert_eq!(slaves["slaves"].as_array().map(|a| a.len()), Some(0));
+    // Started again with the same work dir (and so the same id): refused, and it stops.
+    let (mut again, _) = start_agent(c.dir.path(), &c.master_addr.clone(), 0, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while again.child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gone agent was admitted\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, _) = call(
+        "POST",
+        &format!("http://{}/api/v1", c.master_addr),
+        Some(
+            &serde_json::json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": "no-such-agent"}}}),
+        ),
+    );
+    assert_eq!(code, 404);
+}

@@ -548,6 +548,19 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             })?;
             return Ok(StatusCode::OK.into_response());
         }
+        OpCall::MARK_AGENT_GONE => {
+            let id = call
+                .rest
+                .get("mark_agent_gone")
+                .and_then(|g| g.get("agent_id"))
+                .and_then(|a| a.get("value"))
+                .and_then(|v| v.as_str())
+                .ok_or(ApiError::MissingField("mark_agent_gone.agent_id"))?;
+            let id = drover_api::AgentID::new(id);
+            let now = s.now();
+            s.decide(|m| m.mark_agent_gone(&id, now))?;
+            return Ok(StatusCode::OK.into_response());
+        }
         OpCall::SUBSCRIBE => {
             let (tx, rx): (Outbox, _) = mpsc::unbounded_channel();
             // The stream is registered with the state it starts from under one lock: events

@@ -138,6 +138,12 @@ pub enum ApiError {
     AgentNotRegistered(AgentID),
     #[error("Agent {0} was marked unreachable; re-register")]
     AgentUnreachable(AgentID),
+    /// MARK_AGENT_GONE of an agent the master does not know.
+    #[error("Agent '{0}' not found")]
+    AgentNotFound(AgentID),
+    /// An agent marked gone tries to register again.
+    #[error("Agent {0} has been marked gone; it may not register again")]
+    AgentGone(AgentID),
 
     // ----- not implemented -----
     #[error("Received 'UNKNOWN' call")]
@@ -200,7 +206,10 @@ impl ApiError {
             }
             E::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             E::NotSubscribed(_) | E::FrameworkRemoved(_) => StatusCode::FORBIDDEN,
-            E::UnknownAgent(_) | E::AgentNotRegistered(_) => StatusCode::NOT_FOUND,
+            E::UnknownAgent(_) | E::AgentNotRegistered(_) | E::AgentNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            E::AgentGone(_) => StatusCode::FORBIDDEN,
             E::AgentUnreachable(_) => StatusCode::CONFLICT,
             E::UnknownCall | E::OperationFeedbackUnsupported | E::OperatorCallUnsupported(_) => {
                 StatusCode::NOT_IMPLEMENTED
@@ -446,6 +455,8 @@ mod tests {
             (E::UnknownAgent(aid()), S::NOT_FOUND, "Agent a1 is not registered".into()),
             (E::AgentNotRegistered(aid()), S::NOT_FOUND, "Agent a1 is not registered; re-register".into()),
             (E::AgentUnreachable(aid()), S::CONFLICT, "Agent a1 was marked unreachable; re-register".into()),
+            (E::AgentNotFound(aid()), S::NOT_FOUND, "Agent 'a1' not found".into()),
+            (E::AgentGone(aid()), S::FORBIDDEN, "Agent a1 has been marked gone; it may not register again".into()),
             (E::UnknownCall, S::NOT_IMPLEMENTED, "Received 'UNKNOWN' call".into()),
             (E::OperationFeedbackUnsupported, S::NOT_IMPLEMENTED, "Operation feedback (reservations and volumes) is not supported yet".into()),
             (E::OperatorCallUnsupported(drover_api::operator::CallType::GET_WEIGHTS), S::NOT_IMPLEMENTED, "Operator call GET_WEIGHTS is not supported yet".into()),

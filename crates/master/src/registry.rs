@@ -57,6 +57,14 @@ fn store_ops(op: &RegistryOp) -> Vec<Op> {
             ops
         }
         RegistryOp::PutWeights(w) => encode("master/weights".into(), w).into_iter().collect(),
+        RegistryOp::MarkAgentGone(id) => {
+            let mut ops = vec![Op::Delete(format!("master/agents/{}", id.value))];
+            ops.extend(encode(
+                format!("master/gone_agents/{}", id.value),
+                &id.value,
+            ));
+            ops
+        }
     }
 }
 
@@ -102,6 +110,7 @@ impl Registry {
     pub fn recover(&self) -> Result<Recovered, StoreError> {
         Ok(Recovered {
             agents: self.scan("master/agents/")?,
+            gone_agents: self.scan("master/gone_agents/")?,
             frameworks: self.scan("master/frameworks/")?,
             removed_frameworks: self.scan("master/removed_frameworks/")?,
             weights: self.weights()?,

@@ -14,6 +14,7 @@ impl Agent {
     pub(crate) fn on_master_message(&self, msg: ToAgent) {
         match msg {
             ToAgent::Registered { .. } | ToAgent::Ping => {}
+            ToAgent::Shutdown { message } => self.shut_down(&message),
             ToAgent::RunTasks {
                 framework,
                 executor,
@@ -88,6 +89,28 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// The master shut this agent down (Mesos' ShutdownMessage): launch nothing more and let
+    /// whoever runs the agent know, so it stops every task and ends.
+    pub(crate) fn shut_down(&self, why: &str) {
+        tracing::error!("the master shut this agent down: {why}");
+        self.shutdown.send_replace(Some(why.to_string()));
+    }
+
+    /// Resolves with the reason once the master has shut this agent down.
+    pub async fn shut_down_by_master(&self) -> String {
+        let mut rx = self.shutdown.subscribe();
+        loop {
+            if let Some(why) = rx.borrow_and_update().clone() {
+                return why;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
 impl Registrant for Agent {
     fn registration(&self) -> Registration {
         let (tasks, frameworks) = self.report();
@@ -117,6 +140,10 @@ impl Registrant for Agent {
 
     fn on_master_message(&self, msg: ToAgent) {
         Agent::on_master_message(self, msg)
+    }
+
+    fn refused_for_good(&self, why: &str) {
+        self.shut_down(why)
     }
 
     fn due_updates(&self, now: f64) -> Option<(AgentID, Vec<Arc<StatusUpdate>>)> {

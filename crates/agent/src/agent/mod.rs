@@ -144,6 +144,8 @@ pub struct Agent {
     running: Arc<Running>,
     /// The agent itself, for the work it spawns.
     me: Weak<Agent>,
+    /// Set when the master shuts this agent down (it was marked gone): why.
+    shutdown: tokio::sync::watch::Sender<Option<String>>,
 }
 
 /// The launches and processes the agent is responsible for, by a name a person can read.
@@ -226,6 +228,7 @@ impl Agent {
             stopping: AtomicBool::new(false),
             running: Default::default(),
             me: me.clone(),
+            shutdown: tokio::sync::watch::channel(None).0,
             cfg,
         })
     }

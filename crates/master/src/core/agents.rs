@@ -26,6 +26,14 @@ impl Master {
                 want: drover_api::agent_protocol::PROTOCOL_VERSION,
             });
         }
+        if let Some(id) = reg
+            .agent_id
+            .as_ref()
+            .filter(|id| self.gone_agents.contains(*id))
+        {
+            tracing::warn!(agent_id = %id, "refusing an agent marked gone; it is told to shut down");
+            return Err(ApiError::AgentGone(id.clone()));
+        }
         let port = reg.agent_info.port.unwrap_or(5051);
         let total = Resources::from_list(&reg.agent_info.resources);
         let id = match reg.agent_id.clone() {

@@ -68,6 +68,98 @@ impl Master {
         }
     }
 
+    /// `MARK_AGENT_GONE`: the agent is gone for good. Its tasks end as TASK_GONE_BY_OPERATOR
+    /// (TASK_LOST for frameworks that are not partition-aware), a connected agent is told to
+    /// shut down, and it is never admitted again (the registry remembers).
+    pub fn mark_agent_gone(&mut self, id: &AgentID, now: f64) -> Result<(), ApiError> {
+        if self.gone_agents.contains(id) {
+            return Ok(());
+        }
+        let known = self.agents.contains_key(id)
+            || self.recovered_agents.contains_key(id)
+            || self.unreachable_recovered.contains(id);
+        if !known {
+            return Err(ApiError::AgentNotFound(id.clone()));
+        }
+        tracing::warn!(agent_id = %id, "agent marked gone by an operator");
+        self.counters.agent_removals += 1;
+        let offers: Vec<OfferID> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| &o.offer.agent_id == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for oid in offers {
+            self.rescind_offer(&oid, now);
+        }
+        let unix = self.unix(now);
+        let mut ended: Vec<(FrameworkID, String)> = Vec::new();
+        if let Some(mut agent) = self.agents.remove(id) {
+            agent.send(&ToAgent::Shutdown {
+                message: "Agent has been marked gone".into(),
+            });
+            if !agent.unreachable {
+                self.allocator.remove_agent(&id.value);
+            }
+            ended.extend(
+                agent
+                    .tasks
+                    .to_vec()
+                    .into_iter()
+                    .map(|(f, t)| (FrameworkID::new(&*f), t.to_string())),
+            );
+        }
+        self.recovered_agents.remove(id);
+        self.unreachable_recovered.remove(id);
+        // Tasks of partition-aware frameworks already reported unreachable.
+        for fw in self.frameworks.values() {
+            for (tid, rec) in &fw.unreachable_tasks {
+                if &*rec.agent_id == id.value.as_str() {
+                    ended.push((fw.id.clone(), tid.to_string()));
+                }
+            }
+        }
+        for (fid, tid) in ended {
+            let Some(fw) = self.frameworks.get_mut(&fid) else {
+                continue;
+            };
+            let pa = fw.partition_aware();
+            let Some(mut rec) = fw
+                .tasks
+                .remove(tid.as_str())
+                .or_else(|| fw.unreachable_tasks.remove(tid.as_str()))
+            else {
+                continue;
+            };
+            let state = if pa {
+                TaskState::TASK_GONE_BY_OPERATOR
+            } else {
+                TaskState::TASK_LOST
+            };
+            let mut s = TaskStatus::new(TaskID::new(tid.as_str()), state);
+            s.source = Some(StatusSource::SOURCE_MASTER);
+            s.reason = Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR);
+            s.message = Some(format!("Agent {id} has been marked gone"));
+            s.agent_id = Some(id.clone());
+            s.timestamp = Some(unix);
+            let r = Arc::make_mut(&mut rec);
+            r.state = state;
+            r.push_status(&s, None, &mut self.ids);
+            fw.send(&Event::update(s));
+            *self
+                .counters
+                .tasks_by_state
+                .entry(state.as_str())
+                .or_default() += 1;
+            push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
+        }
+        self.gone_agents.insert(id.clone());
+        self.record(RegistryOp::MarkAgentGone(id.clone()));
+        self.operator_event("AGENT_REMOVED", serde_json::json!({"agent_id": id}));
+        self.allocation_wanted = true;
+        Ok(())
+    }
+
     fn mark_unreachable(&mut self, id: &AgentID, now: f64) {
         tracing::warn!(agent_id = %id, "agent missed its heartbeats: marking it unreachable");
         self.counters.agent_removals += 1;
@@ -209,6 +301,83 @@ mod tests {
             // Nothing of it is offered any more.
             assert!(h.offers(&mut fw).is_empty());
         }
+    }
+
+    #[test]
+    fn an_agent_marked_gone_ends_its_tasks_is_shut_down_and_never_admitted_again() {
+        // (partition aware, the agent unreachable first, what its tasks end as)
+        let cases = [
+            (true, false, TaskState::TASK_GONE_BY_OPERATOR),
+            (false, false, TaskState::TASK_LOST),
+            (true, true, TaskState::TASK_GONE_BY_OPERATOR),
+        ];
+        for (pa, unreachable_first, state) in cases {
+            let case = format!("pa {pa}, unreachable first {unreachable_first}");
+            let caps: &[&str] = if pa { &["PARTITION_AWARE"] } else { &[] };
+            let mut h = Harness::new();
+            let (mut fw, mut ag) = h.running(caps, &["t1"]);
+            if unreachable_first {
+                h.now += 80.0;
+                h.m.tick(h.now, false);
+                fw.events();
+            }
+            h.pending();
+            h.m.mark_agent_gone(&ag.id, h.now).expect(&case);
+            let ups: Vec<TaskStatus> = fw
+                .events()
+                .into_iter()
+                .filter_map(|e| e.update.map(|u| u.status))
+                .collect();
+            let s = status_of(&ups, "t1");
+            assert_eq!(s.state, state, "{case}");
+            assert_eq!(
+                s.reason,
+                Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR),
+                "{case}"
+            );
+            assert_eq!(
+                h.task_state(&fw.id, "t1"),
+                Some(("completed", state)),
+                "{case}"
+            );
+            assert!(!h.m.agents.contains_key(&ag.id), "{case}");
+            if !unreachable_first {
+                assert!(
+                    ag.messages()
+                        .iter()
+                        .any(|m| matches!(m, ToAgent::Shutdown { .. })),
+                    "{case}: a connected agent is told to shut down"
+                );
+            }
+            assert_eq!(
+                h.pending(),
+                vec![RegistryOp::MarkAgentGone(ag.id.clone())],
+                "{case}"
+            );
+            // Again: nothing more happens. Coming back: refused.
+            h.m.mark_agent_gone(&ag.id, h.now).expect(&case);
+            assert!(fw.events().is_empty(), "{case}");
+            let mut reg = mock_agent(4.0, 4096.0, (31000, 31099));
+            reg.agent_id = Some(ag.id.clone());
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let e =
+                h.m.register_agent(reg, "10.0.0.7".into(), tx, h.now)
+                    .expect_err(&case);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "Agent {} has been marked gone; it may not register again",
+                    ag.id
+                )
+            );
+        }
+        // An agent nobody knows.
+        let mut h = Harness::new();
+        let e =
+            h.m.mark_agent_gone(&AgentID::new("nope"), h.now)
+                .expect_err("unknown");
+        assert_eq!(e.to_string(), "Agent 'nope' not found");
+        assert_eq!(e.status(), axum::http::StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub enum RegistryOp {
     /// Forget the framework and remember that it may not come back.
     RemoveFramework(FrameworkID),
     PutWeights(HashMap<String, f64>),
+    /// The agent is gone for good (`MARK_AGENT_GONE`): never admit it again.
+    MarkAgentGone(AgentID),
 }
 
 /// What the registry held when the master started.
@@ -79,6 +81,8 @@ pub enum RegistryOp {
 pub struct Recovered {
     /// Agents the registry admitted: expected back within `agent_reregister_timeout`.
     pub agents: Vec<AgentInfo>,
+    /// Agents marked gone: refused (and shut down) if they come back.
+    pub gone_agents: Vec<String>,
     pub frameworks: Vec<FrameworkInfo>,
     pub removed_frameworks: Vec<String>,
     pub weights: HashMap<String, f64>,
@@ -204,6 +208,8 @@ pub struct Master {
     pub unreachable_recovered: HashSet<AgentID>,
     /// When this master first ticked (its clock may have run long before it led).
     pub first_tick: Option<f64>,
+    /// Agents marked gone by an operator.
+    pub gone_agents: HashSet<AgentID>,
 }
 
 fn time_info(secs: f64) -> TimeInfo {
@@ -225,6 +231,7 @@ impl Master {
         let mut allocator = Allocator::new(drover_allocator::Config::default());
         let Recovered {
             agents: recovered_agents,
+            gone_agents,
             frameworks,
             removed_frameworks,
             weights,
@@ -262,6 +269,7 @@ impl Master {
                 .collect(),
             unreachable_recovered: HashSet::new(),
             first_tick: None,
+            gone_agents: gone_agents.into_iter().map(AgentID::new).collect(),
         };
         for info in frameworks {
             m.recover_framework(info, 0.0);
