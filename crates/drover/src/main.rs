@@ -227,8 +227,10 @@ enum Cmd {
         #[arg(long, default_value_t = 20000)]
         local_port_max: u32,
     },
-    /// Run a master.
+    /// Run a master; `drover master list` lists the masters and which one leads.
     Master {
+        #[command(subcommand)]
+        list: Option<drover_cli::MasterCmd>,
         #[arg(long, default_value = "./.drover/master")]
         work_dir: PathBuf,
         #[arg(long, default_value = "0.0.0.0")]
@@ -572,6 +574,9 @@ async fn run() -> Result<()> {
     match cli.cmd {
         // A CLI command's error reaches `main` as a drover_cli::Error, which reports it.
         Cmd::Node { cmd, common } => return Ok(drover_cli::node(cmd, common).await?),
+        Cmd::Master {
+            list: Some(cmd), ..
+        } => return Ok(drover_cli::master(cmd).await?),
         Cmd::Framework { cmd, common } => return Ok(drover_cli::framework(cmd, common).await?),
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
@@ -718,6 +723,7 @@ async fn run() -> Result<()> {
             Ok(())
         }
         Cmd::Master {
+            list: _,
             work_dir,
             ip,
             port,

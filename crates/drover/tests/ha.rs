@@ -122,6 +122,30 @@ fn three_masters_elect_one_leader_that_clients_find_through_zookeeper() {
         "drover node list: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `drover master list` shows every master, the leader first.
+    let out = std::process::Command::new(drover_bin())
+        .args(["master", "list", "--json", "--master", &c.mesos_url()])
+        .output()
+        .unwrap();
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert_eq!(list[0]["address"], leader.as_str());
+    assert_eq!(list[0]["leading"], true);
+    assert!(list[1..].iter().all(|m| m["leading"] == false));
+    let out = std::process::Command::new(drover_bin())
+        .args(["master", "list", "--master", &c.mesos_url()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("standby").count(), 2, "{text}");
+    assert!(text.contains("leading") && text.contains(&leader), "{text}");
     // The Apache Mesos CLI with [master.zookeeper].
     let py = pyclients();
     let cfg = c.dir.path().join("mesos-cli.toml");

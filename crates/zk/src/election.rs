@@ -290,6 +290,36 @@ async fn member(
     }
 }
 
+/// The members of the group at the sessions' path, leader first (by sequence), with their node
+/// data: a one-off read for tools (`drover master list`).
+pub async fn members(
+    sessions: &Sessions,
+    layout: Layout,
+) -> Result<Vec<(String, Vec<u8>)>, ZkError> {
+    let client = sessions.connect().await?;
+    let path = &sessions.url().path;
+    let ended = |e: zk::Error| ZkError::SessionEnded(e.to_string());
+    let children = match client.list_children(path).await {
+        Ok(c) => c,
+        Err(zk::Error::NoNode) => return Ok(Vec::new()),
+        Err(e) => return Err(ended(e)),
+    };
+    let mut named: Vec<(u64, String)> = children
+        .into_iter()
+        .filter_map(|c| Some((layout.sequence(&c)?, c)))
+        .collect();
+    named.sort();
+    let mut out = Vec::new();
+    for (_, name) in named {
+        match client.get_data(&format!("{path}/{name}")).await {
+            Ok((d, _)) => out.push((name, d)),
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(ended(e)),
+        }
+    }
+    Ok(out)
+}
+
 /// Follow the leader of the group at the sessions' path: its node data, `None` until one is
 /// known. Runs until the receiver is dropped.
 pub fn detect(sessions: Sessions, layout: Layout) -> watch::Receiver<Option<Vec<u8>>> {

@@ -12,7 +12,7 @@ mod store;
 pub mod testing;
 mod url;
 
-pub use election::{detect, Contender, Role, Term};
+pub use election::{detect, members, Contender, Role, Term};
 pub use group::{master_address, Layout};
 pub use leader::Leader;
 pub use session::{Client, SessionState, Sessions};
