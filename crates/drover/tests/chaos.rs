@@ -66,31 +66,9 @@ struct AppLedger {
     versions: Vec<String>,
 }
 
-/// One HTTP call with a JSON body: (status, body); status 0 when no answer came.
+/// One HTTP call with a JSON body: (status, body); status 0 when no answer came in 10 s.
 fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args([
-        "-s",
-        "--max-time",
-        "10",
-        "-X",
-        method,
-        "-w",
-        "\n%{http_code}",
-        url,
-    ]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
-    }
-    let Ok(out) = cmd.output() else {
-        return (0, Value::Null);
-    };
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
+    call_within(method, url, body, 10)
 }
 
 fn workload(marathons: Vec<String>, seed: u64, stop: Arc<AtomicBool>, ledger: Arc<Mutex<Ledger>>) {

@@ -262,11 +262,22 @@ impl Up {
 /// Any HTTP call with a JSON body, answered with (status, JSON) — blocking, through curl, so
 /// plain test threads need no runtime.
 pub fn call(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    call_within(method, url, body, 20)
+}
+
+/// `call` giving up after `secs` (status 0 when no answer came).
+pub fn call_within(
+    method: &str,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    secs: u32,
+) -> (u16, serde_json::Value) {
     let mut cmd = Command::new("curl");
+    let secs = secs.to_string();
     cmd.args([
         "-s",
         "--max-time",
-        "20",
+        &secs,
         "-X",
         method,
         "-w",

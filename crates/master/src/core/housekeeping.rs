@@ -68,6 +68,19 @@ impl Master {
         }
     }
 
+    /// Rescind every outstanding offer of agent `id`.
+    fn rescind_offers_of(&mut self, id: &AgentID, now: f64) {
+        let offers: Vec<OfferID> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| &o.offer.agent_id == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for oid in offers {
+            self.rescind_offer(&oid, now);
+        }
+    }
+
     /// `MARK_AGENT_GONE`: the agent is gone for good. Its tasks end as TASK_GONE_BY_OPERATOR
     /// (TASK_LOST for frameworks that are not partition-aware), a connected agent is told to
     /// shut down, and it is never admitted again (the registry remembers).
@@ -83,15 +96,7 @@ impl Master {
         }
         tracing::warn!(agent_id = %id, "agent marked gone by an operator");
         self.counters.agent_removals += 1;
-        let offers: Vec<OfferID> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| &o.offer.agent_id == id)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for oid in offers {
-            self.rescind_offer(&oid, now);
-        }
+        self.rescind_offers_of(id, now);
         let unix = self.unix(now);
         let mut ended: Vec<(FrameworkID, String)> = Vec::new();
         if let Some(mut agent) = self.agents.remove(id) {
@@ -163,15 +168,7 @@ impl Master {
     fn mark_unreachable(&mut self, id: &AgentID, now: f64) {
         tracing::warn!(agent_id = %id, "agent missed its heartbeats: marking it unreachable");
         self.counters.agent_removals += 1;
-        let offers: Vec<OfferID> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| &o.offer.agent_id == id)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for oid in offers {
-            self.rescind_offer(&oid, now);
-        }
+        self.rescind_offers_of(id, now);
         let Some(agent) = self.agents.get_mut(id) else {
             return;
         };
