@@ -212,10 +212,30 @@ fn text(status: StatusCode, msg: &str) -> Response {
         .into_response()
 }
 
+/// Run a request; if a registry write failed meanwhile (the store is unreachable, or this
+/// master was deposed and its write fenced off), answer 503 rather than report a change that
+/// may not survive a failover.
+async fn answer_if_written(s: &Shared, req: Request, next: Next) -> Response {
+    use std::sync::atomic::Ordering::SeqCst;
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return next.run(req).await;
+    }
+    let before = s.registry.failures.load(SeqCst);
+    let resp = next.run(req).await;
+    if resp.status().is_success() && s.registry.failures.load(SeqCst) != before {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The change could not be written to the registry (the store is unreachable, or this \
+             master no longer leads); retry",
+        );
+    }
+    resp
+}
+
 /// Let a request through, redirect it to the leader, or refuse it, by where this master stands.
 pub async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     match s.standing() {
-        Standing::Leading => next.run(req).await,
+        Standing::Leading => answer_if_written(&s, req, next).await,
         _ if served_by_any(req.uri().path()) => next.run(req).await,
         Standing::Suspended if req.method() == Method::GET => next.run(req).await,
         Standing::Suspended => text(

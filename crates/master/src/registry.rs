@@ -118,13 +118,18 @@ impl Registry {
     }
 
     /// Write `ops` in one transaction.
-    pub fn apply(&self, ops: &[RegistryOp]) {
+    /// Write `ops` in one transaction; false (and logged) if the store refused it.
+    pub fn apply(&self, ops: &[RegistryOp]) -> bool {
         let ops: Vec<Op> = ops.iter().flat_map(store_ops).collect();
         if ops.is_empty() {
-            return;
+            return true;
         }
-        if let Err(e) = self.store.apply(ops) {
-            tracing::error!("registry write failed: {e}");
+        match self.store.apply(ops) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("registry write failed: {e}");
+                false
+            }
         }
     }
 }
@@ -139,6 +144,8 @@ pub struct Writer {
     queue: Mutex<(u64, Vec<RegistryOp>)>,
     /// Held while writing: the number of the last batch written.
     written: Mutex<u64>,
+    /// Batches the store refused (unreachable, or this master deposed and fenced off).
+    pub failures: std::sync::atomic::AtomicU64,
 }
 
 impl Writer {
@@ -147,6 +154,7 @@ impl Writer {
             registry: Mutex::new(registry),
             queue: Mutex::new((0, Vec::new())),
             written: Mutex::new(0),
+            failures: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -177,7 +185,10 @@ impl Writer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        registry.apply(&ops);
+        if !registry.apply(&ops) {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         *written = last;
     }
 
