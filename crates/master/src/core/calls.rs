@@ -691,6 +691,74 @@ mod tests {
             .all(|s| s.reason == Some(Reason::REASON_RECONCILIATION)));
     }
 
+    /// After a failover (a master started from the registry), a task that may be on an
+    /// admitted agent that has not re-registered yet is not answered, as in Mesos; once the
+    /// agent is back it is answered with the truth, and an agent that never comes back within
+    /// `agent_reregister_timeout` makes its tasks unreachable.
+    #[test]
+    fn after_a_failover_reconciliation_waits_for_admitted_agents() {
+        let mut h = Harness::new();
+        let (fw, ag) = h.running(&["PARTITION_AWARE"], &["t1"]);
+        let (mut other_fw, other) = h.running(&["PARTITION_AWARE"], &["o1"]);
+        use crate::core::{Master, Recovered};
+        let recovered = Recovered {
+            agents: vec![
+                h.m.agents[&ag.id].info.clone(),
+                h.m.agents[&other.id].info.clone(),
+            ],
+            frameworks: vec![
+                h.m.frameworks[&fw.id].info.clone(),
+                h.m.frameworks[&other_fw.id].info.clone(),
+            ],
+            ..Default::default()
+        };
+        let (cfg, info) = (h.m.cfg.clone(), h.m.info.clone());
+        h.m = Master::new(cfg, info, recovered, Box::new(SeqIds(100)), START_UNIX);
+        let mut fw = h.subscribe(h.m.frameworks[&fw.id].info.clone());
+        other_fw = h.subscribe(h.m.frameworks[&other_fw.id].info.clone());
+        let ask = |h: &mut Harness, fw: &mut Fw, task: &str, agent: Option<&AgentID>| {
+            h.call(fw, CallType::RECONCILE, |c| {
+                c.reconcile = Some(scheduler::Reconcile {
+                    tasks: vec![scheduler::ReconcileTask {
+                        task_id: TaskID::new(task),
+                        agent_id: agent.cloned(),
+                    }],
+                })
+            })
+            .expect("reconcile");
+            fw.updates()
+                .into_iter()
+                .map(|s| s.state)
+                .collect::<Vec<TaskState>>()
+        };
+        h.m.tick(h.now, false);
+        assert_eq!(
+            ask(&mut h, &mut fw, "t1", Some(&ag.id)),
+            vec![],
+            "its agent may still come back"
+        );
+        assert_eq!(
+            ask(&mut h, &mut fw, "t1", None),
+            vec![],
+            "any agent may have it"
+        );
+        // The agent re-registers with its task: the truth.
+        h.reregister(&ag, &fw.id, &[("t1", TaskState::TASK_RUNNING)]);
+        fw.updates();
+        assert_eq!(
+            ask(&mut h, &mut fw, "t1", Some(&ag.id)),
+            vec![TaskState::TASK_RUNNING]
+        );
+        // The other agent never comes back: after the re-register timeout, unreachable.
+        assert_eq!(ask(&mut h, &mut other_fw, "o1", Some(&other.id)), vec![]);
+        h.now += 601.0;
+        h.m.tick(h.now, false);
+        assert_eq!(
+            ask(&mut h, &mut other_fw, "o1", Some(&other.id)),
+            vec![TaskState::TASK_UNREACHABLE]
+        );
+    }
+
     #[test]
     fn update_framework_changes_roles_and_is_recorded() {
         let mut h = Harness::new();

@@ -14,7 +14,7 @@ use drover_api::*;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// Stream ids `stream-1`, `stream-2`, …
-pub struct SeqIds(u64);
+pub struct SeqIds(pub u64);
 
 impl IdSource for SeqIds {
     fn stream_id(&mut self) -> String {
