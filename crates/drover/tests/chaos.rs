@@ -432,14 +432,16 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
         }
     }
     // Marathon's running tasks and the agents' are the same set (checked until they agree, or
-    // for a minute: updates in flight settle).
+    // for two minutes: updates in flight settle, and a task Marathon lost track of — launched
+    // by a leader that died before storing it — is found by its reconciliation 15 s and 60 s
+    // after it subscribed, and killed).
     let fw = get_json(&format!("http://{marathon}/v2/info")).unwrap_or_default()["frameworkId"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let mut diff = (BTreeSet::new(), BTreeSet::new());
     let t_cmp = Instant::now();
-    while t_cmp.elapsed() < Duration::from_secs(60) {
+    while t_cmp.elapsed() < Duration::from_secs(120) {
         let known: BTreeSet<String> = get_json(&format!("http://{marathon}/v2/tasks"))
             .and_then(|v| {
                 v["tasks"].as_array().map(|a| {

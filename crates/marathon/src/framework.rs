@@ -225,13 +225,7 @@ impl Shared {
                     m.set_framework_id(sub.framework_id);
                     m.connected = true;
                     m.suppressed = false;
-                    // Ask about every instance we believe in, then about everything the master
-                    // has for us (implicit), so unknown tasks are found and killed.
-                    let mut calls = vec![m.reconcile_call(), {
-                        let mut c = Call::new(CallType::RECONCILE, None);
-                        c.reconcile = Some(Default::default());
-                        c
-                    }];
+                    let mut calls = m.reconcile_after_subscribing(now);
                     calls.push(Call::new(CallType::REVIVE, None));
                     calls.extend(m.reconcile_plans(now));
                     calls

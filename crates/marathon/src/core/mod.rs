@@ -153,6 +153,8 @@ pub struct Marathon {
     pub offer_stats: HashMap<String, OfferSummary>,
     pub framework_id: Option<FrameworkID>,
     pub connected: bool,
+    /// When to reconcile again with the master, and how many times since subscribing.
+    pub next_reconcile: Option<(f64, u32)>,
     pub suppressed: bool,
     /// Agents seen in offers: facts for constraints and hostnames.
     pub agents: HashMap<String, AgentFacts>,

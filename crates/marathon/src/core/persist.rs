@@ -29,6 +29,7 @@ impl Marathon {
             offer_stats: HashMap::new(),
             framework_id: None,
             connected: false,
+            next_reconcile: None,
             suppressed: false,
             agents: HashMap::new(),
             events,

@@ -96,6 +96,7 @@ impl Marathon {
     pub fn reconcile_plans(&mut self, now: f64) -> Calls {
         let mut calls = self.replan(now);
         calls.extend(self.retry_kills(now));
+        calls.extend(self.reconcile_if_due(now));
         self.advance_deployments(now);
         let wanted = !self.wanted.is_empty();
         if wanted && self.suppressed {

@@ -138,6 +138,35 @@ impl Marathon {
     }
 
     /// After (re-)subscribing: ask the master about every instance we believe in.
+    /// Subscribed: reconcile now (explicitly, then implicitly) and again 15 s and 60 s later
+    /// (after a master failover, agents re-register over the first seconds, and the tasks they
+    /// bring — one launched by a leader that died before storing it — reach Marathon only
+    /// through reconciliation, and are killed), then every 10 minutes, as Marathon does.
+    pub fn reconcile_after_subscribing(&mut self, now: f64) -> Calls {
+        self.next_reconcile = Some((now + 15.0, 1));
+        self.reconcile_calls()
+    }
+
+    /// The periodic reconciliations that are due.
+    pub(super) fn reconcile_if_due(&mut self, now: f64) -> Calls {
+        match self.next_reconcile {
+            Some((at, n)) if self.connected && now >= at => {
+                let next = if n == 1 { 45.0 } else { 600.0 };
+                self.next_reconcile = Some((now + next, n + 1));
+                self.reconcile_calls()
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Ask about every instance we believe in, then about everything the master has for us
+    /// (implicit), so unknown tasks are found and killed.
+    fn reconcile_calls(&self) -> Calls {
+        let mut implicit = Call::new(CallType::RECONCILE, self.framework_id.clone());
+        implicit.reconcile = Some(Default::default());
+        vec![self.reconcile_call(), implicit]
+    }
+
     pub fn reconcile_call(&self) -> Call {
         let mut c = Call::new(CallType::RECONCILE, self.framework_id.clone());
         c.reconcile = Some(drover_api::scheduler::Reconcile {

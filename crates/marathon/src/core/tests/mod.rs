@@ -293,3 +293,33 @@ fn kills_are_sent_again_until_the_task_ends_also_by_the_next_leader() {
     assert!(killed(&s.m.reconcile_plans(s.now)).is_empty());
     assert!(ids.contains(&victim[0]));
 }
+
+/// After subscribing Marathon reconciles at once, 15 s and 60 s later (tasks of agents that
+/// re-register with a new master reach it only so), then every 10 minutes; a task it does not
+/// know is killed.
+#[test]
+fn reconciliation_is_repeated_after_subscribing_and_unknown_tasks_are_killed() {
+    let mut s = Sim::new();
+    let reconciles = |calls: &Calls| {
+        kinds(calls)
+            .iter()
+            .filter(|k| **k == CallType::RECONCILE)
+            .count()
+    };
+    let t0 = s.now;
+    assert_eq!(
+        reconciles(&s.m.reconcile_after_subscribing(t0)),
+        2,
+        "explicit and implicit"
+    );
+    let mut at = Vec::new();
+    for dt in 1..=700 {
+        if reconciles(&s.m.reconcile_plans(t0 + dt as f64)) > 0 {
+            at.push(dt);
+        }
+    }
+    assert_eq!(at, vec![15, 60, 660]);
+    let calls =
+        s.m.update(&status("stray", "a9", TaskState::TASK_RUNNING), t0);
+    assert_eq!(killed(&calls), vec!["stray".to_string()]);
+}
