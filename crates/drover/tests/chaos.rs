@@ -4,7 +4,10 @@
 //! For `CHAOS_SECS` (default 240) a workload creates, scales and updates apps through either
 //! Marathon while a fault injector — seeded (`CHAOS_SEED`, printed), every fault logged — kills
 //! and restarts random masters, Marathons, agents and ZooKeeper servers (SIGKILL of the
-//! container) and cuts random halves of the nodes off the network. Then the faults stop, the
+//! container), cuts up to half of the nodes off the network one by one (`docker network
+//! disconnect`), and splits the cluster into two random halves that still talk among themselves
+//! but not to each other (iptables in each container's network namespace, through nsenter).
+//! Then the faults stop, the
 //! cluster heals, and the checker verifies:
 //! - every app converges to its instance count, with no deployment left;
 //! - no task runs that Marathon does not know, and Marathon believes in no task that no agent
@@ -194,6 +197,39 @@ fn terms(
     out
 }
 
+/// What ends a fault.
+enum Undo {
+    Restart(Node),
+    Reconnect(Node),
+    Unblock(Node),
+}
+
+impl Undo {
+    fn node(&self) -> &Node {
+        match self {
+            Undo::Restart(n) | Undo::Reconnect(n) | Undo::Unblock(n) => n,
+        }
+    }
+
+    /// Undo it; says what was done.
+    fn apply(&self, c: &HaDocker) -> String {
+        match self {
+            Undo::Restart(n) => {
+                c.start_again(n);
+                format!("restart {}", n.container)
+            }
+            Undo::Reconnect(n) => {
+                c.connect(n);
+                format!("reconnect {}", n.container)
+            }
+            Undo::Unblock(n) => {
+                c.unblock(n);
+                format!("heal {}", n.container)
+            }
+        }
+    }
+}
+
 #[test]
 fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     if !common::ha::zookeeper_or_skip() {
@@ -222,7 +258,7 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     let mut faults: BTreeMap<&str, u32> = BTreeMap::new();
     let mut kills: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     // (due, what to undo)
-    let mut pending: Vec<(Instant, Vec<(Node, bool)>)> = Vec::new();
+    let mut pending: Vec<(Instant, Vec<Undo>)> = Vec::new();
     let t0 = Instant::now();
     let mut next_fault = t0 + Duration::from_secs(5);
     while t0.elapsed() < Duration::from_secs(secs) {
@@ -231,34 +267,65 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
             if *due > now {
                 return true;
             }
-            for (n, was_kill) in undo {
-                if *was_kill {
-                    eprintln!(
-                        "chaos: [{:>5.1}s] restart {}",
-                        t0.elapsed().as_secs_f64(),
-                        n.container
-                    );
-                    c.start_again(n);
-                } else {
-                    eprintln!(
-                        "chaos: [{:>5.1}s] reconnect {}",
-                        t0.elapsed().as_secs_f64(),
-                        n.container
-                    );
-                    c.connect(n);
-                }
+            for u in undo {
+                eprintln!(
+                    "chaos: [{:>5.1}s] {}",
+                    t0.elapsed().as_secs_f64(),
+                    u.apply(&c)
+                );
             }
             false
         });
         if now >= next_fault {
             let busy: BTreeSet<String> = pending
                 .iter()
-                .flat_map(|(_, u)| u.iter().map(|(n, _)| n.container.clone()))
+                .flat_map(|(_, u)| u.iter().map(|u| u.node().container.clone()))
                 .collect();
             let kinds = [Kind::Master, Kind::Marathon, Kind::Agent, Kind::Zk];
             let back = Duration::from_secs_f64(rng.between(3.0, 9.0));
-            if rng.below(4) == 0 {
-                // Cut a random half of the nodes off.
+            let partitioned = pending.iter().any(|(_, u)| {
+                u.iter()
+                    .any(|u| matches!(u, Undo::Unblock(_) | Undo::Reconnect(_)))
+            });
+            let dice = rng.below(4);
+            if dice == 0 && !partitioned {
+                // Split the cluster into two random halves that no longer reach each other
+                // (each node drops the other half's traffic in its own firewall).
+                let mut a = Vec::new();
+                let mut b = Vec::new();
+                // Nodes being restarted stay out of it (they have no network namespace now).
+                for n in c.nodes.iter().filter(|n| !busy.contains(&n.container)) {
+                    if rng.below(2) == 0 {
+                        a.push(n);
+                    } else {
+                        b.push(n);
+                    }
+                }
+                if !a.is_empty() && !b.is_empty() {
+                    let names = |v: &[&Node]| {
+                        v.iter()
+                            .map(|n| format!("{:?}-{}", n.kind, n.index).to_lowercase())
+                            .collect::<Vec<_>>()
+                    };
+                    eprintln!(
+                        "chaos: [{:>5.1}s] partition into halves {:?} | {:?} for {back:.1?}",
+                        t0.elapsed().as_secs_f64(),
+                        names(&a),
+                        names(&b)
+                    );
+                    let ok = a.iter().all(|n| c.block(n, &b)) && b.iter().all(|n| c.block(n, &a));
+                    assert!(ok, "chaos: iptables through nsenter failed (root, iptables and nsenter are needed)");
+                    *faults.entry("partition into halves").or_default() += 1;
+                    pending.push((
+                        now + back,
+                        a.iter()
+                            .chain(&b)
+                            .map(|n| Undo::Unblock((*n).clone()))
+                            .collect(),
+                    ));
+                }
+            } else if dice == 1 && !partitioned {
+                // Cut a random half of the nodes off, each on its own.
                 let free: Vec<Node> = c
                     .nodes
                     .iter()
@@ -280,14 +347,15 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                     for n in &cut {
                         c.disconnect(n);
                     }
-                    *faults.entry("partition").or_default() += 1;
-                    pending.push((now + back, cut.into_iter().map(|n| (n, false)).collect()));
+                    *faults.entry("partition: nodes cut off").or_default() += 1;
+                    pending.push((now + back, cut.into_iter().map(Undo::Reconnect).collect()));
                 }
             } else {
                 let kind = kinds[rng.below(kinds.len() as u64) as usize];
-                let zk_down = pending
-                    .iter()
-                    .any(|(_, u)| u.iter().any(|(n, k)| *k && n.kind == Kind::Zk));
+                let zk_down = pending.iter().any(|(_, u)| {
+                    u.iter()
+                        .any(|u| matches!(u, Undo::Restart(n) if n.kind == Kind::Zk))
+                });
                 let candidates: Vec<Node> = c
                     .of(kind)
                     .into_iter()
@@ -315,7 +383,7 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                             Kind::Agent => "kill agent",
                         })
                         .or_default() += 1;
-                    pending.push((now + back, vec![(n, true)]));
+                    pending.push((now + back, vec![Undo::Restart(n)]));
                 }
             }
             next_fault = now + Duration::from_secs_f64(rng.between(3.0, 8.0));
@@ -326,12 +394,8 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     stop.store(true, Ordering::SeqCst);
     w.join().unwrap();
     for (_, undo) in pending.drain(..) {
-        for (n, was_kill) in undo {
-            if was_kill {
-                c.start_again(&n);
-            } else {
-                c.connect(&n);
-            }
+        for u in undo {
+            u.apply(&c);
         }
     }
     let faults_end = unix_now();

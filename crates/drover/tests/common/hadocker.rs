@@ -303,6 +303,37 @@ impl HaDocker {
             .post(&format!("/networks/{}/connect", self.network), Some(&body));
     }
 
+    /// Run `iptables args` in `n`'s network namespace (the host's iptables, through nsenter:
+    /// the image has none). False if it could not be done.
+    fn iptables(&self, n: &Node, args: &[&str]) -> bool {
+        let (_, v) = self
+            .docker
+            .get(&format!("/containers/{}/json", n.container));
+        let Some(pid) = v["State"]["Pid"].as_u64().filter(|p| *p > 0) else {
+            return false;
+        };
+        std::process::Command::new("nsenter")
+            .arg(format!("--net=/proc/{pid}/ns/net"))
+            .args(["iptables", "-w"])
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Drop all traffic between `n` and `others`, in `n`'s own firewall (both directions).
+    pub fn block(&self, n: &Node, others: &[&Node]) -> bool {
+        others.iter().all(|o| {
+            self.iptables(n, &["-A", "INPUT", "-s", &o.ip, "-j", "DROP"])
+                && self.iptables(n, &["-A", "OUTPUT", "-d", &o.ip, "-j", "DROP"])
+        })
+    }
+
+    /// Undo `block`.
+    pub fn unblock(&self, n: &Node) {
+        self.iptables(n, &["-F", "INPUT"]);
+        self.iptables(n, &["-F", "OUTPUT"]);
+    }
+
     /// Whether `n` is attached to the network.
     pub fn connected(&self, n: &Node) -> bool {
         let (_, v) = self
