@@ -189,8 +189,27 @@ pub async fn run(shared: Arc<Shared>, ha: Ha, http: reqwest::Client) {
                 shared.set_standing(Standing::Following { leader });
             }
         }
-        if role.changed().await.is_err() {
-            return;
+        // Woken by the election, or every second to see whether a write failed meanwhile
+        // (then the state is reloaded: memory may hold a change the store does not).
+        let failures = shared
+            .write_failures
+            .load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            tokio::select! {
+                r = role.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    let now = shared.write_failures.load(std::sync::atomic::Ordering::SeqCst);
+                    if now != failures && term.is_some() {
+                        tracing::warn!("marathon: a write to ZooKeeper failed; reloading the state");
+                        break;
+                    }
+                }
+            }
         }
     }
 }

@@ -296,6 +296,10 @@ pub fn start(
             let r = tokio::task::spawn_blocking(move || store.apply(ops)).await;
             if let Ok(Err(e)) = r {
                 tracing::error!("marathon store write failed: {e}");
+                // Instances' writes too: the state is reloaded from the store (HA).
+                flusher
+                    .write_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         }
     });

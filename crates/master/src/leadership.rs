@@ -140,6 +140,11 @@ pub async fn run(shared: Arc<Shared>, ha: Ha) {
         match now {
             Role::Leading(t) if term == Some(t.number) => shared.set_standing(Standing::Leading),
             Role::Leading(t) => {
+                // Whatever this master held (an earlier term whose end the election did not
+                // show in between) is not acted on while the new term recovers.
+                if term.is_some() {
+                    shared.set_standing(Standing::Suspended);
+                }
                 let store = ZkStore::new(
                     ha.sessions.clone(),
                     t.client.clone(),

@@ -184,6 +184,24 @@ async fn member(
             let name = match &mine {
                 Some(n) => n.clone(),
                 None => {
+                    // A member of ours from an earlier attempt (a create whose answer was lost,
+                    // an abdication whose delete failed) would lead in our place: remove it.
+                    let me = client.session_id().0;
+                    for c in client.list_children(&path).await? {
+                        if layout.sequence(&c).is_none() {
+                            continue;
+                        }
+                        let p = format!("{path}/{c}");
+                        if let Ok(Some(st)) = client.check_stat(&p).await {
+                            if st.ephemeral_owner == me {
+                                tracing::info!(
+                                    "election at {}: removing our stray member {c}",
+                                    sessions.url()
+                                );
+                                let _ = client.delete(&p, None).await;
+                            }
+                        }
+                    }
                     let prefix = layout.member_prefix();
                     let (_, seq) = client
                         .create(
@@ -224,6 +242,8 @@ async fn member(
                 if !reconnected(&mut states).await {
                     return Err(ZkError::SessionEnded(e.to_string()));
                 }
+                // Connected but failing (e.g. refused by an ACL): do not spin.
+                tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
         };
@@ -360,10 +380,14 @@ async fn watch_leader(
         let step = async {
             let (children, _, watcher) = match client.get_and_watch_children(path).await {
                 Ok(x) => x,
-                // No group yet: wait for its node to appear.
+                // No group yet: wait for its node to appear (or look again at once if it
+                // appeared in between).
                 Err(zk::Error::NoNode) => {
-                    let w = client.check_and_watch_stat(path).await?.1;
-                    return Ok((None, w));
+                    let (stat, w) = client.check_and_watch_stat(path).await?;
+                    if stat.is_some() {
+                        return Ok((None, None));
+                    }
+                    return Ok((None, Some(w)));
                 }
                 Err(e) => return Err(e),
             };
@@ -375,10 +399,14 @@ async fn watch_leader(
                 },
                 None => None,
             };
-            Ok((data, watcher))
+            Ok((data, Some(watcher)))
         };
         match step.await {
-            Ok((data, watcher)) => {
+            Ok((data, None)) => {
+                let _ = data;
+                continue;
+            }
+            Ok((data, Some(watcher))) => {
                 tx.send_if_modified(|cur| {
                     if *cur == data {
                         false

@@ -110,8 +110,8 @@ impl Sessions {
         zk::Acls::new(acls)
     }
 
-    /// Run `f` on the sessions' runtime and block this thread until it is done: for the
-    /// synchronous storage trait.
+    /// Run `f` on the sessions' runtime and block this thread until it is done, or for at most
+    /// the session timeout: for the synchronous storage trait.
     pub(crate) fn block_on<T: Send + 'static>(
         &self,
         f: impl std::future::Future<Output = T> + Send + 'static,
@@ -120,7 +120,16 @@ impl Sessions {
         self.rt.spawn(async move {
             let _ = tx.send(f.await);
         });
-        rx.recv()
-            .map_err(|_| ZkError::Runtime(std::io::Error::other("ZooKeeper runtime stopped")))
+        // Bounded: a caller (a request handler) never waits longer than a session lasts
+        // without the servers; what it waited for may still happen, or not.
+        rx.recv_timeout(self.timeout).map_err(|e| match e {
+            std::sync::mpsc::RecvTimeoutError::Timeout => ZkError::SessionEnded(format!(
+                "no answer from ZooKeeper within {:?}",
+                self.timeout
+            )),
+            std::sync::mpsc::RecvTimeoutError::Disconnected => {
+                ZkError::Runtime(std::io::Error::other("ZooKeeper runtime stopped"))
+            }
+        })
     }
 }

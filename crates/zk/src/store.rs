@@ -248,13 +248,30 @@ impl Store for ZkStore {
         let root = self.root.clone();
         let fence = self.fence.clone();
         let acls = self.sessions.acls();
-        // Paths, values, and which values must go to chunks to keep the transaction small.
-        let mut writes: Vec<(String, Option<Vec<u8>>)> = ops
+        // Paths and values; the last op on a path wins, as when the ops are applied in order
+        // (each path appears once in a ZooKeeper transaction: whether it is a create or a set
+        // is decided from what is there before it).
+        let mut last: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let all: Vec<(String, Option<Vec<u8>>)> = ops
             .into_iter()
             .map(|op| match op {
                 Op::Put(k, v) => (self.path(&k), Some(v)),
                 Op::Delete(k) => (self.path(&k), None),
             })
+            .collect();
+        for (i, (p, _)) in all.iter().enumerate() {
+            last.insert(p.clone(), i);
+        }
+        let mut writes: Vec<(String, Option<Vec<u8>>)> = all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (p, _))| last.get(p) == Some(i))
+            .map(|(_, w)| w)
+            .collect();
+        let deleted: Vec<String> = writes
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(p, _)| p.clone())
             .collect();
         let mut inline: usize = writes
             .iter()
@@ -307,7 +324,9 @@ impl Store for ZkStore {
                     }
                 }
             }
-            // Big values first, as chunks nobody refers to yet.
+            // Big values first, as chunks nobody refers to yet (removed again if the
+            // transaction fails).
+            let mut new_chunks = Vec::new();
             for (i, (_, v)) in writes.iter_mut().enumerate() {
                 let Some(value) = v.as_mut() else { continue };
                 if !chunked[i] {
@@ -316,6 +335,7 @@ impl Store for ZkStore {
                 }
                 let id = uuid::Uuid::new_v4().to_string();
                 let dir = format!("{root}/{CHUNK_DIR}/{id}");
+                new_chunks.push(id.clone());
                 client
                     .mkdir(&dir, &zk::CreateMode::Persistent.with_acls(acls))
                     .await
@@ -359,35 +379,47 @@ impl Store for ZkStore {
                 any = true;
             }
             if any {
-                match txn.commit().await {
-                    Ok(_) => {}
+                let failed = match txn.commit().await {
+                    Ok(_) => None,
                     Err(zk::MultiWriteError::OperationFailed { index: 0, source })
                         if fence.is_some() =>
                     {
-                        return Err(StoreError::Fenced(format!(
+                        Some(StoreError::Fenced(format!(
                             "{}: {source}",
                             fence.as_deref().unwrap_or_default()
                         )))
                     }
-                    Err(e) => return Err(unavailable(e)),
+                    Err(e) => Some(unavailable(e)),
+                };
+                if let Some(e) = failed {
+                    remove_chunks(&client, &root, new_chunks).await;
+                    return Err(e);
                 }
             }
-            for id in old_chunks {
-                let dir = format!("{root}/{CHUNK_DIR}/{id}");
-                if let Ok(parts) = client.list_children(&dir).await {
-                    for p in parts {
-                        let _ = client.delete(&format!("{dir}/{p}"), None).await;
-                    }
-                }
-                let _ = client.delete(&dir, None).await;
-            }
+            remove_chunks(&client, &root, old_chunks).await;
             Ok(parents)
         })?;
-        self.dirs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(made);
+        let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        dirs.extend(made);
+        // A deleted record may have been a directory the cache knew.
+        for d in deleted {
+            let under = format!("{d}/");
+            dirs.retain(|x| *x != d && !x.starts_with(&under));
+        }
         Ok(())
+    }
+}
+
+/// Remove the chunks of values no record refers to (best effort).
+async fn remove_chunks(client: &Client, root: &str, ids: Vec<String>) {
+    for id in ids {
+        let dir = format!("{root}/{CHUNK_DIR}/{id}");
+        if let Ok(parts) = client.list_children(&dir).await {
+            for p in parts {
+                let _ = client.delete(&format!("{dir}/{p}"), None).await;
+            }
+        }
+        let _ = client.delete(&dir, None).await;
     }
 }
 

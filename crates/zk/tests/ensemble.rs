@@ -177,6 +177,17 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, ["apps//dev/db", "apps//prod/web"]);
+        // A batch that touches a key twice ends as the last op says (the Marathon flusher
+        // batches an instance's launch and its first update).
+        s.apply(vec![
+            Op::Put("twice".into(), b"1".to_vec()),
+            Op::Put("twice".into(), b"2".to_vec()),
+            Op::Put("gone".into(), b"x".to_vec()),
+            Op::Delete("gone".into()),
+        ])
+        .unwrap();
+        assert_eq!(s.get("twice").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(s.get("gone").unwrap(), None);
         // Replacing a big value by a small one removes its chunks.
         s.apply(vec![
             Op::Put("a/2".into(), b"small".to_vec()),
