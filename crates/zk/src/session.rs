@@ -111,7 +111,7 @@ impl Sessions {
     }
 
     /// Run `f` on the sessions' runtime and block this thread until it is done, or for at most
-    /// the session timeout: for the synchronous storage trait.
+    /// five session timeouts (30 s at least): for the synchronous storage trait.
     pub(crate) fn block_on<T: Send + 'static>(
         &self,
         f: impl std::future::Future<Output = T> + Send + 'static,
@@ -120,13 +120,14 @@ impl Sessions {
         self.rt.spawn(async move {
             let _ = tx.send(f.await);
         });
-        // Bounded: a caller (a request handler) never waits longer than a session lasts
-        // without the servers; what it waited for may still happen, or not.
-        rx.recv_timeout(self.timeout).map_err(|e| match e {
-            std::sync::mpsc::RecvTimeoutError::Timeout => ZkError::SessionEnded(format!(
-                "no answer from ZooKeeper within {:?}",
-                self.timeout
-            )),
+        // Bounded: a caller (a request handler) never waits forever on servers it cannot
+        // reach; what it waited for may still happen, or not. Generous, since a big batch
+        // (thousands of records) takes seconds of real work.
+        let limit = (self.timeout * 5).max(std::time::Duration::from_secs(30));
+        rx.recv_timeout(limit).map_err(|e| match e {
+            std::sync::mpsc::RecvTimeoutError::Timeout => {
+                ZkError::SessionEnded(format!("no answer from ZooKeeper within {limit:?}"))
+            }
             std::sync::mpsc::RecvTimeoutError::Disconnected => {
                 ZkError::Runtime(std::io::Error::other("ZooKeeper runtime stopped"))
             }

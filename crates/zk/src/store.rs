@@ -21,6 +21,9 @@ use zookeeper_client as zk;
 const INLINE_MAX: usize = 256 << 10;
 /// What one transaction may carry inline in all (ZooKeeper's packet limit is 1 MiB).
 const TXN_BUDGET: usize = 640 << 10;
+/// The most one transaction may carry, paths and per-op overhead included; a bigger batch is
+/// split into several transactions.
+const TXN_MAX: usize = 900 << 10;
 /// The size of a chunk of a big value.
 const CHUNK: usize = 512 << 10;
 /// The first byte of a record's node: the value follows, or a pointer to its chunks.
@@ -356,29 +359,49 @@ impl Store for ZkStore {
                 ptr.extend(format!("{id}:{n}").into_bytes());
                 *value = ptr;
             }
-            let mut txn = client.new_multi_writer();
-            let bad = |e: zk::Error| unavailable(e);
-            if let Some(f) = &fence {
-                txn.add_check_version(f, 0).map_err(bad)?;
-            }
-            let mut any = false;
-            for ((p, v), st) in writes.iter().zip(&present) {
-                match (v, st) {
-                    (Some(v), Some(_)) => txn.add_set_data(p, v, None).map_err(bad)?,
-                    (Some(v), None) => txn
-                        .add_create(p, v, &zk::CreateMode::Persistent.with_acls(acls))
-                        .map_err(bad)?,
-                    // A record that is also the directory of other keys keeps its node.
-                    (None, Some(st)) if st.num_children > 0 => {
-                        txn.add_set_data(p, &[], None).map_err(bad)?
-                    }
-                    (None, Some(st)) if st.data_length == 0 => continue,
-                    (None, Some(_)) => txn.add_delete(p, None).map_err(bad)?,
-                    (None, None) => continue,
+            // One transaction, unless it would pass ZooKeeper's packet limit (paths count too:
+            // thousands of deletes do): then several, each fenced, in order.
+            let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
+            let mut size = 0;
+            for (i, (p, v)) in writes.iter().enumerate() {
+                let sz = p.len() + v.as_ref().map_or(0, |v| v.len()) + 64;
+                if size + sz > TXN_MAX && groups.last().is_some_and(|g| !g.is_empty()) {
+                    groups.push(Vec::new());
+                    size = 0;
                 }
-                any = true;
+                size += sz;
+                if let Some(g) = groups.last_mut() {
+                    g.push(i);
+                }
             }
-            if any {
+            let bad = |e: zk::Error| unavailable(e);
+            let mut committed = false;
+            for g in groups {
+                let mut txn = client.new_multi_writer();
+                if let Some(f) = &fence {
+                    txn.add_check_version(f, 0).map_err(bad)?;
+                }
+                let mut any = false;
+                for i in g {
+                    let ((p, v), st) = (&writes[i], &present[i]);
+                    match (v, st) {
+                        (Some(v), Some(_)) => txn.add_set_data(p, v, None).map_err(bad)?,
+                        (Some(v), None) => txn
+                            .add_create(p, v, &zk::CreateMode::Persistent.with_acls(acls))
+                            .map_err(bad)?,
+                        // A record that is also the directory of other keys keeps its node.
+                        (None, Some(st)) if st.num_children > 0 => {
+                            txn.add_set_data(p, &[], None).map_err(bad)?
+                        }
+                        (None, Some(st)) if st.data_length == 0 => continue,
+                        (None, Some(_)) => txn.add_delete(p, None).map_err(bad)?,
+                        (None, None) => continue,
+                    }
+                    any = true;
+                }
+                if !any {
+                    continue;
+                }
                 let failed = match txn.commit().await {
                     Ok(_) => None,
                     Err(zk::MultiWriteError::OperationFailed { index: 0, source })
@@ -392,9 +415,13 @@ impl Store for ZkStore {
                     Err(e) => Some(unavailable(e)),
                 };
                 if let Some(e) = failed {
-                    remove_chunks(&client, &root, new_chunks).await;
+                    // Chunks nothing committed refers to.
+                    if !committed {
+                        remove_chunks(&client, &root, new_chunks).await;
+                    }
                     return Err(e);
                 }
+                committed = true;
             }
             remove_chunks(&client, &root, old_chunks).await;
             Ok(parents)

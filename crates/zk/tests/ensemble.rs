@@ -188,6 +188,26 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
         .unwrap();
         assert_eq!(s.get("twice").unwrap().as_deref(), Some(&b"2"[..]));
         assert_eq!(s.get("gone").unwrap(), None);
+        // A batch bigger than ZooKeeper's packet limit by its paths alone (12,000 keys).
+        let many: Vec<Op> = (0..12_000)
+            .map(|i| {
+                Op::Put(
+                    format!("many/a-rather-long-key-name-to-weigh-on-the-packet-{i:05}"),
+                    b"v".to_vec(),
+                )
+            })
+            .collect();
+        s.apply(many).unwrap();
+        assert_eq!(s.scan("many/").unwrap().len(), 12_000);
+        let gone: Vec<Op> = (0..12_000)
+            .map(|i| {
+                Op::Delete(format!(
+                    "many/a-rather-long-key-name-to-weigh-on-the-packet-{i:05}"
+                ))
+            })
+            .collect();
+        s.apply(gone).unwrap();
+        assert!(s.scan("many/").unwrap().is_empty());
         // Replacing a big value by a small one removes its chunks.
         s.apply(vec![
             Op::Put("a/2".into(), b"small".to_vec()),
