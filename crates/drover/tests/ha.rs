@@ -348,3 +348,58 @@ fn losing_zookeeper_suspends_the_leader_and_kills_nothing() {
     drop(holder.stdin.take());
     let _ = holder.wait();
 }
+
+/// An offer made by a leader that then died cannot be accepted through the next leader: the
+/// task is dropped as `Offer … is no longer valid` and never runs.
+#[test]
+fn an_offer_of_a_dead_leader_cannot_be_accepted_by_the_next() {
+    use common::sched::*;
+    use drover_api::scheduler::EventType;
+    use drover_bench::client::SchedulerClient;
+    if !zookeeper_or_skip() {
+        return;
+    }
+    let mut c = HaCluster::start(1, 2, 1);
+    let l = c.wait_leader(Duration::from_secs(30));
+    c.wait_agents(1, Duration::from_secs(30));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (offer, agent, fid) = rt.block_on(async {
+        let mut s = SchedulerClient::subscribe(&c.addr(l), framework("stale", 3600.0, true))
+            .await
+            .unwrap();
+        loop {
+            let ev = s
+                .next_event(Duration::from_secs(30))
+                .await
+                .expect("an offer");
+            if ev.kind == EventType::OFFERS {
+                let o = ev.offers.unwrap().offers.remove(0);
+                return (o.id, o.agent_id, s.framework_id.clone());
+            }
+        }
+    });
+    c.kill_master(l);
+    let next = c.wait_leader(Duration::from_secs(30));
+    c.wait_agents(1, Duration::from_secs(30));
+    let st = rt.block_on(async {
+        let mut info = framework("stale", 3600.0, true);
+        info.id = Some(fid);
+        let mut s = SchedulerClient::subscribe(&c.addr(next), info)
+            .await
+            .unwrap();
+        let task = command_task("stale", &agent, "sleep 600");
+        let (code, body) = s.call(accept_call(&offer, vec![task])).await.unwrap();
+        assert_eq!(code.as_u16(), 202, "{body}");
+        wait_update(&mut s, Duration::from_secs(30), true, |st| {
+            st.task_id.value == "stale"
+        })
+        .await
+    });
+    assert_eq!(st.state, drover_api::TaskState::TASK_DROPPED, "{st:?}");
+    assert_eq!(st.reason, Some(drover_api::Reason::REASON_INVALID_OFFERS));
+    let on_agent = get_json(&format!("http://127.0.0.1:{}/state", c.agents[0].1)).unwrap();
+    assert!(
+        !on_agent.to_string().contains("\"stale\""),
+        "it never ran: {on_agent}"
+    );
+}
