@@ -253,3 +253,42 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
         "the fenced write did not land"
     );
 }
+
+/// With credentials in the URL (`zk://user:pass@…`), members are readable by everyone (clients
+/// find the leader without them) and writable only by their creator (Mesos'
+/// EVERYONE_READ_CREATOR_ALL): another session cannot remove the leader's node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_credentials_everyone_reads_and_only_the_creator_writes() {
+    if skip() {
+        return;
+    }
+    let zk = Ensemble::start(1).expect("a ZooKeeper server");
+    let with = ZkUrl::parse(&format!("zk://mesos:s3cret@{}/secure", zk.servers())).unwrap();
+    let c = Contender::start(
+        Sessions::new(with.clone(), Duration::from_secs(2)).unwrap(),
+        Layout::Mesos,
+        br#"{"id":"m0","ip":16777343,"port":5050}"#.to_vec(),
+    );
+    let term = until("leadership", Duration::from_secs(20), || leading(&c)).await;
+    // Anyone finds the leader, without credentials.
+    let mut leader = drover_zk::Leader::new(&zk.url("/secure"), Duration::from_secs(2)).unwrap();
+    let addr = tokio::time::timeout(Duration::from_secs(20), leader.get())
+        .await
+        .unwrap();
+    assert_eq!(addr, "127.0.0.1:5050");
+    // But cannot remove the leader's node.
+    let anon = Sessions::new(
+        ZkUrl::parse(&zk.url("/secure")).unwrap(),
+        Duration::from_secs(2),
+    )
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    let e = anon.delete(&term.node, None).await.expect_err("refused");
+    assert_eq!(e.to_string(), "not authorized", "{e:?}");
+    assert!(
+        matches!(&*c.role().borrow(), Role::Leading(_)),
+        "still leading"
+    );
+}
