@@ -3,14 +3,32 @@
 //! operator API's event streams.
 
 use super::{
-    frame, push_bounded, time_info, validate_role, Master, RegistryOp,
+    frame, push_bounded, time_info, validate_role, Counters, Framework, Master, RegistryOp,
     COMPLETED_TASKS_PER_FRAMEWORK,
 };
+use crate::tasks::{Interner, TaskRec};
 use crate::ApiError;
 use drover_api::agent_protocol::ToAgent;
 use drover_api::scheduler::Event;
 use drover_api::*;
 use std::sync::Arc;
+
+/// A task's new state, decided by the master (its agent is unreachable, or gone): record the
+/// status on the task, send it to the framework, count it.
+fn report(
+    fw: &mut Framework,
+    ids: &mut Interner,
+    counters: &mut Counters,
+    rec: &mut Arc<TaskRec>,
+    s: TaskStatus,
+) {
+    let state = s.state;
+    let r = Arc::make_mut(rec);
+    r.state = state;
+    r.push_status(&s, None, ids);
+    fw.send(&Event::update(s));
+    *counters.tasks_by_state.entry(state.as_str()).or_default() += 1;
+}
 
 impl Master {
     /// Periodic housekeeping: agents that went silent, frameworks past their failover timeout,
@@ -147,15 +165,7 @@ impl Master {
             s.message = Some(format!("Agent {id} has been marked gone"));
             s.agent_id = Some(id.clone());
             s.timestamp = Some(unix);
-            let r = Arc::make_mut(&mut rec);
-            r.state = state;
-            r.push_status(&s, None, &mut self.ids);
-            fw.send(&Event::update(s));
-            *self
-                .counters
-                .tasks_by_state
-                .entry(state.as_str())
-                .or_default() += 1;
+            report(fw, &mut self.ids, &mut self.counters, &mut rec, s);
             push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
         }
         self.gone_agents.insert(id.clone());
@@ -200,15 +210,7 @@ impl Master {
             if pa {
                 s.unreachable_time = Some(time_info(unix));
             }
-            let r = Arc::make_mut(&mut rec);
-            r.state = state;
-            r.push_status(&s, None, &mut self.ids);
-            fw.send(&Event::update(s));
-            *self
-                .counters
-                .tasks_by_state
-                .entry(state.as_str())
-                .or_default() += 1;
+            report(fw, &mut self.ids, &mut self.counters, &mut rec, s);
             if pa {
                 fw.unreachable_tasks.insert(tid, rec);
             } else {
