@@ -172,7 +172,8 @@ pub struct Marathon {
     pub governed: HashSet<String>,
     /// When each queued app started waiting.
     pub queued_since: HashMap<String, f64>,
-    /// When the KILL of each killing instance was last sent (NaN: sent, time not yet known).
+    /// When the KILL of each killing instance was last sent (NaN: sent, time not yet known;
+    /// -inf: due now, a kill of an earlier Marathon).
     /// Kills are sent again until the task ends: a KILL can be lost with a master or a leader.
     pub kills_sent: HashMap<String, f64>,
     /// Each app's JSON as `GET /v2/apps` shows it, kept until the app changes, so listing

@@ -61,6 +61,10 @@ impl Marathon {
         }
         for (_, v) in self.store.scan("marathon/instances/")? {
             if let Ok(i) = serde_json::from_slice::<Instance>(&v) {
+                // Kills a previous Marathon was making are due at once.
+                if i.killing && !i.state.is_terminal() {
+                    self.kills_sent.insert(i.task_id.clone(), f64::NEG_INFINITY);
+                }
                 self.add_instance(i);
             }
         }

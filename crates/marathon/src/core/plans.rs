@@ -110,34 +110,30 @@ impl Marathon {
     }
 
     /// Send the KILL of every killing instance whose task has not ended again, every
-    /// `KILL_RETRY_SECS` (and at once for those a previous leader was killing).
+    /// `KILL_RETRY_SECS` (and at once for those a previous leader was killing: `open` marks
+    /// them due).
     fn retry_kills(&mut self, now: f64) -> Calls {
         const KILL_RETRY_SECS: f64 = 5.0;
+        // Only the instances being killed are looked at (this runs on every event).
         let instances = &self.instances;
-        self.kills_sent.retain(|t, _| instances.contains_key(t));
+        self.kills_sent.retain(|t, _| {
+            instances
+                .get(t)
+                .is_some_and(|i| i.killing && !i.state.is_terminal())
+        });
+        let connected = self.connected;
         let mut due = Vec::new();
-        for i in self.instances.values() {
-            if !i.killing || i.state.is_terminal() {
-                continue;
+        for (t, at) in self.kills_sent.iter_mut() {
+            if at.is_nan() {
+                *at = now;
+            } else if connected && now - *at >= KILL_RETRY_SECS {
+                *at = now;
+                due.push(t.clone());
             }
-            match self.kills_sent.get(&i.task_id) {
-                Some(t) if t.is_nan() || now - t < KILL_RETRY_SECS => {}
-                _ => due.push(i.clone()),
-            }
-        }
-        for t in self.kills_sent.values_mut() {
-            if t.is_nan() {
-                *t = now;
-            }
-        }
-        if !self.connected {
-            return vec![];
         }
         due.iter()
-            .map(|i| {
-                self.kills_sent.insert(i.task_id.clone(), now);
-                self.kill_call(i)
-            })
+            .filter_map(|t| self.instances.get(t))
+            .map(|i| self.kill_call(i))
             .collect()
     }
 
