@@ -1,0 +1,1 @@
+//! The package catalogue: Cosmos' package API over Universe repositories.

@@ -1,0 +1,1 @@
+//! DNS discovery of tasks as mesos-dns names them.
