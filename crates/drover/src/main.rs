@@ -8,6 +8,8 @@ use drover_api::Resources;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod front;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "drover",
@@ -191,6 +193,9 @@ enum Cmd {
         /// Run only the kernel (master and agents), no Marathon.
         #[arg(long)]
         no_marathon: bool,
+        /// The gateway's port: the DC/OS front door (0 picks a free one).
+        #[arg(long, default_value_t = 8000)]
+        gateway_port: u16,
         #[command(flatten)]
         master: MasterFlags,
         #[command(flatten)]
@@ -244,6 +249,11 @@ enum Cmd {
         hostname: Option<String>,
         #[command(flatten)]
         master: MasterFlags,
+    },
+    /// Run the front door: DC/OS' routes to the masters, agents, Marathon and DNS, and Cosmos.
+    Gateway {
+        #[command(flatten)]
+        args: front::GatewayArgs,
     },
     /// Run an agent.
     Agent {
@@ -596,6 +606,7 @@ async fn run() -> Result<()> {
             resources,
             marathon_port,
             no_marathon,
+            gateway_port,
             master,
             containers,
         } => {
@@ -678,6 +689,25 @@ async fn run() -> Result<()> {
                 )?;
                 Some((m, format!("http://{ip}:{mara_port}")))
             };
+            let gl = bind(&ip, gateway_port).await?;
+            let gateway_url = format!("http://{ip}:{}", gl.local_addr()?.port());
+            let master_flag = match &master.zk {
+                Some(z) => z.clone(),
+                None => format!("{ip}:{mport}"),
+            };
+            front::start_gateway(
+                front::gateway_config(
+                    master_flag,
+                    marathon.iter().map(|(_, u)| u.clone()).collect(),
+                    None,
+                    ip.clone(),
+                    work_dir.join("gateway"),
+                    master.max_body_bytes,
+                    master.zk_session_timeout,
+                    60.0,
+                )?,
+                gl,
+            )?;
             say("Drover is up.");
             say(&format!(
                 "  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})"
@@ -688,6 +718,9 @@ async fn run() -> Result<()> {
             for (i, u) in agent_urls.iter().enumerate() {
                 say(&format!("  agent {i}: {u}"));
             }
+            say(&format!(
+                "  gateway: {gateway_url}   (dcos cluster setup {gateway_url})"
+            ));
             say(&format!("  containerizers: {containerizers_line}"));
             say(&format!("  state:  {}", work_dir.display()));
             say(&format!(
@@ -859,6 +892,28 @@ async fn run() -> Result<()> {
             if let Some(why) = gone {
                 anyhow::bail!("the master shut this agent down: {why}");
             }
+            Ok(())
+        }
+        Cmd::Gateway { args } => {
+            let listener = bind(&args.ip, args.port).await?;
+            let port = listener.local_addr()?.port();
+            let adv = advertise(&args.ip, args.advertise_ip.clone());
+            check_master_flag(&args.master)?;
+            front::start_gateway(
+                front::gateway_config(
+                    args.master,
+                    args.marathon,
+                    Some(args.dns_http),
+                    adv.clone(),
+                    args.work_dir,
+                    args.max_body_bytes,
+                    args.zk_session_timeout,
+                    args.upstream_timeout,
+                )?,
+                listener,
+            )?;
+            say(&format!("gateway: http://{adv}:{port}"));
+            signals.next().await;
             Ok(())
         }
         Cmd::Node { .. }

@@ -182,7 +182,16 @@ impl PipedUp {
         let dir = work.path().join("drover");
         let child = Command::new(drover_bin())
             .args(["up", "--work-dir", dir.to_str().unwrap()])
-            .args(["--port", "0", "--agent-port", "0", "--marathon-port", "0"])
+            .args([
+                "--port",
+                "0",
+                "--agent-port",
+                "0",
+                "--marathon-port",
+                "0",
+                "--gateway-port",
+                "0",
+            ])
             .env("DROVER_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::from(write))

@@ -180,6 +180,8 @@ pub struct Up {
     pub master: String,
     pub marathon: String,
     pub agents: Vec<String>,
+    /// The gateway's host:port.
+    pub gateway: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -210,6 +212,8 @@ impl Up {
             "0",
             "--marathon-port",
             "0",
+            "--gateway-port",
+            "0",
             "--agents",
             &n,
         ];
@@ -235,11 +239,21 @@ impl Up {
             let l = proc.wait_line("agent ", Duration::from_secs(10));
             urls.push(l.split("http://").nth(1).unwrap().trim().to_string());
         }
+        let line = proc.wait_line("gateway: http://", Duration::from_secs(10));
+        let gateway = line
+            .split("http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
         let up = Up {
             proc,
             master,
             marathon,
             agents: urls,
+            gateway,
             dir,
         };
         up.wait_agents(agents);
