@@ -1,0 +1,295 @@
+//! Installed packages, read from Marathon's apps (the `DCOS_PACKAGE_*` labels are the only
+//! record, so what is installed stays true across restarts and failovers): `list`, which apps an
+//! uninstall removes, and which frameworks it tears down. Pure: no I/O.
+
+use crate::catalog::absolutize;
+use crate::error::Error;
+use crate::render::{decode_definition, DEFINITION_LABEL, FRAMEWORK_NAME_LABEL, NAME_LABEL, VERSION_LABEL};
+use serde_json::{json, Map, Value};
+
+/// A Marathon app that is an installed package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Installed {
+    pub app_id: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub framework_name: Option<String>,
+    /// The package definition of `DCOS_PACKAGE_DEFINITION`, when it decodes.
+    pub definition: Option<Value>,
+}
+
+/// `web`, `/web/` → `/web`.
+pub fn normalize_app_id(id: &str) -> String {
+    format!("/{}", id.trim_matches('/'))
+}
+
+/// The installed packages among a Marathon `GET /v2/apps` answer: apps with `DCOS_PACKAGE_NAME`.
+pub fn installed(apps: &Value) -> Vec<Installed> {
+    let Some(list) = apps.get("apps").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|app| {
+            let labels = app.get("labels")?.as_object()?;
+            let label = |k: &str| labels.get(k).and_then(Value::as_str).map(str::to_string);
+            Some(Installed {
+                app_id: normalize_app_id(app.get("id")?.as_str()?),
+                name: label(NAME_LABEL)?,
+                version: label(VERSION_LABEL),
+                framework_name: label(FRAMEWORK_NAME_LABEL).filter(|n| !n.is_empty()),
+                definition: labels
+                    .get(DEFINITION_LABEL)
+                    .and_then(Value::as_str)
+                    .and_then(|l| decode_definition(l).ok()),
+            })
+        })
+        .collect()
+}
+
+/// The v1 `list` answer for the packages matching `name` and `app_id`, sorted by name and app.
+pub fn list(apps: &[Installed], name: Option<&str>, app_id: Option<&str>, origin: &str) -> Value {
+    let app_id = app_id.map(normalize_app_id);
+    let mut hits: Vec<&Installed> = apps
+        .iter()
+        .filter(|a| name.is_none_or(|n| a.name == n))
+        .filter(|a| app_id.as_ref().is_none_or(|id| &a.app_id == id))
+        .collect();
+    hits.sort_by(|a, b| (&a.name, &a.app_id).cmp(&(&b.name, &b.app_id)));
+    let packages: Vec<Value> = hits
+        .into_iter()
+        .map(|a| json!({"appId": a.app_id, "packageInformation": information(a, origin)}))
+        .collect();
+    json!({ "packages": packages })
+}
+
+const DETAILS: [&str; 14] = [
+    "packagingVersion",
+    "name",
+    "version",
+    "maintainer",
+    "description",
+    "tags",
+    "selected",
+    "scm",
+    "website",
+    "framework",
+    "preInstallNotes",
+    "postInstallNotes",
+    "postUninstallNotes",
+    "licenses",
+];
+
+/// `{packageDefinition: {…details…}, resourceDefinition?: {assets?, images?}}`.
+fn information(a: &Installed, origin: &str) -> Value {
+    let mut details = Map::new();
+    let mut out = Map::new();
+    match &a.definition {
+        Some(def) => {
+            for k in DETAILS {
+                if let Some(v) = def.get(k).filter(|v| !v.is_null()) {
+                    details.insert(k.into(), v.clone());
+                }
+            }
+            if let Some(r) = def.get("resource") {
+                let mut resource = Map::new();
+                for k in ["assets", "images"] {
+                    if let Some(v) = r.get(k).filter(|v| !v.is_null()) {
+                        let mut v = v.clone();
+                        absolutize(&mut v, origin);
+                        resource.insert(k.into(), v);
+                    }
+                }
+                if !resource.is_empty() {
+                    out.insert("resourceDefinition".into(), Value::Object(resource));
+                }
+            }
+        }
+        None => {
+            // An app labelled by hand, or by an older Cosmos: what the labels say.
+            details.insert("packagingVersion".into(), json!("2.0"));
+            details.insert("name".into(), json!(a.name));
+            details.insert("version".into(), json!(a.version.clone().unwrap_or_default()));
+            details.insert("maintainer".into(), json!(""));
+            details.insert("description".into(), json!(""));
+        }
+    }
+    details.entry("tags").or_insert_with(|| json!([]));
+    out.insert("packageDefinition".into(), Value::Object(details));
+    Value::Object(out)
+}
+
+/// The apps an uninstall of `name` removes: the one named `app_id`, or every app of the package
+/// when `all`; several without either is ambiguous.
+pub fn uninstall_targets<'a>(
+    apps: &'a [Installed],
+    all_apps: &[String],
+    name: &str,
+    app_id: Option<&str>,
+    all: bool,
+) -> Result<Vec<&'a Installed>, Error> {
+    let app_id = app_id.map(normalize_app_id);
+    if let Some(id) = &app_id {
+        if !all_apps.iter().any(|a| &normalize_app_id(a) == id) {
+            return Err(Error::UninstallNonExistentAppForPackage {
+                name: name.into(),
+                app_id: id.clone(),
+            });
+        }
+    }
+    let hits: Vec<&Installed> = apps
+        .iter()
+        .filter(|a| a.name == name)
+        .filter(|a| app_id.as_ref().is_none_or(|id| &a.app_id == id))
+        .collect();
+    if hits.is_empty() {
+        return Err(Error::PackageNotInstalled { name: name.into() });
+    }
+    if hits.len() > 1 && !all {
+        return Err(Error::AmbiguousAppId {
+            name: name.into(),
+            app_ids: hits.iter().map(|a| a.app_id.clone()).collect(),
+        });
+    }
+    Ok(hits)
+}
+
+/// One entry of the uninstall answer's `results`.
+pub fn uninstall_result(a: &Installed) -> Value {
+    let mut r = Map::new();
+    r.insert("packageName".into(), json!(a.name));
+    r.insert("appId".into(), json!(a.app_id));
+    if let Some(v) = &a.version {
+        r.insert("packageVersion".into(), json!(v));
+    }
+    if let Some(notes) = a
+        .definition
+        .as_ref()
+        .and_then(|d| d.get("postUninstallNotes"))
+        .filter(|n| n.is_string())
+    {
+        r.insert("postUninstallNotes".into(), notes.clone());
+    }
+    Value::Object(r)
+}
+
+/// The ids of the running frameworks named `name` in a master's `/master/state`.
+pub fn framework_ids(state: &Value, name: &str) -> Vec<String> {
+    state
+        .get("frameworks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("name").and_then(Value::as_str) == Some(name))
+        .filter_map(|f| f.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// The ids of every app in a Marathon `GET /v2/apps` answer.
+pub fn app_ids(apps: &Value) -> Vec<String> {
+    apps.get("apps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::render::render;
+    use crate::universe::tests::package;
+    use base64::Engine;
+
+    /// An installed app as Marathon lists it, rendered from a real package.
+    fn app(id: &str, name: &str, framework: Option<&str>) -> Value {
+        let template = match framework {
+            Some(f) => format!(r#"{{"id": "{id}", "labels": {{"DCOS_PACKAGE_FRAMEWORK_NAME": "{f}"}}}}"#),
+            None => format!(r#"{{"id": "{id}"}}"#),
+        };
+        let b64 = base64::engine::general_purpose::STANDARD.encode(template);
+        let p = package(
+            name,
+            "1.0",
+            0,
+            json!({"marathon": {"v2AppMustacheTemplate": b64}, "postUninstallNotes": "bye",
+                   "resource": {"images": {"icon-small": "/i.png"}}}),
+        );
+        let mut a = Value::Object(render(&p, "builtin:universe", None, None).unwrap().unwrap());
+        a["tasksRunning"] = json!(1);
+        a
+    }
+
+    fn apps() -> Value {
+        json!({"apps": [
+            app("/web-b", "web", None),
+            app("/web-a", "web", None),
+            app("/kafka", "kafka", Some("kafka-fw")),
+            {"id": "/plain", "labels": {"x": "y"}},
+            {"id": "/old", "labels": {"DCOS_PACKAGE_NAME": "old", "DCOS_PACKAGE_VERSION": "0.1"}},
+        ]})
+    }
+
+    #[test]
+    fn list_decodes_the_labels_of_package_apps_only() {
+        let inst = installed(&apps());
+        assert_eq!(inst.len(), 4);
+        let all = list(&inst, None, None, "http://h");
+        let ids: Vec<&str> = all["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["appId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec!["/kafka", "/old", "/web-a", "/web-b"]);
+        let kafka = &all["packages"][0]["packageInformation"];
+        assert_eq!(kafka["packageDefinition"]["name"], "kafka");
+        assert_eq!(kafka["packageDefinition"]["version"], "1.0");
+        assert_eq!(kafka["packageDefinition"]["maintainer"], "m@example.com");
+        assert!(kafka["packageDefinition"].get("marathon").is_none());
+        assert_eq!(kafka["resourceDefinition"]["images"]["icon-small"], "http://h/i.png");
+        let old = &all["packages"][1]["packageInformation"]["packageDefinition"];
+        assert_eq!((old["name"].as_str(), old["version"].as_str()), (Some("old"), Some("0.1")));
+
+        assert_eq!(list(&inst, Some("web"), None, "")["packages"].as_array().unwrap().len(), 2);
+        assert_eq!(list(&inst, None, Some("web-a"), "")["packages"][0]["appId"], "/web-a");
+        assert_eq!(list(&inst, Some("nope"), None, ""), json!({"packages": []}));
+    }
+
+    #[test]
+    fn uninstall_picks_apps_or_says_why_not() {
+        let body = apps();
+        let inst = installed(&body);
+        let ids = app_ids(&body);
+        let one = uninstall_targets(&inst, &ids, "kafka", None, false).unwrap();
+        assert_eq!(one[0].framework_name.as_deref(), Some("kafka-fw"));
+        assert_eq!(
+            uninstall_result(one[0]),
+            json!({"packageName": "kafka", "appId": "/kafka", "packageVersion": "1.0", "postUninstallNotes": "bye"})
+        );
+        let e = uninstall_targets(&inst, &ids, "web", None, false).unwrap_err();
+        assert_eq!(e.kind(), "AmbiguousAppId");
+        assert!(e.to_string().contains("/web-b, /web-a"), "{e}");
+        assert_eq!(uninstall_targets(&inst, &ids, "web", None, true).unwrap().len(), 2);
+        assert_eq!(uninstall_targets(&inst, &ids, "web", Some("web-a/"), false).unwrap()[0].app_id, "/web-a");
+        let cases = [
+            ("nope", None, "PackageNotInstalled"),
+            ("web", Some("/ghost"), "UninstallNonExistentAppForPackage"),
+            ("web", Some("/plain"), "PackageNotInstalled"),
+        ];
+        for (name, id, kind) in cases {
+            let e = uninstall_targets(&inst, &ids, name, id, false).unwrap_err();
+            assert_eq!(e.kind(), kind, "{name} {id:?}");
+        }
+    }
+
+    #[test]
+    fn frameworks_are_found_by_name() {
+        let state = json!({"frameworks": [
+            {"id": "f1", "name": "kafka-fw"}, {"id": "f2", "name": "marathon"}, {"id": "f3", "name": "kafka-fw"}
+        ], "completed_frameworks": [{"id": "f0", "name": "kafka-fw"}]});
+        assert_eq!(framework_ids(&state, "kafka-fw"), vec!["f1", "f3"]);
+        assert!(framework_ids(&json!({}), "x").is_empty());
+    }
+}
