@@ -1,0 +1,187 @@
+//! The real DC/OS CLI (`dcos` 0.6.1 from PyPI, built by tests/clients/setup.sh) against the
+//! gateway of `drover up`, unchanged: cluster setup, the version, Marathon apps, groups and
+//! deployments, tasks and their logs, nodes, services, and the error of an unknown app.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// The dcos CLI with a config dir of its own.
+struct Dcos {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Dcos {
+    fn new() -> Dcos {
+        Dcos {
+            bin: pyclients().join("dcos/bin/dcos"),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .env("DCOS_DIR", self.dir.path())
+            .env_remove("DCOS_URL")
+            .env_remove("TERM")
+            .env("PAGER", "cat")
+            .output()
+            .expect("run dcos");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
+    /// Run, expecting exit 0.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.code, 0,
+            "dcos {args:?} exited {}:\n{}\n{}",
+            o.code, o.stdout, o.stderr
+        );
+        o.stdout
+    }
+
+    /// Run with --json, expecting exit 0 and JSON on stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("dcos {args:?}: {e}: {out}"))
+    }
+}
+
+#[test]
+fn the_dcos_cli_runs_unchanged_against_the_gateway() {
+    let up = Up::start_with_marathon(1, &[]);
+    let g = format!("http://{}", up.gateway);
+    let dcos = Dcos::new();
+
+    // cluster setup: no login, the cluster named by its id.
+    dcos.ok(&["cluster", "setup", &g]);
+    let id = call("GET", &format!("{g}/metadata"), None).1["CLUSTER_ID"]
+        .as_str()
+        .expect("CLUSTER_ID")
+        .to_string();
+    assert!(dcos
+        .dir
+        .path()
+        .join("clusters")
+        .join(&id)
+        .join("dcos.toml")
+        .exists());
+    let again = dcos.run(&["cluster", "setup", &g]);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    let clusters = dcos.json(&["cluster", "list", "--json"]);
+    assert_eq!(clusters[0]["cluster_id"], id, "{clusters}");
+    assert_eq!(clusters[0]["status"], "AVAILABLE", "{clusters}");
+    let v = dcos.ok(&["--version"]);
+    assert!(v.contains("dcos.version=1.12.0"), "{v}");
+
+    // Marathon apps.
+    let app = up.dir.path().join("hello.json");
+    std::fs::write(
+        &app,
+        r#"{"id": "/hello", "cmd": "echo hello-from-dcos; sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1}"#,
+    )
+    .expect("write");
+    let added = dcos.ok(&["marathon", "app", "add", app.to_str().expect("utf-8")]);
+    assert!(added.contains("Created deployment"), "{added}");
+    let dep = added
+        .split_whitespace()
+        .last()
+        .expect("a deployment id")
+        .to_string();
+    dcos.ok(&["marathon", "deployment", "watch", &dep, "--max-count=60"]);
+    let exists = dcos.run(&["marathon", "app", "add", app.to_str().expect("utf-8")]);
+    assert_eq!(exists.code, 1);
+    assert!(
+        exists.stderr.contains("already exists"),
+        "{}",
+        exists.stderr
+    );
+    let apps = dcos.json(&["marathon", "app", "list", "--json"]);
+    assert_eq!(apps[0]["id"], "/hello");
+    let table = dcos.ok(&["marathon", "app", "list"]);
+    assert!(table.contains("/hello"), "{table}");
+    assert_eq!(
+        dcos.json(&["marathon", "app", "show", "hello"])["id"],
+        "/hello"
+    );
+
+    let updated = dcos.ok(&["marathon", "app", "update", "hello", "instances=2"]);
+    assert!(updated.contains("Created deployment"), "{updated}");
+    wait_for(Duration::from_secs(60), || {
+        dcos.json(&["marathon", "app", "show", "/hello"])["tasksRunning"] == 2
+    });
+    let show = dcos.json(&["marathon", "app", "show", "/hello"]);
+    assert_eq!(
+        show["cmd"], "echo hello-from-dcos; sleep 1000",
+        "a partial update"
+    );
+    let deps = dcos.run(&["marathon", "deployment", "list", "--json"]);
+    assert_eq!(deps.code, 0, "{}", deps.stderr);
+    let restarted = dcos.ok(&["marathon", "app", "restart", "hello"]);
+    assert!(restarted.contains("Created deployment"), "{restarted}");
+    let dep = restarted
+        .split_whitespace()
+        .last()
+        .expect("an id")
+        .to_string();
+    dcos.ok(&["marathon", "deployment", "watch", &dep, "--max-count=60"]);
+    let groups = dcos.json(&["marathon", "group", "list", "--json"]);
+    assert!(groups.is_array(), "{groups}");
+
+    // Tasks, their logs, services.
+    let tasks = dcos.json(&["task", "--json"]);
+    let tasks = tasks.as_array().expect("a list");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    assert!(tasks
+        .iter()
+        .all(|t| t["name"] == "hello" && t["state"] == "TASK_RUNNING"));
+    let table = dcos.ok(&["task"]);
+    assert!(table.contains("hello") && table.contains(" R "), "{table}");
+    let task_id = tasks[0]["id"].as_str().expect("id").to_string();
+    let mut log = String::new();
+    wait_for(Duration::from_secs(20), || {
+        log = dcos.run(&["task", "log", &task_id]).stdout;
+        log.contains("hello-from-dcos")
+    });
+    let services = dcos.json(&["service", "--json"]);
+    assert!(
+        services
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|s| s["name"] == "marathon" && s["active"] == true),
+        "{services}"
+    );
+
+    // An unknown app: Marathon's message, exit 1.
+    let missing = dcos.run(&["marathon", "app", "show", "/does-not-exist"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .contains("Error: App '/does-not-exist' does not exist"),
+        "{}",
+        missing.stderr
+    );
+
+    dcos.ok(&["marathon", "app", "remove", "hello"]);
+    wait_for(Duration::from_secs(30), || {
+        dcos.json(&["marathon", "app", "list", "--json"]) == serde_json::json!([])
+    });
+}
