@@ -46,7 +46,11 @@ impl<'a> Catalog<'a> {
 
     /// The package `name` at `version` (or the current one) and its repository's URI.
     pub fn find(&self, name: &str, version: Option<&str>) -> Result<(&'a Package, &'a str), Error> {
-        let mut named = self.entries.iter().filter(|(p, _)| p.name() == name).peekable();
+        let mut named = self
+            .entries
+            .iter()
+            .filter(|(p, _)| p.name() == name)
+            .peekable();
         if named.peek().is_none() {
             return Err(Error::PackageNotFound { name: name.into() });
         }
@@ -106,7 +110,12 @@ impl<'a> Catalog<'a> {
             .entries
             .iter()
             .filter(|(p, _)| p.name() == name)
-            .map(|(p, _)| (p.version().to_string(), json!(p.release_version().to_string())))
+            .map(|(p, _)| {
+                (
+                    p.version().to_string(),
+                    json!(p.release_version().to_string()),
+                )
+            })
             .collect();
         if results.is_empty() {
             return Err(Error::PackageNotFound { name: name.into() });
@@ -220,7 +229,12 @@ mod tests {
                 package("web", "1.0", 1, json!({})),
                 // The current version's tags are the ones searched.
                 package("web", "2.0", 2, json!({"tags": ["http", "Static"]})),
-                package("db", "1.0", 0, json!({"description": "A DATABASE", "framework": true})),
+                package(
+                    "db",
+                    "1.0",
+                    0,
+                    json!({"description": "A DATABASE", "framework": true}),
+                ),
                 package("zeta", "1.0", 0, json!({"selected": true})),
             ],
         };
@@ -281,14 +295,23 @@ mod tests {
         assert_eq!((p.version(), uri), ("2.0", "a"));
         let (p, uri) = c.find("web", Some("3.0")).unwrap();
         assert_eq!((p.version(), uri), ("3.0", "b"));
-        assert_eq!(c.find("web", Some("2.0")).unwrap().0.description(), "the web package");
+        assert_eq!(
+            c.find("web", Some("2.0")).unwrap().0.description(),
+            "the web package"
+        );
         assert_eq!(c.find("nope", None).unwrap_err().kind(), "PackageNotFound");
-        assert_eq!(c.find("web", Some("9")).unwrap_err().kind(), "VersionNotFound");
+        assert_eq!(
+            c.find("web", Some("9")).unwrap_err().kind(),
+            "VersionNotFound"
+        );
         assert_eq!(
             c.list_versions("web").unwrap(),
             json!({"results": {"1.0": "1", "2.0": "2", "3.0": "9"}})
         );
-        assert_eq!(c.list_versions("nope").unwrap_err().kind(), "PackageNotFound");
+        assert_eq!(
+            c.list_versions("nope").unwrap_err().kind(),
+            "PackageNotFound"
+        );
     }
 
     #[test]

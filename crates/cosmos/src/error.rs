@@ -61,7 +61,9 @@ pub enum Error {
         uri: String,
         cause: String,
     },
-    #[error("Unexpected upstream http error while fetching repository '{name}' at {uri}: GET {status}")]
+    #[error(
+        "Unexpected upstream http error while fetching repository '{name}' at {uri}: GET {status}"
+    )]
     UniverseClientHttpError {
         name: String,
         uri: String,
@@ -112,7 +114,9 @@ pub enum Error {
 }
 
 fn version_text(v: &Option<String>) -> String {
-    v.as_ref().map(|v| format!(" version [{v}]")).unwrap_or_default()
+    v.as_ref()
+        .map(|v| format!(" version [{v}]"))
+        .unwrap_or_default()
 }
 
 fn cause_text(c: &str) -> String {

@@ -4,7 +4,9 @@
 
 use crate::catalog::absolutize;
 use crate::error::Error;
-use crate::render::{decode_definition, DEFINITION_LABEL, FRAMEWORK_NAME_LABEL, NAME_LABEL, VERSION_LABEL};
+use crate::render::{
+    decode_definition, DEFINITION_LABEL, FRAMEWORK_NAME_LABEL, NAME_LABEL, VERSION_LABEL,
+};
 use serde_json::{json, Map, Value};
 
 /// A Marathon app that is an installed package.
@@ -108,7 +110,10 @@ fn information(a: &Installed, origin: &str) -> Value {
             // An app labelled by hand, or by an older Cosmos: what the labels say.
             details.insert("packagingVersion".into(), json!("2.0"));
             details.insert("name".into(), json!(a.name));
-            details.insert("version".into(), json!(a.version.clone().unwrap_or_default()));
+            details.insert(
+                "version".into(),
+                json!(a.version.clone().unwrap_or_default()),
+            );
             details.insert("maintainer".into(), json!(""));
             details.insert("description".into(), json!(""));
         }
@@ -205,7 +210,9 @@ mod tests {
     /// An installed app as Marathon lists it, rendered from a real package.
     fn app(id: &str, name: &str, framework: Option<&str>) -> Value {
         let template = match framework {
-            Some(f) => format!(r#"{{"id": "{id}", "labels": {{"DCOS_PACKAGE_FRAMEWORK_NAME": "{f}"}}}}"#),
+            Some(f) => {
+                format!(r#"{{"id": "{id}", "labels": {{"DCOS_PACKAGE_FRAMEWORK_NAME": "{f}"}}}}"#)
+            }
             None => format!(r#"{{"id": "{id}"}}"#),
         };
         let b64 = base64::engine::general_purpose::STANDARD.encode(template);
@@ -248,12 +255,27 @@ mod tests {
         assert_eq!(kafka["packageDefinition"]["version"], "1.0");
         assert_eq!(kafka["packageDefinition"]["maintainer"], "m@example.com");
         assert!(kafka["packageDefinition"].get("marathon").is_none());
-        assert_eq!(kafka["resourceDefinition"]["images"]["icon-small"], "http://h/i.png");
+        assert_eq!(
+            kafka["resourceDefinition"]["images"]["icon-small"],
+            "http://h/i.png"
+        );
         let old = &all["packages"][1]["packageInformation"]["packageDefinition"];
-        assert_eq!((old["name"].as_str(), old["version"].as_str()), (Some("old"), Some("0.1")));
+        assert_eq!(
+            (old["name"].as_str(), old["version"].as_str()),
+            (Some("old"), Some("0.1"))
+        );
 
-        assert_eq!(list(&inst, Some("web"), None, "")["packages"].as_array().unwrap().len(), 2);
-        assert_eq!(list(&inst, None, Some("web-a"), "")["packages"][0]["appId"], "/web-a");
+        assert_eq!(
+            list(&inst, Some("web"), None, "")["packages"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            list(&inst, None, Some("web-a"), "")["packages"][0]["appId"],
+            "/web-a"
+        );
         assert_eq!(list(&inst, Some("nope"), None, ""), json!({"packages": []}));
     }
 
@@ -271,8 +293,16 @@ mod tests {
         let e = uninstall_targets(&inst, &ids, "web", None, false).unwrap_err();
         assert_eq!(e.kind(), "AmbiguousAppId");
         assert!(e.to_string().contains("/web-b, /web-a"), "{e}");
-        assert_eq!(uninstall_targets(&inst, &ids, "web", None, true).unwrap().len(), 2);
-        assert_eq!(uninstall_targets(&inst, &ids, "web", Some("web-a/"), false).unwrap()[0].app_id, "/web-a");
+        assert_eq!(
+            uninstall_targets(&inst, &ids, "web", None, true)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            uninstall_targets(&inst, &ids, "web", Some("web-a/"), false).unwrap()[0].app_id,
+            "/web-a"
+        );
         let cases = [
             ("nope", None, "PackageNotInstalled"),
             ("web", Some("/ghost"), "UninstallNonExistentAppForPackage"),

@@ -5,12 +5,15 @@
 //! merged; search, describe, list-versions), `schema` (config defaults, draft-4 validation),
 //! `mustache` and `render` (a package into a labelled Marathon app), `installed` (packages read
 //! back from Marathon's apps; what an uninstall removes), `repositories` (the list and its
-//! file), `media` (media-type negotiation), `rpc` (request bodies), `error` (Cosmos' errors).
+//! file), `media` (media-type negotiation), `rpc` (request bodies), `error` (Cosmos' errors);
+//! `builtin` is the repository shipped in the binary. The I/O is at the edges: `upstream`
+//! (Marathon and the master), `service` ([`Cosmos`], the operations) and `http` ([`router`]).
 #![forbid(unsafe_code)]
-#![allow(dead_code)]
 
+mod builtin;
 mod catalog;
 mod error;
+mod http;
 mod installed;
 mod media;
 mod mustache;
@@ -18,6 +21,11 @@ mod render;
 mod repositories;
 mod rpc;
 mod schema;
+mod service;
 mod universe;
+mod upstream;
 
 pub use error::Error;
+pub use http::router;
+pub use service::Cosmos;
+pub use upstream::Upstreams;

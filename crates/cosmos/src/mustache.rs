@@ -374,7 +374,10 @@ mod tests {
             ("{{port}}", "8080"),
             ("{{ratio}}/{{whole}}/{{big}}", "0.5/2/12345678901"),
             // No HTML escaping, JSON escaping of strings, same for every tag form.
-            ("{{name}}|{{{name}}}|{{&name}}", r#"a\"b<c>&d|a\"b<c>&d|a\"b<c>&d"#),
+            (
+                "{{name}}|{{{name}}}|{{&name}}",
+                r#"a\"b<c>&d|a\"b<c>&d|a\"b<c>&d"#,
+            ),
             ("\"{{cmd}}\"", r#""echo \"hi\"""#),
             ("{{flag}} {{off}}", "true false"),
             ("[{{missing}}][{{none}}][{{empty}}]", "[][][]"),
@@ -389,10 +392,16 @@ mod tests {
             // Sections: objects are entered, truthy values render once, falsy ones not at all.
             ("{{#service}}{{name}}{{/service}}", "web"),
             ("{{#flag}}on{{/flag}}{{#off}}off{{/off}}", "on"),
-            ("{{#empty}}e{{/empty}}{{#none}}n{{/none}}{{#missing}}m{{/missing}}", ""),
+            (
+                "{{#empty}}e{{/empty}}{{#none}}n{{/none}}{{#missing}}m{{/missing}}",
+                "",
+            ),
             ("{{#port}}{{port}}{{/port}}", "8080"),
             // Inverted sections.
-            ("{{^off}}a{{/off}}{{^empty}}b{{/empty}}{{^missing}}c{{/missing}}", "abc"),
+            (
+                "{{^off}}a{{/off}}{{^empty}}b{{/empty}}{{^missing}}c{{/missing}}",
+                "abc",
+            ),
             ("{{^flag}}x{{/flag}}{{^list}}y{{/list}}", ""),
             // Outer names stay visible inside a section.
             ("{{#service}}{{port}}{{/service}}", "8080"),
@@ -400,7 +409,10 @@ mod tests {
             ("a{{! note }}b{{> part}}c", "abc"),
             ("{{=<% %>=}}<%port%> {{port}}", "8080 {{port}}"),
             // Cosmos' asJson lambda: a top-level string, raw.
-            ("{{#asJson}}cmd{{/asJson}} {{#asJson}}port{{/asJson}}", "echo \"hi\" null"),
+            (
+                "{{#asJson}}cmd{{/asJson}} {{#asJson}}port{{/asJson}}",
+                "echo \"hi\" null",
+            ),
         ];
         for (template, want) in cases {
             assert_eq!(render(template, &ctx).unwrap(), want, "{template}");

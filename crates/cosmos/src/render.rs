@@ -35,7 +35,9 @@ pub fn render(
         Some(Err(cause)) => {
             return Err(Error::MarathonTemplateInvalid {
                 name: pkg.name().into(),
-                cause: format!("marathon.v2AppMustacheTemplate is not base64 of UTF-8 text: {cause}"),
+                cause: format!(
+                    "marathon.v2AppMustacheTemplate is not base64 of UTF-8 text: {cause}"
+                ),
             })
         }
         Some(Ok(t)) => t,
@@ -51,7 +53,10 @@ pub fn render(
     }
     let mut context = merged;
     if let Some(r) = pkg.resource() {
-        schema::merge(&mut context, &Map::from_iter([("resource".to_string(), r.clone())]));
+        schema::merge(
+            &mut context,
+            &Map::from_iter([("resource".to_string(), r.clone())]),
+        );
     }
     let text = mustache::render(&template, &Value::Object(context)).map_err(|e| {
         Error::MarathonTemplateInvalid {
@@ -71,19 +76,25 @@ pub fn render(
         Some(Value::Object(l)) if l.values().all(Value::is_string) => l,
         Some(other) => {
             return Err(Error::JsonDecodingError {
-                what: format!("the labels of the rendered Marathon app of package [{}]", pkg.name()),
+                what: format!(
+                    "the labels of the rendered Marathon app of package [{}]",
+                    pkg.name()
+                ),
                 cause: format!("labels must be an object of strings, got {other}"),
             })
         }
     };
     if let Some(id) = app_id {
-        app.insert("id".into(), json!(id));
+        app.insert("id".into(), json!(crate::installed::normalize_app_id(id)));
     }
     let user_options = options.cloned().map(Value::Object).unwrap_or(json!({}));
     labels.insert(NAME_LABEL.into(), json!(pkg.name()));
     labels.insert(VERSION_LABEL.into(), json!(pkg.version()));
     labels.insert(SOURCE_LABEL.into(), json!(source_uri));
-    labels.insert(OPTIONS_LABEL.into(), json!(B64.encode(compact(&user_options))));
+    labels.insert(
+        OPTIONS_LABEL.into(),
+        json!(B64.encode(compact(&user_options))),
+    );
     labels.insert(DEFINITION_LABEL.into(), json!(encode_definition(pkg)));
     app.insert("labels".into(), Value::Object(labels));
     Ok(Some(app))
@@ -128,8 +139,8 @@ pub fn decode_definition(label: &str) -> Result<Value, String> {
     let envelope = B64
         .decode(label.trim())
         .map_err(|e| format!("the label is not base64: {e}"))?;
-    let envelope: Value = serde_json::from_slice(&envelope)
-        .map_err(|e| format!("the envelope is not JSON: {e}"))?;
+    let envelope: Value =
+        serde_json::from_slice(&envelope).map_err(|e| format!("the envelope is not JSON: {e}"))?;
     let data = envelope
         .get("data")
         .and_then(Value::as_str)
@@ -194,7 +205,10 @@ mod tests {
         assert_eq!(labels[VERSION_LABEL], "0.1.0");
         assert_eq!(labels[SOURCE_LABEL], "builtin:universe");
         assert_eq!(labels[FRAMEWORK_NAME_LABEL], "hello");
-        assert_eq!(decode_options(labels[OPTIONS_LABEL].as_str().unwrap()), Some(json!({})));
+        assert_eq!(
+            decode_options(labels[OPTIONS_LABEL].as_str().unwrap()),
+            Some(json!({}))
+        );
 
         let opts = json!({"port": 9090}).as_object().cloned().unwrap();
         let app = render(&p, "u", Some(&opts), Some("/hw2")).unwrap().unwrap();
@@ -216,31 +230,64 @@ mod tests {
             json!({"Content-Type": "application/vnd.dcos.universe.package+json;charset=utf-8;version=v4",
                    "Content-Encoding": "gzip"})
         );
-        assert_eq!(decode_definition(&label).unwrap(), Value::Object(p.json().clone()));
+        assert_eq!(
+            decode_definition(&label).unwrap(),
+            Value::Object(p.json().clone())
+        );
         assert!(decode_definition("!!").is_err());
-        assert!(decode_definition(&B64.encode("{\"data\": \"AAAA\", \"metadata\": {\"Content-Encoding\": \"gzip\"}}")).is_err());
+        assert!(decode_definition(
+            &B64.encode("{\"data\": \"AAAA\", \"metadata\": {\"Content-Encoding\": \"gzip\"}}")
+        )
+        .is_err());
     }
 
     #[test]
     fn options_are_checked_before_rendering() {
         let p = helloworld();
-        let bad = json!({"port": "80", "extra": 1}).as_object().cloned().unwrap();
+        let bad = json!({"port": "80", "extra": 1})
+            .as_object()
+            .cloned()
+            .unwrap();
         let Err(Error::JsonSchemaMismatch { errors }) = render(&p, "u", Some(&bad), None) else {
             panic!("expected a schema mismatch");
         };
-        let keywords: Vec<&str> = errors.iter().map(|e| e["keyword"].as_str().unwrap()).collect();
-        assert!(keywords.contains(&"type") && keywords.contains(&"additionalProperties"), "{errors:?}");
+        let keywords: Vec<&str> = errors
+            .iter()
+            .map(|e| e["keyword"].as_str().unwrap())
+            .collect();
+        assert!(
+            keywords.contains(&"type") && keywords.contains(&"additionalProperties"),
+            "{errors:?}"
+        );
 
-        let no_schema = package("n", "1", 0, json!({"marathon": {"v2AppMustacheTemplate": B64.encode("{}")}}));
+        let no_schema = package(
+            "n",
+            "1",
+            0,
+            json!({"marathon": {"v2AppMustacheTemplate": B64.encode("{}")}}),
+        );
         let opts = json!({"a": 1}).as_object().cloned().unwrap();
-        assert_eq!(render(&no_schema, "u", Some(&opts), None).unwrap_err(), Error::OptionsNotAllowed);
+        assert_eq!(
+            render(&no_schema, "u", Some(&opts), None).unwrap_err(),
+            Error::OptionsNotAllowed
+        );
         assert!(render(&no_schema, "u", None, None).unwrap().is_some());
-        assert_eq!(render(&package("n", "1", 0, json!({})), "u", None, None).unwrap(), None);
+        assert_eq!(
+            render(&package("n", "1", 0, json!({})), "u", None, None).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn templates_that_do_not_render_to_an_object_are_named() {
-        let t = |s: &str| package("t", "1", 0, json!({"marathon": {"v2AppMustacheTemplate": B64.encode(s)}}));
+        let t = |s: &str| {
+            package(
+                "t",
+                "1",
+                0,
+                json!({"marathon": {"v2AppMustacheTemplate": B64.encode(s)}}),
+            )
+        };
         let cases = [
             ("[1]", "MarathonTemplateMustBeJsonObject"),
             ("{\"id\": }", "JsonParsingError"),

@@ -34,8 +34,14 @@ pub fn add(
     repo: PackageRepository,
     index: Option<i64>,
 ) -> Result<Vec<PackageRepository>, Error> {
-    let name = list.iter().any(|r| r.name == repo.name).then(|| repo.name.clone());
-    let uri = list.iter().any(|r| r.uri == repo.uri).then(|| repo.uri.clone());
+    let name = list
+        .iter()
+        .any(|r| r.name == repo.name)
+        .then(|| repo.name.clone());
+    let uri = list
+        .iter()
+        .any(|r| r.uri == repo.uri)
+        .then(|| repo.uri.clone());
     if name.is_some() || uri.is_some() {
         return Err(Error::RepositoryAlreadyPresent { name, uri });
     }
@@ -62,9 +68,8 @@ pub fn delete(
     if name.is_none() && uri.is_none() {
         return Err(Error::RepoNameOrUriMissing);
     }
-    let hit = |r: &PackageRepository| {
-        name.is_none_or(|n| r.name == n) && uri.is_none_or(|u| r.uri == u)
-    };
+    let hit =
+        |r: &PackageRepository| name.is_none_or(|n| r.name == n) && uri.is_none_or(|u| r.uri == u);
     let out: Vec<PackageRepository> = list.iter().filter(|r| !hit(r)).cloned().collect();
     if out.len() == list.len() {
         return Err(Error::RepositoryNotPresent {
@@ -193,33 +198,79 @@ mod tests {
         let names: Vec<&str> = list.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, vec!["b", "Universe", "a"]);
         let cases = [
-            (repo("a", "http://x"), None, "RepositoryAlreadyPresent", "Repository name [a] is already present in the list"),
-            (repo("x", "http://a/repo"), None, "RepositoryAlreadyPresent", "Repository URI [http://a/repo] is already present in the list"),
-            (repo("x", "http://x"), Some(4), "RepositoryAddIndexOutOfBounds", "Index (4) is out of range. Index value must be between 0 and 3 inclusive."),
-            (repo("x", "http://x"), Some(-1), "RepositoryAddIndexOutOfBounds", "Index (-1) is out of range. Index value must be between 0 and 3 inclusive."),
+            (
+                repo("a", "http://x"),
+                None,
+                "RepositoryAlreadyPresent",
+                "Repository name [a] is already present in the list",
+            ),
+            (
+                repo("x", "http://a/repo"),
+                None,
+                "RepositoryAlreadyPresent",
+                "Repository URI [http://a/repo] is already present in the list",
+            ),
+            (
+                repo("x", "http://x"),
+                Some(4),
+                "RepositoryAddIndexOutOfBounds",
+                "Index (4) is out of range. Index value must be between 0 and 3 inclusive.",
+            ),
+            (
+                repo("x", "http://x"),
+                Some(-1),
+                "RepositoryAddIndexOutOfBounds",
+                "Index (-1) is out of range. Index value must be between 0 and 3 inclusive.",
+            ),
         ];
         for (r, index, kind, message) in cases {
             let e = add(&list, r, index).unwrap_err();
             assert_eq!((e.kind(), e.to_string().as_str()), (kind, message));
         }
-        assert_eq!(add(&list, repo("x", "http://x"), Some(3)).unwrap()[3].name, "x");
+        assert_eq!(
+            add(&list, repo("x", "http://x"), Some(3)).unwrap()[3].name,
+            "x"
+        );
 
         let after = delete(&list, Some("Universe"), None).unwrap();
         assert_eq!(after.len(), 2);
         assert_eq!(delete(&list, None, Some("http://a/repo")).unwrap().len(), 2);
-        assert_eq!(delete(&list, Some("a"), Some("http://b/repo")).unwrap_err().kind(), "RepositoryNotPresent");
-        assert_eq!(delete(&list, Some("zz"), None).unwrap_err().to_string(), "Repository name [zz] is not present in the list");
-        assert_eq!(delete(&list, None, None).unwrap_err().kind(), "RepoNameOrUriMissing");
+        assert_eq!(
+            delete(&list, Some("a"), Some("http://b/repo"))
+                .unwrap_err()
+                .kind(),
+            "RepositoryNotPresent"
+        );
+        assert_eq!(
+            delete(&list, Some("zz"), None).unwrap_err().to_string(),
+            "Repository name [zz] is not present in the list"
+        );
+        assert_eq!(
+            delete(&list, None, None).unwrap_err().kind(),
+            "RepoNameOrUriMissing"
+        );
     }
 
     #[test]
     fn uris_are_located_or_refused() {
         let cases: Vec<(&str, Result<Location, &str>)> = vec![
             ("builtin:universe", Ok(Location::Builtin)),
-            ("http://h:8/repo.json", Ok(Location::Http("http://h:8/repo.json".into()))),
-            ("https://universe.example.com/repo", Ok(Location::Http("https://universe.example.com/repo".into()))),
-            ("file:///tmp/repo.json", Ok(Location::File("/tmp/repo.json".into()))),
-            ("/tmp/repo.json", Ok(Location::File("/tmp/repo.json".into()))),
+            (
+                "http://h:8/repo.json",
+                Ok(Location::Http("http://h:8/repo.json".into())),
+            ),
+            (
+                "https://universe.example.com/repo",
+                Ok(Location::Http("https://universe.example.com/repo".into())),
+            ),
+            (
+                "file:///tmp/repo.json",
+                Ok(Location::File("/tmp/repo.json".into())),
+            ),
+            (
+                "/tmp/repo.json",
+                Ok(Location::File("/tmp/repo.json".into())),
+            ),
             ("not a uri", Err("RepositoryUriSyntax")),
             ("http://", Err("RepositoryUriSyntax")),
             ("ftp://h/repo", Err("UnsupportedRepositoryUri")),

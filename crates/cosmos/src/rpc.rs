@@ -120,19 +120,26 @@ mod tests {
 
     #[test]
     fn requests_decode_as_the_cli_sends_them() {
-        let r: RepositoryAddRequest = decode(br#"{"name": "a", "uri": "http://a", "index": "1"}"#, "x").unwrap();
+        let r: RepositoryAddRequest =
+            decode(br#"{"name": "a", "uri": "http://a", "index": "1"}"#, "x").unwrap();
         assert_eq!(r.index, Some(1));
-        let r: RepositoryAddRequest = decode(br#"{"name": "a", "uri": "http://a", "index": 0}"#, "x").unwrap();
+        let r: RepositoryAddRequest =
+            decode(br#"{"name": "a", "uri": "http://a", "index": 0}"#, "x").unwrap();
         assert_eq!(r.index, Some(0));
         let r: RepositoryAddRequest = decode(br#"{"name": "a", "uri": "http://a"}"#, "x").unwrap();
         assert_eq!(r.index, None);
-        let e = decode::<RepositoryAddRequest>(br#"{"name": "a", "uri": "u", "index": "one"}"#, "x").unwrap_err();
+        let e =
+            decode::<RepositoryAddRequest>(br#"{"name": "a", "uri": "u", "index": "one"}"#, "x")
+                .unwrap_err();
         assert!(e.to_string().contains("index \"one\""), "{e}");
 
         let s: SearchRequest = decode(b"", "search request").unwrap();
         assert_eq!(s.query, None);
-        let i: InstallRequest =
-            decode(br#"{"packageName": "hw", "packageVersion": "0.1.0", "options": {}}"#, "x").unwrap();
+        let i: InstallRequest = decode(
+            br#"{"packageName": "hw", "packageVersion": "0.1.0", "options": {}}"#,
+            "x",
+        )
+        .unwrap();
         assert_eq!(i.options, Some(Map::new()));
         let e = decode::<DescribeRequest>(br#"{"package": "hw"}"#, "describe request").unwrap_err();
         assert_eq!(e.kind(), "JsonDecodingError");

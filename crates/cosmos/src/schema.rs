@@ -209,7 +209,10 @@ fn report(e: &ValidationError<'_>, schema: &Value) -> Value {
         ValidationErrorKind::Pattern { pattern } => {
             r.insert("regex".into(), json!(pattern));
             r.insert("string".into(), instance.as_ref().clone());
-            format!("ECMA 262 regex {} does not match input string {instance}", json!(pattern))
+            format!(
+                "ECMA 262 regex {} does not match input string {instance}",
+                json!(pattern)
+            )
         }
         ValidationErrorKind::MinItems { limit } => {
             let n = instance.as_array().map(Vec::len).unwrap_or(0);
@@ -275,21 +278,44 @@ mod tests {
     #[test]
     fn broken_rules_are_reported_as_the_cli_prints_them() {
         let s = schema();
-        assert!(validate(&s, &json!({"port": 80, "service": {"name": "a", "cpus": 1}}), "p").is_ok());
+        assert!(validate(
+            &s,
+            &json!({"port": 80, "service": {"name": "a", "cpus": 1}}),
+            "p"
+        )
+        .is_ok());
         let cases: Vec<(Value, &str, Value)> = vec![
-            (json!({"port": "80"}), "type",
-             json!({"instance": {"pointer": "/port"}, "found": "string", "expected": ["integer"]})),
-            (json!({"prot": 80}), "additionalProperties",
-             json!({"instance": {"pointer": ""}, "unwanted": ["prot"]})),
-            (json!({"port": 0}), "minimum",
-             json!({"instance": {"pointer": "/port"}, "minimum": 1, "found": 0})),
-            (json!({"service": {}}), "required",
-             json!({"instance": {"pointer": "/service"}, "missing": ["name", "cpus"], "required": ["name", "cpus"],
-                    "schema": {"loadingURI": "#", "pointer": "/properties/service"}})),
-            (json!({"service": {"name": "a", "cpus": 1, "mode": "c"}}), "enum",
-             json!({"instance": {"pointer": "/service/mode"}, "value": "c", "enum": ["a", "b"]})),
-            (json!({"service": {"name": "A", "cpus": 1}}), "pattern",
-             json!({"instance": {"pointer": "/service/name"}, "regex": "^[a-z]", "string": "A"})),
+            (
+                json!({"port": "80"}),
+                "type",
+                json!({"instance": {"pointer": "/port"}, "found": "string", "expected": ["integer"]}),
+            ),
+            (
+                json!({"prot": 80}),
+                "additionalProperties",
+                json!({"instance": {"pointer": ""}, "unwanted": ["prot"]}),
+            ),
+            (
+                json!({"port": 0}),
+                "minimum",
+                json!({"instance": {"pointer": "/port"}, "minimum": 1, "found": 0}),
+            ),
+            (
+                json!({"service": {}}),
+                "required",
+                json!({"instance": {"pointer": "/service"}, "missing": ["name", "cpus"], "required": ["name", "cpus"],
+                    "schema": {"loadingURI": "#", "pointer": "/properties/service"}}),
+            ),
+            (
+                json!({"service": {"name": "a", "cpus": 1, "mode": "c"}}),
+                "enum",
+                json!({"instance": {"pointer": "/service/mode"}, "value": "c", "enum": ["a", "b"]}),
+            ),
+            (
+                json!({"service": {"name": "A", "cpus": 1}}),
+                "pattern",
+                json!({"instance": {"pointer": "/service/name"}, "regex": "^[a-z]", "string": "A"}),
+            ),
         ];
         for (options, keyword, want) in cases {
             let Err(Error::JsonSchemaMismatch { errors }) = validate(&s, &options, "p") else {

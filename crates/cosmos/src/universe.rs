@@ -197,10 +197,14 @@ pub(crate) mod tests {
 
     #[test]
     fn repositories_keep_unknown_fields_and_name_what_is_wrong() {
-        let repo = json!({"packages": [package_json("a", "1.0", 0, json!({"x-custom": {"k": 1}}))]});
+        let repo =
+            json!({"packages": [package_json("a", "1.0", 0, json!({"x-custom": {"k": 1}}))]});
         let r = parse_repository(repo.to_string().as_bytes(), "repository [t]").unwrap();
         assert_eq!(r.packages[0].get("x-custom"), Some(&json!({"k": 1})));
-        assert_eq!(r.packages[0].media_type(), "application/vnd.dcos.universe.package+json;charset=utf-8;version=v4");
+        assert_eq!(
+            r.packages[0].media_type(),
+            "application/vnd.dcos.universe.package+json;charset=utf-8;version=v4"
+        );
 
         let e = parse_repository(b"<html>", "repository [t]").unwrap_err();
         assert_eq!(e.kind(), "JsonParsingError");
@@ -214,10 +218,23 @@ pub(crate) mod tests {
     #[test]
     fn templates_are_decoded_from_base64() {
         let b64 = base64::engine::general_purpose::STANDARD.encode("{\"id\": \"x\"}");
-        let p = package("a", "1", 0, json!({"marathon": {"v2AppMustacheTemplate": b64}}));
-        assert_eq!(p.marathon_template(), Some(Ok("{\"id\": \"x\"}".to_string())));
+        let p = package(
+            "a",
+            "1",
+            0,
+            json!({"marathon": {"v2AppMustacheTemplate": b64}}),
+        );
+        assert_eq!(
+            p.marathon_template(),
+            Some(Ok("{\"id\": \"x\"}".to_string()))
+        );
         assert_eq!(package("a", "1", 0, json!({})).marathon_template(), None);
-        let p = package("a", "1", 0, json!({"marathon": {"v2AppMustacheTemplate": "!!"}}));
+        let p = package(
+            "a",
+            "1",
+            0,
+            json!({"marathon": {"v2AppMustacheTemplate": "!!"}}),
+        );
         assert!(matches!(p.marathon_template(), Some(Err(_))));
     }
 }

@@ -1,0 +1,802 @@
+//! The router over HTTP, as the `dcos` CLI calls it (its media types, its bodies), against a fake
+//! Marathon and a fake master serving on 127.0.0.1.
+
+use super::router;
+use crate::service::Cosmos;
+use crate::upstream::Upstreams;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+
+/// What the fakes hold and were asked.
+#[derive(Default)]
+struct Fake {
+    apps: Vec<Value>,
+    /// `METHOD /path?query`, in order.
+    calls: Vec<String>,
+    frameworks: Vec<Value>,
+    teardowns: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+fn lock(f: &Shared) -> std::sync::MutexGuard<'_, Fake> {
+    f.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Marathon: apps by id; `/racy` is never found by GET but conflicts on POST; `/bad` is refused.
+async fn fake_marathon(fake: Shared) -> String {
+    async fn list(State(f): State<Shared>) -> Json<Value> {
+        let mut f = lock(&f);
+        f.calls.push("GET /v2/apps".into());
+        Json(json!({ "apps": f.apps }))
+    }
+    async fn one(State(f): State<Shared>, Path(id): Path<String>) -> (StatusCode, Json<Value>) {
+        let f = lock(&f);
+        let id = format!("/{id}");
+        match f
+            .apps
+            .iter()
+            .find(|a| a["id"] == id.as_str() && id != "/racy")
+        {
+            Some(a) => (StatusCode::OK, Json(json!({ "app": a }))),
+            None => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"message": format!("App '{id}' does not exist")})),
+            ),
+        }
+    }
+    async fn create(State(f): State<Shared>, Json(app): Json<Value>) -> (StatusCode, Json<Value>) {
+        let mut f = lock(&f);
+        f.calls.push("POST /v2/apps".into());
+        let id = app["id"].as_str().unwrap_or_default().to_string();
+        if id == "/racy" || f.apps.iter().any(|a| a["id"] == id.as_str()) {
+            return (
+                StatusCode::CONFLICT,
+                Json(json!({"message": format!("An app with id [{id}] already exists.")})),
+            );
+        }
+        if id == "/bad" {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(
+                    json!({"message": "Object is not valid", "details": [{"path": "/cpus", "errors": ["got -1, expected 0 or more"]}]}),
+                ),
+            );
+        }
+        f.apps.push(app.clone());
+        let mut out = app;
+        out["deployments"] = json!([{"id": "d1"}]);
+        (StatusCode::CREATED, Json(out))
+    }
+    async fn delete(
+        State(f): State<Shared>,
+        Path(id): Path<String>,
+        axum::extract::RawQuery(q): axum::extract::RawQuery,
+    ) -> (StatusCode, Json<Value>) {
+        let mut f = lock(&f);
+        let id = format!("/{id}");
+        f.calls
+            .push(format!("DELETE /v2/apps{id}?{}", q.unwrap_or_default()));
+        let before = f.apps.len();
+        f.apps.retain(|a| a["id"] != id.as_str());
+        if f.apps.len() == before {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"message": "no such app"})),
+            );
+        }
+        (
+            StatusCode::OK,
+            Json(json!({"deploymentId": "d2", "version": "v"})),
+        )
+    }
+    serve(
+        Router::new()
+            .route("/v2/apps", get(list).post(create))
+            .route("/v2/apps/{*id}", get(one).delete(delete))
+            .with_state(fake),
+    )
+    .await
+}
+
+async fn fake_master(fake: Shared) -> String {
+    async fn state(State(f): State<Shared>) -> Json<Value> {
+        let f = lock(&f);
+        Json(json!({"frameworks": f.frameworks, "completed_frameworks": []}))
+    }
+    async fn teardown(State(f): State<Shared>, body: String) -> StatusCode {
+        lock(&f).teardowns.push(body);
+        StatusCode::OK
+    }
+    serve(
+        Router::new()
+            .route("/master/state", get(state))
+            .route("/master/teardown", post(teardown))
+            .with_state(fake),
+    )
+    .await
+}
+
+struct Fixed {
+    marathon: Option<String>,
+    master: Option<String>,
+}
+
+impl Upstreams for Fixed {
+    fn marathon(&self) -> Option<String> {
+        self.marathon.clone()
+    }
+    fn master(&self) -> Option<String> {
+        self.master.clone()
+    }
+}
+
+/// Cosmos with its own state directory, a fake Marathon and master, served.
+struct Rig {
+    base: String,
+    fake: Shared,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+async fn rig() -> Rig {
+    let fake: Shared = Arc::default();
+    let marathon = fake_marathon(fake.clone()).await;
+    let master = fake_master(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstreams = Arc::new(Fixed {
+        marathon: Some(marathon),
+        master: Some(master),
+    });
+    let cosmos = Cosmos::new(dir.path().to_path_buf(), upstreams).unwrap();
+    let base = serve(router(Arc::new(cosmos))).await;
+    Rig {
+        base,
+        fake,
+        dir,
+        http: drover_httpclient::client().unwrap(),
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+impl Rig {
+    /// `POST /package/<ep>` as the dcos CLI sends it, asking for response version `v`.
+    async fn post(&self, ep: &str, v: u8, body: Value) -> Reply {
+        let kind = ep.replace('/', ".");
+        let resp = self
+            .http
+            .post(format!("{}/package/{ep}", self.base))
+            .header(
+                "Content-Type",
+                format!(
+                    "application/vnd.dcos.package.{kind}-request+json;charset=utf-8;version=v1"
+                ),
+            )
+            .header(
+                "Accept",
+                format!(
+                    "application/vnd.dcos.package.{kind}-response+json;charset=utf-8;version=v{v}"
+                ),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|c| c.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// A Cosmos error answer of class `kind` and status `status`.
+    async fn fails(&self, ep: &str, v: u8, body: Value, status: u16, kind: &str) -> Value {
+        let r = self.post(ep, v, body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["type"].as_str()),
+            (status, Some(kind)),
+            "{ep} {body}: {}",
+            r.body
+        );
+        assert_eq!(r.content_type, crate::media::ERROR);
+        r.body
+    }
+}
+
+const ERROR_TYPE: &str = "application/vnd.dcos.package.error+json;charset=utf-8;version=v1";
+
+#[tokio::test]
+async fn capabilities_and_media_types_are_exact() {
+    let rig = rig().await;
+    let resp = rig
+        .http
+        .get(format!("{}/capabilities", rig.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1"
+    );
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"capabilities": [{"name": "PACKAGE_MANAGEMENT"}]})
+    );
+
+    let r = rig.post("search", 1, json!({"query": "hello"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.content_type,
+        "application/vnd.dcos.package.search-response+json;charset=utf-8;version=v1"
+    );
+    assert_eq!(r.body["packages"][0]["name"], "helloworld");
+
+    let v3 = rig
+        .post("describe", 3, json!({"packageName": "helloworld"}))
+        .await;
+    assert_eq!(
+        v3.content_type,
+        "application/vnd.dcos.package.describe-response+json;charset=utf-8;version=v3"
+    );
+    assert_eq!(v3.body["package"]["name"], "helloworld");
+    assert_eq!(v3.body["package"]["releaseVersion"], 0);
+    let v2 = rig
+        .post("describe", 2, json!({"packageName": "helloworld"}))
+        .await;
+    assert_eq!(
+        v2.content_type,
+        "application/vnd.dcos.package.describe-response+json;charset=utf-8;version=v2"
+    );
+    assert_eq!(v2.body["name"], "helloworld");
+    assert!(v2.body.get("package").is_none());
+    assert!(v2.body["marathon"]["v2AppMustacheTemplate"].is_string());
+    let v1 = rig
+        .fails(
+            "describe",
+            1,
+            json!({"packageName": "helloworld"}),
+            400,
+            "UnsupportedContentType",
+        )
+        .await;
+    assert!(
+        v1["message"].as_str().unwrap().contains("version=v3"),
+        "{v1}"
+    );
+
+    rig.fails(
+        "describe",
+        3,
+        json!({"packageName": "nope"}),
+        400,
+        "PackageNotFound",
+    )
+    .await;
+    rig.fails(
+        "describe",
+        3,
+        json!({"packageName": "helloworld", "packageVersion": "9"}),
+        400,
+        "VersionNotFound",
+    )
+    .await;
+    rig.fails(
+        "describe",
+        3,
+        json!({"name": "x"}),
+        400,
+        "JsonDecodingError",
+    )
+    .await;
+    let versions = rig
+        .post(
+            "list-versions",
+            1,
+            json!({"packageName": "helloworld", "includePackageVersions": true}),
+        )
+        .await;
+    assert_eq!(versions.body, json!({"results": {"0.1.0": "0"}}));
+
+    let r = rig
+        .http
+        .post(format!("{}/cosmos/service/describe", rig.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], ERROR_TYPE);
+    assert_eq!(r.json::<Value>().await.unwrap()["type"], "NotImplemented");
+}
+
+#[tokio::test]
+async fn install_creates_a_labelled_app_once() {
+    let rig = rig().await;
+    let r = rig.post("render", 1, json!({"packageName": "helloworld", "packageVersion": "0.1.0", "options": {"port": 9000}})).await;
+    assert_eq!(r.body["marathonJson"]["cmd"], "python3 -m http.server 9000");
+    assert!(lock(&rig.fake).apps.is_empty(), "render creates nothing");
+
+    let r = rig
+        .post(
+            "install",
+            2,
+            json!({"packageName": "helloworld", "packageVersion": "0.1.0", "options": {}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.content_type,
+        "application/vnd.dcos.package.install-response+json;charset=utf-8;version=v2"
+    );
+    assert_eq!(r.body["appId"], "/helloworld");
+    assert_eq!(r.body["packageVersion"], "0.1.0");
+    assert!(r.body["postInstallNotes"].is_string());
+    {
+        let f = lock(&rig.fake);
+        let app = &f.apps[0];
+        assert_eq!(app["id"], "/helloworld");
+        assert_eq!(app["cmd"], "python3 -m http.server 8080");
+        let labels = &app["labels"];
+        assert_eq!(labels["DCOS_PACKAGE_NAME"], "helloworld");
+        assert_eq!(labels["DCOS_PACKAGE_VERSION"], "0.1.0");
+        assert_eq!(labels["DCOS_PACKAGE_SOURCE"], "builtin:universe");
+        assert!(labels["DCOS_PACKAGE_DEFINITION"].is_string());
+        let options = base64::engine::general_purpose::STANDARD
+            .decode(labels["DCOS_PACKAGE_OPTIONS"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(options, b"{}");
+    }
+    rig.fails(
+        "install",
+        2,
+        json!({"packageName": "helloworld"}),
+        409,
+        "PackageAlreadyInstalled",
+    )
+    .await;
+    // Marathon's own conflict (the app appeared after the check).
+    rig.fails(
+        "install",
+        2,
+        json!({"packageName": "helloworld", "appId": "/racy"}),
+        409,
+        "PackageAlreadyInstalled",
+    )
+    .await;
+    let bad = rig
+        .fails(
+            "install",
+            1,
+            json!({"packageName": "helloworld", "appId": "bad"}),
+            400,
+            "MarathonBadResponse",
+        )
+        .await;
+    assert_eq!(
+        bad["data"]["errors"][0]["errors"][0],
+        "got -1, expected 0 or more"
+    );
+    assert_eq!(lock(&rig.fake).apps.len(), 1);
+
+    let v1 = rig
+        .post(
+            "install",
+            1,
+            json!({"packageName": "helloworld", "appId": "/hw2"}),
+        )
+        .await;
+    assert_eq!(
+        v1.content_type,
+        "application/vnd.dcos.package.install-response+json;charset=utf-8;version=v1"
+    );
+    assert_eq!(
+        v1.body,
+        json!({"packageName": "helloworld", "packageVersion": "0.1.0", "appId": "/hw2"})
+    );
+}
+
+#[tokio::test]
+async fn options_breaking_the_schema_name_the_field_and_install_nothing() {
+    let rig = rig().await;
+    let body = rig
+        .fails(
+            "install",
+            2,
+            json!({"packageName": "helloworld", "options": {"port": "eighty"}}),
+            400,
+            "JsonSchemaMismatch",
+        )
+        .await;
+    let e = &body["data"]["errors"][0];
+    assert_eq!(e["instance"]["pointer"], "/port");
+    assert_eq!(e["found"], "string");
+    assert_eq!(e["expected"], json!(["integer"]));
+    let body = rig
+        .fails(
+            "render",
+            1,
+            json!({"packageName": "helloworld", "options": {"prot": 1}}),
+            400,
+            "JsonSchemaMismatch",
+        )
+        .await;
+    assert_eq!(body["data"]["errors"][0]["unwanted"], json!(["prot"]));
+    assert!(lock(&rig.fake).calls.iter().all(|c| !c.starts_with("POST")));
+}
+
+#[tokio::test]
+async fn list_reads_packages_back_from_marathon() {
+    let rig = rig().await;
+    rig.post("install", 2, json!({"packageName": "helloworld"}))
+        .await;
+    lock(&rig.fake)
+        .apps
+        .push(json!({"id": "/unrelated", "labels": {}}));
+    let r = rig.post("list", 1, json!({})).await;
+    assert_eq!(
+        r.content_type,
+        "application/vnd.dcos.package.list-response+json;charset=utf-8;version=v1"
+    );
+    let packages = r.body["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 1, "{}", r.body);
+    assert_eq!(packages[0]["appId"], "/helloworld");
+    let def = &packages[0]["packageInformation"]["packageDefinition"];
+    assert_eq!(
+        (def["name"].as_str(), def["version"].as_str()),
+        (Some("helloworld"), Some("0.1.0"))
+    );
+    assert_eq!(
+        rig.post("list", 1, json!({"packageName": "static-web"}))
+            .await
+            .body,
+        json!({"packages": []})
+    );
+}
+
+/// A repository on disk with one framework package, whose app names its framework.
+fn framework_repo(dir: &std::path::Path) -> String {
+    let template = r#"{"id": "/fwpkg", "cmd": "sleep 1000", "labels": {"DCOS_PACKAGE_FRAMEWORK_NAME": "{{framework-name}}"}}"#;
+    let repo = json!({"packages": [{
+        "packagingVersion": "4.0", "name": "fwpkg", "version": "1.0", "releaseVersion": 3,
+        "maintainer": "m", "description": "a framework", "tags": [], "framework": true,
+        "postUninstallNotes": "gone",
+        "config": {"type": "object", "properties": {"framework-name": {"type": "string", "default": "fw"}}},
+        "marathon": {"v2AppMustacheTemplate": base64::engine::general_purpose::STANDARD.encode(template)}
+    }]});
+    let path = dir.join("repo.json");
+    std::fs::write(&path, repo.to_string()).unwrap();
+    format!("file://{}", path.display())
+}
+
+#[tokio::test]
+async fn uninstall_deletes_the_app_and_tears_its_framework_down() {
+    let rig = rig().await;
+    let uri = framework_repo(rig.dir.path());
+    let r = rig
+        .post("repository/add", 1, json!({"name": "local", "uri": uri}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = rig
+        .post("install", 2, json!({"packageName": "fwpkg"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    {
+        let mut f = lock(&rig.fake);
+        f.apps
+            .push(json!({"id": "/unrelated", "labels": {"DCOS_PACKAGE_FRAMEWORK_NAME": "fw"}}));
+        f.frameworks = vec![
+            json!({"id": "fw-0001", "name": "fw"}),
+            json!({"id": "m-1", "name": "marathon"}),
+        ];
+    }
+    rig.fails(
+        "uninstall",
+        1,
+        json!({"packageName": "nope"}),
+        400,
+        "PackageNotInstalled",
+    )
+    .await;
+    let r = rig
+        .post("uninstall", 1, json!({"packageName": "fwpkg"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"results": [{"packageName": "fwpkg", "appId": "/fwpkg", "packageVersion": "1.0", "postUninstallNotes": "gone"}]})
+    );
+    let f = lock(&rig.fake);
+    assert_eq!(f.teardowns, vec!["frameworkId=fw-0001"]);
+    let deletes: Vec<&String> = f.calls.iter().filter(|c| c.starts_with("DELETE")).collect();
+    assert_eq!(deletes, vec!["DELETE /v2/apps/fwpkg?force=true"]);
+    let ids: Vec<&str> = f.apps.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["/unrelated"]);
+}
+
+#[tokio::test]
+async fn several_apps_are_ambiguous_unless_all_or_one_is_named() {
+    let rig = rig().await;
+    for id in ["/a", "/b"] {
+        let r = rig
+            .post(
+                "install",
+                2,
+                json!({"packageName": "helloworld", "appId": id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let e = rig
+        .fails(
+            "uninstall",
+            1,
+            json!({"packageName": "helloworld"}),
+            400,
+            "AmbiguousAppId",
+        )
+        .await;
+    assert_eq!(e["data"]["appIds"], json!(["/a", "/b"]));
+    let r = rig
+        .post(
+            "uninstall",
+            1,
+            json!({"packageName": "helloworld", "appId": "b"}),
+        )
+        .await;
+    assert_eq!(r.body["results"][0]["appId"], "/b");
+    rig.post(
+        "install",
+        2,
+        json!({"packageName": "helloworld", "appId": "/c"}),
+    )
+    .await;
+    let r = rig
+        .post(
+            "uninstall",
+            1,
+            json!({"packageName": "helloworld", "all": true}),
+        )
+        .await;
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 2);
+    assert!(lock(&rig.fake).apps.is_empty());
+    assert!(
+        lock(&rig.fake).teardowns.is_empty(),
+        "helloworld is no framework"
+    );
+}
+
+#[tokio::test]
+async fn repositories_are_added_listed_deleted_and_kept() {
+    let rig = rig().await;
+    let r = rig.post("repository/list", 1, json!({})).await;
+    assert_eq!(
+        r.content_type,
+        "application/vnd.dcos.package.repository.list-response+json;charset=utf-8;version=v1"
+    );
+    assert_eq!(
+        r.body,
+        json!({"repositories": [{"name": "Universe", "uri": "builtin:universe"}]})
+    );
+    let uri = framework_repo(rig.dir.path());
+    // The dcos CLI sends the index as a string.
+    let r = rig
+        .post(
+            "repository/add",
+            1,
+            json!({"name": "local", "uri": uri, "index": "0"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["repositories"][0]["name"], "local");
+    rig.fails(
+        "repository/add",
+        1,
+        json!({"name": "local", "uri": "http://x/"}),
+        400,
+        "RepositoryAlreadyPresent",
+    )
+    .await;
+    assert_eq!(
+        rig.post("search", 1, json!({"query": "fwpkg"})).await.body["packages"][0]["name"],
+        "fwpkg"
+    );
+
+    // A new Cosmos on the same directory has the same list.
+    let again = Cosmos::new(
+        rig.dir.path().to_path_buf(),
+        Arc::new(Fixed {
+            marathon: None,
+            master: None,
+        }),
+    )
+    .unwrap();
+    let list = again.repository_list().await;
+    assert_eq!(
+        list["repositories"][0],
+        json!({"name": "local", "uri": uri})
+    );
+    assert_eq!(list["repositories"][1]["name"], "Universe");
+
+    let r = rig
+        .post("repository/delete", 1, json!({"name": "Universe"}))
+        .await;
+    assert_eq!(r.body["repositories"].as_array().unwrap().len(), 1);
+    rig.fails(
+        "repository/delete",
+        1,
+        json!({"name": "Universe"}),
+        400,
+        "RepositoryNotPresent",
+    )
+    .await;
+    rig.fails(
+        "describe",
+        3,
+        json!({"packageName": "helloworld"}),
+        400,
+        "PackageNotFound",
+    )
+    .await;
+    let again = Cosmos::new(
+        rig.dir.path().to_path_buf(),
+        Arc::new(Fixed {
+            marathon: None,
+            master: None,
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        again.repository_list().await["repositories"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_repositories_are_refused_with_cosmos_errors() {
+    let rig = rig().await;
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/repo", l.local_addr().unwrap())
+    };
+    let html = serve(Router::new().route(
+        "/repo",
+        get(|| async { ([("content-type", "text/html")], "<html>not a repo</html>") }),
+    ))
+    .await;
+    let json_garbage =
+        serve(Router::new().route("/repo", get(|| async { Json(json!({"pkgs": []})) }))).await;
+    let missing = serve(Router::new()).await;
+    let cases = [
+        (down, 400, "RepositoryUriConnection"),
+        (format!("{html}/repo"), 400, "UnsupportedContentType"),
+        (format!("{json_garbage}/repo"), 400, "JsonDecodingError"),
+        (format!("{missing}/repo"), 400, "UniverseClientHttpError"),
+        ("http://".to_string(), 400, "RepositoryUriSyntax"),
+        ("ftp://x/repo".to_string(), 400, "UnsupportedRepositoryUri"),
+        (
+            "file:///nonexistent/repo.json".to_string(),
+            400,
+            "RepositoryUriConnection",
+        ),
+    ];
+    for (i, (uri, status, kind)) in cases.into_iter().enumerate() {
+        rig.fails(
+            "repository/add",
+            1,
+            json!({"name": format!("r{i}"), "uri": uri}),
+            status,
+            kind,
+        )
+        .await;
+    }
+    let r = rig.post("repository/list", 1, json!({})).await;
+    assert_eq!(
+        r.body["repositories"].as_array().unwrap().len(),
+        1,
+        "nothing was added"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_marathon_is_a_503_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cosmos = Cosmos::new(
+        dir.path().to_path_buf(),
+        Arc::new(Fixed {
+            marathon: None,
+            master: None,
+        }),
+    )
+    .unwrap();
+    let rig = Rig {
+        base: serve(router(Arc::new(cosmos))).await,
+        fake: Arc::default(),
+        dir,
+        http: drover_httpclient::client().unwrap(),
+    };
+    let e = rig
+        .fails("list", 1, json!({}), 503, "ServiceUnavailable")
+        .await;
+    assert!(e["message"].as_str().unwrap().contains("[marathon]"), "{e}");
+    rig.fails(
+        "install",
+        2,
+        json!({"packageName": "helloworld"}),
+        503,
+        "ServiceUnavailable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cli_binaries_are_served_where_describe_points() {
+    let rig = rig().await;
+    let v3 = rig
+        .post("describe", 3, json!({"packageName": "drover"}))
+        .await;
+    let bin = &v3.body["package"]["resource"]["cli"]["binaries"]["linux"]["x86-64"];
+    let url = bin["url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!("{}/package/cli/drover/0.1.0/dcos-drover", rig.base)
+    );
+    let resp = rig
+        .http
+        .get(url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.unwrap();
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(bin["contentHash"][0]["value"], hex);
+    let install = rig
+        .post("install", 2, json!({"packageName": "drover"}))
+        .await;
+    assert_eq!(install.status, 200, "{}", install.body);
+    assert!(install.body.get("appId").is_none());
+    assert_eq!(
+        install.body["cli"]["binaries"]["linux"]["x86-64"]["url"],
+        url
+    );
+    let resp = rig
+        .http
+        .get(format!("{}/package/cli/drover/0.1.0/nope", rig.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}
