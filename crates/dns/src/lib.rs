@@ -7,6 +7,7 @@
 //! coalesced rebuilds), `server` (the UDP/TCP loops and forwarding), `http` (the HTTP API).
 #![forbid(unsafe_code)]
 
+mod answer;
 mod config;
 mod error;
 mod names;
@@ -15,6 +16,7 @@ mod state;
 #[cfg(test)]
 mod testing;
 
+pub use answer::{answer, error_reply, Outcome, Transport, Zone, MAX_QUERY};
 pub use config::Config;
 pub use error::Error;
 pub use names::{hash5, LabelRule};

@@ -1,0 +1,399 @@
+//! Answering one DNS query, pure: the query's bytes, the record snapshot (none before the first
+//! load) and a seed for the shuffle in, the reply's bytes (or "forward it") out. mesos-dns'
+//! behaviour: authoritative for the domain, case-insensitive names, A/AAAA/SRV/SOA/NS/ANY, SRV
+//! targets' addresses as additional records, NXDOMAIN vs NODATA with the SOA in the authority
+//! section, answers shuffled, replies cut to the UDP/EDNS size (TC set), other names forwarded.
+//! Garbage gets FORMERR (or nothing, when not even a header can be read); nothing panics.
+
+use crate::config::{resolver_addr, Config};
+use crate::records::RecordSet;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use std::net::{IpAddr, SocketAddr};
+
+/// How the query came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What to do with a query.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome<'z> {
+    /// Send these bytes back.
+    Reply(Vec<u8>),
+    /// Not ours: ask these resolvers, in order, and relay the first answer (REFUSED when the
+    /// forward cannot be made, SERVFAIL when none answers).
+    Forward(&'z [SocketAddr]),
+    /// Not a query (a response, or not even a header): say nothing.
+    Drop,
+}
+
+/// The largest query read; anything longer is refused as malformed.
+pub const MAX_QUERY: usize = 4096;
+/// The largest UDP reply offered with EDNS.
+const EDNS_PAYLOAD: u16 = 4096;
+
+/// What answering needs from the config, prepared once.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    /// `mesos.`
+    apex: String,
+    apex_name: Name,
+    ttl: u32,
+    mname: Name,
+    /// The server's own name, lowercased, as records are keyed.
+    mname_key: String,
+    rname: Name,
+    refresh: i32,
+    retry: i32,
+    expire: i32,
+    weight: u16,
+    set_truncate_bit: bool,
+    recurse_on: bool,
+    /// Zone suffixes (`example.com.`), longest first, with their resolvers.
+    zones: Vec<(String, Vec<SocketAddr>)>,
+    resolvers: Vec<SocketAddr>,
+}
+
+impl Zone {
+    /// From a checked config (see [`Config::from_json`]); resolvers it cannot parse are left out.
+    pub fn new(c: &Config) -> Zone {
+        let name = |s: &str| Name::from_ascii(s).unwrap_or_else(|_| Name::root());
+        let addrs = |v: &[String]| {
+            v.iter()
+                .filter_map(|r| resolver_addr(r))
+                .collect::<Vec<_>>()
+        };
+        let mut zones: Vec<(String, Vec<SocketAddr>)> = if c.external_on {
+            c.zone_resolvers
+                .iter()
+                .map(|(z, rs)| {
+                    (
+                        format!("{}.", z.trim_matches('.').to_ascii_lowercase()),
+                        addrs(rs),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        zones.sort_by_key(|(z, _)| std::cmp::Reverse(z.len()));
+        Zone {
+            apex: format!("{}.", c.domain),
+            apex_name: name(&format!("{}.", c.domain)),
+            ttl: c.ttl,
+            mname: name(&c.soa_mname),
+            mname_key: c.soa_mname.to_ascii_lowercase(),
+            rname: name(&c.soa_rname),
+            refresh: c.soa_refresh as i32,
+            retry: c.soa_retry as i32,
+            expire: c.soa_expire as i32,
+            weight: c.srv_record_default_weight,
+            set_truncate_bit: c.set_truncate_bit,
+            recurse_on: c.recurse_on,
+            zones,
+            resolvers: if c.external_on {
+                addrs(&c.resolvers)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The resolvers a name outside the domain goes to (longest matching zone, else the default).
+    fn resolvers_for(&self, key: &str) -> &[SocketAddr] {
+        for (z, rs) in &self.zones {
+            if key == z || key.ends_with(&format!(".{z}")) {
+                return rs;
+            }
+        }
+        &self.resolvers
+    }
+
+    fn in_domain(&self, key: &str) -> bool {
+        key.len() >= self.apex.len()
+            && key.ends_with(&self.apex)
+            && (key.len() == self.apex.len()
+                || key.as_bytes()[key.len() - self.apex.len() - 1] == b'.')
+    }
+
+    fn soa(&self, serial: u32) -> Record {
+        Record::from_rdata(
+            self.apex_name.clone(),
+            self.ttl,
+            RData::SOA(SOA::new(
+                self.mname.clone(),
+                self.rname.clone(),
+                serial,
+                self.refresh,
+                self.retry,
+                self.expire,
+                self.ttl,
+            )),
+        )
+    }
+}
+
+/// A header-only reply to something that could not be parsed: its id and opcode, FORMERR.
+fn formerr_raw(query: &[u8]) -> Outcome<'static> {
+    if query.len() < 12 || query[2] & 0x80 != 0 {
+        return Outcome::Drop;
+    }
+    let mut out = vec![0u8; 12];
+    out[0] = query[0];
+    out[1] = query[1];
+    out[2] = 0x80 | (query[2] & 0x79); // QR, the opcode and RD copied
+    out[3] = ResponseCode::FormErr.low();
+    Outcome::Reply(out)
+}
+
+/// The lowercased absolute name records are keyed by; `None` when it cannot be one (a label
+/// with a dot or non-ASCII bytes in it). A `*` label after the first is dropped (mesos-dns'
+/// `cleanWild`).
+fn key_of(name: &Name) -> Option<String> {
+    let mut key = String::with_capacity(name.len() + 1);
+    for (i, label) in name.iter().enumerate() {
+        if i > 0 && label == b"*" {
+            continue;
+        }
+        for &b in label {
+            if b == b'.' || !b.is_ascii() || b.is_ascii_control() {
+                return None;
+            }
+            key.push(b.to_ascii_lowercase() as char);
+        }
+        key.push('.');
+    }
+    if key.is_empty() {
+        key.push('.');
+    }
+    Some(key)
+}
+
+/// Answer one query.
+pub fn answer<'z>(
+    query: &[u8],
+    records: Option<&RecordSet>,
+    zone: &'z Zone,
+    transport: Transport,
+    seed: u64,
+) -> Outcome<'z> {
+    if query.len() > MAX_QUERY {
+        return formerr_raw(query);
+    }
+    let req = match Message::from_vec(query) {
+        Ok(m) => m,
+        Err(_) => return formerr_raw(query),
+    };
+    if req.message_type != MessageType::Query {
+        return Outcome::Drop;
+    }
+    let mut resp = Message::new(req.id, MessageType::Response, req.op_code);
+    resp.metadata.recursion_desired = req.recursion_desired;
+    resp.metadata.checking_disabled = req.checking_disabled;
+    if req.edns.is_some() {
+        let mut e = Edns::new();
+        e.set_max_payload(EDNS_PAYLOAD);
+        resp.edns = Some(e);
+    }
+    let max = match transport {
+        Transport::Tcp => u16::MAX as usize,
+        Transport::Udp => req
+            .edns
+            .as_ref()
+            .map_or(512, |e| e.max_payload().max(512) as usize),
+    };
+    if req.op_code != OpCode::Query {
+        resp.metadata.response_code = ResponseCode::NotImp;
+        return reply(resp, max, zone);
+    }
+    if req.queries.len() != 1 {
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return reply(resp, max, zone);
+    }
+    if req.edns.as_ref().is_some_and(|e| e.version() > 0) {
+        resp.metadata.response_code = ResponseCode::BADVERS;
+        return reply(resp, max, zone);
+    }
+    let q = req.queries[0].clone();
+    resp.queries.push(q.clone());
+    let Some(key) = key_of(q.name()) else {
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return reply(resp, max, zone);
+    };
+    if !zone.in_domain(&key) {
+        let rs = zone.resolvers_for(&key);
+        if rs.is_empty() {
+            resp.metadata.response_code = ResponseCode::Refused;
+            return reply(resp, max, zone);
+        }
+        return Outcome::Forward(rs);
+    }
+    resp.metadata.authoritative = true;
+    resp.metadata.recursion_available = zone.recurse_on;
+    let Some(rs) = records else {
+        resp.metadata.authoritative = false;
+        resp.metadata.response_code = ResponseCode::ServFail;
+        return reply(resp, max, zone);
+    };
+    if !matches!(q.query_class(), DNSClass::IN | DNSClass::ANY) {
+        resp.metadata.response_code = ResponseCode::Refused;
+        return reply(resp, max, zone);
+    }
+    let owner = q.name().clone();
+    let apex = key == zone.apex;
+    let qt = q.query_type();
+    let any = qt == RecordType::ANY;
+    let addrs = rs.addrs(&key);
+    if qt == RecordType::A || any {
+        for ip in addrs {
+            if let IpAddr::V4(v4) = ip {
+                resp.answers.push(Record::from_rdata(
+                    owner.clone(),
+                    zone.ttl,
+                    RData::A(A(*v4)),
+                ));
+            }
+        }
+    }
+    if qt == RecordType::AAAA || any {
+        for ip in addrs {
+            if let IpAddr::V6(v6) = ip {
+                resp.answers.push(Record::from_rdata(
+                    owner.clone(),
+                    zone.ttl,
+                    RData::AAAA(AAAA(*v6)),
+                ));
+            }
+        }
+    }
+    if qt == RecordType::SRV || any {
+        let srvs = rs.srvs(&key);
+        let mut seen: Vec<&str> = Vec::new();
+        for s in srvs {
+            let rdata = SRV::new(0, zone.weight, s.port, s.target.name.clone());
+            resp.answers.push(Record::from_rdata(
+                owner.clone(),
+                zone.ttl,
+                RData::SRV(rdata),
+            ));
+            if seen.contains(&&*s.target.text) {
+                continue;
+            }
+            seen.push(&s.target.text);
+            additional_addrs(&mut resp, rs, &s.target.text, &s.target.name, zone.ttl);
+        }
+    }
+    if apex && (qt == RecordType::SOA || any) {
+        resp.answers.push(zone.soa(rs.serial));
+    }
+    if apex && (qt == RecordType::NS || any) {
+        resp.answers.push(Record::from_rdata(
+            owner.clone(),
+            zone.ttl,
+            RData::NS(NS(zone.mname.clone())),
+        ));
+        additional_addrs(&mut resp, rs, &zone.mname_key, &zone.mname, zone.ttl);
+    }
+    if resp.answers.is_empty() {
+        if !apex && !rs.exists(&key) {
+            resp.metadata.response_code = ResponseCode::NXDomain;
+        }
+        resp.authorities.push(zone.soa(rs.serial));
+    } else {
+        fastrand::Rng::with_seed(seed).shuffle(&mut resp.answers);
+    }
+    reply(resp, max, zone)
+}
+
+/// The first A and first AAAA of `key`, as additional records.
+fn additional_addrs(resp: &mut Message, rs: &RecordSet, key: &str, name: &Name, ttl: u32) {
+    let addrs = rs.addrs(key);
+    if let Some(IpAddr::V4(v4)) = addrs.iter().find(|i| i.is_ipv4()) {
+        resp.additionals
+            .push(Record::from_rdata(name.clone(), ttl, RData::A(A(*v4))));
+    }
+    if let Some(IpAddr::V6(v6)) = addrs.iter().find(|i| i.is_ipv6()) {
+        resp.additionals.push(Record::from_rdata(
+            name.clone(),
+            ttl,
+            RData::AAAA(AAAA(*v6)),
+        ));
+    }
+}
+
+/// Encode, cut to `max` bytes as mesos-dns does: additional records first, then answers from
+/// the end; TC set when anything was cut (unless `SetTruncateBit` is off).
+fn reply(mut resp: Message, max: usize, zone: &Zone) -> Outcome<'static> {
+    let Ok(full) = resp.to_vec() else {
+        return servfail(resp);
+    };
+    if full.len() <= max {
+        return Outcome::Reply(full);
+    }
+    resp.metadata.truncation = zone.set_truncate_bit;
+    resp.additionals.clear();
+    match resp.to_vec() {
+        Ok(b) if b.len() <= max => return Outcome::Reply(b),
+        Ok(_) => {}
+        Err(_) => return servfail(resp),
+    }
+    let answers = std::mem::take(&mut resp.answers);
+    // The most answers that fit: a binary search over how many are kept.
+    let (mut lo, mut hi) = (0usize, answers.len());
+    let mut best: Option<Vec<u8>> = None;
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        resp.answers = answers[..mid].to_vec();
+        match resp.to_vec() {
+            Ok(b) if b.len() <= max => {
+                lo = mid;
+                best = Some(b);
+            }
+            _ => hi = mid - 1,
+        }
+    }
+    if let Some(b) = best {
+        return Outcome::Reply(b);
+    }
+    resp.answers.clear();
+    resp.authorities.clear();
+    match resp.to_vec() {
+        Ok(b) => Outcome::Reply(b),
+        Err(_) => servfail(resp),
+    }
+}
+
+fn servfail(mut resp: Message) -> Outcome<'static> {
+    resp.answers.clear();
+    resp.authorities.clear();
+    resp.additionals.clear();
+    resp.queries.clear();
+    resp.metadata.response_code = ResponseCode::ServFail;
+    match resp.to_vec() {
+        Ok(b) => Outcome::Reply(b),
+        Err(_) => Outcome::Drop,
+    }
+}
+
+/// A reply with only a response code, for a query that was to be forwarded: REFUSED when the
+/// forward could not be made, SERVFAIL when no resolver answered. `None` for garbage.
+pub fn error_reply(query: &[u8], code: ResponseCode) -> Option<Vec<u8>> {
+    let req = Message::from_vec(query).ok()?;
+    let mut resp = Message::new(req.id, MessageType::Response, req.op_code);
+    resp.metadata.recursion_desired = req.recursion_desired;
+    resp.metadata.response_code = code;
+    resp.queries = req.queries;
+    if req.edns.is_some() {
+        let mut e = Edns::new();
+        e.set_max_payload(EDNS_PAYLOAD);
+        resp.edns = Some(e);
+    }
+    resp.to_vec().ok()
+}
+
+#[cfg(test)]
+mod tests;
