@@ -1,0 +1,335 @@
+//! Keeping the records current: follow the leading master's operator event stream (`SUBSCRIBE`,
+//! RecordIO), resubscribing when the leader changes or the stream ends, and rebuild the snapshot
+//! after changes — coalesced (at most one build per interval, the interval growing with what a
+//! build costs), hostnames resolved here at the edge. The last records keep being served while
+//! the master is away.
+
+use crate::records::{BuildConfig, Builder, Hosts};
+use crate::server::Published;
+use crate::state::{Applied, ClusterState};
+use drover_api::recordio::Decoder;
+use drover_zk::{Layout, Leader, Sessions};
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{watch, Notify};
+
+/// The shortest time between two builds.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// A stream silent this long (three of the master's 15 s heartbeats) is dead.
+const SILENCE: Duration = Duration::from_secs(45);
+/// The largest event read.
+const MAX_EVENT: usize = 256 << 20;
+/// How long a resolved hostname is trusted.
+const HOST_TTL: Duration = Duration::from_secs(60);
+
+/// What the follower and the builder share.
+pub(crate) struct Shared {
+    pub state: Mutex<ClusterState>,
+    /// Set once a SUBSCRIBED was applied: before it there is nothing to publish.
+    pub loaded: AtomicBool,
+    pub wake: Notify,
+}
+
+impl Shared {
+    pub fn new() -> Shared {
+        Shared {
+            state: Mutex::new(ClusterState::default()),
+            loaded: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ClusterState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// `host:port` → `http://host:port`; URLs as given.
+fn base_url(addr: &str) -> String {
+    let a = addr.trim_end_matches('/');
+    if a.starts_with("http://") || a.starts_with("https://") {
+        a.to_string()
+    } else {
+        format!("http://{a}")
+    }
+}
+
+/// Why a subscription ended.
+#[derive(Debug, thiserror::Error)]
+enum StreamEnd {
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the master answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("the stream ended")]
+    Ended,
+    #[error("nothing arrived for {0:?}")]
+    Silent(Duration),
+    #[error("bad RecordIO: {0}")]
+    Framing(#[from] drover_api::recordio::DecodeError),
+}
+
+/// Follow the leading master until `stop`.
+pub(crate) async fn follow(
+    mut leader: Leader,
+    http: reqwest::Client,
+    shared: Arc<Shared>,
+    masters: watch::Receiver<Vec<String>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let addr = tokio::select! {
+            a = leader.get() => a,
+            _ = stop.changed() => return,
+        };
+        let mut got_state = false;
+        let ended = tokio::select! {
+            r = subscribe(&http, &addr, &shared, &masters, &mut got_state) => r,
+            _ = leader.changed() => {
+                tracing::info!("dns: the leading master changed; subscribing again");
+                backoff = Duration::from_millis(100);
+                continue;
+            }
+            _ = stop.changed() => return,
+        };
+        if got_state {
+            backoff = Duration::from_millis(100);
+        }
+        tracing::warn!(
+            "dns: the event stream of the master at {addr} ended ({ended}); keeping the records, \
+             subscribing again in {backoff:?}"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = leader.changed() => {}
+            _ = stop.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn subscribe(
+    http: &reqwest::Client,
+    addr: &str,
+    shared: &Shared,
+    masters: &watch::Receiver<Vec<String>>,
+    got_state: &mut bool,
+) -> StreamEnd {
+    let resp = match http
+        .post(format!("{}/api/v1", base_url(addr)))
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "application/json")
+        .body(r#"{"type":"SUBSCRIBE"}"#)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    if !resp.status().is_success() {
+        return StreamEnd::Status(resp.status());
+    }
+    let mut body = resp.bytes_stream();
+    let mut dec = Decoder::new(MAX_EVENT);
+    loop {
+        let chunk = match tokio::time::timeout(SILENCE, body.next()).await {
+            Err(_) => return StreamEnd::Silent(SILENCE),
+            Ok(None) => return StreamEnd::Ended,
+            Ok(Some(Err(e))) => return e.into(),
+            Ok(Some(Ok(c))) => c,
+        };
+        dec.feed(&chunk);
+        loop {
+            let rec = match dec.next_record() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => return e.into(),
+            };
+            let Ok(ev) = serde_json::from_slice::<serde_json::Value>(&rec) else {
+                tracing::debug!("dns: an event that is not JSON, skipped");
+                continue;
+            };
+            let subscribed = ev["type"] == "SUBSCRIBED";
+            let applied = {
+                let mut st = shared.lock();
+                let a = st.apply(&ev);
+                if subscribed && a == Applied::Changed {
+                    let mut list = masters.borrow().clone();
+                    if list.is_empty() {
+                        list.push(addr.to_string());
+                    }
+                    st.set_masters(Some(addr.to_string()), list);
+                }
+                a
+            };
+            if subscribed && applied == Applied::Changed {
+                *got_state = true;
+                shared.loaded.store(true, Ordering::Release);
+                tracing::info!("dns: subscribed to the master at {addr}");
+            }
+            if applied == Applied::Changed {
+                shared.wake.notify_one();
+            }
+        }
+    }
+}
+
+/// Keep the list of masters: ZooKeeper's group members (`zk://`), else the configured ones.
+pub(crate) async fn masters_loop(
+    zk: Option<Sessions>,
+    tx: watch::Sender<Vec<String>>,
+    shared: Arc<Shared>,
+    mut leader: Leader,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(sessions) = zk else {
+        return;
+    };
+    loop {
+        match drover_zk::members(&sessions, Layout::Mesos).await {
+            Ok(m) => {
+                let list: Vec<String> = m
+                    .iter()
+                    .filter_map(|(_, d)| drover_zk::master_address(d))
+                    .collect();
+                if !list.is_empty() && *tx.borrow() != list {
+                    tx.send_replace(list.clone());
+                    let changed = shared.lock().set_masters(leader.current(), list);
+                    if changed == Applied::Changed && shared.loaded.load(Ordering::Acquire) {
+                        shared.wake.notify_one();
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("dns: listing the masters in ZooKeeper: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = leader.changed() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Hostnames resolved, and when.
+#[derive(Default)]
+struct HostCache(HashMap<String, (Vec<IpAddr>, Instant)>);
+
+impl HostCache {
+    /// Resolve the names not known (or known too long ago), then give the map a build reads.
+    async fn refresh(&mut self, names: Vec<String>) -> Hosts {
+        let now = Instant::now();
+        let due: Vec<String> = names
+            .iter()
+            .filter(|n| {
+                self.0
+                    .get(*n)
+                    .is_none_or(|(_, at)| now.duration_since(*at) > HOST_TTL)
+            })
+            .cloned()
+            .collect();
+        let looked = futures_util::future::join_all(due.into_iter().map(|n| async move {
+            let target = format!("{n}:0");
+            let r =
+                tokio::time::timeout(Duration::from_secs(2), tokio::net::lookup_host(target)).await;
+            let ips: Vec<IpAddr> = match r {
+                Ok(Ok(it)) => it.map(|a| a.ip()).collect(),
+                _ => Vec::new(),
+            };
+            (n, ips)
+        }))
+        .await;
+        for (n, ips) in looked {
+            self.0.insert(n, (ips, now));
+        }
+        names
+            .into_iter()
+            .filter_map(|n| Some((n.clone(), self.0.get(&n)?.0.clone())))
+            .collect()
+    }
+}
+
+/// The hostnames of the state that are not IP addresses.
+fn hostnames(st: &ClusterState) -> Vec<String> {
+    let hosts = st
+        .agents
+        .values()
+        .map(|a| a.host.as_str())
+        .chain(st.frameworks.values().filter_map(|f| f.host.as_deref()))
+        .chain(
+            st.leader
+                .iter()
+                .chain(st.masters.iter())
+                .filter_map(|m| m.rsplit_once(':').map(|(h, _)| h)),
+        );
+    let mut out: Vec<String> = hosts
+        .filter(|h| {
+            !h.is_empty()
+                && h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .is_err()
+        })
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Rebuild and publish the records whenever the state changed, coalescing bursts.
+pub(crate) async fn rebuild_loop(
+    shared: Arc<Shared>,
+    cfg: BuildConfig,
+    published: Published,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut builder = Some(Builder::new(cfg));
+    let mut hosts = HostCache::default();
+    let mut last: Option<(Instant, Duration)> = None;
+    loop {
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        if !shared.loaded.load(Ordering::Acquire) {
+            continue;
+        }
+        if let Some((at, cost)) = last {
+            // Bursts coalesce here: events go on being applied meanwhile.
+            let next = at + MIN_INTERVAL.max(cost * 2);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next.into()) => {}
+                _ = stop.changed() => return,
+            }
+        }
+        let names = hostnames(&shared.lock());
+        let resolved = hosts.refresh(names).await;
+        let Some(mut b) = builder.take() else {
+            return;
+        };
+        let sh = shared.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let t0 = Instant::now();
+            let serial = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as u32);
+            let rs = b.build(&sh.lock(), &resolved, serial);
+            (b, rs, t0.elapsed())
+        })
+        .await;
+        let Ok((b, rs, cost)) = built else {
+            tracing::error!("dns: building the records failed; keeping the old ones");
+            return;
+        };
+        tracing::debug!("dns: {} names built in {cost:?}", rs.len());
+        builder = Some(b);
+        published.publish(rs);
+        last = Some((Instant::now(), cost));
+    }
+}
