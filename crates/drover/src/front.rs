@@ -70,14 +70,30 @@ pub fn gateway_config(
     })
 }
 
-/// Start a gateway on `listener`; it serves until the process ends.
+/// Cosmos finds Marathon and the leading master where the gateway does.
+struct Upstreams(Arc<drover_gateway::Gateway>);
+
+impl drover_cosmos::Upstreams for Upstreams {
+    fn marathon(&self) -> Option<String> {
+        self.0.marathon_url()
+    }
+    fn master(&self) -> Option<String> {
+        self.0.master_url()
+    }
+}
+
+/// Start a gateway, with Cosmos mounted beside its routes, on `listener`; it serves until the
+/// process ends.
 pub fn start_gateway(
     cfg: drover_gateway::Config,
     listener: tokio::net::TcpListener,
 ) -> Result<Arc<drover_gateway::Gateway>> {
     let port = listener.local_addr()?.port();
+    let cosmos_dir = cfg.work_dir.join("cosmos");
     let g = drover_gateway::Gateway::new(cfg, port)?;
-    let app = drover_gateway::http::router(g.clone());
+    let cosmos = drover_cosmos::Cosmos::new(cosmos_dir, Arc::new(Upstreams(g.clone())))?;
+    let app =
+        drover_gateway::http::router(g.clone()).merge(drover_cosmos::router(Arc::new(cosmos)));
     tokio::spawn(async move {
         if let Err(e) = drover_gateway::serve(app, listener, std::future::pending()).await {
             tracing::error!("gateway: {e}");

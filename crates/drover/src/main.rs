@@ -310,6 +310,14 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::MarathonArgs,
     },
+    /// Packages from the catalogue (Cosmos, through the gateway): search, describe, install, list,
+    /// uninstall, and the repositories they come from.
+    Package {
+        #[command(subcommand)]
+        cmd: drover_cli::PackageCmd,
+        #[command(flatten)]
+        common: drover_cli::PackageArgs,
+    },
     /// Marathon deployments: list, watch, roll back.
     Deployment {
         #[command(subcommand)]
@@ -591,6 +599,7 @@ async fn run() -> Result<()> {
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
         Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
+        Cmd::Package { cmd, common } => return Ok(drover_cli::package(cmd, common).await?),
         _ => {}
     }
     init_logging();
@@ -920,6 +929,7 @@ async fn run() -> Result<()> {
         | Cmd::Framework { .. }
         | Cmd::Task { .. }
         | Cmd::App { .. }
+        | Cmd::Package { .. }
         | Cmd::Deployment { .. } => Ok(()),
     }
 }

@@ -185,3 +185,137 @@ fn the_dcos_cli_runs_unchanged_against_the_gateway() {
         dcos.json(&["marathon", "app", "list", "--json"]) == serde_json::json!([])
     });
 }
+
+#[test]
+fn the_dcos_cli_installs_lists_and_uninstalls_packages() {
+    let up = Up::start_with_marathon(1, &[]);
+    let g = format!("http://{}", up.gateway);
+    let dcos = Dcos::new();
+    dcos.ok(&["cluster", "setup", &g]);
+
+    // The catalogue.
+    let found = dcos.ok(&["package", "search", "hello"]);
+    assert!(found.contains("helloworld"), "{found}");
+    let all = dcos.json(&["package", "search", "--json"]);
+    let names: Vec<&str> = all["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"helloworld") && names.contains(&"drover"),
+        "{names:?}"
+    );
+    let none = dcos.run(&["package", "search", "no-such-thing"]);
+    assert_eq!(none.code, 1, "{}", none.stdout);
+    let described = dcos.json(&["package", "describe", "helloworld"]);
+    assert_eq!(described["package"]["name"], "helloworld", "{described}");
+    let repos = dcos.ok(&["package", "repo", "list"]);
+    assert!(repos.contains("Universe: builtin:universe"), "{repos}");
+
+    // Options that break the package's schema: the field is named, nothing is installed.
+    let bad = up.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"port": "eighty"}"#).expect("write");
+    let refused = dcos.run(&[
+        "package",
+        "install",
+        "helloworld",
+        "--yes",
+        "--options",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("port"), "{}", refused.stderr);
+    assert_eq!(
+        dcos.json(&["marathon", "app", "list", "--json"]),
+        serde_json::json!([])
+    );
+
+    // Install, the classic demo's scale-up, the second install refused.
+    let installed = dcos.run(&["package", "install", "helloworld", "--yes"]);
+    assert_eq!(
+        installed.code, 0,
+        "{}\n{}",
+        installed.stdout, installed.stderr
+    );
+    let app = dcos.json(&["marathon", "app", "show", "helloworld"]);
+    assert_eq!(app["labels"]["DCOS_PACKAGE_NAME"], "helloworld", "{app}");
+    assert_eq!(app["labels"]["DCOS_PACKAGE_VERSION"], "0.1.0", "{app}");
+    // Its deployment ends when the instance passes its health check.
+    wait_for(Duration::from_secs(90), || {
+        dcos.json(&["marathon", "deployment", "list", "--json"]) == serde_json::json!([])
+    });
+    assert_eq!(dcos.json(&["marathon", "app", "show", "helloworld"])["tasksHealthy"], 1);
+    dcos.ok(&["marathon", "app", "update", "helloworld", "instances=5"]);
+    wait_for(Duration::from_secs(90), || {
+        dcos.json(&["marathon", "app", "show", "helloworld"])["tasksHealthy"] == 5
+    });
+    let twice = dcos.run(&["package", "install", "helloworld", "--yes"]);
+    assert_eq!(twice.code, 1);
+    assert!(
+        twice.stderr.contains("already installed"),
+        "{}",
+        twice.stderr
+    );
+    let listed = dcos.json(&["package", "list", "--json"]);
+    assert_eq!(listed[0]["name"], "helloworld", "{listed}");
+    assert_eq!(
+        listed[0]["apps"],
+        serde_json::json!(["/helloworld"]),
+        "{listed}"
+    );
+
+    // A package that extends the CLI: its binary comes from the gateway, sha256 checked.
+    let cli = dcos.run(&["package", "install", "drover", "--yes"]);
+    assert_eq!(cli.code, 0, "{}\n{}", cli.stdout, cli.stderr);
+    assert!(
+        (cli.stdout.clone() + &cli.stderr).contains("New command available: dcos drover"),
+        "{}\n{}",
+        cli.stdout,
+        cli.stderr
+    );
+    let help = dcos.ok(&["drover", "--help"]);
+    assert!(!help.trim().is_empty());
+    let agents = dcos.ok(&["drover", "agents"]);
+    let agent = call("GET", &format!("http://{}/master/slaves", up.master), None).1["slaves"][0]
+        ["id"]
+        .as_str()
+        .expect("an agent")
+        .to_string();
+    assert!(agents.contains(&agent), "{agents}");
+
+    // Uninstall removes exactly the package's app.
+    let other = up.dir.path().join("other.json");
+    std::fs::write(
+        &other,
+        r#"{"id": "/other", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 0}"#,
+    )
+    .expect("write");
+    dcos.ok(&["marathon", "app", "add", other.to_str().expect("utf-8")]);
+    let gone = dcos.run(&["package", "uninstall", "helloworld", "--yes"]);
+    assert_eq!(gone.code, 0, "{}\n{}", gone.stdout, gone.stderr);
+    wait_for(Duration::from_secs(30), || {
+        let apps = dcos.json(&["marathon", "app", "list", "--json"]);
+        apps.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["id"] == "/other")
+    });
+    assert_eq!(
+        dcos.json(&["package", "list", "--json"])
+            .as_array()
+            .map(|a| a.iter().filter(|p| p["name"] == "helloworld").count()),
+        Some(0)
+    );
+
+    // Drover's own CLI reads the same catalogue.
+    let out = Command::new(drover_bin())
+        .args(["package", "search", "--json", "--gateway", &g])
+        .output()
+        .expect("drover package search");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("helloworld"));
+}
