@@ -14,6 +14,8 @@ pub enum Server {
     Master,
     Marathon,
     Agent,
+    /// The front door (`drover gateway`), where Cosmos and the DNS API are reached.
+    Gateway,
 }
 
 impl fmt::Display for Server {
@@ -22,6 +24,7 @@ impl fmt::Display for Server {
             Server::Master => "the master",
             Server::Marathon => "Marathon",
             Server::Agent => "the agent",
+            Server::Gateway => "the gateway",
         })
     }
 }
@@ -72,6 +75,14 @@ pub enum Error {
         request: String,
         cause: String,
     },
+    /// The package manager (Cosmos) refused the request, with its error type and message.
+    #[error("Cosmos at {addr} refused {request}: {message}{}", paren(.kind))]
+    Cosmos {
+        addr: String,
+        request: String,
+        kind: String,
+        message: String,
+    },
     /// A deployment the command waited for failed (superseded, cancelled or rolled back).
     #[error("{}", .failures.join("\n"))]
     DeploymentFailed { failures: Vec<String> },
@@ -85,6 +96,14 @@ fn colon(message: &str) -> String {
         String::new()
     } else {
         format!(": {message}")
+    }
+}
+
+fn paren(kind: &str) -> String {
+    if kind.is_empty() {
+        String::new()
+    } else {
+        format!(" ({kind})")
     }
 }
 
@@ -113,6 +132,7 @@ impl Error {
         match self {
             Error::Refused { .. }
             | Error::InvalidResponse { .. }
+            | Error::Cosmos { .. }
             | Error::DeploymentFailed { .. } => 1,
             Error::Usage { .. } => 2,
             Error::NotFound { .. } => 3,
@@ -133,16 +153,18 @@ impl Error {
                     Server::Master => "is it running? start one with 'drover up', or point at it with --master HOST:PORT or DROVER_MASTER",
                     Server::Marathon => "is it running? 'drover up' starts one; point at it with --marathon HOST:PORT or DROVER_MARATHON",
                     Server::Agent => "the master lists this agent, but it does not answer: is it still running?",
+                    Server::Gateway => "is it running? 'drover up' starts one on port 8000; point at it with --gateway URL or DROVER_GATEWAY",
                 }
                 .into(),
             ),
             Error::InvalidResponse { server, addr, .. } => match server {
                 Server::Master => Some(format!("is {addr} a Drover or Mesos master? (--master, DROVER_MASTER)")),
                 Server::Marathon => Some(format!("is {addr} Marathon? (--marathon, DROVER_MARATHON)")),
+                Server::Gateway => Some(format!("is {addr} a Drover gateway? (--gateway, DROVER_GATEWAY)")),
                 Server::Agent => None,
             },
             Error::TimedOut { hint, .. } => Some(hint.clone()),
-            Error::Refused { .. } | Error::DeploymentFailed { .. } => None,
+            Error::Refused { .. } | Error::Cosmos { .. } | Error::DeploymentFailed { .. } => None,
         }
     }
 

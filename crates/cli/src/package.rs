@@ -201,20 +201,19 @@ impl Cosmos {
         while let Some(s) = inner.source() {
             inner = s;
         }
-        // The gateway serves Marathon too: without it, nothing Marathon does is reachable.
         Error::Unreachable {
-            server: Server::Marathon,
+            server: Server::Gateway,
             addr: self.addr().to_string(),
             cause: inner.to_string(),
         }
     }
 
     fn refused(&self, request: &str, what: String) -> Error {
-        Error::DeploymentFailed {
-            failures: vec![format!(
-                "Cosmos at {} refused {request}: {what}",
-                self.addr()
-            )],
+        Error::Cosmos {
+            addr: self.addr().to_string(),
+            request: request.to_string(),
+            kind: String::new(),
+            message: what,
         }
     }
 }
@@ -264,8 +263,11 @@ fn cosmos_error(e: &Value, request: &str, addr: &str) -> Error {
                 failures: vec![format!("Marathon refused the package's app: {message}{details}")],
             }
         }
-        _ => Error::DeploymentFailed {
-            failures: vec![format!("Cosmos at {addr} refused {request}: {message} ({kind})")],
+        _ => Error::Cosmos {
+            addr: addr.to_string(),
+            request: request.to_string(),
+            kind: kind.to_string(),
+            message,
         },
     }
 }
