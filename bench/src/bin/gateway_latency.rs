@@ -64,7 +64,7 @@ async fn main() -> Result<()> {
     let mut child = Command::new(&drover)
         .args(["up", "--work-dir", &dir.to_string_lossy()])
         .args(["--port", "0", "--agent-port", "0", "--marathon-port", "0"])
-        .args(["--gateway-port", "0", "--agents", "1"])
+        .args(["--gateway-port", "0", "--dns-port", "0", "--dns-http-port", "0", "--agents", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

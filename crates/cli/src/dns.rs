@@ -78,7 +78,7 @@ fn s(v: &Value, k: &str) -> String {
 
 pub async fn dns(cmd: DnsCmd, args: DnsArgs) -> Result<(), Error> {
     // The CLI's servers have no DNS of their own yet: its messages name the master.
-    let api = Client::new(Server::Master, &args.dns_http)?;
+    let api = Client::new(Server::Dns, &args.dns_http)?;
     match cmd {
         DnsCmd::Lookup { name, kind } => {
             check_name(&name)?;

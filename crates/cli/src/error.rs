@@ -16,6 +16,8 @@ pub enum Server {
     Agent,
     /// The front door (`drover gateway`), where Cosmos and the DNS API are reached.
     Gateway,
+    /// The DNS' HTTP API (`drover dns`).
+    Dns,
 }
 
 impl fmt::Display for Server {
@@ -25,6 +27,7 @@ impl fmt::Display for Server {
             Server::Marathon => "Marathon",
             Server::Agent => "the agent",
             Server::Gateway => "the gateway",
+            Server::Dns => "the DNS' HTTP API",
         })
     }
 }
@@ -154,6 +157,7 @@ impl Error {
                     Server::Marathon => "is it running? 'drover up' starts one; point at it with --marathon HOST:PORT or DROVER_MARATHON",
                     Server::Agent => "the master lists this agent, but it does not answer: is it still running?",
                     Server::Gateway => "is it running? 'drover up' starts one on port 8000; point at it with --gateway URL or DROVER_GATEWAY",
+                    Server::Dns => "is it running? 'drover up' serves it on port 8123; point at it with --dns-http URL or DROVER_DNS_HTTP",
                 }
                 .into(),
             ),
@@ -161,6 +165,7 @@ impl Error {
                 Server::Master => Some(format!("is {addr} a Drover or Mesos master? (--master, DROVER_MASTER)")),
                 Server::Marathon => Some(format!("is {addr} Marathon? (--marathon, DROVER_MARATHON)")),
                 Server::Gateway => Some(format!("is {addr} a Drover gateway? (--gateway, DROVER_GATEWAY)")),
+                Server::Dns => Some(format!("is {addr} a Drover or mesos-dns HTTP API? (--dns-http, DROVER_DNS_HTTP)")),
                 Server::Agent => None,
             },
             Error::TimedOut { hint, .. } => Some(hint.clone()),

@@ -38,6 +38,21 @@ pub struct GatewayArgs {
     pub upstream_timeout: f64,
 }
 
+/// The proxy's limits from the flags.
+pub fn limits(
+    max_body_bytes: usize,
+    upstream_timeout: f64,
+) -> Result<drover_gateway::proxy::Limits> {
+    if !(upstream_timeout.is_finite() && upstream_timeout > 0.0) {
+        anyhow::bail!("--upstream-timeout must be a positive number of seconds");
+    }
+    Ok(drover_gateway::proxy::Limits {
+        max_request_bytes: max_body_bytes,
+        header_timeout: Duration::from_secs_f64(upstream_timeout),
+        ..Default::default()
+    })
+}
+
 /// The gateway's config from its parts.
 pub fn gateway_config(
     master: String,
@@ -45,15 +60,11 @@ pub fn gateway_config(
     dns_http: Option<String>,
     advertise_ip: String,
     work_dir: PathBuf,
-    max_body_bytes: usize,
+    limits: drover_gateway::proxy::Limits,
     zk_session_timeout: f64,
-    upstream_timeout: f64,
 ) -> Result<drover_gateway::Config> {
     if !(zk_session_timeout.is_finite() && zk_session_timeout > 0.0) {
         anyhow::bail!("--zk-session-timeout must be a positive number of seconds");
-    }
-    if !(upstream_timeout.is_finite() && upstream_timeout > 0.0) {
-        anyhow::bail!("--upstream-timeout must be a positive number of seconds");
     }
     Ok(drover_gateway::Config {
         master,
@@ -61,11 +72,7 @@ pub fn gateway_config(
         dns_http,
         advertise_ip,
         work_dir,
-        limits: drover_gateway::proxy::Limits {
-            max_request_bytes: max_body_bytes,
-            header_timeout: Duration::from_secs_f64(upstream_timeout),
-            ..Default::default()
-        },
+        limits,
         zk_session_timeout: Duration::from_secs_f64(zk_session_timeout),
     })
 }
@@ -100,4 +107,124 @@ pub fn start_gateway(
         }
     });
     Ok(g)
+}
+
+/// `drover dns`'s flags (the server; `drover dns lookup|list` are the CLI's).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DnsServerArgs {
+    /// The master: host:port, or zk://host:2181,…/mesos (default: the config's `zk`, else its
+    /// first `masters` entry).
+    #[arg(long, env = "DROVER_MASTER")]
+    pub master: Option<String>,
+    /// A mesos-dns config.json, read as is (keys in any case).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on for DNS and HTTP (default: the config's `listener`, 0.0.0.0).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// DNS port, UDP and TCP (default: the config's `port`, else 8053).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// HTTP API port (default: the config's `httpport`, else 8123).
+    #[arg(long)]
+    pub http_port: Option<u16>,
+    /// The domain served (default: the config's, else `mesos`).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Leave out tasks whose health check fails.
+    #[arg(long)]
+    pub health_aware: bool,
+}
+
+/// The DNS config: a mesos-dns config.json if given, then the flags over it.
+pub fn dns_config(args: &DnsServerArgs) -> Result<(drover_dns::Config, String)> {
+    let mut cfg = match &args.config {
+        Some(p) => {
+            let bytes =
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?;
+            drover_dns::Config::from_json(&bytes)
+                .map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?
+        }
+        None => drover_dns::Config::default(),
+    };
+    if let Some(ip) = &args.ip {
+        cfg.listener = ip.clone();
+        cfg.http_listener = ip.clone();
+    }
+    if let Some(p) = args.port {
+        cfg.port = p;
+    }
+    if let Some(p) = args.http_port {
+        cfg.http_port = p;
+    }
+    if let Some(d) = &args.domain {
+        cfg.domain = d.clone();
+    }
+    let master = match (&args.master, cfg.zk.is_empty(), cfg.masters.first()) {
+        (Some(m), _, _) => m.clone(),
+        (None, false, _) => cfg.zk.clone(),
+        (None, true, Some(m)) => m.clone(),
+        (None, true, None) => {
+            anyhow::bail!(
+                "no master: give --master host:port (or zk://…/mesos), or zk/masters in --config"
+            )
+        }
+    };
+    Ok((cfg.normalized()?, master))
+}
+
+/// Bind the DNS' sockets: UDP and TCP on the same port (with port 0, a free port both have),
+/// and the HTTP API.
+pub async fn bind_dns(
+    ip: &str,
+    port: u16,
+    http_ip: &str,
+    http_port: u16,
+) -> Result<(
+    tokio::net::UdpSocket,
+    tokio::net::TcpListener,
+    tokio::net::TcpListener,
+)> {
+    let mut tries = 0;
+    let (udp, tcp) = loop {
+        let udp = tokio::net::UdpSocket::bind((ip, port))
+            .await
+            .map_err(|e| anyhow::anyhow!("DNS: cannot listen on {ip}:{port}/udp ({e})"))?;
+        let p = udp.local_addr()?.port();
+        match tokio::net::TcpListener::bind((ip, p)).await {
+            Ok(tcp) => break (udp, tcp),
+            // Port 0 picked a UDP port whose TCP twin is taken: pick again.
+            Err(_) if port == 0 && tries < 20 => tries += 1,
+            Err(e) => anyhow::bail!("DNS: cannot listen on {ip}:{p}/tcp ({e})"),
+        }
+    };
+    let http = tokio::net::TcpListener::bind((http_ip, http_port))
+        .await
+        .map_err(|e| anyhow::anyhow!("DNS: cannot listen on {http_ip}:{http_port} ({e})"))?;
+    Ok((udp, tcp, http))
+}
+
+/// Start the DNS on bound sockets.
+pub async fn start_dns(
+    master: String,
+    config: drover_dns::Config,
+    health_aware: bool,
+    sockets: (
+        tokio::net::UdpSocket,
+        tokio::net::TcpListener,
+        tokio::net::TcpListener,
+    ),
+) -> Result<drover_dns::Handle> {
+    let (udp, tcp, http) = sockets;
+    Ok(drover_dns::start(
+        drover_dns::Options {
+            master,
+            config,
+            health_aware,
+        },
+        udp,
+        tcp,
+        http,
+    )
+    .await?)
 }

@@ -196,6 +196,12 @@ enum Cmd {
         /// The gateway's port: the DC/OS front door (0 picks a free one).
         #[arg(long, default_value_t = 8000)]
         gateway_port: u16,
+        /// The DNS' port, UDP and TCP (0 picks a free one).
+        #[arg(long, default_value_t = 8053)]
+        dns_port: u16,
+        /// The DNS' HTTP API port (0 picks a free one).
+        #[arg(long, default_value_t = 8123)]
+        dns_http_port: u16,
         #[command(flatten)]
         master: MasterFlags,
         #[command(flatten)]
@@ -249,6 +255,15 @@ enum Cmd {
         hostname: Option<String>,
         #[command(flatten)]
         master: MasterFlags,
+    },
+    /// Run the DNS (mesos-dns' names and API); `drover dns lookup|list` ask it.
+    Dns {
+        #[command(subcommand)]
+        cmd: Option<drover_cli::DnsCmd>,
+        #[command(flatten)]
+        cli: drover_cli::DnsArgs,
+        #[command(flatten)]
+        server: front::DnsServerArgs,
     },
     /// Run the front door: DC/OS' routes to the masters, agents, Marathon and DNS, and Cosmos.
     Gateway {
@@ -600,6 +615,11 @@ async fn run() -> Result<()> {
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
         Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
         Cmd::Package { cmd, common } => return Ok(drover_cli::package(cmd, common).await?),
+        Cmd::Dns {
+            cmd: Some(cmd),
+            cli,
+            ..
+        } => return Ok(drover_cli::dns(cmd, cli).await?),
         _ => {}
     }
     init_logging();
@@ -616,6 +636,8 @@ async fn run() -> Result<()> {
             marathon_port,
             no_marathon,
             gateway_port,
+            dns_port,
+            dns_http_port,
             master,
             containers,
         } => {
@@ -628,7 +650,9 @@ async fn run() -> Result<()> {
             let listener = bind(&ip, port).await?;
             let mport = listener.local_addr()?.port();
             let shared = drover_master::build(
-                master_config(&master, ip.clone(), this_host(), work_dir.join("master")),
+                // Its hostname is its address, as the agents' are (and as DC/OS runs masters: the dcos
+                // CLI finds the leader among the DNS' masters by comparing the two).
+                master_config(&master, ip.clone(), ip.clone(), work_dir.join("master")),
                 mport,
                 ha_of(&master)?,
             )?;
@@ -698,22 +722,34 @@ async fn run() -> Result<()> {
                 )?;
                 Some((m, format!("http://{ip}:{mara_port}")))
             };
-            let gl = bind(&ip, gateway_port).await?;
-            let gateway_url = format!("http://{ip}:{}", gl.local_addr()?.port());
             let master_flag = match &master.zk {
                 Some(z) => z.clone(),
                 None => format!("{ip}:{mport}"),
             };
+            let dns_cfg = drover_dns::Config {
+                listener: ip.clone(),
+                http_listener: ip.clone(),
+                ..Default::default()
+            };
+            let dns = front::start_dns(
+                master_flag.clone(),
+                dns_cfg.normalized()?,
+                false,
+                front::bind_dns(&ip, dns_port, &ip, dns_http_port).await?,
+            )
+            .await?;
+            let dns_http = format!("http://{}", dns.http_addr());
+            let gl = bind(&ip, gateway_port).await?;
+            let gateway_url = format!("http://{ip}:{}", gl.local_addr()?.port());
             front::start_gateway(
                 front::gateway_config(
                     master_flag,
                     marathon.iter().map(|(_, u)| u.clone()).collect(),
-                    None,
+                    Some(dns_http.clone()),
                     ip.clone(),
                     work_dir.join("gateway"),
-                    master.max_body_bytes,
+                    front::limits(master.max_body_bytes, 60.0)?,
                     master.zk_session_timeout,
-                    60.0,
                 )?,
                 gl,
             )?;
@@ -729,6 +765,12 @@ async fn run() -> Result<()> {
             }
             say(&format!(
                 "  gateway: {gateway_url}   (dcos cluster setup {gateway_url})"
+            ));
+            say(&format!(
+                "  dns: {} udp/tcp, API {dns_http}   (dig @{} -p {} leader.mesos)",
+                dns.dns_udp_addr(),
+                dns.dns_udp_addr().ip(),
+                dns.dns_udp_addr().port()
             ));
             say(&format!("  containerizers: {containerizers_line}"));
             say(&format!("  state:  {}", work_dir.display()));
@@ -903,6 +945,21 @@ async fn run() -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Dns { server, .. } => {
+            let (cfg, master) = front::dns_config(&server)?;
+            check_master_flag(&master)?;
+            let sockets =
+                front::bind_dns(&cfg.listener, cfg.port, &cfg.http_listener, cfg.http_port).await?;
+            let h = front::start_dns(master, cfg, server.health_aware, sockets).await?;
+            say(&format!(
+                "dns: {} udp/tcp, API http://{}",
+                h.dns_udp_addr(),
+                h.http_addr()
+            ));
+            signals.next().await;
+            h.stop().await;
+            Ok(())
+        }
         Cmd::Gateway { args } => {
             let listener = bind(&args.ip, args.port).await?;
             let port = listener.local_addr()?.port();
@@ -915,9 +972,8 @@ async fn run() -> Result<()> {
                     Some(args.dns_http),
                     adv.clone(),
                     args.work_dir,
-                    args.max_body_bytes,
+                    front::limits(args.max_body_bytes, args.upstream_timeout)?,
                     args.zk_session_timeout,
-                    args.upstream_timeout,
                 )?,
                 listener,
             )?;

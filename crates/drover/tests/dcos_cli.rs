@@ -169,6 +169,20 @@ fn the_dcos_cli_runs_unchanged_against_the_gateway() {
         "{services}"
     );
 
+    // Nodes: the masters come from the DNS API through the gateway, the agents from the master.
+    let nodes = dcos.json(&["node", "--json"]);
+    let nodes = nodes.as_array().expect("a list");
+    assert!(
+        nodes.iter().any(|n| n["type"] == "master (leader)"),
+        "{nodes:?}"
+    );
+    assert!(nodes.iter().any(|n| n["type"] == "agent"), "{nodes:?}");
+    let table = dcos.ok(&["node"]);
+    assert!(
+        table.contains("master (leader)") && table.contains("agent"),
+        "{table}"
+    );
+
     // An unknown app: Marathon's message, exit 1.
     let missing = dcos.run(&["marathon", "app", "show", "/does-not-exist"]);
     assert_eq!(missing.code, 1);
@@ -246,7 +260,10 @@ fn the_dcos_cli_installs_lists_and_uninstalls_packages() {
     wait_for(Duration::from_secs(90), || {
         dcos.json(&["marathon", "deployment", "list", "--json"]) == serde_json::json!([])
     });
-    assert_eq!(dcos.json(&["marathon", "app", "show", "helloworld"])["tasksHealthy"], 1);
+    assert_eq!(
+        dcos.json(&["marathon", "app", "show", "helloworld"])["tasksHealthy"],
+        1
+    );
     dcos.ok(&["marathon", "app", "update", "helloworld", "instances=5"]);
     wait_for(Duration::from_secs(90), || {
         dcos.json(&["marathon", "app", "show", "helloworld"])["tasksHealthy"] == 5

@@ -191,6 +191,10 @@ impl PipedUp {
                 "0",
                 "--gateway-port",
                 "0",
+                "--dns-port",
+                "0",
+                "--dns-http-port",
+                "0",
             ])
             .env("DROVER_LOG", "info")
             .stdin(Stdio::null())

@@ -182,6 +182,9 @@ pub struct Up {
     pub agents: Vec<String>,
     /// The gateway's host:port.
     pub gateway: String,
+    /// The DNS' host:port (UDP and TCP) and its HTTP API's host:port.
+    pub dns: String,
+    pub dns_http: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -213,6 +216,10 @@ impl Up {
             "--marathon-port",
             "0",
             "--gateway-port",
+            "0",
+            "--dns-port",
+            "0",
+            "--dns-http-port",
             "0",
             "--agents",
             &n,
@@ -248,12 +255,27 @@ impl Up {
             .next()
             .unwrap()
             .to_string();
+        let line = proc.wait_line("dns: ", Duration::from_secs(10));
+        let dns = line
+            .split("dns: ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap()
+            .to_string();
+        let dns_http = line
+            .split("API http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap()
+            .to_string();
         let up = Up {
             proc,
             master,
             marathon,
             agents: urls,
             gateway,
+            dns,
+            dns_http,
             dir,
         };
         up.wait_agents(agents);
