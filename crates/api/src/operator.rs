@@ -41,6 +41,7 @@ pub enum CallType {
     SET_QUOTA,
     REMOVE_QUOTA,
     MARK_AGENT_GONE,
+    TEARDOWN,
     // Agent-side calls that share the enum.
     GET_CONTAINERS,
     LAUNCH_NESTED_CONTAINER,

@@ -1,4 +1,5 @@
-//! `drover framework list`: the frameworks, from the master's `/master/frameworks`.
+//! `drover framework list|shutdown` (also `drover service …`, as the dcos CLI names it): the
+//! frameworks from the master's `/master/frameworks`, and an operator's teardown.
 
 use crate::args::Common;
 use crate::client::Client;
@@ -7,6 +8,7 @@ use crate::render::{opt_num, outln, print_json, table};
 use crate::views::{Frameworks, V0Framework};
 use clap::Subcommand;
 use comfy_table::Table;
+use reqwest::Method;
 
 #[derive(Subcommand, Debug)]
 pub enum FrameworkCmd {
@@ -16,11 +18,36 @@ pub enum FrameworkCmd {
         #[arg(long)]
         all: bool,
     },
+    /// Tear a framework down: its tasks are killed and it may not come back (the operator API's
+    /// TEARDOWN, as `dcos service shutdown`).
+    Shutdown {
+        /// The framework's id (`drover service list` shows it).
+        id: String,
+    },
 }
 
 pub async fn framework(cmd: FrameworkCmd, c: Common) -> Result<(), Error> {
-    let FrameworkCmd::List { all } = cmd;
     let master = Client::master(&c.master).await?;
+    let all = match cmd {
+        FrameworkCmd::List { all } => all,
+        FrameworkCmd::Shutdown { id } => {
+            let call = serde_json::json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": id}}});
+            master
+                .send_ok(
+                    Method::POST,
+                    "/api/v1",
+                    &[],
+                    Some(call.to_string().into_bytes()),
+                )
+                .await?;
+            if c.json {
+                print_json(&serde_json::json!({"shutdown": id}));
+            } else {
+                outln!("framework {id} is torn down: its tasks are being killed");
+            }
+            return Ok(());
+        }
+    };
     let v: Frameworks = master.get("/master/frameworks").await?;
     let mut list = v.frameworks;
     if all {

@@ -311,6 +311,13 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::Common,
     },
+    /// Services (frameworks, as DC/OS calls them): list, shutdown.
+    Service {
+        #[command(subcommand)]
+        cmd: drover_cli::FrameworkCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
     /// Tasks and their logs.
     Task {
         #[command(subcommand)]
@@ -610,7 +617,9 @@ async fn run() -> Result<()> {
         Cmd::Master {
             list: Some(cmd), ..
         } => return Ok(drover_cli::master(cmd).await?),
-        Cmd::Framework { cmd, common } => return Ok(drover_cli::framework(cmd, common).await?),
+        Cmd::Framework { cmd, common } | Cmd::Service { cmd, common } => {
+            return Ok(drover_cli::framework(cmd, common).await?)
+        }
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
         Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
@@ -983,6 +992,7 @@ async fn run() -> Result<()> {
         }
         Cmd::Node { .. }
         | Cmd::Framework { .. }
+        | Cmd::Service { .. }
         | Cmd::Task { .. }
         | Cmd::App { .. }
         | Cmd::Package { .. }

@@ -169,6 +169,77 @@ fn the_dcos_cli_runs_unchanged_against_the_gateway() {
         "{services}"
     );
 
+    // A framework torn down by `dcos service shutdown` (POST /mesos/master/teardown, no
+    // Content-Type), and by `drover service shutdown` (the operator API's TEARDOWN).
+    for how in ["dcos", "drover"] {
+        let subscribe = serde_json::json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+            "user": "root", "name": format!("doomed-{how}")}}});
+        let mut fw = Command::new("curl")
+            .args(["-sN", "-X", "POST", "-H", "Content-Type: application/json"])
+            .args(["-d", &subscribe.to_string()])
+            .arg(format!("http://{}/api/v1/scheduler", up.master))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("curl");
+        let mut id = String::new();
+        wait_for(Duration::from_secs(20), || {
+            let all = dcos.json(&["service", "--json"]);
+            match all
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["name"] == format!("doomed-{how}")))
+            {
+                Some(s) => {
+                    id = s["id"].as_str().unwrap_or("").to_string();
+                    true
+                }
+                None => false,
+            }
+        });
+        if how == "dcos" {
+            dcos.ok(&["service", "shutdown", &id]);
+        } else {
+            let out = Command::new(drover_bin())
+                .args(["service", "shutdown", &id, "--master", &up.master])
+                .output()
+                .expect("drover service shutdown");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        wait_for(Duration::from_secs(20), || {
+            !dcos
+                .json(&["service", "--json"])
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s["id"] == id.as_str()))
+        });
+        let done = dcos.json(&["service", "--completed", "--json"]);
+        assert!(
+            done.as_array()
+                .is_some_and(|a| a.iter().any(|s| s["id"] == id.as_str())),
+            "{done}"
+        );
+        let _ = fw.kill();
+        let _ = fw.wait();
+    }
+    let unknown = Command::new(drover_bin())
+        .args([
+            "service",
+            "shutdown",
+            "no-such-framework",
+            "--master",
+            &up.master,
+        ])
+        .output()
+        .expect("drover service shutdown");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("No framework found with specified ID"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+
     // Nodes: the masters come from the DNS API through the gateway, the agents from the master.
     let nodes = dcos.json(&["node", "--json"]);
     let nodes = nodes.as_array().expect("a list");

@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use drover_api::agent_protocol::{AgentCall, Register, CALL_PATH, REGISTER_PATH};
 use drover_api::operator::{self, CallType as OpCall, ResponseType};
 use drover_api::scheduler::{Call, CallType};
+use drover_api::FrameworkID;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -85,6 +86,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(CALL_PATH, post(agent_call))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/master/health", get(|| async { StatusCode::OK }))
+        .route("/master/teardown", post(teardown))
+        .route("/teardown", post(teardown))
         .route("/master/redirect", get(redirect))
         .route("/redirect", get(redirect));
     // Mesos serves each JSON endpoint under /master/x, /x, and both with .json.
@@ -385,6 +388,23 @@ async fn json_endpoint(
     Json(v).into_response()
 }
 
+/// `POST /master/teardown` with the form `frameworkId=<id>` (any Content-Type, or none: the dcos
+/// CLI sends none).
+async fn teardown(State(s): S, body: Bytes) -> Result<Response, ApiError> {
+    // A body that is not a form has no frameworkId in it either.
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let id = form
+        .into_iter()
+        .find(|(k, _)| k == "frameworkId")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingField("frameworkId"))?;
+    let id = FrameworkID::new(id);
+    let now = s.now();
+    s.decide(|m| m.teardown(&id, now))?;
+    Ok(StatusCode::OK.into_response())
+}
+
 async fn metrics_snapshot(State(s): S) -> Json<Value> {
     let now = s.now();
     let m = s.lock();
@@ -546,6 +566,19 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 }
                 Ok::<(), ApiError>(())
             })?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        OpCall::TEARDOWN => {
+            let id = call
+                .rest
+                .get("teardown")
+                .and_then(|g| g.get("framework_id"))
+                .and_then(|a| a.get("value"))
+                .and_then(|v| v.as_str())
+                .ok_or(ApiError::MissingField("teardown.framework_id"))?;
+            let id = FrameworkID::new(id);
+            let now = s.now();
+            s.decide(|m| m.teardown(&id, now))?;
             return Ok(StatusCode::OK.into_response());
         }
         OpCall::MARK_AGENT_GONE => {

@@ -91,6 +91,9 @@ pub enum ApiError {
     // ----- who is calling: the framework and its stream -----
     #[error("Framework {0} cannot be found")]
     UnknownFramework(FrameworkID),
+    /// An operator named a framework the master does not have (Mesos' words).
+    #[error("No framework found with specified ID '{0}'")]
+    NoSuchFramework(FrameworkID),
     /// Known, but not subscribed right now (disconnected, or recovered and not yet back).
     #[error("Framework {0} is not subscribed")]
     NotSubscribed(FrameworkID),
@@ -190,6 +193,7 @@ impl ApiError {
             | E::UndecodableBody { .. }
             | E::MissingField(_)
             | E::UnknownFramework(_)
+            | E::NoSuchFramework(_)
             | E::MissingStreamId
             | E::StreamIdMismatch { .. }
             | E::StreamIdOnSubscribe

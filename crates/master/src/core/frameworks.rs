@@ -166,6 +166,17 @@ impl Master {
         Ok((id, stream_id))
     }
 
+    /// An operator's teardown (`/master/teardown`, the operator API's TEARDOWN): what the
+    /// framework's own TEARDOWN does, for a framework the master knows.
+    pub fn teardown(&mut self, fid: &FrameworkID, now: f64) -> Result<(), ApiError> {
+        if !self.frameworks.contains_key(fid) {
+            return Err(ApiError::NoSuchFramework(fid.clone()));
+        }
+        tracing::warn!(framework_id = %fid, "framework torn down by an operator");
+        self.remove_framework(fid, now);
+        Ok(())
+    }
+
     /// TEARDOWN, or failover timeout: kill its tasks, return its resources, forget it.
     pub fn remove_framework(&mut self, fid: &FrameworkID, now: f64) {
         let Some(mut fw) = self.frameworks.remove(fid) else {
@@ -397,6 +408,30 @@ mod tests {
         // A disconnect of the old stream is ignored.
         h.m.framework_disconnected(&old.id, &old.stream_id, h.now);
         assert!(h.m.frameworks[&new.id].connected());
+    }
+
+    #[test]
+    fn an_operators_teardown_is_the_frameworks_own_and_names_an_unknown_id() {
+        let mut h = Harness::new();
+        let (fw, mut ag) = h.running(&[], &["t1"]);
+        h.pending();
+        let now = h.now;
+        let unknown = FrameworkID::new("nope");
+        let e = h.m.teardown(&unknown, now).expect_err("unknown");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.to_string(), "No framework found with specified ID 'nope'");
+        h.m.teardown(&fw.id, now).expect("torn down");
+        assert_eq!(
+            ag.messages(),
+            vec![ToAgent::ShutdownFramework {
+                framework_id: fw.id.clone()
+            }]
+        );
+        assert_eq!(
+            h.pending(),
+            vec![RegistryOp::RemoveFramework(fw.id.clone())]
+        );
+        assert!(!h.m.frameworks.contains_key(&fw.id));
     }
 
     #[test]
