@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod front;
+mod up;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -169,43 +170,11 @@ async fn containerizers(
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run a master and agents on this machine, state under --work-dir.
+    /// Run a whole cluster on this machine: a master, agents, Marathon, the DNS and the gateway,
+    /// state under --work-dir.
     Up {
-        #[arg(long, default_value = "./.drover")]
-        work_dir: PathBuf,
-        /// Number of agents, each with its own work dir, port and share of the machine.
-        #[arg(long, default_value_t = 1)]
-        agents: usize,
-        /// Master port (0 picks a free one).
-        #[arg(long, default_value_t = 5050)]
-        port: u16,
-        /// First agent port; agent i listens on this + i (0 picks free ones).
-        #[arg(long, default_value_t = 5051)]
-        agent_port: u16,
-        #[arg(long, default_value = "127.0.0.1")]
-        ip: String,
-        /// Resources of each agent (default: its share of this machine).
-        #[arg(long)]
-        resources: Option<String>,
-        /// Marathon's port (0 picks a free one).
-        #[arg(long, default_value_t = 8080)]
-        marathon_port: u16,
-        /// Run only the kernel (master and agents), no Marathon.
-        #[arg(long)]
-        no_marathon: bool,
-        /// The gateway's port: the DC/OS front door (0 picks a free one).
-        #[arg(long, default_value_t = 8000)]
-        gateway_port: u16,
-        /// The DNS' port, UDP and TCP (0 picks a free one).
-        #[arg(long, default_value_t = 8053)]
-        dns_port: u16,
-        /// The DNS' HTTP API port (0 picks a free one).
-        #[arg(long, default_value_t = 8123)]
-        dns_http_port: u16,
         #[command(flatten)]
-        master: MasterFlags,
-        #[command(flatten)]
-        containers: ContainerizerFlags,
+        args: up::UpArgs,
     },
     /// Run Marathon (long-running apps, REST v2) as a framework of a master.
     Marathon {
@@ -635,186 +604,7 @@ async fn run() -> Result<()> {
     let mut signals = Signals::listen();
     tokio::spawn(return_freed_memory());
     match cli.cmd {
-        Cmd::Up {
-            work_dir,
-            agents,
-            port,
-            agent_port,
-            ip,
-            resources,
-            marathon_port,
-            no_marathon,
-            gateway_port,
-            dns_port,
-            dns_http_port,
-            master,
-            containers,
-        } => {
-            if agents == 0 {
-                bail!("--agents must be at least 1");
-            }
-            std::fs::create_dir_all(&work_dir)
-                .with_context(|| format!("creating {}", work_dir.display()))?;
-            let work_dir = std::fs::canonicalize(&work_dir)?;
-            let listener = bind(&ip, port).await?;
-            let mport = listener.local_addr()?.port();
-            let shared = drover_master::build(
-                // Its hostname is its address, as the agents' are (and as DC/OS runs masters: the dcos
-                // CLI finds the leader among the DNS' masters by comparing the two).
-                master_config(&master, ip.clone(), ip.clone(), work_dir.join("master")),
-                mport,
-                ha_of(&master)?,
-            )?;
-            tokio::spawn(drover_master::serve(
-                shared,
-                listener,
-                std::future::pending(),
-            ));
-            let (docker, containerizers_line) = containerizers(&containers, true).await?;
-            let mut handles = Vec::new();
-            let mut agent_urls = Vec::new();
-            for i in 0..agents {
-                let p = if agent_port == 0 {
-                    0
-                } else {
-                    agent_port + i as u16
-                };
-                let l = bind(&ip, p).await?;
-                let aport = l.local_addr()?.port();
-                let dir = work_dir.join(format!("agent-{i}"));
-                std::fs::create_dir_all(&dir)?;
-                let res = parse_resources(resources.as_deref(), &dir, 1.0 / agents as f64)?;
-                let mut cfg = agent_config(
-                    format!("{ip}:{mport}"),
-                    dir,
-                    ip.clone(),
-                    ip.clone(),
-                    aport,
-                    res,
-                    "",
-                    true,
-                )?;
-                cfg.docker = docker.clone();
-                cfg.cgroups_enable_cfs = containers.cgroups_enable_cfs;
-                handles.push(drover_agent::start(cfg, l)?);
-                agent_urls.push(format!("http://{ip}:{aport}"));
-            }
-            let marathon = if no_marathon {
-                None
-            } else {
-                let ml = bind(&ip, marathon_port).await?;
-                let mara_port = ml.local_addr()?.port();
-                // With --zk, Marathon's election and state live beside the masters'.
-                let mha = match &master.zk {
-                    Some(z) => {
-                        let url = drover_zk::ZkUrl::parse(z)?;
-                        let path = format!(
-                            "{}/marathon",
-                            url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
-                        );
-                        Some(marathon_ha(
-                            &url.with_path(&path).to_string_with_secret(),
-                            master.zk_session_timeout,
-                        )?)
-                    }
-                    None => None,
-                };
-                let m = drover_marathon::start(
-                    marathon_config(
-                        format!("{ip}:{mport}"),
-                        format!("{ip}:{mara_port}"),
-                        work_dir.join("marathon"),
-                        "*".into(),
-                    ),
-                    ml,
-                    mha,
-                )?;
-                Some((m, format!("http://{ip}:{mara_port}")))
-            };
-            let master_flag = match &master.zk {
-                Some(z) => z.clone(),
-                None => format!("{ip}:{mport}"),
-            };
-            let dns_cfg = drover_dns::Config {
-                listener: ip.clone(),
-                http_listener: ip.clone(),
-                ..Default::default()
-            };
-            let dns = front::start_dns(
-                master_flag.clone(),
-                dns_cfg.normalized()?,
-                false,
-                front::bind_dns(&ip, dns_port, &ip, dns_http_port).await?,
-            )
-            .await?;
-            let dns_http = format!("http://{}", dns.http_addr());
-            let gl = bind(&ip, gateway_port).await?;
-            let gateway_url = format!("http://{ip}:{}", gl.local_addr()?.port());
-            front::start_gateway(
-                front::gateway_config(
-                    master_flag,
-                    marathon.iter().map(|(_, u)| u.clone()).collect(),
-                    Some(dns_http.clone()),
-                    ip.clone(),
-                    work_dir.join("gateway"),
-                    front::limits(master.max_body_bytes, 60.0)?,
-                    master.zk_session_timeout,
-                )?,
-                gl,
-            )?;
-            say("Drover is up.");
-            say(&format!(
-                "  master: http://{ip}:{mport}   (Mesos API: MESOS_MASTER={ip}:{mport})"
-            ));
-            if let Some((_, u)) = &marathon {
-                say(&format!("  marathon: {u}"));
-            }
-            for (i, u) in agent_urls.iter().enumerate() {
-                say(&format!("  agent {i}: {u}"));
-            }
-            say(&format!(
-                "  gateway: {gateway_url}   (dcos cluster setup {gateway_url})"
-            ));
-            say(&format!(
-                "  dns: {} udp/tcp, API {dns_http}   (dig @{} -p {} leader.mesos)",
-                dns.dns_udp_addr(),
-                dns.dns_udp_addr().ip(),
-                dns.dns_udp_addr().port()
-            ));
-            say(&format!("  containerizers: {containerizers_line}"));
-            say(&format!("  state:  {}", work_dir.display()));
-            say(&format!(
-                "Try: DROVER_MASTER={ip}:{mport} drover node list    (Ctrl-C stops everything)"
-            ));
-            signals.next().await;
-            let asks = further_interrupts();
-            tell("stopping: no more launches; killing every task...");
-            // Frameworks first, so nothing relaunches what the agents kill; the agents then
-            // refuse launches that were already on their way.
-            if let Some((m, _)) = &marathon {
-                m.stop().await;
-            }
-            futures_util::future::join_all(handles.iter().enumerate().map(|(i, h)| {
-                let asks = asks.clone();
-                let mut seen = 0;
-                h.stop_everything(
-                    move |what| {
-                        tell(&format!(
-                            "stopping: agent {i} is waiting for {} to end: {}",
-                            what.len(),
-                            shorten(what)
-                        ))
-                    },
-                    move || {
-                        let n = asks.load(std::sync::atomic::Ordering::SeqCst);
-                        std::mem::replace(&mut seen, n) != n
-                    },
-                )
-            }))
-            .await;
-            tell("stopped: every task has ended.");
-            Ok(())
-        }
+        Cmd::Up { args } => up::up(args, &mut signals).await,
         Cmd::Master {
             list: _,
             work_dir,
