@@ -43,6 +43,7 @@ const PACKAGES: &[Shipped] = &[
     shipped!("helloworld/0", 0, config: yes, marathon: yes, resource: no),
     shipped!("static-web/0", 0, config: yes, marathon: yes, resource: no),
     shipped!("drover/0", 0, config: no, marathon: no, resource: yes),
+    shipped!("marathon/0", 0, config: yes, marathon: yes, resource: yes),
 ];
 
 /// A CLI binary served by this crate: `/package/cli/<package>/<version>/<file>`.
@@ -140,7 +141,7 @@ mod tests {
     fn the_shipped_packages_assemble_and_render() {
         let repo = repository().unwrap();
         let names: Vec<&str> = repo.packages.iter().map(|p| p.name()).collect();
-        assert_eq!(names, vec!["helloworld", "static-web", "drover"]);
+        assert_eq!(names, vec!["helloworld", "static-web", "drover", "marathon"]);
         for p in &repo.packages {
             let name = p.name();
             assert!(
@@ -150,7 +151,7 @@ mod tests {
             if p.marathon_template().is_some() {
                 let app = render(p, "builtin:universe", None, None).unwrap().unwrap();
                 assert!(app["id"].as_str().unwrap().starts_with('/'), "{name}");
-                assert!(app["cmd"].as_str().unwrap().contains("python3"), "{name}");
+                assert!(!app["cmd"].as_str().unwrap().is_empty(), "{name}");
             }
         }
         let hello = &repo.packages[0];
@@ -159,7 +160,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(app["id"], "/helloworld");
-        assert_eq!(app["cmd"], "python3 -m http.server 8080");
+        assert_eq!(app["cmd"], "python3 -m http.server $PORT0");
+        assert_eq!(app["portDefinitions"][0]["port"], 8080);
         assert_eq!(
             hello.config().unwrap()["properties"]["port"]["default"],
             8080

@@ -38,6 +38,7 @@ pub fn router(cosmos: Arc<Cosmos>) -> Router {
         .route("/package/repository/add", post(repository_add))
         .route("/package/repository/delete", post(repository_delete))
         .route("/package/cli/{package}/{version}/{file}", get(cli_file))
+        .route("/package/assets/drover", get(drover_binary))
         .route("/cosmos/service/{*rest}", any(not_implemented))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(cosmos)
@@ -94,6 +95,37 @@ where
     }
 }
 
+/// `GET /package/assets/drover`: this very binary, for packages whose tasks run a part of Drover
+/// (the `marathon` package runs `drover marathon`); streamed from disk.
+async fn drover_binary() -> Response {
+    let file = match std::env::current_exe() {
+        Ok(p) => tokio::fs::File::open(p).await,
+        Err(e) => Err(e),
+    };
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            return error_response(&Error::ServiceUnavailable {
+                service: "drover binary".into(),
+                cause: e.to_string(),
+            })
+        }
+    };
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let mut r = Response::new(axum::body::Body::from_stream(
+        tokio_util::io::ReaderStream::new(file),
+    ));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Some(n) = len {
+        r.headers_mut()
+            .insert(axum::http::header::CONTENT_LENGTH, n.into());
+    }
+    r
+}
+
 async fn capabilities() -> Response {
     respond(
         StatusCode::OK,
@@ -120,8 +152,9 @@ async fn describe(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response
 }
 
 async fn render(State(c): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    endpoint(&headers, "render-response", &[1], |_| async {
-        c.render(decode(&body, "render request")?).await
+    let origin = origin(&headers);
+    endpoint(&headers, "render-response", &[1], |_| async move {
+        c.render(decode(&body, "render request")?, &origin).await
     })
     .await
 }

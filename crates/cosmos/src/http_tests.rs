@@ -338,7 +338,7 @@ async fn capabilities_and_media_types_are_exact() {
 async fn install_creates_a_labelled_app_once() {
     let rig = rig().await;
     let r = rig.post("render", 1, json!({"packageName": "helloworld", "packageVersion": "0.1.0", "options": {"port": 9000}})).await;
-    assert_eq!(r.body["marathonJson"]["cmd"], "python3 -m http.server 9000");
+    assert_eq!(r.body["marathonJson"]["portDefinitions"][0]["port"], 9000);
     assert!(lock(&rig.fake).apps.is_empty(), "render creates nothing");
 
     let r = rig
@@ -360,7 +360,7 @@ async fn install_creates_a_labelled_app_once() {
         let f = lock(&rig.fake);
         let app = &f.apps[0];
         assert_eq!(app["id"], "/helloworld");
-        assert_eq!(app["cmd"], "python3 -m http.server 8080");
+        assert_eq!(app["portDefinitions"][0]["port"], 8080);
         let labels = &app["labels"];
         assert_eq!(labels["DCOS_PACKAGE_NAME"], "helloworld");
         assert_eq!(labels["DCOS_PACKAGE_VERSION"], "0.1.0");

@@ -23,12 +23,37 @@ pub const DEFINITION_LABEL: &str = "DCOS_PACKAGE_DEFINITION";
 pub const FRAMEWORK_NAME_LABEL: &str = "DCOS_PACKAGE_FRAMEWORK_NAME";
 
 /// The Marathon app for `pkg` from repository `source_uri` with the user's `options`, its id
-/// replaced by `app_id` if given; `None` for a package without a Marathon template.
+/// replaced by `app_id` if given; `None` for a package without a Marathon template. Outside a
+/// cluster's context (the tests' shorthand for [`render_in`]).
+#[cfg(test)]
 pub fn render(
     pkg: &Package,
     source_uri: &str,
     options: Option<&Map<String, Value>>,
     app_id: Option<&str>,
+) -> Result<Option<Map<String, Value>>, Error> {
+    render_in(pkg, source_uri, options, app_id, &Cluster::default())
+}
+
+/// What the cluster adds to a template's context beyond Cosmos' own (a Drover extension):
+/// where a package's relative resource URLs are served (the gateway as the client reached it),
+/// and `{{cluster.master}}`, how tasks find the master.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    /// `http://host:port`; empty leaves relative URLs as they are.
+    pub origin: String,
+    pub master: Option<String>,
+}
+
+/// The Marathon app for `pkg` from repository `source_uri` with the user's `options`, its id
+/// replaced by `app_id` if given, in `cluster`'s context; `None` for a package without a
+/// Marathon template.
+pub fn render_in(
+    pkg: &Package,
+    source_uri: &str,
+    options: Option<&Map<String, Value>>,
+    app_id: Option<&str>,
+    cluster: &Cluster,
 ) -> Result<Option<Map<String, Value>>, Error> {
     let template = match pkg.marathon_template() {
         None => return Ok(None),
@@ -53,10 +78,17 @@ pub fn render(
     }
     let mut context = merged;
     if let Some(r) = pkg.resource() {
-        schema::merge(
-            &mut context,
-            &Map::from_iter([("resource".to_string(), r.clone())]),
-        );
+        let mut r = r.clone();
+        if !cluster.origin.is_empty() {
+            crate::catalog::absolutize(&mut r, &cluster.origin);
+        }
+        schema::merge(&mut context, &Map::from_iter([("resource".to_string(), r)]));
+    }
+    if let Some(m) = &cluster.master {
+        // Only where the package's own options have no `cluster`.
+        context
+            .entry("cluster")
+            .or_insert_with(|| serde_json::json!({ "master": m }));
     }
     let text = mustache::render(&template, &Value::Object(context)).map_err(|e| {
         Error::MarathonTemplateInvalid {
@@ -300,5 +332,32 @@ mod tests {
         }
         let e = render(&t("{\"id\": }"), "u", None, None).unwrap_err();
         assert!(e.to_string().contains("package [t]"), "{e}");
+    }
+
+    #[test]
+    fn a_clusters_context_makes_assets_absolute_and_names_the_master() {
+        let repo = crate::builtin::repository().unwrap();
+        let p = repo.packages.iter().find(|p| p.name() == "marathon").unwrap();
+        let cluster = Cluster {
+            origin: "http://10.0.0.1:8000".into(),
+            master: Some("zk://z1:2181/mesos".into()),
+        };
+        let app = render_in(p, "builtin:universe", None, None, &cluster)
+            .unwrap()
+            .unwrap();
+        assert_eq!(app["id"], "/marathon-user");
+        assert_eq!(
+            app["fetch"][0]["uri"],
+            "http://10.0.0.1:8000/package/assets/drover"
+        );
+        let cmd = app["cmd"].as_str().unwrap();
+        assert!(
+            cmd.contains("--master zk://z1:2181/mesos --framework-name marathon-user"),
+            "{cmd}"
+        );
+        assert_eq!(app["labels"]["DCOS_PACKAGE_FRAMEWORK_NAME"], "marathon-user");
+        // Without a cluster, URLs stay relative and the master is empty.
+        let bare = render(p, "u", None, None).unwrap().unwrap();
+        assert_eq!(bare["fetch"][0]["uri"], "/package/assets/drover");
     }
 }

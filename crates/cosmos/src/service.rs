@@ -256,7 +256,17 @@ impl Cosmos {
     ) -> Result<(Option<Map<String, Value>>, Value), Error> {
         self.with_catalog(|c| {
             let (p, source) = c.find(&req.package_name, req.package_version.as_deref())?;
-            let app = render::render(p, source, req.options.as_ref(), req.app_id.as_deref())?;
+            let cluster = render::Cluster {
+                origin: origin.to_string(),
+                master: self.upstreams.mesos_master(),
+            };
+            let app = render::render_in(
+                p,
+                source,
+                req.options.as_ref(),
+                req.app_id.as_deref(),
+                &cluster,
+            )?;
             let mut facts = Map::new();
             facts.insert("packageName".into(), json!(p.name()));
             facts.insert("packageVersion".into(), json!(p.version()));
@@ -274,8 +284,8 @@ impl Cosmos {
     }
 
     /// `POST /package/render`: `{"marathonJson": …}`.
-    pub async fn render(&self, req: InstallRequest) -> Result<Value, Error> {
-        let (app, facts) = self.rendered(&req, "").await?;
+    pub async fn render(&self, req: InstallRequest, origin: &str) -> Result<Value, Error> {
+        let (app, facts) = self.rendered(&req, origin).await?;
         match app {
             Some(app) => Ok(json!({ "marathonJson": app })),
             None => Err(Error::ServiceMarathonTemplateNotFound {

@@ -12,6 +12,11 @@ use std::time::Duration;
 pub trait Upstreams: Send + Sync {
     fn marathon(&self) -> Option<String>;
     fn master(&self) -> Option<String>;
+    /// How the cluster's tasks find the master (`host:port` or `zk://…/mesos`): templates of
+    /// framework packages read it as `{{cluster.master}}` (a Drover extension of the context).
+    fn mesos_master(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How long one call to Marathon or the master may take.

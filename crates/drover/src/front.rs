@@ -87,6 +87,9 @@ impl drover_cosmos::Upstreams for Upstreams {
     fn master(&self) -> Option<String> {
         self.0.master_url()
     }
+    fn mesos_master(&self) -> Option<String> {
+        Some(self.0.cfg.master.clone())
+    }
 }
 
 /// Start a gateway, with Cosmos mounted beside its routes, on `listener`; it serves until the

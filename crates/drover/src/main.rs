@@ -206,6 +206,9 @@ enum Cmd {
         /// The highest service port Marathon assigns.
         #[arg(long, default_value_t = 20000)]
         local_port_max: u32,
+        /// Its framework name at the master (another Marathon beside the first: marathon-user).
+        #[arg(long, default_value = "marathon")]
+        framework_name: String,
     },
     /// Run a master; `drover master list` lists the masters and which one leads.
     Master {
@@ -426,6 +429,7 @@ fn marathon_config(
         failover_timeout_secs: 7.0 * 24.0 * 3600.0,
         max_body_bytes: 8 << 20,
         service_ports: (10000, 20000),
+        framework_name: "marathon".into(),
     }
 }
 
@@ -647,6 +651,7 @@ async fn run() -> Result<()> {
             role,
             local_port_min,
             local_port_max,
+            framework_name,
         } => {
             check_master_flag(&master)?;
             if local_port_min > local_port_max || local_port_max > 65535 {
@@ -657,6 +662,7 @@ async fn run() -> Result<()> {
             let adv = advertise(&ip, advertise_ip);
             let mut cfg = marathon_config(master, format!("{adv}:{port}"), work_dir, role);
             cfg.service_ports = (local_port_min, local_port_max);
+            cfg.framework_name = framework_name;
             let ha = zk
                 .as_deref()
                 .map(|z| marathon_ha(z, zk_session_timeout))

@@ -407,3 +407,81 @@ fn the_dcos_cli_installs_lists_and_uninstalls_packages() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("helloworld"));
 }
+
+/// The frameworks the leading master has, by name: (active ones, completed ones).
+fn frameworks_named(master: &str, name: &str) -> (Vec<Value>, Vec<Value>) {
+    let state = call("GET", &format!("http://{master}/master/state"), None).1;
+    let pick = |k: &str| -> Vec<Value> {
+        state[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["name"] == name)
+            .cloned()
+            .collect()
+    };
+    (pick("frameworks"), pick("completed_frameworks"))
+}
+
+#[test]
+fn a_framework_package_runs_its_framework_and_uninstall_tears_it_down() {
+    let up = Up::start_with_marathon(1, &[]);
+    let g = format!("http://{}", up.gateway);
+    let dcos = Dcos::new();
+    dcos.ok(&["cluster", "setup", &g]);
+
+    // `marathon` runs a Marathon of its own (the drover binary, fetched from the gateway) as the
+    // framework marathon-user, reached through the gateway at /service/marathon-user/.
+    let installed = dcos.run(&["package", "install", "marathon", "--yes"]);
+    assert_eq!(
+        installed.code, 0,
+        "{}\n{}",
+        installed.stdout, installed.stderr
+    );
+    let inner = format!("{g}/service/marathon-user");
+    wait_for(Duration::from_secs(120), || {
+        let (s, info) = call("GET", &format!("{inner}/v2/info"), None);
+        s == 200 && info["marathon_config"]["framework_name"] == "marathon-user"
+    });
+    let app = serde_json::json!({"id": "/inner", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
+    let (s, body) = call("POST", &format!("{inner}/v2/apps"), Some(&app));
+    assert_eq!(s, 201, "{body}");
+    wait_for(Duration::from_secs(60), || {
+        let (active, _) = frameworks_named(&up.master, "marathon-user");
+        active.len() == 1
+            && active[0]["tasks"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["state"] == "TASK_RUNNING"))
+    });
+    let listed = dcos.json(&["package", "list", "--json"]);
+    assert!(
+        listed.as_array().is_some_and(|a| {
+            a.iter().any(|p| {
+                p["name"] == "marathon" && p["apps"] == serde_json::json!(["/marathon-user"])
+            })
+        }),
+        "{listed}"
+    );
+
+    // Uninstall: the app goes, and the framework is torn down with its task.
+    let gone = dcos.run(&["package", "uninstall", "marathon", "--yes"]);
+    assert_eq!(gone.code, 0, "{}\n{}", gone.stdout, gone.stderr);
+    wait_for(Duration::from_secs(60), || {
+        let (active, completed) = frameworks_named(&up.master, "marathon-user");
+        active.is_empty() && completed.len() == 1
+    });
+    let (_, completed) = frameworks_named(&up.master, "marathon-user");
+    let tasks = completed[0]["completed_tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["name"] == "inner" && t["state"] == "TASK_KILLED"),
+        "{tasks:?}"
+    );
+    wait_for(Duration::from_secs(30), || {
+        dcos.json(&["marathon", "app", "list", "--json"]) == serde_json::json!([])
+    });
+}

@@ -14,7 +14,7 @@ fn framework_info(s: &Shared) -> FrameworkInfo {
     let m = s.lock();
     FrameworkInfo {
         user: s.cfg.user.clone(),
-        name: "marathon".into(),
+        name: s.cfg.framework_name.clone(),
         id: m.framework_id.clone(),
         failover_timeout: Some(s.cfg.failover_timeout_secs),
         checkpoint: Some(true),

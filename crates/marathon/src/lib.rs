@@ -34,6 +34,9 @@ pub struct MarathonConfig {
     pub max_body_bytes: usize,
     /// The range service ports are assigned from (`--local-port-min`, `--local-port-max`).
     pub service_ports: (u32, u32),
+    /// The framework's name at the master (`marathon`; a Marathon run as a package by another
+    /// is named for its service, e.g. `marathon-user`, and reached at `/service/<name>/`).
+    pub framework_name: String,
 }
 
 /// What went wrong, by what it is; `http` maps each to Marathon's status and body in one place.

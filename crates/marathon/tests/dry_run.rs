@@ -10,6 +10,7 @@ async fn start() -> (String, drover_marathon::MarathonHandle) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let cfg = drover_marathon::MarathonConfig {
+        framework_name: "marathon".into(),
         master: "127.0.0.1:9".into(),
         advertise: addr.clone(),
         hostname: "localhost".into(),

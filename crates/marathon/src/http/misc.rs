@@ -21,7 +21,7 @@ pub(super) async fn info(State(s): S) -> Json<Value> {
         "elected": s.standing() == Standing::Leading, "leader": leader_of(&s), "frameworkId": m.framework_id.as_ref().map(|f| f.value.clone()),
         "marathon_config": {"master": s.cfg.master, "hostname": s.cfg.hostname, "failover_timeout": s.cfg.failover_timeout_secs as i64,
                             "mesos_role": m.role, "mesos_user": s.cfg.user, "task_launch_timeout": 300000, "checkpoint": true,
-                            "framework_name": "marathon", "ha": s.ha_url().is_some(),
+                            "framework_name": s.cfg.framework_name, "ha": s.ha_url().is_some(),
                             "local_port_min": m.service_port_range.0, "local_port_max": m.service_port_range.1, "webui_url": format!("http://{}", s.cfg.advertise)},
         "http_config": {"http_port": s.cfg.advertise.rsplit(':').next().and_then(|p| p.parse::<u16>().ok())},
         "event_subscriber": {"type": "http_callback", "http_endpoints": m.subscriptions.iter().collect::<Vec<_>>()},
