@@ -406,6 +406,57 @@ fn the_dcos_cli_installs_lists_and_uninstalls_packages() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("helloworld"));
+
+    // ... and installs, waiting for the deployment; lists; refuses bad options naming them;
+    // uninstalls.
+    let drover = |args: &[&str]| {
+        let out = Command::new(drover_bin())
+            .args(args)
+            .args(["--gateway", &g])
+            .output()
+            .expect("drover package");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = drover(&[
+        "package",
+        "install",
+        "helloworld",
+        "--options",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("port"), "{err}");
+    let site = up.dir.path().join("site.json");
+    std::fs::write(&site, r#"{"service": {"name": "site", "instances": 1}}"#).expect("write");
+    let (code, out, err) = drover(&[
+        "package",
+        "install",
+        "static-web",
+        "--options",
+        site.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    // The wait ended with the deployment: the instance is up and healthy.
+    let app = call("GET", &format!("{g}/service/marathon/v2/apps/site"), None).1;
+    assert_eq!(app["app"]["tasksHealthy"], 1, "{app}");
+    assert!(
+        app["app"]["deployments"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "{app}"
+    );
+    let (code, out, _) = drover(&["package", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("static-web") && out.contains("/site"), "{out}");
+    let (code, out, err) = drover(&["package", "uninstall", "static-web"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    wait_for(Duration::from_secs(30), || {
+        call("GET", &format!("{g}/service/marathon/v2/apps/site"), None).0 == 404
+    });
 }
 
 /// The frameworks the leading master has, by name: (active ones, completed ones).
