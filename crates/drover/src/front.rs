@@ -4,7 +4,6 @@
 use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// `drover gateway`'s flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -43,12 +42,10 @@ pub fn limits(
     max_body_bytes: usize,
     upstream_timeout: f64,
 ) -> Result<drover_gateway::proxy::Limits> {
-    if !(upstream_timeout.is_finite() && upstream_timeout > 0.0) {
-        anyhow::bail!("--upstream-timeout must be a positive number of seconds");
-    }
+    let header_timeout = crate::secs("--upstream-timeout", upstream_timeout)?;
     Ok(drover_gateway::proxy::Limits {
         max_request_bytes: max_body_bytes,
-        header_timeout: Duration::from_secs_f64(upstream_timeout),
+        header_timeout,
         ..Default::default()
     })
 }
@@ -63,9 +60,7 @@ pub fn gateway_config(
     limits: drover_gateway::proxy::Limits,
     zk_session_timeout: f64,
 ) -> Result<drover_gateway::Config> {
-    if !(zk_session_timeout.is_finite() && zk_session_timeout > 0.0) {
-        anyhow::bail!("--zk-session-timeout must be a positive number of seconds");
-    }
+    let zk_session_timeout = crate::secs("--zk-session-timeout", zk_session_timeout)?;
     Ok(drover_gateway::Config {
         master,
         marathon,
@@ -73,7 +68,7 @@ pub fn gateway_config(
         advertise_ip,
         work_dir,
         limits,
-        zk_session_timeout: Duration::from_secs_f64(zk_session_timeout),
+        zk_session_timeout,
     })
 }
 

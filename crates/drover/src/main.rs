@@ -52,13 +52,18 @@ struct MasterFlags {
 
 /// Marathon's `--zk`.
 fn marathon_ha(zk: &str, session_timeout: f64) -> Result<drover_marathon::Ha> {
-    if !(session_timeout.is_finite() && session_timeout > 0.0) {
-        anyhow::bail!("--zk-session-timeout must be a positive number of seconds");
-    }
+    let timeout = secs("--zk-session-timeout", session_timeout)?;
     let url = drover_zk::ZkUrl::parse(zk)?;
-    let sessions =
-        drover_zk::Sessions::new(url, std::time::Duration::from_secs_f64(session_timeout))?;
+    let sessions = drover_zk::Sessions::new(url, timeout)?;
     Ok(drover_marathon::Ha { sessions })
+}
+
+/// A flag in seconds as a Duration: positive and not absurdly large (no panic on `1e30`).
+fn secs(flag: &str, v: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("{flag} must be a positive number of seconds, got {v}"))
 }
 
 /// `--master`: host:port, or a zk:// URL that must parse.
@@ -86,13 +91,8 @@ fn ha_of(f: &MasterFlags) -> Result<Option<drover_master::Ha>> {
     if quorum == 0 {
         anyhow::bail!("--quorum must be at least 1");
     }
-    if !(f.zk_session_timeout.is_finite() && f.zk_session_timeout > 0.0) {
-        anyhow::bail!("--zk-session-timeout must be a positive number of seconds");
-    }
-    let sessions = drover_zk::Sessions::new(
-        url,
-        std::time::Duration::from_secs_f64(f.zk_session_timeout),
-    )?;
+    let sessions =
+        drover_zk::Sessions::new(url, secs("--zk-session-timeout", f.zk_session_timeout)?)?;
     Ok(Some(drover_master::Ha { sessions, quorum }))
 }
 

@@ -93,7 +93,12 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
         let p = if agent_port == 0 {
             0
         } else {
-            agent_port + i as u16
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| agent_port.checked_add(i))
+                .with_context(|| {
+                    format!("--agent-port {agent_port} + {agents} agents goes past port 65535")
+                })?
         };
         let l = bind(&ip, p).await?;
         let aport = l.local_addr()?.port();

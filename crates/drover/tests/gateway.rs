@@ -303,3 +303,88 @@ fn upstreams_that_are_down_or_silent_get_502_and_504_naming_them() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "413");
     gw.stop();
 }
+
+#[test]
+fn a_gateway_tries_the_next_marathon_refuses_loops_and_cuts_chunked_bodies() {
+    let up = Up::start_with_marathon(1, &[]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marathons = format!("http://127.0.0.1:{dead_port},http://{}", up.marathon);
+    let mut gw = Proc::spawn(
+        &[
+            "gateway",
+            "--master",
+            &up.master,
+            "--marathon",
+            &marathons,
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--max-body-bytes",
+            "1000",
+            "--work-dir",
+            dir.path().join("gw").to_str().expect("utf-8"),
+        ],
+        &dir.path().join("gw.log"),
+    );
+    let line = gw.wait_line("gateway: http://", Duration::from_secs(20));
+    let g = line.trim().trim_start_matches("gateway: ").to_string();
+
+    // The first Marathon is down: the second answers.
+    let (s, info) = call("GET", &format!("{g}/service/marathon/v2/info"), None);
+    assert_eq!(s, 200, "{info}");
+    assert_eq!(info["name"], "marathon");
+
+    // A framework whose web UI is the gateway itself: a loop, refused (508), not followed.
+    let subscribe = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "user": "root", "name": "loopy", "webui_url": format!("{g}/service/loopy")}}});
+    let mut fw = Command::new("curl")
+        .args(["-sN", "-X", "POST", "-H", "Content-Type: application/json"])
+        .args(["-d", &subscribe.to_string()])
+        .arg(format!("http://{}/api/v1/scheduler", up.master))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("curl");
+    let mut last = (0, serde_json::Value::Null);
+    wait_for(Duration::from_secs(20), || {
+        last = call("GET", &format!("{g}/service/loopy/x"), None);
+        last.0 != 404
+    });
+    assert_eq!(last.0, 508, "{}", last.1);
+    assert!(
+        last.1["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("leads back"),
+        "{}",
+        last.1
+    );
+    let _ = fw.kill();
+    let _ = fw.wait();
+
+    // A chunked body (no Content-Length) past the limit: 413, as for a declared one.
+    let mut big = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Transfer-Encoding: chunked",
+        ])
+        .args(["--data-binary", "@-"])
+        .arg(format!("{g}/service/marathon/v2/apps"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    {
+        let mut stdin = big.stdin.take().expect("stdin");
+        let _ = stdin.write_all(&[b' '; 5000]);
+    }
+    let out = big.wait_with_output().expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "413");
+    gw.stop();
+}

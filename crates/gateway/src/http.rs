@@ -4,7 +4,7 @@
 use crate::proxy::{error, Target};
 use crate::routes::{join, route, Route};
 use crate::Gateway;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use axum::response::{Html, IntoResponse};
@@ -150,43 +150,71 @@ async fn dispatch(
                 route: prefix,
             };
             let resp = g.proxy.forward(req, &to, ip).await;
-            if resp.status() == StatusCode::BAD_GATEWAY {
+            if resp
+                .extensions()
+                .get::<crate::proxy::Unreachable>()
+                .is_some()
+            {
                 // It may have re-registered elsewhere: read the directory again next time.
                 g.directory.invalidate();
             }
             resp
         }
         Route::Marathon { path } => {
+            // With several Marathons (an HA set), a request may have to be sent again to the
+            // next one: its body (small: apps, groups) is read first, within the limit.
+            let (parts, body) = req.into_parts();
+            let mut req = Some(Request::from_parts(clone_parts(&parts), body));
+            let mut replay: Option<Bytes> = None;
+            if g.cfg.marathon.len() > 1 && retry.is_none() {
+                let Some(r) = req.take() else {
+                    return not_found_marathon(&prefix);
+                };
+                let limit = g.proxy.limits().max_request_bytes;
+                match http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                    r.into_body(),
+                    limit,
+                ))
+                .await
+                {
+                    Ok(c) => replay = Some(c.to_bytes()),
+                    Err(_) => {
+                        return error(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!(
+                                "Request body is larger than the gateway's limit of {limit} bytes"
+                            ),
+                            &prefix,
+                            "",
+                        )
+                    }
+                }
+            }
             let mut resp = None;
-            let mut req = Some(req);
             for base in &g.cfg.marathon {
                 let to = Target {
                     base: base.trim_end_matches('/').to_string(),
                     path: path.clone(),
                     route: prefix.clone(),
                 };
-                let this = match (req.take(), &retry) {
-                    (Some(r), _) => r,
-                    (None, Some((m, u, h))) => again(m, u, h),
-                    (None, None) => break,
+                let this = match (req.take(), &retry, &replay) {
+                    (Some(r), _, _) => r,
+                    (None, _, Some(b)) => {
+                        Request::from_parts(clone_parts(&parts), Body::from(b.clone()))
+                    }
+                    (None, Some((m, u, h)), None) => again(m, u, h),
+                    (None, None, None) => break,
                 };
                 let r = g.proxy.forward(this, &to, ip).await;
                 // Another Marathon of an HA set answers (and proxies to its leader) when this
-                // one is down.
-                let down = r.status() == StatusCode::BAD_GATEWAY;
+                // one cannot be reached (refused, or no connection in time).
+                let down = r.extensions().get::<crate::proxy::Unreachable>().is_some();
                 resp = Some(r);
                 if !down {
                     break;
                 }
             }
-            resp.unwrap_or_else(|| {
-                error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "No Marathon is configured for this gateway (--marathon)".into(),
-                    &prefix,
-                    "",
-                )
-            })
+            resp.unwrap_or_else(|| not_found_marathon(&prefix))
         }
         Route::Service { name, path } => {
             let found = g
@@ -233,6 +261,25 @@ async fn dispatch(
             g.proxy.forward(req, &to, ip).await
         }
     }
+}
+
+fn not_found_marathon(prefix: &str) -> Response<Body> {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "No Marathon is configured for this gateway (--marathon)".into(),
+        prefix,
+        "",
+    )
+}
+
+/// A request's head again (its extensions stay behind: the proxy reads none).
+fn clone_parts(p: &axum::http::request::Parts) -> axum::http::request::Parts {
+    let mut r = Request::new(());
+    *r.method_mut() = p.method.clone();
+    *r.uri_mut() = p.uri.clone();
+    *r.version_mut() = p.version;
+    *r.headers_mut() = p.headers.clone();
+    r.into_parts().0
 }
 
 /// `http://host:port/some/path` → (`http://host:port`, `/some/path`); only plain http.

@@ -28,9 +28,17 @@ pub fn cluster_id(dir: &Path) -> Result<String, Error> {
         .map_err(|e| Error::ClusterId(format!("creating {}: {e}", dir.display())))?;
     let id = uuid::Uuid::new_v4().to_string();
     let tmp = dir.join("cluster-id.tmp");
-    std::fs::write(&tmp, format!("{id}\n"))
-        .and_then(|_| std::fs::rename(&tmp, &file))
-        .map_err(|e| Error::ClusterId(format!("writing {}: {e}", file.display())))?;
+    // Synced before and after the rename: a power cut leaves the old state or the whole id,
+    // never an empty file the next start would refuse.
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(format!("{id}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &file)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| Error::ClusterId(format!("writing {}: {e}", file.display())))?;
     Ok(id)
 }
 

@@ -40,6 +40,17 @@ impl Default for Limits {
     }
 }
 
+/// Marks a gateway answer given because the upstream could not be reached at all (refused,
+/// unresolvable, or no connection in time): nothing was sent, so another upstream may be tried.
+#[derive(Debug, Clone, Copy)]
+pub struct Unreachable;
+
+/// The header that counts how many times a request went through a gateway: a framework whose
+/// `webui_url` points back at the gateway would otherwise loop for ever.
+pub const HOPS: &str = "x-drover-gateway-hops";
+/// More hops than this is a loop.
+pub const MAX_HOPS: u32 = 3;
+
 /// What a request is forwarded to.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -111,6 +122,18 @@ fn failure(e: &hyper_util::client::legacy::Error) -> String {
     msg
 }
 
+/// Whether the forward failed because the request's (chunked) body went past the limit.
+fn body_too_large(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        src = s.source();
+    }
+    false
+}
+
 impl Proxy {
     pub fn new(limits: Limits) -> Proxy {
         let mut http = HttpConnector::new();
@@ -166,6 +189,24 @@ impl Proxy {
                 &to.base,
             );
         }
+        let hops = parts
+            .headers
+            .get(HOPS)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0);
+        if hops >= MAX_HOPS {
+            return error(
+                StatusCode::LOOP_DETECTED,
+                format!(
+                    "the request went through the gateway {hops} times: {}{} leads back to it",
+                    to.base, to.path
+                ),
+                &to.route,
+                &to.base,
+            );
+        }
+        parts.headers.insert(HOPS, HeaderValue::from(hops + 1));
         let original_host = parts.headers.get(header::HOST).cloned();
         strip_hop_by_hop(&mut parts.headers);
         parts.headers.remove(header::HOST);
@@ -211,17 +252,32 @@ impl Proxy {
                 )
             }
             Ok(Err(e)) => {
+                if body_too_large(&e) {
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "Request body is larger than the gateway's limit of {} bytes",
+                            self.limits.max_request_bytes
+                        ),
+                        &to.route,
+                        &to.base,
+                    );
+                }
                 let status = if e.is_connect() && failure(&e).contains("timed out") {
                     StatusCode::GATEWAY_TIMEOUT
                 } else {
                     StatusCode::BAD_GATEWAY
                 };
-                return error(
+                let mut r = error(
                     status,
                     format!("cannot reach {}: {}", to.base, failure(&e)),
                     &to.route,
                     &to.base,
                 );
+                if e.is_connect() {
+                    r.extensions_mut().insert(Unreachable);
+                }
+                return r;
             }
             Ok(Ok(r)) => r,
         };
@@ -262,5 +318,40 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert_eq!(h["accept"], "application/json");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_past_the_limit_is_a_413() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new().route(
+            "/sink",
+            axum::routing::post(|b: axum::body::Bytes| async move { b.len().to_string() }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let proxy = Proxy::new(Limits {
+            max_request_bytes: 1000,
+            ..Limits::default()
+        });
+        let to = Target {
+            base: format!("http://{addr}"),
+            path: "/sink".into(),
+            route: "/test".into(),
+        };
+        let chunks = futures_util::stream::iter(
+            (0..10).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 500]))),
+        );
+        let mut req = Request::new(Body::from_stream(chunks));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = "/test/sink".parse().expect("uri");
+        let resp = proxy.forward(req, &to, None).await;
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // Within the limit it goes through.
+        let mut req = Request::new(Body::from(vec![b'x'; 900]));
+        *req.method_mut() = Method::POST;
+        let resp = proxy.forward(req, &to, None).await;
+        assert_eq!(resp.status(), StatusCode::OK);
     }
 }
