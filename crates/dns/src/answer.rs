@@ -3,7 +3,9 @@
 //! behaviour: authoritative for the domain, case-insensitive names, A/AAAA/SRV/SOA/NS/ANY, SRV
 //! targets' addresses as additional records, NXDOMAIN vs NODATA with the SOA in the authority
 //! section, answers shuffled, replies cut to the UDP/EDNS size (TC set), other names forwarded.
-//! Garbage gets FORMERR (or nothing, when not even a header can be read); nothing panics.
+//! Garbage gets FORMERR (or nothing, when not even a header can be read), as do names in the
+//! domain that no record could have; names outside it are forwarded whatever their bytes.
+//! Nothing panics.
 
 use crate::config::{resolver_addr, Config};
 use crate::records::RecordSet;
@@ -36,12 +38,17 @@ pub const MAX_QUERY: usize = 4096;
 /// The largest UDP reply offered with EDNS.
 const EDNS_PAYLOAD: u16 = 4096;
 
+/// A name's labels, lowercased, without the root's empty one (`[b"example", b"com"]`).
+type Labels = Vec<Box<[u8]>>;
+
 /// What answering needs from the config, prepared once.
 #[derive(Clone, Debug)]
 pub struct Zone {
     /// `mesos.`
     apex: String,
     apex_name: Name,
+    /// The domain's labels, lowercased (`[b"mesos"]`).
+    apex_labels: Labels,
     ttl: u32,
     mname: Name,
     /// The server's own name, lowercased, as records are keyed.
@@ -53,8 +60,9 @@ pub struct Zone {
     weight: u16,
     set_truncate_bit: bool,
     recurse_on: bool,
-    /// Zone suffixes (`example.com.`), longest first, with their resolvers.
-    zones: Vec<(String, Vec<SocketAddr>)>,
+    /// Zone suffixes as labels (`[b"example", b"com"]`), most labels first, with their
+    /// resolvers.
+    zones: Vec<(Labels, Vec<SocketAddr>)>,
     resolvers: Vec<SocketAddr>,
 }
 
@@ -67,15 +75,10 @@ impl Zone {
                 .filter_map(|r| resolver_addr(r))
                 .collect::<Vec<_>>()
         };
-        let mut zones: Vec<(String, Vec<SocketAddr>)> = if c.external_on {
+        let mut zones: Vec<(Labels, Vec<SocketAddr>)> = if c.external_on {
             c.zone_resolvers
                 .iter()
-                .map(|(z, rs)| {
-                    (
-                        format!("{}.", z.trim_matches('.').to_ascii_lowercase()),
-                        addrs(rs),
-                    )
-                })
+                .map(|(z, rs)| (text_labels(z), addrs(rs)))
                 .collect()
         } else {
             Vec::new()
@@ -84,6 +87,7 @@ impl Zone {
         Zone {
             apex: format!("{}.", c.domain),
             apex_name: name(&format!("{}.", c.domain)),
+            apex_labels: text_labels(&c.domain),
             ttl: c.ttl,
             mname: name(&c.soa_mname),
             mname_key: c.soa_mname.to_ascii_lowercase(),
@@ -104,20 +108,13 @@ impl Zone {
     }
 
     /// The resolvers a name outside the domain goes to (longest matching zone, else the default).
-    fn resolvers_for(&self, key: &str) -> &[SocketAddr] {
+    fn resolvers_for(&self, labels: &[&[u8]]) -> &[SocketAddr] {
         for (z, rs) in &self.zones {
-            if key == z || key.ends_with(&format!(".{z}")) {
+            if ends_with(labels, z) {
                 return rs;
             }
         }
         &self.resolvers
-    }
-
-    fn in_domain(&self, key: &str) -> bool {
-        key.len() >= self.apex.len()
-            && key.ends_with(&self.apex)
-            && (key.len() == self.apex.len()
-                || key.as_bytes()[key.len() - self.apex.len() - 1] == b'.')
     }
 
     fn soa(&self, serial: u32) -> Record {
@@ -150,24 +147,44 @@ fn formerr_raw(query: &[u8]) -> Outcome<'static> {
     Outcome::Reply(out)
 }
 
-/// The lowercased absolute name records are keyed by; `None` when it cannot be one (a label
-/// with a dot or non-ASCII bytes in it). A `*` label after the first is dropped (mesos-dns'
-/// `cleanWild`).
-fn key_of(name: &Name) -> Option<String> {
-    let mut key = String::with_capacity(name.len() + 1);
-    for (i, label) in name.iter().enumerate() {
-        if i > 0 && label == b"*" {
-            continue;
-        }
-        for &b in label {
+/// `example.com` (dots at either end or not, any case) → `[b"example", b"com"]`, lowercased.
+fn text_labels(text: &str) -> Labels {
+    text.split('.')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.to_ascii_lowercase().into_bytes().into_boxed_slice())
+        .collect()
+}
+
+/// Whether `labels` ends with `suffix` (lowercase), comparing label by label, ASCII letters
+/// case-insensitively: a label with a dot in it never matches two.
+fn ends_with(labels: &[&[u8]], suffix: &[Box<[u8]>]) -> bool {
+    labels.len() >= suffix.len()
+        && labels[labels.len() - suffix.len()..]
+            .iter()
+            .zip(suffix)
+            .all(|(l, s)| l.eq_ignore_ascii_case(s))
+}
+
+/// A name's labels, a `*` label after the first dropped (mesos-dns' `cleanWild`).
+fn clean_labels(name: &Name) -> Vec<&[u8]> {
+    name.iter()
+        .enumerate()
+        .filter(|&(i, l)| i == 0 || l != b"*")
+        .map(|(_, l)| l)
+        .collect()
+}
+
+/// The lowercased absolute name records are keyed by, for a name in the domain; `None` when it
+/// cannot be one (a label with a dot, non-ASCII or control bytes in it).
+fn key_of(labels: &[&[u8]]) -> Option<String> {
+    let mut key = String::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+    for label in labels {
+        for &b in *label {
             if b == b'.' || !b.is_ascii() || b.is_ascii_control() {
                 return None;
             }
             key.push(b.to_ascii_lowercase() as char);
         }
-        key.push('.');
-    }
-    if key.is_empty() {
         key.push('.');
     }
     Some(key)
@@ -220,18 +237,21 @@ pub fn answer<'z>(
     }
     let q = req.queries[0].clone();
     resp.queries.push(q.clone());
-    let Some(key) = key_of(q.name()) else {
-        resp.metadata.response_code = ResponseCode::FormErr;
-        return reply(resp, max, zone);
-    };
-    if !zone.in_domain(&key) {
-        let rs = zone.resolvers_for(&key);
+    let labels = clean_labels(q.name());
+    if !ends_with(&labels, &zone.apex_labels) {
+        // Not ours, whatever its bytes: the resolvers judge it.
+        let rs = zone.resolvers_for(&labels);
         if rs.is_empty() {
             resp.metadata.response_code = ResponseCode::Refused;
             return reply(resp, max, zone);
         }
         return Outcome::Forward(rs);
     }
+    let Some(key) = key_of(&labels) else {
+        // In the domain but no name records could have.
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return reply(resp, max, zone);
+    };
     resp.metadata.authoritative = true;
     resp.metadata.recursion_available = zone.recurse_on;
     let Some(rs) = records else {

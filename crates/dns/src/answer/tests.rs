@@ -431,3 +431,58 @@ fn queries_per_second_on_one_core() {
         1.0 / per.as_secs_f64()
     );
 }
+
+/// A query for a name given as raw labels (any bytes, dots inside labels too), as on the wire.
+fn raw_query(labels: &[&[u8]], t: RecordType) -> Vec<u8> {
+    let mut q = vec![0x03, 0x09, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0];
+    for l in labels {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l);
+    }
+    q.push(0);
+    q.extend_from_slice(&u16::from(t).to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    q
+}
+
+#[test]
+fn odd_names_outside_the_domain_are_forwarded_and_in_it_are_formerr() {
+    let rs = records();
+    let z = zone();
+    let default = Outcome::Forward(&["10.9.9.9:53".parse().unwrap()][..]);
+    let corp = Outcome::Forward(&["10.8.8.8:5353".parse().unwrap()][..]);
+    let outside: [(&[&[u8]], &Outcome); 5] = [
+        (&[b"caf\xc3\xa9", b"example", b"org"], &default),
+        (&[b"a.b", b"example", b"org"], &default),
+        (&[b"x\x01y", b"org"], &default),
+        (&[b"caf\xc3\xa9", b"CORP", b"example"], &corp),
+        // An escaped dot is one label: "corp.example" here is not the zone corp.example.
+        (&[b"db", b"corp.example"], &default),
+    ];
+    for (labels, want) in outside {
+        let got = answer(
+            &raw_query(labels, RecordType::A),
+            Some(&rs),
+            &z,
+            Transport::Udp,
+            1,
+        );
+        assert_eq!(&got, want, "{labels:?}");
+    }
+    // Nor is "marathon.mesos" one label under the root the domain "mesos.".
+    let got = answer(
+        &raw_query(&[b"web", b"marathon.mesos"], RecordType::A),
+        Some(&rs),
+        &z,
+        Transport::Udp,
+        1,
+    );
+    assert_eq!(got, default);
+    for labels in [
+        &[b"caf\xc3\xa9" as &[u8], b"marathon", b"mesos"][..],
+        &[b"web.x", b"marathon", b"MESOS"],
+    ] {
+        let m = ask(&raw_query(labels, RecordType::A), Some(&rs), Transport::Udp);
+        assert_eq!(m.response_code, ResponseCode::FormErr, "{labels:?}");
+    }
+}
