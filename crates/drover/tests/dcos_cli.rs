@@ -372,6 +372,12 @@ fn the_dcos_cli_installs_lists_and_uninstalls_packages() {
         .expect("an agent")
         .to_string();
     assert!(agents.contains(&agent), "{agents}");
+    let listed = dcos.ok(&["package", "list"]);
+    assert!(listed.contains("drover"), "the COMMAND column: {listed}");
+    // Uninstalling the CLI part removes the subcommand.
+    dcos.ok(&["package", "uninstall", "drover", "--cli"]);
+    let gone = dcos.run(&["drover", "--help"]);
+    assert_ne!(gone.code, 0, "{}", gone.stdout);
 
     // Uninstall removes exactly the package's app.
     let other = up.dir.path().join("other.json");
