@@ -154,7 +154,8 @@ impl Store {
         }
     }
 
-    /// Replace the saved list: written to a temporary file, synced, then renamed over the old.
+    /// Replace the saved list: written to a temporary file, synced, renamed over the old, and the
+    /// directory synced so that the rename survives a crash.
     pub fn save(&self, list: &[PackageRepository]) -> Result<(), Error> {
         let body = serde_json::to_vec_pretty(&OnDisk {
             repositories: list.to_vec(),
@@ -174,8 +175,23 @@ impl Store {
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             self.error(e)
-        })
+        })?;
+        // The rename is durable only once the directory holding the new entry is synced.
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir).map_err(|e| self.error(e))?;
+        }
+        Ok(())
     }
+}
+
+/// Flush `dir`'s entries (a rename into it) to disk.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
