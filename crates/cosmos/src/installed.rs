@@ -280,6 +280,39 @@ mod tests {
     }
 
     #[test]
+    fn an_app_with_a_gzip_bomb_for_a_definition_does_not_stop_list() {
+        use std::io::Write;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b'['; 8 << 20]).unwrap();
+        let bomb = gz.finish().unwrap();
+        let label = b64.encode(
+            json!({"metadata": {"Content-Encoding": "gzip"}, "data": b64.encode(bomb)})
+                .to_string(),
+        );
+        let mut body = apps();
+        body["apps"].as_array_mut().unwrap().push(json!({"id": "/bomb", "labels": {
+            "DCOS_PACKAGE_NAME": "bomb", "DCOS_PACKAGE_VERSION": "6.6",
+            "DCOS_PACKAGE_DEFINITION": label}}));
+        let inst = installed(&body);
+        assert_eq!(inst.len(), 5);
+        let bomb = inst.iter().find(|a| a.app_id == "/bomb").unwrap();
+        assert_eq!(bomb.definition, None);
+        let all = list(&inst, None, None, "");
+        let ids: Vec<&str> = all["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["appId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec!["/bomb", "/kafka", "/old", "/web-a", "/web-b"]);
+        assert_eq!(
+            all["packages"][0]["packageInformation"]["packageDefinition"]["version"],
+            "6.6"
+        );
+    }
+
+    #[test]
     fn uninstall_picks_apps_or_says_why_not() {
         let body = apps();
         let inst = installed(&body);

@@ -166,8 +166,21 @@ pub fn encode_definition(pkg: &Package) -> String {
     B64.encode(compact(&envelope))
 }
 
-/// The package definition in a `DCOS_PACKAGE_DEFINITION` label; `Err` says what is wrong.
+/// The longest `DCOS_PACKAGE_DEFINITION` label decoded (any Marathon app's labels reach
+/// `list`; a real definition is tens of KiB).
+const MAX_DEFINITION_LABEL: usize = 1 << 20;
+/// The most a definition inflates to (a gzip bomb stops here).
+const MAX_DEFINITION: u64 = 4 << 20;
+
+/// The package definition in a `DCOS_PACKAGE_DEFINITION` label; `Err` says what is wrong
+/// (also a label or an inflated definition past its limit).
 pub fn decode_definition(label: &str) -> Result<Value, String> {
+    if label.len() > MAX_DEFINITION_LABEL {
+        return Err(format!(
+            "the label is longer than {} KiB",
+            MAX_DEFINITION_LABEL >> 10
+        ));
+    }
     let envelope = B64
         .decode(label.trim())
         .map_err(|e| format!("the label is not base64: {e}"))?;
@@ -188,8 +201,15 @@ pub fn decode_definition(label: &str) -> Result<Value, String> {
         Some("gzip") => {
             let mut out = Vec::new();
             GzDecoder::new(data.as_slice())
+                .take(MAX_DEFINITION + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("the envelope's data is not gzip: {e}"))?;
+            if out.len() as u64 > MAX_DEFINITION {
+                return Err(format!(
+                    "the definition inflates to more than {} MiB",
+                    MAX_DEFINITION >> 20
+                ));
+            }
             out
         }
         Some(other) => return Err(format!("unsupported Content-Encoding {other}")),
@@ -271,6 +291,36 @@ mod tests {
             &B64.encode("{\"data\": \"AAAA\", \"metadata\": {\"Content-Encoding\": \"gzip\"}}")
         )
         .is_err());
+    }
+
+    #[test]
+    fn oversized_definitions_are_refused_not_inflated() {
+        let envelope = |data: &[u8]| {
+            B64.encode(
+                json!({"metadata": {"Content-Encoding": "gzip"}, "data": B64.encode(data)})
+                    .to_string(),
+            )
+        };
+        let gzip = |raw: &[u8]| {
+            let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(raw).unwrap();
+            gz.finish().unwrap()
+        };
+        // A gzip bomb: a few KiB that inflate past the limit.
+        let bomb = gzip(&vec![b' '; (MAX_DEFINITION as usize) + 1]);
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        let e = decode_definition(&envelope(&bomb)).unwrap_err();
+        assert!(e.contains("more than 4 MiB"), "{e}");
+        // Right at the limit it still decodes (JSON padded with spaces).
+        let mut at_limit = b"{}".to_vec();
+        at_limit.resize(MAX_DEFINITION as usize, b' ');
+        assert_eq!(
+            decode_definition(&envelope(&gzip(&at_limit))).unwrap(),
+            json!({})
+        );
+        // An over-long label is refused before it is decoded.
+        let e = decode_definition(&"A".repeat(MAX_DEFINITION_LABEL + 1)).unwrap_err();
+        assert!(e.contains("longer than 1024 KiB"), "{e}");
     }
 
     #[test]
