@@ -8,11 +8,12 @@
 //! Nothing panics.
 
 use crate::config::{resolver_addr, Config};
-use crate::records::RecordSet;
+use crate::records::{RecordSet, Srv};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// How the query came.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,15 +226,15 @@ pub fn answer<'z>(
     };
     if req.op_code != OpCode::Query {
         resp.metadata.response_code = ResponseCode::NotImp;
-        return reply(resp, max, zone);
+        return reply(resp, max, zone, false);
     }
     if req.queries.len() != 1 {
         resp.metadata.response_code = ResponseCode::FormErr;
-        return reply(resp, max, zone);
+        return reply(resp, max, zone, false);
     }
     if req.edns.as_ref().is_some_and(|e| e.version() > 0) {
         resp.metadata.response_code = ResponseCode::BADVERS;
-        return reply(resp, max, zone);
+        return reply(resp, max, zone, false);
     }
     let q = req.queries[0].clone();
     resp.queries.push(q.clone());
@@ -243,91 +244,116 @@ pub fn answer<'z>(
         let rs = zone.resolvers_for(&labels);
         if rs.is_empty() {
             resp.metadata.response_code = ResponseCode::Refused;
-            return reply(resp, max, zone);
+            return reply(resp, max, zone, false);
         }
         return Outcome::Forward(rs);
     }
     let Some(key) = key_of(&labels) else {
         // In the domain but no name records could have.
         resp.metadata.response_code = ResponseCode::FormErr;
-        return reply(resp, max, zone);
+        return reply(resp, max, zone, false);
     };
     resp.metadata.authoritative = true;
     resp.metadata.recursion_available = zone.recurse_on;
     let Some(rs) = records else {
         resp.metadata.authoritative = false;
         resp.metadata.response_code = ResponseCode::ServFail;
-        return reply(resp, max, zone);
+        return reply(resp, max, zone, false);
     };
     if !matches!(q.query_class(), DNSClass::IN | DNSClass::ANY) {
         resp.metadata.response_code = ResponseCode::Refused;
-        return reply(resp, max, zone);
+        return reply(resp, max, zone, false);
     }
     let owner = q.name().clone();
     let apex = key == zone.apex;
     let qt = q.query_type();
     let any = qt == RecordType::ANY;
     let addrs = rs.addrs(&key);
+    // What could be answered, as cheap references: records are made only of those that can go.
+    let mut cands: Vec<Cand<'_>> = Vec::new();
     if qt == RecordType::A || any {
-        for ip in addrs {
-            if let IpAddr::V4(v4) = ip {
-                resp.answers.push(Record::from_rdata(
-                    owner.clone(),
-                    zone.ttl,
-                    RData::A(A(*v4)),
-                ));
-            }
-        }
+        cands.extend(addrs.iter().filter_map(|ip| match ip {
+            IpAddr::V4(v4) => Some(Cand::V4(*v4)),
+            IpAddr::V6(_) => None,
+        }));
     }
     if qt == RecordType::AAAA || any {
-        for ip in addrs {
-            if let IpAddr::V6(v6) = ip {
-                resp.answers.push(Record::from_rdata(
-                    owner.clone(),
-                    zone.ttl,
-                    RData::AAAA(AAAA(*v6)),
-                ));
-            }
-        }
+        cands.extend(addrs.iter().filter_map(|ip| match ip {
+            IpAddr::V6(v6) => Some(Cand::V6(*v6)),
+            IpAddr::V4(_) => None,
+        }));
     }
     if qt == RecordType::SRV || any {
-        let srvs = rs.srvs(&key);
-        let mut seen: Vec<&str> = Vec::new();
-        for s in srvs {
-            let rdata = SRV::new(0, zone.weight, s.port, s.target.name.clone());
-            resp.answers.push(Record::from_rdata(
-                owner.clone(),
-                zone.ttl,
-                RData::SRV(rdata),
-            ));
-            if seen.contains(&&*s.target.text) {
-                continue;
-            }
-            seen.push(&s.target.text);
-            additional_addrs(&mut resp, rs, &s.target.text, &s.target.name, zone.ttl);
-        }
+        cands.extend(rs.srvs(&key).iter().map(Cand::Srv));
     }
     if apex && (qt == RecordType::SOA || any) {
-        resp.answers.push(zone.soa(rs.serial));
+        cands.push(Cand::Soa);
     }
     if apex && (qt == RecordType::NS || any) {
-        resp.answers.push(Record::from_rdata(
-            owner.clone(),
-            zone.ttl,
-            RData::NS(NS(zone.mname.clone())),
-        ));
-        additional_addrs(&mut resp, rs, &zone.mname_key, &zone.mname, zone.ttl);
+        cands.push(Cand::Ns);
     }
-    if resp.answers.is_empty() {
+    if cands.is_empty() {
         if !apex && !rs.exists(&key) {
             resp.metadata.response_code = ResponseCode::NXDomain;
         }
         resp.authorities.push(zone.soa(rs.serial));
-    } else {
-        fastrand::Rng::with_seed(seed).shuffle(&mut resp.answers);
+        return reply(resp, max, zone, false);
     }
-    reply(resp, max, zone)
+    // Shuffled, and no more than could fit in `max` bytes: the first `take` of a Fisher-Yates
+    // shuffle (all of them, uniformly shuffled, when they could all fit).
+    let take = cands.len().min(max.saturating_sub(HEADER) / MIN_RECORD);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for i in 0..take {
+        let j = rng.usize(i..cands.len());
+        cands.swap(i, j);
+    }
+    let left_out = take < cands.len();
+    cands.truncate(take);
+    // Each SRV target's addresses once; none when records were left out (they would be cut
+    // first anyway).
+    let mut seen: HashSet<&str> = HashSet::new();
+    for c in &cands {
+        let rdata = match c {
+            Cand::V4(v4) => RData::A(A(*v4)),
+            Cand::V6(v6) => RData::AAAA(AAAA(*v6)),
+            Cand::Srv(s) => {
+                if !left_out && seen.insert(&s.target.text) {
+                    additional_addrs(&mut resp, rs, &s.target.text, &s.target.name, zone.ttl);
+                }
+                RData::SRV(SRV::new(0, zone.weight, s.port, s.target.name.clone()))
+            }
+            Cand::Soa => {
+                resp.answers.push(zone.soa(rs.serial));
+                continue;
+            }
+            Cand::Ns => {
+                if !left_out {
+                    additional_addrs(&mut resp, rs, &zone.mname_key, &zone.mname, zone.ttl);
+                }
+                RData::NS(NS(zone.mname.clone()))
+            }
+        };
+        resp.answers
+            .push(Record::from_rdata(owner.clone(), zone.ttl, rdata));
+    }
+    reply(resp, max, zone, left_out)
 }
+
+/// An answer that could be given, before a record is made of it.
+enum Cand<'r> {
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+    Srv(&'r Srv),
+    Soa,
+    Ns,
+}
+
+/// A message's header.
+const HEADER: usize = 12;
+/// The fewest bytes an answer takes: its owner (the question's name, at least a 2-byte
+/// compression pointer), type, class, TTL and length (10), and the shortest data (an NS' name,
+/// at least a pointer, 2). So `(max - HEADER) / MIN_RECORD` answers are more than fit in `max`.
+const MIN_RECORD: usize = 14;
 
 /// The first A and first AAAA of `key`, as additional records.
 fn additional_addrs(resp: &mut Message, rs: &RecordSet, key: &str, name: &Name, ttl: u32) {
@@ -346,13 +372,16 @@ fn additional_addrs(resp: &mut Message, rs: &RecordSet, key: &str, name: &Name, 
 }
 
 /// Encode, cut to `max` bytes as mesos-dns does: additional records first, then answers from
-/// the end; TC set when anything was cut (unless `SetTruncateBit` is off).
-fn reply(mut resp: Message, max: usize, zone: &Zone) -> Outcome<'static> {
-    let Ok(full) = resp.to_vec() else {
-        return servfail(resp);
-    };
-    if full.len() <= max {
-        return Outcome::Reply(full);
+/// the end; TC set when anything was cut, or `left_out` (answers left out before, as more than
+/// could fit), unless `SetTruncateBit` is off.
+fn reply(mut resp: Message, max: usize, zone: &Zone, left_out: bool) -> Outcome<'static> {
+    if !left_out {
+        let Ok(full) = resp.to_vec() else {
+            return servfail(resp);
+        };
+        if full.len() <= max {
+            return Outcome::Reply(full);
+        }
     }
     resp.metadata.truncation = zone.set_truncate_bit;
     resp.additionals.clear();
