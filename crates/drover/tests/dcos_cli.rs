@@ -455,6 +455,14 @@ fn the_dcos_cli_installs_lists_and_uninstalls_packages() {
             .is_some_and(Vec::is_empty),
         "{app}"
     );
+    // The gateway routes /service/site/ to it: an app labelled DCOS_SERVICE_NAME, as Admin
+    // Router does.
+    let page = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("{g}/service/site/"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
     let (code, out, _) = drover(&["package", "list", "--json"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("static-web") && out.contains("/site"), "{out}");

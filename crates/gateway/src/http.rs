@@ -217,14 +217,24 @@ async fn dispatch(
             resp.unwrap_or_else(|| not_found_marathon(&prefix))
         }
         Route::Service { name, path } => {
+            // As Admin Router: a Marathon app labelled DCOS_SERVICE_NAME first, then a
+            // framework's webui_url.
             let found = g
                 .directory
-                .find(|d| d.frameworks.get(&name).cloned(), || g.read_directory())
+                .find(
+                    |d| {
+                        d.services
+                            .get(&name)
+                            .or_else(|| d.frameworks.get(&name))
+                            .cloned()
+                    },
+                    || g.read_directory(),
+                )
                 .await;
             let Some(webui) = found else {
                 return error(
                     StatusCode::NOT_FOUND,
-                    format!("No running framework named {name:?} has a web UI (webui_url)"),
+                    format!("No service named {name:?}: no running Marathon app labelled DCOS_SERVICE_NAME={name}, no framework of that name with a web UI (webui_url)"),
                     &prefix,
                     "",
                 );

@@ -113,8 +113,30 @@ impl Gateway {
             .map(|u| u.trim_end_matches('/').to_string())
     }
 
-    /// Read the agents and frameworks from the leading master.
+    /// Read the agents and frameworks from the leading master, and the services from
+    /// Marathon's apps.
     async fn read_directory(&self) -> Option<upstreams::Directory> {
+        let mut d = self.read_master_summary().await?;
+        if let Some(m) = self.marathon_url() {
+            match self
+                .client
+                .get(format!("{m}/v2/apps?embed=apps.tasks"))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => {
+                    if let Ok(v) = r.json::<serde_json::Value>().await {
+                        d.services = upstreams::services_from_apps(&v);
+                    }
+                }
+                Ok(r) => tracing::warn!("gateway: Marathon's apps: HTTP {}", r.status()),
+                Err(e) => tracing::warn!("gateway: cannot read Marathon's apps: {e}"),
+            }
+        }
+        Some(d)
+    }
+
+    async fn read_master_summary(&self) -> Option<upstreams::Directory> {
         let base = self.master_url()?;
         let r = self
             .client

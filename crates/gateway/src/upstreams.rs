@@ -20,6 +20,10 @@ pub struct Directory {
     pub agents: HashMap<String, String>,
     /// Framework name → its `webui_url` (only frameworks that have one, and are active).
     pub frameworks: HashMap<String, String>,
+    /// Service name → `http://host:port` of a running task of the Marathon app labelled
+    /// `DCOS_SERVICE_NAME` (the port at `DCOS_SERVICE_PORT_INDEX`, default 0), as Admin Router
+    /// routes `/service/<name>/` to apps that are not frameworks.
+    pub services: HashMap<String, String>,
 }
 
 /// `slave(1)@10.0.0.1:5051` → `http://10.0.0.1:5051`.
@@ -53,6 +57,41 @@ impl Directory {
         }
         d
     }
+}
+
+/// Marathon's `GET /v2/apps?embed=apps.tasks` → service name → `http://host:port`.
+pub fn services_from_apps(v: &Value) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for app in v["apps"].as_array().into_iter().flatten() {
+        let labels = &app["labels"];
+        let Some(name) = labels["DCOS_SERVICE_NAME"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+        else {
+            continue;
+        };
+        // Only plain http can be proxied here.
+        if labels["DCOS_SERVICE_SCHEME"]
+            .as_str()
+            .is_some_and(|s| s != "http")
+        {
+            continue;
+        }
+        let index: usize = labels["DCOS_SERVICE_PORT_INDEX"]
+            .as_str()
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
+        let task = app["tasks"].as_array().into_iter().flatten().find(|t| {
+            t["state"] == "TASK_RUNNING" && t["ports"].get(index).is_some_and(Value::is_u64)
+        });
+        if let Some(t) = task {
+            if let (Some(host), Some(port)) = (t["host"].as_str(), t["ports"][index].as_u64()) {
+                out.entry(name.to_string())
+                    .or_insert_with(|| format!("http://{host}:{port}"));
+            }
+        }
+    }
+    out
 }
 
 /// The directory and when it was read.
@@ -141,6 +180,25 @@ mod tests {
         assert_eq!(d.agents["a-S0"], "http://10.0.0.5:5051");
         assert_eq!(d.frameworks.len(), 2);
         assert_eq!(d.frameworks["jobs"], "http://10.0.0.2:9000/ui");
+    }
+
+    #[test]
+    fn apps_labelled_as_services_route_to_a_running_task() {
+        let v = json!({"apps": [
+            {"id": "/site", "labels": {"DCOS_SERVICE_NAME": "site"},
+             "tasks": [{"state": "TASK_STAGING", "host": "h0", "ports": [1]},
+                       {"state": "TASK_RUNNING", "host": "h1", "ports": [31001, 31002]}]},
+            {"id": "/two", "labels": {"DCOS_SERVICE_NAME": "two", "DCOS_SERVICE_PORT_INDEX": "1"},
+             "tasks": [{"state": "TASK_RUNNING", "host": "h2", "ports": [1, 31005]}]},
+            {"id": "/tls", "labels": {"DCOS_SERVICE_NAME": "tls", "DCOS_SERVICE_SCHEME": "https"},
+             "tasks": [{"state": "TASK_RUNNING", "host": "h3", "ports": [443]}]},
+            {"id": "/none", "labels": {"DCOS_SERVICE_NAME": "none"}, "tasks": []},
+            {"id": "/plain", "labels": {}, "tasks": [{"state": "TASK_RUNNING", "host": "h", "ports": [1]}]},
+        ]});
+        let s = services_from_apps(&v);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(s["site"], "http://h1:31001");
+        assert_eq!(s["two"], "http://h2:31005");
     }
 
     #[test]
