@@ -141,7 +141,10 @@ mod tests {
     fn the_shipped_packages_assemble_and_render() {
         let repo = repository().unwrap();
         let names: Vec<&str> = repo.packages.iter().map(|p| p.name()).collect();
-        assert_eq!(names, vec!["helloworld", "static-web", "drover", "marathon"]);
+        assert_eq!(
+            names,
+            vec!["helloworld", "static-web", "drover", "marathon"]
+        );
         for p in &repo.packages {
             let name = p.name();
             assert!(

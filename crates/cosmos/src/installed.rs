@@ -287,11 +287,13 @@ mod tests {
         gz.write_all(&vec![b'['; 8 << 20]).unwrap();
         let bomb = gz.finish().unwrap();
         let label = b64.encode(
-            json!({"metadata": {"Content-Encoding": "gzip"}, "data": b64.encode(bomb)})
-                .to_string(),
+            json!({"metadata": {"Content-Encoding": "gzip"}, "data": b64.encode(bomb)}).to_string(),
         );
         let mut body = apps();
-        body["apps"].as_array_mut().unwrap().push(json!({"id": "/bomb", "labels": {
+        body["apps"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "/bomb", "labels": {
             "DCOS_PACKAGE_NAME": "bomb", "DCOS_PACKAGE_VERSION": "6.6",
             "DCOS_PACKAGE_DEFINITION": label}}));
         let inst = installed(&body);

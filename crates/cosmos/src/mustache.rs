@@ -12,10 +12,23 @@
 //!   value; a missing name renders empty.
 //! - `{{#asJson}}name{{/asJson}}` is Cosmos' lambda: the top-level string option `name`, raw.
 //! - Comments `{{! }}`, delimiter changes `{{=<% %>=}}`; partials `{{> x}}` render nothing.
+//!
+//! Templates come from repositories anyone may add, so rendering is bounded: sections nest at
+//! most [`MAX_DEPTH`] deep, the output is at most [`MAX_OUTPUT`] bytes, and at most
+//! [`MAX_STEPS`] nodes are visited (nested sections over lists multiply).
 
 use serde_json::Value;
+use std::ops::Range;
 
-/// A template that is not valid mustache: an unclosed tag or section, a stray closing tag.
+/// How deep sections may nest.
+pub const MAX_DEPTH: usize = 64;
+/// The longest rendered text.
+pub const MAX_OUTPUT: usize = 16 << 20;
+/// The most nodes one rendering visits.
+pub const MAX_STEPS: usize = 1 << 22;
+
+/// A template that is not valid mustache (an unclosed tag or section, a stray closing tag,
+/// sections nested too deep) or whose rendering goes past a limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError(pub String);
 
@@ -33,8 +46,9 @@ enum Node {
         name: String,
         inverted: bool,
         children: Vec<Node>,
-        /// The template text between the opening and closing tags (the lambda's argument).
-        raw: String,
+        /// Where the template text between the opening and closing tags is (the lambda's
+        /// argument).
+        raw: Range<usize>,
     },
 }
 
@@ -135,12 +149,28 @@ fn number_text(n: &serde_json::Number) -> String {
 
 /// Render `template` with `context` (a JSON object: the options and `resource`).
 pub fn render(template: &str, context: &Value) -> Result<String, SyntaxError> {
+    render_limited(template, context, MAX_OUTPUT, MAX_STEPS)
+}
+
+fn render_limited(
+    template: &str,
+    context: &Value,
+    max_output: usize,
+    max_steps: usize,
+) -> Result<String, SyntaxError> {
     let nodes = parse(template)?;
     let root = Val::from_json(context, false);
-    let mut out = String::with_capacity(template.len());
+    let mut r = Renderer {
+        template,
+        root: context,
+        out: String::with_capacity(template.len().min(max_output)),
+        steps: 0,
+        max_output,
+        max_steps,
+    };
     let mut stack = vec![&root];
-    render_nodes(&nodes, &mut stack, context, &mut out);
-    Ok(out)
+    r.nodes(&nodes, &mut stack)?;
+    Ok(r.out)
 }
 
 fn lookup<'a>(stack: &[&'a Val], name: &str) -> Option<&'a Val> {
@@ -156,59 +186,99 @@ fn lookup<'a>(stack: &[&'a Val], name: &str) -> Option<&'a Val> {
     Some(found)
 }
 
-fn render_nodes<'a>(nodes: &'a [Node], stack: &mut Vec<&'a Val>, root: &Value, out: &mut String) {
-    for node in nodes {
-        match node {
-            Node::Text(t) => out.push_str(t),
-            Node::Var(name) => {
-                if let Some(v) = lookup(stack, name) {
-                    v.write(out);
-                }
-            }
-            Node::Section {
-                name,
-                inverted: false,
-                raw,
-                ..
-            } if name == "asJson" && lookup(stack, name).is_none() => {
-                match root.get(raw.as_str()).and_then(Value::as_str) {
-                    Some(s) => out.push_str(s),
-                    None => out.push_str("null"),
-                }
-            }
-            Node::Section {
-                name,
-                inverted,
-                children,
-                ..
-            } => {
-                let value = lookup(stack, name);
-                let truthy = value.is_some_and(Val::truthy);
-                if *inverted {
-                    if !truthy {
-                        render_nodes(children, stack, root, out);
+/// One rendering: the template (for sections' raw text), the JSON context (for `asJson`), the
+/// output so far and the budget left.
+struct Renderer<'t> {
+    template: &'t str,
+    root: &'t Value,
+    out: String,
+    steps: usize,
+    max_output: usize,
+    max_steps: usize,
+}
+
+impl<'t> Renderer<'t> {
+    /// Count a node visited, and check the output's length.
+    fn step(&mut self) -> Result<(), SyntaxError> {
+        self.steps += 1;
+        if self.steps > self.max_steps {
+            return Err(SyntaxError(format!(
+                "rendering takes more than {} steps",
+                self.max_steps
+            )));
+        }
+        if self.out.len() > self.max_output {
+            return Err(SyntaxError(format!(
+                "the rendered text is longer than {} MiB",
+                self.max_output >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    fn nodes<'a>(
+        &mut self,
+        nodes: &'a [Node],
+        stack: &mut Vec<&'a Val>,
+    ) -> Result<(), SyntaxError> {
+        for node in nodes {
+            self.step()?;
+            match node {
+                Node::Text(t) => self.out.push_str(t),
+                Node::Var(name) => {
+                    if let Some(v) = lookup(stack, name) {
+                        v.write(&mut self.out);
                     }
-                    continue;
                 }
-                let Some(v) = value.filter(|v| v.truthy()) else {
-                    continue;
-                };
-                match v {
-                    Val::List(items) => {
-                        for item in items {
-                            stack.push(item);
-                            render_nodes(children, stack, root, out);
-                            stack.pop();
+                Node::Section {
+                    name,
+                    inverted: false,
+                    raw,
+                    ..
+                } if name == "asJson" && lookup(stack, name).is_none() => {
+                    let key = self.template.get(raw.clone()).unwrap_or_default();
+                    match self.root.get(key).and_then(Value::as_str) {
+                        Some(s) => self.out.push_str(s),
+                        None => self.out.push_str("null"),
+                    }
+                }
+                Node::Section {
+                    name,
+                    inverted,
+                    children,
+                    ..
+                } => {
+                    let value = lookup(stack, name);
+                    let truthy = value.is_some_and(Val::truthy);
+                    if *inverted {
+                        if !truthy {
+                            self.nodes(children, stack)?;
                         }
+                        continue;
                     }
-                    other => {
-                        stack.push(other);
-                        render_nodes(children, stack, root, out);
-                        stack.pop();
+                    let Some(v) = value.filter(|v| v.truthy()) else {
+                        continue;
+                    };
+                    match v {
+                        Val::List(items) => {
+                            for item in items {
+                                stack.push(item);
+                                let r = self.nodes(children, stack);
+                                stack.pop();
+                                r?;
+                            }
+                        }
+                        other => {
+                            stack.push(other);
+                            let r = self.nodes(children, stack);
+                            stack.pop();
+                            r?;
+                        }
                     }
                 }
             }
         }
+        self.step()
     }
 }
 
@@ -285,6 +355,12 @@ fn parse(template: &str) -> Result<Vec<Node>, SyntaxError> {
                     }
                 }
             }
+            Some('#') | Some('^') if stack.len() > MAX_DEPTH => {
+                return Err(SyntaxError(format!(
+                    "sections nest deeper than {MAX_DEPTH} at {}",
+                    line_col(template, tag_start)
+                )))
+            }
             Some('#') | Some('^') => stack.push(Open {
                 name: name.to_string(),
                 inverted: sigil == Some('^'),
@@ -315,7 +391,7 @@ fn parse(template: &str) -> Result<Vec<Node>, SyntaxError> {
                         name: open.name,
                         inverted: open.inverted,
                         children: open.children,
-                        raw: template[open.body_start..tag_start].to_string(),
+                        raw: open.body_start..tag_start,
                     },
                 );
             }
@@ -431,6 +507,42 @@ mod tests {
             let e = render(template, &json!({})).unwrap_err();
             assert!(e.0.contains(want), "{template}: {e}");
         }
+    }
+
+    #[test]
+    fn nesting_output_and_work_are_bounded() {
+        let nested = |n: usize| format!("{}x{}", "{{#a}}".repeat(n), "{{/a}}".repeat(n));
+        let ctx = json!({"a": true, "l": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]});
+        assert_eq!(render(&nested(MAX_DEPTH), &ctx).unwrap(), "x");
+        let e = render(&nested(MAX_DEPTH + 1), &ctx).unwrap_err();
+        assert!(
+            e.0.contains("sections nest deeper than 64 at line 1"),
+            "{e}"
+        );
+        // Far deeper is the same error, not a stack overflow.
+        let e = render(&nested(100_000), &ctx).unwrap_err();
+        assert!(e.0.contains("deeper than 64"), "{e}");
+
+        // Lists multiply: 10^3 copies of 10 bytes, under the cap and past a 4 KiB one.
+        let t = "{{#l}}{{#l}}{{#l}}0123456789{{/l}}{{/l}}{{/l}}";
+        assert_eq!(render(t, &ctx).unwrap().len(), 10_000);
+        let e = render_limited(t, &ctx, 1 << 12, MAX_STEPS).unwrap_err();
+        assert!(e.0.contains("rendered text is longer than"), "{e}");
+        // Work that writes nothing is bounded too: 10^8 empty visits.
+        let t = format!("{}{}", "{{#l}}".repeat(8), "{{/l}}".repeat(8));
+        let e = render_limited(&t, &ctx, MAX_OUTPUT, 1 << 16).unwrap_err();
+        assert!(e.0.contains("more than 65536 steps"), "{e}");
+        let e = render(&t, &ctx).unwrap_err();
+        assert!(e.0.contains("steps"), "{e}");
+    }
+
+    #[test]
+    fn a_section_keeps_where_its_body_is_not_a_copy() {
+        let nodes = parse("ab{{#s}}c{{x}}d{{/s}}").unwrap();
+        let Node::Section { raw, .. } = &nodes[1] else {
+            panic!("{nodes:?}");
+        };
+        assert_eq!(raw, &(8..15));
     }
 
     #[test]

@@ -387,7 +387,11 @@ mod tests {
     #[test]
     fn a_clusters_context_makes_assets_absolute_and_names_the_master() {
         let repo = crate::builtin::repository().unwrap();
-        let p = repo.packages.iter().find(|p| p.name() == "marathon").unwrap();
+        let p = repo
+            .packages
+            .iter()
+            .find(|p| p.name() == "marathon")
+            .unwrap();
         let cluster = Cluster {
             origin: "http://10.0.0.1:8000".into(),
             master: Some("zk://z1:2181/mesos".into()),
@@ -405,7 +409,10 @@ mod tests {
             cmd.contains("--master zk://z1:2181/mesos --framework-name marathon-user"),
             "{cmd}"
         );
-        assert_eq!(app["labels"]["DCOS_PACKAGE_FRAMEWORK_NAME"], "marathon-user");
+        assert_eq!(
+            app["labels"]["DCOS_PACKAGE_FRAMEWORK_NAME"],
+            "marathon-user"
+        );
         // Without a cluster, URLs stay relative and the master is empty.
         let bare = render(p, "u", None, None).unwrap().unwrap();
         assert_eq!(bare["fetch"][0]["uri"], "/package/assets/drover");
