@@ -71,21 +71,21 @@ impl BuildConfig {
 pub type Hosts = HashMap<String, Vec<IpAddr>>;
 
 /// An SRV target: its lowercased absolute name, as text and parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     pub text: Box<str>,
     pub(crate) name: Name,
 }
 
 /// An SRV record's target and port (priority 0; the weight is the config's).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Srv {
     pub target: Arc<Target>,
     pub port: u16,
 }
 
 /// One record, in the order mesos-dns lists a task's records.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Rec {
     Addr(Arc<str>, IpAddr),
     Srv(Arc<str>, Srv),
@@ -99,25 +99,38 @@ pub struct TaskRecords {
     pub records: Vec<Rec>,
 }
 
-impl TaskRecords {
-    fn a(&mut self, name: &Arc<str>, ip: IpAddr) {
-        let r = Rec::Addr(name.clone(), ip);
-        if !self.records.contains(&r) {
+/// Records gathered in order, each once.
+#[derive(Default)]
+struct Gather {
+    records: Vec<Rec>,
+    seen: HashSet<Rec>,
+}
+
+impl Gather {
+    fn with_capacity(n: usize) -> Gather {
+        Gather {
+            records: Vec::with_capacity(n),
+            seen: HashSet::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, r: Rec) {
+        if !self.seen.contains(&r) {
+            self.seen.insert(r.clone());
             self.records.push(r);
         }
     }
 
-    fn srv(&mut self, name: &str, target: &Arc<Target>, port: u16) {
-        let r = Rec::Srv(
-            name.into(),
-            Srv {
-                target: target.clone(),
-                port,
-            },
-        );
-        if !self.records.contains(&r) {
-            self.records.push(r);
-        }
+    fn a(&mut self, name: &Arc<str>, ip: IpAddr) {
+        self.push(Rec::Addr(name.clone(), ip));
+    }
+
+    fn srv(&mut self, name: &Arc<str>, target: &Arc<Target>, port: u16) {
+        let srv = Srv {
+            target: target.clone(),
+            port,
+        };
+        self.push(Rec::Srv(name.clone(), srv));
     }
 }
 
@@ -316,11 +329,7 @@ pub fn task_records(
     if label.is_empty() || fname.is_empty() {
         return None;
     }
-    let mut out = TaskRecords {
-        name: t.name.clone(),
-        id: t.id.clone(),
-        records: Vec::with_capacity(8 + 4 * t.ports.len()),
-    };
+    let mut out = Gather::with_capacity(8 + 4 * t.ports.len());
     let tail = format!(".{}.", cfg.domain);
     let canonical = format!(
         "{label}-{}-{}.{fname}",
@@ -342,13 +351,14 @@ pub fn task_records(
     }
     let discovery = t.discovery.as_ref();
     if let (Some(target_s), false) = (target(&canon_s), t.ports.is_empty()) {
-        let names: Vec<String> = ["tcp", "udp"]
+        let names: Vec<Arc<str>> = ["tcp", "udp"]
             .iter()
             .flat_map(|proto| {
                 let name = format!("_{label}._{proto}.{fname}");
                 let plain = discovery.is_none().then(|| format!("{name}{tail}"));
                 std::iter::once(format!("{name}.slave{tail}")).chain(plain)
             })
+            .map(Arc::from)
             .collect();
         for &port in &t.ports {
             for n in &names {
@@ -370,21 +380,34 @@ pub fn task_records(
             let port_name = rule.label(&p.name);
             for proto in protos {
                 let name = format!("_{label}._{proto}.{fname}{tail}");
-                out.srv(&name, &target_d, number);
-                if !port_name.is_empty() {
-                    out.srv(&format!("_{port_name}.{name}"), &target_d, number);
+                let named = (!port_name.is_empty())
+                    .then(|| Arc::<str>::from(format!("_{port_name}.{name}")));
+                out.srv(&name.into(), &target_d, number);
+                if let Some(named) = named {
+                    out.srv(&named, &target_d, number);
                 }
             }
         }
     }
-    Some(out)
+    Some(TaskRecords {
+        name: t.name.clone(),
+        id: t.id.clone(),
+        records: out.records,
+    })
 }
 
 /// The records of the cluster's fixed names: frameworks, agents, the server, the masters.
 fn cluster_records(state: &ClusterState, cfg: &BuildConfig, hosts: &Hosts) -> TaskRecords {
+    TaskRecords {
+        records: cluster_gather(state, cfg, hosts).records,
+        ..TaskRecords::default()
+    }
+}
+
+fn cluster_gather(state: &ClusterState, cfg: &BuildConfig, hosts: &Hosts) -> Gather {
     let rule = cfg.rule;
     let tail = format!(".{}.", cfg.domain);
-    let mut out = TaskRecords::default();
+    let mut out = Gather::default();
     for f in state.frameworks.values() {
         let fname = rule.domain_frag(&f.name);
         if let (Some(h), false) = (&f.host, fname.is_empty()) {
@@ -402,7 +425,7 @@ fn cluster_records(state: &ClusterState, cfg: &BuildConfig, hosts: &Hosts) -> Ta
             out.a(&slave, ip);
         }
         if let (Some(port), Some(t), false) = (a.port, &slave_target, ips.is_empty()) {
-            out.srv(&format!("_slave._tcp{tail}"), t, port);
+            out.srv(&format!("_slave._tcp{tail}").into(), t, port);
         }
     }
     let ns: Arc<str> = cfg.ns_name.as_str().into();
@@ -423,8 +446,8 @@ fn cluster_records(state: &ClusterState, cfg: &BuildConfig, hosts: &Hosts) -> Ta
         out.a(&all, ip);
     }
     if let (Ok(port), Some(t)) = (lport.parse::<u16>(), target(&leader_name)) {
-        out.srv(&format!("_leader._tcp{tail}"), &t, port);
-        out.srv(&format!("_leader._udp{tail}"), &t, port);
+        out.srv(&format!("_leader._tcp{tail}").into(), &t, port);
+        out.srv(&format!("_leader._udp{tail}").into(), &t, port);
     }
     let mut idx = 0;
     let mut leader_numbered = false;

@@ -135,6 +135,12 @@ pub(crate) struct TaskView {
     pub discovery: Option<Discovery>,
 }
 
+/// The most ports a task's records are made of: the first given, in the order of its `ports`
+/// resources and ranges. Each port gives up to four SRV records, so a task offered the whole
+/// port space (`1-65535`) would otherwise add a quarter of a million records and stall every
+/// build. mesos-dns has no such cap; no real task needs more.
+pub(crate) const MAX_TASK_PORTS: usize = 1024;
+
 /// A task as kept: what names it needs, its latest RUNNING status, its latest health.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
@@ -155,17 +161,15 @@ pub struct Task {
 
 impl Task {
     fn from_view(v: TaskView) -> Task {
-        let mut ports = Vec::new();
-        for r in v.resources.iter().filter(|r| r.name == "ports") {
-            for Range(b, e) in r.ranges.iter().flat_map(|r| r.range.iter().copied()) {
-                // Bounded: a range the size of the port space at most.
-                for p in b..=e.min(u64::from(u16::MAX)) {
-                    if let Ok(p) = u16::try_from(p) {
-                        ports.push(p);
-                    }
-                }
-            }
-        }
+        let ports: Vec<u16> = v
+            .resources
+            .iter()
+            .filter(|r| r.name == "ports")
+            .flat_map(|r| r.ranges.iter().flat_map(|r| r.range.iter().copied()))
+            .flat_map(|Range(b, e)| b..=e.min(u64::from(u16::MAX)))
+            .filter_map(|p| u16::try_from(p).ok())
+            .take(MAX_TASK_PORTS)
+            .collect();
         let mut t = Task {
             id: v.task_id.value,
             name: v.name,
@@ -576,5 +580,19 @@ mod tests {
         s.apply(&subscribed(vec![t], vec![], vec![]));
         let t = s.tasks.values().next().unwrap();
         assert_eq!(t.ports, vec![65530, 65531, 65532, 65533, 65534, 65535]);
+    }
+
+    #[test]
+    fn a_task_takes_at_most_max_task_ports_ports_the_first_given() {
+        let t = with_ports(
+            task("x.1", "x", "f1", "a1-S1"),
+            &[(31000, 31001), (1, 65535), (40000, 40000)],
+        );
+        let mut s = ClusterState::default();
+        s.apply(&subscribed(vec![t], vec![], vec![]));
+        let t = s.tasks.values().next().unwrap();
+        assert_eq!(t.ports.len(), MAX_TASK_PORTS);
+        assert_eq!(&t.ports[..3], &[31000, 31001, 1]);
+        assert_eq!(t.ports.last(), Some(&(MAX_TASK_PORTS as u16 - 2)));
     }
 }

@@ -292,3 +292,26 @@ fn ten_thousand_tasks_build_quickly_enough() {
     assert_eq!(again.interior, fresh.interior);
     eprintln!("{} names for 10,000 tasks: built in {full:?}, again after 1,000 changed in {incremental:?}", rs.len());
 }
+
+#[test]
+fn a_task_with_thousands_of_ports_builds_in_milliseconds_and_in_order() {
+    // Past the cap state.rs puts on ports: built straight from a Task.
+    let st = state_of(vec![task("wide.1", "wide", "f1", "a1-S1")]);
+    let mut t = st.tasks.values().next().unwrap().clone();
+    t.ports = (10_000..14_000).chain(10_000..10_010).collect();
+    let ip: IpAddr = "10.0.0.1".parse().unwrap();
+    let t0 = std::time::Instant::now();
+    let r = task_records(&cfg(), &t, "marathon", &[ip]).unwrap();
+    let took = t0.elapsed();
+    eprintln!("{} records of 4,000 ports in {took:?}", r.records.len());
+    // 4 A records, 4 SRV names per port, the repeated ports once.
+    assert_eq!(r.records.len(), 4 + 4 * 4000);
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    let Rec::Srv(_, first) = &r.records[4] else {
+        panic!("{:?}", r.records[4])
+    };
+    let Rec::Srv(_, last) = r.records.last().unwrap() else {
+        panic!()
+    };
+    assert_eq!((first.port, last.port), (10_000, 13_999));
+}
