@@ -1,10 +1,11 @@
 //! Keeping the records current: follow the leading master's operator event stream (`SUBSCRIBE`,
 //! RecordIO), resubscribing when the leader changes or the stream ends, and rebuild the snapshot
 //! after changes — coalesced (at most one build per interval, the interval growing with what a
-//! build costs), hostnames resolved here at the edge. The last records keep being served while
-//! the master is away.
+//! build costs), hostnames resolved here at the edge. A build reads a snapshot of the state
+//! (copy on write), not holding its lock; the last records keep being served while the master
+//! is away, and when a build panics.
 
-use crate::records::{BuildConfig, Builder, Hosts};
+use crate::records::{BuildConfig, Builder, Hosts, RecordSet};
 use crate::server::Published;
 use crate::state::{Applied, ClusterState};
 use drover_api::recordio::Decoder;
@@ -29,7 +30,10 @@ const HOST_TTL: Duration = Duration::from_secs(60);
 
 /// What the follower and the builder share.
 pub(crate) struct Shared {
-    pub state: Mutex<ClusterState>,
+    /// Copy on write: a build reads a clone of the `Arc` taken under the lock, the follower
+    /// changes it with `Arc::make_mut` (copying it once if a build is reading it), so the lock
+    /// is never held for longer than applying one event.
+    pub state: Mutex<Arc<ClusterState>>,
     /// Set once a SUBSCRIBED was applied: before it there is nothing to publish.
     pub loaded: AtomicBool,
     pub wake: Notify,
@@ -38,14 +42,30 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new() -> Shared {
         Shared {
-            state: Mutex::new(ClusterState::default()),
+            state: Mutex::new(Arc::new(ClusterState::default())),
             loaded: AtomicBool::new(false),
             wake: Notify::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, ClusterState> {
+    fn lock(&self) -> MutexGuard<'_, Arc<ClusterState>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state now, to read without the lock.
+    fn snapshot(&self) -> Arc<ClusterState> {
+        self.lock().clone()
+    }
+}
+
+/// What builds records from a state: [`Builder`], or a fake in tests.
+pub(crate) trait Build: Send + 'static {
+    fn build(&mut self, state: &ClusterState, hosts: &Hosts, serial: u32) -> RecordSet;
+}
+
+impl Build for Builder {
+    fn build(&mut self, state: &ClusterState, hosts: &Hosts, serial: u32) -> RecordSet {
+        Builder::build(self, state, hosts, serial)
     }
 }
 
@@ -157,7 +177,8 @@ async fn subscribe(
             };
             let subscribed = ev["type"] == "SUBSCRIBED";
             let applied = {
-                let mut st = shared.lock();
+                let mut guard = shared.lock();
+                let st = Arc::make_mut(&mut guard);
                 let a = st.apply(&ev);
                 if subscribed && a == Applied::Changed {
                     let mut list = masters.borrow().clone();
@@ -200,7 +221,8 @@ pub(crate) async fn masters_loop(
                     .collect();
                 if !list.is_empty() && *tx.borrow() != list {
                     tx.send_replace(list.clone());
-                    let changed = shared.lock().set_masters(leader.current(), list);
+                    let changed =
+                        Arc::make_mut(&mut shared.lock()).set_masters(leader.current(), list);
                     if changed == Applied::Changed && shared.loaded.load(Ordering::Acquire) {
                         shared.wake.notify_one();
                     }
@@ -287,9 +309,21 @@ pub(crate) async fn rebuild_loop(
     shared: Arc<Shared>,
     cfg: BuildConfig,
     published: Published,
+    stop: watch::Receiver<bool>,
+) {
+    rebuild_with(shared, move || Builder::new(cfg.clone()), published, stop).await;
+}
+
+/// [`rebuild_loop`] with builders from `fresh`: one kept across builds (its cache), a new one
+/// after a build panicked. A build reads a snapshot of the state, off the lock and off the
+/// async workers; a panic keeps the records served and the loop waiting for the next change.
+pub(crate) async fn rebuild_with<B: Build>(
+    shared: Arc<Shared>,
+    fresh: impl Fn() -> B,
+    published: Published,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut builder = Some(Builder::new(cfg));
+    let mut builder = Some(fresh());
     let mut hosts = HostCache::default();
     let mut last: Option<(Instant, Duration)> = None;
     loop {
@@ -308,28 +342,170 @@ pub(crate) async fn rebuild_loop(
                 _ = stop.changed() => return,
             }
         }
-        let names = hostnames(&shared.lock());
-        let resolved = hosts.refresh(names).await;
-        let Some(mut b) = builder.take() else {
-            return;
-        };
-        let sh = shared.clone();
+        let state = shared.snapshot();
+        let resolved = hosts.refresh(hostnames(&state)).await;
+        let mut b = builder.take().unwrap_or_else(&fresh);
+        let t0 = Instant::now();
         let built = tokio::task::spawn_blocking(move || {
-            let t0 = Instant::now();
             let serial = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as u32);
-            let rs = b.build(&sh.lock(), &resolved, serial);
-            (b, rs, t0.elapsed())
+            let rs = b.build(&state, &resolved, serial);
+            (b, rs)
         })
         .await;
-        let Ok((b, rs, cost)) = built else {
-            tracing::error!("dns: building the records failed; keeping the old ones");
-            return;
-        };
-        tracing::debug!("dns: {} names built in {cost:?}", rs.len());
-        builder = Some(b);
-        published.publish(rs);
+        let cost = t0.elapsed();
         last = Some((Instant::now(), cost));
+        match built {
+            Ok((b, rs)) => {
+                tracing::debug!("dns: {} names built in {cost:?}", rs.len());
+                builder = Some(b);
+                published.publish(rs);
+            }
+            Err(e) if e.is_panic() => {
+                tracing::error!(
+                    "dns: building the records panicked; keeping the old ones, building afresh \
+                     after the next change"
+                );
+            }
+            Err(_) => return, // cancelled: the runtime is going away
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use crate::LabelRule;
+    use std::sync::mpsc;
+
+    fn cfg() -> BuildConfig {
+        BuildConfig {
+            domain: "mesos".into(),
+            rule: LabelRule::Rfc1123,
+            ip_sources: vec![crate::IpSource::Host],
+            ns_name: "ns1.mesos.".into(),
+            ns_ips: Vec::new(),
+            health_aware: false,
+        }
+    }
+
+    /// A real builder that first calls `hook` with the state.
+    struct Hooked {
+        inner: Builder,
+        hook: Arc<dyn Fn(&ClusterState) + Send + Sync>,
+    }
+
+    impl Build for Hooked {
+        fn build(&mut self, state: &ClusterState, hosts: &Hosts, serial: u32) -> RecordSet {
+            (self.hook)(state);
+            self.inner.build(state, hosts, serial)
+        }
+    }
+
+    /// The rebuild loop with `hook` before each build, and what it publishes.
+    fn start(
+        hook: impl Fn(&ClusterState) + Send + Sync + 'static,
+    ) -> (Arc<Shared>, Published, watch::Sender<bool>) {
+        let shared = Arc::new(Shared::new());
+        let published = Published::default();
+        let (stop, stop_rx) = watch::channel(false);
+        let hook: Arc<dyn Fn(&ClusterState) + Send + Sync> = Arc::new(hook);
+        let fresh = move || Hooked {
+            inner: Builder::new(cfg()),
+            hook: hook.clone(),
+        };
+        tokio::spawn(rebuild_with(
+            shared.clone(),
+            fresh,
+            published.clone(),
+            stop_rx,
+        ));
+        (shared, published, stop)
+    }
+
+    fn apply(shared: &Shared, ev: &serde_json::Value) {
+        Arc::make_mut(&mut shared.lock()).apply(ev);
+        shared.loaded.store(true, Ordering::Release);
+        shared.wake.notify_one();
+    }
+
+    fn cluster(tasks: Vec<serde_json::Value>) -> serde_json::Value {
+        subscribed(
+            tasks,
+            vec![framework("f1", "marathon")],
+            vec![agent("a1-S1", "10.0.0.1")],
+        )
+    }
+
+    /// Wait until `name` has addresses in what is published, for at most 10 s.
+    async fn resolves(published: &Published, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while published
+            .current()
+            .is_none_or(|rs| rs.addrs(name).is_empty())
+        {
+            assert!(Instant::now() < deadline, "{name} never published");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_build_does_not_hold_the_state_lock() {
+        let (entered_tx, entered) = mpsc::channel::<()>();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+        let (shared, published, _stop) = start(move |_| {
+            let _ = entered_tx.lock().unwrap().send(());
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10));
+        });
+        apply(&shared, &cluster(vec![task("web.1", "web", "f1", "a1-S1")]));
+        tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .expect("a build started");
+        // Mid-build: the lock is free and events apply.
+        assert!(shared.state.try_lock().is_ok(), "the build holds the lock");
+        apply(
+            &shared,
+            &serde_json::json!({"type": "TASK_ADDED", "task_added": {"task": task("db.1", "db", "f1", "a1-S1")}}),
+        );
+        release.send(()).unwrap();
+        resolves(&published, "web.marathon.mesos.").await;
+        // The change made meanwhile gets its own build.
+        release.send(()).unwrap();
+        resolves(&published, "db.marathon.mesos.").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_build_that_panics_keeps_the_records_and_the_loop_alive() {
+        let (boom_tx, boom) = mpsc::channel::<()>();
+        let boom_tx = Mutex::new(boom_tx);
+        let (shared, published, _stop) = start(move |st| {
+            if st.tasks.keys().any(|(_, id)| id == "boom.1") {
+                let _ = boom_tx.lock().unwrap().send(());
+                panic!("a build that panics (on purpose)");
+            }
+        });
+        apply(&shared, &cluster(vec![task("web.1", "web", "f1", "a1-S1")]));
+        resolves(&published, "web.marathon.mesos.").await;
+        let added = |id: &str, name: &str| serde_json::json!({"type": "TASK_ADDED", "task_added": {"task": task(id, name, "f1", "a1-S1")}});
+        apply(&shared, &added("boom.1", "boom"));
+        tokio::task::spawn_blocking(move || boom.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .expect("the build that panics ran");
+        // Its state is never published; the records before it stay.
+        let rs = published.current().unwrap();
+        assert!(rs.addrs("boom.marathon.mesos.").is_empty());
+        assert!(!rs.addrs("web.marathon.mesos.").is_empty());
+        apply(&shared, &task_updated("f1", "boom.1", "TASK_KILLED", None));
+        apply(&shared, &added("db.1", "db"));
+        resolves(&published, "db.marathon.mesos.").await;
     }
 }
