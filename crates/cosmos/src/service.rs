@@ -1,7 +1,9 @@
 //! [`Cosmos`]: the package API's operations, each a plain async function from a decoded request
 //! to the answer's JSON. It holds the repository list (persisted in the state directory), a cache
-//! of fetched repositories (refreshed after a minute; a stale copy serves while its source is
-//! down), the built-in repository, and reaches Marathon and the master through [`Upstreams`].
+//! of fetched repositories (refreshed after a minute, one fetch per URI at a time; a failure is
+//! remembered for a minute, and a stale copy serves while its source is down or being fetched
+//! again), the built-in repository, and reaches Marathon and the master through [`Upstreams`].
+//! No fetch happens while the repository list is locked.
 //! The decisions are made by the pure modules (`catalog`, `render`, `installed`,
 //! `repositories`); this is where the I/O happens.
 
@@ -22,14 +24,54 @@ use std::time::{Duration, Instant};
 
 /// A fetched repository is used this long before it is fetched again.
 const REFRESH: Duration = Duration::from_secs(60);
+/// A repository that could not be fetched is not tried again for this long.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How long fetching a repository may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest repository accepted (Mesosphere's full Universe is about 20 MiB).
 const MAX_REPOSITORY: usize = 64 << 20;
 
+/// What is known of one repository URI.
+#[derive(Default)]
 struct Cached {
-    at: Instant,
-    repo: Arc<Repository>,
+    /// The last copy fetched, and when.
+    copy: Option<(Instant, Arc<Repository>)>,
+    /// The last failure since that copy, and when.
+    failure: Option<(Instant, Error)>,
+    /// Held while the URI is fetched: one fetch per URI at a time.
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What a request for a repository does, given what is known of it.
+#[derive(Debug, PartialEq)]
+enum Plan {
+    /// Use this copy: fresh, or stale while its source failed lately.
+    Use(Arc<Repository>),
+    /// The source failed lately and there is no copy.
+    Fail(Error),
+    /// Fetch it (`stale` serves if another request is fetching it already).
+    Fetch { stale: Option<Arc<Repository>> },
+}
+
+/// The plan for a repository with cache entry `c` at `now`. Pure.
+fn plan(c: &Cached, now: Instant) -> Plan {
+    let copy = c.copy.as_ref();
+    if let Some((at, r)) = copy {
+        if now.saturating_duration_since(*at) < REFRESH {
+            return Plan::Use(r.clone());
+        }
+    }
+    if let Some((at, e)) = &c.failure {
+        if now.saturating_duration_since(*at) < RETRY_AFTER {
+            return match copy {
+                Some((_, r)) => Plan::Use(r.clone()),
+                None => Plan::Fail(e.clone()),
+            };
+        }
+    }
+    Plan::Fetch {
+        stale: copy.map(|(_, r)| r.clone()),
+    }
 }
 
 /// The package API.
@@ -90,38 +132,58 @@ impl Cosmos {
         Ok(out)
     }
 
-    /// `repo`'s packages: from the cache while fresh, else fetched (a stale copy if that fails).
+    /// `repo`'s packages: from the cache while fresh, else fetched. While another request
+    /// fetches it, a stale copy serves (or, without one, the request waits for that fetch); a
+    /// failure is remembered for [`RETRY_AFTER`], the stale copy serving meanwhile.
     async fn cached(&self, repo: &PackageRepository) -> Result<Arc<Repository>, Error> {
+        let (gate, stale) = {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let c = cache.entry(repo.uri.clone()).or_default();
+            match plan(c, Instant::now()) {
+                Plan::Use(r) => return Ok(r),
+                Plan::Fail(e) => return Err(e),
+                Plan::Fetch { stale } => (c.gate.clone(), stale),
+            }
+        };
+        let _fetching = match stale {
+            Some(r) => match gate.try_lock_owned() {
+                Ok(g) => g,
+                Err(_) => return Ok(r),
+            },
+            None => gate.lock_owned().await,
+        };
+        // Another request may have fetched it (or failed to) while this one waited.
         let stale = {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            match cache.get(&repo.uri) {
-                Some(c) if c.at.elapsed() < REFRESH => return Ok(c.repo.clone()),
-                Some(c) => Some(c.repo.clone()),
-                None => None,
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            match plan(cache.entry(repo.uri.clone()).or_default(), Instant::now()) {
+                Plan::Use(r) => return Ok(r),
+                Plan::Fail(e) => return Err(e),
+                Plan::Fetch { stale } => stale,
             }
         };
         match self.fetch(repo).await {
             Ok(r) => Ok(self.remember(repo, r)),
-            Err(e) => match stale {
-                Some(r) => {
-                    tracing::warn!(repository = %repo.name, uri = %repo.uri, "{e}; using the copy fetched before");
-                    Ok(r)
+            Err(e) => {
+                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                let c = cache.entry(repo.uri.clone()).or_default();
+                c.failure = Some((Instant::now(), e.clone()));
+                match stale {
+                    Some(r) => {
+                        tracing::warn!(repository = %repo.name, uri = %repo.uri, "{e}; using the copy fetched before");
+                        Ok(r)
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
         }
     }
 
     fn remember(&self, repo: &PackageRepository, r: Repository) -> Arc<Repository> {
         let r = Arc::new(r);
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.insert(
-            repo.uri.clone(),
-            Cached {
-                at: Instant::now(),
-                repo: r.clone(),
-            },
-        );
+        let c = cache.entry(repo.uri.clone()).or_default();
+        c.copy = Some((Instant::now(), r.clone()));
+        c.failure = None;
         r
     }
 
@@ -136,18 +198,10 @@ impl Cosmos {
         match repositories::locate(repo)? {
             Location::Builtin => Ok((*self.builtin).clone()),
             Location::File(path) => {
-                let meta = tokio::fs::metadata(&path)
+                let bytes = tokio::time::timeout(FETCH_TIMEOUT, read_local(&path, MAX_REPOSITORY))
                     .await
-                    .map_err(|e| connection(e.to_string()))?;
-                if meta.len() > MAX_REPOSITORY as u64 {
-                    return Err(connection(format!(
-                        "larger than {} MiB",
-                        MAX_REPOSITORY >> 20
-                    )));
-                }
-                let bytes = tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| connection(e.to_string()))?;
+                    .map_err(|_| connection("no answer in time".into()))?
+                    .map_err(connection)?;
                 parse_repository(&bytes, &what)
             }
             Location::Http(url) => {
@@ -182,8 +236,8 @@ impl Cosmos {
                 while let Some(chunk) = resp.chunk().await.map_err(|e| connection(cause(&e)))? {
                     if bytes.len() + chunk.len() > MAX_REPOSITORY {
                         return Err(connection(format!(
-                            "larger than {} MiB",
-                            MAX_REPOSITORY >> 20
+                            "larger than {}",
+                            size_text(MAX_REPOSITORY)
                         )));
                     }
                     bytes.extend_from_slice(&chunk);
@@ -421,15 +475,20 @@ impl Cosmos {
         json!({ "repositories": list })
     }
 
-    /// `POST /package/repository/add`: the repository must be readable now.
+    /// `POST /package/repository/add`: the repository must be readable now. It is fetched
+    /// without the list locked (the list is checked before, and again when it is changed).
     pub async fn repository_add(&self, req: RepositoryAddRequest) -> Result<Value, Error> {
         let repo = PackageRepository {
             name: req.name,
             uri: req.uri,
         };
+        {
+            let list = self.repos.lock().await;
+            repositories::add(&list, repo.clone(), req.index)?;
+        }
+        let fetched = self.fetch(&repo).await?;
         let mut list = self.repos.lock().await;
         let next = repositories::add(&list, repo.clone(), req.index)?;
-        let fetched = self.fetch(&repo).await?;
         self.store.save(&next)?;
         self.remember(&repo, fetched);
         *list = next;
@@ -441,7 +500,280 @@ impl Cosmos {
         let mut list = self.repos.lock().await;
         let next = repositories::delete(&list, req.name.as_deref(), req.uri.as_deref())?;
         self.store.save(&next)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|uri, _| next.iter().any(|r| &r.uri == uri));
+        drop(cache);
         *list = next;
         Ok(json!({ "repositories": *list }))
+    }
+}
+
+/// A repository file's bytes: only a regular file (checked before opening, so that opening
+/// does not wait for a FIFO's writer, and again on the opened handle), at most `max` bytes.
+async fn read_local(path: &std::path::Path, max: usize) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let regular = |m: std::fs::Metadata| {
+        if m.is_file() {
+            Ok(())
+        } else {
+            Err("not a regular file".to_string())
+        }
+    };
+    regular(tokio::fs::metadata(path).await.map_err(|e| e.to_string())?)?;
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    regular(file.metadata().await.map_err(|e| e.to_string())?)?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > max {
+        return Err(format!("larger than {}", size_text(max)));
+    }
+    Ok(bytes)
+}
+
+/// `64 MiB`, `10 bytes`.
+fn size_text(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Nowhere;
+
+    impl Upstreams for Nowhere {
+        fn marathon(&self) -> Option<String> {
+            None
+        }
+        fn master(&self) -> Option<String> {
+            None
+        }
+    }
+
+    fn cosmos(dir: &tempfile::TempDir) -> Arc<Cosmos> {
+        Arc::new(Cosmos::new(dir.path().to_path_buf(), Arc::new(Nowhere)).unwrap())
+    }
+
+    fn repo(name: &str, uri: &str) -> PackageRepository {
+        PackageRepository {
+            name: name.into(),
+            uri: uri.into(),
+        }
+    }
+
+    /// A repository over HTTP answering `status` after `delay`, counting the requests.
+    async fn counted(status: u16, delay: Duration) -> (String, Arc<AtomicUsize>) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        let app = axum::Router::new().route(
+            "/repo",
+            axum::routing::get(move || {
+                let seen = seen.clone();
+                async move {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [("content-type", "application/json")],
+                        r#"{"packages": []}"#,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}/repo"), count)
+    }
+
+    #[test]
+    fn the_cache_plans_use_fetch_or_fail() {
+        let now = Instant::now() + Duration::from_secs(1000);
+        let copy = Arc::new(Repository::default());
+        let e = Error::RepoNameOrUriMissing;
+        let ago = |s: u64| now - Duration::from_secs(s);
+        let entry = |copy: Option<(u64, &Arc<Repository>)>, failure: Option<u64>| Cached {
+            copy: copy.map(|(s, r)| (ago(s), r.clone())),
+            failure: failure.map(|s| (ago(s), e.clone())),
+            gate: Arc::default(),
+        };
+        let fetch_stale = Plan::Fetch {
+            stale: Some(copy.clone()),
+        };
+        let cases = [
+            (entry(None, None), Plan::Fetch { stale: None }),
+            (entry(Some((10, &copy)), None), Plan::Use(copy.clone())),
+            (entry(Some((61, &copy)), None), fetch_stale),
+            // A recent failure: the stale copy serves, or the failure is the answer.
+            (entry(Some((200, &copy)), Some(5)), Plan::Use(copy.clone())),
+            (entry(None, Some(5)), Plan::Fail(e.clone())),
+            // An old failure is tried again.
+            (entry(None, Some(61)), Plan::Fetch { stale: None }),
+        ];
+        for (i, (c, want)) in cases.into_iter().enumerate() {
+            assert_eq!(plan(&c, now), want, "case {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_regular_files_are_read_and_only_so_much() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("repo.json");
+        std::fs::write(&file, "0123456789").unwrap();
+        assert_eq!(read_local(&file, 10).await.unwrap(), b"0123456789");
+        assert_eq!(
+            read_local(&file, 9).await.unwrap_err(),
+            "larger than 9 bytes"
+        );
+        // /dev/zero has no length to check, a FIFO would wait for a writer, a directory.
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        let mut refused = vec![
+            std::path::PathBuf::from("/dev/zero"),
+            dir.path().to_path_buf(),
+        ];
+        if made {
+            refused.push(fifo);
+        }
+        for p in refused {
+            let r = tokio::time::timeout(Duration::from_secs(5), read_local(&p, 1 << 20)).await;
+            assert_eq!(
+                r.map_err(|_| "hung"),
+                Ok(Err("not a regular file".to_string())),
+                "{}",
+                p.display()
+            );
+        }
+        assert_eq!(size_text(MAX_REPOSITORY), "64 MiB");
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_share_one_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cosmos(&dir);
+        let (uri, count) = counted(200, Duration::from_millis(200)).await;
+        let r = repo("slow", &uri);
+        let asks: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, r) = (c.clone(), r.clone());
+                tokio::spawn(async move { c.cached(&r).await.map(|_| ()) })
+            })
+            .collect();
+        for a in asks {
+            assert_eq!(a.await.unwrap(), Ok(()));
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_remembered_and_a_stale_copy_serves_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cosmos(&dir);
+        let (uri, count) = counted(500, Duration::ZERO).await;
+        let r = repo("down", &uri);
+        for _ in 0..3 {
+            let e = c.cached(&r).await.unwrap_err();
+            assert_eq!(e.kind(), "UniverseClientHttpError");
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1, "one try per minute");
+
+        // A copy fetched long ago: fetched again once, failing; the copy serves each time.
+        let (uri, count) = counted(500, Duration::ZERO).await;
+        let r = repo("stale", &uri);
+        let old = Arc::new(Repository::default());
+        c.cache.lock().unwrap().insert(
+            uri.clone(),
+            Cached {
+                copy: Instant::now()
+                    .checked_sub(REFRESH * 2)
+                    .map(|at| (at, old.clone())),
+                ..Cached::default()
+            },
+        );
+        for _ in 0..3 {
+            assert!(Arc::ptr_eq(&c.cached(&r).await.unwrap(), &old));
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_list_is_not_locked_while_a_repository_is_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cosmos(&dir);
+        let (uri, _) = counted(200, Duration::from_secs(600)).await;
+        let adding = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.repository_add(RepositoryAddRequest {
+                    name: "hangs".into(),
+                    uri,
+                    index: None,
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let list = tokio::time::timeout(Duration::from_secs(2), c.repository_list()).await;
+        assert_eq!(
+            list.unwrap(),
+            json!({"repositories": [{"name": "Universe", "uri": "builtin:universe"}]})
+        );
+        let deleted = tokio::time::timeout(
+            Duration::from_secs(2),
+            c.repository_delete(RepositoryDeleteRequest {
+                name: Some("Universe".into()),
+                uri: None,
+            }),
+        )
+        .await;
+        assert!(deleted.unwrap().is_ok());
+        adding.abort();
+    }
+
+    #[tokio::test]
+    async fn a_repository_added_meanwhile_is_not_added_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cosmos(&dir);
+        let (uri, _) = counted(200, Duration::from_millis(200)).await;
+        let add = |name: &str| {
+            let (c, uri, name) = (c.clone(), uri.clone(), name.to_string());
+            tokio::spawn(async move {
+                c.repository_add(RepositoryAddRequest {
+                    name,
+                    uri,
+                    index: None,
+                })
+                .await
+                .map(|_| ())
+                .map_err(|e| e.kind())
+            })
+        };
+        let (a, b) = (add("a"), add("b"));
+        let mut got = vec![a.await.unwrap(), b.await.unwrap()];
+        got.sort();
+        assert_eq!(got, vec![Ok(()), Err("RepositoryAlreadyPresent")]);
+        assert_eq!(
+            c.repository_list().await["repositories"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }
