@@ -21,8 +21,9 @@ use tokio::sync::{watch, Notify};
 
 /// The shortest time between two builds.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// A stream silent this long (three of the master's 15 s heartbeats) is dead.
-const SILENCE: Duration = Duration::from_secs(45);
+/// A stream silent this long (three of the master's 15 s heartbeats) is dead; a SUBSCRIBE not
+/// answered (its response headers) within it too.
+pub(crate) const SILENCE: Duration = Duration::from_secs(45);
 /// The largest event read.
 const MAX_EVENT: usize = 256 << 20;
 /// How long a resolved hostname is trusted.
@@ -90,17 +91,21 @@ enum StreamEnd {
     Ended,
     #[error("nothing arrived for {0:?}")]
     Silent(Duration),
+    #[error("no answer to SUBSCRIBE within {0:?}")]
+    NoAnswer(Duration),
     #[error("bad RecordIO: {0}")]
     Framing(#[from] drover_api::recordio::DecodeError),
 }
 
-/// Follow the leading master until `stop`.
+/// Follow the leading master until `stop`; a master silent for `silence` (no answer to the
+/// SUBSCRIBE, or nothing on the stream) is given up on, and subscribed to again.
 pub(crate) async fn follow(
     mut leader: Leader,
     http: reqwest::Client,
     shared: Arc<Shared>,
     masters: watch::Receiver<Vec<String>>,
     mut stop: watch::Receiver<bool>,
+    silence: Duration,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -110,7 +115,7 @@ pub(crate) async fn follow(
         };
         let mut got_state = false;
         let ended = tokio::select! {
-            r = subscribe(&http, &addr, &shared, &masters, &mut got_state) => r,
+            r = subscribe(&http, &addr, &shared, &masters, &mut got_state, silence) => r,
             _ = leader.changed() => {
                 tracing::info!("dns: the leading master changed; subscribing again");
                 backoff = Duration::from_millis(100);
@@ -140,17 +145,20 @@ async fn subscribe(
     shared: &Shared,
     masters: &watch::Receiver<Vec<String>>,
     got_state: &mut bool,
+    silence: Duration,
 ) -> StreamEnd {
-    let resp = match http
+    let send = http
         .post(format!("{}/api/v1", base_url(addr)))
         .header(CONTENT_TYPE, "application/json")
         .header(ACCEPT, "application/json")
         .body(r#"{"type":"SUBSCRIBE"}"#)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return e.into(),
+        .send();
+    // The client has only a connect timeout: a master that accepts and never answers would
+    // otherwise hold the subscription (and freeze the records, with a fixed --master) forever.
+    let resp = match tokio::time::timeout(silence, send).await {
+        Err(_) => return StreamEnd::NoAnswer(silence),
+        Ok(Err(e)) => return e.into(),
+        Ok(Ok(r)) => r,
     };
     if !resp.status().is_success() {
         return StreamEnd::Status(resp.status());
@@ -158,8 +166,8 @@ async fn subscribe(
     let mut body = resp.bytes_stream();
     let mut dec = Decoder::new(MAX_EVENT);
     loop {
-        let chunk = match tokio::time::timeout(SILENCE, body.next()).await {
-            Err(_) => return StreamEnd::Silent(SILENCE),
+        let chunk = match tokio::time::timeout(silence, body.next()).await {
+            Err(_) => return StreamEnd::Silent(silence),
             Ok(None) => return StreamEnd::Ended,
             Ok(Some(Err(e))) => return e.into(),
             Ok(Some(Ok(c))) => c,
@@ -507,5 +515,44 @@ mod tests {
         apply(&shared, &task_updated("f1", "boom.1", "TASK_KILLED", None));
         apply(&shared, &added("db.1", "db"));
         resolves(&published, "db.marathon.mesos.").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_master_that_never_answers_subscribe_is_given_up_on() {
+        // Accepts, reads nothing, says nothing; counts the connections.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (accepted_tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((c, _)) = l.accept().await {
+                held.push(c);
+                let _ = accepted_tx.send(());
+            }
+        });
+        let leader = Leader::new(&addr.to_string(), Duration::from_secs(10)).unwrap();
+        let client = drover_httpclient::builder().build().unwrap();
+        let (_masters_tx, masters) = watch::channel(Vec::new());
+        let (stop, stop_rx) = watch::channel(false);
+        let silence = Duration::from_millis(200);
+        let task = tokio::spawn(follow(
+            leader,
+            client,
+            Arc::new(Shared::new()),
+            masters,
+            stop_rx,
+            silence,
+        ));
+        for n in 1..=2 {
+            tokio::time::timeout(Duration::from_secs(10), accepted.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no SUBSCRIBE number {n}"))
+                .unwrap();
+        }
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the follower stops")
+            .unwrap();
     }
 }

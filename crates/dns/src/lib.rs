@@ -125,8 +125,13 @@ pub async fn start(
     } else {
         None
     };
+    // Keepalive finds a master gone without a word (reqwest's default too, said here so it
+    // stays); a master that is there but silent is the follower's timeouts' business.
     let client = drover_httpclient::builder()
         .connect_timeout(Duration::from_secs(config.timeout.max(1)))
+        .tcp_keepalive(Duration::from_secs(15))
+        .tcp_keepalive_interval(Duration::from_secs(5))
+        .tcp_keepalive_retries(3)
         .build()
         .map_err(Error::HttpClient)?;
     let (stop, stop_rx) = watch::channel(false);
@@ -187,6 +192,7 @@ pub async fn start(
         shared.clone(),
         masters_rx,
         stop_rx.clone(),
+        follow::SILENCE,
     )));
     let bcfg =
         BuildConfig::from_config(&config, own_addresses(&config.listener), opts.health_aware);
