@@ -101,6 +101,10 @@ pub enum Error {
     MarathonBadGateway { marathon_status: u16 },
     #[error("Error while deleting marathon app '{app_id}'")]
     MarathonAppDeleteError { app_id: String },
+    /// An app id (the request's `appId`, or the one a template renders) that is not a Marathon
+    /// path id; `cause` says which part.
+    #[error("The appId [{app_id}] is not a valid Marathon app id: {cause}")]
+    InvalidAppId { app_id: String, cause: String },
     /// Marathon or the master: not configured, or not answering.
     #[error("Unable to complete request due to service [{service}] unavailability{}", cause_text(.cause))]
     ServiceUnavailable { service: String, cause: String },
@@ -208,6 +212,7 @@ impl Error {
             Error::MarathonGenericError { .. } => "MarathonGenericError",
             Error::MarathonBadGateway { .. } => "MarathonBadGateway",
             Error::MarathonAppDeleteError { .. } => "MarathonAppDeleteError",
+            Error::InvalidAppId { .. } => "InvalidAppId",
             Error::ServiceUnavailable { .. } => "ServiceUnavailable",
             Error::MasterBadResponse { .. } => "MasterBadResponse",
             Error::NotImplemented => "NotImplemented",
@@ -287,7 +292,9 @@ impl Error {
             | Error::MarathonBadGateway { marathon_status } => {
                 json!({ "marathonStatus": marathon_status })
             }
-            Error::MarathonAppDeleteError { app_id } => json!({ "appId": app_id }),
+            Error::MarathonAppDeleteError { app_id } | Error::InvalidAppId { app_id, .. } => {
+                json!({ "appId": app_id })
+            }
             Error::ServiceUnavailable { service, .. } => json!({ "serviceName": service }),
             Error::MarathonTemplateInvalid { name, .. } => json!({ "packageName": name }),
             Error::PackageAlreadyInstalled

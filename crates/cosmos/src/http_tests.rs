@@ -37,7 +37,9 @@ async fn serve(router: Router) -> String {
     format!("http://{addr}")
 }
 
-/// Marathon: apps by id; `/racy` is never found by GET but conflicts on POST; `/bad` is refused.
+/// Marathon: apps by id; `/racy` is never found by GET but conflicts on POST; `/bad` is refused;
+/// `/lost` is made but its answer lost (the connection dropped); so is `/stolen`'s, where another
+/// install's app of that id is found.
 async fn fake_marathon(fake: Shared) -> String {
     async fn list(State(f): State<Shared>) -> Json<Value> {
         let mut f = lock(&f);
@@ -77,7 +79,18 @@ async fn fake_marathon(fake: Shared) -> String {
                 ),
             );
         }
-        f.apps.push(app.clone());
+        if id == "/stolen" {
+            let mut theirs = app.clone();
+            theirs["labels"]["DROVER_PACKAGE_INSTALL_ID"] = json!("another install");
+            f.apps.push(theirs);
+        } else {
+            f.apps.push(app.clone());
+        }
+        if id == "/lost" || id == "/stolen" {
+            drop(f);
+            // Drops the connection: the answer is lost.
+            std::panic::resume_unwind(Box::new("the answer is lost"));
+        }
         let mut out = app;
         out["deployments"] = json!([{"id": "d1"}]);
         (StatusCode::CREATED, Json(out))
@@ -339,6 +352,9 @@ async fn install_creates_a_labelled_app_once() {
     let rig = rig().await;
     let r = rig.post("render", 1, json!({"packageName": "helloworld", "packageVersion": "0.1.0", "options": {"port": 9000}})).await;
     assert_eq!(r.body["marathonJson"]["portDefinitions"][0]["port"], 9000);
+    assert!(r.body["marathonJson"]["labels"]
+        .get("DROVER_PACKAGE_INSTALL_ID")
+        .is_none());
     assert!(lock(&rig.fake).apps.is_empty(), "render creates nothing");
 
     let r = rig
@@ -366,6 +382,8 @@ async fn install_creates_a_labelled_app_once() {
         assert_eq!(labels["DCOS_PACKAGE_VERSION"], "0.1.0");
         assert_eq!(labels["DCOS_PACKAGE_SOURCE"], "builtin:universe");
         assert!(labels["DCOS_PACKAGE_DEFINITION"].is_string());
+        let nonce = labels["DROVER_PACKAGE_INSTALL_ID"].as_str().unwrap();
+        assert_eq!(nonce.len(), 32, "{nonce}");
         let options = base64::engine::general_purpose::STANDARD
             .decode(labels["DCOS_PACKAGE_OPTIONS"].as_str().unwrap())
             .unwrap();
@@ -418,6 +436,79 @@ async fn install_creates_a_labelled_app_once() {
         v1.body,
         json!({"packageName": "helloworld", "packageVersion": "0.1.0", "appId": "/hw2"})
     );
+}
+
+#[tokio::test]
+async fn an_install_whose_answer_is_lost_removes_only_its_own_app() {
+    let rig = rig().await;
+    let e = rig
+        .fails(
+            "install",
+            2,
+            json!({"packageName": "helloworld", "appId": "/lost"}),
+            503,
+            "ServiceUnavailable",
+        )
+        .await;
+    assert!(e["message"].as_str().unwrap().contains("[marathon]"), "{e}");
+    {
+        let f = lock(&rig.fake);
+        assert!(f.apps.is_empty(), "{:?}", f.apps);
+        assert!(
+            f.calls
+                .contains(&"DELETE /v2/apps/lost?force=true".to_string()),
+            "{:?}",
+            f.calls
+        );
+    }
+    rig.fails(
+        "install",
+        2,
+        json!({"packageName": "helloworld", "appId": "/stolen"}),
+        503,
+        "ServiceUnavailable",
+    )
+    .await;
+    let f = lock(&rig.fake);
+    assert_eq!(f.apps.len(), 1);
+    assert_eq!(
+        f.apps[0]["labels"]["DROVER_PACKAGE_INSTALL_ID"],
+        "another install"
+    );
+    assert!(
+        !f.calls
+            .iter()
+            .any(|c| c.starts_with("DELETE /v2/apps/stolen")),
+        "{:?}",
+        f.calls
+    );
+}
+
+#[tokio::test]
+async fn app_ids_outside_marathons_grammar_are_refused_before_marathon_is_asked() {
+    let rig = rig().await;
+    for id in ["../groups/prod", "/a/./b", "Web", "a?force=true"] {
+        let e = rig
+            .fails(
+                "install",
+                2,
+                json!({"packageName": "helloworld", "appId": id}),
+                400,
+                "InvalidAppId",
+            )
+            .await;
+        assert_eq!(e["data"]["appId"], id);
+        assert!(e["message"].as_str().unwrap().contains("appId"), "{e}");
+        rig.fails(
+            "render",
+            1,
+            json!({"packageName": "helloworld", "appId": id}),
+            400,
+            "InvalidAppId",
+        )
+        .await;
+    }
+    assert!(lock(&rig.fake).calls.is_empty());
 }
 
 #[tokio::test]

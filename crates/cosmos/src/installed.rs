@@ -25,6 +25,36 @@ pub fn normalize_app_id(id: &str) -> String {
     format!("/{}", id.trim_matches('/'))
 }
 
+/// `id` normalized (`/a/b`) if it is a Marathon path id: segments separated by `/`, each one or
+/// more dot-separated labels of `a-z`, `0-9` and `-`, a label neither starting nor ending with
+/// `-` (so no empty, `.` or `..` segment); `InvalidAppId` naming the segment otherwise.
+pub fn valid_app_id(id: &str) -> Result<String, Error> {
+    let normalized = normalize_app_id(id);
+    let invalid = |cause: String| Error::InvalidAppId {
+        app_id: id.to_string(),
+        cause,
+    };
+    if normalized == "/" {
+        return Err(invalid("it is empty".into()));
+    }
+    for segment in normalized[1..].split('/') {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        if !segment.split('.').all(label_ok) {
+            return Err(invalid(format!(
+                "segment '{segment}' must be lowercase letters, digits, '-' and '.' \
+                 (not at either end, nor two dots in a row)"
+            )));
+        }
+    }
+    Ok(normalized)
+}
+
 /// The installed packages among a Marathon `GET /v2/apps` answer: apps with `DCOS_PACKAGE_NAME`.
 pub fn installed(apps: &Value) -> Vec<Installed> {
     let Some(list) = apps.get("apps").and_then(Value::as_array) else {
@@ -346,6 +376,40 @@ mod tests {
         for (name, id, kind) in cases {
             let e = uninstall_targets(&inst, &ids, name, id, false).unwrap_err();
             assert_eq!(e.kind(), kind, "{name} {id:?}");
+        }
+    }
+
+    #[test]
+    fn app_ids_follow_marathons_grammar() {
+        let ok = [
+            ("web", "/web"),
+            ("/prod/web-1/", "/prod/web-1"),
+            ("a.b/c0.d-e", "/a.b/c0.d-e"),
+            ("9", "/9"),
+        ];
+        for (id, want) in ok {
+            assert_eq!(valid_app_id(id).unwrap(), want, "{id}");
+        }
+        let bad = [
+            ("../groups/prod", "segment '..'"),
+            ("a/./b", "segment '.'"),
+            ("a//b", "segment ''"),
+            ("/", "empty"),
+            ("", "empty"),
+            ("Web", "segment 'Web'"),
+            ("-a", "segment '-a'"),
+            ("a-", "segment 'a-'"),
+            ("a..b", "segment 'a..b'"),
+            (".a", "segment '.a'"),
+            ("a%2Fb", "segment 'a%2Fb'"),
+            ("a?force=true", "segment 'a?force=true'"),
+            ("a b", "segment 'a b'"),
+        ];
+        for (id, want) in bad {
+            let e = valid_app_id(id).unwrap_err();
+            assert_eq!(e.kind(), "InvalidAppId", "{id}");
+            assert!(e.to_string().contains(want), "{id}: {e}");
+            assert_eq!(e.data(), Some(json!({ "appId": id })));
         }
     }
 

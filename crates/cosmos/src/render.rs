@@ -21,6 +21,9 @@ pub const SOURCE_LABEL: &str = "DCOS_PACKAGE_SOURCE";
 pub const OPTIONS_LABEL: &str = "DCOS_PACKAGE_OPTIONS";
 pub const DEFINITION_LABEL: &str = "DCOS_PACKAGE_DEFINITION";
 pub const FRAMEWORK_NAME_LABEL: &str = "DCOS_PACKAGE_FRAMEWORK_NAME";
+/// Drover's own label (not Cosmos'): a nonce each install sets, so that the cleanup of an install
+/// whose answer was lost removes only the app this install made.
+pub const INSTALL_ID_LABEL: &str = "DROVER_PACKAGE_INSTALL_ID";
 
 /// The Marathon app for `pkg` from repository `source_uri` with the user's `options`, its id
 /// replaced by `app_id` if given; `None` for a package without a Marathon template. Outside a
@@ -117,7 +120,10 @@ pub fn render_in(
         }
     };
     if let Some(id) = app_id {
-        app.insert("id".into(), json!(crate::installed::normalize_app_id(id)));
+        app.insert("id".into(), json!(crate::installed::valid_app_id(id)?));
+    } else if let Some(id) = app.get("id").and_then(Value::as_str) {
+        let id = crate::installed::valid_app_id(id)?;
+        app.insert("id".into(), json!(id));
     }
     let user_options = options.cloned().map(Value::Object).unwrap_or(json!({}));
     labels.insert(NAME_LABEL.into(), json!(pkg.name()));

@@ -350,7 +350,8 @@ impl Cosmos {
     }
 
     /// `POST /package/install`: render, then create the app in Marathon. An app with the same
-    /// id is `PackageAlreadyInstalled`; an install whose answer is lost removes the app it made.
+    /// id is `PackageAlreadyInstalled`; an install whose answer is lost removes the app it made
+    /// (one carrying this install's nonce in [`render::INSTALL_ID_LABEL`], never another's).
     pub async fn install(
         &self,
         req: InstallRequest,
@@ -365,11 +366,15 @@ impl Cosmos {
                 .and_then(Value::as_str)
                 .map(installed::normalize_app_id);
             if let Some(id) = &id {
-                if self.client.app_exists(&marathon, id).await? {
+                if self.client.app(&marathon, id).await?.is_some() {
                     return Err(Error::PackageAlreadyInstalled);
                 }
             }
-            let app = Value::Object(app);
+            let nonce = install_nonce();
+            let mut app = Value::Object(app);
+            if let Some(labels) = app.get_mut("labels").and_then(Value::as_object_mut) {
+                labels.insert(render::INSTALL_ID_LABEL.into(), json!(nonce));
+            }
             match self.client.create_app(&marathon, &app).await {
                 Ok(created) => {
                     let id = created
@@ -382,12 +387,10 @@ impl Cosmos {
                     }
                 }
                 Err(e @ Error::ServiceUnavailable { .. }) => {
-                    // The app may have been made with its answer lost: it did not exist before
-                    // (checked above), so it is this install's to remove.
+                    // The app may have been made with its answer lost: removed if it carries this
+                    // install's nonce (another install may have made an app of that id since).
                     if let Some(id) = &id {
-                        if let Err(d) = self.client.delete_app(&marathon, id).await {
-                            tracing::warn!(app = %id, "an install failed half-way and its app could not be removed: {d}");
-                        }
+                        self.remove_if_ours(&marathon, id, &nonce).await;
                     }
                     return Err(e);
                 }
@@ -404,6 +407,29 @@ impl Cosmos {
             return Ok(Value::Object(v1));
         }
         Ok(facts)
+    }
+
+    /// Delete the app `id` if it is the one the install with `nonce` made.
+    async fn remove_if_ours(&self, marathon: &str, id: &str, nonce: &str) {
+        let ours = match self.client.app(marathon, id).await {
+            Ok(Some(app)) => {
+                app.pointer(&format!("/labels/{}", render::INSTALL_ID_LABEL))
+                    .and_then(Value::as_str)
+                    == Some(nonce)
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(app = %id, "an install failed half-way and whether it made its app is unknown: {e}");
+                return;
+            }
+        };
+        if !ours {
+            tracing::info!(app = %id, "an install failed half-way; the app of its id is another install's and stays");
+            return;
+        }
+        if let Err(d) = self.client.delete_app(marathon, id).await {
+            tracing::warn!(app = %id, "an install failed half-way and its app could not be removed: {d}");
+        }
     }
 
     /// `POST /package/list`: the apps Marathon runs for packages.
@@ -506,6 +532,29 @@ impl Cosmos {
         *list = next;
         Ok(json!({ "repositories": *list }))
     }
+}
+
+/// A value no other install sets: this process' random hasher keys, the time, the process id
+/// and a counter, hashed.
+fn install_nonce() -> String {
+    use sha2::Digest;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+    random.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut h = sha2::Sha256::new();
+    h.update(random.finish().to_le_bytes());
+    h.update(now.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A repository file's bytes: only a regular file (checked before opening, so that opening

@@ -96,22 +96,22 @@ impl Client {
         Ok(a.body)
     }
 
-    /// Whether the app `id` exists.
-    pub async fn app_exists(&self, marathon: &str, id: &str) -> Result<bool, Error> {
+    /// The app `id` (`GET /v2/apps/<id>`'s `app`), `None` when Marathon has none.
+    pub async fn app(&self, marathon: &str, id: &str) -> Result<Option<Value>, Error> {
         let a = self
             .send(
                 Service::Marathon,
                 marathon,
                 Method::GET,
-                &app_path(id),
+                &app_path(id)?,
                 None,
             )
             .await?;
         if a.status == StatusCode::NOT_FOUND {
-            return Ok(false);
+            return Ok(None);
         }
         marathon_ok(&a)?;
-        Ok(true)
+        Ok(Some(a.body.get("app").cloned().unwrap_or(a.body)))
     }
 
     /// `POST /v2/apps`: a conflict is `PackageAlreadyInstalled`, another 4xx Marathon's own
@@ -148,7 +148,7 @@ impl Client {
 
     /// `DELETE /v2/apps/<id>?force=true`; an app already gone is fine.
     pub async fn delete_app(&self, marathon: &str, id: &str) -> Result<(), Error> {
-        let path = format!("{}?force=true", app_path(id));
+        let path = format!("{}?force=true", app_path(id)?);
         let a = self
             .send(Service::Marathon, marathon, Method::DELETE, &path, None)
             .await?;
@@ -199,9 +199,24 @@ impl Client {
     }
 }
 
-/// `/v2/apps/<id>` for an app id with or without its leading `/`.
-fn app_path(id: &str) -> String {
-    format!("/v2/apps/{}", id.trim_start_matches('/'))
+/// `/v2/apps/<id>` for an app id with or without its leading `/`: only a Marathon path id
+/// (never a `..` that would leave `/v2/apps/`), each segment percent-encoded.
+fn app_path(id: &str) -> Result<String, Error> {
+    let id = crate::installed::valid_app_id(id)?;
+    let segments: Vec<String> = id[1..].split('/').map(path_encode).collect();
+    Ok(format!("/v2/apps/{}", segments.join("/")))
+}
+
+/// A path segment percent-encoded: all but RFC 3986's unreserved characters.
+fn path_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A Marathon error status as Cosmos reports it: 5xx a bad gateway, others generic.
@@ -243,13 +258,26 @@ pub(crate) fn cause(e: &reqwest::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn ids_and_forms_are_encoded() {
-        assert_eq!(app_path("/a/b"), "/v2/apps/a/b");
-        assert_eq!(app_path("hw"), "/v2/apps/hw");
+        assert_eq!(app_path("/a/b").unwrap(), "/v2/apps/a/b");
+        assert_eq!(app_path("hw/").unwrap(), "/v2/apps/hw");
+        assert_eq!(app_path("/a.b/c-d").unwrap(), "/v2/apps/a.b/c-d");
+        for bad in [
+            "../groups/prod",
+            "/a/../../v2/groups",
+            "a?force=true",
+            "a#b",
+            "/",
+        ] {
+            assert_eq!(app_path(bad).unwrap_err().kind(), "InvalidAppId", "{bad}");
+        }
+        assert_eq!(path_encode("a b/c?d%"), "a%20b%2Fc%3Fd%25");
+        assert_eq!(path_encode("a.b-c_d~9"), "a.b-c_d~9");
         assert_eq!(form_encode("ab-12_c.d"), "ab-12_c.d");
         assert_eq!(form_encode("a b&c"), "a%20b%26c");
     }
