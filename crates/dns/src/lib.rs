@@ -142,6 +142,8 @@ pub async fn start(
         timeout: Duration::from_secs(config.timeout.max(1)),
         forwards: Semaphore::new(1024),
         connections: Semaphore::new(1024),
+        tcp: server::TcpLimits::default(),
+        peers: Default::default(),
     });
     let mut tasks = Vec::new();
     let udp = Arc::new(udp);

@@ -1,12 +1,14 @@
 //! The DNS server loops: UDP (several tasks on one socket) and TCP (2-byte length framing, one
-//! task per connection, bounded), each query answered by [`answer`] against the published
-//! snapshot; names outside the domain forwarded to the resolvers over the client's transport.
+//! task per connection, bounded: in all, per client address, in idle time, write time and
+//! lifetime), each query answered by [`answer`] against the published snapshot; names outside
+//! the domain forwarded to the resolvers over the client's transport.
 
 use crate::answer::{answer, error_reply, Outcome, Transport, Zone, MAX_QUERY};
 use crate::records::RecordSet;
 use hickory_proto::op::ResponseCode;
-use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -43,10 +45,92 @@ pub(crate) struct Served {
     /// Forwards in flight (UDP) and connections open (TCP), bounded.
     pub forwards: Semaphore,
     pub connections: Semaphore,
+    pub tcp: TcpLimits,
+    /// TCP connections open, per client address.
+    pub peers: Mutex<PeerCounts>,
 }
 
-/// How long a TCP connection may sit idle between queries.
-const TCP_IDLE: Duration = Duration::from_secs(10);
+/// What bounds a TCP connection besides the number open.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TcpLimits {
+    /// How long it may sit idle between queries (or in the middle of one).
+    pub idle: Duration,
+    /// How long writing one reply may take (a client that never reads).
+    pub write: Duration,
+    /// How long it may stay open, however busy.
+    pub lifetime: Duration,
+    /// How many one client address may have open, so that one client cannot take them all.
+    pub per_peer: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            idle: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+            lifetime: Duration::from_secs(120),
+            per_peer: 64,
+        }
+    }
+}
+
+/// Connections open per client address (pure bookkeeping; no entry for an address with none).
+#[derive(Debug, Default)]
+pub(crate) struct PeerCounts(HashMap<IpAddr, usize>);
+
+impl PeerCounts {
+    /// Count one more for `ip`, unless it has `max` already.
+    pub fn try_add(&mut self, ip: IpAddr, max: usize) -> bool {
+        let n = self.0.get(&ip).copied().unwrap_or(0);
+        if n >= max {
+            return false;
+        }
+        self.0.insert(ip, n + 1);
+        true
+    }
+
+    /// Count one fewer for `ip`.
+    pub fn remove(&mut self, ip: IpAddr) {
+        if let Some(n) = self.0.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&ip);
+            }
+        }
+    }
+}
+
+impl Served {
+    fn peers(&self) -> std::sync::MutexGuard<'_, PeerCounts> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot for a TCP connection from `ip`: one of the connections, one of the address'.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
+        let permit = self.connections.try_acquire().ok()?;
+        if !self.peers().try_add(ip, self.tcp.per_peer) {
+            return None; // the permit goes back as it drops
+        }
+        permit.forget();
+        Some(Admitted {
+            s: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// A TCP connection's slot, given back when it drops (however the connection's task ends).
+struct Admitted {
+    s: Arc<Served>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.s.peers().remove(self.ip);
+        self.s.connections.add_permits(1);
+    }
+}
 
 pub(crate) async fn udp_loop(
     sock: Arc<UdpSocket>,
@@ -162,7 +246,7 @@ async fn forward_tcp(query: &[u8], resolvers: &[SocketAddr], timeout: Duration) 
 
 pub(crate) async fn tcp_loop(l: TcpListener, s: Arc<Served>, mut stop: watch::Receiver<bool>) {
     loop {
-        let (c, _) = tokio::select! {
+        let (c, peer) = tokio::select! {
             r = l.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -172,32 +256,33 @@ pub(crate) async fn tcp_loop(l: TcpListener, s: Arc<Served>, mut stop: watch::Re
             },
             _ = stop.changed() => return,
         };
-        let Ok(permit) = s.connections.try_acquire() else {
-            continue; // over the limit: the connection is closed at once
+        let Some(slot) = s.admit(peer.ip()) else {
+            continue; // over a limit: the connection is closed at once
         };
-        permit.forget();
-        let (s, mut stop) = (s.clone(), stop.clone());
+        let mut stop = stop.clone();
         tokio::spawn(async move {
+            let s = slot.s.clone();
             tokio::select! {
-                _ = tcp_conn(c, &s) => {}
+                _ = tokio::time::timeout(s.tcp.lifetime, tcp_conn(c, &s)) => {}
                 _ = stop.changed() => {}
             }
-            s.connections.add_permits(1);
+            drop(slot);
         });
     }
 }
 
 async fn tcp_conn(mut c: TcpStream, s: &Served) {
+    let idle = s.tcp.idle;
     loop {
-        let Ok(Ok(n)) = tokio::time::timeout(TCP_IDLE, c.read_u16()).await else {
+        let Ok(Ok(n)) = tokio::time::timeout(idle, c.read_u16()).await else {
             return;
         };
         let n = n as usize;
         let mut q = vec![0u8; n];
-        if tokio::time::timeout(TCP_IDLE, c.read_exact(&mut q))
-            .await
-            .is_err()
-        {
+        if !matches!(
+            tokio::time::timeout(idle, c.read_exact(&mut q)).await,
+            Ok(Ok(_))
+        ) {
             return;
         }
         let snap = s.records.current();
@@ -223,8 +308,163 @@ async fn tcp_conn(mut c: TcpStream, s: &Served) {
         let mut out = Vec::with_capacity(b.len() + 2);
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&b);
-        if c.write_all(&out).await.is_err() {
+        if !matches!(
+            tokio::time::timeout(s.tcp.write, c.write_all(&out)).await,
+            Ok(Ok(()))
+        ) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    use std::time::Instant;
+
+    #[test]
+    fn peer_counts_cap_each_address_and_forget_those_with_none() {
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "::1".parse().unwrap());
+        let mut p = PeerCounts::default();
+        assert!(p.try_add(a, 2) && p.try_add(a, 2));
+        assert!(!p.try_add(a, 2));
+        assert!(p.try_add(b, 2));
+        p.remove(a);
+        assert!(p.try_add(a, 2));
+        for _ in 0..3 {
+            p.remove(a);
+        }
+        p.remove(b);
+        assert!(p.0.is_empty(), "{p:?}");
+        assert!(!p.try_add(a, 0) && p.0.is_empty());
+    }
+
+    /// A TCP server with `limits`; `big.marathon.mesos.` has 200 addresses (a 3 KiB reply).
+    async fn serve(limits: TcpLimits) -> (Arc<Served>, SocketAddr, watch::Sender<bool>) {
+        let config = Config::from_json(br#"{"externalon": false}"#).unwrap();
+        let records = Published::default();
+        let mut rs = RecordSet::default();
+        let ips = (0..200u8).map(|i| IpAddr::from([10, 3, 0, i])).collect();
+        rs.addrs.insert("big.marathon.mesos.".into(), ips);
+        records.publish(rs);
+        let s = Arc::new(Served {
+            zone: Zone::new(&config),
+            records,
+            timeout: Duration::from_secs(1),
+            forwards: Semaphore::new(8),
+            connections: Semaphore::new(8),
+            tcp: limits,
+            peers: Default::default(),
+        });
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(tcp_loop(l, s.clone(), stop_rx));
+        (s, addr, stop)
+    }
+
+    fn framed_query() -> Vec<u8> {
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("big.marathon.mesos.").unwrap(),
+            RecordType::A,
+        ));
+        let q = m.to_vec().unwrap();
+        let mut out = (q.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&q);
+        out
+    }
+
+    /// One query and its reply on `c`; `None` when the server closed it.
+    async fn ask(c: &mut TcpStream) -> Option<Message> {
+        c.write_all(&framed_query()).await.ok()?;
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read_u16())
+            .await
+            .expect("a reply or a close within 5 s")
+            .ok()?;
+        let mut b = vec![0u8; n as usize];
+        c.read_exact(&mut b).await.ok()?;
+        Some(Message::from_vec(&b).unwrap())
+    }
+
+    /// Wait until `open` connections are left (none: no address counted either), for at most
+    /// 10 s.
+    async fn wait_open(s: &Served, open: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.connections.available_permits() != 8 - open
+            || (open == 0 && !s.peers().0.is_empty())
+        {
+            assert!(Instant::now() < deadline, "still open: not {open}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_client_address_gets_per_peer_connections_at_most() {
+        let limits = TcpLimits {
+            per_peer: 2,
+            ..TcpLimits::default()
+        };
+        let (s, addr, _stop) = serve(limits).await;
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        assert!(ask(&mut first).await.is_some());
+        assert!(ask(&mut second).await.is_some());
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        assert!(
+            ask(&mut third).await.is_none(),
+            "a third connection answered"
+        );
+        assert_eq!(s.connections.available_permits(), 6);
+        drop(first);
+        wait_open(&s, 1).await;
+        let mut again = TcpStream::connect(addr).await.unwrap();
+        assert!(ask(&mut again).await.is_some());
+        assert!(ask(&mut second).await.is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
+        let limits = TcpLimits {
+            write: Duration::from_millis(200),
+            ..TcpLimits::default()
+        };
+        let (s, addr, _stop) = serve(limits).await;
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let c = sock.connect(addr).await.unwrap();
+        let (rd, mut wr) = c.into_split();
+        // Queries for 3 KiB replies, never read: the server's writes block.
+        let writer = tokio::spawn(async move {
+            let q = framed_query();
+            for _ in 0..20_000 {
+                if wr.write_all(&q).await.is_err() {
+                    return;
+                }
+            }
+        });
+        wait_open(&s, 0).await;
+        writer.abort();
+        drop(rd);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_connection_is_closed_after_its_lifetime() {
+        let limits = TcpLimits {
+            lifetime: Duration::from_millis(300),
+            ..TcpLimits::default()
+        };
+        let (s, addr, _stop) = serve(limits).await;
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let t0 = Instant::now();
+        while ask(&mut c).await.is_some() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "still open");
+        }
+        assert!(t0.elapsed() >= Duration::from_millis(300));
+        wait_open(&s, 0).await;
     }
 }
