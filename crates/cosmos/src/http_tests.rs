@@ -47,7 +47,21 @@ async fn fake_marathon(fake: Shared) -> String {
         Json(json!({ "apps": f.apps }))
     }
     async fn one(State(f): State<Shared>, Path(id): Path<String>) -> (StatusCode, Json<Value>) {
-        let f = lock(&f);
+        let mut f = lock(&f);
+        if let Some(app) = id.strip_suffix("/tasks") {
+            let app = format!("/{app}");
+            f.calls.push(format!("GET /v2/apps{app}/tasks"));
+            return match f.apps.iter().find(|a| a["id"] == app.as_str()) {
+                Some(a) => (
+                    StatusCode::OK,
+                    Json(json!({"tasks": a.get("tasks").cloned().unwrap_or(json!([]))})),
+                ),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"message": "no such app"})),
+                ),
+            };
+        }
         let id = format!("/{id}");
         match f
             .apps
@@ -161,6 +175,8 @@ impl Upstreams for Fixed {
 /// Cosmos with its own state directory, a fake Marathon and master, served.
 struct Rig {
     base: String,
+    /// The fake Marathon's base URL, as the Upstreams give it.
+    marathon: String,
     fake: Shared,
     dir: tempfile::TempDir,
     http: reqwest::Client,
@@ -172,13 +188,14 @@ async fn rig() -> Rig {
     let master = fake_master(fake.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let upstreams = Arc::new(Fixed {
-        marathon: Some(marathon),
+        marathon: Some(marathon.clone()),
         master: Some(master),
     });
     let cosmos = Cosmos::new(dir.path().to_path_buf(), upstreams).unwrap();
     let base = serve(router(Arc::new(cosmos))).await;
     Rig {
         base,
+        marathon,
         fake,
         dir,
         http: drover_httpclient::client().unwrap(),
@@ -630,6 +647,97 @@ async fn uninstall_deletes_the_app_and_tears_its_framework_down() {
 }
 
 #[tokio::test]
+async fn uninstall_tears_down_the_apps_own_framework_chosen_before_the_app_is_deleted() {
+    let rig = rig().await;
+    let uri = framework_repo(rig.dir.path());
+    rig.post("repository/add", 1, json!({"name": "local", "uri": uri}))
+        .await;
+    let r = rig
+        .post("install", 2, json!({"packageName": "fwpkg"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cluster_marathon = rig.marathon.clone();
+    {
+        let mut f = lock(&rig.fake);
+        f.apps[0]["tasks"] = json!([{"host": "10.0.0.2", "ports": [31000]}]);
+        f.frameworks = vec![
+            json!({"id": "other", "name": "fw", "webui_url": "http://10.0.0.3:31000"}),
+            json!({"id": "ours", "name": "fw", "webui_url": "http://10.0.0.2:31000"}),
+            json!({"id": "cluster", "name": "fw", "webui_url": cluster_marathon}),
+        ];
+        f.calls.clear();
+    }
+    let r = rig
+        .post("uninstall", 1, json!({"packageName": "fwpkg"}))
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"results": [{"packageName": "fwpkg", "appId": "/fwpkg", "packageVersion": "1.0", "postUninstallNotes": "gone"}]})
+    );
+    let f = lock(&rig.fake);
+    assert_eq!(f.teardowns, vec!["frameworkId=ours"]);
+    let order: Vec<&str> = f
+        .calls
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.contains("fwpkg"))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "GET /v2/apps/fwpkg/tasks",
+            "DELETE /v2/apps/fwpkg?force=true"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn uninstall_never_tears_down_the_clusters_marathon_and_keeps_cosmos_errors() {
+    let rig = rig().await;
+    let uri = framework_repo(rig.dir.path());
+    rig.post("repository/add", 1, json!({"name": "local", "uri": uri}))
+        .await;
+    let install =
+        |id: &'static str| rig.post("install", 2, json!({"packageName": "fwpkg", "appId": id}));
+    assert_eq!(install("/one").await.status, 200);
+    // Only the cluster's Marathon has the name (its webui_url is where Cosmos reaches it).
+    lock(&rig.fake).frameworks =
+        vec![json!({"id": "cluster", "name": "fw", "webui_url": format!("{}/", rig.marathon)})];
+    let r = rig
+        .post("uninstall", 1, json!({"packageName": "fwpkg"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(lock(&rig.fake).teardowns.is_empty());
+
+    // Several of the name and no task of the app serving one: MultipleFrameworkIds, as Cosmos
+    // says it (after the app is deleted).
+    assert_eq!(install("/two").await.status, 200);
+    lock(&rig.fake).frameworks = vec![
+        json!({"id": "f1", "name": "fw", "webui_url": "http://10.0.0.3:1"}),
+        json!({"id": "f2", "name": "fw"}),
+    ];
+    let e = rig
+        .fails(
+            "uninstall",
+            1,
+            json!({"packageName": "fwpkg"}),
+            400,
+            "MultipleFrameworkIds",
+        )
+        .await;
+    assert_eq!(e["data"]["ids"], json!(["f1", "f2"]));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Uninstalled package [fwpkg] version [1.0]\nUnable to shutdown"),
+        "{e}"
+    );
+    assert!(lock(&rig.fake).apps.is_empty());
+    assert!(lock(&rig.fake).teardowns.is_empty());
+}
+
+#[tokio::test]
 async fn several_apps_are_ambiguous_unless_all_or_one_is_named() {
     let rig = rig().await;
     for id in ["/a", "/b"] {
@@ -829,6 +937,7 @@ async fn an_unknown_marathon_is_a_503_naming_it() {
     .unwrap();
     let rig = Rig {
         base: serve(router(Arc::new(cosmos))).await,
+        marathon: String::new(),
         fake: Arc::default(),
         dir,
         http: drover_httpclient::client().unwrap(),

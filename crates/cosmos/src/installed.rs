@@ -1,6 +1,7 @@
 //! Installed packages, read from Marathon's apps (the `DCOS_PACKAGE_*` labels are the only
 //! record, so what is installed stays true across restarts and failovers): `list`, which apps an
-//! uninstall removes, and which frameworks it tears down. Pure: no I/O.
+//! uninstall removes, and which framework it tears down (the one whose web UI one of the app's
+//! tasks serves, else the only one of its name; never the cluster's own Marathon). Pure: no I/O.
 
 use crate::catalog::absolutize;
 use crate::error::Error;
@@ -208,15 +209,101 @@ pub fn uninstall_result(a: &Installed) -> Value {
 }
 
 /// The ids of the running frameworks named `name` in a master's `/master/state`.
+#[cfg(test)]
 pub fn framework_ids(state: &Value, name: &str) -> Vec<String> {
+    named(state, name)
+        .filter_map(|f| f.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// The running frameworks named `name` in a master's `/master/state`.
+fn named<'a>(state: &'a Value, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     state
         .get("frameworks")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|f| f.get("name").and_then(Value::as_str) == Some(name))
-        .filter_map(|f| f.get("id").and_then(Value::as_str).map(str::to_string))
+        .filter(move |f| f.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// What an uninstall tears down for an app whose package names a framework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Teardown {
+    /// No framework (none of that name runs, or only the cluster's Marathon has it).
+    Nothing,
+    /// The framework with this id.
+    One(String),
+    /// Several of that name and none told apart by the app's tasks: these ids.
+    Ambiguous(Vec<String>),
+}
+
+/// `host:port` of a URL (`http://10.0.0.2:31000/ui` → `10.0.0.2:31000`), lowercased, the
+/// scheme's default port when none is written.
+fn endpoint(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url.trim()).ok()?;
+    let host = u.host_str().filter(|h| !h.is_empty())?;
+    Some(format!(
+        "{}:{}",
+        host.to_ascii_lowercase(),
+        u.port_or_known_default()?
+    ))
+}
+
+/// Every `host:port` an app's tasks listen on, from Marathon's `GET /v2/apps/<id>/tasks`
+/// (`{"tasks": [{"host", "ports": […]}]}`).
+pub fn task_endpoints(tasks: &Value) -> Vec<String> {
+    tasks
+        .get("tasks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|t| {
+            let host = t.get("host").and_then(Value::as_str).unwrap_or_default();
+            t.get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+                .filter(move |_| !host.is_empty())
+                .map(move |p| format!("{}:{p}", host.to_ascii_lowercase()))
+        })
         .collect()
+}
+
+/// The framework named `name` that an uninstall of an app with tasks at `tasks` (`host:port`s)
+/// tears down: the one whose `webui_url` is one of those (Drover's `marathon` package registers
+/// `http://$HOST:$PORT0`), else the only one of that name (Cosmos' rule). A framework whose
+/// `webui_url` is `cluster_marathon` (the Marathon the gateway uses) is never torn down.
+pub fn framework_to_tear_down(
+    state: &Value,
+    name: &str,
+    tasks: &[String],
+    cluster_marathon: Option<&str>,
+) -> Teardown {
+    let cluster = cluster_marathon.and_then(endpoint);
+    let id = |f: &Value| f.get("id").and_then(Value::as_str).map(str::to_string);
+    let web = |f: &Value| {
+        f.get("webui_url")
+            .and_then(Value::as_str)
+            .and_then(endpoint)
+    };
+    let candidates: Vec<&Value> = named(state, name)
+        .filter(|f| cluster.is_none() || web(f) != cluster)
+        .collect();
+    let ours: Vec<String> = candidates
+        .iter()
+        .filter(|f| web(f).is_some_and(|w| tasks.contains(&w)))
+        .filter_map(|f| id(f))
+        .collect();
+    let pick = |ids: Vec<String>| match ids.as_slice() {
+        [] => Teardown::Nothing,
+        [one] => Teardown::One(one.clone()),
+        _ => Teardown::Ambiguous(ids),
+    };
+    if !ours.is_empty() {
+        return pick(ours);
+    }
+    pick(candidates.iter().filter_map(|f| id(f)).collect())
 }
 
 /// The ids of every app in a Marathon `GET /v2/apps` answer.
@@ -411,6 +498,65 @@ mod tests {
             assert!(e.to_string().contains(want), "{id}: {e}");
             assert_eq!(e.data(), Some(json!({ "appId": id })));
         }
+    }
+
+    #[test]
+    fn the_framework_torn_down_is_the_apps_own_and_never_the_clusters_marathon() {
+        let fw =
+            |id: &str, name: &str, web: &str| json!({"id": id, "name": name, "webui_url": web});
+        let state = |fws: Vec<Value>| json!({ "frameworks": fws });
+        let tasks = task_endpoints(&json!({"tasks": [
+            {"host": "10.0.0.2", "ports": [31000, 31001]}, {"host": "", "ports": [1]}, {"ports": [2]}
+        ]}));
+        assert_eq!(tasks, vec!["10.0.0.2:31000", "10.0.0.2:31001"]);
+        let cluster = Some("http://10.0.0.1:8080");
+        let one = |id: &str| Teardown::One(id.into());
+        let cases = [
+            // Several of the name: the one the app's task serves.
+            (
+                vec![
+                    fw("a", "mu", "http://10.0.0.3:31000"),
+                    fw("b", "mu", "http://10.0.0.2:31001/"),
+                ],
+                one("b"),
+            ),
+            // No task matches: the only one of the name (Cosmos' rule), or none.
+            (vec![fw("a", "mu", "http://10.0.0.3:31000")], one("a")),
+            (
+                vec![fw("a", "other", "http://10.0.0.2:31000")],
+                Teardown::Nothing,
+            ),
+            (
+                vec![fw("a", "mu", ""), fw("b", "mu", "http://x:1")],
+                Teardown::Ambiguous(vec!["a".into(), "b".into()]),
+            ),
+            // The cluster's Marathon is never a candidate, whatever its name.
+            (
+                vec![fw("m", "mu", "http://10.0.0.1:8080")],
+                Teardown::Nothing,
+            ),
+            (
+                vec![
+                    fw("m", "mu", "HTTP://10.0.0.1:8080/"),
+                    fw("a", "mu", "http://10.0.0.9:1"),
+                ],
+                one("a"),
+            ),
+        ];
+        for (i, (fws, want)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                framework_to_tear_down(&state(fws), "mu", &tasks, cluster),
+                want,
+                "case {i}"
+            );
+        }
+        // The default port counts as written.
+        let s = state(vec![fw("m", "mu", "http://10.0.0.1")]);
+        assert_eq!(
+            framework_to_tear_down(&s, "mu", &[], Some("http://10.0.0.1:80")),
+            Teardown::Nothing
+        );
+        assert_eq!(framework_to_tear_down(&s, "mu", &[], None), one("m"));
     }
 
     #[test]

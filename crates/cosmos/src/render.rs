@@ -419,6 +419,26 @@ mod tests {
             app["labels"]["DCOS_PACKAGE_FRAMEWORK_NAME"],
             "marathon-user"
         );
+        // `marathon` is the cluster Marathon's own framework name: refused, names near it not.
+        let named = |n: &str| {
+            json!({"service": {"name": n}})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        let Err(Error::JsonSchemaMismatch { errors }) =
+            render_in(p, "u", Some(&named("marathon")), None, &cluster)
+        else {
+            panic!("service.name marathon must be refused");
+        };
+        assert_eq!(
+            errors[0]["instance"]["pointer"], "/service/name",
+            "{errors:?}"
+        );
+        for ok in ["marathon-2", "marathons", "my-marathon"] {
+            let app = render_in(p, "u", Some(&named(ok)), None, &cluster).unwrap();
+            assert_eq!(app.unwrap()["labels"]["DCOS_PACKAGE_FRAMEWORK_NAME"], ok);
+        }
         // Without a cluster, URLs stay relative and the master is empty.
         let bare = render(p, "u", None, None).unwrap().unwrap();
         assert_eq!(bare["fetch"][0]["uri"], "/package/assets/drover");

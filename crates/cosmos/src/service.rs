@@ -445,7 +445,9 @@ impl Cosmos {
     }
 
     /// `POST /package/uninstall`: delete each app of the package (one unless `all`), and tear
-    /// down the framework a framework package's app names.
+    /// down the framework a framework package's app names. Which framework is decided before
+    /// the app is deleted (while its tasks can still be read): see
+    /// [`installed::framework_to_tear_down`].
     pub async fn uninstall(&self, req: UninstallRequest) -> Result<Value, Error> {
         let marathon = self.marathon()?;
         let apps = self.client.apps(&marathon).await?;
@@ -459,34 +461,59 @@ impl Cosmos {
         )?;
         let mut results = Vec::new();
         for t in targets {
+            let framework = match &t.framework_name {
+                Some(fw) => Some((fw, self.framework_of(&marathon, t, fw).await)),
+                None => None,
+            };
             self.client.delete_app(&marathon, &t.app_id).await?;
-            if let Some(fw) = &t.framework_name {
-                self.teardown(t, fw).await?;
+            if let Some((fw, found)) = framework {
+                self.teardown(t, fw, found?).await?;
             }
             results.push(installed::uninstall_result(t));
         }
         Ok(json!({ "results": results }))
     }
 
-    /// Tear down the one framework named `fw`; none is fine, several are not told apart.
-    async fn teardown(&self, t: &installed::Installed, fw: &str) -> Result<(), Error> {
-        let incomplete = |e: Error| match e {
-            Error::ServiceUnavailable { .. } => Error::IncompleteUninstall {
-                name: t.name.clone(),
-            },
-            other => other,
-        };
-        let master = self.master().map_err(incomplete)?;
+    /// The master to tear `t`'s framework down at and which framework, decided while `t`'s app
+    /// still runs. A master that cannot be reached is an `IncompleteUninstall`.
+    async fn framework_of(
+        &self,
+        marathon: &str,
+        t: &installed::Installed,
+        fw: &str,
+    ) -> Result<(String, installed::Teardown), Error> {
+        let master = self.master().map_err(|e| incomplete(t, e))?;
         let state = self
             .client
             .master_state(&master)
             .await
-            .map_err(incomplete)?;
-        let ids = installed::framework_ids(&state, fw);
-        match ids.as_slice() {
-            [] => Ok(()),
-            [id] => self.client.teardown(&master, id).await.map_err(incomplete),
-            _ => Err(Error::MultipleFrameworkIds {
+            .map_err(|e| incomplete(t, e))?;
+        let tasks = match self.client.app_tasks(marathon, &t.app_id).await {
+            Ok(tasks) => installed::task_endpoints(&tasks),
+            Err(e) => {
+                tracing::warn!(app = %t.app_id, "the app's tasks could not be read, its framework is found by name alone: {e}");
+                Vec::new()
+            }
+        };
+        let found = installed::framework_to_tear_down(&state, fw, &tasks, Some(marathon));
+        Ok((master, found))
+    }
+
+    /// Tear down the framework chosen for `t`; none is fine, several are not told apart.
+    async fn teardown(
+        &self,
+        t: &installed::Installed,
+        fw: &str,
+        (master, found): (String, installed::Teardown),
+    ) -> Result<(), Error> {
+        match found {
+            installed::Teardown::Nothing => Ok(()),
+            installed::Teardown::One(id) => self
+                .client
+                .teardown(&master, &id)
+                .await
+                .map_err(|e| incomplete(t, e)),
+            installed::Teardown::Ambiguous(ids) => Err(Error::MultipleFrameworkIds {
                 name: t.name.clone(),
                 version: t.version.clone(),
                 framework_name: fw.into(),
@@ -531,6 +558,16 @@ impl Cosmos {
         drop(cache);
         *list = next;
         Ok(json!({ "repositories": *list }))
+    }
+}
+
+/// The master's unavailability during `t`'s uninstall, as Cosmos reports it.
+fn incomplete(t: &installed::Installed, e: Error) -> Error {
+    match e {
+        Error::ServiceUnavailable { .. } => Error::IncompleteUninstall {
+            name: t.name.clone(),
+        },
+        other => other,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Marathon and the Mesos master as Cosmos uses them: where they are (the [`Upstreams`] the
-//! gateway implements), and the few calls made to them — list, check, create and delete apps;
-//! read the master's state and tear a framework down — each failure mapped to Cosmos' error.
+//! gateway implements), and the few calls made to them — list, read, create and delete apps, read
+//! an app's tasks; read the master's state and tear a framework down — each failure mapped to
+//! Cosmos' error.
 
 use crate::error::Error;
 use reqwest::{Method, StatusCode};
@@ -112,6 +113,19 @@ impl Client {
         }
         marathon_ok(&a)?;
         Ok(Some(a.body.get("app").cloned().unwrap_or(a.body)))
+    }
+
+    /// `GET /v2/apps/<id>/tasks` (`{"tasks": […]}`); an app gone has none.
+    pub async fn app_tasks(&self, marathon: &str, id: &str) -> Result<Value, Error> {
+        let path = format!("{}/tasks", app_path(id)?);
+        let a = self
+            .send(Service::Marathon, marathon, Method::GET, &path, None)
+            .await?;
+        if a.status == StatusCode::NOT_FOUND {
+            return Ok(serde_json::json!({ "tasks": [] }));
+        }
+        marathon_ok(&a)?;
+        Ok(a.body)
     }
 
     /// `POST /v2/apps`: a conflict is `PackageAlreadyInstalled`, another 4xx Marathon's own
