@@ -45,8 +45,10 @@ pub struct Config {
     pub http_listener: String,
     #[serde(rename = "httpport")]
     pub http_port: u16,
+    /// Serve DNS (false: the DNS sockets given to [`crate::start`] are closed unserved).
     #[serde(rename = "dnson")]
     pub dns_on: bool,
+    /// Serve the HTTP API (false: its socket is closed unserved).
     #[serde(rename = "httpon")]
     pub http_on: bool,
     #[serde(rename = "externalon")]

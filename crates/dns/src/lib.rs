@@ -95,6 +95,10 @@ fn own_addresses(listener: &str) -> Vec<IpAddr> {
 
 /// Start serving DNS on `udp` and `tcp` and the HTTP API on `http`, following the master.
 /// Names in the domain answer SERVFAIL until the first state arrives.
+///
+/// The sockets come bound; the config's `dnson: false` (`httpon: false`) leaves DNS (the HTTP
+/// API) unserved: no loop runs for those sockets and they are closed at once, so clients are
+/// refused rather than left waiting. The [`Handle`] still tells the addresses they had.
 pub async fn start(
     opts: Options,
     udp: UdpSocket,
@@ -146,34 +150,42 @@ pub async fn start(
         peers: Default::default(),
     });
     let mut tasks = Vec::new();
-    let udp = Arc::new(udp);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4);
-    for _ in 0..workers {
-        tasks.push(tokio::spawn(server::udp_loop(
-            udp.clone(),
+    if config.dns_on {
+        let udp = Arc::new(udp);
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4);
+        for _ in 0..workers {
+            tasks.push(tokio::spawn(server::udp_loop(
+                udp.clone(),
+                served.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(server::tcp_loop(
+            tcp,
             served.clone(),
             stop_rx.clone(),
         )));
+    } else {
+        drop((udp, tcp));
     }
-    tasks.push(tokio::spawn(server::tcp_loop(
-        tcp,
-        served.clone(),
-        stop_rx.clone(),
-    )));
-    let app = router(published.clone(), config.clone());
-    let mut http_stop = stop_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let r = axum::serve(http, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.changed().await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!("dns: the HTTP API stopped: {e}");
-        }
-    }));
+    if config.http_on {
+        let app = router(published.clone(), config.clone());
+        let mut http_stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = axum::serve(http, app)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.changed().await;
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!("dns: the HTTP API stopped: {e}");
+            }
+        }));
+    } else {
+        drop(http);
+    }
     let shared = Arc::new(follow::Shared::new());
     let fixed = if zk.is_none() {
         config.masters.clone()
@@ -204,9 +216,20 @@ pub async fn start(
         published.clone(),
         stop_rx,
     )));
-    tracing::info!(
-        "dns: serving DNS on {dns_udp} (udp), {dns_tcp} (tcp), the HTTP API on {http_addr}"
-    );
+    match (config.dns_on, config.http_on) {
+        (true, true) => tracing::info!(
+            "dns: serving DNS on {dns_udp} (udp), {dns_tcp} (tcp), the HTTP API on {http_addr}"
+        ),
+        (true, false) => tracing::info!(
+            "dns: serving DNS on {dns_udp} (udp), {dns_tcp} (tcp); not the HTTP API (httpon false)"
+        ),
+        (false, true) => {
+            tracing::info!("dns: serving the HTTP API on {http_addr}; not DNS (dnson false)")
+        }
+        (false, false) => tracing::warn!(
+            "dns: dnson and httpon are both false: following the master, serving nothing"
+        ),
+    }
     Ok(Handle {
         dns_udp,
         dns_tcp,

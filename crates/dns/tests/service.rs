@@ -274,3 +274,54 @@ async fn tasks_resolve_while_running_and_records_outlive_the_stream() {
     assert_eq!(m.answers.len(), 1, "records kept while the master is away");
     h.stop().await;
 }
+
+async fn start_with(config: &str) -> drover_dns::Handle {
+    let (_master, maddr) = fake_master().await;
+    start(
+        Options {
+            master: maddr.to_string(),
+            config: Config::from_json(config.as_bytes()).unwrap(),
+            health_aware: false,
+        },
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Whether anything answers DNS over UDP at `addr`: a reply, or a refusal (the port closed).
+async fn udp_answers(addr: SocketAddr) -> bool {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    s.connect(addr).await.unwrap();
+    s.send(&query("leader.mesos.", RecordType::A))
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(Duration::from_secs(5), s.recv(&mut buf)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+            false
+        }
+        Err(_) => panic!("neither a reply nor a refusal within 5 s"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnson_and_httpon_false_leave_dns_and_http_unserved() {
+    let h = start_with(r#"{"externalon": false, "dnson": false}"#).await;
+    assert!(!udp_answers(h.dns_udp_addr()).await);
+    assert!(TcpStream::connect(h.dns_tcp_addr()).await.is_err());
+    assert_eq!(
+        get(h.http_addr(), "/v1/version").await["Service"],
+        "Mesos-DNS"
+    );
+    h.stop().await;
+
+    let h = start_with(r#"{"externalon": false, "httpon": false}"#).await;
+    assert!(udp_answers(h.dns_udp_addr()).await);
+    assert!(TcpStream::connect(h.http_addr()).await.is_err());
+    h.stop().await;
+}
