@@ -158,9 +158,11 @@ async fn fake_master(fake: Shared) -> String {
     .await
 }
 
+#[derive(Default)]
 struct Fixed {
     marathon: Option<String>,
     master: Option<String>,
+    assets: Option<String>,
 }
 
 impl Upstreams for Fixed {
@@ -169,6 +171,9 @@ impl Upstreams for Fixed {
     }
     fn master(&self) -> Option<String> {
         self.master.clone()
+    }
+    fn asset_origin(&self) -> Option<String> {
+        self.assets.clone()
     }
 }
 
@@ -190,6 +195,7 @@ async fn rig() -> Rig {
     let upstreams = Arc::new(Fixed {
         marathon: Some(marathon.clone()),
         master: Some(master),
+        assets: None,
     });
     let cosmos = Cosmos::new(dir.path().to_path_buf(), upstreams).unwrap();
     let base = serve(router(Arc::new(cosmos))).await;
@@ -831,6 +837,7 @@ async fn repositories_are_added_listed_deleted_and_kept() {
         Arc::new(Fixed {
             marathon: None,
             master: None,
+            assets: None,
         }),
     )
     .unwrap();
@@ -866,6 +873,7 @@ async fn repositories_are_added_listed_deleted_and_kept() {
         Arc::new(Fixed {
             marathon: None,
             master: None,
+            assets: None,
         }),
     )
     .unwrap();
@@ -932,6 +940,7 @@ async fn an_unknown_marathon_is_a_503_naming_it() {
         Arc::new(Fixed {
             marathon: None,
             master: None,
+            assets: None,
         }),
     )
     .unwrap();
@@ -999,4 +1008,51 @@ async fn cli_binaries_are_served_where_describe_points() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn resources_agents_fetch_are_at_the_advertised_origin_cli_binaries_at_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let marathon = fake_marathon(Arc::default()).await;
+    let cosmos = Cosmos::new(
+        dir.path().to_path_buf(),
+        Arc::new(Fixed {
+            marathon: Some(marathon.clone()),
+            assets: Some("http://10.9.8.7:8000/".into()),
+            ..Fixed::default()
+        }),
+    )
+    .unwrap();
+    let advertised = Rig {
+        base: serve(router(Arc::new(cosmos))).await,
+        marathon,
+        fake: Arc::default(),
+        dir,
+        http: drover_httpclient::client().unwrap(),
+    };
+    let r = advertised
+        .post("render", 1, json!({"packageName": "marathon"}))
+        .await;
+    assert_eq!(
+        r.body["marathonJson"]["fetch"][0]["uri"], "http://10.9.8.7:8000/package/assets/drover",
+        "{}",
+        r.body
+    );
+    let install = advertised
+        .post("install", 2, json!({"packageName": "drover"}))
+        .await;
+    assert_eq!(
+        install.body["cli"]["binaries"]["linux"]["x86-64"]["url"],
+        format!("{}/package/cli/drover/0.1.0/dcos-drover", advertised.base)
+    );
+
+    // Unknown, the client's Host is used.
+    let rig = rig().await;
+    let r = rig
+        .post("render", 1, json!({"packageName": "marathon"}))
+        .await;
+    assert_eq!(
+        r.body["marathonJson"]["fetch"][0]["uri"],
+        format!("{}/package/assets/drover", rig.base)
+    );
 }

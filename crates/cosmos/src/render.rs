@@ -39,8 +39,8 @@ pub fn render(
 }
 
 /// What the cluster adds to a template's context beyond Cosmos' own (a Drover extension):
-/// where a package's relative resource URLs are served (the gateway as the client reached it),
-/// and `{{cluster.master}}`, how tasks find the master.
+/// where a package's relative resource URLs are served (the gateway as the agents reach it, or
+/// as the client did when that is unknown), and `{{cluster.master}}`, how tasks find the master.
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
     /// `http://host:port`; empty leaves relative URLs as they are.

@@ -311,7 +311,13 @@ impl Cosmos {
         self.with_catalog(|c| {
             let (p, source) = c.find(&req.package_name, req.package_version.as_deref())?;
             let cluster = render::Cluster {
-                origin: origin.to_string(),
+                // The agents fetch these, not the client.
+                origin: self
+                    .upstreams
+                    .asset_origin()
+                    .map(|o| o.trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .unwrap_or_else(|| origin.to_string()),
                 master: self.upstreams.mesos_master(),
             };
             let app = render::render_in(

@@ -18,6 +18,14 @@ pub trait Upstreams: Send + Sync {
     fn mesos_master(&self) -> Option<String> {
         None
     }
+    /// Where the cluster's agents reach the gateway (`http://ip:port`, as it advertises itself):
+    /// the origin of the resource URLs a rendered app fetches (the `marathon` package's
+    /// `/package/assets/drover`). `None` uses the client's `Host`, which may be a loopback
+    /// address other machines cannot reach. URLs the client itself downloads (CLI binaries,
+    /// images) always follow its `Host`.
+    fn asset_origin(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How long one call to Marathon or the master may take.
