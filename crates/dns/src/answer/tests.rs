@@ -509,7 +509,7 @@ fn many_srvs(n: usize) -> RecordSet {
 }
 
 #[test]
-fn a_service_of_ten_thousand_instances_is_answered_in_a_few_milliseconds() {
+fn a_service_of_ten_thousand_instances_is_cut_to_what_fits_and_shuffled() {
     let rs = many_srvs(10_000);
     let z = zone();
     let q = query("_big._tcp.marathon.mesos.", RecordType::SRV);
@@ -525,8 +525,8 @@ fn a_service_of_ten_thousand_instances_is_answered_in_a_few_milliseconds() {
         })
         .min()
         .unwrap();
+    // Timed for the log only (tests assert no timings): bench/ measures the DNS.
     eprintln!("a UDP SRV answer of 10,000 targets: {took:?}");
-    assert!(took < std::time::Duration::from_millis(20), "{took:?}");
     // Cut, and says so; over TCP as many as 64 KiB hold (SRV targets are not compressed),
     // still cut.
     let m = ask(&q, Some(&rs), Transport::Udp);
