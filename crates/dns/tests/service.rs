@@ -204,7 +204,6 @@ async fn tasks_resolve_while_running_and_records_outlive_the_stream() {
     .await;
     eprintln!("the task resolved {:?} after RUNNING", t0.elapsed());
     assert_eq!(m.answers[0].data.to_string(), "10.0.0.1");
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     let m = ask_tcp(tcp, "_web._tcp.marathon.mesos.", RecordType::SRV).await;
     assert_eq!(m.answers.len(), 1);
     assert_eq!(m.additionals.len(), 1);
