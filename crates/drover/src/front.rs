@@ -85,6 +85,11 @@ impl drover_cosmos::Upstreams for Upstreams {
     fn mesos_master(&self) -> Option<String> {
         Some(self.0.cfg.master.clone())
     }
+    /// Agents fetch a package's assets from the gateway at its advertised address, whatever
+    /// address the installing client used.
+    fn asset_origin(&self) -> Option<String> {
+        Some(format!("http://{}:{}", self.0.cfg.advertise_ip, self.0.port))
+    }
 }
 
 /// Start a gateway, with Cosmos mounted beside its routes, on `listener`; it serves until the
