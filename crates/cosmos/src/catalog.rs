@@ -175,27 +175,15 @@ pub fn describe_v3(p: &Package, origin: &str) -> Value {
 pub fn describe_v2(p: &Package, origin: &str) -> Value {
     let def = definition(p, origin);
     let mut out = Map::new();
-    for key in [
-        "packagingVersion",
-        "name",
-        "version",
-        "maintainer",
-        "description",
-        "tags",
-        "selected",
-        "scm",
-        "website",
-        "framework",
-        "preInstallNotes",
-        "postInstallNotes",
-        "postUninstallNotes",
-        "licenses",
+    // The details `list` shows too, then what a v2 describe adds.
+    let keys = crate::installed::DETAILS.iter().chain(&[
         "minDcosReleaseVersion",
         "marathon",
         "resource",
         "config",
         "command",
-    ] {
+    ]);
+    for &key in keys {
         if let Some(v) = def.get(key).filter(|v| !v.is_null()) {
             out.insert(key.into(), v.clone());
         }

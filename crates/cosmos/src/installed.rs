@@ -95,7 +95,8 @@ pub fn list(apps: &[Installed], name: Option<&str>, app_id: Option<&str>, origin
     json!({ "packages": packages })
 }
 
-const DETAILS: [&str; 14] = [
+/// A package definition's details, in Cosmos' order (`list` shows them; describe v2 too).
+pub(crate) const DETAILS: [&str; 14] = [
     "packagingVersion",
     "name",
     "version",
