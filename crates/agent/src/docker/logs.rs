@@ -41,6 +41,15 @@ fn parse_timestamp(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1_000_000_000) + nanos)
 }
 
+/// For an entry stamped `ts`: `None` when an earlier pass (which got to `resume`) wrote it
+/// already, else the cursor after it (the latest stamp written so far).
+fn advance(resume: Option<i64>, cursor: Option<i64>, ts: i64) -> Option<i64> {
+    if resume.is_some_and(|r| ts <= r) {
+        return None;
+    }
+    Some(cursor.map_or(ts, |c| c.max(ts)))
+}
+
 /// Copy the container's stdout/stderr into the sandbox from where the last copy got to, until
 /// the container stops (the Engine then ends the stream).
 pub(super) async fn copy_logs(
@@ -78,6 +87,10 @@ pub(super) async fn copy_logs(
         };
         let mut s = docker.logs(&name, Some(opts));
         let mut broken = false;
+        // What an earlier pass already wrote ends here. The stream interleaves stdout and
+        // stderr, whose timestamps are not in order across the two: only entries up to where
+        // the last pass got are skipped, never one older than an entry of this pass.
+        let resume = cursor;
         while let Some(item) = s.next().await {
             let (file, message) = match item {
                 Ok(LogOutput::StdOut { message }) => (&mut out, message),
@@ -99,10 +112,10 @@ pub(super) async fn copy_logs(
                 .and_then(parse_timestamp);
             let payload = match (ts, split) {
                 (Some(ts), Some(i)) => {
-                    if cursor.is_some_and(|c| ts <= c) {
+                    let Some(c) = advance(resume, cursor, ts) else {
                         continue;
-                    }
-                    cursor = Some(ts);
+                    };
+                    cursor = Some(c);
                     &message[i + 1..]
                 }
                 _ => &message[..],
@@ -137,6 +150,18 @@ pub(super) async fn copy_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_older_than_one_of_the_same_pass_is_kept() {
+        // stdout at 10, then stderr stamped 9 (the two streams' stamps interleave): both are
+        // written; the cursor stays at the latest.
+        let c = advance(None, None, 10).expect("written");
+        assert_eq!(advance(None, Some(c), 9), Some(10));
+        // A later pass resumes after 10: what it sees again up to 10 is skipped.
+        assert_eq!(advance(Some(10), Some(10), 9), None);
+        assert_eq!(advance(Some(10), Some(10), 10), None);
+        assert_eq!(advance(Some(10), Some(10), 11), Some(11));
+    }
 
     #[test]
     fn engine_timestamps_parse_to_nanoseconds() {
