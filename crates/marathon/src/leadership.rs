@@ -129,6 +129,14 @@ pub async fn run(shared: Arc<Shared>, ha: Ha, http: reqwest::Client) {
             }
             Role::Leading(t) => {
                 shared.stop_deciding();
+                if term.is_some() {
+                    // A reload within the term (a write failed): nothing is decided and no
+                    // change is taken until the state is read back — the term is over until then.
+                    tracing::warn!(
+                        "marathon: reloading the state from ZooKeeper; not deciding until it is back"
+                    );
+                    shared.set_standing(Standing::Suspended);
+                }
                 let store: Arc<dyn drover_store::Store> = Arc::new(ZkStore::new(
                     ha.sessions.clone(),
                     t.client.clone(),
@@ -136,11 +144,13 @@ pub async fn run(shared: Arc<Shared>, ha: Ha, http: reqwest::Client) {
                     Some(t.node.clone()),
                 ));
                 let role_name = shared.cfg.role.clone();
-                failures_at_load = shared
+                // Counted before the read: a failure during it makes the next turn read again.
+                let at_load = shared
                     .write_failures
                     .load(std::sync::atomic::Ordering::SeqCst);
                 match tokio::task::spawn_blocking(move || Marathon::new(store, role_name)).await {
                     Ok(Ok(m)) => {
+                        failures_at_load = at_load;
                         tracing::info!(
                             "marathon: elected leader (term {}); {} apps, {} instances loaded from ZooKeeper",
                             t.number,
@@ -158,9 +168,13 @@ pub async fn run(shared: Arc<Shared>, ha: Ha, http: reqwest::Client) {
                             Err(e) => e.to_string(),
                             Ok(Ok(_)) => String::new(),
                         };
+                        // Not deciding (stopped above), and `failures_at_load` is left as it
+                        // was, so the next turn reads the state again rather than deciding on
+                        // what memory holds.
                         tracing::error!(
                             "marathon: elected, but loading the state failed: {why}; retrying"
                         );
+                        shared.set_standing(Standing::Suspended);
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         continue;
                     }
