@@ -64,7 +64,16 @@ async fn main() -> Result<()> {
     let mut child = Command::new(&drover)
         .args(["up", "--work-dir", &dir.to_string_lossy()])
         .args(["--port", "0", "--agent-port", "0", "--marathon-port", "0"])
-        .args(["--gateway-port", "0", "--dns-port", "0", "--dns-http-port", "0", "--agents", "1"])
+        .args([
+            "--gateway-port",
+            "0",
+            "--dns-port",
+            "0",
+            "--dns-http-port",
+            "0",
+            "--agents",
+            "1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -111,8 +120,19 @@ async fn main() -> Result<()> {
     let mut body_len = 0;
     // Warm both paths (connections, caches) before measuring.
     for _ in 0..200 {
-        body_len = direct_client.get(&direct_url).send().await?.bytes().await?.len();
-        gateway_client.get(&gateway_url).send().await?.bytes().await?;
+        body_len = direct_client
+            .get(&direct_url)
+            .send()
+            .await?
+            .bytes()
+            .await?
+            .len();
+        gateway_client
+            .get(&gateway_url)
+            .send()
+            .await?
+            .bytes()
+            .await?;
     }
     let (mut direct, mut via) = (Vec::new(), Vec::new());
     for _ in 0..args.requests {

@@ -88,7 +88,10 @@ impl drover_cosmos::Upstreams for Upstreams {
     /// Agents fetch a package's assets from the gateway at its advertised address, whatever
     /// address the installing client used.
     fn asset_origin(&self) -> Option<String> {
-        Some(format!("http://{}:{}", self.0.cfg.advertise_ip, self.0.port))
+        Some(format!(
+            "http://{}:{}",
+            self.0.cfg.advertise_ip, self.0.port
+        ))
     }
 }
 
