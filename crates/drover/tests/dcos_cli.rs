@@ -172,15 +172,10 @@ fn the_dcos_cli_runs_unchanged_against_the_gateway() {
     // A framework torn down by `dcos service shutdown` (POST /mesos/master/teardown, no
     // Content-Type), and by `drover service shutdown` (the operator API's TEARDOWN).
     for how in ["dcos", "drover"] {
-        let subscribe = serde_json::json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {
-            "user": "root", "name": format!("doomed-{how}")}}});
-        let mut fw = Command::new("curl")
-            .args(["-sN", "-X", "POST", "-H", "Content-Type: application/json"])
-            .args(["-d", &subscribe.to_string()])
-            .arg(format!("http://{}/api/v1/scheduler", up.master))
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("curl");
+        let mut fw = curl_framework(
+            &up.master,
+            serde_json::json!({"name": format!("doomed-{how}")}),
+        );
         let mut id = String::new();
         wait_for(Duration::from_secs(20), || {
             let all = dcos.json(&["service", "--json"]);

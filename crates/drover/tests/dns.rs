@@ -296,12 +296,7 @@ impl Drop for Parts {
 }
 
 fn addr_after(p: &Proc, marker: &str) -> String {
-    let l = p.wait_line(marker, Duration::from_secs(30));
-    l.split(marker)
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("an address")
-        .to_string()
+    word_after(&p.wait_line(marker, Duration::from_secs(30)), marker)
 }
 
 #[test]

@@ -189,15 +189,10 @@ fn routes_metadata_and_streams_through_the_gateway() {
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 http.server");
-    let subscribe = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {
-        "user": "root", "name": "webfw", "webui_url": format!("http://127.0.0.1:{port}/ui")}}});
-    let mut fw = Command::new("curl")
-        .args(["-sN", "-X", "POST", "-H", "Content-Type: application/json"])
-        .args(["-d", &subscribe.to_string()])
-        .arg(format!("http://{}/api/v1/scheduler", up.master))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("curl");
+    let mut fw = curl_framework(
+        &up.master,
+        json!({"name": "webfw", "webui_url": format!("http://127.0.0.1:{port}/ui")}),
+    );
     let mut body = String::new();
     wait_for(Duration::from_secs(20), || {
         let out = Command::new("curl")
@@ -339,15 +334,10 @@ fn a_gateway_tries_the_next_marathon_refuses_loops_and_cuts_chunked_bodies() {
     assert_eq!(info["name"], "marathon");
 
     // A framework whose web UI is the gateway itself: a loop, refused (508), not followed.
-    let subscribe = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {
-        "user": "root", "name": "loopy", "webui_url": format!("{g}/service/loopy")}}});
-    let mut fw = Command::new("curl")
-        .args(["-sN", "-X", "POST", "-H", "Content-Type: application/json"])
-        .args(["-d", &subscribe.to_string()])
-        .arg(format!("http://{}/api/v1/scheduler", up.master))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("curl");
+    let mut fw = curl_framework(
+        &up.master,
+        json!({"name": "loopy", "webui_url": format!("{g}/service/loopy")}),
+    );
     let mut last = (0, serde_json::Value::Null);
     wait_for(Duration::from_secs(20), || {
         last = call("GET", &format!("{g}/service/loopy/x"), None);

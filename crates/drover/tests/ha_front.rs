@@ -64,18 +64,8 @@ fn the_gateway_and_the_dns_follow_the_leading_master_through_zookeeper() {
         &dir.join("dns.log"),
     );
     let line = dns_proc.wait_line("dns: ", Duration::from_secs(30));
-    let dns = line
-        .split("dns: ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("address")
-        .to_string();
-    let dns_http = line
-        .split("API ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("API")
-        .to_string();
+    let dns = word_after(&line, "dns: ");
+    let dns_http = word_after(&line, "API ");
     let gw_proc = Proc::spawn(
         &[
             "gateway",

@@ -174,6 +174,33 @@ impl Proc {
     }
 }
 
+/// The word after `marker` in a line a process printed (`master: http://1.2.3.4:5 (…)` → the
+/// address).
+pub fn word_after(line: &str, marker: &str) -> String {
+    line.split(marker)
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {marker:?} in {line:?}"))
+        .to_string()
+}
+
+/// A v1 framework subscribed by curl (it stays subscribed while the child runs), with the
+/// given FrameworkInfo fields besides `user`.
+pub fn curl_framework(master: &str, info: serde_json::Value) -> std::process::Child {
+    let mut fi = serde_json::json!({"user": "root"});
+    if let (Some(o), Some(extra)) = (fi.as_object_mut(), info.as_object()) {
+        o.extend(extra.clone());
+    }
+    let subscribe = serde_json::json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": fi}});
+    Command::new("curl")
+        .args(["-sN", "-X", "POST", "-H", "Content-Type: application/json"])
+        .args(["-d", &subscribe.to_string()])
+        .arg(format!("http://{master}/api/v1/scheduler"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("curl")
+}
+
 /// `drover up` with N agents on ephemeral ports.
 pub struct Up {
     pub proc: Proc,
@@ -227,14 +254,7 @@ impl Up {
         args.extend_from_slice(extra);
         let proc = Proc::spawn(&args, &dir.path().join("up.log"));
         let line = proc.wait_line("master: http://", Duration::from_secs(60));
-        let master = line
-            .split("http://")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
+        let master = word_after(&line, "http://");
         let marathon = if extra.contains(&"--no-marathon") {
             String::new()
         } else {
@@ -247,27 +267,10 @@ impl Up {
             urls.push(l.split("http://").nth(1).unwrap().trim().to_string());
         }
         let line = proc.wait_line("gateway: http://", Duration::from_secs(10));
-        let gateway = line
-            .split("http://")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
+        let gateway = word_after(&line, "http://");
         let line = proc.wait_line("dns: ", Duration::from_secs(10));
-        let dns = line
-            .split("dns: ")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap()
-            .to_string();
-        let dns_http = line
-            .split("API http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap()
-            .to_string();
+        let dns = word_after(&line, "dns: ");
+        let dns_http = word_after(&line, "API http://");
         let up = Up {
             proc,
             master,
