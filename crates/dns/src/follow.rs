@@ -1,5 +1,5 @@
-//! Keeping the records current: follow the leading master's operator event stream (`SUBSCRIBE`,
-//! RecordIO), resubscribing when the leader changes or the stream ends, and rebuild the snapshot
+//! Keeping the records current: apply the leading master's operator events (followed by
+//! `drover-follow`) to the DNS' view of the cluster, and rebuild the snapshot
 //! after changes — coalesced (at most one build per interval, the interval growing with what a
 //! build costs), hostnames resolved here at the edge. A build reads a snapshot of the state
 //! (copy on write), not holding its lock; the last records keep being served while the master
@@ -8,10 +8,7 @@
 use crate::records::{BuildConfig, Builder, Hosts, RecordSet};
 use crate::server::Published;
 use crate::state::{Applied, ClusterState};
-use drover_api::recordio::Decoder;
 use drover_zk::{Layout, Leader, Sessions};
-use futures_util::StreamExt;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,11 +18,6 @@ use tokio::sync::{watch, Notify};
 
 /// The shortest time between two builds.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// A stream silent this long (three of the master's 15 s heartbeats) is dead; a SUBSCRIBE not
-/// answered (its response headers) within it too.
-pub(crate) const SILENCE: Duration = Duration::from_secs(45);
-/// The largest event read.
-const MAX_EVENT: usize = 256 << 20;
 /// How long a resolved hostname is trusted.
 const HOST_TTL: Duration = Duration::from_secs(60);
 
@@ -70,143 +62,46 @@ impl Build for Builder {
     }
 }
 
-/// `host:port` → `http://host:port`; URLs as given.
-fn base_url(addr: &str) -> String {
-    let a = addr.trim_end_matches('/');
-    if a.starts_with("http://") || a.starts_with("https://") {
-        a.to_string()
-    } else {
-        format!("http://{a}")
-    }
-}
-
-/// Why a subscription ended.
-#[derive(Debug, thiserror::Error)]
-enum StreamEnd {
-    #[error("request failed: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("the master answered {0}")]
-    Status(reqwest::StatusCode),
-    #[error("the stream ended")]
-    Ended,
-    #[error("nothing arrived for {0:?}")]
-    Silent(Duration),
-    #[error("no answer to SUBSCRIBE within {0:?}")]
-    NoAnswer(Duration),
-    #[error("bad RecordIO: {0}")]
-    Framing(#[from] drover_api::recordio::DecodeError),
-}
-
-/// Follow the leading master until `stop`; a master silent for `silence` (no answer to the
-/// SUBSCRIBE, or nothing on the stream) is given up on, and subscribed to again.
+/// Follow the leading master until `stop`, keeping the state from its events; a master silent
+/// for `silence` (no answer to the SUBSCRIBE, or nothing on the stream) is given up on, and
+/// subscribed to again.
 pub(crate) async fn follow(
-    mut leader: Leader,
+    leader: Leader,
     http: reqwest::Client,
     shared: Arc<Shared>,
     masters: watch::Receiver<Vec<String>>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     silence: Duration,
 ) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let addr = tokio::select! {
-            a = leader.get() => a,
-            _ = stop.changed() => return,
-        };
-        let mut got_state = false;
-        let ended = tokio::select! {
-            r = subscribe(&http, &addr, &shared, &masters, &mut got_state, silence) => r,
-            _ = leader.changed() => {
-                tracing::info!("dns: the leading master changed; subscribing again");
-                backoff = Duration::from_millis(100);
-                continue;
-            }
-            _ = stop.changed() => return,
-        };
-        if got_state {
-            backoff = Duration::from_millis(100);
-        }
-        tracing::warn!(
-            "dns: the event stream of the master at {addr} ended ({ended}); keeping the records, \
-             subscribing again in {backoff:?}"
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = leader.changed() => {}
-            _ = stop.changed() => return,
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-async fn subscribe(
-    http: &reqwest::Client,
-    addr: &str,
-    shared: &Shared,
-    masters: &watch::Receiver<Vec<String>>,
-    got_state: &mut bool,
-    silence: Duration,
-) -> StreamEnd {
-    let send = http
-        .post(format!("{}/api/v1", base_url(addr)))
-        .header(CONTENT_TYPE, "application/json")
-        .header(ACCEPT, "application/json")
-        .body(r#"{"type":"SUBSCRIBE"}"#)
-        .send();
-    // The client has only a connect timeout: a master that accepts and never answers would
-    // otherwise hold the subscription (and freeze the records, with a fixed --master) forever.
-    let resp = match tokio::time::timeout(silence, send).await {
-        Err(_) => return StreamEnd::NoAnswer(silence),
-        Ok(Err(e)) => return e.into(),
-        Ok(Ok(r)) => r,
+    let opts = drover_follow::Options {
+        name: "dns",
+        silence,
     };
-    if !resp.status().is_success() {
-        return StreamEnd::Status(resp.status());
-    }
-    let mut body = resp.bytes_stream();
-    let mut dec = Decoder::new(MAX_EVENT);
-    loop {
-        let chunk = match tokio::time::timeout(silence, body.next()).await {
-            Err(_) => return StreamEnd::Silent(silence),
-            Ok(None) => return StreamEnd::Ended,
-            Ok(Some(Err(e))) => return e.into(),
-            Ok(Some(Ok(c))) => c,
-        };
-        dec.feed(&chunk);
-        loop {
-            let rec = match dec.next_record() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => return e.into(),
-            };
-            let Ok(ev) = serde_json::from_slice::<serde_json::Value>(&rec) else {
-                tracing::debug!("dns: an event that is not JSON, skipped");
-                continue;
-            };
-            let subscribed = ev["type"] == "SUBSCRIBED";
-            let applied = {
-                let mut guard = shared.lock();
-                let st = Arc::make_mut(&mut guard);
-                let a = st.apply(&ev);
-                if subscribed && a == Applied::Changed {
-                    let mut list = masters.borrow().clone();
-                    if list.is_empty() {
-                        list.push(addr.to_string());
-                    }
-                    st.set_masters(Some(addr.to_string()), list);
+    let sink = move |addr: &str, ev: serde_json::Value| {
+        let subscribed = ev["type"] == "SUBSCRIBED";
+        let applied = {
+            let mut guard = shared.lock();
+            let st = Arc::make_mut(&mut guard);
+            let a = st.apply(&ev);
+            if subscribed && a == Applied::Changed {
+                let mut list = masters.borrow().clone();
+                if list.is_empty() {
+                    list.push(addr.to_string());
                 }
-                a
-            };
-            if subscribed && applied == Applied::Changed {
-                *got_state = true;
-                shared.loaded.store(true, Ordering::Release);
-                tracing::info!("dns: subscribed to the master at {addr}");
+                st.set_masters(Some(addr.to_string()), list);
             }
-            if applied == Applied::Changed {
-                shared.wake.notify_one();
-            }
+            a
+        };
+        if subscribed && applied == Applied::Changed {
+            shared.loaded.store(true, Ordering::Release);
+            tracing::info!("dns: subscribed to the master at {addr}");
         }
-    }
+        if applied == Applied::Changed {
+            shared.wake.notify_one();
+        }
+        subscribed && applied == Applied::Changed
+    };
+    drover_follow::follow(leader, http, opts, stop, sink).await;
 }
 
 /// Keep the list of masters: ZooKeeper's group members (`zk://`), else the configured ones.
@@ -515,44 +410,5 @@ mod tests {
         apply(&shared, &task_updated("f1", "boom.1", "TASK_KILLED", None));
         apply(&shared, &added("db.1", "db"));
         resolves(&published, "db.marathon.mesos.").await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_master_that_never_answers_subscribe_is_given_up_on() {
-        // Accepts, reads nothing, says nothing; counts the connections.
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let (accepted_tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((c, _)) = l.accept().await {
-                held.push(c);
-                let _ = accepted_tx.send(());
-            }
-        });
-        let leader = Leader::new(&addr.to_string(), Duration::from_secs(10)).unwrap();
-        let client = drover_httpclient::builder().build().unwrap();
-        let (_masters_tx, masters) = watch::channel(Vec::new());
-        let (stop, stop_rx) = watch::channel(false);
-        let silence = Duration::from_millis(200);
-        let task = tokio::spawn(follow(
-            leader,
-            client,
-            Arc::new(Shared::new()),
-            masters,
-            stop_rx,
-            silence,
-        ));
-        for n in 1..=2 {
-            tokio::time::timeout(Duration::from_secs(10), accepted.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no SUBSCRIBE number {n}"))
-                .unwrap();
-        }
-        stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .expect("the follower stops")
-            .unwrap();
     }
 }

@@ -206,7 +206,7 @@ pub async fn start(
         shared.clone(),
         masters_rx,
         stop_rx.clone(),
-        follow::SILENCE,
+        drover_follow::SILENCE,
     )));
     let bcfg =
         BuildConfig::from_config(&config, own_addresses(&config.listener), opts.health_aware);
