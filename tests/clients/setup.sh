@@ -6,6 +6,9 @@
 #   $PYC/mesoscli the Apache Mesos CLI (avmesos-cli 1.0.0): $PYC/mesoscli/bin/mesos agent|framework|task list
 #   $PYC/dcos     the DC/OS CLI 0.6.1: $PYC/dcos/bin/dcos
 #   $PYC/jobs     chronos-python 1.2.1 and dcos-metronome 0.3.0 (job scheduler clients)
+#   $PYC/ui       playwright 1.65.2 and axe-playwright-python 0.1.8: the web UI's browser tests
+#                 (tests/clients/ui_flows.py), driving Debian's chromium (/usr/bin/chromium, from
+#                 .ci/run's apt-get); `playwright install` is never run (it downloads a browser)
 # Each venv is built again when its requirements file or this script changed since it was built,
 # and kept otherwise. Needs python3 (3.11) with venv and ensurepip (Debian: python3-venv) and
 # PyPI, or the index pip is configured for. scripts/test.sh runs it first.
@@ -68,10 +71,11 @@ assert collections.Mapping, "the collections.abc shim"' ;;
       rm -f "$cfg"; return $rc ;;
     dcos) "$PYC/dcos/bin/dcos" --version >/dev/null ;;
     jobs) "$PYC/jobs/bin/python" -c 'import chronos, metronome' ;;
+    ui) "$PYC/ui/bin/python" -c 'import playwright.sync_api, axe_playwright_python.sync_playwright' ;;
   esac
 }
 
-for v in mesos mesoscli dcos jobs; do
+for v in mesos mesoscli dcos jobs ui; do
   dir=$PYC/$v
   want=$(stamp "$v")
   if [ "$(cat "$dir/.drover-stamp" 2>/dev/null)" = "$want" ] && check "$v"; then
@@ -80,8 +84,11 @@ for v in mesos mesoscli dcos jobs; do
   echo "building $dir from tests/clients/requirements-$v.txt" >&2
   rm -rf "$dir"
   "$python" -m venv "$dir"
-  grep -E '^(setuptools|wheel)==' "$here/requirements-$v.txt" >"$dir/build-requirements.txt"
-  "$dir/bin/pip" install -q --no-deps -r "$dir/build-requirements.txt"
+  # A venv of wheels only (ui) pins no build tools.
+  grep -E '^(setuptools|wheel)==' "$here/requirements-$v.txt" >"$dir/build-requirements.txt" || true
+  if [ -s "$dir/build-requirements.txt" ]; then
+    "$dir/bin/pip" install -q --no-deps -r "$dir/build-requirements.txt"
+  fi
   "$dir/bin/pip" install -q --no-deps --no-build-isolation -r "$here/requirements-$v.txt"
   case $v in
     mesos) http_parser "$dir"; collections_shim "$dir" ;;
