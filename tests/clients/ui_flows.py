@@ -92,6 +92,29 @@ def http_request(method: str, url: str, body: str | None) -> tuple[int, str]:
         return e.code, e.read().decode(errors="replace")
 
 
+def page_checks(pg: ub.Page, rep: Report, name: str) -> None:
+    """What every page is checked for: the layout, axe (serious or critical), the problems the
+    page recorded; and its picture and figures. Run however the flow went, so a failed flow
+    still says everything that differs from the contract."""
+    seen, diffs = ub.check_layout(pg.page)
+    rep["layout"] = seen
+    for d in diffs:
+        rep.problem(f"layout: {d}")
+    violations = ub.axe_check(pg.page)
+    rep["a11y"] = violations
+    if violations:
+        rep.problem(f"accessibility (axe, serious or critical): {ub.describe_violations(violations)}")
+    rep["screenshot"] = ub.screenshot(pg.page, name)
+    rep.timing("paint", ub.paint_timings(pg.page))
+    rep.timing("navigation", ub.navigation_timing(pg.page))
+    rep.timing("long_tasks", ub.long_tasks(pg.page))
+    rep.timing("js_heap", ub.js_heap(pg.page))
+    for p in pg.problems():
+        rep.problem(p)
+    rep["console"] = {"errors": pg.console_errors + pg.page_errors,
+                      "failed_requests": pg.failed_requests + pg.bad_responses}
+
+
 def flow_dashboard(args, rep: Report) -> None:
     url = args.url.rstrip("/") + "/"
     want = expected_stats(args)
@@ -101,10 +124,13 @@ def flow_dashboard(args, rep: Report) -> None:
         # Without JavaScript: the counts the server rendered (reading works without JS).
         nojs = ub.Page.open(b, javascript=False)
         nojs.goto(url, timeout=args.timeout)
-        rep["read_without_js"] = read_stats(nojs.page)
-        d = differs(rep.out["read_without_js"], want)
-        if d:
-            rep.problem(f"the server-rendered counts differ from the cluster's: {d}")
+        try:
+            rep["read_without_js"] = read_stats(nojs.page)
+            d = differs(rep.out["read_without_js"], want)
+            if d:
+                rep.problem(f"the server-rendered counts differ from the cluster's: {d}")
+        except ub.UiError as e:
+            rep.problem(f"without JavaScript: {e}")
         nojs.close()
 
         pg = ub.Page.open(b)
@@ -112,68 +138,61 @@ def flow_dashboard(args, rep: Report) -> None:
         t0 = time.monotonic()
         pg.goto(url, timeout=args.timeout)
         rep.timing("load_ms", ms_since(t0))
-        ub.wait_js(pg.page, "() => document.body && document.body.dataset.live === 'on'",
-                   'the page\'s event stream to connect (<body data-live="on">)',
-                   timeout=args.timeout,
-                   seen="document.body && document.body.getAttribute('data-live')")
-        rep.timing("live_ms", ms_since(t0))
-        rep["first_read"] = read_stats(pg.page)
-        # The page is live: it shows the cluster's counts (at once, unless the cluster changed
-        # between the server's rendering and the stream's start).
-        ub.wait_js(pg.page,
-                   f"(want) => {{ const s = ({READ_STATS})(); "
-                   "return Object.entries(want).every(([k, v]) => s[k] === String(v)); }",
-                   f"the counts {want}", arg=want, timeout=args.timeout, seen=f"({READ_STATS})()")
-        rep["read"] = read_stats(pg.page)
+        try:
+            dashboard_live(args, rep, pg, url, want, t0)
+        finally:
+            try:
+                page_checks(pg, rep, "dashboard")
+            except Exception as e:  # keep the flow's own error, if any, as the one reported
+                rep.problem(f"the page's checks failed: {type(e).__name__}: {e}")
+            pg.close()
 
-        seen, diffs = ub.check_layout(pg.page)
-        rep["layout"] = seen
-        for d in diffs:
-            rep.problem(f"layout: {d}")
-        violations = ub.axe_check(pg.page)
-        rep["a11y"] = violations
-        if violations:
-            rep.problem(f"accessibility (axe, serious or critical): {ub.describe_violations(violations)}")
-        rep["screenshot"] = ub.screenshot(pg.page, "dashboard")
 
-        if args.then_request:
-            method, path, body = args.then_request
-            # A reload would lose the marker and show up as a navigation of the main frame.
-            pg.page.evaluate("() => { window.__marker = 1; }")
-            navigations = len(pg.navigations)
-            target = urllib.parse.urljoin(url, path)
-            t1 = time.monotonic()
-            status, text = http_request(method, target, body)
-            rep["change"] = {"method": method, "url": target, "status": status}
-            if not 200 <= status < 300:
-                raise ub.UiError(f"{method} {target} answered {status}: {text[:500]}")
-            if args.then_running is not None:
-                k = args.then_running
-                ub.wait_js(pg.page,
-                           "(k) => { const e = document.querySelector('[data-stat=\"tasks-running\"]');"
-                           " return e && e.textContent.trim() === String(k); }",
-                           f"tasks-running to become {k} without a reload", arg=k,
-                           timeout=args.timeout, seen=f"({READ_STATS})()")
-                rep.timing("change_seen_ms", ms_since(t1))
-                after = read_stats(pg.page)
-                survived = pg.page.evaluate("() => window.__marker === 1")
-                rep["after"] = {**after, "marker_survived": survived,
-                                "navigations": pg.navigations[navigations:]}
-                if not survived or len(pg.navigations) != navigations:
-                    rep.problem(f"the page reloaded to show the change (marker survived: {survived},"
-                                f" navigations: {pg.navigations[navigations:]})")
-                if pg.page.evaluate("() => document.body.dataset.live") != "on":
-                    rep.problem('after the change, <body data-live> is no longer "on"')
-
-        rep.timing("paint", ub.paint_timings(pg.page))
-        rep.timing("navigation", ub.navigation_timing(pg.page))
-        rep.timing("long_tasks", ub.long_tasks(pg.page))
-        rep.timing("js_heap", ub.js_heap(pg.page))
-        for p in pg.problems():
-            rep.problem(p)
-        rep["console"] = {"errors": pg.console_errors + pg.page_errors,
-                          "failed_requests": pg.failed_requests + pg.bad_responses}
-        pg.close()
+def dashboard_live(args, rep: Report, pg: ub.Page, url: str, want: dict, t0: float) -> None:
+    """The dashboard with JavaScript: live counts, and a change followed without a reload."""
+    ub.wait_js(pg.page, "() => document.body && document.body.dataset.live === 'on'",
+               'the page\'s event stream to connect (<body data-live="on">)',
+               timeout=args.timeout,
+               seen="document.body && document.body.getAttribute('data-live')")
+    rep.timing("live_ms", ms_since(t0))
+    rep["first_read"] = read_stats(pg.page)
+    # The page is live: it shows the cluster's counts (at once, unless the cluster changed
+    # between the server's rendering and the stream's start).
+    ub.wait_js(pg.page,
+               f"(want) => {{ const s = ({READ_STATS})(); "
+               "return Object.entries(want).every(([k, v]) => s[k] === String(v)); }",
+               f"the counts {want}", arg=want, timeout=args.timeout, seen=f"({READ_STATS})()")
+    rep["read"] = read_stats(pg.page)
+    if not args.then_request:
+        return
+    method, path, body = args.then_request
+    # A reload would lose the marker and show up as a navigation of the main frame.
+    pg.page.evaluate("() => { window.__marker = 1; }")
+    navigations = len(pg.navigations)
+    target = urllib.parse.urljoin(url, path)
+    t1 = time.monotonic()
+    status, text = http_request(method, target, body)
+    rep["change"] = {"method": method, "url": target, "status": status}
+    if not 200 <= status < 300:
+        raise ub.UiError(f"{method} {target} answered {status}: {text[:500]}")
+    if args.then_running is None:
+        return
+    k = args.then_running
+    ub.wait_js(pg.page,
+               "(k) => { const e = document.querySelector('[data-stat=\"tasks-running\"]');"
+               " return e && e.textContent.trim() === String(k); }",
+               f"tasks-running to become {k} without a reload", arg=k,
+               timeout=args.timeout, seen=f"({READ_STATS})()")
+    rep.timing("change_seen_ms", ms_since(t1))
+    after = read_stats(pg.page)
+    survived = pg.page.evaluate("() => window.__marker === 1")
+    rep["after"] = {**after, "marker_survived": survived,
+                    "navigations": pg.navigations[navigations:]}
+    if not survived or len(pg.navigations) != navigations:
+        rep.problem(f"the page reloaded to show the change (marker survived: {survived},"
+                    f" navigations: {pg.navigations[navigations:]})")
+    if pg.page.evaluate("() => document.body.dataset.live") != "on":
+        rep.problem('after the change, <body data-live> is no longer "on"')
 
 
 # --- selftest: the harness against pages served here ---------------------------------------------

@@ -1,0 +1,154 @@
+//! The web UI in a real browser: Debian's Chromium (`/usr/bin/chromium`) driven by Playwright
+//! from `tests/clients/ui_flows.py` (the venv `$PYC/ui` that tests/clients/setup.sh builds),
+//! against the gateway of `drover up`. Each flow prints one JSON object (what it read, the
+//! accessibility violations, timings); the tests assert on it. The browser harness is checked
+//! first on pages of its own; then the dashboard: the agent and task counts, live when Marathon
+//! scales an app (no reload), with no serious accessibility violation.
+//!
+//! Skipped where Chromium or the venv is missing, unless DROVER_TESTS_NO_SKIP is set (CI), where
+//! that fails. `scripts/ui-screenshots.sh` runs these with DROVER_UI_SCREENSHOTS=docs/ui to
+//! picture the pages for the README.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The ui venv's python, where it and Chromium are installed. Where either is missing: `None`
+/// (the test skips, saying why), or, with DROVER_TESTS_NO_SKIP set as CI sets it, a failure.
+fn browser_python() -> Option<PathBuf> {
+    let pyc = std::env::var("PYC").unwrap_or_else(|_| "/tmp/drover-clients".into());
+    let python = Path::new(&pyc).join("ui/bin/python");
+    let chromium = std::env::var("DROVER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut missing = Vec::new();
+    if !python.exists() {
+        missing.push(format!(
+            "the ui venv at {} (tests/clients/setup.sh builds it)",
+            python.display()
+        ));
+    }
+    if !Path::new(&chromium).exists() {
+        missing.push(format!("Chromium at {chromium} (apt-get install chromium)"));
+    }
+    if missing.is_empty() {
+        return Some(python);
+    }
+    let why = format!("the browser tests need {}", missing.join(" and "));
+    assert!(
+        std::env::var_os("DROVER_TESTS_NO_SKIP").is_none(),
+        "{why}, and DROVER_TESTS_NO_SKIP is set"
+    );
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// Run one flow of ui_flows.py; its JSON, or a failure with what it said.
+fn flow(python: &Path, args: &[&str]) -> Value {
+    let out = Command::new(python)
+        .arg(repo_root().join("tests/clients/ui_flows.py"))
+        .args(args)
+        .output()
+        .expect("run tests/clients/ui_flows.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "ui_flows.py {args:?} failed ({}):\n{stderr}\nits report:\n{stdout}",
+        out.status
+    );
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("ui_flows.py {args:?} printed no JSON ({e}):\n{stdout}"))
+}
+
+#[test]
+fn the_browser_harness_sees_what_it_must() {
+    let Some(python) = browser_python() else {
+        return;
+    };
+    // Pages served by the script itself: an unlabelled <input> axe reports, a console error,
+    // a 404, a long task, a count that changes without a reload, a page missing the layout.
+    let v = flow(&python, &["selftest"]);
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert!(
+        v["a11y"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"] == "label")),
+        "{v:#}"
+    );
+    eprintln!("Chromium {}: {}", v["browser"], v["timings"]);
+}
+
+fn running_tasks(marathon: &str, app: &str) -> usize {
+    call(
+        "GET",
+        &format!("http://{marathon}/v2/apps{app}/tasks"),
+        None,
+    )
+    .1["tasks"]
+        .as_array()
+        .map_or(0, |t| {
+            t.iter().filter(|t| t["state"] == "TASK_RUNNING").count()
+        })
+}
+
+fn no_deployments(marathon: &str) -> bool {
+    call("GET", &format!("http://{marathon}/v2/deployments"), None)
+        .1
+        .as_array()
+        .is_some_and(|d| d.is_empty())
+}
+
+#[test]
+fn the_dashboard_shows_the_counts_and_follows_a_scale_without_a_reload() {
+    let Some(python) = browser_python() else {
+        return;
+    };
+    let up = Up::start_with_marathon(2, &[]);
+    let app = json!({"id": "/ui-dash", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
+        "instances": 1});
+    let (s, body) = call(
+        "POST",
+        &format!("http://{}/v2/apps", up.marathon),
+        Some(&app),
+    );
+    assert_eq!(s, 201, "{body}");
+    wait_for(Duration::from_secs(60), || {
+        running_tasks(&up.marathon, "/ui-dash") == 1 && no_deployments(&up.marathon)
+    });
+
+    // The flow reads the counts, then scales the app to 3 through the gateway and waits for
+    // the running count to follow on the open page.
+    let g = format!("http://{}", up.gateway);
+    let v = flow(
+        &python,
+        &[
+            "dashboard",
+            "--url",
+            &g,
+            "--agents",
+            "2",
+            "--running",
+            "1",
+            "--frameworks",
+            "1",
+            "--then-request",
+            "PUT",
+            "/service/marathon/v2/apps/ui-dash",
+            r#"{"instances": 3}"#,
+            "--then-running",
+            "3",
+        ],
+    );
+    let counts = json!({"agents-active": 2, "agents-total": 2, "tasks-running": 1,
+        "frameworks": 1});
+    assert_eq!(v["read_without_js"], counts, "server-rendered: {v:#}");
+    assert_eq!(v["read"], counts, "live: {v:#}");
+    assert_eq!(v["after"]["tasks-running"], 3, "{v:#}");
+    assert_eq!(v["after"]["marker_survived"], true, "reloaded: {v:#}");
+    assert_eq!(v["a11y"], json!([]), "{v:#}");
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(running_tasks(&up.marathon, "/ui-dash"), 3);
+    eprintln!("dashboard timings: {}", v["timings"]);
+}
