@@ -105,8 +105,14 @@ pub fn start_gateway(
     let cosmos_dir = cfg.work_dir.join("cosmos");
     let g = drover_gateway::Gateway::new(cfg, port)?;
     let cosmos = drover_cosmos::Cosmos::new(cosmos_dir, Arc::new(Upstreams(g.clone())))?;
-    let app =
-        drover_gateway::http::router(g.clone()).merge(drover_cosmos::router(Arc::new(cosmos)));
+    let ui = drover_ui::start(drover_ui::Config {
+        leader: g.leader(),
+        marathon: g.cfg.marathon.clone(),
+        gateway: format!("http://127.0.0.1:{port}"),
+    })?;
+    let app = drover_gateway::http::router(g.clone())
+        .merge(drover_cosmos::router(Arc::new(cosmos)))
+        .merge(drover_ui::router(ui));
     tokio::spawn(async move {
         if let Err(e) = drover_gateway::serve(app, listener, std::future::pending()).await {
             tracing::error!("gateway: {e}");

@@ -196,6 +196,7 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
     say(&format!(
         "  gateway: {gateway_url}   (dcos cluster setup {gateway_url})"
     ));
+    say(&format!("  web UI: {gateway_url}/"));
     say(&format!(
         "  dns: {} udp/tcp, API {dns_http}   (dig @{} -p {} leader.mesos)",
         dns.dns_udp_addr(),

@@ -7,7 +7,7 @@ use crate::Gateway;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use std::net::SocketAddr;
@@ -15,27 +15,12 @@ use std::sync::Arc;
 
 pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/", get(home))
         .route("/metadata", get(metadata))
         .route("/dcos-metadata/dcos-version.json", get(version))
         // HEAD is the dcos CLI's "login" probe: 200 with no WWW-Authenticate is an open cluster.
         .route("/pkgpanda/active.buildinfo.full.json", get(buildinfo))
         .fallback(dispatch)
         .with_state(g)
-}
-
-async fn home(State(g): State<Arc<Gateway>>) -> Html<String> {
-    // The web UI will live here; until then, a page that says where things are.
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Drover</title></head>\
-         <body><h1>Drover</h1><p>Cluster <code>{}</code>.</p><ul>\
-         <li><a href=\"/mesos/master/state\">/mesos</a>: the leading master</li>\
-         <li><a href=\"/service/marathon/v2/apps\">/service/marathon</a>: Marathon</li>\
-         <li><a href=\"/mesos_dns/v1/enumerate\">/mesos_dns</a>: the DNS</li>\
-         <li><a href=\"/metadata\">/metadata</a></li></ul>\
-         <p>With the dcos CLI: <code>dcos cluster setup http://&lt;this host&gt;:{}</code></p></body></html>",
-        g.cluster_id, g.port
-    ))
 }
 
 async fn metadata(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {

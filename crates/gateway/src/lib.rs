@@ -1,8 +1,8 @@
 //! The front door, as DC/OS' Admin Router is: one address (port 8000) that routes `/mesos/` to
 //! the leading master, `/slave/<id>/` to that agent, `/service/marathon/` to Marathon,
 //! `/service/<framework>/` to a framework's web UI, `/mesos_dns/` to the DNS, and answers the
-//! cluster's metadata itself. Cosmos (the package API) is mounted beside these routes by the
-//! binary.
+//! cluster's metadata itself. Cosmos (the package API) and the web UI (at `/` and `/ui/`) are
+//! mounted beside these routes by the binary.
 
 pub mod http;
 pub mod metadata;
@@ -54,7 +54,7 @@ pub struct Config {
 pub struct Gateway {
     pub cfg: Config,
     pub cluster_id: String,
-    /// The port the gateway listens on (for the page at `/`).
+    /// The port the gateway listens on.
     pub port: u16,
     leader: drover_zk::Leader,
     proxy: proxy::Proxy,
@@ -103,6 +103,11 @@ impl Gateway {
     /// The leading master's base URL, if one is known.
     pub fn master_url(&self) -> Option<String> {
         self.leader.current().map(|a| format!("http://{a}"))
+    }
+
+    /// The leading master as the gateway follows it (for others in the process to follow too).
+    pub fn leader(&self) -> drover_zk::Leader {
+        self.leader.clone()
     }
 
     /// Marathon's base URL (the first configured).

@@ -1,0 +1,152 @@
+// Drover's one script. The pages are complete without it; with it, a page stays live over
+// one EventSource per tab: events update the elements that carry their key (`data-key`,
+// `data-f`, `data-stat`, `data-chart`), and when rows come or go (or the stream had to
+// resynchronise) the page's <main> is fetched again as a fragment, at most every 300 ms.
+
+const body = document.body;
+const main = document.getElementById("main");
+
+function setLive(on) {
+  body.dataset.live = on ? "on" : "off";
+  const t = document.querySelector(".live-text");
+  if (t) t.textContent = on ? "Live" : "Reconnecting…";
+}
+
+// ---- fragments ----
+let refreshTimer = null;
+let refreshing = false;
+async function refresh() {
+  refreshTimer = null;
+  if (refreshing) { scheduleRefresh(); return; }
+  refreshing = true;
+  try {
+    const r = await fetch(location.href, { headers: { "X-Drover-Fragment": "1" } });
+    if (r.ok) {
+      const active = document.activeElement && document.activeElement.id;
+      main.innerHTML = await r.text();
+      if (active) document.getElementById(active)?.focus();
+      loadHistory();
+      document.dispatchEvent(new CustomEvent("drover:refreshed"));
+    }
+  } catch (_) { /* the stream's reconnection will bring us back */ }
+  refreshing = false;
+}
+function scheduleRefresh() {
+  if (!refreshTimer) refreshTimer = setTimeout(refresh, 300);
+}
+function refreshesOn(topic) {
+  return [...document.querySelectorAll("[data-refresh]")]
+    .some((el) => el.dataset.refresh.split(",").includes(topic));
+}
+
+// ---- keyed elements ----
+function applyRow(kind, d) {
+  const els = document.querySelectorAll(`[data-key="${kind}:${CSS.escape(d.id)}"]`);
+  if (els.length === 0 || d.gone) {
+    if (refreshesOn(kind)) scheduleRefresh();
+    return;
+  }
+  for (const el of els) {
+    if (d.state) el.dataset.state = d.state;
+    if (d.status) el.dataset.status = d.status;
+    for (const f of el.querySelectorAll("[data-f]")) {
+      const v = d[f.dataset.f];
+      if (v === undefined) continue;
+      if (f.tagName === "METER" || f.tagName === "PROGRESS") f.value = v;
+      else f.textContent = v;
+    }
+    for (const b of el.querySelectorAll("[data-bar]")) {
+      const [num, den] = b.dataset.bar.split("/");
+      const pct = d[den] > 0 ? Math.min(100, (100 * d[num]) / d[den]) : 0;
+      b.style.width = `${pct}%`;
+    }
+  }
+}
+
+function applyStats(d) {
+  for (const el of document.querySelectorAll("[data-stat]")) {
+    const v = d[el.dataset.stat];
+    if (v !== undefined) el.textContent = v;
+  }
+  for (const el of document.querySelectorAll("[data-stat^='state-']")) {
+    if (d[el.dataset.stat] === undefined) el.textContent = "0";
+  }
+}
+
+// ---- charts: the last minute, sampled by the server ----
+let series = [];
+function loadHistory() {
+  const h = document.getElementById("history");
+  series = h ? JSON.parse(h.textContent) : [];
+}
+const COLS = { cpus: 1, mem: 2, disk: 3, failure: 4 };
+function drawCharts() {
+  const W = 300, H = 60, N = 31, step = W / (N - 1);
+  for (const pl of document.querySelectorAll("polyline[data-chart]")) {
+    const c = COLS[pl.dataset.chart];
+    const n = series.length;
+    pl.setAttribute("points", series.map((s, i) =>
+      `${(W - (n - 1 - i) * step).toFixed(1)},${(H - Math.max(0, Math.min(100, s[c])) / 100 * H).toFixed(1)}`).join(" "));
+  }
+}
+function applySample(s) {
+  if (!document.getElementById("history")) return;
+  const pct = (u, t) => (t > 0 ? Math.min(100, (100 * u) / t) : 0);
+  series.push([s.t, pct(s.used.cpus, s.total.cpus), pct(s.used.mem, s.total.mem), pct(s.used.disk, s.total.disk), s.failure_rate]);
+  while (series.length > 31) series.shift();
+  drawCharts();
+  const fr = document.querySelector("[data-stat='failure-rate']");
+  if (fr) fr.textContent = Math.round(s.failure_rate * 100) / 100;
+}
+
+// ---- the stream ----
+function connect() {
+  const topics = body.dataset.topics;
+  if (!topics) return;
+  const since = body.dataset.since || "";
+  const es = new EventSource(`/ui/events?topics=${encodeURIComponent(topics)}&since=${encodeURIComponent(since)}`);
+  es.onopen = () => setLive(true);
+  es.onerror = () => setLive(es.readyState === EventSource.OPEN);
+  const on = (name, f) => es.addEventListener(name, (e) => {
+    let d = {};
+    try { d = JSON.parse(e.data); } catch (_) { return; }
+    f(d);
+  });
+  on("stats", applyStats);
+  on("sample", applySample);
+  for (const kind of ["task", "app", "agent", "framework"]) on(kind, (d) => applyRow(kind, d));
+  for (const kind of ["agent_gone", "framework_gone", "deployments", "deployment"]) {
+    on(kind, () => { if (refreshesOn(kind)) scheduleRefresh(); });
+  }
+  on("resync", scheduleRefresh);
+  on("reset", scheduleRefresh);
+  window.droverEvents = es;
+}
+
+// ---- keyboard: g then a letter goes to a page; / focuses the filter; ? lists them ----
+const GO = { d: "/", s: "/ui/services", a: "/ui/apps", e: "/ui/deployments", n: "/ui/nodes", t: "/ui/tasks", p: "/ui/packages" };
+let pendingG = false;
+document.addEventListener("keydown", (e) => {
+  const t = e.target;
+  if (e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) return;
+  if (pendingG && GO[e.key]) { location.href = GO[e.key]; pendingG = false; return; }
+  pendingG = e.key === "g";
+  if (e.key === "/") {
+    const f = document.querySelector("form[role=search] input");
+    if (f) { e.preventDefault(); f.focus(); }
+  } else if (e.key === "c" && document.getElementById("new-app")) {
+    location.href = "/ui/apps/new";
+  } else if (e.key === "?") {
+    const k = document.getElementById("keys");
+    if (k) k.hidden = !k.hidden;
+  }
+});
+
+// Forms that change the cluster ask first when they say so.
+document.addEventListener("submit", (e) => {
+  const msg = e.target.dataset && e.target.dataset.confirm;
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
+
+loadHistory();
+connect();

@@ -1,0 +1,103 @@
+//! The web UI, served by the gateway at `/` and under `/ui/`: server-rendered pages of the
+//! cluster (readable without JavaScript, a link for every view and filter), kept live in the
+//! browser by one event stream per tab that the server feeds from the master's operator
+//! stream and Marathon's events. The pages read the model the followers keep; actions go to
+//! Marathon, the master and Cosmos as their own clients would send them.
+
+pub mod fmt;
+pub mod history;
+pub mod hub;
+pub mod live;
+pub mod model;
+pub mod pages;
+pub mod sse;
+pub mod table;
+
+use live::{Live, MarathonClient};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Where the UI reads the cluster from.
+#[derive(Clone)]
+pub struct Config {
+    /// The leading master (fixed or followed through ZooKeeper).
+    pub leader: drover_zk::Leader,
+    /// Marathon's base URLs (`http://host:port`), tried in order.
+    pub marathon: Vec<String>,
+    /// The gateway's own base URL (Cosmos' package API, agents' sandboxes through it).
+    pub gateway: String,
+}
+
+/// The UI's state, shared by its handlers.
+pub struct Ui {
+    pub live: Arc<Live>,
+    pub cfg: Config,
+    pub http: reqwest::Client,
+    pub marathon: MarathonClient,
+    stop: watch::Sender<bool>,
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("building the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Start following the cluster (on the current tokio runtime) and give the UI to serve.
+pub fn start(cfg: Config) -> Result<Arc<Ui>, Error> {
+    let epoch = format!("{:x}", (live::now() * 1000.0) as u64);
+    let live = Arc::new(Live::new(epoch));
+    // No overall timeout: the event streams are long-lived; reads time out per call.
+    let stream_client = drover_httpclient::builder()
+        .build()
+        .map_err(|e| Error::Client(e.to_string()))?;
+    let http = drover_httpclient::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| Error::Client(e.to_string()))?;
+    let (stop, stop_rx) = watch::channel(false);
+    let l = live.clone();
+    tokio::spawn(drover_follow::follow(
+        cfg.leader.clone(),
+        stream_client.clone(),
+        drover_follow::Options::new("ui"),
+        stop_rx.clone(),
+        move |from: &str, ev| l.master_event(from, ev),
+    ));
+    tokio::spawn(live.clone().clock(stop_rx.clone()));
+    let marathon = MarathonClient {
+        urls: cfg
+            .marathon
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .collect(),
+        http: http.clone(),
+    };
+    if !marathon.urls.is_empty() {
+        let streaming = MarathonClient {
+            urls: marathon.urls.clone(),
+            http: stream_client,
+        };
+        tokio::spawn(live.clone().follow_marathon(streaming, stop_rx.clone()));
+        tokio::spawn(live.clone().marathon_refresh(marathon.clone(), stop_rx));
+    }
+    Ok(Arc::new(Ui {
+        live,
+        cfg,
+        http,
+        marathon,
+        stop,
+    }))
+}
+
+/// The UI's routes, to merge into the gateway's.
+pub fn router(ui: Arc<Ui>) -> axum::Router {
+    pages::router(ui)
+}

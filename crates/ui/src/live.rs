@@ -1,0 +1,493 @@
+//! Keeping the UI's view current, and telling the open tabs: the master's operator stream
+//! applied to the cluster model, Marathon's event stream turned into re-reads of what it
+//! names (coalesced), and a clock that publishes the dashboard's numbers and samples its
+//! history. Every change becomes one small event on the hub; no tab ever polls.
+
+use crate::fmt;
+use crate::history::{History, EVERY};
+use crate::hub::Hub;
+use crate::model::cluster::{Change, Cluster, Task};
+use crate::model::marathon::Marathon;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{watch, Notify};
+
+/// The largest Marathon event read.
+const MAX_SSE_EVENT: usize = 16 << 20;
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// What the followers keep and the pages read.
+pub struct Live {
+    pub cluster: RwLock<Cluster>,
+    pub marathon: RwLock<Marathon>,
+    pub history: Mutex<History>,
+    pub hub: Hub,
+    stats_dirty: AtomicBool,
+    marathon_dirty: Mutex<Dirty>,
+    marathon_wake: Notify,
+}
+
+/// What Marathon's events said changed, to read again.
+#[derive(Default)]
+struct Dirty {
+    apps: BTreeSet<String>,
+    all: bool,
+    deployments: bool,
+    queue: bool,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A task as the tabs are told of it.
+pub fn task_json(c: &Cluster, t: &Task) -> Value {
+    let host = c
+        .agents
+        .get(&t.agent_id)
+        .map(|a| a.hostname.as_str())
+        .unwrap_or("");
+    json!({
+        "id": t.id, "name": t.name, "state": t.state.as_str(), "framework_id": t.framework_id,
+        "agent_id": t.agent_id, "host": host,
+        "health": match t.healthy { Some(true) => "healthy", Some(false) => "unhealthy", None => "—" },
+        "cpus": t.res.cpus, "mem": t.res.mem,
+    })
+}
+
+impl Live {
+    pub fn new(epoch: String) -> Live {
+        Live {
+            cluster: RwLock::default(),
+            marathon: RwLock::default(),
+            history: Mutex::default(),
+            hub: Hub::new(epoch),
+            stats_dirty: AtomicBool::new(true),
+            marathon_dirty: Mutex::default(),
+            marathon_wake: Notify::new(),
+        }
+    }
+
+    pub fn cluster(&self) -> std::sync::RwLockReadGuard<'_, Cluster> {
+        read(&self.cluster)
+    }
+
+    pub fn marathon(&self) -> std::sync::RwLockReadGuard<'_, Marathon> {
+        read(&self.marathon)
+    }
+
+    pub fn history(&self) -> History {
+        lock(&self.history).clone()
+    }
+
+    /// One event from the master's stream.
+    pub fn master_event(&self, from: &str, ev: Value) -> bool {
+        let (changes, events) = {
+            let mut c = write(&self.cluster);
+            let changes = c.apply(&ev, from);
+            let events: Vec<(&'static str, String)> = changes
+                .iter()
+                .filter_map(|ch| match ch {
+                    Change::Reset => Some(("reset", "{}".to_string())),
+                    Change::Task(id) => c.task(id).map(|t| ("task", task_json(&c, t).to_string())),
+                    Change::Agent(id) => c.agents.get(id).map(|a| ("agent", json!(a).to_string())),
+                    Change::AgentGone(id) => Some(("agent_gone", json!({"id": id}).to_string())),
+                    Change::Framework(id) => c
+                        .frameworks
+                        .get(id)
+                        .map(|f| ("framework", json!(f).to_string())),
+                    Change::FrameworkGone(id) => {
+                        Some(("framework_gone", json!({"id": id}).to_string()))
+                    }
+                })
+                .collect();
+            (changes, events)
+        };
+        for (topic, data) in events {
+            self.hub.publish(topic, data);
+        }
+        if !changes.is_empty() {
+            self.stats_dirty.store(true, Ordering::Release);
+        }
+        changes.contains(&Change::Reset)
+    }
+
+    /// The dashboard's numbers now.
+    pub fn stats(&self) -> Value {
+        let c = self.cluster();
+        let (used, total) = c.totals();
+        let m = self.marathon();
+        let (mut healthy, mut unhealthy, mut idle, mut na) = (0, 0, 0, 0);
+        for a in m.apps.values() {
+            if a.instances == 0 && a.running == 0 {
+                idle += 1;
+            } else if !a.health_checked {
+                na += 1;
+            } else if a.unhealthy > 0 {
+                unhealthy += 1;
+            } else {
+                healthy += 1;
+            }
+        }
+        let mut out = json!({
+            "agents-active": c.agents.values().filter(|a| a.active).count(),
+            "agents-total": c.agents.len(),
+            "frameworks": c.frameworks.len(),
+            "tasks-running": c.running(),
+            "tasks-active": c.tasks.len(),
+            "services-healthy": healthy, "services-unhealthy": unhealthy,
+            "services-idle": idle, "services-na": na,
+            "apps": m.apps.len(),
+            "deployments": m.deployments.len(),
+            "leader": c.leader.clone().unwrap_or_else(|| "—".into()),
+            "cpus-used": fmt::num(&used.cpus), "cpus-total": fmt::num(&total.cpus),
+            "cpus-pct": fmt::pct(&used.cpus, &total.cpus),
+            "mem-used": fmt::mib(&used.mem), "mem-total": fmt::mib(&total.mem),
+            "mem-pct": fmt::pct(&used.mem, &total.mem),
+            "disk-used": fmt::mib(&used.disk), "disk-total": fmt::mib(&total.disk),
+            "disk-pct": fmt::pct(&used.disk, &total.disk),
+        });
+        for (state, n) in c.states() {
+            out[format!("state-{state}")] = json!(n);
+        }
+        out
+    }
+
+    fn sample(&self) {
+        let (used, total, ended) = {
+            let c = self.cluster();
+            let (u, t) = c.totals();
+            (u, t, c.ended)
+        };
+        let s = lock(&self.history).record(now(), used, total, ended);
+        self.hub.publish("sample", json!(s).to_string());
+    }
+
+    /// Publish the dashboard's numbers when they changed (at most every 250 ms), and a history
+    /// sample every 2 s.
+    pub async fn clock(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let per_sample = (EVERY / 0.25) as u32;
+        let mut n = 0u32;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if n == 0 {
+                self.sample();
+            }
+            n = (n + 1) % per_sample;
+            if self.stats_dirty.swap(false, Ordering::AcqRel) {
+                self.hub.publish("stats", self.stats().to_string());
+            }
+        }
+    }
+
+    /// Mark what a Marathon event names as to be read again.
+    fn marathon_event(&self, kind: &str, data: &Value) {
+        let mut d = lock(&self.marathon_dirty);
+        let mut app = |v: &Value| {
+            if let Some(id) = v.as_str().filter(|s| s.starts_with('/')) {
+                d.apps.insert(id.to_string());
+            }
+        };
+        app(&data["appId"]);
+        app(&data["appDefinition"]["id"]);
+        if let Some(steps) = data["plan"]["steps"].as_array() {
+            for s in steps {
+                for a in s["actions"].as_array().into_iter().flatten() {
+                    app(&a["app"]);
+                }
+            }
+        }
+        for a in data["currentStep"]["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            app(&a["app"]);
+        }
+        match kind {
+            k if k.starts_with("deployment") => {
+                d.deployments = true;
+                d.queue = true;
+            }
+            "group_change_success" | "api_post_event" | "app_terminated_event" => {
+                d.queue = true;
+                if data["appDefinition"].is_null() && data["appId"].is_null() {
+                    d.all = true;
+                }
+            }
+            "status_update_event"
+            | "instance_changed_event"
+            | "health_status_changed_event"
+            | "failed_health_check_event"
+            | "unhealthy_instance_kill_event"
+            | "instance_health_changed_event" => {
+                d.queue = true;
+            }
+            _ => {}
+        }
+        drop(d);
+        self.marathon_wake.notify_one();
+    }
+}
+
+/// Parse the complete events (`event:` and `data:` lines, blank-line separated) in `buf`,
+/// leaving a partial one.
+fn sse_events(buf: &mut String) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    while let Some(end) = buf.find("\n\n").or_else(|| buf.find("\r\n\r\n")) {
+        let block: String = buf.drain(..end).collect();
+        let sep = if buf.starts_with("\r\n\r\n") { 4 } else { 2 };
+        buf.drain(..sep);
+        let (mut kind, mut data) = (String::from("message"), String::new());
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                kind = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+        if !data.is_empty() {
+            out.push((kind, data));
+        }
+    }
+    out
+}
+
+/// What the UI reads Marathon with.
+#[derive(Clone)]
+pub struct MarathonClient {
+    pub urls: Vec<String>,
+    pub http: reqwest::Client,
+}
+
+impl MarathonClient {
+    /// GET a path from the first Marathon that answers; `Ok(None)` for 404.
+    pub async fn get(&self, path: &str) -> Result<Option<Value>, String> {
+        let mut last = String::from("no Marathon configured");
+        for u in &self.urls {
+            match self.http.get(format!("{u}{path}")).send().await {
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(r) if r.status().is_success() => {
+                    return r.json().await.map(Some).map_err(|e| e.to_string())
+                }
+                Ok(r) => last = format!("{u}: HTTP {}", r.status()),
+                Err(e) => last = format!("{u}: {e}"),
+            }
+        }
+        Err(last)
+    }
+}
+
+const APPS: &str = "/v2/apps?embed=apps.counts&embed=apps.deployments&embed=apps.lastTaskFailure";
+
+fn app_path(id: &str) -> String {
+    format!("/v2/apps{id}?embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure")
+}
+
+impl Live {
+    fn publish_app(&self, id: &str) {
+        let m = self.marathon();
+        let data = match m.apps.get(id) {
+            Some(a) => {
+                let status = a.status(m.queue.get(id));
+                json!({"id": a.id, "running": a.running, "instances": a.instances,
+                    "staged": a.staged, "healthy": a.healthy, "unhealthy": a.unhealthy,
+                    "status": status.as_str(), "cpus": a.cpus, "mem": a.mem,
+                    "deployments": a.deployments.len()})
+            }
+            None => json!({"id": id, "gone": true}),
+        };
+        drop(m);
+        self.hub.publish("app", data.to_string());
+    }
+
+    /// Read everything Marathon has (at the start, and after its stream broke).
+    async fn marathon_reload(&self, c: &MarathonClient) -> Result<(), String> {
+        let apps = c.get(APPS).await?.unwrap_or(Value::Null);
+        let deps = c.get("/v2/deployments").await?.unwrap_or(Value::Null);
+        let queue = c.get("/v2/queue").await?.unwrap_or(Value::Null);
+        let ids = {
+            let mut m = write(&self.marathon);
+            m.load_deployments(&deps);
+            m.load_queue(&queue);
+            m.load_apps(&apps)
+        };
+        for id in ids {
+            self.publish_app(&id);
+        }
+        self.hub.publish("deployments", "{}".into());
+        self.stats_dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Read again what the events named, coalesced: at most every 100 ms.
+    pub async fn marathon_refresh(
+        self: Arc<Self>,
+        c: MarathonClient,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = self.marathon_wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+            let d = std::mem::take(&mut *lock(&self.marathon_dirty));
+            if d.all || d.apps.len() > 32 {
+                if let Err(e) = self.marathon_reload(&c).await {
+                    tracing::debug!("ui: reading Marathon: {e}");
+                }
+            } else {
+                if d.queue {
+                    if let Ok(Some(q)) = c.get("/v2/queue").await {
+                        write(&self.marathon).load_queue(&q);
+                    }
+                }
+                if d.deployments {
+                    if let Ok(Some(v)) = c.get("/v2/deployments").await {
+                        write(&self.marathon).load_deployments(&v);
+                        self.hub.publish("deployments", "{}".into());
+                    }
+                }
+                let client = &c;
+                let reads = futures_util::future::join_all(
+                    d.apps
+                        .iter()
+                        .map(|id| async move { (id, client.get(&app_path(id)).await) }),
+                )
+                .await;
+                for (id, r) in reads {
+                    match r {
+                        Ok(v) => write(&self.marathon).set_app(id, v.as_ref()),
+                        Err(e) => {
+                            tracing::debug!("ui: reading app {id}: {e}");
+                            continue;
+                        }
+                    }
+                    self.publish_app(id);
+                }
+                self.stats_dirty.store(true, Ordering::Release);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Follow Marathon's event stream: read everything, then what each event names.
+    pub async fn follow_marathon(
+        self: Arc<Self>,
+        c: MarathonClient,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if let Err(e) = self.stream_marathon(&c).await {
+                tracing::debug!("ui: Marathon's event stream: {e}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn stream_marathon(&self, c: &MarathonClient) -> Result<(), String> {
+        let mut resp = None;
+        for u in &c.urls {
+            match c
+                .http
+                .get(format!("{u}/v2/events"))
+                .header(reqwest::header::ACCEPT, "text/event-stream")
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => {
+                    resp = Some(r);
+                    break;
+                }
+                Ok(r) => tracing::debug!("ui: {u}/v2/events: HTTP {}", r.status()),
+                Err(e) => tracing::debug!("ui: {u}/v2/events: {e}"),
+            }
+        }
+        let resp = resp.ok_or("no Marathon answered /v2/events")?;
+        // Subscribed first, then read: nothing between the read and the stream is missed.
+        self.marathon_reload(c).await?;
+        let mut body = resp.bytes_stream();
+        let mut buf = String::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            if buf.len() > MAX_SSE_EVENT {
+                return Err("an event larger than the limit".into());
+            }
+            for (kind, data) in sse_events(&mut buf) {
+                let v: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                let kind = v["eventType"].as_str().unwrap_or(&kind).to_string();
+                self.marathon_event(&kind, &v);
+            }
+        }
+        Err("the stream ended".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_blocks_parse_and_a_partial_one_waits() {
+        let mut b = String::from("event: status_update_event\ndata: {\"a\":1}\n\nevent: x\ndata: 1\ndata: 2\n\nevent: part");
+        let ev = sse_events(&mut b);
+        assert_eq!(
+            ev,
+            vec![
+                ("status_update_event".into(), "{\"a\":1}".into()),
+                ("x".into(), "1\n2".into())
+            ]
+        );
+        assert_eq!(b, "event: part");
+    }
+
+    #[test]
+    fn marathon_events_name_the_apps_to_read_again() {
+        let live = Live::new("e".into());
+        live.marathon_event(
+            "status_update_event",
+            &json!({"appId": "/web", "taskStatus": "TASK_RUNNING"}),
+        );
+        live.marathon_event("deployment_info", &json!({"plan": {"steps": [{"actions": [{"action": "ScaleApplication", "app": "/db"}]}]}}));
+        let d = lock(&live.marathon_dirty);
+        assert_eq!(
+            d.apps.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["/db", "/web"]
+        );
+        assert!(d.deployments && d.queue && !d.all);
+    }
+}
