@@ -116,7 +116,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
     for path in ["/metrics/snapshot", "/metrics/snapshot.json"] {
         r = r.route(path, get(metrics_snapshot));
     }
-    r.layer(DefaultBodyLimit::max(limit))
+    let (registry, requests) = crate::metrics::registry(&shared);
+    r.route("/metrics", drover_metrics::endpoint(registry))
+        .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::map_response(
             move |resp: Response| async move { explain_too_large(resp, limit) },
@@ -125,6 +127,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             crate::leadership::gate,
+        ))
+        // Counts every request, those the gate redirected or refused too.
+        .layer(axum::middleware::from_fn_with_state(
+            requests,
+            drover_metrics::track,
         ))
         .with_state(shared)
 }
@@ -175,15 +182,24 @@ pub async fn background(shared: Arc<Shared>) {
         if !shared.acting() {
             continue;
         }
-        let now = shared.now();
-        shared.decide(|m| {
-            if periodic || m.allocation_wanted {
-                // Timed here: the core reads no clock.
-                let started = std::time::Instant::now();
-                m.allocate(now);
-                m.counters.allocation_secs_last = started.elapsed().as_secs_f64();
-            }
-        });
+        allocation_cycle(&shared, shared.now(), periodic);
+    }
+}
+
+/// Run an allocation cycle if it is time (`periodic`) or one is wanted, timed here (the core
+/// reads no clock): the last one's time is in `/metrics/snapshot`, each one's in `/metrics`.
+pub(crate) fn allocation_cycle(shared: &Shared, now: f64, periodic: bool) {
+    let took = shared.decide(|m| {
+        (periodic || m.allocation_wanted).then(|| {
+            let started = std::time::Instant::now();
+            m.allocate(now);
+            let took = started.elapsed().as_secs_f64();
+            m.counters.allocation_secs_last = took;
+            took
+        })
+    });
+    if let Some(t) = took {
+        shared.allocation_cycles.observe(t);
     }
 }
 
@@ -407,8 +423,7 @@ async fn teardown(State(s): S, body: Bytes) -> Result<Response, ApiError> {
 
 async fn metrics_snapshot(State(s): S) -> Json<Value> {
     let now = s.now();
-    let m = s.lock();
-    let map: serde_json::Map<String, Value> = m
+    let map: serde_json::Map<String, Value> = s
         .metrics(now)
         .into_iter()
         .map(|(k, v)| (k, json!(v)))
@@ -458,9 +473,8 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_METRICS => {
             let mut r = resp(ResponseType::GET_METRICS);
-            let m = s.lock();
             r.get_metrics = Some(operator::GetMetrics {
-                metrics: m
+                metrics: s
                     .metrics(now)
                     .into_iter()
                     .map(|(name, value)| operator::Metric { name, value })

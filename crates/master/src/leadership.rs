@@ -205,6 +205,7 @@ fn served_by_any(path: &str) -> bool {
             | "/flags"
             | "/master/flags"
             | "/metrics/snapshot"
+            | "/metrics"
     )
 }
 
@@ -265,5 +266,31 @@ pub async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Res
             };
             (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, loc)]).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_metrics::testing::{call, value};
+
+    #[tokio::test]
+    async fn a_standby_answers_its_metrics_and_redirects_the_rest() {
+        let shared = crate::build(crate::MasterConfig::default(), 5050, None).expect("builds");
+        let leader = shared.lock().info.clone();
+        shared.set_standing(Standing::Following {
+            leader: Some(leader),
+        });
+        let app = crate::http::router(shared.clone());
+        let (status, text) = call(&app, Method::GET, "/metrics", "").await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(value(&text, "mesos_master_elected"), Some(0.0), "{text}");
+        let (status, _) = call(&app, Method::GET, "/metrics/snapshot", "").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(&app, Method::GET, "/master/state", "").await;
+        assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+        let (_, text) = call(&app, Method::GET, "/metrics", "").await;
+        let redirected = "drover_master_http_requests_total{route=\"/master/state\",method=\"GET\",status=\"3xx\"}";
+        assert_eq!(value(&text, redirected), Some(1.0), "{text}");
     }
 }

@@ -3,7 +3,7 @@
 //! Drover's agent protocol. `serve` is the whole thing on one listener.
 //!
 //! `core` decides (pure: given `now` and an id source, no clock, no I/O); `snapshot`, `views`
-//! and `v0` render what readers see; `http` and [`Shared`] drive the core: they decode
+//! and `v0` render what readers see (`metrics`: `/metrics` for Prometheus); `http` and [`Shared`] drive the core: they decode
 //! requests, call it under one lock, write the registry ops it records, and render views from a
 //! snapshot outside the lock on low-priority threads (`render`).
 #![forbid(unsafe_code)]
@@ -11,6 +11,7 @@
 mod core;
 mod http;
 mod leadership;
+mod metrics;
 mod registry;
 mod render;
 mod snapshot;
@@ -251,6 +252,8 @@ pub struct Shared {
     standing: std::sync::RwLock<Standing>,
     /// How this master takes part in an HA cluster, if it does.
     ha: Option<Ha>,
+    /// How long allocation cycles take, as the driver times them (`/metrics`).
+    allocation_cycles: drover_metrics::Histogram,
 }
 
 impl Shared {
@@ -279,6 +282,23 @@ impl Shared {
             self.registry.flush(b);
         }
         r
+    }
+
+    /// `/metrics/snapshot` and GET_METRICS: the core's counters and gauges, with
+    /// `master/elected` saying whether this master leads (a standby answers too).
+    pub fn metrics(&self, now: f64) -> Vec<(String, f64)> {
+        let mut m = self.lock().metrics(now);
+        let elected = if matches!(self.standing(), Standing::Leading) {
+            1.0
+        } else {
+            0.0
+        };
+        for (name, v) in m.iter_mut() {
+            if name == "master/elected" {
+                *v = elected;
+            }
+        }
+        m
     }
 
     /// The state the full views render, taken under the lock; render it after, with `render`.
@@ -376,6 +396,7 @@ pub fn build(cfg: MasterConfig, port: u16, ha: Option<Ha>) -> Result<Arc<Shared>
         renderer: render::Renderer::new(2),
         standing: std::sync::RwLock::new(standing),
         ha,
+        allocation_cycles: metrics::allocation_histogram(),
     }))
 }
 

@@ -428,11 +428,8 @@ impl Master {
             fw.executors
                 .insert((agent_id.clone(), e.executor_id.clone()));
         }
-        *self
-            .counters
-            .tasks_by_state
-            .entry("TASK_STAGING")
-            .or_default() += tasks.len() as u64;
+        self.counters
+            .entered(TaskState::TASK_STAGING, tasks.len() as u64);
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };

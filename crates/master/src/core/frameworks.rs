@@ -208,11 +208,7 @@ impl Master {
         }
         for (_, mut t) in fw.tasks.drain().chain(fw.unreachable_tasks.drain()) {
             Arc::make_mut(&mut t).state = TaskState::TASK_KILLED;
-            *self
-                .counters
-                .tasks_by_state
-                .entry("TASK_KILLED")
-                .or_default() += 1;
+            self.counters.entered(TaskState::TASK_KILLED, 1);
             push_bounded(&mut fw.completed_tasks, t, COMPLETED_TASKS_PER_FRAMEWORK);
         }
         self.allocator.remove_framework(&fid.value);

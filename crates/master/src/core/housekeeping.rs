@@ -27,7 +27,7 @@ fn report(
     r.state = state;
     r.push_status(&s, None, ids);
     fw.send(&Event::update(s));
-    *counters.tasks_by_state.entry(state.as_str()).or_default() += 1;
+    counters.entered(state, 1);
 }
 
 impl Master {

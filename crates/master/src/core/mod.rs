@@ -165,7 +165,12 @@ pub struct OfferRec {
 
 #[derive(Default)]
 pub struct Counters {
+    /// Status updates the master recorded or sent, by state (Mesos' `master/tasks_finished`,
+    /// …: a retried update counts again).
     pub tasks_by_state: HashMap<&'static str, u64>,
+    /// Tasks that entered each state: a new task (STAGING, or refused: ERROR, DROPPED) or a
+    /// change of state; an update that repeats the state is not one.
+    pub transitions: HashMap<&'static str, u64>,
     pub offers_sent: u64,
     pub offers_declined: u64,
     pub offers_accepted: u64,
@@ -177,6 +182,14 @@ pub struct Counters {
     /// How long the last allocation took, as the driver measured it.
     pub allocation_secs_last: f64,
     pub agent_removals: u64,
+}
+
+impl Counters {
+    /// `n` tasks entered `state` (new tasks, or each a change of state).
+    pub fn entered(&mut self, state: TaskState, n: u64) {
+        *self.tasks_by_state.entry(state.as_str()).or_default() += n;
+        *self.transitions.entry(state.as_str()).or_default() += n;
+    }
 }
 
 pub struct Master {
@@ -320,11 +333,7 @@ impl Master {
     }
 
     fn count_state(&mut self, state: TaskState) {
-        *self
-            .counters
-            .tasks_by_state
-            .entry(state.as_str())
-            .or_default() += 1;
+        self.counters.entered(state, 1);
     }
 }
 

@@ -32,10 +32,13 @@ impl Master {
         let state = status.state;
         let mut recovered: Option<(String, Resources)> = None;
         let mut completed = false;
+        // Whether a task the master knows moved to another state (a transition).
+        let mut changed = false;
         let tid = status.task_id.value.as_str();
         if let Some(rec) = fw.tasks.get_mut(tid) {
             let rec = Arc::make_mut(rec);
             let was_terminal = rec.state.is_terminal();
+            changed = rec.state != state;
             rec.state = state;
             rec.set_status_update(state, status.uuid.as_deref());
             // Kept without its data (as Mesos' master does); the framework gets it whole.
@@ -56,6 +59,7 @@ impl Master {
         // reach (completed), or it is running again (active).
         if let Some(mut rec) = fw.unreachable_tasks.remove(tid) {
             let r = Arc::make_mut(&mut rec);
+            changed |= r.state != state;
             r.state = state;
             let data = status.data.take();
             r.push_status(&status, None, &mut self.ids);
@@ -75,6 +79,9 @@ impl Master {
             .tasks_by_state
             .entry(state.as_str())
             .or_default() += 1;
+        if changed {
+            *self.counters.transitions.entry(state.as_str()).or_default() += 1;
+        }
         if let Some((role, res)) = recovered {
             if let Some(a) = self.agents.get_mut(agent_id) {
                 a.tasks.remove(&fid.value, &status.task_id.value);
@@ -190,6 +197,16 @@ mod tests {
         assert_eq!(
             h.m.counters.tasks_by_state.get("TASK_FINISHED").copied(),
             Some(2)
+        );
+        // One task finished once: a retried update is no transition.
+        let entered = |s: &str| h.m.counters.transitions.get(s).copied();
+        assert_eq!(
+            (
+                entered("TASK_STAGING"),
+                entered("TASK_RUNNING"),
+                entered("TASK_FINISHED")
+            ),
+            (Some(1), Some(1), Some(1))
         );
     }
 
