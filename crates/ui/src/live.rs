@@ -301,6 +301,33 @@ impl MarathonClient {
         }
         Err(last)
     }
+
+    /// Send a request (`body` as JSON) to the first Marathon that can be reached, and give its
+    /// status and JSON body (`Null` when it had none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::StatusCode, Value), String> {
+        let mut last = String::from("no Marathon configured");
+        for u in &self.urls {
+            let mut rq = self.http.request(method.clone(), format!("{u}{path}"));
+            if let Some(b) = body {
+                rq = rq.json(b);
+            }
+            match rq.send().await {
+                Ok(r) => {
+                    let status = r.status();
+                    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
+                    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                    return Ok((status, v));
+                }
+                Err(e) => last = format!("{u}: {e}"),
+            }
+        }
+        Err(last)
+    }
 }
 
 const APPS: &str = "/v2/apps?embed=apps.counts&embed=apps.deployments&embed=apps.lastTaskFailure";

@@ -4,8 +4,13 @@
 //! `X-Drover-Fragment` answers only its `<main>`, which the script swaps in after a `resync`
 //! or when rows come and go), the static files, and the not-found page.
 
+pub mod apps;
 pub mod dashboard;
+pub mod deployments;
+pub mod editor;
 pub mod nodes;
+pub mod packages;
+pub mod sandbox;
 pub mod services;
 pub mod tasks;
 
@@ -163,6 +168,11 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/ui/services/{id}", get(services::detail))
         .route("/ui/jobs", get(later))
         .route("/ui/resources", get(later))
+        .merge(apps::routes())
+        .merge(deployments::routes())
+        .merge(editor::routes())
+        .merge(packages::routes())
+        .merge(sandbox::routes())
         .with_state(ui)
 }
 
