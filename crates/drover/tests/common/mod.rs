@@ -9,6 +9,7 @@ pub mod ha;
 pub mod hadocker;
 pub mod marathon_schema;
 pub mod sched;
+pub mod ui;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
