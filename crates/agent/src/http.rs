@@ -1,5 +1,6 @@
-//! The agent's HTTP edge: the v1 executor API, `/state`, `/monitor/statistics`, and the
-//! sandbox file browser (`/files/browse|read|download`), which never serves a path outside the
+//! The agent's HTTP edge: the v1 executor API, `/state`, `/monitor/statistics`,
+//! `/metrics/snapshot` (and `/metrics` for Prometheus, `crate::metrics`), and the sandbox file
+//! browser (`/files/browse|read|download`), which never serves a path outside the
 //! sandboxes (403).
 
 use crate::agent::{Agent, ExecutorCallError};
@@ -110,8 +111,17 @@ pub fn router(agent: Arc<Agent>) -> Router {
     for p in ["/monitor/statistics", "/monitor/statistics.json"] {
         r = r.route(p, get(statistics));
     }
-    r.layer(DefaultBodyLimit::max(limit))
+    for p in ["/metrics/snapshot", "/metrics/snapshot.json"] {
+        r = r.route(p, get(metrics_snapshot));
+    }
+    let (registry, requests) = crate::metrics::registry(&agent);
+    r.route("/metrics", drover_metrics::endpoint(registry))
+        .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            requests,
+            drover_metrics::track,
+        ))
         .with_state(agent)
 }
 
@@ -298,6 +308,15 @@ async fn state(State(a): S) -> Json<Value> {
         "frameworks": fw_json,
         "completed_frameworks": [],
     }))
+}
+
+async fn metrics_snapshot(State(a): S) -> Json<Value> {
+    let map: serde_json::Map<String, Value> = a
+        .metrics()
+        .into_iter()
+        .map(|(k, v)| (k, json!(v)))
+        .collect();
+    Json(Value::Object(map))
 }
 
 async fn statistics(State(a): S) -> Json<Value> {

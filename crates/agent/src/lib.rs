@@ -6,8 +6,8 @@
 //!
 //! Modules: `agent` (the state and what the agent does with it), `containerizer` (the trait),
 //! `process` and `docker` (its two implementations; `fake` for tests), `health` (health checks),
-//! `link` (the master connection), `http` (the agent's HTTP API), `status` (the status update
-//! manager), `checkpoint`, `fetcher`, `sandbox`, `spawner`, `dirfd`, and `sys`, the only module
+//! `link` (the master connection), `http` (the agent's HTTP API), `metrics` (its `/metrics`
+//! for Prometheus), `status` (the status update manager), `checkpoint`, `fetcher`, `sandbox`, `spawner`, `dirfd`, and `sys`, the only module
 //! with raw FFI.
 #![deny(unsafe_code)] // the one exception is `sys`, every raw call of the agent, each block audited
 
@@ -21,6 +21,7 @@ mod fetcher;
 mod health;
 mod http;
 mod link;
+mod metrics;
 mod process;
 mod sandbox;
 mod spawner;

@@ -271,11 +271,13 @@ impl Agent {
         let mut st = self.lock();
         let agent_id = st.id.clone();
         let key = (fid.clone(), status.task_id.clone());
-        match st.tasks.get_mut(&key) {
+        let ended = match st.tasks.get_mut(&key) {
             Some(t) if t.executor_id.as_ref() == Some(eid) => {
+                let ended = !t.state.is_terminal() && status.state.is_terminal();
                 if !t.state.is_terminal() {
                     t.state = status.state;
                 }
+                ended
             }
             _ => {
                 return Err(ExecutorCallError::UnknownTask {
@@ -283,6 +285,9 @@ impl Agent {
                     executor: eid.clone(),
                 })
             }
+        };
+        if ended {
+            *st.ended.entry(status.state.as_str()).or_default() += 1;
         }
         status.agent_id = agent_id;
         status.executor_id = Some(eid.clone());

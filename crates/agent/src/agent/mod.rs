@@ -11,6 +11,7 @@
 //! - `recovery`: after a restart, what still runs;
 //! - `checks`: health checks of command tasks ([`TaskHealth`]);
 //! - `stats`: `/monitor/statistics`;
+//! - `snapshot`: `/metrics/snapshot`, Mesos' counters and gauges of an agent;
 //! - `ending`: how a container's end becomes a task's terminal update (pure).
 //!
 //! No module the agent uses imports it back: containerizers, health checks and the master
@@ -23,10 +24,12 @@ mod kill;
 mod launch;
 mod master;
 mod recovery;
+mod snapshot;
 mod stats;
 mod updates;
 
 pub(crate) use executors::ExecutorCallError;
+pub(crate) use snapshot::is_counter;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -103,6 +106,8 @@ pub struct AgentState {
     /// Connected to a master that accepted our registration.
     pub registered: bool,
     pub master: Option<String>,
+    /// Tasks that reached each terminal state (`slave/tasks_finished`, …).
+    pub ended: HashMap<&'static str, u64>,
 }
 
 /// The containerizers tasks run in, one per [`Kind`].
@@ -217,6 +222,7 @@ impl Agent {
                 updates: StatusUpdateManager::new(2.0, 60.0),
                 registered: false,
                 master: None,
+                ended: HashMap::new(),
             }),
             containerizers: parts.containerizers,
             isolation: parts.isolation,

@@ -12,6 +12,8 @@ use drover_api::*;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod metrics;
+
 struct Harness {
     agent: Arc<Agent>,
     process: Arc<Fake>,

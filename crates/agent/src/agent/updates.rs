@@ -60,6 +60,9 @@ impl Agent {
             }
             None => return,
         };
+        if s.state.is_terminal() {
+            *st.ended.entry(s.state.as_str()).or_default() += 1;
+        }
         s.agent_id = agent_id;
         s.executor_id = Some(eid);
         s.timestamp = Some(unix_now());
