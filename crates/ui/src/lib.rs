@@ -12,6 +12,8 @@ pub mod model;
 pub mod pages;
 pub mod sse;
 pub mod table;
+#[cfg(test)]
+pub mod testing;
 
 use live::{Live, MarathonClient};
 use std::sync::Arc;
@@ -95,6 +97,39 @@ pub fn start(cfg: Config) -> Result<Arc<Ui>, Error> {
         marathon,
         stop,
     }))
+}
+
+impl Ui {
+    /// A UI over `live` that follows nothing (tests and benchmarks fill `live` themselves);
+    /// Marathon and the gateway at the URLs given (unreachable ones are fine for pages that
+    /// read only the model).
+    pub fn detached(
+        live: Arc<Live>,
+        marathon: Vec<String>,
+        gateway: String,
+    ) -> Result<Arc<Ui>, Error> {
+        let http = drover_httpclient::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::Client(e.to_string()))?;
+        let leader = drover_zk::Leader::new("127.0.0.1:9", Duration::from_secs(1))
+            .map_err(|e| Error::Client(e.to_string()))?;
+        let (stop, _) = watch::channel(false);
+        Ok(Arc::new(Ui {
+            live,
+            cfg: Config {
+                leader,
+                marathon: marathon.clone(),
+                gateway,
+            },
+            http: http.clone(),
+            marathon: MarathonClient {
+                urls: marathon,
+                http,
+            },
+            stop,
+        }))
+    }
 }
 
 /// The UI's routes, to merge into the gateway's.

@@ -13,6 +13,8 @@ pub mod packages;
 pub mod sandbox;
 pub mod services;
 pub mod tasks;
+#[cfg(test)]
+mod tests;
 
 use crate::Ui;
 use askama::Template;
