@@ -232,9 +232,11 @@ fn message(status: StatusCode, msg: &str) -> Response {
     (status, axum::Json(json!({ "message": msg }))).into_response()
 }
 
-/// Paths every Marathon answers itself.
+/// Paths every Marathon answers itself (its own metrics for Prometheus among them).
 fn local(method: &Method, path: &str) -> bool {
-    path == "/ping" || (path == "/v2/leader" && method == Method::GET)
+    path == "/ping"
+        || path == "/metrics/prometheus"
+        || (path == "/v2/leader" && method == Method::GET)
 }
 
 /// Headers that belong to one connection, not to the request or answer passed on.

@@ -1,6 +1,7 @@
 //! Marathon for Drover: long-running apps with rolling deploys, health checks and an event bus,
 //! speaking Marathon's REST v2 API, scheduling through the master's public v1 scheduler API
-//! like any other framework (no back door), durable in the storage trait.
+//! like any other framework (no back door), durable in the storage trait. `metrics` serves
+//! what it counts to Prometheus.
 #![forbid(unsafe_code)]
 
 mod callbacks;
@@ -11,6 +12,7 @@ mod framework;
 mod health;
 mod http;
 mod leadership;
+mod metrics;
 pub mod planner;
 pub mod validate;
 

@@ -167,10 +167,14 @@ impl Marathon {
             changes: _,
         } = plan;
         for id in superseded {
-            self.cancel_deployment(&id, now);
+            if self.cancel_deployment(&id, now) {
+                self.counters.deployments_failed += 1;
+            }
         }
         self.root_version = Some(iso(now));
+        self.counters.deployments_started += 1;
         if d.steps.is_empty() {
+            self.counters.deployments_succeeded += 1;
             // Nothing changed: nothing to store, run or wait for.
             self.emit(
                 "deployment_success",
@@ -259,14 +263,21 @@ impl Marathon {
         }
     }
 
-    pub(super) fn cancel_deployment(&mut self, id: &str, now: f64) {
-        if let Some(d) = self.deployments.remove(id) {
-            for a in &d.affected_apps {
-                self.rendered.remove(a);
-            }
-            self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
-            self.emit("deployment_failed", json!({"id": d.id, "plan": self.plan_json(&d), "reason": "superseded or cancelled"}), now);
+    /// Stop a deployment where it is (`deployment_failed`); false if there is none of `id`.
+    pub(super) fn cancel_deployment(&mut self, id: &str, now: f64) -> bool {
+        let Some(d) = self.deployments.remove(id) else {
+            return false;
+        };
+        for a in &d.affected_apps {
+            self.rendered.remove(a);
         }
+        self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
+        self.emit(
+            "deployment_failed",
+            json!({"id": d.id, "plan": self.plan_json(&d), "reason": "superseded or cancelled"}),
+            now,
+        );
+        true
     }
 
     /// `DELETE /v2/deployments/{id}`: without force, roll back to the apps' `previous`
@@ -282,7 +293,9 @@ impl Marathon {
         let Some(d) = self.deployments.get(id).cloned() else {
             return Err(MarathonError::DeploymentNotFound(id.to_string()));
         };
-        self.cancel_deployment(id, now);
+        if self.cancel_deployment(id, now) {
+            self.counters.deployments_canceled += 1;
+        }
         if force {
             return Ok(None);
         }
@@ -381,6 +394,7 @@ impl Marathon {
                         }
                     }
                     self.write(vec![Op::Delete(format!("marathon/deployments/{id}"))]);
+                    self.counters.deployments_succeeded += 1;
                     self.emit("deployment_success", json!({"id": id, "plan": plan}), now);
                     for (action, app) in &step {
                         if action == "StopApplication" {

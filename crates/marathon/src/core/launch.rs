@@ -82,6 +82,11 @@ impl Marathon {
                                 last_readiness: None,
                             };
                             self.add_instance(inst);
+                            *self
+                                .counters
+                                .transitions
+                                .entry(TaskState::TASK_STAGING.as_str())
+                                .or_default() += 1;
                             tasks.push(task);
                             queue.insert(app_id.clone(), want - 1);
                         }

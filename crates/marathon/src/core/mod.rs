@@ -134,6 +134,20 @@ pub struct OfferSummary {
     pub last_unused: VecDeque<Value>,
 }
 
+/// What the core did since it was opened, for `/metrics/prometheus`: plain counts, so the core
+/// stays pure (the driver reads them at each scrape).
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub deployments_started: u64,
+    pub deployments_succeeded: u64,
+    /// Ended unfinished because a forced change superseded them (a `deployment_failed`).
+    pub deployments_failed: u64,
+    /// Stopped or rolled back by `DELETE /v2/deployments` (a `deployment_failed` too).
+    pub deployments_canceled: u64,
+    /// Instances that entered each state: launched (TASK_STAGING), or updated to another state.
+    pub transitions: HashMap<&'static str, u64>,
+}
+
 /// An event for `/v2/events`: its type and its JSON body.
 pub type Event = (String, Value);
 
@@ -179,6 +193,7 @@ pub struct Marathon {
     /// Each app's JSON as `GET /v2/apps` shows it, kept until the app changes, so listing
     /// thousands of apps costs a copy, not a render.
     pub rendered: HashMap<String, bytes::Bytes>,
+    pub counters: Counters,
     /// Where deployment and task ids come from.
     ids: Box<dyn IdSource>,
     /// Store writes waiting for the driver.

@@ -41,6 +41,7 @@ impl Marathon {
             queued_since: HashMap::new(),
             kills_sent: HashMap::new(),
             rendered: HashMap::new(),
+            counters: Default::default(),
             ids,
             pending: Vec::new(),
             durable: false,

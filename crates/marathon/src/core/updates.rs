@@ -75,6 +75,11 @@ impl Marathon {
             now,
         );
         if prev != status.state {
+            *self
+                .counters
+                .transitions
+                .entry(status.state.as_str())
+                .or_default() += 1;
             self.emit(
                 "instance_changed_event",
                 json!({"instanceId": tid, "condition": condition(status.state), "runSpecId": inst.app_id, "agentId": inst.agent_id, "host": inst.host, "runSpecVersion": inst.version}),

@@ -1,5 +1,5 @@
 //! `/ping`, `/v2/info` (what clients read to find Marathon's configuration), `/v2/leader`
-//! and `/metrics`.
+//! and `/metrics` (Dropwizard JSON; `/metrics/prometheus` is `crate::metrics`').
 
 use super::S;
 use crate::Standing;
@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use drover_api::TaskState;
 use serde_json::{json, Value};
 
 pub(super) async fn ping() -> &'static str {
@@ -67,18 +66,19 @@ pub(super) async fn abdicate(State(s): S) -> Response {
     }
 }
 
+/// Marathon's Dropwizard JSON; `/metrics/prometheus` has the same gauges (`crate::metrics`).
 pub(super) async fn metrics(State(s): S) -> Json<Value> {
-    let m = s.lock();
-    let running = m.instances.values().filter(|i| i.running()).count();
+    let mut gauges: serde_json::Map<String, Value> = crate::metrics::gauges(&s.lock())
+        .into_iter()
+        .map(|(name, v)| (name.to_string(), json!({ "value": v as u64 })))
+        .collect();
+    gauges.insert(
+        "marathon.instances.launch-overdue.gauge".into(),
+        json!({"value": 0}),
+    );
     Json(json!({
         "version": "4.0.0",
-        "gauges": {
-            "marathon.apps.active.gauge": {"value": m.apps.len()},
-            "marathon.instances.running.gauge": {"value": running},
-            "marathon.instances.staged.gauge": {"value": m.instances.values().filter(|i| i.state == TaskState::TASK_STAGING).count()},
-            "marathon.deployments.active.gauge": {"value": m.deployments.len()},
-            "marathon.instances.launch-overdue.gauge": {"value": 0},
-        },
+        "gauges": gauges,
         "counters": {}, "histograms": {}, "meters": {}, "timers": {},
     }))
 }

@@ -10,7 +10,7 @@
 //! | `tasks.rs` | `/v2/tasks`, `/v2/deployments`, `/v2/queue` |
 //! | `events.rs` | `/v2/events` (SSE) |
 //! | `subscriptions.rs` | `/v2/eventSubscriptions` (HTTP callbacks) |
-//! | `misc.rs` | `/ping`, `/v2/info`, `/v2/leader`, `/metrics` |
+//! | `misc.rs` | `/ping`, `/v2/info`, `/v2/leader`, `/metrics` (`/metrics/prometheus`: `crate::metrics`) |
 //! | `render.rs` | the JSON of apps, tasks and groups |
 
 mod apps;
@@ -123,11 +123,13 @@ fn deployment_ref(d: &Deployment) -> Value {
 
 pub fn router(s: Arc<Shared>) -> Router {
     let limit = s.cfg.max_body_bytes;
+    let (registry, requests) = crate::metrics::registry(&s);
     Router::new()
         .route("/ping", get(misc::ping))
         .route("/v2/info", get(misc::info))
         .route("/v2/leader", get(misc::leader).delete(misc::abdicate))
         .route("/metrics", get(misc::metrics))
+        .route("/metrics/prometheus", drover_metrics::endpoint(registry))
         .route(
             "/v2/apps",
             get(apps::list_apps)
@@ -179,6 +181,11 @@ pub fn router(s: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             s.clone(),
             crate::leadership::gate,
+        ))
+        // Counts every request, those proxied to the leader too.
+        .layer(axum::middleware::from_fn_with_state(
+            requests,
+            drover_metrics::track,
         ))
         .with_state(s)
 }

@@ -2,10 +2,12 @@
 //! which drives one core with a clock the test moves and ids from [`SeqIds`], so every run is
 //! the same. The tables of cases are beside: `launching.rs` (offers → which tasks launch
 //! where, what each task carries), `lifecycle.rs` (status updates, health, rolling steps, the
-//! kill governor) and `commands.rs` (the typed commands and dry runs).
+//! kill governor), `commands.rs` (the typed commands and dry runs) and `counters.rs` (what
+//! `/metrics/prometheus` reads).
 #![allow(clippy::unwrap_used)]
 
 mod commands;
+mod counters;
 mod fidelity;
 mod launching;
 mod lifecycle;
