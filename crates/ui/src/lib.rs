@@ -74,6 +74,22 @@ pub fn start(cfg: Config) -> Result<Arc<Ui>, Error> {
         move |from: &str, ev| l.master_event(from, ev),
     ));
     tokio::spawn(live.clone().clock(stop_rx.clone()));
+    if drover_zk::ZkUrl::is_zk(cfg.leader.flag()) {
+        // The standbys for the dashboard: the group's members. A bad URL was refused when the
+        // leader was made from it; say so and go on without standbys if not.
+        match drover_zk::ZkUrl::parse(cfg.leader.flag())
+            .and_then(|u| drover_zk::Sessions::new(u, Duration::from_secs(10)))
+        {
+            Ok(sessions) => {
+                tokio::spawn(live.clone().masters_loop(
+                    sessions,
+                    cfg.leader.clone(),
+                    stop_rx.clone(),
+                ));
+            }
+            Err(e) => tracing::warn!("ui: cannot list the masters: {e}"),
+        }
+    }
     let marathon = MarathonClient {
         urls: cfg
             .marathon

@@ -31,6 +31,8 @@ pub struct Live {
     pub marathon: RwLock<Marathon>,
     pub history: Mutex<History>,
     pub hub: Hub,
+    /// Every master in the ZooKeeper group (HA), leader included; empty with a fixed master.
+    pub masters: Mutex<Vec<String>>,
     stats_dirty: AtomicBool,
     marathon_dirty: Mutex<Dirty>,
     marathon_wake: Notify,
@@ -78,6 +80,7 @@ impl Live {
             cluster: RwLock::default(),
             marathon: RwLock::default(),
             history: Mutex::default(),
+            masters: Mutex::default(),
             hub: Hub::new(epoch),
             stats_dirty: AtomicBool::new(true),
             marathon_dirty: Mutex::default(),
@@ -146,6 +149,18 @@ impl Live {
                 healthy += 1;
             }
         }
+        let standbys = {
+            let all = lock(&self.masters).clone();
+            let others: Vec<String> = all
+                .into_iter()
+                .filter(|m| Some(m) != c.leader.as_ref())
+                .collect();
+            if others.is_empty() {
+                "none".to_string()
+            } else {
+                others.join(", ")
+            }
+        };
         let mut out = json!({
             "agents-active": c.agents.values().filter(|a| a.active).count(),
             "agents-total": c.agents.len(),
@@ -157,6 +172,7 @@ impl Live {
             "apps": m.apps.len(),
             "deployments": m.deployments.len(),
             "leader": c.leader.clone().unwrap_or_else(|| "—".into()),
+            "standbys": standbys,
             "cpus-used": fmt::num(&used.cpus), "cpus-total": fmt::num(&total.cpus),
             "cpus-pct": fmt::pct(&used.cpus, &total.cpus),
             "mem-used": fmt::mib(&used.mem), "mem-total": fmt::mib(&total.mem),
@@ -168,6 +184,37 @@ impl Live {
             out[format!("state-{state}")] = json!(n);
         }
         out
+    }
+
+    /// Keep the list of masters from ZooKeeper's group (`zk://` only), every 10 s and when
+    /// the leader changes.
+    pub async fn masters_loop(
+        self: Arc<Self>,
+        sessions: drover_zk::Sessions,
+        mut leader: drover_zk::Leader,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            match drover_zk::members(&sessions, drover_zk::Layout::Mesos).await {
+                Ok(m) => {
+                    let list: Vec<String> = m
+                        .iter()
+                        .filter_map(|(_, d)| drover_zk::master_address(d))
+                        .collect();
+                    let mut cur = lock(&self.masters);
+                    if *cur != list {
+                        *cur = list;
+                        self.stats_dirty.store(true, Ordering::Release);
+                    }
+                }
+                Err(e) => tracing::debug!("ui: listing the masters in ZooKeeper: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                _ = leader.changed() => {}
+                _ = stop.changed() => return,
+            }
+        }
     }
 
     fn sample(&self) {

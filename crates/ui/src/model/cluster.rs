@@ -448,3 +448,94 @@ impl FromValueRef for GetState {
         serde::Deserialize::deserialize(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use serde_json::json;
+
+    fn loaded() -> Cluster {
+        let mut c = Cluster::default();
+        let ch = c.apply(
+            &subscribed(
+                vec![agent("S0", "node-a", 4.0, 1024.0)],
+                vec![framework("F1", "marathon")],
+                vec![task("t1", "web", "F1", "S0", "TASK_RUNNING")],
+            ),
+            "m:5050",
+        );
+        assert_eq!(ch, vec![Change::Reset]);
+        c
+    }
+
+    #[test]
+    fn tasks_are_counted_on_their_agent_and_framework_until_they_end() {
+        let mut c = loaded();
+        assert_eq!(c.agents["S0"].used.cpus, 0.5);
+        let added = json!({"type": "TASK_ADDED", "task_added": {"task": task("t2", "web", "F1", "S0", "TASK_STAGING")}});
+        assert_eq!(c.apply(&added, "m:5050"), vec![Change::Task("t2".into())]);
+        assert_eq!((c.agents["S0"].tasks, c.frameworks["F1"].tasks), (2, 2));
+        assert_eq!(
+            c.apply(&task_updated("t2", "F1", "TASK_RUNNING"), "m"),
+            vec![Change::Task("t2".into())]
+        );
+        assert_eq!(c.running(), 2);
+        c.apply(&task_updated("t1", "F1", "TASK_FAILED"), "m");
+        assert_eq!(c.agents["S0"].used.cpus, 0.5);
+        assert_eq!(c.frameworks["F1"].used.mem, 64.0);
+        assert_eq!(
+            c.ended,
+            Ended {
+                failed: 1,
+                terminal: 1
+            }
+        );
+        assert_eq!(c.task("t1").map(|t| t.state), Some(TaskState::TASK_FAILED));
+        // An update for a task not known changes nothing.
+        assert!(c
+            .apply(&task_updated("zz", "F1", "TASK_RUNNING"), "m")
+            .is_empty());
+    }
+
+    #[test]
+    fn agents_and_frameworks_come_and_go() {
+        let mut c = loaded();
+        let ch = c.apply(&json!({"type": "AGENT_ADDED", "agent_added": {"agent": agent("S1", "node-b", 2.0, 512.0)}}), "m");
+        assert_eq!(ch, vec![Change::Agent("S1".into())]);
+        assert_eq!(c.totals().1.cpus, 6.0);
+        let ch = c.apply(
+            &json!({"type": "AGENT_REMOVED", "agent_removed": {"agent_id": {"value": "S1"}}}),
+            "m",
+        );
+        assert_eq!(ch, vec![Change::AgentGone("S1".into())]);
+        let ch = c.apply(&json!({"type": "FRAMEWORK_REMOVED", "framework_removed": {"framework_info": {"id": {"value": "F1"}}}}), "m");
+        assert_eq!(ch, vec![Change::FrameworkGone("F1".into())]);
+        // Garbage and unknown events change nothing and do not panic.
+        assert!(c
+            .apply(&json!({"type": "SUBSCRIBED", "subscribed": 3}), "m")
+            .is_empty());
+        assert!(c
+            .apply(
+                &json!({"type": "TASK_ADDED", "task_added": {"task": {"name": 1}}}),
+                "m"
+            )
+            .is_empty());
+        assert!(c.apply(&json!("nonsense"), "m").is_empty());
+        assert_eq!(c.agents.len(), 1, "a bad SUBSCRIBED keeps the state");
+    }
+
+    #[test]
+    fn finished_tasks_kept_are_bounded() {
+        let mut c = loaded();
+        for i in 0..(COMPLETED_KEPT + 50) {
+            let t = task(&format!("d{i}"), "d", "F1", "S0", "TASK_FINISHED");
+            c.apply(
+                &json!({"type": "TASK_ADDED", "task_added": {"task": t}}),
+                "m",
+            );
+        }
+        assert_eq!(c.completed.len(), COMPLETED_KEPT);
+        assert!(c.task("d0").is_none() && c.task(&format!("d{}", COMPLETED_KEPT + 49)).is_some());
+    }
+}
