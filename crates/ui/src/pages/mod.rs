@@ -175,6 +175,8 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .merge(editor::routes())
         .merge(packages::routes())
         .merge(sandbox::routes())
+        // Every form the UI takes (an app's JSON, a package's options) fits in 1 MiB.
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .with_state(ui)
 }
 
