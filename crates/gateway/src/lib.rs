@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod metadata;
+pub mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod upstreams;
@@ -169,12 +170,13 @@ impl Gateway {
 }
 
 /// Serve `app` (the gateway's router, merged with whatever the binary mounts beside it) until
-/// `stop` resolves.
+/// `stop` resolves, with `/metrics` over all of it ([`metrics::instrument`]).
 pub async fn serve(
     app: axum::Router,
     listener: tokio::net::TcpListener,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let app = metrics::instrument(app);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -45,6 +45,11 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy)]
 pub struct Unreachable;
 
+/// Marks an answer the gateway made itself (an error of [`error`]), not one passed on from an
+/// upstream: its 502, 504 and 508 are the upstream errors `/metrics` counts.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnAnswer;
+
 /// The header that counts how many times a request went through a gateway: a framework whose
 /// `webui_url` points back at the gateway would otherwise loop for ever.
 pub const HOPS: &str = "x-drover-gateway-hops";
@@ -108,6 +113,7 @@ pub fn error(status: StatusCode, message: String, route: &str, upstream: &str) -
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    r.extensions_mut().insert(OwnAnswer);
     r
 }
 

@@ -19,6 +19,19 @@ pub enum Route {
 }
 
 impl Route {
+    /// What kind of route it is, bounded (no ids or names): the `route` label of the gateway's
+    /// metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Mesos { .. } => "mesos",
+            Route::Agent { .. } => "agent",
+            Route::Marathon { .. } => "marathon",
+            Route::Service { .. } => "service",
+            Route::MesosDns { .. } => "mesos_dns",
+            Route::Local => "local",
+        }
+    }
+
     /// The prefix a request was routed by, for error messages (`/service/marathon`).
     pub fn prefix(&self) -> String {
         match self {

@@ -19,9 +19,14 @@ pub async fn call(
     if !body.is_empty() {
         req = req.header("content-type", "application/json");
     }
-    let Ok(mut req) = req.body(Body::from(body.to_string())) else {
+    let Ok(req) = req.body(Body::from(body.to_string())) else {
         panic!("a bad request in a test: {path}");
     };
+    send(app, req).await
+}
+
+/// Send `req` to `app`, as from 127.0.0.1; the status and the body as text.
+pub async fn send(app: &axum::Router, mut req: Request<Body>) -> (StatusCode, String) {
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
     let Ok(resp) = app.clone().oneshot(req).await;
