@@ -11,6 +11,10 @@ Flows:
   dashboard  open URL/ and read the agent, task and framework counts (server-rendered, and live
              once the page's event stream is on); with --then-request and --then-running, make a
              change through the gateway and wait for the running count to follow without a reload.
+  sweep      every page of the navigation and one detail page of each kind (a service, a node,
+             a task, an app): each has the layout, reads without JavaScript (its <h1> and rows are
+             in the server's HTML), has no serious accessibility violation, and is pictured; and
+             the keyboard: "g t" goes to the tasks page, "/" focuses the filter.
   selftest   the harness itself, against pages this script serves on loopback: an unlabelled
              <input> axe must report, a console error, a 404, a long task, a value that changes.
 """
@@ -342,7 +346,88 @@ def flow_selftest(args, rep: Report) -> None:
         srv.shutdown()
 
 
-FLOWS = {"dashboard": flow_dashboard, "selftest": flow_selftest}
+# The navigation's pages (name for the picture, path), then detail pages found by following the
+# first link of a list page that matches a prefix.
+SWEEP_PAGES = [("dashboard", "/"), ("services", "/ui/services"), ("apps", "/ui/apps"),
+               ("deployments", "/ui/deployments"), ("nodes", "/ui/nodes"), ("tasks", "/ui/tasks"),
+               ("packages", "/ui/packages")]
+SWEEP_DETAILS = [("service", "/ui/services", "/ui/services/"), ("node", "/ui/nodes", "/ui/nodes/"),
+                 ("task", "/ui/tasks", "/ui/tasks/"), ("app", "/ui/apps", "/ui/apps/")]
+FIRST_LINK = """(prefix) => { const a = [...document.querySelectorAll('main a[href]')]
+    .map(a => a.getAttribute('href')).find(h => h.startsWith(prefix) && h !== prefix
+        && !h.startsWith(prefix + 'new') && !h.includes('?'));
+    return a || null; }"""
+
+
+def sweep_page(b, rep: Report, base: str, name: str, path: str, timeout: float) -> None:
+    """One page: read without JavaScript, then with it: layout, axe, picture."""
+    out: dict = {"path": path}
+    rep.out.setdefault("pages", {})[name] = out
+    nojs = ub.Page.open(b, javascript=False)
+    try:
+        nojs.goto(base + path, timeout=timeout)
+        h1 = nojs.page.evaluate("() => document.querySelector('main h1')?.textContent.trim() || null")
+        out["h1_without_js"] = h1
+        if not h1:
+            rep.problem(f"{path}: no <h1> in the server's HTML (it must read without JavaScript)")
+    finally:
+        nojs.close()
+    pg = ub.Page.open(b)
+    try:
+        pg.goto(base + path, timeout=timeout)
+        seen, diffs = ub.check_layout(pg.page)
+        for d in diffs:
+            rep.problem(f"{path}: layout: {d}")
+        violations = ub.axe_check(pg.page)
+        out["a11y"] = violations
+        if violations:
+            rep.problem(f"{path}: accessibility (axe, serious or critical): "
+                        f"{ub.describe_violations(violations)}")
+        out["screenshot"] = ub.screenshot(pg.page, name)
+        out["paint"] = ub.paint_timings(pg.page)
+        for p in pg.problems():
+            rep.problem(f"{path}: {p}")
+    finally:
+        pg.close()
+
+
+def flow_sweep(args, rep: Report) -> None:
+    base = args.url.rstrip("/")
+    with ub.browser() as b:
+        rep["browser"] = b.version
+        for name, path in SWEEP_PAGES:
+            sweep_page(b, rep, base, name, path, args.timeout)
+        for name, listing, prefix in SWEEP_DETAILS:
+            pg = ub.Page.open(b, javascript=False)
+            try:
+                pg.goto(base + listing, timeout=args.timeout)
+                href = pg.page.evaluate(FIRST_LINK, prefix)
+            finally:
+                pg.close()
+            if not href:
+                rep.problem(f"{listing} links to no {name} page (a cluster with one was expected)")
+                continue
+            sweep_page(b, rep, base, name, href, args.timeout)
+        # The keyboard: "g t" goes to the tasks page, "/" focuses the filter there.
+        pg = ub.Page.open(b)
+        try:
+            pg.goto(base + "/", timeout=args.timeout)
+            pg.page.keyboard.press("g")
+            pg.page.keyboard.press("t")
+            ub.wait_js(pg.page, "() => location.pathname === '/ui/tasks'",
+                       '"g t" to go to the tasks page', timeout=args.timeout,
+                       seen="location.pathname")
+            pg.page.wait_for_load_state()
+            pg.page.keyboard.press("/")
+            focused = pg.page.evaluate("() => document.activeElement?.getAttribute('name')")
+            rep["keyboard"] = {"g t": "/ui/tasks", "/ focuses": focused}
+            if focused != "q":
+                rep.problem(f'"/" on the tasks page focused {focused!r}, not the filter')
+        finally:
+            pg.close()
+
+
+FLOWS = {"dashboard": flow_dashboard, "sweep": flow_sweep, "selftest": flow_selftest}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -360,8 +445,10 @@ def parser() -> argparse.ArgumentParser:
                         " /service/marathon/v2/apps/web '{\"instances\": 3}'")
     d.add_argument("--then-running", type=int, metavar="K",
                    help="after --then-request, wait for tasks-running to become K without a reload")
+    w = sub.add_parser("sweep", help="every page: layout, no-JS reading, axe, picture; keyboard")
+    w.add_argument("--url", required=True, help="the gateway, http://127.0.0.1:PORT")
     s = sub.add_parser("selftest", help="check the harness against pages served here")
-    for p in (d, s):
+    for p in (d, w, s):
         p.add_argument("--timeout", type=float, default=30.0,
                        help="seconds each wait may take (default 30)")
     return ap

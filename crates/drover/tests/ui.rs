@@ -105,3 +105,44 @@ fn the_dashboard_shows_the_counts_and_follows_a_scale_without_a_reload() {
     assert_eq!(running_tasks(&up.marathon, "/ui-dash"), 3);
     eprintln!("dashboard timings: {}", v["timings"]);
 }
+
+#[test]
+fn every_page_reads_without_javascript_passes_axe_and_answers_the_keyboard() {
+    let Some(python) = browser_python() else {
+        return;
+    };
+    let up = Up::start_with_marathon(1, &[]);
+    let app = json!({"id": "/sweep/web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
+        "instances": 1, "labels": {"team": "ui"}});
+    let (s, body) = call(
+        "POST",
+        &format!("http://{}/v2/apps", up.marathon),
+        Some(&app),
+    );
+    assert_eq!(s, 201, "{body}");
+    wait_for(Duration::from_secs(60), || {
+        running_tasks(&up.marathon, "/sweep/web") == 1 && no_deployments(&up.marathon)
+    });
+    let g = format!("http://{}", up.gateway);
+    let v = flow(&python, &["sweep", "--url", &g]);
+    let pages = v["pages"].as_object().cloned().unwrap_or_default();
+    for name in [
+        "dashboard",
+        "services",
+        "apps",
+        "deployments",
+        "nodes",
+        "tasks",
+        "packages",
+        "service",
+        "node",
+        "task",
+        "app",
+    ] {
+        let p = &pages.get(name).unwrap_or_else(|| panic!("no {name} page swept: {v:#}"));
+        assert!(p["h1_without_js"].is_string(), "{name}: {p:#}");
+        assert_eq!(p["a11y"], json!([]), "{name}: {p:#}");
+    }
+    assert_eq!(v["keyboard"]["/ focuses"], "q", "{v:#}");
+    assert_eq!(v["ok"], true, "{v:#}");
+}
