@@ -139,7 +139,9 @@ fn every_page_reads_without_javascript_passes_axe_and_answers_the_keyboard() {
         "task",
         "app",
     ] {
-        let p = &pages.get(name).unwrap_or_else(|| panic!("no {name} page swept: {v:#}"));
+        let p = &pages
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} page swept: {v:#}"));
         assert!(p["h1_without_js"].is_string(), "{name}: {p:#}");
         assert_eq!(p["a11y"], json!([]), "{name}: {p:#}");
     }
