@@ -56,4 +56,3 @@ pub fn flow_in(script: &str, python: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{script} {args:?} printed no JSON ({e}):\n{stdout}"))
 }
-
