@@ -10,6 +10,7 @@ pub mod hub;
 pub mod live;
 pub mod model;
 pub mod pages;
+pub mod schema_form;
 pub mod sse;
 pub mod table;
 #[cfg(test)]
