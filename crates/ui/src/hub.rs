@@ -85,6 +85,11 @@ impl Hub {
         let _ = self.tx.send(e);
     }
 
+    /// How many tabs are connected.
+    pub fn receivers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Subscribe, resuming after `last` (a `Last-Event-ID`), or from now when `None`.
     pub fn subscribe(&self, last: Option<&str>) -> (Resume, broadcast::Receiver<Arc<Event>>) {
         let r = self.lock();

@@ -89,3 +89,107 @@ pub async fn events(
     let all = stream::iter(first).chain(live).map(Ok);
     Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+    use futures_util::StreamExt;
+    use tower::ServiceExt;
+
+    /// Open `/ui/events` and read until `n` events arrived: (event, id, data) of each.
+    async fn read_events(
+        ui: &std::sync::Arc<crate::Ui>,
+        path: &str,
+        last: Option<&str>,
+        n: usize,
+    ) -> Vec<(String, String, String)> {
+        let mut rq = axum::http::Request::get(path);
+        if let Some(l) = last {
+            rq = rq.header("last-event-id", l);
+        }
+        let resp = crate::router(ui.clone())
+            .oneshot(rq.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        let mut body = resp.into_body().into_data_stream();
+        let mut text = String::new();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+                .await
+                .expect("an event within 5 s")
+                .expect("the stream goes on")
+                .unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let field = |k: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(k))
+                        .unwrap_or("")
+                        .trim()
+                        .to_string()
+                };
+                if block.starts_with(':') {
+                    continue; // keep-alive comment
+                }
+                out.push((field("event:"), field("id:"), field("data:")));
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_tab_gets_its_topics_and_resumes_from_its_last_event_id() {
+        let ui = ui_with(&[]);
+        let hub = &ui.live.hub;
+        hub.publish("task", r#"{"id":"a"}"#.into());
+        hub.publish("stats", "{}".into());
+        hub.publish("task", r#"{"id":"b"}"#.into());
+        // Resuming after the first event: the missed task event, not the stats one.
+        let first = hub.id(&crate::hub::Event {
+            seq: 1,
+            topic: "task",
+            data: String::new(),
+        });
+        let got = read_events(&ui, "/ui/events?topics=task", Some(&first), 1).await;
+        assert_eq!(got[0].0, "task");
+        assert_eq!(got[0].2, r#"{"id":"b"}"#);
+        assert!(got[0].1.ends_with("-3"), "{got:?}");
+        // The page's `since` serves the first connection the same way.
+        let got = read_events(
+            &ui,
+            &format!("/ui/events?topics=task&since={first}"),
+            None,
+            1,
+        )
+        .await;
+        assert_eq!(got[0].2, r#"{"id":"b"}"#);
+        // An id from another run: resync.
+        let got = read_events(&ui, "/ui/events?topics=task", Some("0-1"), 1).await;
+        assert_eq!(got[0].0, "resync");
+    }
+
+    #[tokio::test]
+    async fn live_events_follow_in_order() {
+        let ui = ui_with(&[]);
+        let reader = {
+            let ui = ui.clone();
+            tokio::spawn(async move { read_events(&ui, "/ui/events?topics=app", None, 2).await })
+        };
+        // Published until the reader is subscribed and has both (a subscriber counts).
+        while ui.live.hub.receivers() == 0 {
+            tokio::task::yield_now().await;
+        }
+        ui.live.hub.publish("task", "{}".into());
+        ui.live.hub.publish("app", r#"{"id":"/x"}"#.into());
+        ui.live.hub.publish("app", r#"{"id":"/y"}"#.into());
+        let got = reader.await.unwrap();
+        assert_eq!(
+            got.iter().map(|e| e.2.as_str()).collect::<Vec<_>>(),
+            [r#"{"id":"/x"}"#, r#"{"id":"/y"}"#]
+        );
+    }
+}
