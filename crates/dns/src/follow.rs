@@ -5,6 +5,7 @@
 //! (copy on write), not holding its lock; the last records keep being served while the master
 //! is away, and when a build panics.
 
+use crate::metrics::DnsMetrics;
 use crate::records::{BuildConfig, Builder, Hosts, RecordSet};
 use crate::server::Published;
 use crate::state::{Applied, ClusterState};
@@ -212,9 +213,11 @@ pub(crate) async fn rebuild_loop(
     shared: Arc<Shared>,
     cfg: BuildConfig,
     published: Published,
+    metrics: DnsMetrics,
     stop: watch::Receiver<bool>,
 ) {
-    rebuild_with(shared, move || Builder::new(cfg.clone()), published, stop).await;
+    let fresh = move || Builder::new(cfg.clone());
+    rebuild_with(shared, fresh, published, metrics, stop).await;
 }
 
 /// [`rebuild_loop`] with builders from `fresh`: one kept across builds (its cache), a new one
@@ -224,6 +227,7 @@ pub(crate) async fn rebuild_with<B: Build>(
     shared: Arc<Shared>,
     fresh: impl Fn() -> B,
     published: Published,
+    metrics: DnsMetrics,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut builder = Some(fresh());
@@ -264,8 +268,10 @@ pub(crate) async fn rebuild_with<B: Build>(
                 tracing::debug!("dns: {} names built in {cost:?}", rs.len());
                 builder = Some(b);
                 published.publish(rs);
+                metrics.rebuilt(cost);
             }
             Err(e) if e.is_panic() => {
+                metrics.rebuild_panicked();
                 tracing::error!(
                     "dns: building the records panicked; keeping the old ones, building afresh \
                      after the next change"
@@ -312,8 +318,19 @@ mod tests {
     fn start(
         hook: impl Fn(&ClusterState) + Send + Sync + 'static,
     ) -> (Arc<Shared>, Published, watch::Sender<bool>) {
+        start_counted(hook).0
+    }
+
+    /// [`start`], counting in the metrics `/metrics` would serve.
+    fn start_counted(
+        hook: impl Fn(&ClusterState) + Send + Sync + 'static,
+    ) -> (
+        (Arc<Shared>, Published, watch::Sender<bool>),
+        crate::Metrics,
+    ) {
         let shared = Arc::new(Shared::new());
         let published = Published::default();
+        let metrics = crate::Metrics::new(&published);
         let (stop, stop_rx) = watch::channel(false);
         let hook: Arc<dyn Fn(&ClusterState) + Send + Sync> = Arc::new(hook);
         let fresh = move || Hooked {
@@ -324,9 +341,10 @@ mod tests {
             shared.clone(),
             fresh,
             published.clone(),
+            metrics.dns.clone(),
             stop_rx,
         ));
-        (shared, published, stop)
+        ((shared, published, stop), metrics)
     }
 
     fn apply(shared: &Shared, ev: &serde_json::Value) {
@@ -389,7 +407,7 @@ mod tests {
     async fn a_build_that_panics_keeps_the_records_and_the_loop_alive() {
         let (boom_tx, boom) = mpsc::channel::<()>();
         let boom_tx = Mutex::new(boom_tx);
-        let (shared, published, _stop) = start(move |st| {
+        let ((shared, published, _stop), metrics) = start_counted(move |st| {
             if st.tasks.keys().any(|(_, id)| id == "boom.1") {
                 let _ = boom_tx.lock().unwrap().send(());
                 panic!("a build that panics (on purpose)");
@@ -410,5 +428,11 @@ mod tests {
         apply(&shared, &task_updated("f1", "boom.1", "TASK_KILLED", None));
         apply(&shared, &added("db.1", "db"));
         resolves(&published, "db.marathon.mesos.").await;
+        // Counted: the panic, and the sets published (web; db, maybe after one without boom).
+        let text = drover_metrics::encode(&metrics.registry).unwrap();
+        use drover_metrics::testing::value;
+        assert_eq!(value(&text, "drover_dns_rebuild_panics_total"), Some(1.0));
+        let built = value(&text, "drover_dns_rebuild_duration_seconds_count").unwrap();
+        assert!(built >= 2.0, "{text}");
     }
 }

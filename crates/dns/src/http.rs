@@ -1,9 +1,10 @@
 //! mesos-dns' HTTP API over the published snapshot: `/v1/version`, `/v1/config`,
-//! `/v1/hosts/{host}`, `/v1/services/{service}`, `/v1/enumerate`, `/v1/axfr`, with its JSON.
-//! Handlers only read the snapshot; request bodies are limited.
+//! `/v1/hosts/{host}`, `/v1/services/{service}`, `/v1/enumerate`, `/v1/axfr`, with its JSON,
+//! and `/metrics` (`crate::metrics`). Handlers only read the snapshot; request bodies are
+//! limited.
 
 use crate::server::Published;
-use crate::Config;
+use crate::{Config, Metrics};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,8 +25,9 @@ struct Api {
     config: Arc<Config>,
 }
 
-/// The HTTP API's routes, for the DNS' own listener or to mount elsewhere (the gateway).
-pub fn router(records: Published, config: Config) -> Router {
+/// The HTTP API's routes, for the DNS' own listener or to mount elsewhere (the gateway), with
+/// `/metrics` serving `metrics` and its requests counted there.
+pub fn router(records: Published, config: Config, metrics: &Metrics) -> Router {
     let enumeration = config.enumeration_on;
     let mut r = Router::new()
         .route("/v1/version", get(version))
@@ -38,11 +40,19 @@ pub fn router(records: Published, config: Config) -> Router {
             .route("/v1/enumerate", get(enumerate))
             .route("/v1/axfr", get(axfr));
     }
-    r.layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
-        .with_state(Api {
-            records,
-            config: Arc::new(config),
-        })
+    r.route(
+        "/metrics",
+        drover_metrics::endpoint(metrics.registry.clone()),
+    )
+    .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+    .layer(axum::middleware::from_fn_with_state(
+        metrics.http.clone(),
+        drover_metrics::track,
+    ))
+    .with_state(Api {
+        records,
+        config: Arc::new(config),
+    })
 }
 
 async fn version() -> Json<Value> {

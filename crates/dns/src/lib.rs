@@ -4,7 +4,8 @@
 //! Inside: `names` (label rules, the canonical-name hash), `config` (mesos-dns' config.json),
 //! `state` (the cluster, from operator events), `records` (the immutable record snapshot, a pure
 //! build), `answer` (a DNS query against a snapshot, pure), `follow` (the master's stream,
-//! coalesced rebuilds), `server` (the UDP/TCP loops and forwarding), `http` (the HTTP API).
+//! coalesced rebuilds), `server` (the UDP/TCP loops and forwarding), `http` (the HTTP API),
+//! `metrics` (what `/metrics` serves on the HTTP API's listener).
 #![forbid(unsafe_code)]
 
 mod answer;
@@ -12,6 +13,7 @@ mod config;
 mod error;
 mod follow;
 mod http;
+mod metrics;
 mod names;
 mod records;
 mod server;
@@ -23,6 +25,7 @@ pub use answer::{answer, error_reply, Outcome, Transport, Zone, MAX_QUERY};
 pub use config::Config;
 pub use error::Error;
 pub use http::router;
+pub use metrics::Metrics;
 pub use names::{hash5, LabelRule};
 pub use records::{build, BuildConfig, Builder, Hosts, IpSource, RecordSet, Srv};
 pub use server::Published;
@@ -140,6 +143,7 @@ pub async fn start(
         .map_err(Error::HttpClient)?;
     let (stop, stop_rx) = watch::channel(false);
     let published = Published::default();
+    let metrics = Metrics::new(&published);
     let served = Arc::new(server::Served {
         zone: Zone::new(&config),
         records: published.clone(),
@@ -148,6 +152,7 @@ pub async fn start(
         connections: Semaphore::new(1024),
         tcp: server::TcpLimits::default(),
         peers: Default::default(),
+        metrics: metrics.dns.clone(),
     });
     let mut tasks = Vec::new();
     if config.dns_on {
@@ -171,7 +176,7 @@ pub async fn start(
         drop((udp, tcp));
     }
     if config.http_on {
-        let app = router(published.clone(), config.clone());
+        let app = router(published.clone(), config.clone(), &metrics);
         let mut http_stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let r = axum::serve(http, app)
@@ -214,6 +219,7 @@ pub async fn start(
         shared,
         bcfg,
         published.clone(),
+        metrics.dns.clone(),
         stop_rx,
     )));
     match (config.dns_on, config.http_on) {

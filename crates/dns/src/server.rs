@@ -4,6 +4,7 @@
 //! the domain forwarded to the resolvers over the client's transport.
 
 use crate::answer::{answer, error_reply, Outcome, Transport, Zone, MAX_QUERY};
+use crate::metrics::{DnsMetrics, Forwarded};
 use crate::records::RecordSet;
 use hickory_proto::op::ResponseCode;
 use std::collections::HashMap;
@@ -48,6 +49,8 @@ pub(crate) struct Served {
     pub tcp: TcpLimits,
     /// TCP connections open, per client address.
     pub peers: Mutex<PeerCounts>,
+    /// Replies and forwards, counted for `/metrics`.
+    pub metrics: DnsMetrics,
 }
 
 /// What bounds a TCP connection besides the number open.
@@ -159,12 +162,15 @@ pub(crate) async fn udp_loop(
             fastrand::u64(..),
         ) {
             Outcome::Reply(b) => {
+                s.metrics.answered(&b, Transport::Udp);
                 let _ = sock.send_to(&b, peer).await;
             }
             Outcome::Drop => {}
             Outcome::Forward(rs) => {
                 let Ok(permit) = s.forwards.try_acquire() else {
+                    s.metrics.forwarded(Transport::Udp, Forwarded::Shed);
                     if let Some(b) = error_reply(query, ResponseCode::ServFail) {
+                        s.metrics.answered(&b, Transport::Udp);
                         let _ = sock.send_to(&b, peer).await;
                     }
                     continue;
@@ -174,12 +180,21 @@ pub(crate) async fn udp_loop(
                 tokio::spawn(async move {
                     let b = forward_udp(&q, &rs, s.timeout).await;
                     s.forwards.add_permits(1);
+                    s.metrics.forwarded(Transport::Udp, forward_outcome(&b));
                     if let Some(b) = b.or_else(|| error_reply(&q, ResponseCode::ServFail)) {
+                        s.metrics.answered(&b, Transport::Udp);
                         let _ = sock.send_to(&b, peer).await;
                     }
                 });
             }
         }
+    }
+}
+
+fn forward_outcome(reply: &Option<Vec<u8>>) -> Forwarded {
+    match reply {
+        Some(_) => Forwarded::Answered,
+        None => Forwarded::Failed,
     }
 }
 
@@ -295,13 +310,16 @@ async fn tcp_conn(mut c: TcpStream, s: &Served) {
         ) {
             Outcome::Reply(b) => Some(b),
             Outcome::Drop => None,
-            Outcome::Forward(rs) => forward_tcp(&q, rs, s.timeout)
-                .await
-                .or_else(|| error_reply(&q, ResponseCode::ServFail)),
+            Outcome::Forward(rs) => {
+                let b = forward_tcp(&q, rs, s.timeout).await;
+                s.metrics.forwarded(Transport::Tcp, forward_outcome(&b));
+                b.or_else(|| error_reply(&q, ResponseCode::ServFail))
+            }
         };
         let Some(b) = reply else {
             continue;
         };
+        s.metrics.answered(&b, Transport::Tcp);
         let Ok(len) = u16::try_from(b.len()) else {
             return;
         };
@@ -359,6 +377,7 @@ mod tests {
             connections: Semaphore::new(8),
             tcp: limits,
             peers: Default::default(),
+            metrics: crate::metrics::DnsMetrics::register(&mut Default::default()),
         });
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
@@ -466,5 +485,95 @@ mod tests {
         }
         assert!(t0.elapsed() >= Duration::from_millis(300));
         wait_open(&s, 0).await;
+    }
+
+    /// A resolver on UDP only that answers every query NOERROR.
+    async fn resolver() -> SocketAddr {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = s.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            while let Ok((n, peer)) = s.recv_from(&mut buf).await {
+                if let Some(r) = error_reply(&buf[..n], ResponseCode::NoError) {
+                    let _ = s.send_to(&r, peer).await;
+                }
+            }
+        });
+        addr
+    }
+
+    fn query(name: &str) -> Vec<u8> {
+        let mut m = Message::query();
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        m.to_vec().unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replies_and_forwards_are_counted_by_transport_and_outcome() {
+        let upstream = resolver().await;
+        let config =
+            Config::from_json(format!(r#"{{"resolvers": ["{upstream}"]}}"#).as_bytes()).unwrap();
+        let mut registry = drover_metrics::Registry::default();
+        let metrics = DnsMetrics::register(registry.sub_registry_with_prefix("drover_dns"));
+        let s = Arc::new(Served {
+            zone: Zone::new(&config),
+            records: Published::default(), // nothing loaded: names in the domain SERVFAIL
+            timeout: Duration::from_secs(5),
+            forwards: Semaphore::new(8),
+            connections: Semaphore::new(8),
+            tcp: TcpLimits::default(),
+            peers: Default::default(),
+            metrics,
+        });
+        let (_stop, stop_rx) = watch::channel(false);
+        let udp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let udp_addr = udp.local_addr().unwrap();
+        tokio::spawn(udp_loop(udp, s.clone(), stop_rx.clone()));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp_addr = l.local_addr().unwrap();
+        tokio::spawn(tcp_loop(l, s.clone(), stop_rx));
+
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        for name in ["example.org.", "leader.mesos."] {
+            client.send_to(&query(name), udp_addr).await.unwrap();
+            let n = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+                .await
+                .expect("a reply within 5 s")
+                .unwrap();
+            let want = if name == "example.org." {
+                ResponseCode::NoError
+            } else {
+                ResponseCode::ServFail
+            };
+            assert_eq!(
+                Message::from_vec(&buf[..n]).unwrap().metadata.response_code,
+                want
+            );
+        }
+        // Over TCP the resolver refuses (it listens on UDP only): a failed forward, SERVFAIL.
+        let mut c = TcpStream::connect(tcp_addr).await.unwrap();
+        let q = query("example.org.");
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        c.write_all(&framed).await.unwrap();
+        let n = c.read_u16().await.unwrap() as usize;
+        let mut b = vec![0u8; n];
+        c.read_exact(&mut b).await.unwrap();
+        assert_eq!(
+            Message::from_vec(&b).unwrap().metadata.response_code,
+            ResponseCode::ServFail
+        );
+
+        let text = drover_metrics::encode(&registry).unwrap();
+        for line in [
+            "drover_dns_answers_total{transport=\"udp\",rcode=\"NOERROR\"} 1\n",
+            "drover_dns_answers_total{transport=\"udp\",rcode=\"SERVFAIL\"} 1\n",
+            "drover_dns_answers_total{transport=\"tcp\",rcode=\"SERVFAIL\"} 1\n",
+            "drover_dns_forwards_total{transport=\"udp\",outcome=\"answered\"} 1\n",
+            "drover_dns_forwards_total{transport=\"tcp\",outcome=\"failed\"} 1\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in\n{text}");
+        }
     }
 }

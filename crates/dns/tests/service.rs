@@ -244,6 +244,32 @@ async fn tasks_resolve_while_running_and_records_outlive_the_stream() {
     assert!(v["Records"]["SRVs"]["_web._tcp.marathon.mesos."].is_array());
     assert!(v["Records"]["AAAAs"].is_object());
 
+    // /metrics on the HTTP API's listener: the replies so far, the records, the requests.
+    let r = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let text = r.text().await.unwrap();
+    let n = |sample: &str| drover_metrics::testing::value(&text, sample).unwrap_or(0.0);
+    let answers = |t: &str, rcode: &str| {
+        n(&format!(
+            "drover_dns_answers_total{{transport=\"{t}\",rcode=\"{rcode}\"}}"
+        ))
+    };
+    assert_eq!(answers("udp", "REFUSED"), 1.0, "{text}");
+    assert_eq!(answers("tcp", "NOERROR"), 1.0, "{text}");
+    assert!(answers("udp", "SERVFAIL") >= 1.0, "{text}");
+    assert!(answers("udp", "NOERROR") >= 1.0, "{text}");
+    assert!(n("drover_dns_records{type=\"SRV\"}") >= 1.0, "{text}");
+    assert!(n("drover_dns_records{type=\"A\"}") >= 1.0, "{text}");
+    assert!(
+        n("drover_dns_rebuild_duration_seconds_count") >= 1.0,
+        "{text}"
+    );
+    let hosts =
+        "drover_dns_http_requests_total{route=\"/v1/hosts/{host}\",method=\"GET\",status=\"2xx\"}";
+    assert_eq!(n(hosts), 2.0, "{text}");
+
     // Killed: gone at once.
     master.send(updated("web.1", "TASK_KILLED"));
     wait_for(dns, "web.marathon.mesos.", Duration::from_secs(5), |m| {
