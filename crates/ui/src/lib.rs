@@ -11,6 +11,7 @@ pub mod live;
 pub mod model;
 pub mod pages;
 pub mod schema_form;
+pub mod spec;
 pub mod sse;
 pub mod table;
 #[cfg(test)]
