@@ -148,5 +148,15 @@ document.addEventListener("submit", (e) => {
   if (msg && !window.confirm(msg)) e.preventDefault();
 });
 
+// A form that asks on the server without the script (its `confirmed` field empty) skips that
+// page once the dialog above said yes. And a page answered with errors starts at their summary.
+document.addEventListener("submit", (e) => {
+  const f = e.target;
+  if (!e.defaultPrevented && f.dataset && f.dataset.confirm && f.elements.confirmed) {
+    f.elements.confirmed.value = "yes";
+  }
+});
+document.getElementById("form-errors")?.focus();
+
 loadHistory();
 connect();
