@@ -99,15 +99,91 @@ function applySample(s) {
   if (fr) fr.textContent = Math.round(s.failure_rate * 100) / 100;
 }
 
+// ---- a task's log: `log` events append to its <pre>, which keeps at most LOG_MAX lines ----
+// (pages/sandbox/tail.rs sends them.) The panel's `data-log-offset` follows the tail, so a
+// reopened stream goes on where this one stopped; text nodes are dropped oldest first, so the
+// heap stays bounded however long the tab stays open.
+const LOG_MAX = 5000;
+const logPanel = document.querySelector("[data-log]");
+const logText = logPanel && logPanel.querySelector("pre");
+const logChunks = []; // [text node, its line count], oldest first
+let logLines = 0;
+function countLines(s) {
+  let n = 0;
+  for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) n++;
+  return n;
+}
+function logAppend(text) {
+  const node = document.createTextNode(text);
+  logText.appendChild(node);
+  const n = countLines(text);
+  logChunks.push([node, n]);
+  logLines += n;
+  while (logChunks.length > 1 && logLines - logChunks[0][1] >= LOG_MAX) {
+    const [old, k] = logChunks.shift();
+    old.remove();
+    logLines -= k;
+  }
+  if (logLines > LOG_MAX) {
+    const first = logChunks[0];
+    let cut = 0;
+    for (let k = logLines - LOG_MAX; k > 0; k--) cut = first[0].data.indexOf("\n", cut) + 1;
+    first[0].data = first[0].data.slice(cut);
+    first[1] -= logLines - LOG_MAX;
+    logLines = LOG_MAX;
+  }
+  if (document.getElementById("log-follow")?.checked) logText.scrollTop = logText.scrollHeight;
+}
+function applyLog(d) {
+  const status = document.getElementById("log-status");
+  if (d.error) { if (status) status.textContent = `Following the log: ${d.error}`; return; }
+  if (status) status.textContent = "";
+  if (d.note) logAppend(`\n[drover: ${d.note}]\n`);
+  const at = Number(logPanel.dataset.logOffset ?? -1);
+  // A chunk this page already has (the stream replays nothing, but be sure) is not added twice.
+  if (d.data && !(d.next <= at)) logAppend(d.data);
+  if (typeof d.next === "number") logPanel.dataset.logOffset = String(d.next);
+}
+if (logText) {
+  const rendered = logText.textContent;
+  logText.textContent = "";
+  logAppend(rendered);
+  logPanel.querySelector(".log-controls")?.removeAttribute("hidden");
+  // A fragment refresh re-renders <main>: keep this panel (its text and offset) instead.
+  document.addEventListener("drover:refreshed", () => {
+    const fresh = document.querySelector("[data-log]");
+    if (fresh && fresh !== logPanel) fresh.replaceWith(logPanel);
+  });
+}
+
 // ---- the stream ----
+let lastId = ""; // the last event id seen: a stream this page reopens resumes after it
+let retry = 1000;
+function streamUrl() {
+  const p = new URLSearchParams({ topics: body.dataset.topics, since: lastId || body.dataset.since || "" });
+  if (logPanel) {
+    p.set("log", logPanel.dataset.log);
+    if (logPanel.dataset.logOffset) p.set("log_offset", logPanel.dataset.logOffset);
+  }
+  return `/ui/events?${p}`;
+}
 function connect() {
   const topics = body.dataset.topics;
   if (!topics) return;
-  const since = body.dataset.since || "";
-  const es = new EventSource(`/ui/events?topics=${encodeURIComponent(topics)}&since=${encodeURIComponent(since)}`);
-  es.onopen = () => setLive(true);
-  es.onerror = () => setLive(es.readyState === EventSource.OPEN);
+  const es = new EventSource(streamUrl());
+  es.onopen = () => { setLive(true); retry = 1000; };
+  es.onerror = () => {
+    setLive(es.readyState === EventSource.OPEN);
+    // The browser would reconnect to the URL it opened, with the log's first offset: a page
+    // following a log reopens the stream itself, from its offset and last event id.
+    if (logPanel && es.readyState !== EventSource.OPEN) {
+      es.close();
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    }
+  };
   const on = (name, f) => es.addEventListener(name, (e) => {
+    if (e.lastEventId) lastId = e.lastEventId;
     let d = {};
     try { d = JSON.parse(e.data); } catch (_) { return; }
     f(d);
@@ -120,6 +196,7 @@ function connect() {
   }
   on("resync", scheduleRefresh);
   on("reset", scheduleRefresh);
+  if (logPanel) on("log", applyLog);
   window.droverEvents = es;
 }
 

@@ -2,6 +2,11 @@
 //! shows, each with its id; a tab reconnecting with `Last-Event-ID` gets what it missed, or a
 //! `resync` when that is no longer kept; a tab too slow to keep up gets a `resync` too rather
 //! than a stream with holes.
+//!
+//! A task's page also asks for its log (`log=<task id>:<stdout|stderr>&log_offset=N`): a tail
+//! of that one file is merged into the same stream as `log` events, without ids (the ids are
+//! the hub's; the page resumes the log from the `next` offset it keeps, reconnecting with it
+//! and `since=` its last id). One connection per tab either way.
 
 use crate::hub::{Event, Resume};
 use crate::Ui;
@@ -24,6 +29,13 @@ pub struct Params {
     /// `Last-Event-ID` yet): events after it are sent first.
     #[serde(default)]
     since: Option<String>,
+    /// `<task id>:<stdout|stderr>`: also tail that file (`pages::sandbox::tail`).
+    #[serde(default)]
+    log: Option<String>,
+    /// Where in that file to tail from (the page's offset, or the last `next` the tab got);
+    /// none or not a number: from the file's end.
+    #[serde(default)]
+    log_offset: Option<String>,
 }
 
 fn wanted(topics: &[String], e: &Event) -> bool {
@@ -67,6 +79,13 @@ pub async fn events(
             .event("resync")
             .data("{}")],
     };
+    let log = match p.log.as_deref().filter(|l| !l.is_empty()) {
+        Some(spec) => {
+            let offset = p.log_offset.and_then(|o| o.parse::<u64>().ok());
+            crate::pages::sandbox::tail::events(ui.clone(), spec, offset)
+        }
+        None => stream::empty().boxed(),
+    };
     let live = stream::unfold((rx, ui, topics), |(mut rx, ui, topics)| async move {
         loop {
             match rx.recv().await {
@@ -86,7 +105,8 @@ pub async fn events(
             }
         }
     });
-    let all = stream::iter(first).chain(live).map(Ok);
+    let hub = stream::iter(first).chain(live);
+    let all = stream::select(hub, log).map(Ok);
     Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

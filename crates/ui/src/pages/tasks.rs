@@ -1,8 +1,9 @@
 //! Tasks: the table (filtered by state, framework, host and name, sorted and paged on the
 //! server) and a task's page. Rows carry `data-key="task:<id>"`, so a `task` event updates a
-//! row in place; the node and service pages show their tasks with the same rows.
+//! row in place; the node and service pages show their tasks with the same rows. A task's
+//! page adds its log and sandbox (`super::sandbox`).
 
-use super::{missing, render, Page, S};
+use super::{missing, render, sandbox, Page, S};
 use crate::model::cluster::{Cluster, Task};
 use crate::table::{page, Pager, Query};
 use askama::Template;
@@ -178,26 +179,43 @@ pub struct TaskPage {
     pub reason: String,
     pub image: String,
     pub agent_url: String,
+    /// Its log and sandbox, read from its agent.
+    pub sb: sandbox::Section,
 }
 
-pub async fn detail(State(ui): S, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let c = ui.live.cluster();
-    let Some(t) = c.task(&id) else {
-        drop(c);
-        return missing(&ui, &headers, "tasks", format!("No task with id '{id}' is known (finished tasks are kept for a while, then forgotten)."), "/ui/tasks");
+pub async fn detail(
+    State(ui): S,
+    Path(id): Path<String>,
+    Q(lq): Q<sandbox::LogQuery>,
+    headers: HeaderMap,
+) -> Response {
+    // The model is read in this block, and not held while the agent is asked below.
+    let (mut p, w) = {
+        let c = ui.live.cluster();
+        let Some(t) = c.task(&id) else {
+            drop(c);
+            return missing(&ui, &headers, "tasks", format!("No task with id '{id}' is known (finished tasks are kept for a while, then forgotten)."), "/ui/tasks");
+        };
+        // `log`: the page's stream also tails the log panel's file.
+        let page_ = Page::new(
+            &ui,
+            &headers,
+            format!("Task {}", t.name),
+            "tasks",
+            "task,log",
+        );
+        let p = TaskPage {
+            page: page_,
+            executor: t.executor_id.clone().unwrap_or_else(|| "—".into()),
+            message: t.message.clone().unwrap_or_else(|| "—".into()),
+            reason: t.reason.clone().unwrap_or_else(|| "—".into()),
+            image: t.image.clone().unwrap_or_else(|| "—".into()),
+            t: TaskRow::new(&c, t),
+            agent_url: format!("/ui/nodes/{}", t.agent_id),
+            sb: sandbox::Section::default(),
+        };
+        (p, sandbox::files::Where::of(&c, &id))
     };
-    let page_ = Page::new(&ui, &headers, format!("Task {}", t.name), "tasks", "task");
-    let row = TaskRow::new(&c, t);
-    let agent_url = format!("/ui/nodes/{}", t.agent_id);
-    let p = TaskPage {
-        page: page_,
-        executor: t.executor_id.clone().unwrap_or_else(|| "—".into()),
-        message: t.message.clone().unwrap_or_else(|| "—".into()),
-        reason: t.reason.clone().unwrap_or_else(|| "—".into()),
-        image: t.image.clone().unwrap_or_else(|| "—".into()),
-        t: row,
-        agent_url,
-    };
-    drop(c);
+    p.sb = sandbox::section(&ui, w, &id, lq.log.as_deref()).await;
     render(&p)
 }
