@@ -237,3 +237,34 @@ document.getElementById("form-errors")?.focus();
 
 loadHistory();
 connect();
+
+// ---- the spec editor (pages/editor.rs): Form ⇄ JSON in place. The server does the switch
+// (it posts the form and renders the other mode, so what was typed carries across, exactly as
+// without the script); the script only keeps the page where it is. ----
+async function editorSwitch(form, to) {
+  const data = new URLSearchParams(new FormData(form));
+  data.set("action", to);
+  const r = await fetch(form.action, {
+    method: "POST", body: data,
+    headers: { "X-Drover-Fragment": "1", "Content-Type": "application/x-www-form-urlencoded" },
+  });
+  // 422: the mode could not be switched (JSON that is not JSON); the page says why.
+  if (!r.ok && r.status !== 422) throw new Error(`HTTP ${r.status}`);
+  main.innerHTML = await r.text();
+  const json = main.querySelector("#spec input[name=mode]")?.value === "json";
+  const u = new URL(location.href);
+  if (json) u.searchParams.set("mode", "json"); else u.searchParams.delete("mode");
+  history.replaceState(null, "", u);
+  (main.querySelector("#form-errors") || main.querySelector("nav.modes a[aria-current]"))?.focus();
+}
+document.addEventListener("click", (e) => {
+  const t = e.target.closest && e.target.closest("[data-editor-switch]");
+  const form = t && document.getElementById("spec");
+  if (!form || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  e.preventDefault();
+  // Without an answer, switch the way the page does without the script.
+  editorSwitch(form, t.dataset.editorSwitch).catch(() => {
+    const b = form.querySelector(`button[data-editor-switch="${t.dataset.editorSwitch}"]`);
+    if (b) form.requestSubmit(b); else location.href = t.href;
+  });
+});

@@ -213,6 +213,8 @@ pub struct InstalledRow {
 pub struct Notice {
     pub text: String,
     pub link: Option<(String, String)>,
+    /// The package's post-install (or post-uninstall) notes.
+    pub notes: String,
 }
 
 #[derive(Template)]
@@ -281,33 +283,51 @@ pub fn installed(listed: &Value) -> Vec<InstalledRow> {
         .collect()
 }
 
-fn notice(q: &ListQuery) -> Option<Notice> {
+/// What the list says after an action, with the notes of the package's definition `def`.
+fn notice(q: &ListQuery, def: Option<&Value>) -> Option<Notice> {
     let name = q.package.as_deref().filter(|n| !n.is_empty())?;
+    let notes = |key: &str| def.map(|d| text(d, key)).unwrap_or_default();
     if let Some(app) = &q.installed {
         return Some(if app.is_empty() {
             Notice {
                 text: format!("Installed {name}."),
                 link: None,
+                notes: notes("postInstallNotes"),
             }
         } else {
             Notice {
                 text: format!("Installed {name} as the app {app}."),
                 link: Some((app_href(app), format!("Open {app}"))),
+                notes: notes("postInstallNotes"),
             }
         });
     }
     q.uninstalled.as_ref().map(|app| Notice {
         text: format!("Uninstalled {name} (the app {app})."),
         link: None,
+        notes: notes("postUninstallNotes"),
     })
 }
 
 pub async fn list(State(ui): S, Q(lq): Q<ListQuery>, headers: HeaderMap) -> Response {
     let page_ = Page::new(&ui, &headers, "Packages", "packages", "");
     let query = lq.q.clone().filter(|q| !q.trim().is_empty());
-    let (found, listed) = tokio::join!(
+    // After an action, the package's notes for it (as the dcos CLI prints them).
+    let acted = lq
+        .package
+        .clone()
+        .filter(|n| !n.is_empty() && (lq.installed.is_some() || lq.uninstalled.is_some()));
+    let (found, listed, def) = tokio::join!(
         cosmos(&ui, &SEARCH, json!({ "query": query })),
-        cosmos(&ui, &LIST, json!({}))
+        cosmos(&ui, &LIST, json!({})),
+        async {
+            match &acted {
+                Some(n) => cosmos(&ui, &DESCRIBE, json!({ "packageName": n }))
+                    .await
+                    .ok(),
+                None => None,
+            }
+        }
     );
     let q = lq.table();
     let path = "/ui/packages";
@@ -337,7 +357,7 @@ pub async fn list(State(ui): S, Q(lq): Q<ListQuery>, headers: HeaderMap) -> Resp
         installed: inst,
         installed_total,
         installed_error,
-        notice: notice(&lq),
+        notice: notice(&lq, def.as_ref().map(|d| &d["package"])),
     })
 }
 

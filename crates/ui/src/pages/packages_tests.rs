@@ -241,6 +241,10 @@ async fn install_from_the_form_lists_it_and_uninstall_removes_it() {
         html.contains("Installed helloworld as the app /helloworld."),
         "{html}"
     );
+    assert!(
+        html.contains("helloworld is starting as the Marathon app"),
+        "notes: {html}"
+    );
     assert!(html.contains("href=\"/ui/apps/helloworld\""), "{html}");
     assert!(
         html.contains("action=\"/ui/packages/helloworld/uninstall\""),
@@ -290,6 +294,7 @@ async fn install_from_the_form_lists_it_and_uninstall_removes_it() {
     assert!(r.apps.lock().unwrap().is_empty());
     let (_, html) = crate::testing::get(&r.ui, &to).await;
     assert!(html.contains("Uninstalled helloworld"), "{html}");
+    assert!(html.contains("helloworld is uninstalled."), "notes: {html}");
     let (s, _, html) = post(
         &r.ui,
         path,
