@@ -410,3 +410,17 @@ fn media_types_are_cosmos_own() {
         "application/vnd.dcos.package.describe-response+json;charset=utf-8;version=v3"
     );
 }
+
+#[tokio::test]
+async fn a_form_larger_than_the_limit_is_refused_before_cosmos_is_asked() {
+    let r = rig().await;
+    let big = "x".repeat(MAX_FORM + 1);
+    let (s, _, _) = post(
+        &r.ui,
+        "/ui/packages/helloworld/install",
+        &[("json", &big), ("mode", "json")],
+    )
+    .await;
+    assert_eq!(s, 413);
+    assert!(r.apps.lock().unwrap().is_empty());
+}
