@@ -238,6 +238,36 @@ document.getElementById("form-errors")?.focus();
 loadHistory();
 connect();
 
+// ---- apps: a page about one app (data-refresh-key="app:<id>") re-reads its <main> when the
+// app changes (its tasks came or went) or a deployment moves — but not while one of its fields
+// is being edited (the Scale field would lose what is typed): then once the field is left. ----
+let keyedPending = false;
+function editing() {
+  const a = document.activeElement;
+  return a && main.contains(a) && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName);
+}
+function refreshKeyed() {
+  if (editing()) { keyedPending = true; return; }
+  keyedPending = false;
+  scheduleRefresh();
+}
+main.addEventListener("focusout", () => {
+  // After the focus has moved on (it may be to another field of the page).
+  if (keyedPending) setTimeout(refreshKeyed, 0);
+});
+// The page's one stream (the browser reconnects it in place; only log pages open a new one).
+if (window.droverEvents) {
+  const keyed = (id) => document.querySelector(`[data-refresh-key="app:${CSS.escape(id)}"]`);
+  window.droverEvents.addEventListener("app", (e) => {
+    let d = {};
+    try { d = JSON.parse(e.data); } catch (_) { return; }
+    if (d.id && keyed(d.id)) refreshKeyed();
+  });
+  window.droverEvents.addEventListener("deployments", () => {
+    if (document.querySelector("[data-refresh-key]")) refreshKeyed();
+  });
+}
+
 // ---- the spec editor (pages/editor.rs): Form ⇄ JSON in place. The server does the switch
 // (it posts the form and renders the other mode, so what was typed carries across, exactly as
 // without the script); the script only keeps the page where it is. ----

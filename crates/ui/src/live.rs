@@ -379,7 +379,9 @@ impl MarathonClient {
 
 const APPS: &str = "/v2/apps?embed=apps.counts&embed=apps.deployments&embed=apps.lastTaskFailure";
 
-fn app_path(id: &str) -> String {
+/// An app with what its pages show: counts, deployments, the last task failure (and, as
+/// Marathon always gives with one app, its tasks).
+pub fn app_path(id: &str) -> String {
     format!("/v2/apps{id}?embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure")
 }
 
@@ -392,12 +394,37 @@ impl Live {
                 json!({"id": a.id, "running": a.running, "instances": a.instances,
                     "staged": a.staged, "healthy": a.healthy, "unhealthy": a.unhealthy,
                     "status": status.as_str(), "cpus": a.cpus, "mem": a.mem,
-                    "deployments": a.deployments.len()})
+                    "deployments": a.deployments.len(),
+                    // The apps pages' health bar: its third segment and what it is a share of.
+                    "unknown": a.unknown(), "of": a.bar_of()})
             }
             None => json!({"id": id, "gone": true}),
         };
         drop(m);
         self.hub.publish("app", data.to_string());
+    }
+
+    /// Read an app (when given), the deployments and the queue again now, and tell the tabs:
+    /// after an action the UI sent, so the page it redirects to shows the change even when
+    /// Marathon's event has not arrived yet (and without JavaScript).
+    pub async fn reread(&self, c: &MarathonClient, app: Option<&str>) {
+        if let Some(id) = app {
+            match c.get(&app_path(id)).await {
+                Ok(v) => write(&self.marathon).set_app(id, v.as_ref()),
+                Err(e) => tracing::debug!("ui: reading app {id}: {e}"),
+            }
+        }
+        if let Ok(Some(q)) = c.get("/v2/queue").await {
+            write(&self.marathon).load_queue(&q);
+        }
+        if let Ok(Some(v)) = c.get("/v2/deployments").await {
+            write(&self.marathon).load_deployments(&v);
+            self.hub.publish("deployments", "{}".into());
+        }
+        if let Some(id) = app {
+            self.publish_app(id);
+        }
+        self.stats_dirty.store(true, Ordering::Release);
     }
 
     /// Read everything Marathon has (at the start, and after its stream broke).

@@ -120,6 +120,22 @@ impl App {
         Status::Running
     }
 
+    /// Running instances without a health result to show: all of them when the app has no
+    /// health checks, else those neither healthy nor unhealthy yet.
+    pub fn unknown(&self) -> u64 {
+        if self.health_checked {
+            self.running.saturating_sub(self.healthy + self.unhealthy)
+        } else {
+            self.running
+        }
+    }
+
+    /// What the health bar is a share of: the instances wanted, or more while a deployment
+    /// runs old and new side by side.
+    pub fn bar_of(&self) -> u64 {
+        self.instances.max(self.running)
+    }
+
     /// The folder an app is in: `/a/b/c` → `/a/b`.
     pub fn folder(&self) -> &str {
         match self.id.rfind('/') {

@@ -349,8 +349,11 @@ async fn view(
         "tasks",
         "",
     );
+    // The last crumb is this page: the file's view, not its (redirecting) browser link.
     let mut crumbs = crumbs(&w, &at);
-    crumbs.pop();
+    if let Some(c) = crumbs.last_mut() {
+        c.href = view_href(&w.task_id, &at);
+    }
     render(&ViewPage {
         page,
         crumbs,

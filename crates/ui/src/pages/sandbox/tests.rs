@@ -380,6 +380,12 @@ async fn the_browser_lists_views_and_refuses_what_is_outside() {
         "{view}"
     );
     assert!(view.len() < 70_000, "the file's end only");
+    assert!(
+        view.contains(
+            r#"<a href="/ui/tasks/web.00000/files/view?path=stdout" aria-current="page">stdout</a>"#
+        ),
+        "the last crumb is the file's view: {view}"
+    );
     for bad in ["../../etc/passwd", "/etc/passwd", "a/../../x"] {
         let (s, html) = get(
             &ui,
