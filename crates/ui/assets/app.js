@@ -176,7 +176,7 @@ function connect() {
     setLive(es.readyState === EventSource.OPEN);
     // The browser would reconnect to the URL it opened, with the log's first offset: a page
     // following a log reopens the stream itself, from its offset and last event id.
-    if (logPanel && es.readyState !== EventSource.OPEN) {
+    if (logPanel) {
       es.close();
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
@@ -274,7 +274,8 @@ if (window.droverEvents) {
 async function editorSwitch(form, to) {
   const data = new URLSearchParams(new FormData(form));
   data.set("action", to);
-  const r = await fetch(form.action, {
+  // getAttribute: the form has controls named "action", which `form.action` would give.
+  const r = await fetch(form.getAttribute("action"), {
     method: "POST", body: data,
     headers: { "X-Drover-Fragment": "1", "Content-Type": "application/x-www-form-urlencoded" },
   });
