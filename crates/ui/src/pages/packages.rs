@@ -8,6 +8,8 @@
 //! types. The options sent are everything the form shows (as the DC/OS UI sends them), not a
 //! difference from the defaults: Cosmos merges the defaults under them either way.
 
+mod cosmos;
+
 use super::{missing, render, Page, S};
 use crate::schema_form::{self as sf, Control, Errors, Item};
 use crate::table::{encode, page, Pager, Query};
@@ -18,6 +20,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+pub use cosmos::Refusal;
+use cosmos::{cosmos, DESCRIBE, INSTALL, LIST, SEARCH, UNINSTALL};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -35,112 +39,6 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/packages/{name}/install", post(install))
         .route("/ui/packages/{name}/uninstall", post(uninstall))
         .layer(DefaultBodyLimit::max(MAX_FORM))
-}
-
-// ---- Cosmos ----
-
-/// One of Cosmos' operations: its path and the media types of its request and answer.
-struct Op {
-    path: &'static str,
-    kind: &'static str,
-    /// The answer's version asked for (describe v3 carries the definition whole).
-    version: u8,
-}
-
-const SEARCH: Op = Op {
-    path: "/package/search",
-    kind: "search",
-    version: 1,
-};
-const DESCRIBE: Op = Op {
-    path: "/package/describe",
-    kind: "describe",
-    version: 3,
-};
-const INSTALL: Op = Op {
-    path: "/package/install",
-    kind: "install",
-    version: 2,
-};
-const LIST: Op = Op {
-    path: "/package/list",
-    kind: "list",
-    version: 1,
-};
-const UNINSTALL: Op = Op {
-    path: "/package/uninstall",
-    kind: "uninstall",
-    version: 1,
-};
-
-/// `application/vnd.dcos.package.<kind>+json;charset=utf-8;version=v<n>`, as Cosmos names them.
-fn media(kind: &str, version: u8) -> String {
-    format!("application/vnd.dcos.package.{kind}+json;charset=utf-8;version=v{version}")
-}
-
-/// What Cosmos answered instead of a result: its error class (`type`), message and `data`
-/// (`Unreachable` when it could not be asked).
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub status: u16,
-    pub kind: String,
-    pub message: String,
-    pub data: Value,
-}
-
-impl Refusal {
-    fn unreachable(why: String) -> Refusal {
-        Refusal {
-            status: 502,
-            kind: "Unreachable".into(),
-            message: format!("Cosmos could not be asked: {why}"),
-            data: Value::Null,
-        }
-    }
-
-    fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.status)
-            .ok()
-            .filter(|s| s.is_client_error() || s.is_server_error())
-            .unwrap_or(StatusCode::BAD_GATEWAY)
-    }
-}
-
-async fn cosmos(ui: &Ui, op: &Op, body: Value) -> Result<Value, Refusal> {
-    let url = format!("{}{}", ui.cfg.gateway.trim_end_matches('/'), op.path);
-    let resp = ui
-        .http
-        .post(&url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            media(&format!("{}-request", op.kind), 1),
-        )
-        .header(
-            reqwest::header::ACCEPT,
-            media(&format!("{}-response", op.kind), op.version),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| Refusal::unreachable(format!("POST {url}: {e}")))?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| Refusal::unreachable(format!("POST {url}: {e}")))?;
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if (200..300).contains(&status) {
-        return Ok(v);
-    }
-    Err(Refusal {
-        status,
-        kind: v["type"].as_str().unwrap_or("Error").to_string(),
-        message: v["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("POST {} answered {status}: {text:.300}", op.path)),
-        data: v.get("data").cloned().unwrap_or(Value::Null),
-    })
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -645,6 +543,44 @@ pub fn asked(schema: &Value, form: &[(String, String)]) -> Asked {
     }
 }
 
+/// Where a refused install's reasons go on the form shown again.
+pub struct Refused {
+    /// Errors by the pointer of the field (or fieldset) they are at.
+    pub errors: Errors,
+    pub status: StatusCode,
+    /// At the app id field: the id is taken, or not one.
+    pub app_id_error: Option<String>,
+    /// About neither: shown in the summary.
+    pub problem: Option<String>,
+}
+
+/// Cosmos' refusal of an install as the form shows it: a schema mismatch at the fields its
+/// reports name, an app id taken (409) or invalid at the app id, anything else said as is.
+pub fn refused(schema: &Value, r: &Refusal) -> Refused {
+    let mut out = Refused {
+        errors: Errors::new(),
+        status: r.status(),
+        app_id_error: None,
+        problem: None,
+    };
+    match r.kind.as_str() {
+        "JsonSchemaMismatch" => {
+            out.errors = sf::place(schema, sf::reports(&r.data));
+            out.status = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        "PackageAlreadyInstalled" => {
+            out.app_id_error = Some(format!(
+                "{} Choose another app id, or uninstall the app installed now.",
+                r.message
+            ));
+            out.status = StatusCode::CONFLICT;
+        }
+        "InvalidAppId" => out.app_id_error = Some(r.message.clone()),
+        _ => out.problem = Some(format!("{} ({})", r.message, r.kind)),
+    }
+    out
+}
+
 pub async fn install(
     State(ui): S,
     Path(name): Path<String>,
@@ -658,18 +594,10 @@ pub async fn install(
     };
     let app_id = field(&form, "appId").unwrap_or_default().trim().to_string();
     let a = asked(&d.schema, &form);
-    let again = |errors: &Errors,
-                 status: StatusCode,
-                 app_id_error: Option<String>,
-                 problem: Option<String>| {
-        let mut f = InstallForm::new(&d, &a.current, a.json.clone(), errors)
-            .app_id_error(app_id.clone(), app_id_error);
-        f.problem = problem;
-        (f, status)
-    };
     // Nothing Cosmos would refuse anyway is sent: a number that is not one, JSON that is not.
-    let (form_, status) = if !a.errors.is_empty() {
-        again(&a.errors, StatusCode::UNPROCESSABLE_ENTITY, None, None)
+    let (errors, status, app_id_error, problem) = if !a.errors.is_empty() {
+        let errors = a.errors.clone();
+        (errors, StatusCode::UNPROCESSABLE_ENTITY, None, None)
     } else {
         let mut req = json!({"packageName": d.name, "packageVersion": d.version,
             "options": a.options});
@@ -678,38 +606,22 @@ pub async fn install(
         }
         match cosmos(&ui, &INSTALL, req).await {
             Ok(done) => {
-                let app = text(&done, "appId");
                 let to = format!(
                     "/ui/packages?installed={}&package={}#installed",
-                    encode(&app),
+                    encode(&text(&done, "appId")),
                     encode(&d.name)
                 );
                 return Redirect::to(&to).into_response();
             }
-            Err(r) => match r.kind.as_str() {
-                "JsonSchemaMismatch" => {
-                    let errors = sf::place(&d.schema, sf::reports(&r.data));
-                    again(&errors, StatusCode::UNPROCESSABLE_ENTITY, None, None)
-                }
-                "PackageAlreadyInstalled" => again(
-                    &Errors::new(),
-                    StatusCode::CONFLICT,
-                    Some(format!(
-                        "{} Choose another app id, or uninstall the app installed now.",
-                        r.message
-                    )),
-                    None,
-                ),
-                "InvalidAppId" => again(&Errors::new(), r.status(), Some(r.message), None),
-                _ => again(
-                    &Errors::new(),
-                    r.status(),
-                    None,
-                    Some(format!("{} ({})", r.message, r.kind)),
-                ),
-            },
+            Err(r) => {
+                let o = refused(&d.schema, &r);
+                (o.errors, o.status, o.app_id_error, o.problem)
+            }
         }
     };
+    let mut form_ = InstallForm::new(&d, &a.current, a.json.clone(), &errors)
+        .app_id_error(app_id, app_id_error);
+    form_.problem = problem;
     let page_ = Page::new(&ui, &headers, format!("Install {}", d.name), "packages", "");
     let mut resp = render(&PackagePage {
         page: page_,

@@ -406,7 +406,7 @@ async fn without_cosmos_the_pages_say_so() {
 #[test]
 fn media_types_are_cosmos_own() {
     assert_eq!(
-        media("describe-response", 3),
+        cosmos::media("describe-response", 3),
         "application/vnd.dcos.package.describe-response+json;charset=utf-8;version=v3"
     );
 }
@@ -423,4 +423,71 @@ async fn a_form_larger_than_the_limit_is_refused_before_cosmos_is_asked() {
     .await;
     assert_eq!(s, 413);
     assert!(r.apps.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_form_is_read_in_its_mode_and_a_refusal_placed_where_it_belongs() {
+    let schema = json!({"properties": {"port": {"type": "integer", "default": 8080}}});
+    let form = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    // JSON mode: the box, whatever the fields say; the defaults under it for the form.
+    let a = asked(
+        &schema,
+        &form(&[
+            ("options/port", "1"),
+            ("json", "{\"x\": 2}"),
+            ("mode", "json"),
+        ]),
+    );
+    assert_eq!(Value::Object(a.options), json!({"x": 2}));
+    assert_eq!(Value::Object(a.current), json!({"port": 8080, "x": 2}));
+    assert_eq!(a.json.as_deref(), Some("{\"x\": 2}"));
+    for (typed, want) in [
+        ("[1]", Some("the options must be a JSON object")),
+        ("null", Some("the options must be a JSON object")),
+        ("{", None),
+        ("  ", None),
+    ] {
+        let a = asked(&schema, &form(&[("json", typed), ("mode", "json")]));
+        match (want, typed.trim().is_empty()) {
+            (Some(w), _) => assert_eq!(a.errors[""], [w], "{typed}"),
+            (None, true) => assert!(a.errors.is_empty() && a.options.is_empty()),
+            (None, false) => assert!(a.errors[""][0].starts_with("not valid JSON"), "{typed}"),
+        }
+    }
+    // Form mode (the default): the fields.
+    let a = asked(&schema, &form(&[("options/port", "9"), ("json", "{}")]));
+    assert_eq!(Value::Object(a.options), json!({"port": 9}));
+    assert!(a.json.is_none());
+
+    let refusal = |kind: &str, status: u16, data: Value| Refusal {
+        status,
+        kind: kind.into(),
+        message: format!("{kind} said"),
+        data,
+    };
+    let r = refused(
+        &schema,
+        &refusal("PackageAlreadyInstalled", 409, Value::Null),
+    );
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r
+        .app_id_error
+        .is_some_and(|e| e.starts_with("PackageAlreadyInstalled said")));
+    let r = refused(&schema, &refusal("InvalidAppId", 400, Value::Null));
+    assert!(r.app_id_error.is_some() && r.problem.is_none());
+    let r = refused(&schema, &refusal("ServiceUnavailable", 503, Value::Null));
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.problem.as_deref(),
+        Some("ServiceUnavailable said (ServiceUnavailable)")
+    );
+    let data = json!({"errors": [{"instance": {"pointer": "/port"}, "message": "bad"}]});
+    let r = refused(&schema, &refusal("JsonSchemaMismatch", 400, data));
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.errors["/port"], ["bad"]);
 }
