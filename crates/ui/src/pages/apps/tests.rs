@@ -593,3 +593,16 @@ async fn post(ui: &Arc<Ui>, path: &str, form: &str) -> (u16, String, String) {
         .expect("a body");
     (status, loc, String::from_utf8_lossy(&body).into_owned())
 }
+
+#[tokio::test]
+async fn an_apps_edit_and_versions_pages_are_the_editors() {
+    let (apps, queue, deps) = marathon();
+    let fake = Fake::start().await;
+    let ui = ui_over(&apps, &queue, &deps, vec![fake.url.clone()]);
+    let (status, html) = get(&ui, "/ui/apps/big/edit").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<title>Edit /big · Drover</title>"), "{html}");
+    let (_, html) = get(&ui, "/ui/apps/big/versions").await;
+    assert!(html.contains("/big"), "{html}");
+    assert!(!html.contains("is not an app id"));
+}
