@@ -210,6 +210,46 @@ fn routes_metadata_and_streams_through_the_gateway() {
         e["message"].as_str().unwrap_or("").contains("nobody"),
         "{e}"
     );
+
+    // /metrics for Prometheus: the gateway's own, and each part's through the gateway.
+    let text = |url: String| {
+        let out = Command::new("curl")
+            .args(["-sf", "--max-time", "20"])
+            .arg(&url)
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{url}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let gw = text(format!("{g}/metrics"));
+    for line in [
+        "drover_gateway_http_requests_total{route=\"/metadata\",method=\"GET\",status=\"2xx\"} 2\n",
+        "drover_gateway_http_requests_total{route=\"marathon\",method=\"POST\",status=\"2xx\"} 1\n",
+        "drover_gateway_http_requests_total{route=\"agent\",method=\"GET\",status=\"4xx\"} 1\n",
+    ] {
+        assert!(gw.contains(line), "no {line:?} in\n{gw}");
+    }
+    let master = text(format!("{g}/mesos/metrics"));
+    assert!(
+        master.contains("mesos_master_slaves_active 1\n"),
+        "{master}"
+    );
+    assert!(
+        master.contains("drover_master_task_state_transitions_total{state=\"TASK_STAGING\"}"),
+        "{master}"
+    );
+    let marathon = text(format!("{g}/service/marathon/metrics/prometheus"));
+    assert!(
+        marathon.contains("marathon_apps_active_gauge 1\n"),
+        "{marathon}"
+    );
+    assert!(
+        marathon.contains("marathon_deployments_started_total 1\n"),
+        "{marathon}"
+    );
+    let slave = text(format!("{g}/slave/{agent}/metrics"));
+    assert!(slave.contains("mesos_slave_registered 1\n"), "{slave}");
+
     let _ = fw.kill();
     let _ = fw.wait();
     let _ = web.kill();
