@@ -8,6 +8,10 @@
 //! exactly the app's tasks, where task ids only carry a lossy prefix (`/web_x` and `/web/x`
 //! both start theirs `web_x.`). One read per page, paged here: an app of 750 tasks renders
 //! 50. Where Marathon cannot be read, the page shows what the model holds and says so.
+//!
+//! Live: the header follows `app` events in place; any `app` event of this app (a task of it
+//! changed) or `deployments` event re-reads the page's `<main>` (`data-refresh-key`, see
+//! app.js), so the tab needs no `task` events of the whole cluster.
 
 use super::{crumbs, done_message, ActionError, Why};
 use crate::fmt::mib;
@@ -252,13 +256,7 @@ pub async fn page(
         .and_then(|e| StatusCode::from_u16(e.status).ok());
     let folder = app.folder().to_string();
     let view = AppPage {
-        page: Page::new(
-            ui,
-            headers,
-            format!("App {id}"),
-            "apps",
-            "app,task,deployments",
-        ),
+        page: Page::new(ui, headers, format!("App {id}"), "apps", "app,deployments"),
         id: id.to_string(),
         disk: mib(&app.disk),
         version: if app.version.is_empty() {
