@@ -536,6 +536,11 @@ async fn versions_show_the_diff_and_a_version_is_applied() {
         !html.contains("versionInfo"),
         "bookkeeping is not part of the diff"
     );
+    // The unchanged lines left out are said (a class of its own: `.skip` is the skip link's).
+    assert!(
+        html.contains(r#"<tr class="gap"><td colspan="4">⋯ "#),
+        "{html}"
+    );
     assert!(html.contains(&format!(
         "<button type=\"submit\">Apply this version ({v1})</button>"
     )));

@@ -279,7 +279,7 @@ pub fn rows(d: &[DiffRow]) -> Vec<RowView> {
                 text: text.clone(),
             },
             DiffRow::Skipped(n) => RowView {
-                class: "skip",
+                class: "gap",
                 sign: "",
                 words: "",
                 old: String::new(),
