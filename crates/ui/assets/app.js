@@ -286,7 +286,8 @@ async function editorSwitch(form, to) {
   const u = new URL(location.href);
   if (json) u.searchParams.set("mode", "json"); else u.searchParams.delete("mode");
   history.replaceState(null, "", u);
-  (main.querySelector("#form-errors") || main.querySelector("nav.modes a[aria-current]"))?.focus();
+  (main.querySelector("#form-errors") || main.querySelector("#spec [aria-invalid=true]")
+    || main.querySelector("nav.modes a[aria-current]"))?.focus();
 }
 document.addEventListener("click", (e) => {
   const t = e.target.closest && e.target.closest("[data-editor-switch]");
