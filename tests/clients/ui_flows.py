@@ -352,7 +352,9 @@ SWEEP_PAGES = [("dashboard", "/"), ("services", "/ui/services"), ("apps", "/ui/a
                ("deployments", "/ui/deployments"), ("nodes", "/ui/nodes"), ("tasks", "/ui/tasks"),
                ("packages", "/ui/packages")]
 SWEEP_DETAILS = [("service", "/ui/services", "/ui/services/"), ("node", "/ui/nodes", "/ui/nodes/"),
-                 ("task", "/ui/tasks", "/ui/tasks/"), ("app", "/ui/apps", "/ui/apps/")]
+                 ("task", "/ui/tasks", "/ui/tasks/"),
+                 # A text filter lists apps flat, out of their folders.
+                 ("app", "/ui/apps?q=web", "/ui/apps/")]
 FIRST_LINK = """(prefix) => { const a = [...document.querySelectorAll('main a[href]')]
     .map(a => a.getAttribute('href')).find(h => h.startsWith(prefix) && h !== prefix
         && !h.startsWith(prefix + 'new') && !h.includes('?'));
