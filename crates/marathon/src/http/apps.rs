@@ -213,14 +213,33 @@ pub(super) async fn put_app_path(
         .find(|(k, _)| k == "partialUpdate")
         .map(|(_, v)| !v.eq_ignore_ascii_case("false"))
         .unwrap_or(true);
-    let patch: Value = parse_json(&body)?;
+    let mut patch: Value = parse_json(&body)?;
+    let mut partial = partial;
+    let mut m = s.lock();
+    // `{"version": v}` (with at most the id beside it) is Marathon's rollback: the app becomes
+    // that stored version again. A version among other fields is what GET showed, sent back:
+    // ignored, as the merge ignores it.
+    if let Some(v) = rollback_version(&patch) {
+        let old = core::app_version(&*m.store, &id, &v).ok_or_else(|| {
+            MarathonError::VersionNotFound {
+                id: id.clone(),
+                version: v.clone(),
+            }
+        })?;
+        patch = serde_json::to_value(&old).map_err(|e| {
+            MarathonError::Invalid(vec![drover_api::marathon::ValidationDetail {
+                path: "/version".into(),
+                errors: vec![format!("the stored version cannot be read: {e}")],
+            }])
+        })?;
+        partial = false;
+    }
     let cmd = AppCommand::Update {
         id,
         patch,
         partial,
         force,
     };
-    let mut m = s.lock();
     let now = unix_now();
     if dry_run {
         let plan = m.dry_run(cmd, now)?;
@@ -235,6 +254,15 @@ pub(super) async fn put_app_path(
         StatusCode::OK
     };
     Ok((status, Json(deployment_ref(&done.deployment))).into_response())
+}
+
+/// The version a body asks to roll back to: `{"version": "…"}`, with at most `id` beside it.
+fn rollback_version(body: &Value) -> Option<String> {
+    let o = body.as_object()?;
+    let v = o.get("version")?.as_str()?;
+    o.keys()
+        .all(|k| k == "version" || k == "id")
+        .then(|| v.to_string())
 }
 
 /// `PUT /v2/apps`: partial updates of several apps, one deployment.
