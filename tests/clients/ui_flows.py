@@ -355,6 +355,8 @@ SWEEP_DETAILS = [("service", "/ui/services", "/ui/services/"), ("node", "/ui/nod
                  ("task", "/ui/tasks", "/ui/tasks/"),
                  # A text filter lists apps flat, out of their folders.
                  ("app", "/ui/apps?q=web", "/ui/apps/")]
+# The pages only the sweep pictures (the other pages' flows picture them in a telling state).
+SWEEP_PICTURES = {"services", "service", "nodes", "node"}
 FIRST_LINK = """(prefix) => { const a = [...document.querySelectorAll('main a[href]')]
     .map(a => a.getAttribute('href')).find(h => h.startsWith(prefix) && h !== prefix
         && !h.startsWith(prefix + 'new') && !h.includes('?'));
@@ -385,7 +387,8 @@ def sweep_page(b, rep: Report, base: str, name: str, path: str, timeout: float) 
         if violations:
             rep.problem(f"{path}: accessibility (axe, serious or critical): "
                         f"{ub.describe_violations(violations)}")
-        out["screenshot"] = ub.screenshot(pg.page, name)
+        if name in SWEEP_PICTURES:
+            out["screenshot"] = ub.screenshot(pg.page, name)
         out["paint"] = ub.paint_timings(pg.page)
         for p in pg.problems():
             rep.problem(f"{path}: {p}")
