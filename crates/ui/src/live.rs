@@ -59,8 +59,9 @@ fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A task as the tabs are told of it.
-pub fn task_json(c: &Cluster, t: &Task) -> Value {
+/// A task as the tabs are told of it. `ended` (terminal) and `added` (new to the master) let a
+/// page whose rows this task is not among tell whether it changes which rows it has.
+pub fn task_json(c: &Cluster, t: &Task, added: bool) -> Value {
     let host = c
         .agents
         .get(&t.agent_id)
@@ -71,6 +72,7 @@ pub fn task_json(c: &Cluster, t: &Task) -> Value {
         "agent_id": t.agent_id, "host": host,
         "health": match t.healthy { Some(true) => "healthy", Some(false) => "unhealthy", None => "—" },
         "cpus": t.res.cpus, "mem": t.res.mem,
+        "ended": t.state.is_terminal(), "added": added,
     })
 }
 
@@ -102,6 +104,7 @@ impl Live {
 
     /// One event from the master's stream.
     pub fn master_event(&self, from: &str, ev: Value) -> bool {
+        let added = ev["type"] == "TASK_ADDED";
         let (changes, events) = {
             let mut c = write(&self.cluster);
             let changes = c.apply(&ev, from);
@@ -109,7 +112,9 @@ impl Live {
                 .iter()
                 .filter_map(|ch| match ch {
                     Change::Reset => Some(("reset", "{}".to_string())),
-                    Change::Task(id) => c.task(id).map(|t| ("task", task_json(&c, t).to_string())),
+                    Change::Task(id) => c
+                        .task(id)
+                        .map(|t| ("task", task_json(&c, t, added).to_string())),
                     Change::Agent(id) => c.agents.get(id).map(|a| ("agent", json!(a).to_string())),
                     Change::AgentGone(id) => Some(("agent_gone", json!({"id": id}).to_string())),
                     Change::Framework(id) => c
@@ -574,6 +579,38 @@ mod tests {
             ]
         );
         assert_eq!(b, "event: part");
+    }
+
+    #[test]
+    fn task_events_say_whether_they_add_or_end_a_task() {
+        use crate::testing::*;
+        let live = Live::new("e".into());
+        live.master_event(
+            "m",
+            subscribed(
+                vec![agent("S0", "a", 4.0, 1024.0)],
+                vec![framework("F1", "marathon")],
+                vec![],
+            ),
+        );
+        let (_, mut rx) = live.hub.subscribe(None);
+        let t = task("t1", "web", "F1", "S0", "TASK_STAGING");
+        live.master_event("m", json!({"type": "TASK_ADDED", "task_added": {"task": t}}));
+        live.master_event("m", task_updated("t1", "F1", "TASK_RUNNING"));
+        live.master_event("m", task_updated("t1", "F1", "TASK_FINISHED"));
+        let mut seen = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
+            seen.push((v["state"].clone(), v["added"].clone(), v["ended"].clone()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (json!("TASK_STAGING"), json!(true), json!(false)),
+                (json!("TASK_RUNNING"), json!(false), json!(false)),
+                (json!("TASK_FINISHED"), json!(false), json!(true)),
+            ]
+        );
     }
 
     #[test]

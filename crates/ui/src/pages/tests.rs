@@ -80,6 +80,32 @@ async fn finished_tasks_leave_the_active_view_and_free_their_agent() {
 }
 
 #[tokio::test]
+async fn task_tables_say_which_changes_elsewhere_can_change_them() {
+    let ui = ui_with(&cluster(3));
+    // By name (or host, resources): only a task added or ended changes which rows a page has.
+    for path in ["/ui/tasks", "/ui/tasks?sort=host", "/ui/tasks?state=all", "/ui/nodes/S0"] {
+        let (_, html) = get(&ui, path).await;
+        assert!(
+            html.contains(r#"data-refresh="task" data-refresh-on="members""#),
+            "{path}"
+        );
+    }
+    // By state or by the last update's time: any update may.
+    for path in [
+        "/ui/tasks?sort=state",
+        "/ui/tasks?sort=updated&dir=desc",
+        "/ui/tasks?state=TASK_RUNNING",
+        "/ui/services/F1?sort=state",
+    ] {
+        let (_, html) = get(&ui, path).await;
+        assert!(
+            html.contains(r#"data-refresh="task" data-refresh-on="any""#),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn unknown_things_are_404_pages_that_say_what() {
     let ui = ui_with(&cluster(1));
     for (path, what) in [
