@@ -10,7 +10,7 @@ use crate::model::cluster::{Change, Cluster, Task};
 use crate::model::marathon::Marathon;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -391,9 +391,10 @@ pub fn app_path(id: &str) -> String {
 }
 
 impl Live {
-    fn publish_app(&self, id: &str) {
+    /// An app as the tabs are told of it (`gone` when Marathon no longer has it).
+    fn app_event(&self, id: &str) -> Value {
         let m = self.marathon();
-        let data = match m.apps.get(id) {
+        match m.apps.get(id) {
             Some(a) => {
                 let status = a.status(m.queue.get(id));
                 json!({"id": a.id, "running": a.running, "instances": a.instances,
@@ -404,9 +405,28 @@ impl Live {
                     "unknown": a.unknown(), "of": a.bar_of()})
             }
             None => json!({"id": id, "gone": true}),
-        };
-        drop(m);
-        self.hub.publish("app", data.to_string());
+        }
+    }
+
+    fn publish_app(&self, id: &str) {
+        self.hub.publish("app", self.app_event(id).to_string());
+    }
+
+    /// Tell the tabs of the apps in `ids` whose event differs from what it was (`before`; an
+    /// app not in it is new). Marathon says `status_update_event` for every task's change, and
+    /// the UI reads the app it names again; most leave its counts and status as they were, and
+    /// an app event makes an app's page fetch itself again.
+    fn publish_changed_apps<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a String>,
+        before: &HashMap<String, Value>,
+    ) {
+        for id in ids {
+            let now = self.app_event(id);
+            if before.get(id) != Some(&now) {
+                self.hub.publish("app", now.to_string());
+            }
+        }
     }
 
     /// Read an app (when given), the deployments and the queue again now, and tell the tabs:
@@ -437,15 +457,21 @@ impl Live {
         let apps = c.get(APPS).await?.unwrap_or(Value::Null);
         let deps = c.get("/v2/deployments").await?.unwrap_or(Value::Null);
         let queue = c.get("/v2/queue").await?.unwrap_or(Value::Null);
+        let known: Vec<String> = self.marathon().apps.keys().cloned().collect();
+        let before: HashMap<String, Value> = known
+            .into_iter()
+            .map(|id| {
+                let e = self.app_event(&id);
+                (id, e)
+            })
+            .collect();
         let ids = {
             let mut m = write(&self.marathon);
             m.load_deployments(&deps);
             m.load_queue(&queue);
             m.load_apps(&apps)
         };
-        for id in ids {
-            self.publish_app(&id);
-        }
+        self.publish_changed_apps(&ids, &before);
         self.hub.publish("deployments", "{}".into());
         self.stats_dirty.store(true, Ordering::Release);
         Ok(())
@@ -486,6 +512,13 @@ impl Live {
                         .map(|id| async move { (id, client.get(&app_path(id)).await) }),
                 )
                 .await;
+                let before: HashMap<String, Value> = d
+                    .apps
+                    .iter()
+                    .filter(|id| self.marathon().apps.contains_key(*id))
+                    .map(|id| (id.clone(), self.app_event(id)))
+                    .collect();
+                let mut read = Vec::with_capacity(reads.len());
                 for (id, r) in reads {
                     match r {
                         Ok(v) => write(&self.marathon).set_app(id, v.as_ref()),
@@ -494,8 +527,9 @@ impl Live {
                             continue;
                         }
                     }
-                    self.publish_app(id);
+                    read.push(id);
                 }
+                self.publish_changed_apps(read, &before);
                 self.stats_dirty.store(true, Ordering::Release);
             }
             tokio::select! {
@@ -595,12 +629,15 @@ mod tests {
         );
         let (_, mut rx) = live.hub.subscribe(None);
         let t = task("t1", "web", "F1", "S0", "TASK_STAGING");
-        live.master_event("m", json!({"type": "TASK_ADDED", "task_added": {"task": t}}));
+        live.master_event(
+            "m",
+            json!({"type": "TASK_ADDED", "task_added": {"task": t}}),
+        );
         live.master_event("m", task_updated("t1", "F1", "TASK_RUNNING"));
         live.master_event("m", task_updated("t1", "F1", "TASK_FINISHED"));
         let mut seen = Vec::new();
         while let Ok(e) = rx.try_recv() {
-            let v: Value = serde_json::from_str(&e.data).unwrap();
+            let v: Value = serde_json::from_str(&e.data).expect("JSON");
             seen.push((v["state"].clone(), v["added"].clone(), v["ended"].clone()));
         }
         assert_eq!(
@@ -611,6 +648,36 @@ mod tests {
                 (json!("TASK_FINISHED"), json!(false), json!(true)),
             ]
         );
+    }
+
+    #[test]
+    fn only_apps_that_changed_are_told_to_the_tabs() {
+        let live = Live::new("e".into());
+        let app = |running: u64| json!({"id": "/web", "instances": 2, "tasksRunning": running});
+        write(&live.marathon).load_apps(&json!({"apps": [app(2), {"id": "/db", "instances": 1}]}));
+        let ids: Vec<String> = vec!["/web".into(), "/db".into(), "/new".into()];
+        let before: HashMap<String, Value> = ["/web", "/db"]
+            .iter()
+            .map(|id| (id.to_string(), live.app_event(id)))
+            .collect();
+        let (_, mut rx) = live.hub.subscribe(None);
+        // Read again: /web the same, /db now gone, /new new.
+        write(&live.marathon).set_app("/web", Some(&json!({"app": app(2)})));
+        write(&live.marathon).set_app("/db", None);
+        write(&live.marathon).set_app("/new", Some(&json!({"app": {"id": "/new"}})));
+        live.publish_changed_apps(&ids, &before);
+        let told: Vec<Value> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| serde_json::from_str(&e.data).expect("JSON"))
+            .collect();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert_eq!(told[0]["gone"], true);
+        assert_eq!(told[1]["id"], "/new");
+        // /web's count changes: told.
+        let before = HashMap::from([("/web".to_string(), live.app_event("/web"))]);
+        write(&live.marathon).set_app("/web", Some(&json!({"app": app(1)})));
+        live.publish_changed_apps(&ids[..1], &before);
+        let e = rx.try_recv().expect("an app event");
+        assert!(e.data.contains(r#""running":1"#), "{}", e.data);
     }
 
     #[test]

@@ -83,7 +83,12 @@ async fn finished_tasks_leave_the_active_view_and_free_their_agent() {
 async fn task_tables_say_which_changes_elsewhere_can_change_them() {
     let ui = ui_with(&cluster(3));
     // By name (or host, resources): only a task added or ended changes which rows a page has.
-    for path in ["/ui/tasks", "/ui/tasks?sort=host", "/ui/tasks?state=all", "/ui/nodes/S0"] {
+    for path in [
+        "/ui/tasks",
+        "/ui/tasks?sort=host",
+        "/ui/tasks?state=all",
+        "/ui/nodes/S0",
+    ] {
         let (_, html) = get(&ui, path).await;
         assert!(
             html.contains(r#"data-refresh="task" data-refresh-on="members""#),
