@@ -5,6 +5,8 @@
 # bench/ui/measure.py measures in Debian's Chromium: the first HTML's size and first contentful
 # paint of /, /ui/tasks and /ui/apps; long tasks while paging and sorting the tasks table; the
 # time from an update's send to its row's new state on screen; the heap over MINUTES minutes.
+# MARATHON_EVENTS=1: the fake Marathon says a status_update_event for each update too (as
+# Marathon does), so the UI also reads the apps they name again while it is measured.
 # Prints measure.py's JSON (and keeps it in $OUT, default ui-bench.json).
 #
 #   cargo build --release -p drover-bench --bin ui_cluster && scripts/bench-ui.sh
@@ -23,6 +25,7 @@ APPS=${APPS:-1000}
 BIN=${BIN:-target/release}
 PYC=${PYC:-/tmp/drover-clients}
 OUT=${OUT:-ui-bench.json}
+MARATHON_EVENTS=${MARATHON_EVENTS:-0}
 
 [ -x "$BIN/ui_cluster" ] ||
     { echo "missing $BIN/ui_cluster: cargo build --release -p drover-bench --bin ui_cluster" >&2; exit 1; }
@@ -51,14 +54,17 @@ wait_line() {
 }
 
 echo "machine: $(nproc) cores, $(uname -r); $(uptime)" >&2
+extra=()
+[ "$MARATHON_EVENTS" = 0 ] || extra+=(--marathon-events)
 DROVER_LOG=warn "$BIN/ui_cluster" --tasks "$TASKS" --apps "$APPS" --rate "$RATE" \
-    --hot-share "$HOT_SHARE" --log "$work/sends.log" >"$work/cluster.out" 2>"$work/cluster.err" &
+    --hot-share "$HOT_SHARE" --log "$work/sends.log" "${extra[@]}" \
+    >"$work/cluster.out" 2>"$work/cluster.err" &
 pid=$!
 wait_line 120 "$work/cluster.out" '^ready: ' >&2
 ui=$(grep -m1 '^ui: ' "$work/cluster.out" | awk '{print $2}')
 master=$(grep -m1 '^master: ' "$work/cluster.out" | awk '{print $2}')
 
 "$PYC/ui/bin/python" bench/ui/measure.py --url "$ui" --master "$master" --log "$work/sends.log" \
-    --loads "$LOADS" --pages "$PAGES" --latency-secs "$LATENCY_SECS" --minutes "$MINUTES" \
+    --pid "$pid" --loads "$LOADS" --pages "$PAGES" --latency-secs "$LATENCY_SECS" --minutes "$MINUTES" \
     | tee "$OUT"
 echo "load: $(uptime | sed 's/.*load average: //')" >&2

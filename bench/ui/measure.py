@@ -23,6 +23,11 @@ Chromium, driven through tests/clients/ui_browser.py. Prints one JSON object:
   after ``--minutes`` of the same (the page's records are drained into this script every few
   seconds, so the measuring does not grow the heap it measures).
 - ``live_long_tasks``: long tasks on that page while the updates flow.
+- ``apps_live``: ``/ui/apps`` open for ``--apps-secs``: the ``app`` events its stream brought
+  (ui_cluster --marathon-events makes Marathon say each task's update, and the UI reads the apps
+  again) and the page's long tasks.
+- ``server_cpu``: with ``--pid`` (ui_cluster's), the CPU the process used in each part, in
+  percent of one core.
 
 It measures; it asserts nothing. Exits 1 only when it could not measure (the message says why).
 """
@@ -236,6 +241,56 @@ def join(obs, sends, t_from, t_to, rows):
     }
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used, or None without one."""
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Cpu:
+    """The server's CPU over a part of the run, in percent of one core."""
+
+    def __init__(self, pid):
+        self.pid, self.out = pid, {}
+
+    def part(self, name, f, *a):
+        c0, t0 = cpu_seconds(self.pid), time.monotonic()
+        r = f(*a)
+        if self.pid:
+            self.out[name] = round(100 * (cpu_seconds(self.pid) - c0) / (time.monotonic() - t0), 1)
+        return r
+
+
+COUNT_APP_EVENTS = """() => { window.__appEvents = 0;
+  window.droverEvents.addEventListener('app', () => { window.__appEvents++; }); }"""
+
+
+def apps_live(b, base, secs, timeout):
+    """/ui/apps open for secs: the app events it was told and its long tasks."""
+    pg = ub.Page.open(b)
+    ub.watch_long_tasks(pg.page)
+    try:
+        pg.goto(base + "/ui/apps", timeout=timeout)
+        settle(pg, timeout)
+        pg.page.evaluate(COUNT_APP_EVENTS)
+        pg.page.evaluate("() => (window.__droverLongTasks || []).splice(0)")
+        t0 = time.monotonic()
+        # The window is the measurement itself.
+        time.sleep(secs)
+        n = pg.page.evaluate("() => window.__appEvents")
+        lt = [round(t["duration"], 1) for t in ub.long_tasks(pg.page)]
+        problems = pg.problems()
+    finally:
+        pg.close()
+    return {"secs": secs, "app_events": n,
+            "app_events_per_s": round(n / (time.monotonic() - t0), 1),
+            "long_tasks": len(lt), "max_long_task_ms": max(lt) if lt else 0,
+            "problems": problems}
+
+
 def live(b, base, log, latency_secs, minutes, timeout):
     """/ui/tasks?per=200 while the updates flow: latency of what is seen, heap, long tasks."""
     pg = ub.Page.open(b)
@@ -300,8 +355,11 @@ def main():
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--latency-secs", type=float, default=30)
     ap.add_argument("--minutes", type=float, default=1)
+    ap.add_argument("--apps-secs", type=float, default=20)
+    ap.add_argument("--pid", type=int, help="ui_cluster's pid, for its CPU in each part")
     ap.add_argument("--timeout", type=float, default=60)
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: html,paging,live")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated parts to skip: html,paging,live,apps")
     args = ap.parse_args()
     base = args.url.rstrip("/")
     skip = set(filter(None, args.skip.split(",")))
@@ -309,6 +367,7 @@ def main():
                                            "load_at_start": os.getloadavg()}}
     if args.master:
         out["mix"] = get_json(args.master.rstrip("/") + "/bench/mix")
+    cpu = Cpu(args.pid)
     try:
         with ub.browser() as b:
             out["browser"] = b.version
@@ -325,14 +384,19 @@ def main():
             if "paging" not in skip:
                 out["paging"] = [paging(b, base, start, args.pages, args.timeout)
                                  for start in ("/ui/tasks", "/ui/tasks?per=200")]
+            if "apps" not in skip:
+                out["apps_live"] = cpu.part("apps_live", apps_live, b, base, args.apps_secs,
+                                            args.timeout)
             if "live" not in skip:
-                out["live"] = live(b, base, args.log, args.latency_secs, args.minutes,
-                                   args.timeout)
+                out["live"] = cpu.part("live", live, b, base, args.log, args.latency_secs,
+                                       args.minutes, args.timeout)
     except (ub.UiError, urllib.error.URLError, OSError) as e:
         out["error"] = f"{type(e).__name__}: {e}"
         print(json.dumps(out, indent=1))
         sys.exit(1)
     out["machine"]["load_at_end"] = os.getloadavg()
+    if args.pid:
+        out["server_cpu_pct"] = cpu.out
     print(json.dumps(out, indent=1))
 
 

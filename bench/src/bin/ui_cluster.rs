@@ -11,7 +11,9 @@
 //!   saw with when it was sent. `GET /bench/mix?rate=R&hot_share=F` changes the mix while it runs.
 //! - A fake Marathon: the apps (10 instances each, in folders, one in three health-checked)
 //!   under `/v2/apps?embed=…` and `/v2/apps/<id>`, `/v2/deployments` `[]`, `/v2/queue` empty,
-//!   and an event stream (`/v2/events`) that stays quiet.
+//!   and an event stream (`/v2/events`) that stays quiet — or, with `--marathon-events`, says
+//!   `status_update_event` for each update, as Marathon does for its tasks (the UI then reads
+//!   the apps they name again).
 //! - The UI itself (`drover_ui::start` following both), served with axum.
 //!
 //! It prints `master: URL`, `marathon: URL`, `ui: URL`, then `ready: …` once the UI's model
@@ -67,6 +69,9 @@ struct Args {
     /// The UI's port (0: any).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// The fake Marathon's event stream carries a `status_update_event` per update.
+    #[arg(long)]
+    marathon_events: bool,
     /// Seconds between the master's HEARTBEATs.
     #[arg(long, default_value_t = 15)]
     heartbeat: u64,
@@ -92,6 +97,7 @@ fn now_secs() -> f64 {
 /// A task of the fake cluster, as Marathon would have named it.
 struct Planned {
     id: String,
+    app: String,
     name: String,
     agent: usize,
     port: u64,
@@ -116,6 +122,7 @@ fn plan(args: &Args) -> Vec<Planned> {
             parts.reverse();
             let agent = (i + i / apps) % agents;
             Planned {
+                app: id.clone(),
                 id: format!(
                     "{prefix}.{:08x}-{:04x}-11ee-8000-0242ac110002",
                     i.wrapping_mul(7919),
@@ -247,6 +254,8 @@ struct Master {
     hot: Vec<usize>,
     /// Framed TASK_UPDATED records for every subscriber.
     tx: broadcast::Sender<Bytes>,
+    /// Marathon's `status_update_event`s, when it sends them.
+    marathon_tx: Option<broadcast::Sender<String>>,
 }
 
 fn framed(v: &Value) -> Bytes {
@@ -358,6 +367,14 @@ async fn updates(m: Arc<Master>, log: String) -> Result<()> {
             let ev = json!({"type": "TASK_UPDATED", "task_updated": {
                 "framework_id": fid, "status": status, "state": state}});
             let _ = m.tx.send(framed(&ev));
+            if let Some(mtx) = &m.marathon_tx {
+                let me = json!({"eventType": "status_update_event", "timestamp": "2026-12-04T10:00:00.000Z",
+                    "slaveId": agent_id(p.agent), "taskId": p.id, "taskStatus": state.as_str(),
+                    "message": "", "appId": p.app, "host": agent_ip(p.agent), "ports": [p.port],
+                    "ipAddresses": [{"ipAddress": agent_ip(p.agent), "protocol": "IPv4"}],
+                    "version": "2026-12-04T08:00:00.000Z"});
+                let _ = mtx.send(me.to_string());
+            }
             writeln!(w, "{} {} {:.3}", p.id, state.as_str(), t * 1000.0)?;
         }
         w.flush()?;
@@ -367,6 +384,7 @@ async fn updates(m: Arc<Master>, log: String) -> Result<()> {
 // ---- the fake Marathon ----
 
 struct Marathon {
+    events: Option<broadcast::Sender<String>>,
     /// By id, in order.
     apps: Vec<(String, Value)>,
     index: HashMap<String, usize>,
@@ -405,7 +423,7 @@ fn app_json(id: &str, a: usize, per_app: u64) -> Value {
 }
 
 impl Marathon {
-    fn new(args: &Args) -> Marathon {
+    fn new(args: &Args, events: Option<broadcast::Sender<String>>) -> Marathon {
         let apps = args.apps.clamp(1, args.tasks.max(1));
         let per_app = (args.tasks / apps) as u64;
         let mut list: Vec<(String, Value)> = (0..apps)
@@ -421,7 +439,11 @@ impl Marathon {
             .enumerate()
             .map(|(i, (id, _))| (id.clone(), i))
             .collect();
-        Marathon { apps: list, index }
+        Marathon {
+            events,
+            apps: list,
+            index,
+        }
     }
 }
 
@@ -454,11 +476,28 @@ async fn app(State(m): State<Arc<Marathon>>, Path(rest): Path<String>) -> Respon
 }
 
 async fn events(
+    State(m): State<Arc<Marathon>>,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
     let attached = SseEvent::default()
         .event("event_stream_attached")
         .data(r#"{"remoteAddress":"127.0.0.1","eventType":"event_stream_attached"}"#);
-    Sse::new(stream::iter([Ok(attached)]).chain(stream::pending()))
+    let updates = match &m.events {
+        Some(tx) => stream::unfold(tx.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(data) => {
+                        let e = SseEvent::default().event("status_update_event").data(data);
+                        return Some((Ok(e), rx));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .boxed(),
+        None => stream::pending().boxed(),
+    };
+    Sse::new(stream::iter([Ok(attached)]).chain(updates))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
@@ -492,6 +531,9 @@ async fn main() -> Result<()> {
     });
     order.truncate(args.hot);
     let (tx, _) = broadcast::channel(8192);
+    let marathon_tx = args
+        .marathon_events
+        .then(|| broadcast::channel::<String>(8192).0);
     let master = Arc::new(Master {
         states: Mutex::new(vec![TaskState::TASK_RUNNING; planned.len()]),
         planned,
@@ -501,6 +543,7 @@ async fn main() -> Result<()> {
         hot_share: AtomicU64::new(args.hot_share.clamp(0.0, 1.0).to_bits()),
         hot: order,
         tx,
+        marathon_tx: marathon_tx.clone(),
     });
 
     let ml = TcpListener::bind("127.0.0.1:0").await?;
@@ -512,7 +555,7 @@ async fn main() -> Result<()> {
             .with_state(master.clone()),
         ml,
     ));
-    let marathon = Arc::new(Marathon::new(&args));
+    let marathon = Arc::new(Marathon::new(&args, marathon_tx));
     let n_apps = marathon.apps.len();
     let kl = TcpListener::bind("127.0.0.1:0").await?;
     let marathon_url = format!("http://{}", kl.local_addr()?);
@@ -546,12 +589,13 @@ async fn main() -> Result<()> {
         if tasks >= master.planned.len() && apps >= n_apps {
             println!(
                 "ready: {tasks} tasks, {apps} apps, {} agents in the UI's model after {} ms; \
-                 {} updates/s, {:.0}% of them on the {} hot tasks",
+                 {} updates/s, {:.0}% of them on the {} hot tasks; Marathon's events {}",
                 master.agents,
                 t0.elapsed().as_millis(),
                 args.rate,
                 args.hot_share * 100.0,
-                master.hot.len()
+                master.hot.len(),
+                if args.marathon_events { "on" } else { "quiet" }
             );
             std::io::stdout().flush()?;
             break;
