@@ -102,20 +102,22 @@ impl App {
         })
     }
 
-    /// Marathon UI's status: a deployment wins, then suspended, then the queue's word.
+    /// Marathon UI's status: the launch queue's word first (an app that cannot be placed is
+    /// Waiting, or Delayed after failures, even while its deployment runs), then a deployment,
+    /// then suspended.
     pub fn status(&self, queued: Option<&Queued>) -> Status {
-        if !self.deployments.is_empty() {
-            return Status::Deploying;
-        }
-        if self.instances == 0 && self.running == 0 {
-            return Status::Suspended;
-        }
         if let Some(q) = queued.filter(|q| q.count > 0) {
             return if q.delayed {
                 Status::Delayed
             } else {
                 Status::Waiting
             };
+        }
+        if !self.deployments.is_empty() {
+            return Status::Deploying;
+        }
+        if self.instances == 0 && self.running == 0 {
+            return Status::Suspended;
         }
         Status::Running
     }
@@ -269,6 +271,11 @@ mod tests {
         assert_eq!(app(0, 0, json!([])).status(None), Status::Suspended);
         assert_eq!(app(2, 1, json!([])).status(Some(&waiting)), Status::Waiting);
         assert_eq!(app(2, 1, json!([])).status(Some(&delayed)), Status::Delayed);
+        // Waiting for offers during a deployment is Waiting, as Marathon's UI says.
+        assert_eq!(
+            app(2, 1, json!([{"id": "d1"}])).status(Some(&waiting)),
+            Status::Waiting
+        );
         assert_eq!(app(2, 1, json!([])).folder(), "/a");
         assert_eq!(App::from_json(&json!({"id": "/x"})).unwrap().folder(), "/");
     }

@@ -84,6 +84,22 @@ pub async fn page(State(ui): S, headers: HeaderMap) -> Response {
         .flatten()
         .filter_map(|(k, v)| Some((k.strip_prefix("state-")?.to_string(), v.as_u64()?)))
         .collect();
+    // The states a task usually passes through always have a row (at 0), so a state that
+    // first appears after the page was rendered has a cell for its `stats` update.
+    for s in [
+        "TASK_STAGING",
+        "TASK_STARTING",
+        "TASK_RUNNING",
+        "TASK_KILLING",
+        "TASK_FINISHED",
+        "TASK_FAILED",
+        "TASK_KILLED",
+        "TASK_LOST",
+    ] {
+        if !states.iter().any(|(k, _)| k == s) {
+            states.push((s.to_string(), 0));
+        }
+    }
     states.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let failure_rate = history
         .samples

@@ -82,6 +82,15 @@ pub fn render(t: &impl Template) -> Response {
             let mut r = Html(html).into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            // Only the UI's own script runs on its pages, whatever text a page shows (an app's
+            // labels, a package's description); style attributes draw the bars.
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                     img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'",
+                ),
+            );
             r
         }
         Err(e) => {
@@ -148,6 +157,39 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
         .into_response()
 }
 
+/// Whether a request that changes something comes from another site: the browser says so
+/// (`Sec-Fetch-Site: cross-site`), or its `Origin` is not the host it was sent to.
+pub fn cross_site(method: &axum::http::Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD) {
+        return false;
+    }
+    let text = |k: header::HeaderName| headers.get(k).and_then(|v| v.to_str().ok());
+    if text(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+        return true;
+    }
+    match (text(header::ORIGIN), text(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            origin.split_once("://").map_or(origin, |(_, rest)| rest) != host
+        }
+        // An opaque origin (a sandboxed frame, a file): not this site.
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// The UI's forms are plain posts a page on any site could send (no preflight, unlike
+/// Marathon's own DELETE and PUT): refuse those another site sends.
+async fn same_origin(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if cross_site(req.method(), req.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "A form sent from another site was refused: the UI's actions are taken only from its own pages.",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 pub fn router(ui: Arc<Ui>) -> Router {
     Router::new()
         .route("/", get(dashboard::page))
@@ -177,6 +219,7 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .merge(sandbox::routes())
         // Every form the UI takes (an app's JSON, a package's options) fits in 1 MiB.
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .layer(axum::middleware::from_fn(same_origin))
         .with_state(ui)
 }
 

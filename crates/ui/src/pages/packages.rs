@@ -331,18 +331,29 @@ pub fn described(answer: &Value) -> Described {
             .unwrap_or_default(),
         framework: p["framework"] == true,
         selected: p["selected"] == true,
-        website: text(p, "website"),
-        scm: text(p, "scm"),
+        website: web_link(text(p, "website")),
+        scm: web_link(text(p, "scm")),
         licenses: p["licenses"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|l| (text(l, "name"), text(l, "url")))
+            .map(|l| (text(l, "name"), web_link(text(l, "url"))))
             .collect(),
         pre_install_notes: text(p, "preInstallNotes"),
         resources,
         runs_app: p.get("marathon").is_some_and(|m| !m.is_null()),
         schema: p.get("config").cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// A repository's URL as a link only when it is a web address: a package could otherwise ship
+/// `javascript:` links that run in the UI's origin when clicked.
+fn web_link(url: String) -> String {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        url
+    } else {
+        String::new()
     }
 }
 
@@ -689,3 +700,17 @@ pub async fn uninstall(
 #[allow(clippy::unwrap_used)]
 #[path = "packages_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod link_tests {
+    #[test]
+    fn only_web_addresses_become_links() {
+        assert_eq!(
+            super::web_link("https://example.com/x".into()),
+            "https://example.com/x"
+        );
+        assert_eq!(super::web_link("javascript:alert(1)".into()), "");
+        assert_eq!(super::web_link(" JavaScript:alert(1)".into()), "");
+        assert_eq!(super::web_link("data:text/html,x".into()), "");
+    }
+}

@@ -147,3 +147,60 @@ async fn services_and_nodes_show_what_their_tasks_use() {
     assert!(nodes.contains("node-a") && nodes.contains("node-b"));
     assert!(nodes.contains("aria-label=\"CPU 25% used\""), "{nodes}");
 }
+
+#[test]
+fn forms_from_another_site_are_refused() {
+    use axum::http::{HeaderMap, HeaderValue, Method};
+    let h = |pairs: &[(&'static str, &'static str)]| {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_static(v));
+        }
+        m
+    };
+    let cross = super::cross_site;
+    assert!(cross(
+        &Method::POST,
+        &h(&[("origin", "http://evil.example"), ("host", "10.0.0.1:8000")])
+    ));
+    assert!(cross(
+        &Method::POST,
+        &h(&[("sec-fetch-site", "cross-site"), ("host", "a")])
+    ));
+    assert!(cross(
+        &Method::POST,
+        &h(&[("origin", "null"), ("host", "10.0.0.1:8000")])
+    ));
+    assert!(!cross(
+        &Method::POST,
+        &h(&[
+            ("origin", "http://10.0.0.1:8000"),
+            ("host", "10.0.0.1:8000")
+        ])
+    ));
+    assert!(
+        !cross(&Method::POST, &h(&[("host", "10.0.0.1:8000")])),
+        "scripts send no Origin"
+    );
+    assert!(!cross(
+        &Method::GET,
+        &h(&[("origin", "http://evil.example"), ("host", "a")])
+    ));
+}
+
+#[tokio::test]
+async fn task_ids_with_url_characters_link_to_their_page() {
+    let odd = "db#1 ?x%";
+    let ui = ui_with(&[subscribed(
+        vec![agent("S0", "node-a", 4.0, 4096.0)],
+        vec![framework("F1", "marathon")],
+        vec![task(odd, "db", "F1", "S0", "TASK_RUNNING")],
+    )]);
+    let (_, html) = get(&ui, "/ui/tasks").await;
+    assert!(
+        html.contains(r#"href="/ui/tasks/db%231%20%3Fx%25""#),
+        "{html}"
+    );
+    let (status, page) = get(&ui, "/ui/tasks/db%231%20%3Fx%25").await;
+    assert_eq!(status, 200, "{page}");
+}

@@ -5,6 +5,7 @@
 //! again with Marathon's message at the action and Marathon's status.
 
 use super::detail;
+use crate::pages::{render, Page};
 use crate::table::{encode, Query};
 use crate::Ui;
 use axum::http::HeaderMap;
@@ -88,7 +89,7 @@ impl ActionError {
 
     /// Marathon could not be reached at all.
     pub fn unreachable(action: &str, e: &str) -> ActionError {
-        ActionError::new(action, 503, format!("Marathon could not be reached: {e}"))
+        ActionError::new(action, 502, format!("Marathon could not be reached: {e}"))
     }
 
     pub fn is(&self, action: &str) -> bool {
@@ -194,6 +195,14 @@ impl AppAction {
     }
 }
 
+#[derive(askama::Template)]
+#[template(path = "app_confirm.html")]
+struct ConfirmDestroy {
+    page: Page,
+    id: String,
+    force: bool,
+}
+
 /// Do `action` on app `id` as `form` asks (`force=true` to override a deployment).
 pub async fn run(
     ui: &Ui,
@@ -209,6 +218,16 @@ pub async fn run(
         Err(e) => return failed(*e).await,
     };
     let force = form.get("force").is_some_and(|v| v == "true");
+    // Destroying cannot be undone: without the script's dialog, a page asks first.
+    if matches!(act, AppAction::Destroy) && form.get("confirmed").map(String::as_str) != Some("yes")
+    {
+        let page = Page::new(ui, headers, format!("Destroy {id}?"), "apps", "");
+        return render(&ConfirmDestroy {
+            page,
+            id: id.to_string(),
+            force,
+        });
+    }
     let (method, path, body) = act.request(id, force);
     match ui.marathon.send(method, &path, body.as_ref()).await {
         Ok((status, _)) if status.is_success() => {

@@ -187,6 +187,9 @@ pub async fn page(
     headers: &HeaderMap,
     error: Option<ActionError>,
 ) -> Response {
+    // Current to the events published before Marathon is read: any after are replayed to the
+    // tab, so none is lost between the reads and the stream.
+    let page_frame = Page::new(ui, headers, format!("App {id}"), "apps", "app,deployments");
     let Some((app, stale)) = load(ui, id).await else {
         return missing(
             ui,
@@ -199,8 +202,9 @@ pub async fn page(
     let r = {
         let m = ui.live.marathon();
         let mut r = super::Row::app(&app, &m, true);
-        // Marathon's answer is newer than the model's queue when it says deploying.
-        if !app.deployments.is_empty() {
+        // Marathon's answer is newer than the model when it says deploying; the queue's
+        // Waiting and Delayed still come first, as in Marathon's UI.
+        if !app.deployments.is_empty() && !matches!(r.status.as_str(), "Waiting" | "Delayed") {
             r.status = Status::Deploying.as_str().to_string();
         }
         r
@@ -256,7 +260,7 @@ pub async fn page(
         .and_then(|e| StatusCode::from_u16(e.status).ok());
     let folder = app.folder().to_string();
     let view = AppPage {
-        page: Page::new(ui, headers, format!("App {id}"), "apps", "app,deployments"),
+        page: page_frame,
         id: id.to_string(),
         disk: mib(&app.disk),
         version: if app.version.is_empty() {

@@ -289,7 +289,7 @@ async fn actions_send_what_marathon_expects_and_redirect_with_what_was_done() {
         ),
         (
             "/ui/apps/web/api/destroy",
-            "",
+            "confirmed=yes",
             ("DELETE", "/v2/apps/web/api", ""),
             "/ui/apps?done=destroyed&app=/web/api&folder=/web",
         ),
@@ -310,6 +310,18 @@ async fn actions_send_what_marathon_expects_and_redirect_with_what_was_done() {
     assert!(html.contains("Destroyed /web/api."));
     let (_, html) = get(&ui, "/ui/apps?done=%3Cscript%3E").await;
     assert!(!html.contains("class=\"flash\""), "only known messages");
+
+    // A destroy without the dialog's yes (no script) asks on a page first, and sends nothing.
+    let before = fake.seen.lock().expect("what Marathon was asked").len();
+    let (status, _, html) = post(&ui, "/ui/apps/big/destroy", "").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<h1>Destroy /big?</h1>"), "{html}");
+    assert!(html.contains(r#"<input type="hidden" name="confirmed" value="yes">"#));
+    assert_eq!(
+        fake.seen.lock().expect("asked").len(),
+        before,
+        "nothing sent"
+    );
 }
 
 #[tokio::test]
@@ -344,10 +356,10 @@ async fn a_refused_action_shows_marathons_message_at_the_action_with_its_status(
         !html.contains("data-refresh-key"),
         "the error stays until the reader moves on"
     );
-    // Marathon down: 503, said so.
+    // Marathon down: 502 (the UI is Marathon's gateway here), said so.
     let ui = ui_over(&apps, &queue, &deps, vec!["http://127.0.0.1:9".into()]);
     let (status, _, html) = post(&ui, "/ui/apps/big/restart", "").await;
-    assert_eq!(status, 503, "{html}");
+    assert_eq!(status, 502, "{html}");
     assert!(html.contains("Marathon could not be reached"));
     assert!(
         html.contains("Marathon could not be read"),
