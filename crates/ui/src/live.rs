@@ -34,6 +34,8 @@ pub struct Live {
     /// Every master in the ZooKeeper group (HA), leader included; empty with a fixed master.
     pub masters: Mutex<Vec<String>>,
     stats_dirty: AtomicBool,
+    /// Agents and frameworks whose tasks changed: their rows are told at the next tick.
+    uses_dirty: Mutex<(BTreeSet<String>, BTreeSet<String>)>,
     marathon_dirty: Mutex<Dirty>,
     marathon_wake: Notify,
 }
@@ -57,6 +59,27 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An agent as the tabs are told of it: what its row shows.
+pub fn agent_json(a: &crate::model::cluster::Agent) -> Value {
+    json!({
+        "id": a.id, "hostname": a.hostname, "active": a.active, "tasks": a.tasks,
+        "cpus": format!("{} / {}", fmt::num(&a.used.cpus), fmt::num(&a.total.cpus)),
+        "mem": format!("{} / {}", fmt::mib(&a.used.mem), fmt::mib(&a.total.mem)),
+        "disk": format!("{} / {}", fmt::mib(&a.used.disk), fmt::mib(&a.total.disk)),
+        "cpus_used": a.used.cpus, "cpus_total": a.total.cpus,
+        "mem_used": a.used.mem, "mem_total": a.total.mem,
+        "disk_used": a.used.disk, "disk_total": a.total.disk,
+    })
+}
+
+/// A framework as the tabs are told of it: what its row shows.
+pub fn framework_json(f: &crate::model::cluster::Framework) -> Value {
+    json!({
+        "id": f.id, "name": f.name, "tasks": f.tasks,
+        "cpus": fmt::num(&f.used.cpus), "mem": fmt::mib(&f.used.mem), "disk": fmt::mib(&f.used.disk),
+    })
 }
 
 /// A task as the tabs are told of it. `ended` (terminal) and `added` (new to the master) let a
@@ -85,6 +108,7 @@ impl Live {
             masters: Mutex::default(),
             hub: Hub::new(epoch),
             stats_dirty: AtomicBool::new(true),
+            uses_dirty: Mutex::default(),
             marathon_dirty: Mutex::default(),
             marathon_wake: Notify::new(),
         }
@@ -105,9 +129,27 @@ impl Live {
     /// One event from the master's stream.
     pub fn master_event(&self, from: &str, ev: Value) -> bool {
         let added = ev["type"] == "TASK_ADDED";
+        // A whole state (thousands of tasks) is parsed before the lock is taken: the pages
+        // keep reading the old one meanwhile.
+        let state = (ev["type"] == "SUBSCRIBED").then(|| {
+            <drover_api::operator::GetState as serde::Deserialize>::deserialize(
+                &ev["subscribed"]["get_state"],
+            )
+        });
         let (changes, events) = {
             let mut c = write(&self.cluster);
-            let changes = c.apply(&ev, from);
+
+            let changes = match state {
+                Some(Ok(st)) => {
+                    c.load(st, from);
+                    vec![Change::Reset]
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("ui: a SUBSCRIBED whose state does not parse ({e}); ignored");
+                    Vec::new()
+                }
+                None => c.apply(&ev, from),
+            };
             let events: Vec<(&'static str, String)> = changes
                 .iter()
                 .filter_map(|ch| match ch {
@@ -115,17 +157,33 @@ impl Live {
                     Change::Task(id) => c
                         .task(id)
                         .map(|t| ("task", task_json(&c, t, added).to_string())),
-                    Change::Agent(id) => c.agents.get(id).map(|a| ("agent", json!(a).to_string())),
+                    Change::Agent(id) => c
+                        .agents
+                        .get(id)
+                        .map(|a| ("agent", agent_json(a).to_string())),
                     Change::AgentGone(id) => Some(("agent_gone", json!({"id": id}).to_string())),
                     Change::Framework(id) => c
                         .frameworks
                         .get(id)
-                        .map(|f| ("framework", json!(f).to_string())),
+                        .map(|f| ("framework", framework_json(f).to_string())),
                     Change::FrameworkGone(id) => {
                         Some(("framework_gone", json!({"id": id}).to_string()))
                     }
                 })
                 .collect();
+            // The agents and frameworks those tasks ran on and for (finished ones are still
+            // found among the kept ones): their use changed.
+            let mut uses = lock(&self.uses_dirty);
+            for ch in &changes {
+                if let Some(t) = match ch {
+                    Change::Task(id) => c.task(id),
+                    _ => None,
+                } {
+                    uses.0.insert(t.agent_id.clone());
+                    uses.1.insert(t.framework_id.clone());
+                }
+            }
+            drop(uses);
             (changes, events)
         };
         for (topic, data) in events {
@@ -251,6 +309,31 @@ impl Live {
             if self.stats_dirty.swap(false, Ordering::AcqRel) {
                 self.hub.publish("stats", self.stats().to_string());
             }
+            self.publish_uses();
+        }
+    }
+
+    /// Tell the tabs what the agents and frameworks whose tasks changed now use: one event
+    /// each per tick, however many of their tasks changed.
+    fn publish_uses(&self) {
+        let (agents, frameworks) = std::mem::take(&mut *lock(&self.uses_dirty));
+        if agents.is_empty() && frameworks.is_empty() {
+            return;
+        }
+        let events: Vec<(&'static str, String)> = {
+            let c = self.cluster();
+            let a = agents
+                .iter()
+                .filter_map(|id| c.agents.get(id))
+                .map(|a| ("agent", agent_json(a).to_string()));
+            let f = frameworks
+                .iter()
+                .filter_map(|id| c.frameworks.get(id))
+                .map(|f| ("framework", framework_json(f).to_string()));
+            a.chain(f).collect()
+        };
+        for (topic, data) in events {
+            self.hub.publish(topic, data);
         }
     }
 
@@ -489,20 +572,58 @@ impl Live {
                 _ = stop.changed() => return,
             }
             let d = std::mem::take(&mut *lock(&self.marathon_dirty));
+            let mut failed = false;
             if d.all || d.apps.len() > 32 {
                 if let Err(e) = self.marathon_reload(&c).await {
                     tracing::debug!("ui: reading Marathon: {e}");
+                    failed = true;
                 }
             } else {
+                // What the tabs were last told, taken before anything is read: an app whose
+                // status only the queue changed is told too.
+                let mut touched: BTreeSet<String> = d.apps.clone();
                 if d.queue {
-                    if let Ok(Some(q)) = c.get("/v2/queue").await {
-                        write(&self.marathon).load_queue(&q);
+                    let m = self.marathon();
+                    touched.extend(m.queue.keys().filter(|k| m.apps.contains_key(*k)).cloned());
+                }
+                let before: HashMap<String, Value> = touched
+                    .iter()
+                    .filter(|id| self.marathon().apps.contains_key(*id))
+                    .map(|id| (id.clone(), self.app_event(id)))
+                    .collect();
+                if d.queue {
+                    match c.get("/v2/queue").await {
+                        Ok(Some(q)) => {
+                            let mut m = write(&self.marathon);
+                            m.load_queue(&q);
+                            let queued: Vec<String> = m
+                                .queue
+                                .keys()
+                                .filter(|k| m.apps.contains_key(*k))
+                                .cloned()
+                                .collect();
+                            touched.extend(queued);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::debug!("ui: reading the queue: {e}");
+                            lock(&self.marathon_dirty).queue = true;
+                            failed = true;
+                        }
                     }
                 }
                 if d.deployments {
-                    if let Ok(Some(v)) = c.get("/v2/deployments").await {
-                        write(&self.marathon).load_deployments(&v);
-                        self.hub.publish("deployments", "{}".into());
+                    match c.get("/v2/deployments").await {
+                        Ok(Some(v)) => {
+                            write(&self.marathon).load_deployments(&v);
+                            self.hub.publish("deployments", "{}".into());
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::debug!("ui: reading the deployments: {e}");
+                            lock(&self.marathon_dirty).deployments = true;
+                            failed = true;
+                        }
                     }
                 }
                 let client = &c;
@@ -512,25 +633,28 @@ impl Live {
                         .map(|id| async move { (id, client.get(&app_path(id)).await) }),
                 )
                 .await;
-                let before: HashMap<String, Value> = d
-                    .apps
-                    .iter()
-                    .filter(|id| self.marathon().apps.contains_key(*id))
-                    .map(|id| (id.clone(), self.app_event(id)))
-                    .collect();
-                let mut read = Vec::with_capacity(reads.len());
                 for (id, r) in reads {
                     match r {
                         Ok(v) => write(&self.marathon).set_app(id, v.as_ref()),
                         Err(e) => {
+                            // Read again on the next round, not forgotten.
                             tracing::debug!("ui: reading app {id}: {e}");
-                            continue;
+                            lock(&self.marathon_dirty).apps.insert(id.clone());
+                            failed = true;
                         }
                     }
-                    read.push(id);
                 }
-                self.publish_changed_apps(read, &before);
+                self.publish_changed_apps(touched.iter(), &before);
                 self.stats_dirty.store(true, Ordering::Release);
+            }
+            if failed {
+                // Marathon did not answer: try again after a pause (the stream's reconnection
+                // reloads everything if it is gone for good).
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+                self.marathon_wake.notify_one();
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -694,5 +818,42 @@ mod tests {
             ["/db", "/web"]
         );
         assert!(d.deployments && d.queue && !d.all);
+    }
+
+    #[test]
+    fn a_task_that_ends_tells_its_agent_and_framework_rows_once_per_tick() {
+        use crate::testing::*;
+        let live = Live::new("e".into());
+        live.master_event(
+            "m",
+            subscribed(
+                vec![agent("S0", "node-a", 4.0, 1024.0)],
+                vec![framework("F1", "marathon")],
+                vec![
+                    task("t1", "web", "F1", "S0", "TASK_RUNNING"),
+                    task("t2", "web", "F1", "S0", "TASK_RUNNING"),
+                ],
+            ),
+        );
+        let (_, mut rx) = live.hub.subscribe(None);
+        live.master_event("m", task_updated("t1", "F1", "TASK_FINISHED"));
+        live.master_event("m", task_updated("t2", "F1", "TASK_KILLED"));
+        live.publish_uses();
+        let mut seen = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            seen.push((e.topic, e.data.clone()));
+        }
+        let agents: Vec<&String> = seen
+            .iter()
+            .filter(|(t, _)| *t == "agent")
+            .map(|(_, d)| d)
+            .collect();
+        assert_eq!(agents.len(), 1, "{seen:?}");
+        let a: Value = serde_json::from_str(agents[0]).unwrap();
+        assert_eq!(a["tasks"], 0);
+        assert_eq!(a["cpus"], "0 / 4");
+        assert_eq!(seen.iter().filter(|(t, _)| *t == "framework").count(), 1);
+        live.publish_uses();
+        assert!(rx.try_recv().is_err(), "nothing changed since");
     }
 }

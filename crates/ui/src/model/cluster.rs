@@ -210,7 +210,8 @@ impl Cluster {
         }
     }
 
-    fn load(&mut self, s: GetState, from: &str) {
+    /// Replace everything with a master's whole state (parsed by the caller, off any lock).
+    pub fn load(&mut self, s: GetState, from: &str) {
         *self = Cluster {
             leader: Some(from.to_string()),
             ended: self.ended,

@@ -13,6 +13,8 @@ use axum::response::Response;
 
 /// One resource of an agent: used of total.
 pub struct Bar {
+    /// The resource, as the `agent` events name it (`cpus`, `mem`, `disk`).
+    pub key: &'static str,
     pub label: &'static str,
     pub used: String,
     pub total: String,
@@ -38,18 +40,21 @@ impl NodeRow {
             tasks: a.tasks,
             bars: vec![
                 Bar {
+                    key: "cpus",
                     label: "CPU",
                     used: num(&a.used.cpus),
                     total: num(&a.total.cpus),
                     pct: pct(&a.used.cpus, &a.total.cpus),
                 },
                 Bar {
+                    key: "mem",
                     label: "Memory",
                     used: mib(&a.used.mem),
                     total: mib(&a.total.mem),
                     pct: pct(&a.used.mem, &a.total.mem),
                 },
                 Bar {
+                    key: "disk",
                     label: "Disk",
                     used: mib(&a.used.disk),
                     total: mib(&a.total.disk),
