@@ -29,9 +29,9 @@ async function refresh() {
     const r = await fetch(location.href, { headers: { "X-Drover-Fragment": "1" } });
     if (r.ok) {
       const html = await r.text();
-      const active = document.activeElement && document.activeElement.id;
+      const kept = focusedField();
       main.innerHTML = html;
-      if (active) document.getElementById(active)?.focus();
+      restoreField(kept);
       loadHistory();
       for (const [kind, d] of duringFetch) pendingRows.set(`${kind}:${d.id}`, [kind, d]);
       // Not a reason to fetch again: those that needed one have asked already.
@@ -41,6 +41,29 @@ async function refresh() {
   } catch (_) { /* the stream's reconnection will bring us back */ }
   duringFetch = null;
   refreshing = false;
+}
+// The field being used when <main> is swapped (by id, else by its form's action and its name),
+// with what was typed and where the caret was: the new content gets them back.
+function focusedField() {
+  const a = document.activeElement;
+  if (!a || !main.contains(a)) return null;
+  return {
+    id: a.id, name: a.name, form: a.form && a.form.getAttribute("action"),
+    value: "value" in a ? a.value : undefined,
+    sel: typeof a.selectionStart === "number" ? [a.selectionStart, a.selectionEnd] : null,
+  };
+}
+function restoreField(k) {
+  if (!k) return;
+  let el = k.id ? document.getElementById(k.id) : null;
+  if (!el && k.name) {
+    el = [...main.querySelectorAll(`[name="${CSS.escape(k.name)}"]`)]
+      .find((x) => (x.form && x.form.getAttribute("action")) === k.form) || null;
+  }
+  if (!el) return;
+  if (k.value !== undefined && "value" in el && el.type !== "checkbox" && el.type !== "radio") el.value = k.value;
+  el.focus();
+  if (k.sel) { try { el.setSelectionRange(k.sel[0], k.sel[1]); } catch (_) { /* not a text field */ } }
 }
 function scheduleRefresh() {
   if (!refreshTimer) refreshTimer = setTimeout(refresh, 300);
@@ -84,6 +107,8 @@ function flushRows(mayRefresh) {
       continue;
     }
     for (const el of els) applyRow(el, d);
+    // A task that ended may leave this view (the active tasks): fetch it again.
+    if (d.ended) again ||= mayRefresh && refreshesOn(kind, d);
   }
   pendingRows.clear();
   if (again) scheduleRefresh();
@@ -217,9 +242,11 @@ function connect() {
     setLive(es.readyState === EventSource.OPEN);
     // The browser would reconnect to the URL it opened, with the log's first offset: a page
     // following a log reopens the stream itself, from its offset and last event id.
-    if (logPanel) {
+    // The browser gives up for good after an HTTP error answer (a proxy's 502 while the
+    // gateway restarts): reopen it then too, after the last event seen.
+    if (logPanel || es.readyState === EventSource.CLOSED) {
       es.close();
-      setTimeout(connect, retry);
+      setTimeout(() => { connect(); afterConnect(); }, retry);
       retry = Math.min(retry * 2, 10000);
     }
   };
@@ -235,6 +262,7 @@ function connect() {
   for (const kind of ["agent_gone", "framework_gone", "deployments", "deployment"]) {
     on(kind, () => { if (refreshesOn(kind)) scheduleRefresh(); });
   }
+  on("mark", () => {}); // only its id: where a reopened stream resumes
   on("resync", scheduleRefresh);
   on("reset", scheduleRefresh);
   if (logPanel) on("log", applyLog);
@@ -244,9 +272,18 @@ function connect() {
 // ---- keyboard: g then a letter goes to a page; / focuses the filter; ? lists them ----
 const GO = { d: "/", s: "/ui/services", a: "/ui/apps", e: "/ui/deployments", n: "/ui/nodes", t: "/ui/tasks", p: "/ui/packages" };
 let pendingG = false;
+// They can be turned off (the keys panel's checkbox, kept in this browser): a single key is
+// easy to press by mistake with speech input.
+const keysToggle = document.getElementById("keys-on");
+const keysOn = () => localStorage.getItem("drover-keys") !== "off";
+if (keysToggle) {
+  keysToggle.checked = keysOn();
+  keysToggle.addEventListener("change", () => localStorage.setItem("drover-keys", keysToggle.checked ? "on" : "off"));
+}
 document.addEventListener("keydown", (e) => {
   const t = e.target;
   if (e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) return;
+  if (!keysOn() && e.key !== "?") return;
   if (pendingG && GO[e.key]) { location.href = GO[e.key]; pendingG = false; return; }
   pendingG = e.key === "g";
   if (e.key === "/") {
@@ -256,7 +293,7 @@ document.addEventListener("keydown", (e) => {
     location.href = "/ui/apps/new";
   } else if (e.key === "?") {
     const k = document.getElementById("keys");
-    if (k) k.hidden = !k.hidden;
+    if (k) { k.open = !k.open; if (k.open) k.querySelector("summary")?.focus(); }
   }
 });
 
@@ -296,8 +333,10 @@ main.addEventListener("focusout", () => {
   // After the focus has moved on (it may be to another field of the page).
   if (keyedPending) setTimeout(refreshKeyed, 0);
 });
-// The page's one stream (the browser reconnects it in place; only log pages open a new one).
-if (window.droverEvents) {
+// The page's one stream (the browser reconnects it in place; a page reopens it after an HTTP
+// error, and log pages always): the listeners below are attached to each stream opened.
+function afterConnect() {
+  if (!window.droverEvents) return;
   const keyed = (id) => document.querySelector(`[data-refresh-key="app:${CSS.escape(id)}"]`);
   window.droverEvents.addEventListener("app", (e) => {
     let d = {};
@@ -308,6 +347,7 @@ if (window.droverEvents) {
     if (document.querySelector("[data-refresh-key]")) refreshKeyed();
   });
 }
+afterConnect();
 
 // ---- the spec editor (pages/editor.rs): Form ⇄ JSON in place. The server does the switch
 // (it posts the form and renders the other mode, so what was typed carries across, exactly as

@@ -86,25 +86,41 @@ pub async fn events(
         }
         None => stream::empty().boxed(),
     };
-    let live = stream::unfold((rx, ui, topics), |(mut rx, ui, topics)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) if wanted(&topics, &e) => {
-                    let f = frame(&ui, &e);
-                    return Some((f, (rx, ui, topics)));
+    // A tab that follows few topics would otherwise keep an old `Last-Event-ID` while the hub
+    // moves on, and be told to resync after a short disconnection: every MARK_EVERY events it
+    // skips, it is sent a `mark` carrying the latest id (the script ignores it).
+    const MARK_EVERY: u32 = 512;
+    let live = stream::unfold(
+        (rx, ui, topics, 0u32),
+        |(mut rx, ui, topics, mut skipped)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if wanted(&topics, &e) => {
+                        let f = frame(&ui, &e);
+                        return Some((f, (rx, ui, topics, 0)));
+                    }
+                    Ok(e) => {
+                        skipped += 1;
+                        if skipped >= MARK_EVERY {
+                            let f = SseEvent::default()
+                                .id(ui.live.hub.id(&e))
+                                .event("mark")
+                                .data("{}");
+                            return Some((f, (rx, ui, topics, 0)));
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let f = SseEvent::default()
+                            .id(ui.live.hub.last_id())
+                            .event("resync")
+                            .data("{}");
+                        return Some((f, (rx, ui, topics, 0)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(_)) => {
-                    let f = SseEvent::default()
-                        .id(ui.live.hub.last_id())
-                        .event("resync")
-                        .data("{}");
-                    return Some((f, (rx, ui, topics)));
-                }
-                Err(RecvError::Closed) => return None,
             }
-        }
-    });
+        },
+    );
     let hub = stream::iter(first).chain(live);
     let all = stream::select(hub, log).map(Ok);
     Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
