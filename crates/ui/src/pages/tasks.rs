@@ -103,7 +103,13 @@ pub fn rows(c: &Cluster, tasks: Vec<&Task>, q: &Query, path: &str) -> (Vec<TaskR
         "cpus" => a.res.cpus.total_cmp(&b.res.cpus),
         "mem" => a.res.mem.total_cmp(&b.res.mem),
         "updated" => a.updated.total_cmp(&b.updated),
-        "host" => a.agent_id.cmp(&b.agent_id),
+        "host" => {
+            let host = |t: &Task| c.agents.get(&t.agent_id).map(|a| a.hostname.as_str());
+            host(a)
+                .cmp(&host(b))
+                .then(a.agent_id.cmp(&b.agent_id))
+                .then(a.name.cmp(&b.name))
+        }
         _ => a.name.cmp(&b.name).then(a.id.cmp(&b.id)),
     });
     let pager = Pager::new(&p, q, path);
