@@ -12,7 +12,7 @@
 mod common;
 use common::ui::{browser_python, flow};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 
 #[test]
