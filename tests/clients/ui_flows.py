@@ -459,14 +459,13 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main() -> int:
-    args = parser().parse_args()
-    if args.flow == "dashboard" and args.then_running is not None and not args.then_request:
-        parser().error("--then-running needs --then-request (the change to wait for)")
+def run(flows: dict, args) -> int:
+    """Run the flow `args.flow` names, print its report, and give the exit code: what every
+    flows script's main does."""
     rep = Report(args.flow, getattr(args, "url", None))
     error = None
     try:
-        FLOWS[args.flow](args, rep)
+        flows[args.flow](args, rep)
     except ub.UiError as e:
         error = str(e)
     except Exception as e:  # the browser or the driver broke: say so, as a failure
@@ -481,6 +480,13 @@ def main() -> int:
         print(f"ui flow {args.flow} failed:\n  - " + "\n  - ".join(why), file=sys.stderr)
         return 1
     return 0
+
+
+def main() -> int:
+    args = parser().parse_args()
+    if args.flow == "dashboard" and args.then_running is not None and not args.then_request:
+        parser().error("--then-running needs --then-request (the change to wait for)")
+    return run(FLOWS, args)
 
 
 if __name__ == "__main__":

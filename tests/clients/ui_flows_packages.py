@@ -34,7 +34,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ui_browser as ub  # noqa: E402
-from ui_flows import Report, http_request, page_checks  # noqa: E402
+from ui_flows import Report, http_request, page_checks, run  # noqa: E402
 
 # A field's state as the page says it: its value, type, aria-invalid, and the texts of the
 # elements its aria-describedby names.
@@ -263,25 +263,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main() -> int:
-    args = parser().parse_args()
-    rep = Report(args.flow, args.url)
-    error = None
-    try:
-        FLOWS[args.flow](args, rep)
-    except ub.UiError as e:
-        error = str(e)
-    except Exception as e:  # the browser or the driver broke: say so, as a failure
-        error = f"{type(e).__name__}: {e}"
-    if error:
-        rep["error"] = error
-    rep["ok"] = error is None and not rep.out["problems"]
-    print(json.dumps(rep.out, indent=1), flush=True)
-    if not rep.out["ok"]:
-        why = [error] if error else []
-        why += rep.out["problems"]
-        print(f"ui flow {args.flow} failed:\n  - " + "\n  - ".join(why), file=sys.stderr)
-        return 1
-    return 0
+    return run(FLOWS, parser().parse_args())
 
 
 if __name__ == "__main__":
