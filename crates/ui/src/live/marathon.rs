@@ -1,5 +1,5 @@
 //! Marathon's side of the live view: its event stream (`/v2/events`) turned into what to read
-//! again (coalesced every 100 ms, failures retried), the reads, and the `app` and `deployments`
+//! again (coalesced every 250 ms, failures retried), the reads, and the `app` and `deployments`
 //! events the tabs are told when what they show changed.
 
 use super::{lock, write, Live};
@@ -238,7 +238,8 @@ impl Live {
         Ok(())
     }
 
-    /// Read again what the events named, coalesced: at most every 100 ms.
+    /// Read again what the events named, coalesced: at most every 250 ms (Marathon sends an
+    /// event per task update; a round reads each app named once, however many events named it).
     pub async fn marathon_refresh(
         self: Arc<Self>,
         c: MarathonClient,
@@ -335,7 +336,7 @@ impl Live {
                 self.marathon_wake.notify_one();
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = stop.changed() => return,
             }
         }
