@@ -13,9 +13,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use drover_api::operator::{AgentEntry, FrameworkEntry, GetAgents, GetFrameworks, GetState};
-use drover_api::operator::{GetExecutors, GetTasks, Task};
-use drover_api::{AgentID, AgentInfo, FrameworkID, FrameworkInfo, Range, Resource, TaskID};
+use drover_api::operator::Task;
+use drover_api::{AgentID, Range, Resource, TaskID};
 use drover_api::{TaskState, TaskStatus};
 use std::io::Write;
 use std::sync::Arc;
@@ -65,17 +64,11 @@ struct Planned {
     canonical: String,
 }
 
-fn agent_id(i: usize) -> String {
-    format!("5f0c3b5e-1d2a-4c8e-9b7a-2f4d6e8a0c1b-S{i}")
-}
-
-fn agent_ip(i: usize) -> String {
-    format!("10.0.{}.{}", i / 250, i % 250 + 1)
-}
+use drover_bench::fake::{agent_id, agent_ip};
 
 /// The SUBSCRIBED event and the tasks in it.
 fn cluster(tasks: usize, apps: usize, agents: usize) -> (serde_json::Value, Vec<Planned>) {
-    let fid = FrameworkID::new("7d1e9a40-3b7c-4f0e-8d2a-5c6b9e1f3a20-0000");
+    let fid = drover_bench::fake::framework_id();
     let apps = apps.clamp(1, tasks.max(1));
     let agents = agents.max(1);
     let mut out = Vec::with_capacity(tasks);
@@ -137,58 +130,7 @@ fn cluster(tasks: usize, apps: usize, agents: usize) -> (serde_json::Value, Vec<
             app,
         });
     }
-    let state = GetState {
-        get_tasks: GetTasks {
-            tasks: list,
-            ..Default::default()
-        },
-        get_executors: GetExecutors::default(),
-        get_frameworks: GetFrameworks {
-            frameworks: vec![FrameworkEntry {
-                framework_info: FrameworkInfo {
-                    user: "root".into(),
-                    name: "marathon".into(),
-                    id: Some(fid),
-                    hostname: Some("127.0.0.1".into()),
-                    ..Default::default()
-                },
-                active: true,
-                connected: true,
-                recovered: false,
-                registered_time: None,
-                reregistered_time: None,
-                unregistered_time: None,
-                offers: vec![],
-                allocated_resources: vec![],
-                offered_resources: vec![],
-            }],
-            completed_frameworks: vec![],
-        },
-        get_agents: GetAgents {
-            agents: (0..agents)
-                .map(|i| AgentEntry {
-                    agent_info: AgentInfo {
-                        hostname: agent_ip(i),
-                        port: Some(5051),
-                        id: Some(AgentID::new(agent_id(i))),
-                        ..Default::default()
-                    },
-                    active: true,
-                    deactivated: false,
-                    version: "1.11.0".into(),
-                    pid: Some(format!("slave(1)@{}:5051", agent_ip(i))),
-                    registered_time: None,
-                    reregistered_time: None,
-                    total_resources: vec![],
-                    allocated_resources: vec![],
-                    offered_resources: vec![],
-                })
-                .collect(),
-            recovered_agents: vec![],
-        },
-    };
-    let ev = serde_json::json!({"type": "SUBSCRIBED", "subscribed": {
-        "get_state": state, "heartbeat_interval_seconds": 15.0}});
+    let ev = drover_bench::fake::subscribed(list, agents, &[]);
     (ev, out)
 }
 

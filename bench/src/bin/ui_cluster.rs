@@ -28,9 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
-use drover_api::operator::{AgentEntry, FrameworkEntry, GetAgents, GetFrameworks, GetState};
-use drover_api::operator::{GetExecutors, GetTasks, Task};
-use drover_api::{AgentID, AgentInfo, FrameworkID, FrameworkInfo, Range, Resource, TaskID};
+use drover_api::operator::Task;
+use drover_api::{AgentID, FrameworkID, Range, Resource, TaskID};
 use drover_api::{TaskState, TaskStatus};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
@@ -77,16 +76,8 @@ struct Args {
     heartbeat: u64,
 }
 
-const FRAMEWORK: &str = "7d1e9a40-3b7c-4f0e-8d2a-5c6b9e1f3a20-0000";
+use drover_bench::fake::{agent_id, agent_ip, FRAMEWORK};
 const OTHER: TaskState = TaskState::TASK_KILLING;
-
-fn agent_id(i: usize) -> String {
-    format!("5f0c3b5e-1d2a-4c8e-9b7a-2f4d6e8a0c1b-S{i}")
-}
-
-fn agent_ip(i: usize) -> String {
-    format!("10.0.{}.{}", i / 250, i % 250 + 1)
-}
 
 fn now_secs() -> f64 {
     SystemTime::now()
@@ -176,69 +167,19 @@ fn subscribed(planned: &[Planned], states: &[TaskState], agents: usize) -> Value
             }
         })
         .collect();
-    let state = GetState {
-        get_tasks: GetTasks {
-            tasks,
-            ..Default::default()
-        },
-        get_executors: GetExecutors::default(),
-        get_frameworks: GetFrameworks {
-            frameworks: vec![FrameworkEntry {
-                framework_info: FrameworkInfo {
-                    user: "root".into(),
-                    name: "marathon".into(),
-                    id: Some(fid),
-                    hostname: Some("127.0.0.1".into()),
-                    ..Default::default()
-                },
-                active: true,
-                connected: true,
-                recovered: false,
-                registered_time: None,
-                reregistered_time: None,
-                unregistered_time: None,
-                offers: vec![],
-                allocated_resources: vec![],
-                offered_resources: vec![],
+    let resources = [
+        Resource::scalar("cpus", 16.0),
+        Resource::scalar("mem", 65536.0),
+        Resource::scalar("disk", 100_000.0),
+        Resource::ranges(
+            "ports",
+            vec![Range {
+                begin: 31000,
+                end: 32000,
             }],
-            completed_frameworks: vec![],
-        },
-        get_agents: GetAgents {
-            agents: (0..agents)
-                .map(|i| AgentEntry {
-                    agent_info: AgentInfo {
-                        hostname: agent_ip(i),
-                        port: Some(5051),
-                        id: Some(AgentID::new(agent_id(i))),
-                        resources: vec![
-                            Resource::scalar("cpus", 16.0),
-                            Resource::scalar("mem", 65536.0),
-                            Resource::scalar("disk", 100_000.0),
-                            Resource::ranges(
-                                "ports",
-                                vec![Range {
-                                    begin: 31000,
-                                    end: 32000,
-                                }],
-                            ),
-                        ],
-                        ..Default::default()
-                    },
-                    active: true,
-                    deactivated: false,
-                    version: "1.11.0".into(),
-                    pid: Some(format!("slave(1)@{}:5051", agent_ip(i))),
-                    registered_time: None,
-                    reregistered_time: None,
-                    total_resources: vec![],
-                    allocated_resources: vec![],
-                    offered_resources: vec![],
-                })
-                .collect(),
-            recovered_agents: vec![],
-        },
-    };
-    json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": 15.0}})
+        ),
+    ];
+    drover_bench::fake::subscribed(tasks, agents, &resources)
 }
 
 /// The fake master's state: the tasks, their current states, what the updates do.
