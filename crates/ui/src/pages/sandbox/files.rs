@@ -327,6 +327,22 @@ pub fn usable(data: &str, full: bool) -> usize {
     }
 }
 
+/// How many bytes of the file a chunk's text stands for. A read that starts inside a
+/// multi-byte character (the last 64 KiB of a file rarely start on a character) begins with
+/// its stray continuation bytes, each of which the agent turned into one U+FFFD (3 bytes of
+/// text for 1 of file): counted as what they were, so the tail goes on exactly after the text.
+pub fn read_len(text: &str, may_start_inside: bool) -> u64 {
+    let stray = if may_start_inside {
+        text.chars()
+            .take_while(|c| *c == '\u{FFFD}')
+            .take(3)
+            .count()
+    } else {
+        0
+    };
+    (text.len() - 2 * stray) as u64
+}
+
 /// An error with its causes (reqwest's own text names the URL, not why it failed).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -440,7 +456,7 @@ impl Agent<'_> {
         let full = c.data.len() as u64 + 4 > CHUNK;
         let mut text = c.data;
         text.truncate(usable(&text, full));
-        let next = start + text.len() as u64;
+        let next = start + read_len(&text, start > 0);
         if start > 0 {
             // The first line is cut: drop it.
             let cut = text.find('\n').map_or(text.len(), |i| i + 1);

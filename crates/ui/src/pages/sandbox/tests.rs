@@ -139,6 +139,17 @@ fn a_chunk_cut_inside_a_character_is_taken_up_to_its_last_line() {
 }
 
 #[test]
+fn a_chunk_that_starts_inside_a_character_counts_its_stray_bytes_as_bytes() {
+    // "é" is 2 bytes: a read starting at its second byte gets one stray byte, one U+FFFD.
+    assert_eq!(files::read_len("\u{FFFD}abc\n", true), 5);
+    // A 4-byte character cut after its first byte: three strays.
+    assert_eq!(files::read_len("\u{FFFD}\u{FFFD}\u{FFFD}x", true), 4);
+    // From the file's start there is nothing to be inside of.
+    assert_eq!(files::read_len("\u{FFFD}x", false), 4);
+    assert_eq!(files::read_len("plain\n", true), 6);
+}
+
+#[test]
 fn log_specs_name_a_task_and_stdout_or_stderr() {
     assert_eq!(
         tail::parse_spec("web.1:stderr").expect("good"),
