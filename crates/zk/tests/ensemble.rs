@@ -115,7 +115,10 @@ async fn the_store_keeps_big_records_and_refuses_a_deposed_leaders_writes() {
     }
     let zk = Ensemble::start(1).expect("a ZooKeeper server");
     let url = ZkUrl::parse(&zk.url("/drover")).unwrap();
-    let sessions = Sessions::new(url, Duration::from_secs(2)).unwrap();
+    // The masters' default session (6 s): the client then gives a request 2 s (with a 2 s
+    // session, 800 ms, which the 12,000-node transactions below overran once on a loaded 2-core
+    // machine). The leader leaves by abdicating here, so nothing waits on the session's end.
+    let sessions = Sessions::new(url, Duration::from_secs(6)).unwrap();
     let c = Contender::start(sessions.clone(), Layout::Mesos, b"{}".to_vec());
     let term = until("leadership", Duration::from_secs(20), || leading(&c)).await;
     let store = ZkStore::new(
