@@ -10,6 +10,7 @@ pub mod container;
 pub mod executor;
 pub mod health_check;
 pub mod marathon;
+pub mod metronome;
 pub mod mesos;
 pub mod operator;
 pub mod recordio;

@@ -50,6 +50,15 @@ struct MasterFlags {
     zk_session_timeout: f64,
 }
 
+/// The jobs scheduler's `--zk`.
+fn jobs_ha(zk: &str, session_timeout: f64) -> Result<drover_jobs::Ha> {
+    let sessions = drover_zk::Sessions::new(
+        drover_zk::ZkUrl::parse(zk)?,
+        std::time::Duration::from_secs_f64(session_timeout),
+    )?;
+    Ok(drover_jobs::Ha { sessions })
+}
+
 /// Marathon's `--zk`.
 fn marathon_ha(zk: &str, session_timeout: f64) -> Result<drover_marathon::Ha> {
     let timeout = secs("--zk-session-timeout", session_timeout)?;
@@ -209,6 +218,31 @@ enum Cmd {
         /// Its framework name at the master (another Marathon beside the first: marathon-user).
         #[arg(long, default_value = "marathon")]
         framework_name: String,
+    },
+    /// Run the jobs scheduler (Metronome's and Chronos' REST APIs) as a framework of a master.
+    Jobs {
+        /// The master: host:port, or zk://host:2181,…/mesos to follow the leading master.
+        #[arg(long, env = "DROVER_MASTER")]
+        master: String,
+        /// High availability: several schedulers given the same zk://host:2181,…/jobs elect one
+        /// leader (the others redirect to it) and keep their state there.
+        #[arg(long, value_name = "ZK_URL")]
+        zk: Option<String>,
+        /// With --zk: seconds a scheduler cut off from ZooKeeper keeps its session (and
+        /// leadership); a killed leader is replaced this long after its death.
+        #[arg(long, default_value_t = 6.0)]
+        zk_session_timeout: f64,
+        #[arg(long, default_value = "./.drover/jobs")]
+        work_dir: PathBuf,
+        #[arg(long, default_value = "0.0.0.0")]
+        ip: String,
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        #[arg(long)]
+        advertise_ip: Option<String>,
+        /// Mesos role the runs' tasks run under.
+        #[arg(long, default_value = "*")]
+        role: String,
     },
     /// Run a master; `drover master list` lists the masters and which one leads.
     Master {
@@ -431,6 +465,20 @@ fn marathon_config(
         service_ports: (10000, 20000),
         framework_name: "marathon".into(),
     }
+}
+
+fn jobs_config(
+    master: String,
+    advertise: String,
+    work_dir: PathBuf,
+    role: String,
+) -> drover_jobs::JobsConfig {
+    let mut cfg = drover_jobs::JobsConfig::new(master, advertise);
+    cfg.hostname = this_host();
+    cfg.work_dir = Some(work_dir);
+    cfg.role = role;
+    cfg.user = std::env::var("USER").unwrap_or_default();
+    cfg
 }
 
 fn parse_resources(
@@ -672,6 +720,32 @@ async fn run() -> Result<()> {
             signals.next().await;
             // Its tasks keep running: this Marathon (or the next) finds them again.
             m.stop().await;
+            Ok(())
+        }
+        Cmd::Jobs {
+            master,
+            zk,
+            zk_session_timeout,
+            work_dir,
+            ip,
+            port,
+            advertise_ip,
+            role,
+        } => {
+            check_master_flag(&master)?;
+            let listener = bind(&ip, port).await?;
+            let port = listener.local_addr()?.port();
+            let adv = advertise(&ip, advertise_ip);
+            let cfg = jobs_config(master, format!("{adv}:{port}"), work_dir, role);
+            let ha = zk
+                .as_deref()
+                .map(|z| jobs_ha(z, zk_session_timeout))
+                .transpose()?;
+            let j = drover_jobs::start(cfg, listener, ha)?;
+            say(&format!("jobs: http://{adv}:{port}"));
+            signals.next().await;
+            // Runs in flight keep running: this scheduler (or the next) finds them again.
+            j.stop().await;
             Ok(())
         }
         Cmd::Agent {

@@ -211,6 +211,14 @@ async fn dispatch(
                         d.services
                             .get(&name)
                             .or_else(|| d.frameworks.get(&name))
+                            // Drover's jobs scheduler (the framework `metronome`) serves
+                            // Chronos' API too: `/service/chronos/` reaches it when no
+                            // Chronos of its own runs.
+                            .or_else(|| {
+                                (name == "chronos")
+                                    .then(|| d.frameworks.get("metronome"))
+                                    .flatten()
+                            })
                             .cloned()
                     },
                     || g.read_directory(),
