@@ -56,11 +56,12 @@ port_of() {
   echo "no listening port for pid $1" >&2; exit 1
 }
 
-# `drover up` (master and 4 agents in one process; no Marathon, whose framework would take offers).
+# `drover up` (master and 4 agents in one process; no Marathon or jobs scheduler, whose frameworks
+# would take offers).
 start_up() {
   local w="$OUT/up-$1"; mkdir -p "$w"
   DROVER_LOG=warn "$DROVER" up --agents 4 --port 0 --agent-port 0 --work-dir "$w" --resources "$RES" \
-    --no-marathon ${UP_FLAGS:-} >"$w/up.out" 2>"$w/up.err" &
+    --no-marathon --no-jobs ${UP_FLAGS:-} >"$w/up.out" 2>"$w/up.err" &
   UP=$!; PIDS+=("$UP")
   for _ in $(seq 100); do grep -q "master: http" "$w/up.out" 2>/dev/null && break; sleep 0.1; done
   M=$(grep -o 'master: http://[0-9.:]*' "$w/up.out" | sed 's#master: http://##')

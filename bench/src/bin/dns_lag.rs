@@ -342,6 +342,8 @@ async fn main() -> Result<()> {
             "0",
             "--dns-http-port",
             "0",
+            "--jobs-port",
+            "0",
         ])
         .env("DROVER_LOG", &args.log)
         .stdout(Stdio::piped())

@@ -71,6 +71,8 @@ async fn main() -> Result<()> {
             "0",
             "--dns-http-port",
             "0",
+            "--jobs-port",
+            "0",
             "--agents",
             "1",
         ])

@@ -37,6 +37,9 @@ pub struct UpArgs {
     /// The jobs scheduler's port: Metronome's and Chronos' APIs (0 picks a free one).
     #[arg(long, default_value_t = 9000)]
     pub jobs_port: u16,
+    /// Run no jobs scheduler.
+    #[arg(long)]
+    pub no_jobs: bool,
     /// The gateway's port: the DC/OS front door (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub gateway_port: u16,
@@ -64,6 +67,7 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
         marathon_port,
         no_marathon,
         jobs_port,
+        no_jobs,
         gateway_port,
         dns_port,
         dns_http_port,
@@ -160,33 +164,38 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
         Some(z) => z.clone(),
         None => format!("{ip}:{mport}"),
     };
-    let jl = bind(&ip, jobs_port).await?;
-    // With --zk, the jobs scheduler's election and state live beside the masters'.
-    let jha = match &master.zk {
-        Some(z) => {
-            let url = drover_zk::ZkUrl::parse(z)?;
-            let path = format!(
-                "{}/jobs",
-                url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
-            );
-            Some(crate::jobs_ha(
-                &url.with_path(&path).to_string_with_secret(),
-                master.zk_session_timeout,
-            )?)
-        }
-        None => None,
+    let jobs = if no_jobs {
+        None
+    } else {
+        let jl = bind(&ip, jobs_port).await?;
+        // With --zk, the jobs scheduler's election and state live beside the masters'.
+        let jha = match &master.zk {
+            Some(z) => {
+                let url = drover_zk::ZkUrl::parse(z)?;
+                let path = format!(
+                    "{}/jobs",
+                    url.path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+                );
+                Some(crate::jobs_ha(
+                    &url.with_path(&path).to_string_with_secret(),
+                    master.zk_session_timeout,
+                )?)
+            }
+            None => None,
+        };
+        let jobs_url = format!("http://{ip}:{}", jl.local_addr()?.port());
+        let jobs = drover_jobs::start(
+            crate::jobs_config(
+                master_flag.clone(),
+                format!("{ip}:{}", jl.local_addr()?.port()),
+                work_dir.join("jobs"),
+                "*".into(),
+            ),
+            jl,
+            jha,
+        )?;
+        Some((jobs, jobs_url))
     };
-    let jobs_url = format!("http://{ip}:{}", jl.local_addr()?.port());
-    let jobs = drover_jobs::start(
-        crate::jobs_config(
-            master_flag.clone(),
-            format!("{ip}:{}", jl.local_addr()?.port()),
-            work_dir.join("jobs"),
-            "*".into(),
-        ),
-        jl,
-        jha,
-    )?;
     let dns_cfg = drover_dns::Config {
         listener: ip.clone(),
         http_listener: ip.clone(),
@@ -221,9 +230,11 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
     if let Some((_, u)) = &marathon {
         say(&format!("  marathon: {u}"));
     }
-    say(&format!(
-        "  jobs: {jobs_url}   (Metronome /v1/jobs, Chronos /v1/scheduler)"
-    ));
+    if let Some((_, u)) = &jobs {
+        say(&format!(
+            "  jobs: {u}   (Metronome /v1/jobs, Chronos /v1/scheduler)"
+        ));
+    }
     for (i, u) in agent_urls.iter().enumerate() {
         say(&format!("  agent {i}: {u}"));
     }
@@ -250,7 +261,9 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
     if let Some((m, _)) = &marathon {
         m.stop().await;
     }
-    jobs.stop().await;
+    if let Some((j, _)) = &jobs {
+        j.stop().await;
+    }
     futures_util::future::join_all(handles.iter().enumerate().map(|(i, h)| {
         let asks = asks.clone();
         let mut seen = 0;

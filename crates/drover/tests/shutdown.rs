@@ -195,6 +195,8 @@ impl PipedUp {
                 "0",
                 "--dns-http-port",
                 "0",
+                "--jobs-port",
+                "0",
             ])
             .env("DROVER_LOG", "info")
             .stdin(Stdio::null())

@@ -207,6 +207,8 @@ pub struct Up {
     pub proc: Proc,
     pub master: String,
     pub marathon: String,
+    /// The jobs scheduler's host:port (empty with `--no-jobs`).
+    pub jobs: String,
     pub agents: Vec<String>,
     /// The gateway's host:port.
     pub gateway: String,
@@ -219,7 +221,7 @@ pub struct Up {
 impl Up {
     /// The kernel only (master and agents): tests that count frameworks see only their own.
     pub fn start(agents: usize, extra: &[&str]) -> Up {
-        let mut e = vec!["--no-marathon"];
+        let mut e = vec!["--no-marathon", "--no-jobs"];
         e.extend_from_slice(extra);
         Self::launch(agents, &e)
     }
@@ -249,6 +251,8 @@ impl Up {
             "0",
             "--dns-http-port",
             "0",
+            "--jobs-port",
+            "0",
             "--agents",
             &n,
         ];
@@ -261,6 +265,12 @@ impl Up {
         } else {
             let line = proc.wait_line("marathon: http://", Duration::from_secs(10));
             line.split("http://").nth(1).unwrap().trim().to_string()
+        };
+        let jobs = if extra.contains(&"--no-jobs") {
+            String::new()
+        } else {
+            let line = proc.wait_line("jobs: http://", Duration::from_secs(10));
+            word_after(&line, "http://")
         };
         let mut urls = Vec::new();
         for _ in 0..agents {
@@ -276,6 +286,7 @@ impl Up {
             proc,
             master,
             marathon,
+            jobs,
             agents: urls,
             gateway,
             dns,
