@@ -94,7 +94,10 @@ fn offer(id: &str) -> Offer {
         agent_id: AgentID::new("a1"),
         hostname: "host1".into(),
         url: None,
-        resources: vec![Resource::scalar("cpus", 8.0), Resource::scalar("mem", 8192.0)],
+        resources: vec![
+            Resource::scalar("cpus", 8.0),
+            Resource::scalar("mem", 8192.0),
+        ],
         attributes: vec![],
         executor_ids: vec![],
         allocation_info: None,
@@ -122,7 +125,8 @@ fn an_occurrence_becomes_one_run_named_by_its_key() {
     let store = Arc::new(MemoryStore::default());
     let mut j = open(&store);
     let t0 = at("2026-12-04T10:00:30Z");
-    j.create_job(job("nightly", vec![every_minute(900)], t0), t0).expect("made");
+    j.create_job(job("nightly", vec![every_minute(900)], t0), t0)
+        .expect("made");
     commit(&mut j);
     assert_eq!(j.next_due(), Some(at("2026-12-04T10:01:00Z")));
     j.tick(at("2026-12-04T10:01:00.200Z"));
@@ -143,7 +147,8 @@ fn a_new_leader_runs_what_fell_due_while_no_one_led_and_nothing_twice() {
     let t0 = at("2026-12-04T10:00:30Z");
     {
         let mut a = open(&store);
-        a.create_job(job("report", vec![every_minute(900)], t0), t0).expect("made");
+        a.create_job(job("report", vec![every_minute(900)], t0), t0)
+            .expect("made");
         a.tick(at("2026-12-04T10:01:00Z"));
         commit(&mut a);
         // The leader dies here; three more minutes pass without one.
@@ -175,12 +180,16 @@ fn occurrences_past_their_deadline_are_skipped_and_reported_once() {
     let store = Arc::new(MemoryStore::default());
     let mut j = open(&store);
     let t0 = at("2026-12-04T10:00:30Z");
-    j.create_job(job("r", vec![every_minute(120)], t0), t0).expect("made");
+    j.create_job(job("r", vec![every_minute(120)], t0), t0)
+        .expect("made");
     // Down for an hour: 10:01 … 10:58 are past the 120 s deadline at 11:00:30.
     j.tick(at("2026-12-04T11:00:30Z"));
     commit(&mut j);
     let dues: Vec<Timestamp> = j.active_runs("r").filter_map(|r| r.due()).collect();
-    assert_eq!(dues, vec![at("2026-12-04T10:59:00Z"), at("2026-12-04T11:00:00Z")]);
+    assert_eq!(
+        dues,
+        vec![at("2026-12-04T10:59:00Z"), at("2026-12-04T11:00:00Z")]
+    );
     let skipped = j.skipped.get("r").expect("skips recorded");
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].count, 58);
@@ -196,7 +205,8 @@ fn a_launch_is_written_before_it_is_made_and_reconciled_after_a_failover() {
     let store = Arc::new(MemoryStore::default());
     let t0 = at("2026-12-04T10:00:30Z");
     let mut a = open(&store);
-    a.create_job(job("etl", vec![every_minute(900)], t0), t0).expect("made");
+    a.create_job(job("etl", vec![every_minute(900)], t0), t0)
+        .expect("made");
     a.tick(at("2026-12-04T10:01:00Z"));
     commit(&mut a);
     let calls = a.offers(vec![offer("o1")], at("2026-12-04T10:01:00.100Z"));
@@ -237,7 +247,10 @@ fn a_task_that_ran_and_was_lost_is_not_run_again_without_a_restart_policy() {
     let t = launched(&j.offers(vec![offer("o1")], now));
     assert_eq!(t, vec![format!("once_{}.1", run.id)]);
     j.update(&status(&t[0], TaskState::TASK_RUNNING), now);
-    assert_eq!(j.run("once", &run.id).map(|r| r.status), Some(RunStatus::Active));
+    assert_eq!(
+        j.run("once", &run.id).map(|r| r.status),
+        Some(RunStatus::Active)
+    );
     j.update(&status(&t[0], TaskState::TASK_LOST), now);
     let r = j.run("once", &run.id).expect("in the history");
     assert_eq!(r.status, RunStatus::Failed);
@@ -259,11 +272,17 @@ fn on_failure_retries_until_the_active_deadline_and_success_is_counted() {
     let t1 = launched(&j.offers(vec![offer("o1")], now));
     j.update(&status(&t1[0], TaskState::TASK_RUNNING), now);
     j.update(&status(&t1[0], TaskState::TASK_FAILED), now);
-    assert_eq!(j.run("flaky", &run.id).map(|r| r.status), Some(RunStatus::Initial));
+    assert_eq!(
+        j.run("flaky", &run.id).map(|r| r.status),
+        Some(RunStatus::Initial)
+    );
     let t2 = launched(&j.offers(vec![offer("o2")], now));
     assert_eq!(t2, vec![format!("flaky_{}.2", run.id)]);
     j.update(&status(&t2[0], TaskState::TASK_FINISHED), now);
-    assert_eq!(j.run("flaky", &run.id).map(|r| r.status), Some(RunStatus::Success));
+    assert_eq!(
+        j.run("flaky", &run.id).map(|r| r.status),
+        Some(RunStatus::Success)
+    );
     assert_eq!(j.totals.get("flaky").map(|t| t.success_count), Some(1));
     commit(&mut j);
     let again = open(&store);
@@ -299,15 +318,24 @@ fn a_child_runs_once_when_all_its_parents_succeeded() {
     j.create_job(c, now).expect("c");
     let (ra, _) = j.start_run("a", None, now).expect("a runs");
     let ta = launched(&j.offers(vec![offer("o1")], now));
-    j.update(&status(&ta[0], TaskState::TASK_FINISHED), at("2026-12-04T10:00:01Z"));
+    j.update(
+        &status(&ta[0], TaskState::TASK_FINISHED),
+        at("2026-12-04T10:00:01Z"),
+    );
     assert_eq!(j.active_runs("c").count(), 0, "b has not succeeded yet");
     let _ = ra;
     j.start_run("b", None, now).expect("b runs");
     let tb = launched(&j.offers(vec![offer("o2")], now));
-    j.update(&status(&tb[0], TaskState::TASK_FINISHED), at("2026-12-04T10:00:02Z"));
+    j.update(
+        &status(&tb[0], TaskState::TASK_FINISHED),
+        at("2026-12-04T10:00:02Z"),
+    );
     assert_eq!(j.active_runs("c").count(), 1);
     // A repeated update changes nothing.
-    j.update(&status(&tb[0], TaskState::TASK_FINISHED), at("2026-12-04T10:00:03Z"));
+    j.update(
+        &status(&tb[0], TaskState::TASK_FINISHED),
+        at("2026-12-04T10:00:03Z"),
+    );
     assert_eq!(j.active_runs("c").count(), 1);
 }
 
@@ -318,14 +346,20 @@ fn a_cycle_and_a_missing_parent_are_refused() {
     let mut j = open(&store);
     let mut a = job("a", vec![], now);
     a.parents = vec!["nope".into()];
-    assert!(matches!(j.create_job(a, now), Err(crate::JobsError::ParentNotFound(_))));
+    assert!(matches!(
+        j.create_job(a, now),
+        Err(crate::JobsError::ParentNotFound(_))
+    ));
     j.create_job(job("a", vec![], now), now).expect("a");
     let mut b = job("b", vec![], now);
     b.parents = vec!["a".into()];
     j.create_job(b, now).expect("b");
     let mut a2 = job("a", vec![], now);
     a2.parents = vec!["b".into()];
-    assert!(matches!(j.upsert_job(a2, now), Err(crate::JobsError::DependencyCycle(_))));
+    assert!(matches!(
+        j.upsert_job(a2, now),
+        Err(crate::JobsError::DependencyCycle(_))
+    ));
 }
 
 #[test]
@@ -337,7 +371,10 @@ fn stopping_a_run_kills_its_task_and_deleting_needs_stop_current() {
     let (run, _) = j.start_run("long", None, now).expect("started");
     let t = launched(&j.offers(vec![offer("o1")], now));
     j.update(&status(&t[0], TaskState::TASK_RUNNING), now);
-    assert!(matches!(j.delete_job("long", false, now), Err(crate::JobsError::ActiveRuns)));
+    assert!(matches!(
+        j.delete_job("long", false, now),
+        Err(crate::JobsError::ActiveRuns)
+    ));
     let calls = j.stop_run("long", &run.id, now).expect("stops");
     assert!(calls.iter().any(|c| c.kind == CallType::KILL));
     j.update(&status(&t[0], TaskState::TASK_KILLED), now);
@@ -362,8 +399,96 @@ fn history_is_bounded_per_job() {
         j.update(&status(&ts[0], TaskState::TASK_FINISHED), t);
     }
     commit(&mut j);
-    assert_eq!(j.history.get("many").map(|h| h.len()), Some(HISTORY_PER_JOB));
-    assert_eq!(j.totals.get("many").map(|t| t.success_count), Some(HISTORY_PER_JOB as u64 + 5));
+    assert_eq!(
+        j.history.get("many").map(|h| h.len()),
+        Some(HISTORY_PER_JOB)
+    );
+    assert_eq!(
+        j.totals.get("many").map(|t| t.success_count),
+        Some(HISTORY_PER_JOB as u64 + 5)
+    );
     let again = open(&store);
-    assert_eq!(again.history.get("many").map(|h| h.len()), Some(HISTORY_PER_JOB));
+    assert_eq!(
+        again.history.get("many").map(|h| h.len()),
+        Some(HISTORY_PER_JOB)
+    );
+}
+
+/// A simulated clock ticking every 30 s through both DST changes of 2026 in New York, with a
+/// failover (a reopened core) right at each change: one run per day for a 02:30 and a 01:30
+/// daily job, never two, and an hourly job runs by real time (25 runs on the day with 25 hours).
+#[test]
+fn dst_days_run_each_daily_occurrence_once_across_failovers() {
+    let store = Arc::new(MemoryStore::default());
+    let ny = |expr: &str| Schedule {
+        id: "s".into(),
+        timing: Timing::Cron {
+            expr: expr.into(),
+            timezone: "America/New_York".into(),
+        },
+        starting_deadline_seconds: 900,
+        forbid_concurrent: false,
+        enabled: true,
+    };
+    for (start, end, gap_day) in [
+        ("2026-03-07T12:00:00Z", "2026-03-10T12:00:00Z", true),
+        ("2026-10-31T12:00:00Z", "2026-11-03T12:00:00Z", false),
+    ] {
+        let t0 = at(start);
+        let mut j = open(&store);
+        for id in ["two-thirty", "one-thirty", "hourly"] {
+            let _ = j.delete_job(id, true, t0);
+        }
+        commit(&mut j);
+        j.create_job(job("two-thirty", vec![ny("30 2 * * *")], t0), t0)
+            .expect("made");
+        j.create_job(job("one-thirty", vec![ny("30 1 * * *")], t0), t0)
+            .expect("made");
+        j.create_job(job("hourly", vec![ny("0 * * * *")], t0), t0)
+            .expect("made");
+        commit(&mut j);
+        let mut now = t0;
+        let mut ticks = 0;
+        while now < at(end) {
+            now = plus(now, 30);
+            ticks += 1;
+            j.tick(now);
+            commit(&mut j);
+            // A failover every 97 ticks (and so across the changes at some point).
+            if ticks % 97 == 0 {
+                j = open(&store);
+            }
+        }
+        // Every run made, active or finished (no offers come here: they fail at their deadline).
+        let all = |j: &Jobs, id: &str| -> Vec<Run> {
+            j.active_runs(id)
+                .chain(j.history.get(id).into_iter().flatten())
+                .cloned()
+                .collect()
+        };
+        let dues = |j: &Jobs, id: &str| -> Vec<Timestamp> {
+            let mut d: Vec<Timestamp> = all(j, id).iter().filter_map(|r| r.due()).collect();
+            d.sort();
+            d
+        };
+        let two = dues(&j, "two-thirty");
+        assert_eq!(two.len(), 3, "one 02:30 run a day ({start}): {two:?}");
+        let one = dues(&j, "one-thirty");
+        assert_eq!(one.len(), 3, "one 01:30 run a day ({start}): {one:?}");
+        let ids: std::collections::HashSet<String> =
+            all(&j, "hourly").into_iter().map(|r| r.id).collect();
+        let hourly = dues(&j, "hourly");
+        assert_eq!(ids.len(), hourly.len(), "run ids are unique");
+        // 72 hours of real time: 72 hourly runs whether the day had 23 or 25 hours.
+        assert_eq!(hourly.len(), 72, "{start}");
+        if gap_day {
+            // 02:30 does not exist on 2026-03-08: it runs at 03:00 EDT (07:00 UTC).
+            assert!(two.contains(&at("2026-03-08T07:00:00Z")), "{two:?}");
+        } else {
+            // 01:30 happens twice on 2026-11-01: it runs once, the first time (EDT, 05:30 UTC).
+            assert!(one.contains(&at("2026-11-01T05:30:00Z")), "{one:?}");
+            assert!(!one.contains(&at("2026-11-01T06:30:00Z")), "{one:?}");
+        }
+        assert!(j.skipped.get("two-thirty").is_none() && j.skipped.get("hourly").is_none());
+    }
 }
