@@ -72,11 +72,14 @@ function scheduleRefresh() {
 // `[data-refresh]` element lists the topic — and where it says `data-refresh-on="members"` (its
 // rows filtered and sorted by what an update never changes), only when the event adds or removes
 // one (new, ended, gone): an update of a row elsewhere cannot change it. With 10,000 tasks
-// changing 200 times a second, the tasks page would otherwise fetch itself all the time.
+// changing 200 times a second, the tasks page would otherwise fetch itself all the time. Where
+// it says `data-refresh-framework="<id>"` (the jobs pages), only that framework's tasks count.
 function refreshesOn(topic, d) {
   for (const el of document.querySelectorAll("[data-refresh]")) {
     if (!el.dataset.refresh.split(",").includes(topic)) continue;
     if (el.dataset.refreshOn === "members" && d && !(d.added || d.ended || d.gone)) continue;
+    const fw = el.dataset.refreshFramework;
+    if (fw && d && d.framework_id && d.framework_id !== fw) continue;
     return true;
   }
   return false;

@@ -2,7 +2,7 @@
 //! cluster (readable without JavaScript, a link for every view and filter), kept live in the
 //! browser by one event stream per tab that the server feeds from the master's operator
 //! stream and Marathon's events. The pages read the model the followers keep; actions go to
-//! Marathon, the master and Cosmos as their own clients would send them.
+//! Marathon, the master, Cosmos and the jobs scheduler as their own clients would send them.
 
 pub mod fmt;
 pub mod history;
@@ -31,6 +31,9 @@ pub struct Config {
     pub marathon: Vec<String>,
     /// The gateway's own base URL (Cosmos' package API, agents' sandboxes through it).
     pub gateway: String,
+    /// The jobs scheduler's base URL (Metronome's API); none: the `webui_url` of the framework
+    /// `metronome` the master lists, when there is one.
+    pub jobs: Option<String>,
 }
 
 /// The UI's state, shared by its handlers.
@@ -52,10 +55,15 @@ impl Drop for Ui {
 pub enum Error {
     #[error("building the HTTP client: {0}")]
     Client(String),
+    #[error("the jobs scheduler's URL {0:?}: give http://host:port")]
+    JobsUrl(String),
 }
 
 /// Start following the cluster (on the current tokio runtime) and give the UI to serve.
 pub fn start(cfg: Config) -> Result<Arc<Ui>, Error> {
+    if let Some(u) = cfg.jobs.as_ref().filter(|u| !pages::jobs::usable_url(u)) {
+        return Err(Error::JobsUrl(u.clone()));
+    }
     let epoch = format!("{:x}", (live::now() * 1000.0) as u64);
     let live = Arc::new(Live::new(epoch));
     // No overall timeout: the event streams are long-lived; reads time out per call.
@@ -139,6 +147,7 @@ impl Ui {
                 leader,
                 marathon: marathon.clone(),
                 gateway,
+                jobs: None,
             },
             http: http.clone(),
             marathon: MarathonClient {

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod dashboard;
 pub mod deployments;
 pub mod editor;
+pub mod jobs;
 pub mod nodes;
 pub mod packages;
 pub mod sandbox;
@@ -26,8 +27,7 @@ use std::sync::Arc;
 
 pub type S = axum::extract::State<Arc<Ui>>;
 
-/// The sections of the navigation: (key, label, link). Jobs and resources come with their
-/// own pages.
+/// The sections of the navigation: (key, label, link). Resources come with their own page.
 pub const NAV: &[(&str, &str, &str)] = &[
     ("dashboard", "Dashboard", "/"),
     ("services", "Services", "/ui/services"),
@@ -133,12 +133,8 @@ pub struct Later {
     pub name: &'static str,
 }
 
-async fn later(axum::extract::State(ui): S, uri: axum::http::Uri, headers: HeaderMap) -> Response {
-    let (section, name) = if uri.path().starts_with("/ui/jobs") {
-        ("jobs", "Jobs")
-    } else {
-        ("resources", "Resources")
-    };
+async fn later(axum::extract::State(ui): S, headers: HeaderMap) -> Response {
+    let (section, name) = ("resources", "Resources");
     let page = Page::new(&ui, &headers, name, section, "");
     render(&Later { page, name })
 }
@@ -210,11 +206,11 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/ui/tasks/{id}", get(tasks::detail))
         .route("/ui/services", get(services::list))
         .route("/ui/services/{id}", get(services::detail))
-        .route("/ui/jobs", get(later))
         .route("/ui/resources", get(later))
         .merge(apps::routes())
         .merge(deployments::routes())
         .merge(editor::routes())
+        .merge(jobs::routes())
         .merge(packages::routes())
         .merge(sandbox::routes())
         // Every form the UI takes (an app's JSON, a package's options) fits in 1 MiB.
