@@ -17,6 +17,10 @@ pub struct GatewayArgs {
     /// The DNS' HTTP API, routed at /mesos_dns/ (the dcos CLI's `node` needs it).
     #[arg(long, default_value = "http://127.0.0.1:8123")]
     pub dns_http: String,
+    /// The jobs scheduler's URL (Metronome's API) for the web UI's Jobs pages (default: the
+    /// `webui_url` of the framework `metronome` the master lists).
+    #[arg(long)]
+    pub jobs: Option<String>,
     #[arg(long, default_value = "./.drover/gateway")]
     pub work_dir: PathBuf,
     #[arg(long, default_value = "0.0.0.0")]
@@ -95,10 +99,11 @@ impl drover_cosmos::Upstreams for Upstreams {
     }
 }
 
-/// Start a gateway, with Cosmos mounted beside its routes, on `listener`; it serves until the
-/// process ends.
+/// Start a gateway, with Cosmos and the web UI mounted beside its routes, on `listener`; it
+/// serves until the process ends. `jobs`: the jobs scheduler's URL for the UI, if known.
 pub fn start_gateway(
     cfg: drover_gateway::Config,
+    jobs: Option<String>,
     listener: tokio::net::TcpListener,
 ) -> Result<Arc<drover_gateway::Gateway>> {
     let port = listener.local_addr()?.port();
@@ -109,6 +114,7 @@ pub fn start_gateway(
         leader: g.leader(),
         marathon: g.cfg.marathon.clone(),
         gateway: format!("http://127.0.0.1:{port}"),
+        jobs,
     })?;
     let app = drover_gateway::http::router(g.clone())
         .merge(drover_cosmos::router(Arc::new(cosmos)))

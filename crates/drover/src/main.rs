@@ -854,6 +854,7 @@ async fn run() -> Result<()> {
                     front::limits(args.max_body_bytes, args.upstream_timeout)?,
                     args.zk_session_timeout,
                 )?,
+                args.jobs,
                 listener,
             )?;
             say(&format!("gateway: http://{adv}:{port}"));

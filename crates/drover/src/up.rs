@@ -221,6 +221,7 @@ pub async fn up(args: UpArgs, signals: &mut Signals) -> Result<()> {
             front::limits(master.max_body_bytes, 60.0)?,
             master.zk_session_timeout,
         )?,
+        jobs.as_ref().map(|(_, u)| u.clone()),
         gl,
     )?;
     say("Drover is up.");
