@@ -158,7 +158,11 @@ impl Shared {
             return Ok(());
         }
         let store = core.store.clone();
-        let fresh = Jobs::open(store, self.cfg.role.clone(), Box::new(RandomSuffix::default()))?;
+        let fresh = Jobs::open(
+            store,
+            self.cfg.role.clone(),
+            Box::new(RandomSuffix::default()),
+        )?;
         let connected = core.connected;
         *core = fresh;
         core.connected = connected;
@@ -292,37 +296,35 @@ impl drover_framework::Scheduler for Adapter {
         let Some(s) = self.0.upgrade() else {
             return vec![];
         };
-        s.decided(|j, now| {
-            match ev.kind {
-                EventType::SUBSCRIBED => {
-                    if let Some(sub) = ev.subscribed {
-                        tracing::info!(framework_id = %sub.framework_id, "jobs scheduler subscribed");
-                        j.set_framework_id(sub.framework_id);
-                    }
-                    j.connected = true;
-                    j.suppressed = false;
-                    let mut calls = j.reconcile_after_subscribing(now);
-                    calls.push(drover_api::scheduler::Call::new(
-                        drover_api::scheduler::CallType::REVIVE,
-                        j.framework_id.clone(),
-                    ));
-                    calls.extend(j.tick(now));
-                    calls
+        s.decided(|j, now| match ev.kind {
+            EventType::SUBSCRIBED => {
+                if let Some(sub) = ev.subscribed {
+                    tracing::info!(framework_id = %sub.framework_id, "jobs scheduler subscribed");
+                    j.set_framework_id(sub.framework_id);
                 }
-                EventType::OFFERS => j.offers(ev.offers.map(|o| o.offers).unwrap_or_default(), now),
-                EventType::UPDATE => match ev.update {
-                    Some(u) => j.update(&u.status, now),
-                    None => vec![],
-                },
-                EventType::ERROR => {
-                    tracing::error!(
-                        "master says: {}",
-                        ev.error.map(|e| e.message).unwrap_or_default()
-                    );
-                    vec![]
-                }
-                _ => vec![],
+                j.connected = true;
+                j.suppressed = false;
+                let mut calls = j.reconcile_after_subscribing(now);
+                calls.push(drover_api::scheduler::Call::new(
+                    drover_api::scheduler::CallType::REVIVE,
+                    j.framework_id.clone(),
+                ));
+                calls.extend(j.tick(now));
+                calls
             }
+            EventType::OFFERS => j.offers(ev.offers.map(|o| o.offers).unwrap_or_default(), now),
+            EventType::UPDATE => match ev.update {
+                Some(u) => j.update(&u.status, now),
+                None => vec![],
+            },
+            EventType::ERROR => {
+                tracing::error!(
+                    "master says: {}",
+                    ev.error.map(|e| e.message).unwrap_or_default()
+                );
+                vec![]
+            }
+            _ => vec![],
         })
     }
 

@@ -85,7 +85,11 @@ pub async fn run(shared: Arc<Shared>, ha: Ha) {
                 ));
                 let role_name = shared.cfg.role.clone();
                 let opened = tokio::task::spawn_blocking(move || {
-                    Jobs::open(store, role_name, Box::new(crate::driver::RandomSuffix::default()))
+                    Jobs::open(
+                        store,
+                        role_name,
+                        Box::new(crate::driver::RandomSuffix::default()),
+                    )
                 })
                 .await;
                 match opened {
@@ -107,14 +111,18 @@ pub async fn run(shared: Arc<Shared>, ha: Ha) {
                             Err(e) => e.to_string(),
                             Ok(Ok(_)) => String::new(),
                         };
-                        tracing::error!("jobs: elected, but loading the state failed: {why}; retrying");
+                        tracing::error!(
+                            "jobs: elected, but loading the state failed: {why}; retrying"
+                        );
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         continue;
                     }
                 }
             }
             Role::Suspended(_) => {
-                tracing::warn!("jobs: lost the connection to ZooKeeper; not deciding until it is back");
+                tracing::warn!(
+                    "jobs: lost the connection to ZooKeeper; not deciding until it is back"
+                );
                 shared.stop_deciding();
                 shared.set_standing(Standing::Suspended);
             }
@@ -157,7 +165,11 @@ fn message(status: StatusCode, msg: &str) -> Response {
 /// Serve, redirect or refuse a request by where this scheduler stands.
 pub async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path == "/ping" || path == "/leader" || path == "/v1/scheduler/leader" || path == "/scheduler/leader" {
+    if path == "/ping"
+        || path == "/leader"
+        || path == "/v1/scheduler/leader"
+        || path == "/scheduler/leader"
+    {
         return next.run(req).await;
     }
     let mut standing = s.standing();

@@ -133,7 +133,11 @@ pub fn start(
         }
         None => Arc::new(drover_store::MemoryStore::default()),
     };
-    let jobs = Jobs::open(store, cfg.role.clone(), Box::new(driver::RandomSuffix::default()))?;
+    let jobs = Jobs::open(
+        store,
+        cfg.role.clone(),
+        Box::new(driver::RandomSuffix::default()),
+    )?;
     let http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .build()

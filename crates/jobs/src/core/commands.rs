@@ -112,7 +112,12 @@ impl Jobs {
     }
 
     /// `DELETE /v1/jobs/{id}`: 409 while runs are active unless they are stopped too.
-    pub fn delete_job(&mut self, id: &str, stop_current: bool, now: Timestamp) -> Result<(Job, Calls), JobsError> {
+    pub fn delete_job(
+        &mut self,
+        id: &str,
+        stop_current: bool,
+        now: Timestamp,
+    ) -> Result<(Job, Calls), JobsError> {
         let Some(job) = self.jobs.get(id).cloned() else {
             return Err(JobsError::JobNotFound(id.to_string()));
         };
@@ -120,7 +125,11 @@ impl Jobs {
         if !active.is_empty() && !stop_current {
             return Err(JobsError::ActiveRuns);
         }
-        if let Some(child) = self.jobs.values().find(|j| j.parents.iter().any(|p| p == id)) {
+        if let Some(child) = self
+            .jobs
+            .values()
+            .find(|j| j.parents.iter().any(|p| p == id))
+        {
             return Err(JobsError::HasDependents {
                 job: id.to_string(),
                 child: child.spec.id.clone(),
@@ -131,7 +140,11 @@ impl Jobs {
             calls.extend(self.stop_run(id, &r, now)?);
         }
         // Runs go with the job: their tasks are being killed, and no update will find them.
-        let runs: Vec<Run> = self.runs.remove(id).map(|m| m.into_values().collect()).unwrap_or_default();
+        let runs: Vec<Run> = self
+            .runs
+            .remove(id)
+            .map(|m| m.into_values().collect())
+            .unwrap_or_default();
         for r in runs {
             for t in &r.tasks {
                 self.by_task.remove(&t.id);
@@ -150,7 +163,12 @@ impl Jobs {
     }
 
     /// `POST /v1/jobs/{id}/schedules`: Metronome takes one schedule per job.
-    pub fn add_schedule(&mut self, job: &str, s: Schedule, now: Timestamp) -> Result<(), JobsError> {
+    pub fn add_schedule(
+        &mut self,
+        job: &str,
+        s: Schedule,
+        now: Timestamp,
+    ) -> Result<(), JobsError> {
         let Some(mut j) = self.jobs.get(job).cloned() else {
             return Err(JobsError::JobNotFound(job.to_string()));
         };
@@ -166,7 +184,12 @@ impl Jobs {
     }
 
     /// `PUT /v1/jobs/{id}/schedules/{sid}`.
-    pub fn replace_schedule(&mut self, job: &str, s: Schedule, now: Timestamp) -> Result<(), JobsError> {
+    pub fn replace_schedule(
+        &mut self,
+        job: &str,
+        s: Schedule,
+        now: Timestamp,
+    ) -> Result<(), JobsError> {
         let Some(mut j) = self.jobs.get(job).cloned() else {
             return Err(JobsError::JobNotFound(job.to_string()));
         };
@@ -179,7 +202,12 @@ impl Jobs {
     }
 
     /// `DELETE /v1/jobs/{id}/schedules/{sid}`.
-    pub fn delete_schedule(&mut self, job: &str, sid: &str, now: Timestamp) -> Result<(), JobsError> {
+    pub fn delete_schedule(
+        &mut self,
+        job: &str,
+        sid: &str,
+        now: Timestamp,
+    ) -> Result<(), JobsError> {
         let Some(mut j) = self.jobs.get(job).cloned() else {
             return Err(JobsError::JobNotFound(job.to_string()));
         };
@@ -193,7 +221,12 @@ impl Jobs {
     }
 
     /// Start a run now (`POST /v1/jobs/{id}/runs`, Chronos' `PUT /job/{name}`).
-    pub fn start_run(&mut self, job: &str, arguments: Option<Vec<String>>, now: Timestamp) -> Result<(Run, Calls), JobsError> {
+    pub fn start_run(
+        &mut self,
+        job: &str,
+        arguments: Option<Vec<String>>,
+        now: Timestamp,
+    ) -> Result<(Run, Calls), JobsError> {
         let Some(j) = self.jobs.get(job) else {
             return Err(JobsError::JobNotFound(job.to_string()));
         };
@@ -202,7 +235,13 @@ impl Jobs {
         let run = self
             .new_run(job, id, Trigger::Manual, plus(now, delay), arguments, now)
             .ok_or_else(|| JobsError::JobNotFound(job.to_string()))?;
-        self.emit("job_run_started", job, Some(&run.id), "started through the API".into(), now);
+        self.emit(
+            "job_run_started",
+            job,
+            Some(&run.id),
+            "started through the API".into(),
+            now,
+        );
         self.save_run(&run);
         self.index_run(run.clone());
         let calls = self.launch_wanted(now);

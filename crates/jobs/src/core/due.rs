@@ -17,9 +17,11 @@ impl Jobs {
     pub(crate) fn parse_timing(t: &Timing, now: Timestamp) -> Option<When> {
         match t {
             Timing::Cron { expr, timezone } => Cron::parse(expr, timezone).ok().map(When::Cron),
-            Timing::Iso8601 { spec, timezone } => Repeating::parse_at(spec, timezone.as_deref(), now)
-                .ok()
-                .map(When::Repeating),
+            Timing::Iso8601 { spec, timezone } => {
+                Repeating::parse_at(spec, timezone.as_deref(), now)
+                    .ok()
+                    .map(When::Repeating)
+            }
         }
     }
 
@@ -37,7 +39,13 @@ impl Jobs {
                 tracing::error!("jobs: the schedule {}/{} no longer parses", job, s.id);
                 continue;
             };
-            if let (true, Some(Cursor { next_due: Some(t), .. })) = (s.enabled, self.cursors.get(&key)) {
+            if let (
+                true,
+                Some(Cursor {
+                    next_due: Some(t), ..
+                }),
+            ) = (s.enabled, self.cursors.get(&key))
+            {
                 self.due_index.insert((*t, key.0.clone(), key.1.clone()));
             }
             self.whens.insert(key, when);
@@ -71,7 +79,10 @@ impl Jobs {
             }
             When::Cron(c) => (c.next_after(now), None),
         };
-        let c = Cursor { next_due, remaining };
+        let c = Cursor {
+            next_due,
+            remaining,
+        };
         self.put(keys::cursor(job, schedule), &c);
         self.cursors.insert(key, c);
         self.index_schedules(job);
@@ -136,8 +147,18 @@ impl Jobs {
                 "not started: startingDeadlineSeconds ({deadline} s) passed before any scheduler could start it{}",
                 if skipped >= COUNT_SKIPS { " (at least this many occurrences)" } else { "" }
             );
-            self.emit("job_run_skipped", job, None, format!("{skipped} occurrence(s) from {first}: {reason}"), now);
-            tracing::warn!(job, schedule = sched, "skipped {skipped} occurrence(s) from {first}: {reason}");
+            self.emit(
+                "job_run_skipped",
+                job,
+                None,
+                format!("{skipped} occurrence(s) from {first}: {reason}"),
+                now,
+            );
+            tracing::warn!(
+                job,
+                schedule = sched,
+                "skipped {skipped} occurrence(s) from {first}: {reason}"
+            );
             self.record_skip(Skipped {
                 job_id: job.to_string(),
                 schedule: sched.to_string(),
@@ -159,7 +180,13 @@ impl Jobs {
             match active {
                 Some(other) if schedule.forbid_concurrent => {
                     let reason = format!("concurrencyPolicy FORBID: run {other} is still active");
-                    self.emit("job_run_skipped", job, None, format!("occurrence {t}: {reason}"), now);
+                    self.emit(
+                        "job_run_skipped",
+                        job,
+                        None,
+                        format!("occurrence {t}: {reason}"),
+                        now,
+                    );
                     self.record_skip(Skipped {
                         job_id: job.to_string(),
                         schedule: sched.to_string(),
@@ -179,12 +206,20 @@ impl Jobs {
         cursor.next_due = next;
         self.put(keys::cursor(job, sched), &cursor);
         if let Some(t) = next {
-            self.due_index.insert((t, job.to_string(), sched.to_string()));
+            self.due_index
+                .insert((t, job.to_string(), sched.to_string()));
         }
         self.cursors.insert(key, cursor);
     }
 
-    fn create_scheduled_run(&mut self, job: &str, sched: &str, due: Timestamp, deadline: i64, now: Timestamp) {
+    fn create_scheduled_run(
+        &mut self,
+        job: &str,
+        sched: &str,
+        due: Timestamp,
+        deadline: i64,
+        now: Timestamp,
+    ) {
         let id = super::scheduled_run_id(job, sched, due);
         if self.run(job, &id).is_some() {
             return;
@@ -201,7 +236,13 @@ impl Jobs {
             now,
         );
         if let Some(run) = run {
-            self.emit("job_run_started", job, Some(&run.id), format!("occurrence {due}"), now);
+            self.emit(
+                "job_run_started",
+                job,
+                Some(&run.id),
+                format!("occurrence {due}"),
+                now,
+            );
             self.save_run(&run);
             self.index_run(run);
         }
@@ -254,7 +295,10 @@ impl Jobs {
             let why = if r.attempts == 0 {
                 "not started before its starting deadline: no offer fit it in time".to_string()
             } else {
-                format!("attempt {} failed and no retry could start in time", r.attempts)
+                format!(
+                    "attempt {} failed and no retry could start in time",
+                    r.attempts
+                )
             };
             self.emit("job_run_failed", &r.job_id, Some(&r.id), why.clone(), now);
             r.status = RunStatus::Failed;

@@ -33,7 +33,13 @@ impl Jobs {
             .values()
             .flat_map(|m| m.values())
             .filter(|r| r.status == RunStatus::Initial && !r.stopping)
-            .map(|r| (r.due().unwrap_or(r.created_at), r.job_id.clone(), r.id.clone()))
+            .map(|r| {
+                (
+                    r.due().unwrap_or(r.created_at),
+                    r.job_id.clone(),
+                    r.id.clone(),
+                )
+            })
             .collect();
         waiting.sort();
         let mut placed = vec![false; waiting.len()];
@@ -128,7 +134,12 @@ impl Jobs {
 /// Whether an offer (what is left of it) has room for one task of the job, constraints met.
 fn fits(spec: &JobSpec, offer: &Offer, remaining: &Resources) -> bool {
     let run = &spec.run;
-    for (name, need) in [("cpus", run.cpus), ("mem", run.mem), ("disk", run.disk), ("gpus", run.gpus)] {
+    for (name, need) in [
+        ("cpus", run.cpus),
+        ("mem", run.mem),
+        ("disk", run.disk),
+        ("gpus", run.gpus),
+    ] {
         if need > 0.0 && resources::to_fixed(remaining.scalar(name)) < resources::to_fixed(need) {
             return false;
         }
@@ -171,7 +182,10 @@ fn build_task(spec: &JobSpec, r: &super::Run, attempt: u32, offer: &Offer) -> Ta
         .as_ref()
         .and_then(|a| a.role.clone())
         .unwrap_or_else(|| "*".into());
-    let mut res = vec![Resource::scalar("cpus", run.cpus), Resource::scalar("mem", run.mem)];
+    let mut res = vec![
+        Resource::scalar("cpus", run.cpus),
+        Resource::scalar("mem", run.mem),
+    ];
     if run.disk > 0.0 {
         res.push(Resource::scalar("disk", run.disk));
     }
@@ -225,8 +239,16 @@ fn build_task(spec: &JobSpec, r: &super::Run, attempt: u32, offer: &Offer) -> Ta
         }
         (None, Some(args)) => CommandInfo {
             shell: Some(false),
-            value: if docker.is_some() { None } else { args.first().cloned() },
-            arguments: args.iter().chain(r.arguments.iter().flatten()).cloned().collect(),
+            value: if docker.is_some() {
+                None
+            } else {
+                args.first().cloned()
+            },
+            arguments: args
+                .iter()
+                .chain(r.arguments.iter().flatten())
+                .cloned()
+                .collect(),
             ..Default::default()
         },
         (None, None) => CommandInfo {
@@ -315,7 +337,10 @@ fn build_task(spec: &JobSpec, r: &super::Run, attempt: u32, offer: &Offer) -> Ta
 
 /// A word for `sh -c`: single-quoted unless it is plain.
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))

@@ -66,8 +66,14 @@ pub mod keys {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Timing {
-    Cron { expr: String, timezone: String },
-    Iso8601 { spec: String, timezone: Option<String> },
+    Cron {
+        expr: String,
+        timezone: String,
+    },
+    Iso8601 {
+        spec: String,
+        timezone: Option<String>,
+    },
 }
 
 /// One schedule of a job.
@@ -325,7 +331,11 @@ pub fn scheduled_run_id_from(job: &str, parent_run: &str, now: Timestamp) -> Str
 /// `t` moved by `secs` seconds (saturating at the ends of time).
 pub fn plus(t: Timestamp, secs: i64) -> Timestamp {
     t.checked_add(jiff::SignedDuration::from_secs(secs))
-        .unwrap_or(if secs < 0 { Timestamp::MIN } else { Timestamp::MAX })
+        .unwrap_or(if secs < 0 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        })
 }
 
 /// `yyyyMMddHHmmss` in UTC.
@@ -359,7 +369,14 @@ impl Jobs {
     pub fn take_pending(&mut self) -> Vec<Op> {
         std::mem::take(&mut self.pending)
     }
-    pub(crate) fn emit(&mut self, kind: &'static str, job: &str, run: Option<&str>, msg: String, now: Timestamp) {
+    pub(crate) fn emit(
+        &mut self,
+        kind: &'static str,
+        job: &str,
+        run: Option<&str>,
+        msg: String,
+        now: Timestamp,
+    ) {
         self.events.push(JobEvent {
             kind,
             job_id: job.to_string(),

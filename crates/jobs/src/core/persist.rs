@@ -66,7 +66,9 @@ impl Jobs {
         }
         for (k, v) in store.scan(keys::CURSORS)? {
             let rest = &k[keys::CURSORS.len()..];
-            let (Some((job, sched)), Ok(c)) = (rest.split_once('/'), serde_json::from_slice::<Cursor>(&v)) else {
+            let (Some((job, sched)), Ok(c)) =
+                (rest.split_once('/'), serde_json::from_slice::<Cursor>(&v))
+            else {
                 tracing::error!("jobs: unreadable cursor at {k}");
                 continue;
             };
@@ -80,7 +82,11 @@ impl Jobs {
         }
         for (k, v) in store.scan(keys::HISTORY)? {
             match serde_json::from_slice::<Run>(&v) {
-                Ok(r) => self.history.entry(r.job_id.clone()).or_default().push_back(r),
+                Ok(r) => self
+                    .history
+                    .entry(r.job_id.clone())
+                    .or_default()
+                    .push_back(r),
                 Err(e) => tracing::error!("jobs: unreadable finished run at {k}: {e}"),
             }
         }
@@ -95,7 +101,10 @@ impl Jobs {
         }
         for (_, v) in store.scan(keys::SKIPPED)? {
             if let Ok(s) = serde_json::from_slice::<Skipped>(&v) {
-                self.skipped.entry(s.job_id.clone()).or_default().push_back(s);
+                self.skipped
+                    .entry(s.job_id.clone())
+                    .or_default()
+                    .push_back(s);
             }
         }
         let ids: Vec<String> = self.jobs.keys().cloned().collect();
@@ -164,7 +173,10 @@ impl Jobs {
 
     /// Record occurrences that were not run.
     pub(crate) fn record_skip(&mut self, s: Skipped) {
-        let key = keys::skipped(&s.job_id, &super::scheduled_run_id(&s.job_id, &s.schedule, s.due));
+        let key = keys::skipped(
+            &s.job_id,
+            &super::scheduled_run_id(&s.job_id, &s.schedule, s.due),
+        );
         self.put(key, &s);
         self.counters.occurrences_skipped += s.count;
         let q = self.skipped.entry(s.job_id.clone()).or_default();
@@ -172,7 +184,10 @@ impl Jobs {
         let mut gone = Vec::new();
         while q.len() > HISTORY_PER_JOB {
             if let Some(old) = q.pop_front() {
-                gone.push(keys::skipped(&old.job_id, &super::scheduled_run_id(&old.job_id, &old.schedule, old.due)));
+                gone.push(keys::skipped(
+                    &old.job_id,
+                    &super::scheduled_run_id(&old.job_id, &old.schedule, old.due),
+                ));
             }
         }
         for k in gone {
@@ -186,7 +201,10 @@ impl Jobs {
             self.delete(keys::history(job, &r.id));
         }
         for s in self.skipped.remove(job).unwrap_or_default() {
-            self.delete(keys::skipped(job, &super::scheduled_run_id(job, &s.schedule, s.due)));
+            self.delete(keys::skipped(
+                job,
+                &super::scheduled_run_id(job, &s.schedule, s.due),
+            ));
         }
         if self.totals.remove(job).is_some() {
             self.delete(totals_key(job));
@@ -195,8 +213,10 @@ impl Jobs {
 
     pub fn set_framework_id(&mut self, id: FrameworkID) {
         if self.framework_id.as_ref() != Some(&id) {
-            self.pending
-                .push(drover_store::Op::Put(keys::FRAMEWORK_ID.into(), id.value.clone().into_bytes()));
+            self.pending.push(drover_store::Op::Put(
+                keys::FRAMEWORK_ID.into(),
+                id.value.clone().into_bytes(),
+            ));
             self.framework_id = Some(id);
         }
     }
@@ -205,7 +225,11 @@ impl Jobs {
     pub fn forget_framework(&mut self, now: Timestamp) {
         self.framework_id = None;
         self.delete(keys::FRAMEWORK_ID.into());
-        let runs: Vec<Run> = self.runs.values().flat_map(|m| m.values().cloned()).collect();
+        let runs: Vec<Run> = self
+            .runs
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect();
         for mut r in runs {
             r.status = super::RunStatus::Failed;
             r.completed_at = Some(now);

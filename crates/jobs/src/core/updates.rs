@@ -78,7 +78,13 @@ impl Jobs {
             TASK_STARTING => r.status = RunStatus::Starting,
             TASK_RUNNING => {
                 if r.status != RunStatus::Active {
-                    self.emit("job_run_active", &job, Some(&r.id), format!("task {tid} running"), now);
+                    self.emit(
+                        "job_run_active",
+                        &job,
+                        Some(&r.id),
+                        format!("task {tid} running"),
+                        now,
+                    );
                 }
                 r.status = RunStatus::Active;
             }
@@ -87,7 +93,13 @@ impl Jobs {
                 r.status = RunStatus::Success;
                 r.completed_at = Some(now);
                 self.counters.runs_succeeded += 1;
-                self.emit("job_run_finished", &job, Some(&r.id), format!("task {tid} finished"), now);
+                self.emit(
+                    "job_run_finished",
+                    &job,
+                    Some(&r.id),
+                    format!("task {tid} finished"),
+                    now,
+                );
                 let done = r.clone();
                 self.retire(r);
                 self.start_dependents_of(&done.job_id, &done.id, now);
@@ -99,12 +111,17 @@ impl Jobs {
                     && (status.state == TASK_DROPPED
                         || matches!(
                             status.reason,
-                            Some(Reason::REASON_RECONCILIATION) | Some(Reason::REASON_INVALID_OFFERS)
+                            Some(Reason::REASON_RECONCILIATION)
+                                | Some(Reason::REASON_INVALID_OFFERS)
                         ));
                 let why = format!(
                     "task {tid} {:?}{}",
                     status.state,
-                    status.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                    status
+                        .message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
                 );
                 if r.stopping {
                     r.status = RunStatus::Failed;
@@ -203,7 +220,13 @@ impl Jobs {
                 None,
                 now,
             ) {
-                self.emit("job_run_started", &child, Some(&run.id), format!("parents succeeded ({parent} run {parent_run})"), now);
+                self.emit(
+                    "job_run_started",
+                    &child,
+                    Some(&run.id),
+                    format!("parents succeeded ({parent} run {parent_run})"),
+                    now,
+                );
                 self.save_run(&run);
                 self.index_run(run);
             }
@@ -216,7 +239,11 @@ impl Jobs {
         self.next_reconcile = Some(plus(now, RECONCILE_EVERY_SECS));
         let mut calls = Vec::new();
         let explicit = self.explicit_reconcile(|_| true);
-        if explicit.reconcile.as_ref().is_some_and(|r| !r.tasks.is_empty()) {
+        if explicit
+            .reconcile
+            .as_ref()
+            .is_some_and(|r| !r.tasks.is_empty())
+        {
             calls.push(explicit);
         }
         let mut implicit = Call::new(CallType::RECONCILE, self.framework_id.clone());
@@ -231,7 +258,9 @@ impl Jobs {
             Some(t) if t <= now && self.connected => {
                 self.next_reconcile = Some(plus(now, RECONCILE_EVERY_SECS));
                 let stale = plus(now, -RECONCILE_EVERY_SECS);
-                let c = self.explicit_reconcile(|t| t.state == TaskState::TASK_STAGING && t.launched_at < stale);
+                let c = self.explicit_reconcile(|t| {
+                    t.state == TaskState::TASK_STAGING && t.launched_at < stale
+                });
                 match &c.reconcile {
                     Some(r) if !r.tasks.is_empty() => vec![c],
                     _ => vec![],
