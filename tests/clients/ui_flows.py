@@ -12,9 +12,9 @@ Flows:
              once the page's event stream is on); with --then-request and --then-running, make a
              change through the gateway and wait for the running count to follow without a reload.
   sweep      every page of the navigation and one detail page of each kind (a service, a node,
-             a task, an app): each has the layout, reads without JavaScript (its <h1> and rows are
-             in the server's HTML), has no serious accessibility violation, and is pictured; and
-             the keyboard: "g t" goes to the tasks page, "/" focuses the filter.
+             a task, a job, an app): each has the layout, reads without JavaScript (its <h1> and
+             rows are in the server's HTML), has no serious accessibility violation, and is
+             pictured; and the keyboard: "g t" goes to the tasks page, "/" focuses the filter.
   selftest   the harness itself, against pages this script serves on loopback: an unlabelled
              <input> axe must report, a console error, a 404, a long task, a value that changes.
 """
@@ -350,9 +350,9 @@ def flow_selftest(args, rep: Report) -> None:
 # first link of a list page that matches a prefix.
 SWEEP_PAGES = [("dashboard", "/"), ("services", "/ui/services"), ("apps", "/ui/apps"),
                ("deployments", "/ui/deployments"), ("nodes", "/ui/nodes"), ("tasks", "/ui/tasks"),
-               ("packages", "/ui/packages")]
+               ("packages", "/ui/packages"), ("jobs", "/ui/jobs")]
 SWEEP_DETAILS = [("service", "/ui/services", "/ui/services/"), ("node", "/ui/nodes", "/ui/nodes/"),
-                 ("task", "/ui/tasks", "/ui/tasks/"),
+                 ("task", "/ui/tasks", "/ui/tasks/"), ("job", "/ui/jobs", "/ui/jobs/"),
                  # A text filter lists apps flat, out of their folders.
                  ("app", "/ui/apps?q=web", "/ui/apps/")]
 # The pages only the sweep pictures (the other pages' flows picture them in a telling state).

@@ -58,7 +58,8 @@ fn the_dashboard_shows_the_counts_and_follows_a_scale_without_a_reload() {
     let Some(python) = browser_python() else {
         return;
     };
-    let up = Up::start_with_marathon(2, &[]);
+    // Without the jobs scheduler: the frameworks counted are Marathon alone.
+    let up = Up::start_with_marathon(2, &["--no-jobs"]);
     let app = json!({"id": "/ui-dash", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
         "instances": 1});
     let (s, body) = call(
@@ -123,6 +124,21 @@ fn every_page_reads_without_javascript_passes_axe_and_answers_the_keyboard() {
     wait_for(Duration::from_secs(60), || {
         running_tasks(&up.marathon, "/sweep/web") == 1 && no_deployments(&up.marathon)
     });
+    // A job with a schedule and a run going: the jobs table and the job's page have rows.
+    let jobs = format!("http://{}/v1/jobs", up.jobs);
+    let job = json!({"id": "sweep.nightly", "description": "the sweep's job",
+        "run": {"cmd": "sleep 1000", "cpus": 0.1, "mem": 32},
+        "schedules": [{"id": "default", "cron": "0 3 * * *", "timezone": "Europe/Paris"}]});
+    let (s, body) = call("POST", &jobs, Some(&job));
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = call("POST", &format!("{jobs}/sweep.nightly/runs"), None);
+    assert_eq!(s, 201, "{body}");
+    wait_for(Duration::from_secs(60), || {
+        call("GET", &format!("{jobs}/sweep.nightly/runs"), None)
+            .1
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["status"] == "ACTIVE"))
+    });
     let g = format!("http://{}", up.gateway);
     let v = flow(&python, &["sweep", "--url", &g]);
     let pages = v["pages"].as_object().cloned().unwrap_or_default();
@@ -134,9 +150,11 @@ fn every_page_reads_without_javascript_passes_axe_and_answers_the_keyboard() {
         "nodes",
         "tasks",
         "packages",
+        "jobs",
         "service",
         "node",
         "task",
+        "job",
         "app",
     ] {
         let p = &pages
