@@ -2,7 +2,8 @@
 //! and JSON schemas have them (dcos/metronome `api/src/main/resources/public/api/v1`). Defaults
 //! are Metronome's, filled in on read so a stored job answers with them. Fields old clients do
 //! not know (`schedules`, `dependencies`, `gpus`, `networks`, `secrets`) are written only when
-//! set: dcos-metronome's protobuf parser refuses any field it has no slot for.
+//! set: dcos-metronome's protobuf parser refuses any field it has no slot for. Numbers print
+//! as Metronome's Play JSON prints them: integral ones without a fraction (`"mem": 32`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,6 +14,22 @@ fn is_false(b: &bool) -> bool {
 }
 fn is_zero(n: &f64) -> bool {
     *n == 0.0
+}
+/// A number as Play JSON writes a `Double` (trailing zeros stripped): `32`, not `32.0`.
+fn num<S: serde::Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        s.serialize_i64(*n as i64)
+    } else {
+        s.serialize_f64(*n)
+    }
+}
+/// Whole seconds, as Metronome writes a `FiniteDuration` (`toSeconds`).
+fn opt_secs<S: serde::Serializer>(n: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match n {
+        Some(n) if n.is_finite() => s.serialize_some(&(n.trunc() as i64)),
+        Some(n) => s.serialize_some(n),
+        None => s.serialize_none(),
+    }
 }
 fn default_max_launch_delay() -> u64 {
     3600
@@ -44,8 +61,8 @@ pub struct JobSpec {
     pub dependencies: Vec<JobRef>,
 }
 
+/// A parent job (`dependencies[]`); other keys are ignored, as Metronome's schema allows them.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct JobRef {
     pub id: String,
 }
@@ -54,11 +71,14 @@ pub struct JobRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunSpec {
+    #[serde(serialize_with = "num")]
     pub cpus: f64,
+    #[serde(serialize_with = "num")]
     pub mem: f64,
-    #[serde(default)]
+    #[serde(default, serialize_with = "num")]
     pub disk: f64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// Whole GPUs (Metronome's is an `Int`).
+    #[serde(default, skip_serializing_if = "is_zero", serialize_with = "num")]
     pub gpus: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<String>,
@@ -83,7 +103,11 @@ pub struct RunSpec {
     pub volumes: Vec<Volume>,
     #[serde(default)]
     pub restart: Restart,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "opt_secs"
+    )]
     pub task_kill_grace_period_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<Value>,
@@ -170,9 +194,11 @@ impl Default for Restart {
     }
 }
 
-/// A job's schedule. `nextRunAt` is written in answers, ignored in requests.
+/// A job's schedule. `nextRunAt` is always written in answers (the dcos CLI's schedule table
+/// reads it), ignored in requests, like any other key Metronome's schema lets through
+/// (`additionalProperties: true`): a schedule shown can be sent back as it is.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ScheduleSpec {
     pub id: String,
     pub cron: String,
@@ -185,7 +211,7 @@ pub struct ScheduleSpec {
     pub concurrency_policy: String,
     #[serde(default = "default_true")]
     pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub next_run_at: Option<String>,
 }
 
@@ -214,7 +240,9 @@ pub struct RunTask {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
-    /// A Mesos task state (`TASK_RUNNING`, …).
+    /// Metronome's task states: `TASK_CREATED`, `TASK_STAGING`, `TASK_STARTING`,
+    /// `TASK_RUNNING`, `TASK_FINISHED`, `TASK_FAILED`, `TASK_KILLED` (the only ones
+    /// dcos-metronome's enum knows; Mesos' others are mapped onto them).
     pub status: String,
 }
 
@@ -247,4 +275,49 @@ pub struct FinishedRun {
 pub struct ErrorDetail {
     pub path: String,
     pub errors: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_print_as_metronome_prints_them() {
+        let run: RunSpec = serde_json::from_value(json!({
+            "cpus": 1.0, "mem": 32.0, "disk": 0, "gpus": 2, "cmd": "true",
+            "taskKillGracePeriodSeconds": 5.7
+        }))
+        .expect("valid");
+        let v = serde_json::to_string(&run).expect("valid");
+        assert!(v.contains(r#""cpus":1,"mem":32,"disk":0,"gpus":2"#), "{v}");
+        assert!(v.contains(r#""taskKillGracePeriodSeconds":5"#), "{v}");
+        let frac: RunSpec =
+            serde_json::from_value(json!({"cpus": 0.25, "mem": 33.5, "cmd": "true"}))
+                .expect("valid");
+        let v = serde_json::to_string(&frac).expect("valid");
+        assert!(v.contains(r#""cpus":0.25,"mem":33.5,"disk":0"#), "{v}");
+        assert!(!v.contains("gpus"), "{v}");
+    }
+
+    #[test]
+    fn a_schedule_shown_can_be_sent_back() {
+        let s: ScheduleSpec = serde_json::from_value(json!({
+            "id": "nightly", "cron": "0 3 * * *", "nextRunAt": "2026-12-05T03:00:00.000+0000",
+            "someFutureField": true
+        }))
+        .expect("valid");
+        assert_eq!(
+            (s.timezone.as_str(), s.starting_deadline_seconds, s.enabled),
+            ("UTC", 900, true)
+        );
+        assert_eq!(
+            serde_json::to_value(ScheduleSpec {
+                next_run_at: None,
+                ..s
+            })
+            .expect("valid")["nextRunAt"],
+            json!(null)
+        );
+    }
 }

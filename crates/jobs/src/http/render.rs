@@ -1,9 +1,11 @@
 //! How the core's jobs, schedules and runs look on Metronome's wire: its timestamp format
-//! (`2016-07-15T13:02:59.735+0000`), runs with their tasks, schedules with `nextRunAt`, and the
-//! `embed=` parts of a job.
+//! (`2016-07-15T13:02:59.735+0000`), runs with their tasks (in Metronome's task states),
+//! schedules with `nextRunAt`, and the `embed=` parts of a job — as dcos/metronome's JSON
+//! writers (`api/v1/models/package.scala`) and `JobInfoServiceImpl` put them together.
 
 use crate::core::{Job, Jobs, Run, Schedule, Timing};
 use drover_api::metronome::{FinishedRun, History, JobRun, RunTask, ScheduleSpec};
+use drover_api::TaskState;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -44,6 +46,36 @@ impl Embed {
     }
 }
 
+/// Where a job is shown: alone (`GET /v1/jobs/{id}`) or in the list (`GET /v1/jobs`). In the
+/// list Metronome embeds `activeRuns` only for jobs that have some (the dcos CLI's `job list`
+/// then says `Running` for those only); alone, always.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Alone,
+    InList,
+}
+
+/// A Mesos task state as Metronome names it (`scheduler/TaskState.scala`): killing is still
+/// running; error, lost, dropped, gone, unreachable and unknown are failed.
+pub fn task_status(state: TaskState) -> &'static str {
+    use TaskState::*;
+    match state {
+        TASK_STAGING => "TASK_STAGING",
+        TASK_STARTING => "TASK_STARTING",
+        TASK_RUNNING | TASK_KILLING => "TASK_RUNNING",
+        TASK_FINISHED => "TASK_FINISHED",
+        TASK_KILLED => "TASK_KILLED",
+        TASK_FAILED
+        | TASK_ERROR
+        | TASK_LOST
+        | TASK_DROPPED
+        | TASK_UNREACHABLE
+        | TASK_GONE
+        | TASK_GONE_BY_OPERATOR
+        | TASK_UNKNOWN => "TASK_FAILED",
+    }
+}
+
 pub fn run(r: &Run) -> JobRun {
     JobRun {
         id: r.id.clone(),
@@ -58,29 +90,41 @@ pub fn run(r: &Run) -> JobRun {
                 id: t.id.clone(),
                 started_at: Some(time(t.started_at.unwrap_or(t.launched_at))),
                 completed_at: t.completed_at.map(time),
-                status: format!("{:?}", t.state),
+                status: task_status(t.state).into(),
             })
             .collect(),
     }
 }
 
-/// A schedule as Metronome shows it, with its next run (none when disabled or used up).
-pub fn schedule(j: &Jobs, job: &str, s: &Schedule) -> ScheduleSpec {
+/// A schedule as Metronome shows it, with its next run: the next occurrence the scheduler will
+/// handle, or for a disabled schedule the next time its expression names after `now` (Metronome
+/// writes that for every schedule); null only when none is left.
+pub fn schedule(j: &Jobs, job: &str, s: &Schedule, now: Timestamp) -> ScheduleSpec {
+    let key = (job.to_string(), s.id.clone());
     let next = j
         .cursors
-        .get(&(job.to_string(), s.id.clone()))
+        .get(&key)
         .and_then(|c| c.next_due)
-        .filter(|_| s.enabled);
+        .filter(|_| s.enabled)
+        .or_else(|| j.whens.get(&key).and_then(|w| w.next_after(now)));
     let (cron, timezone) = match &s.timing {
         Timing::Cron { expr, timezone } => (expr.clone(), timezone.clone()),
-        Timing::Iso8601 { spec, timezone } => (spec.clone(), timezone.clone().unwrap_or_else(|| "UTC".into())),
+        Timing::Iso8601 { spec, timezone } => (
+            spec.clone(),
+            timezone.clone().unwrap_or_else(|| "UTC".into()),
+        ),
     };
     ScheduleSpec {
         id: s.id.clone(),
         cron,
         timezone,
         starting_deadline_seconds: s.starting_deadline_seconds,
-        concurrency_policy: if s.forbid_concurrent { "FORBID" } else { "ALLOW" }.into(),
+        concurrency_policy: if s.forbid_concurrent {
+            "FORBID"
+        } else {
+            "ALLOW"
+        }
+        .into(),
         enabled: s.enabled,
         next_run_at: next.map(time),
     }
@@ -120,7 +164,7 @@ pub fn history(j: &Jobs, job: &str, with_runs: bool) -> History {
 }
 
 /// A job as `GET /v1/jobs[/{id}]` shows it, with what `embed` asks for.
-pub fn job(j: &Jobs, job: &Job, embed: Embed) -> Value {
+pub fn job(j: &Jobs, job: &Job, embed: Embed, shown: Shown, now: Timestamp) -> Value {
     let mut spec = job.spec.clone();
     spec.dependencies = job
         .parents
@@ -130,10 +174,17 @@ pub fn job(j: &Jobs, job: &Job, embed: Embed) -> Value {
     let mut v = serde_json::to_value(&spec).unwrap_or_else(|_| json!({}));
     let id = &job.spec.id;
     if embed.schedules {
-        v["schedules"] = json!(job.schedules.iter().map(|s| schedule(j, id, s)).collect::<Vec<_>>());
+        v["schedules"] = json!(job
+            .schedules
+            .iter()
+            .map(|s| schedule(j, id, s, now))
+            .collect::<Vec<_>>());
     }
     if embed.active_runs {
-        v["activeRuns"] = json!(j.active_runs(id).map(run).collect::<Vec<_>>());
+        let runs: Vec<JobRun> = j.active_runs(id).map(run).collect();
+        if shown == Shown::Alone || !runs.is_empty() {
+            v["activeRuns"] = json!(runs);
+        }
     }
     if embed.history {
         v["history"] = json!(history(j, id, true));
