@@ -126,11 +126,16 @@ async fn drover_binary() -> Response {
     r
 }
 
+/// What the CLI may use: packages, and jobs (`dcos job` refuses to run without `METRONOME`;
+/// the gateway serves the jobs scheduler at `/service/metronome/`). In dcos/cosmos'
+/// `CapabilitiesHandler` order; its `SUPPORT_CLUSTER_REPORT`, `LOGGING` and `LOGGING_V2` are
+/// left out, as Drover has none of their endpoints (the CLI then reads logs through the
+/// files API).
 async fn capabilities() -> Response {
     respond(
         StatusCode::OK,
         media::CAPABILITIES,
-        &json!({"capabilities": [{"name": "PACKAGE_MANAGEMENT"}]}),
+        &json!({"capabilities": [{"name": "PACKAGE_MANAGEMENT"}, {"name": "METRONOME"}]}),
     )
 }
 

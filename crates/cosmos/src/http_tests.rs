@@ -283,7 +283,7 @@ async fn capabilities_and_media_types_are_exact() {
     );
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
-        json!({"capabilities": [{"name": "PACKAGE_MANAGEMENT"}]})
+        json!({"capabilities": [{"name": "PACKAGE_MANAGEMENT"}, {"name": "METRONOME"}]})
     );
 
     let r = rig.post("search", 1, json!({"query": "hello"})).await;
