@@ -85,17 +85,13 @@ pub enum MarathonError {
 pub struct Shared {
     pub cfg: MarathonConfig,
     pub m: Mutex<Marathon>,
-    /// Where calls to the master go: the poster of the current deciding loops.
-    pub calls: Mutex<tokio::sync::mpsc::UnboundedSender<drover_api::scheduler::Call>>,
-    pub stream_id: Mutex<Option<String>>,
-    /// The master subscribed to now (`host:port`; `--master` may be `zk://…`).
-    pub master_addr: Mutex<String>,
     /// Leading, suspended or following (always leading without `--zk`).
     standing: std::sync::RwLock<Standing>,
     /// How this Marathon takes part in an HA group, if it does.
     ha: Option<Ha>,
     contender: std::sync::OnceLock<drover_zk::Contender>,
-    /// The deciding loops, while this Marathon leads.
+    /// The deciding loops, while this Marathon leads (their link to the master takes the calls
+    /// to post).
     deciding: Mutex<Option<Deciding>>,
     /// Proxies API calls to the leader (redirects are passed back, not followed).
     proxy_http: reqwest::Client,
@@ -149,14 +145,16 @@ impl MarathonHandle {
     }
 }
 
-/// The loops that talk to the master and decide (link, poster, health checks, plans), run
-/// while this Marathon leads.
+/// The loops that talk to the master and decide (the link, health checks, plans), run while
+/// this Marathon leads.
 pub struct Deciding {
+    link: drover_framework::Link,
     handles: Vec<tokio::task::AbortHandle>,
 }
 
 impl Deciding {
     fn stop(self) {
+        self.link.stop();
         for h in self.handles {
             h.abort();
         }
@@ -164,16 +162,40 @@ impl Deciding {
 }
 
 impl Shared {
-    /// Start deciding (again): a fresh poster channel, the link to the master, health checks,
-    /// event callbacks and the plan ticker.
+    /// Post calls to the master through the link, while deciding (dropped otherwise, and until
+    /// the link has subscribed).
+    pub fn send(&self, calls: Vec<drover_api::scheduler::Call>) {
+        if calls.is_empty() {
+            return;
+        }
+        if let Some(d) = self
+            .deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            d.link.send(calls);
+        }
+    }
+
+    /// Start deciding (again): a fresh link to the master, health checks, event callbacks and
+    /// the plan ticker.
     fn start_deciding(self: &Arc<Self>, http: &reqwest::Client) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        *self.calls.lock().unwrap_or_else(|e| e.into_inner()) = tx;
-        *self.stream_id.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let old = self
+            .deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(d) = old {
+            d.stop();
+        }
+        let link = drover_framework::Link::start(
+            &self.cfg.master,
+            Arc::new(framework::Framework(self.clone())),
+            http.clone(),
+        );
         let ticker = self.clone();
         let handles = vec![
-            tokio::spawn(framework::run_poster(self.clone(), rx, http.clone())).abort_handle(),
-            tokio::spawn(framework::run_link(self.clone(), http.clone())).abort_handle(),
             tokio::spawn(health::run(self.clone(), http.clone())).abort_handle(),
             tokio::spawn(callbacks::run(self.clone(), http.clone())).abort_handle(),
             tokio::spawn(async move {
@@ -193,7 +215,7 @@ impl Shared {
             .deciding
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .replace(Deciding { handles });
+            .replace(Deciding { link, handles });
         if let Some(d) = old {
             d.stop();
         }
@@ -243,7 +265,6 @@ pub fn start(
     };
     let mut marathon = Marathon::new(store, cfg.role.clone())?;
     marathon.service_port_range = cfg.service_ports;
-    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
     let http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .build()
@@ -260,9 +281,6 @@ pub fn start(
     let shared = Arc::new(Shared {
         cfg,
         m: Mutex::new(marathon),
-        calls: Mutex::new(tx),
-        stream_id: Mutex::new(None),
-        master_addr: Mutex::new(String::new()),
         standing: std::sync::RwLock::new(standing),
         ha: ha.clone(),
         contender: std::sync::OnceLock::new(),
