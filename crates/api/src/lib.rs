@@ -6,6 +6,7 @@
 #![allow(non_camel_case_types, clippy::upper_case_acronyms)]
 
 pub mod agent_protocol;
+pub mod chronos;
 pub mod container;
 pub mod executor;
 pub mod health_check;
