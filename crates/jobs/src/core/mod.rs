@@ -15,6 +15,7 @@
 //! | `updates.rs` | status updates, reconciliation, the restart policy, dependent jobs |
 //! | `commands.rs` | what the REST APIs ask: jobs, schedules, runs started and stopped |
 
+pub mod chronos;
 mod commands;
 mod due;
 mod launch;

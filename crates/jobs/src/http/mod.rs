@@ -3,6 +3,9 @@
 //! route has the body-size limit; errors map to each API's status and body in one place.
 
 pub mod chronos;
+pub mod chronos_json;
+#[cfg(test)]
+mod chronos_tests;
 pub mod metronome;
 pub mod render;
 pub mod validate;
