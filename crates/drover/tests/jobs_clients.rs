@@ -464,3 +464,74 @@ fn dcos_job_cli_drives_jobs_through_the_gateway() {
         "{removed}"
     );
 }
+
+/// chronos-python 1.2.1, unchanged, through the gateway's `/service/chronos` (the same
+/// scheduler): a scheduled job and a dependent one, run now, the child after its parent,
+/// stats and the graph, update, kill, the legacy unversioned API with Chronos 2's fields, the
+/// errors it raises, delete.
+#[test]
+fn chronos_python_drives_scheduled_and_dependent_jobs_through_the_gateway() {
+    let up = up();
+    let server = format!("{}/service/chronos", up.gateway);
+    let out = Command::new(pyclients().join("jobs/bin/python"))
+        .arg(repo_root().join("tests/clients/chronos_scenario.py"))
+        .arg(&server)
+        .output()
+        .expect("run the chronos scenario");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "scenario output not JSON ({e}): {stdout}\nstderr: {}\nlog:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            up.log()
+        )
+    });
+    assert_eq!(r["errors"], json!([]), "{r:#}\n{}", up.log());
+    assert_eq!(r["listed"], json!(["etl-extract", "etl-load"]), "{r:#}");
+    assert_eq!(r["search"], json!(["etl-extract"]), "{r:#}");
+    let schedule = r["schedule"].as_str().unwrap_or("");
+    assert!(
+        schedule.starts_with("R/") && schedule.ends_with("/PT1H"),
+        "{r:#}"
+    );
+    assert_eq!(r["child_parents"], json!(["etl-extract"]), "{r:#}");
+    assert!(r["parent_success"].as_u64() >= Some(1), "{r:#}");
+    assert!(r["child_success"].as_u64() >= Some(1), "{r:#}");
+    assert!(
+        r["parent_last_success"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{r:#}"
+    );
+    let graph: Vec<String> = r["graph"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        graph.iter().any(|l| l == "link,etl-extract,etl-load"),
+        "{r:#}"
+    );
+    assert!(
+        graph
+            .iter()
+            .any(|l| l.starts_with("node,etl-extract,success")),
+        "{r:#}"
+    );
+    assert_eq!(r["updated_command"], "echo extracting v2", "{r:#}");
+    assert_eq!(r["legacy_listed"], json!(["legacy-job"]), "{r:#}");
+    assert!(
+        r["unknown_run"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("error")),
+        "{r:#}"
+    );
+    assert!(
+        r["orphan"].as_str().is_some_and(|s| s.starts_with("error")),
+        "{r:#}"
+    );
+    assert_eq!(r["after_delete"], json!([]), "{r:#}");
+}

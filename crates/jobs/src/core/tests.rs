@@ -340,6 +340,22 @@ fn a_child_runs_once_when_all_its_parents_succeeded() {
 }
 
 #[test]
+fn a_disabled_child_does_not_run_when_its_parent_succeeds() {
+    let store = Arc::new(MemoryStore::default());
+    let now = at("2026-12-04T10:00:00Z");
+    let mut j = open(&store);
+    j.create_job(job("p", vec![], now), now).expect("p");
+    let mut c = job("c", vec![], now);
+    c.parents = vec!["p".into()];
+    c.chronos = Some(serde_json::json!({"name": "c", "disabled": true}));
+    j.create_job(c, now).expect("c");
+    j.start_run("p", None, now).expect("p runs");
+    let t = launched(&j.offers(vec![offer("o1")], now));
+    j.update(&status(&t[0], TaskState::TASK_FINISHED), now);
+    assert_eq!(j.active_runs("c").count(), 0);
+}
+
+#[test]
 fn a_cycle_and_a_missing_parent_are_refused() {
     let store = Arc::new(MemoryStore::default());
     let now = at("2026-12-04T10:00:00Z");

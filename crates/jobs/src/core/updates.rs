@@ -181,6 +181,14 @@ impl Jobs {
             .jobs
             .values()
             .filter(|j| j.parents.iter().any(|p| p == parent))
+            // A dependent job Chronos was told is `disabled` waits for no one.
+            .filter(|j| {
+                j.chronos
+                    .as_ref()
+                    .and_then(|c| c.get("disabled"))
+                    .and_then(|d| d.as_bool())
+                    != Some(true)
+            })
             .map(|j| j.spec.id.clone())
             .collect();
         for child in children {
