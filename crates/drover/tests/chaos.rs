@@ -381,6 +381,7 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                             Kind::Master => "kill master",
                             Kind::Marathon => "kill marathon",
                             Kind::Agent => "kill agent",
+                            Kind::Jobs => "kill jobs scheduler",
                         })
                         .or_default() += 1;
                     pending.push((now + back, vec![Undo::Restart(n)]));

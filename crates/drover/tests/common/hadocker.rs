@@ -1,12 +1,14 @@
-//! An HA cluster in Docker for the chaos test: 3 ZooKeeper servers, 3 masters, 2 Marathons and
-//! 4 agents, each a container with its own address on a private network (see dockercluster.rs
-//! for the image and the Engine API). ZooKeeper runs in the same image with the host's Java and
-//! ZooKeeper mounted read-only (the machines have no registry to pull a JRE image from).
+//! An HA cluster in Docker for the chaos tests: 3 ZooKeeper servers, 3 masters, 2 Marathons
+//! (or none), optionally 2-3 jobs schedulers (`drover jobs --zk zk://…/jobs`) and 4 agents, each
+//! a container with its own address on a private network (see dockercluster.rs for the image and
+//! the Engine API). ZooKeeper runs in the same image with the host's Java and ZooKeeper mounted
+//! read-only (the machines have no registry to pull a JRE image from).
 //!
-//! Layout on `10.213.X.0/24`: masters `.2-.4:5050`, Marathons `.5-.6:8080`, agents
-//! `.10-.13:5051`, ZooKeeper `.20-.22:2181`. Agents run under a supervisor loop as in
-//! dockercluster.rs; masters, Marathons and ZooKeeper servers are killed and started as
-//! containers (the process is the container).
+//! Layout on `10.213.X.0/24`: masters `.2-.4:5050`, Marathons `.5-.6:8080`, jobs schedulers
+//! `.7-.9:9000`, agents `.10-.13:5051`, ZooKeeper `.20-.22:2181`. Agents run under a supervisor
+//! loop as in dockercluster.rs (with [`Options::agent_binds`] mounted, e.g. a host directory
+//! their tasks write to); masters, Marathons, jobs schedulers and ZooKeeper servers are killed
+//! and started as containers (the process is the container).
 #![allow(dead_code)]
 
 use super::dockercluster::{create_network, Docker, CREATED_LABEL, LABEL, OWNER_LABEL};
@@ -20,6 +22,7 @@ pub enum Kind {
     Master,
     Marathon,
     Agent,
+    Jobs,
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +40,7 @@ impl Node {
             Kind::Master => 5050,
             Kind::Marathon => 8080,
             Kind::Agent => 5051,
+            Kind::Jobs => 9000,
         };
         format!("{}:{port}", self.ip)
     }
@@ -48,7 +52,34 @@ pub struct HaDocker {
     pub network: String,
     pub prefix: String,
     pub nodes: Vec<Node>,
+    /// `host:2181,…` of the ZooKeeper servers.
+    pub zk_hosts: String,
     labels: Value,
+}
+
+/// What [`HaDocker::start_with`] starts besides the 3 ZooKeeper servers, 3 masters and 4 agents.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The ZooKeeper session timeout of masters, Marathons and jobs schedulers.
+    pub session_secs: u32,
+    /// Marathons in `zk://…/marathon` (at most 2).
+    pub marathons: usize,
+    /// Jobs schedulers in `zk://…/jobs` (at most 3).
+    pub jobs: usize,
+    /// Docker binds (`host:container[:ro]`) of every agent container.
+    pub agent_binds: Vec<String>,
+}
+
+impl Options {
+    /// The chaos test's cluster: 2 Marathons, no jobs scheduler.
+    pub fn new(session_secs: u32) -> Options {
+        Options {
+            session_secs,
+            marathons: 2,
+            jobs: 0,
+            agent_binds: Vec::new(),
+        }
+    }
 }
 
 /// What a ZooKeeper container mounts from the host (read-only): Java, the jars, configs, and
@@ -63,6 +94,12 @@ const ZK_BINDS: &[&str] = &[
 
 impl HaDocker {
     pub fn start(session_secs: u32) -> HaDocker {
+        Self::start_with(Options::new(session_secs))
+    }
+
+    pub fn start_with(o: Options) -> HaDocker {
+        assert!(o.marathons <= 2 && o.jobs <= 3, "{o:?}");
+        let session_secs = o.session_secs;
         let t0 = Instant::now();
         let docker = Docker::connect();
         docker.remove_leftovers();
@@ -75,6 +112,7 @@ impl HaDocker {
             network,
             prefix,
             nodes: Vec::new(),
+            zk_hosts: String::new(),
             labels,
         };
         let zk_ips: Vec<String> = (0..3).map(|i| format!("{}.{}", c.prefix, 20 + i)).collect();
@@ -88,8 +126,10 @@ impl HaDocker {
             .map(|ip| format!("{ip}:2181"))
             .collect::<Vec<_>>()
             .join(",");
+        c.zk_hosts = zk_hosts.clone();
         let mesos = format!("zk://{zk_hosts}/mesos");
         let marathon_zk = format!("zk://{zk_hosts}/marathon");
+        let jobs_zk = format!("zk://{zk_hosts}/jobs");
         for (i, ip) in zk_ips.iter().enumerate() {
             let script = format!(
                 "mkdir -p /data && echo {id} > /data/myid && printf 'tickTime=200\\ninitLimit=25\\nsyncLimit=10\\ndataDir=/data\\nclientPort=2181\\nadmin.enableServer=false\\n4lw.commands.whitelist=srvr,ruok\\nmaxSessionTimeout=30000\\n{servers}' > /zoo.cfg && exec /usr/lib/jvm/java-17-openjdk-amd64/bin/java -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp '/usr/share/java/zookeeper.jar:/usr/share/java/*:/etc/zookeeper/conf_example' org.apache.zookeeper.server.quorum.QuorumPeerMain /zoo.cfg",
@@ -158,9 +198,10 @@ impl HaDocker {
                 "supervise",
             ];
             argv.extend_from_slice(&agent);
-            c.run(Kind::Agent, i, &ip, &argv, &[]);
+            let binds: Vec<&str> = o.agent_binds.iter().map(String::as_str).collect();
+            c.run(Kind::Agent, i, &ip, &argv, &binds);
         }
-        for i in 0..2 {
+        for i in 0..o.marathons {
             let ip = format!("{}.{}", c.prefix, 5 + i);
             c.run(
                 Kind::Marathon,
@@ -187,14 +228,45 @@ impl HaDocker {
                 &[],
             );
         }
-        c.wait(
-            Duration::from_secs(120),
-            "a leading master with 4 agents and a Marathon",
-            |c| {
-                c.leading_master()
-                    .is_some_and(|m| c.connected_agents(&m) == 4 && c.marathon_leader().is_some())
-            },
-        );
+        for i in 0..o.jobs {
+            let ip = format!("{}.{}", c.prefix, 7 + i);
+            c.run(
+                Kind::Jobs,
+                i,
+                &ip,
+                &[
+                    "drover",
+                    "jobs",
+                    "--master",
+                    &mesos,
+                    "--zk",
+                    &jobs_zk,
+                    "--zk-session-timeout",
+                    &session,
+                    "--work-dir",
+                    "/var/lib/drover/jobs",
+                    "--ip",
+                    "0.0.0.0",
+                    "--port",
+                    "9000",
+                    "--advertise-ip",
+                    &ip,
+                ],
+                &[],
+            );
+        }
+        let what = match (o.marathons, o.jobs) {
+            (0, 0) => "a leading master with 4 agents",
+            (_, 0) => "a leading master with 4 agents and a Marathon",
+            (0, _) => "a leading master with 4 agents and a jobs scheduler",
+            _ => "a leading master with 4 agents, a Marathon and a jobs scheduler",
+        };
+        c.wait(Duration::from_secs(120), what, |c| {
+            c.leading_master()
+                .is_some_and(|m| c.connected_agents(&m) == 4)
+                && (o.marathons == 0 || c.marathon_leader().is_some())
+                && (o.jobs == 0 || c.jobs_leader().is_some())
+        });
         eprintln!(
             "chaos: cluster on {} ({}.0/24) up in {:.1?}",
             c.network,
@@ -271,6 +343,35 @@ impl HaDocker {
                 .filter(|i| i["elected"] == true)
                 .map(|_| l)
         })
+    }
+
+    /// The jobs scheduler leader, as the running schedulers that answer name it (the first
+    /// answer), if it answers `/leader` naming itself.
+    pub fn jobs_leader(&self) -> Option<String> {
+        self.of(Kind::Jobs).into_iter().find_map(|j| {
+            let (code, body) = call_quick("GET", &format!("http://{}/leader", j.addr()));
+            let l = (code == 200)
+                .then(|| serde_json::from_str::<Value>(&body).ok())
+                .flatten()?["leader"]
+                .as_str()?
+                .to_string();
+            let (code, body) = call_quick("GET", &format!("http://{l}/leader"));
+            let again = serde_json::from_str::<Value>(&body).ok()?;
+            (code == 200 && again["leader"] == l.as_str()).then_some(l)
+        })
+    }
+
+    /// Freeze every process of `n` (the cgroup freezer: a stop-the-world pause, as SIGSTOP).
+    pub fn pause(&self, n: &Node) {
+        let _ = self
+            .docker
+            .post(&format!("/containers/{}/pause", n.container), None);
+    }
+
+    pub fn unpause(&self, n: &Node) {
+        let _ = self
+            .docker
+            .post(&format!("/containers/{}/unpause", n.container), None);
     }
 
     pub fn kill(&self, n: &Node) {
