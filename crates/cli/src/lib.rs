@@ -1,11 +1,12 @@
 //! The `drover <noun> <verb>` commands. `node`, `framework` and `task` read the master's public
-//! endpoints (the ones Mesos tools read); `app` and `deployment` drive Marathon's REST v2 API.
+//! endpoints (the ones Mesos tools read); `app` and `deployment` drive Marathon's REST v2 API;
+//! `job` the jobs scheduler's Metronome API.
 //! Each prints a table for people, or the server's own JSON with `--json`.
 //!
 //! Inside: `client` is the one HTTP client (and where an answer becomes a typed value or an
 //! [`Error`]); `views` the JSON shapes read that `drover_api` has no type for; `render` tables,
 //! `--json` and the live status line of a wait; `args` the shared flags; then one module per
-//! noun (`node`, `framework`, `task`, `app`, `deployment` with its `wait`).
+//! noun (`node`, `framework`, `task`, `app`, `deployment` with its `wait`, `job`).
 //!
 //! # Errors and exit codes
 //!
@@ -32,6 +33,7 @@ mod deployment;
 mod dns;
 mod error;
 mod framework;
+mod job;
 mod master;
 mod node;
 mod package;
@@ -45,6 +47,7 @@ pub use deployment::{deployment, DeploymentCmd};
 pub use dns::{dns, DnsArgs, DnsCmd, LookupType};
 pub use error::{report, Error, Server};
 pub use framework::{framework, FrameworkCmd};
+pub use job::{job, JobCmd, JobsArgs, ScheduleCmd};
 pub use master::{master, MasterCmd};
 pub use node::{node, NodeCmd};
 pub use package::{package, PackageArgs, PackageCmd, RepoCmd};

@@ -338,6 +338,14 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::MarathonArgs,
     },
+    /// Jobs (the jobs scheduler's Metronome API): list, show, add, run, history, kill, remove,
+    /// schedule.
+    Job {
+        #[command(subcommand)]
+        cmd: drover_cli::JobCmd,
+        #[command(flatten)]
+        common: drover_cli::JobsArgs,
+    },
     /// Packages from the catalogue (Cosmos, through the gateway): search, describe, install, list,
     /// uninstall, and the repositories they come from.
     Package {
@@ -643,6 +651,7 @@ async fn run() -> Result<()> {
         }
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
+        Cmd::Job { cmd, common } => return Ok(drover_cli::job(cmd, common).await?),
         Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
         Cmd::Package { cmd, common } => return Ok(drover_cli::package(cmd, common).await?),
         Cmd::Dns {
@@ -866,6 +875,7 @@ async fn run() -> Result<()> {
         | Cmd::Service { .. }
         | Cmd::Task { .. }
         | Cmd::App { .. }
+        | Cmd::Job { .. }
         | Cmd::Package { .. }
         | Cmd::Deployment { .. } => Ok(()),
     }
