@@ -18,6 +18,8 @@ pub enum Server {
     Gateway,
     /// The DNS' HTTP API (`drover dns`).
     Dns,
+    /// The jobs scheduler (`drover jobs`: Metronome's API).
+    Jobs,
 }
 
 impl fmt::Display for Server {
@@ -28,6 +30,7 @@ impl fmt::Display for Server {
             Server::Agent => "the agent",
             Server::Gateway => "the gateway",
             Server::Dns => "the DNS' HTTP API",
+            Server::Jobs => "the jobs scheduler",
         })
     }
 }
@@ -158,6 +161,7 @@ impl Error {
                     Server::Agent => "the master lists this agent, but it does not answer: is it still running?",
                     Server::Gateway => "is it running? 'drover up' starts one on port 8000; point at it with --gateway URL or DROVER_GATEWAY",
                     Server::Dns => "is it running? 'drover up' serves it on port 8123; point at it with --dns-http URL or DROVER_DNS_HTTP",
+                    Server::Jobs => "is it running? 'drover up' serves it on port 9000; point at it with --jobs URL or DROVER_JOBS, or --gateway URL for <gateway>/service/metronome",
                 }
                 .into(),
             ),
@@ -166,6 +170,7 @@ impl Error {
                 Server::Marathon => Some(format!("is {addr} Marathon? (--marathon, DROVER_MARATHON)")),
                 Server::Gateway => Some(format!("is {addr} a Drover gateway? (--gateway, DROVER_GATEWAY)")),
                 Server::Dns => Some(format!("is {addr} a Drover or mesos-dns HTTP API? (--dns-http, DROVER_DNS_HTTP)")),
+                Server::Jobs => Some(format!("is {addr} Drover's jobs scheduler or Metronome? (--jobs, DROVER_JOBS; or --gateway)")),
                 Server::Agent => None,
             },
             Error::TimedOut { hint, .. } => Some(hint.clone()),

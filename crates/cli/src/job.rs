@@ -192,9 +192,8 @@ struct Api {
     via_gateway: bool,
 }
 
-/// The CLI's free-text failure with exit code 1 (a refusal, an unreadable answer, a failed run):
-/// `Error::Refused` and `Error::InvalidResponse` name a `Server`, and the jobs scheduler is not
-/// one of them (yet).
+/// The CLI's free-text failure with exit code 1 (a refusal spelled out line by line, a failed
+/// run).
 fn failure(lines: Vec<String>) -> Error {
     Error::DeploymentFailed { failures: lines }
 }
@@ -226,8 +225,13 @@ impl Api {
             ),
             (None, None) => (DEFAULT_JOBS.to_string(), false),
         };
+        let server = if via_gateway {
+            Server::Gateway
+        } else {
+            Server::Jobs
+        };
         Ok(Api {
-            client: Client::new(Server::Gateway, &url)?,
+            client: Client::new(server, &url)?,
             via_gateway,
         })
     }
@@ -253,16 +257,7 @@ impl Api {
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<Answer, Error> {
-        match self.client.send(method, path, query, body).await {
-            Err(Error::Unreachable { addr, cause, .. }) if !self.via_gateway => Err(failure(vec![
-                format!("cannot reach the jobs scheduler at {addr} ({cause})"),
-                format!(
-                    "  is it running? 'drover up' serves it on port 9000; point at it with {}",
-                    self.which_flag()
-                ),
-            ])),
-            other => other,
-        }
+        self.client.send(method, path, query, body).await
     }
 
     /// A successful answer's JSON; an error status as the failure it names.

@@ -91,6 +91,7 @@ const FAILED: i32 = 1;
 const USAGE: i32 = 2;
 const NOT_FOUND: i32 = 3;
 const CONFLICT: i32 = 4;
+const UNREACHABLE: i32 = 5;
 const TIMED_OUT: i32 = 6;
 
 /// The table row that mentions `needle`.
@@ -379,7 +380,7 @@ fn job_commands_drive_the_jobs_scheduler_end_to_end() {
         l.local_addr().unwrap().port()
     };
     let err = cli.fails_with(
-        FAILED,
+        UNREACHABLE,
         &["job", "list", "--jobs", &format!("127.0.0.1:{dead}")],
     );
     assert!(
