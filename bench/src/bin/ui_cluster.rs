@@ -514,6 +514,7 @@ async fn main() -> Result<()> {
         leader: drover_zk::Leader::new(&master_addr.to_string(), Duration::from_secs(10))?,
         marathon: vec![marathon_url.clone()],
         gateway: "http://127.0.0.1:9".into(),
+        jobs: None,
     })?;
     let ul = TcpListener::bind(("127.0.0.1", args.port)).await?;
     let ui_url = format!("http://{}", ul.local_addr()?);
