@@ -232,9 +232,71 @@ fn a_launch_is_written_before_it_is_made_and_reconciled_after_a_failover() {
     // The master never had it: launched again, as attempt 2.
     let mut gone = status(&format!("etl_{run_id}.1"), TaskState::TASK_GONE);
     gone.reason = Some(Reason::REASON_RECONCILIATION);
+    gone.message = Some("Reconciliation: Task is unknown to the agent".into());
     b.update(&gone, at("2026-12-04T10:01:07Z"));
     let calls = b.offers(vec![offer("o3")], at("2026-12-04T10:01:08Z"));
     assert_eq!(launched(&calls), vec![format!("etl_{run_id}.2")]);
+}
+
+/// A launch that started and ended while no leader recorded it: reconciliation answers with
+/// the task's own end (reason RECONCILIATION); launching it again would be a second start.
+#[test]
+fn a_task_that_ended_unseen_during_a_failover_is_not_launched_again() {
+    let store = Arc::new(MemoryStore::default());
+    let now = at("2026-12-04T10:00:00Z");
+    let mut a = open(&store);
+    a.create_job(job("etl", vec![], now), now).expect("made");
+    let (run, _) = a.start_run("etl", None, now).expect("started");
+    let t = launched(&a.offers(vec![offer("o1")], now));
+    commit(&mut a);
+    drop(a);
+    let mut b = open(&store);
+    b.reconcile_after_subscribing(now);
+    let mut failed = status(&t[0], TaskState::TASK_FAILED);
+    failed.reason = Some(Reason::REASON_RECONCILIATION);
+    failed.message = Some("Command exited with status 1".into());
+    b.update(&failed, now);
+    assert_eq!(
+        b.run("etl", &run.id).map(|r| r.status),
+        Some(RunStatus::Failed)
+    );
+    assert!(launched(&b.offers(vec![offer("o2")], now)).is_empty());
+}
+
+/// The master lost the launch in an agent's re-registration (the agent never had the task):
+/// the run is launched again rather than failed (a restart policy of NEVER would lose it).
+#[test]
+fn a_launch_lost_in_an_agents_reregistration_is_launched_again() {
+    let store = Arc::new(MemoryStore::default());
+    let now = at("2026-12-04T10:00:00Z");
+    let mut j = open(&store);
+    j.create_job(job("etl", vec![], now), now).expect("made");
+    let (run, _) = j.start_run("etl", None, now).expect("started");
+    let t = launched(&j.offers(vec![offer("o1")], now));
+    let mut gone = status(&t[0], TaskState::TASK_GONE);
+    gone.source = Some(StatusSource::SOURCE_MASTER);
+    gone.reason = Some(Reason::REASON_AGENT_RESTARTED);
+    gone.message = Some("Task was not reported by its re-registering agent".into());
+    j.update(&gone, now);
+    assert_eq!(
+        j.run("etl", &run.id).map(|r| r.status),
+        Some(RunStatus::Initial)
+    );
+    assert_eq!(
+        launched(&j.offers(vec![offer("o2")], now)),
+        vec![format!("etl_{}.2", run.id)]
+    );
+    // Once it ran, the same loss is the run's end (no second start).
+    let t2 = format!("etl_{}.2", run.id);
+    j.update(&status(&t2, TaskState::TASK_RUNNING), now);
+    let mut gone2 = status(&t2, TaskState::TASK_GONE);
+    gone2.reason = Some(Reason::REASON_AGENT_RESTARTED);
+    gone2.message = Some("Task was not reported by its re-registering agent".into());
+    j.update(&gone2, now);
+    assert_eq!(
+        j.run("etl", &run.id).map(|r| r.status),
+        Some(RunStatus::Failed)
+    );
 }
 
 #[test]

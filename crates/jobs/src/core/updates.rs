@@ -12,6 +12,26 @@ use jiff::Timestamp;
 /// Launched runs not yet confirmed by the master are asked about again this often.
 const RECONCILE_EVERY_SECS: i64 = 30;
 
+/// Whether a terminal update of a task never seen beyond STAGING says the task never reached
+/// its agent, so launching it again is not a second start: the launch was dropped or its offer
+/// invalid; reconciliation found it unknown (Mesos' "Reconciliation: Task is unknown…" — a task
+/// the master knows, even one that ended, is answered with its own state and message); or its
+/// agent re-registered without it (Mesos' TASK_GONE/LOST "not reported by its re-registering
+/// agent", answered again by reconciliation with that message).
+fn never_reached_its_agent(status: &TaskStatus) -> bool {
+    use TaskState::*;
+    let message = status.message.as_deref().unwrap_or("");
+    let lost = matches!(status.state, TASK_GONE | TASK_LOST | TASK_UNKNOWN);
+    status.state == TASK_DROPPED
+        || status.reason == Some(Reason::REASON_INVALID_OFFERS)
+        || (lost
+            && status.reason == Some(Reason::REASON_RECONCILIATION)
+            && message.starts_with("Reconciliation: Task is unknown"))
+        || (lost
+            && (status.reason == Some(Reason::REASON_AGENT_RESTARTED)
+                || message == "Task was not reported by its re-registering agent"))
+}
+
 impl Jobs {
     /// A status update. Returns the calls to make (ack, kill of a task no run owns).
     pub fn update(&mut self, status: &TaskStatus, now: Timestamp) -> Calls {
@@ -107,13 +127,7 @@ impl Jobs {
             }
             _ => {
                 // Ended without finishing.
-                let never_launched = !ever_started
-                    && (status.state == TASK_DROPPED
-                        || matches!(
-                            status.reason,
-                            Some(Reason::REASON_RECONCILIATION)
-                                | Some(Reason::REASON_INVALID_OFFERS)
-                        ));
+                let never_launched = !ever_started && never_reached_its_agent(status);
                 let why = format!(
                     "task {tid} {:?}{}",
                     status.state,
