@@ -50,21 +50,27 @@ struct MasterFlags {
     zk_session_timeout: f64,
 }
 
+/// The sessions of a framework's `--zk` group, with its `--zk-session-timeout`.
+fn zk_group(zk: &str, session_timeout: f64) -> Result<drover_zk::Sessions> {
+    let timeout = secs("--zk-session-timeout", session_timeout)?;
+    Ok(drover_zk::Sessions::new(
+        drover_zk::ZkUrl::parse(zk)?,
+        timeout,
+    )?)
+}
+
 /// The jobs scheduler's `--zk`.
 fn jobs_ha(zk: &str, session_timeout: f64) -> Result<drover_jobs::Ha> {
-    let sessions = drover_zk::Sessions::new(
-        drover_zk::ZkUrl::parse(zk)?,
-        std::time::Duration::from_secs_f64(session_timeout),
-    )?;
-    Ok(drover_jobs::Ha { sessions })
+    Ok(drover_jobs::Ha {
+        sessions: zk_group(zk, session_timeout)?,
+    })
 }
 
 /// Marathon's `--zk`.
 fn marathon_ha(zk: &str, session_timeout: f64) -> Result<drover_marathon::Ha> {
-    let timeout = secs("--zk-session-timeout", session_timeout)?;
-    let url = drover_zk::ZkUrl::parse(zk)?;
-    let sessions = drover_zk::Sessions::new(url, timeout)?;
-    Ok(drover_marathon::Ha { sessions })
+    Ok(drover_marathon::Ha {
+        sessions: zk_group(zk, session_timeout)?,
+    })
 }
 
 /// A flag in seconds as a Duration: positive and not absurdly large (no panic on `1e30`).
