@@ -109,7 +109,7 @@ impl Jobs {
         }
         let ids: Vec<String> = self.jobs.keys().cloned().collect();
         for id in ids {
-            self.index_schedules(&id);
+            self.add_to_index(&id);
         }
         Ok(())
     }
