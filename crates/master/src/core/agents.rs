@@ -74,19 +74,21 @@ impl Master {
                         .remove(&tid)
                         .or_else(|| fw.unreachable_tasks.remove(&tid))
                     {
-                        // Tasks the agent no longer reports are gone; keep them as LOST history.
+                        // Tasks the agent no longer reports ended there, as Mesos' agent answers
+                        // the master's reconciliation of them: DROPPED to partition-aware
+                        // frameworks (LOST to others), "unknown to the agent". A launch sent on
+                        // the stream the agent had just dropped ends so: it never reached it.
                         if !reported_ids.contains(&(fid.to_string(), tid.to_string())) {
                             let mut t = rec;
                             Arc::make_mut(&mut t).state = if fw.partition_aware() {
-                                TaskState::TASK_GONE
+                                TaskState::TASK_DROPPED
                             } else {
                                 TaskState::TASK_LOST
                             };
                             let mut s = TaskStatus::new(TaskID::new(&*tid), t.state);
                             s.source = Some(StatusSource::SOURCE_MASTER);
-                            s.reason = Some(Reason::REASON_AGENT_RESTARTED);
-                            s.message =
-                                Some("Task was not reported by its re-registering agent".into());
+                            s.reason = Some(Reason::REASON_RECONCILIATION);
+                            s.message = Some("Reconciliation: task unknown to the agent".into());
                             s.agent_id = Some(id.clone());
                             fw.send(&Event::update(s));
                             push_bounded(&mut fw.completed_tasks, t, COMPLETED_TASKS_PER_FRAMEWORK);
@@ -133,6 +135,7 @@ impl Master {
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
+        let mut added: Vec<(FrameworkID, TaskID)> = Vec::new();
         for ReportedTask {
             framework_id,
             task,
@@ -189,6 +192,11 @@ impl Master {
                 };
                 let rec = Arc::new(TaskRec::new(t, &role, &mut self.ids));
                 fw.tasks.insert(rec.task_id.clone(), rec);
+                // New to this master (after its failover): told to operator subscribers as
+                // Mesos' Framework::addTask does, or they never learn of it.
+                if was_unreachable.is_none() {
+                    added.push((framework_id.clone(), task.task_id.clone()));
+                }
             }
             let Some(rec) = fw.tasks.get_mut(task.task_id.value.as_str()) else {
                 continue;
@@ -285,6 +293,12 @@ impl Master {
             "AGENT_ADDED",
             serde_json::json!({"agent": self.agent_entry_json(&id)}),
         );
+        if !self.operator_streams.is_empty() {
+            for (fid, tid) in &added {
+                let v = serde_json::json!({"task": self.task_json(fid, tid)});
+                self.operator_event("TASK_ADDED", v);
+            }
+        }
         tracing::info!(agent_id = %id, hostname = %info.hostname, reregister, "agent registered");
         self.allocation_wanted = true;
         Ok((id, conn))
@@ -414,7 +428,10 @@ mod tests {
     #[test]
     fn reregistration_keeps_reported_tasks_and_ends_the_rest() {
         // (partition aware, state of a task the agent no longer reports)
-        for (pa, gone) in [(false, TaskState::TASK_LOST), (true, TaskState::TASK_GONE)] {
+        for (pa, gone) in [
+            (false, TaskState::TASK_LOST),
+            (true, TaskState::TASK_DROPPED),
+        ] {
             let caps: &[&str] = if pa { &["PARTITION_AWARE"] } else { &[] };
             let mut h = Harness::new();
             let (mut fw, ag) = h.running(caps, &["kept", "lost"]);
@@ -444,7 +461,11 @@ mod tests {
             assert_eq!(ups.len(), 1, "{case}: {ups:?}");
             assert_eq!(ups[0].task_id.value, "lost");
             assert_eq!(ups[0].state, gone);
-            assert_eq!(ups[0].reason, Some(Reason::REASON_AGENT_RESTARTED));
+            assert_eq!(ups[0].reason, Some(Reason::REASON_RECONCILIATION));
+            assert_eq!(
+                ups[0].message.as_deref(),
+                Some("Reconciliation: task unknown to the agent")
+            );
             assert_eq!(
                 again.first.len(),
                 1,
@@ -547,9 +568,21 @@ mod tests {
             state: TaskState::TASK_RUNNING,
             executor_id: None,
         });
+        // An operator subscriber (the DNS, the UI) following this master since it started.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        h.m.operator_streams.push(tx);
         let ag = h.register(reg);
         let f = &h.m.frameworks[&fid];
         assert!(f.recovered && !f.active && !f.connected());
+        // It learns of the task the agent brought back (Mesos' TASK_ADDED from addTask).
+        let events: Vec<serde_json::Value> = drain(&mut rx);
+        let added: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["type"] == "TASK_ADDED")
+            .collect();
+        assert_eq!(added.len(), 1, "{events:?}");
+        assert_eq!(added[0]["task_added"]["task"]["task_id"]["value"], "t1");
+        assert_eq!(added[0]["task_added"]["task"]["state"], "TASK_RUNNING");
         assert_eq!(
             h.task_state(&fid, "t1"),
             Some(("active", TaskState::TASK_RUNNING))
