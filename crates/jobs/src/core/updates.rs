@@ -14,19 +14,19 @@ const RECONCILE_EVERY_SECS: i64 = 30;
 
 /// Whether a terminal update of a task never seen beyond STAGING says the task never reached
 /// its agent, so launching it again is not a second start: the launch was dropped or its offer
-/// invalid; reconciliation found it unknown (Mesos' "Reconciliation: Task is unknown…" — a task
-/// the master knows, even one that ended, is answered with its own state and message); or its
-/// agent re-registered without it (Mesos' TASK_GONE/LOST "not reported by its re-registering
-/// agent", answered again by reconciliation with that message).
+/// invalid; reconciliation found it unknown to the master or to its agent (Mesos' "Reconciliation:
+/// Task is unknown…" and "Reconciliation: task unknown to the agent" — a task the master knows,
+/// even one that ended, is answered with its own state and message); or its agent re-registered
+/// without it (older masters' TASK_GONE/LOST "not reported by its re-registering agent").
 fn never_reached_its_agent(status: &TaskStatus) -> bool {
     use TaskState::*;
     let message = status.message.as_deref().unwrap_or("");
     let lost = matches!(status.state, TASK_GONE | TASK_LOST | TASK_UNKNOWN);
+    let unknown = message.starts_with("Reconciliation: Task is unknown")
+        || message.starts_with("Reconciliation: task unknown to the agent");
     status.state == TASK_DROPPED
         || status.reason == Some(Reason::REASON_INVALID_OFFERS)
-        || (lost
-            && status.reason == Some(Reason::REASON_RECONCILIATION)
-            && message.starts_with("Reconciliation: Task is unknown"))
+        || (lost && status.reason == Some(Reason::REASON_RECONCILIATION) && unknown)
         || (lost
             && (status.reason == Some(Reason::REASON_AGENT_RESTARTED)
                 || message == "Task was not reported by its re-registering agent"))
