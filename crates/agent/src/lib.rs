@@ -207,6 +207,12 @@ pub fn start(
         .pool_idle_timeout(None)
         .build()
         .map_err(AgentError::Client)?;
+    // Registration follows a standby's redirect itself (link::run_link).
+    let link_client = drover_httpclient::builder()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(AgentError::Client)?;
     let info = AgentInfo {
         hostname: cfg.hostname.clone(),
         port: Some(cfg.port as i32),
@@ -272,7 +278,7 @@ pub fn start(
         tokio::spawn(link::run_link(
             link.clone(),
             registrant.clone(),
-            client.clone(),
+            link_client,
         ));
         tokio::spawn(link::run_sender(link, registrant, client));
     });

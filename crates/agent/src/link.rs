@@ -116,8 +116,23 @@ const MASTER_SILENCE: Duration = Duration::from_secs(45);
 /// The ZooKeeper session timeout of an agent following the leader through `zk://`.
 const ZK_SESSION: Duration = Duration::from_secs(10);
 
+/// The `host:port` a master's redirect names (`//host:port/path` or `http://host:port/path`).
+fn redirect_target(location: &str) -> Option<String> {
+    let rest = location
+        .strip_prefix("http://")
+        .or_else(|| location.strip_prefix("//"))?;
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// `client` must not follow redirects: a standby's 307 is followed here, once, so the master
+/// registered with is the one calls go to — a followed redirect registered us with the leader
+/// while calls went to the standby, and the leader's announcement in ZooKeeper then made us
+/// register with it a second time, dropping what it sent meanwhile (a launch lost in between).
 pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwest::Client) {
     let mut backoff = 0.2f64;
+    // The leader a standby named, tried next instead of the detected one.
+    let mut named: Option<String> = None;
     let mut leader = match drover_zk::Leader::new(&link.master, ZK_SESSION) {
         Ok(l) => l,
         Err(e) => {
@@ -126,7 +141,12 @@ pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwe
         }
     };
     loop {
-        let master = leader.get().await;
+        let hop = named.take();
+        let hopped = hop.is_some();
+        let master = match hop {
+            Some(m) => m,
+            None => leader.get().await,
+        };
         *link.current.lock().unwrap_or_else(|e| e.into_inner()) = master.clone();
         let url = format!("http://{master}{REGISTER_PATH}");
         let r = agent.registration();
@@ -150,6 +170,10 @@ pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwe
                             break 'stream;
                         }
                         _ = leader.changed() => {
+                            // The one a standby sent us to being announced is no change.
+                            if leader.current().as_deref() == Some(master.as_str()) {
+                                continue 'stream;
+                            }
                             tracing::warn!("the leading master changed; re-registering");
                             break 'stream;
                         }
@@ -196,6 +220,22 @@ pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwe
                     }
                 }
                 agent.unregistered();
+            }
+            Ok(resp) if resp.status() == reqwest::StatusCode::TEMPORARY_REDIRECT => {
+                let to = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(redirect_target);
+                match to {
+                    // One hop: two standbys naming each other wait for ZooKeeper instead.
+                    Some(to) if to != master && !hopped => {
+                        tracing::info!("master {master} is not leading; registering with {to}");
+                        named = Some(to);
+                        continue;
+                    }
+                    _ => tracing::warn!("master {master} is not leading and names no other"),
+                }
             }
             Ok(resp) => {
                 let status = resp.status();
@@ -262,5 +302,24 @@ pub async fn run_sender(link: Arc<Link>, agent: Arc<dyn Registrant>, client: req
             Ok(r) => tracing::warn!("master answered {} to agent call", r.status()),
             Err(e) => tracing::warn!("agent call failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_target;
+
+    #[test]
+    fn a_standbys_redirect_names_the_leader() {
+        assert_eq!(
+            redirect_target("//10.0.0.2:5050/slave/api/v1/register").as_deref(),
+            Some("10.0.0.2:5050")
+        );
+        assert_eq!(
+            redirect_target("http://m2:5050").as_deref(),
+            Some("m2:5050")
+        );
+        assert_eq!(redirect_target("/relative"), None);
+        assert_eq!(redirect_target("//"), None);
     }
 }
