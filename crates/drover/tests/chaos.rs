@@ -443,12 +443,19 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     for (id, a) in &expected {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (code, _) = http(
+            let (code, body) = http(
                 "PUT",
                 &format!("http://{marathon}/v2/apps{id}?force=true"),
                 Some(&json!({"instances": a.instances})),
             );
-            if (200..300).contains(&code) || Instant::now() > deadline {
+            if (200..300).contains(&code) {
+                break;
+            }
+            if Instant::now() > deadline {
+                violations.push(format!(
+                    "app {id}: a forced PUT of instances {} was not accepted for 60 s after healing (last: {code} {body})",
+                    a.instances
+                ));
                 break;
             }
             std::thread::sleep(Duration::from_millis(500));
@@ -486,8 +493,8 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
                 .unwrap_or_default();
             if got["tasksRunning"] != a.instances {
                 violations.push(format!(
-                    "app {id} did not converge: want {}, runs {} (instances {})",
-                    a.instances, got["tasksRunning"], got["instances"]
+                    "app {id} did not converge: want {}, runs {} (instances {}, version {}, asked {marathon})",
+                    a.instances, got["tasksRunning"], got["instances"], got["version"]
                 ));
             }
         }
@@ -603,11 +610,15 @@ fn chaos_no_accepted_change_lost_no_task_unknown_no_two_leaders() {
     for v in &violations {
         eprintln!("chaos: VIOLATION {v}");
     }
+    if !violations.is_empty() {
+        // The logs first, so the reason is the last thing said (a long run's output is often
+        // read from its end).
+        eprintln!("{}", c.logs(200));
+    }
     assert!(
         violations.is_empty(),
-        "{} invariant violations (seed {seed}): {violations:#?}\n{}",
+        "{} invariant violations (seed {seed}): {violations:#?}",
         violations.len(),
-        c.logs(200)
     );
     assert!(
         acknowledged > 10,
