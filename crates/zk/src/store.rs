@@ -163,49 +163,64 @@ const MULTI_READ: usize = 256;
 
 type Read<T> = Result<T, zk::Error>;
 
-/// Data and stat of each path, in order: batches of [`MULTI_READ`] sent at once; a batch the
-/// server refuses whole (a server without multiRead) is read node by node.
-async fn get_many(client: &Client, paths: &[&str]) -> Vec<Read<(Vec<u8>, zk::Stat)>> {
-    let batches: Vec<_> = paths
-        .chunks(MULTI_READ)
-        .map(|batch| {
-            let mut r = client.new_multi_reader();
-            let added = batch.iter().all(|p| r.add_get_data(p).is_ok());
-            added.then(|| r.commit())
-        })
-        .collect();
-    let mut out = Vec::with_capacity(paths.len());
-    for (batch, sent) in paths.chunks(MULTI_READ).zip(batches) {
-        let answered = match sent {
-            Some(f) => f.await.ok().filter(|r| r.len() == batch.len()),
-            None => None,
-        };
-        match answered {
-            Some(results) => out.extend(results.into_iter().map(|r| match r {
-                zk::MultiReadResult::Data { data, stat } => Ok((data, stat)),
-                zk::MultiReadResult::Error { err } => Err(err),
-                _ => Err(zk::Error::UnexpectedError(
-                    "not data for a data read".into(),
-                )),
-            })),
-            None => {
-                let one: Vec<_> = batch.iter().map(|p| client.get_data(p)).collect();
-                for f in one {
-                    out.push(f.await);
-                }
-            }
-        }
-    }
-    out
+/// What to read of each node, and how (one request per node, or an op of a multiRead).
+trait ReadKind {
+    type Out;
+    fn add(r: &mut zk::MultiReader<'_>, path: &str) -> Result<(), zk::Error>;
+    fn take(r: zk::MultiReadResult) -> Read<Self::Out>;
+    fn one(client: &Client, path: &str) -> impl std::future::Future<Output = Read<Self::Out>>;
 }
 
-/// The children of each path, in order, as [`get_many`] reads data.
-async fn children_many(client: &Client, paths: &[&str]) -> Vec<Read<Vec<String>>> {
+/// A node's data and stat.
+struct Data;
+impl ReadKind for Data {
+    type Out = (Vec<u8>, zk::Stat);
+    fn add(r: &mut zk::MultiReader<'_>, path: &str) -> Result<(), zk::Error> {
+        r.add_get_data(path)
+    }
+    fn take(r: zk::MultiReadResult) -> Read<Self::Out> {
+        match r {
+            zk::MultiReadResult::Data { data, stat } => Ok((data, stat)),
+            zk::MultiReadResult::Error { err } => Err(err),
+            _ => Err(zk::Error::UnexpectedError(
+                "not data for a data read".into(),
+            )),
+        }
+    }
+    fn one(client: &Client, path: &str) -> impl std::future::Future<Output = Read<Self::Out>> {
+        client.get_data(path)
+    }
+}
+
+/// A node's children.
+struct Children;
+impl ReadKind for Children {
+    type Out = Vec<String>;
+    fn add(r: &mut zk::MultiReader<'_>, path: &str) -> Result<(), zk::Error> {
+        r.add_get_children(path)
+    }
+    fn take(r: zk::MultiReadResult) -> Read<Self::Out> {
+        match r {
+            zk::MultiReadResult::Children { children } => Ok(children),
+            zk::MultiReadResult::Error { err } => Err(err),
+            _ => Err(zk::Error::UnexpectedError(
+                "not children for a children read".into(),
+            )),
+        }
+    }
+    fn one(client: &Client, path: &str) -> impl std::future::Future<Output = Read<Self::Out>> {
+        client.list_children(path)
+    }
+}
+
+/// `K` of each path, in order: batches of [`MULTI_READ`] sent at once; a batch the server
+/// refuses whole (a server without multiRead) is read node by node.
+async fn read_many<K: ReadKind>(client: &Client, paths: &[&str]) -> Vec<Read<K::Out>> {
     let batches: Vec<_> = paths
         .chunks(MULTI_READ)
         .map(|batch| {
             let mut r = client.new_multi_reader();
-            let added = batch.iter().all(|p| r.add_get_children(p).is_ok());
+            let added = batch.iter().all(|p| K::add(&mut r, p).is_ok());
             added.then(|| r.commit())
         })
         .collect();
@@ -216,15 +231,9 @@ async fn children_many(client: &Client, paths: &[&str]) -> Vec<Read<Vec<String>>
             None => None,
         };
         match answered {
-            Some(results) => out.extend(results.into_iter().map(|r| match r {
-                zk::MultiReadResult::Children { children } => Ok(children),
-                zk::MultiReadResult::Error { err } => Err(err),
-                _ => Err(zk::Error::UnexpectedError(
-                    "not children for a children read".into(),
-                )),
-            })),
+            Some(results) => out.extend(results.into_iter().map(K::take)),
             None => {
-                let one: Vec<_> = batch.iter().map(|p| client.list_children(p)).collect();
+                let one: Vec<_> = batch.iter().map(|p| K::one(client, p)).collect();
                 for f in one {
                     out.push(f.await);
                 }
@@ -283,7 +292,7 @@ impl Store for ZkStore {
             let mut out = Vec::new();
             while !frontier.is_empty() {
                 let paths: Vec<&str> = frontier.iter().map(|(p, _)| p.as_str()).collect();
-                let reads = get_many(&client, &paths).await;
+                let reads = read_many::<Data>(&client, &paths).await;
                 let mut parents = Vec::new();
                 for ((path, key), r) in frontier.drain(..).zip(reads) {
                     let (data, stat) = match r {
@@ -301,7 +310,7 @@ impl Store for ZkStore {
                     }
                 }
                 let paths: Vec<&str> = parents.iter().map(|(p, _)| p.as_str()).collect();
-                let lists = children_many(&client, &paths).await;
+                let lists = read_many::<Children>(&client, &paths).await;
                 let mut next = Vec::new();
                 for ((path, key), l) in parents.iter().zip(lists) {
                     let children = match l {
