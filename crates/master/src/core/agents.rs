@@ -135,6 +135,8 @@ impl Master {
         let mut used: Vec<(String, String, Resources)> = Vec::new();
         let mut kill: Vec<(FrameworkID, TaskID)> = Vec::new();
         let mut updates: Vec<(FrameworkID, TaskStatus)> = Vec::new();
+        // Tasks new to this master, told to operator subscribers if there are any.
+        let announce = !self.operator_streams.is_empty();
         let mut added: Vec<(FrameworkID, TaskID)> = Vec::new();
         for ReportedTask {
             framework_id,
@@ -194,7 +196,7 @@ impl Master {
                 fw.tasks.insert(rec.task_id.clone(), rec);
                 // New to this master (after its failover): told to operator subscribers as
                 // Mesos' Framework::addTask does, or they never learn of it.
-                if was_unreachable.is_none() {
+                if announce && was_unreachable.is_none() {
                     added.push((framework_id.clone(), task.task_id.clone()));
                 }
             }
@@ -293,11 +295,9 @@ impl Master {
             "AGENT_ADDED",
             serde_json::json!({"agent": self.agent_entry_json(&id)}),
         );
-        if !self.operator_streams.is_empty() {
-            for (fid, tid) in &added {
-                let v = serde_json::json!({"task": self.task_json(fid, tid)});
-                self.operator_event("TASK_ADDED", v);
-            }
+        for (fid, tid) in &added {
+            let v = serde_json::json!({"task": self.task_json(fid, tid)});
+            self.operator_event("TASK_ADDED", v);
         }
         tracing::info!(agent_id = %id, hostname = %info.hostname, reregister, "agent registered");
         self.allocation_wanted = true;
