@@ -1,7 +1,8 @@
 //! The allocator's state (agents, frameworks, roles, offer filters), its constructor and lookups;
 //! the operations on it live in the private modules below, one `impl Allocator` block each:
 //! `agents`, `frameworks`, `filters` (resources recovered, refuse filters, suppression), `drf`
-//! (weights and the share-ordered sets), `cycle` (the allocation cycle) and `views`.
+//! (weights and the share-ordered sets), `cycle` (the allocation cycle), `quota` (guarantees,
+//! limits, headroom and the cycle's first stage) and `views`.
 //!
 //! Bookkeeping that keeps a cycle proportional to what changed:
 //! - agents live in one of three states: *queued* (something changed; visit next cycle),
@@ -26,7 +27,10 @@ mod cycle;
 mod drf;
 mod filters;
 mod frameworks;
+mod quota;
 mod views;
+
+pub use quota::Quota;
 
 /// Allocator settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,6 +165,14 @@ struct Role {
     /// Its key in `active_roles`, when it has candidates.
     key: Option<u64>,
     candidates: BTreeSet<SortKey>,
+    quota: Option<Box<quota::RoleQuota>>,
+    /// Unreserved cpus/mem/disk/gpus allocated to it (offers included), fixed point.
+    star_alloc: [i64; 4],
+    /// Reserved to it on all agents, allocated or not.
+    reserved: [i64; 4],
+    /// Out of `active_roles` for the rest of a cycle: at its limits, it can take nothing
+    /// unreserved (it is still offered its reservations).
+    capped: bool,
 }
 
 /// Mesos' hierarchical DRF allocator over agents, frameworks and weighted roles.
@@ -192,6 +204,16 @@ pub struct Allocator {
     /// (`ord_key` of expiry, framework, role, agent), possibly stale.
     filter_expiry: BTreeSet<(u64, u32, u32, u32)>,
     cycle: u64,
+    /// Unreserved cpus/mem/disk/gpus on all agents, and how much of it is allocated.
+    star_total: [i64; 4],
+    star_alloc: [i64; 4],
+    /// Roles with a quota.
+    quota_roles: Vec<u32>,
+    /// Unmet guarantees the cycle under way holds unreserved resources back for.
+    required_headroom: [i64; 4],
+    /// Some role's room under its quota grew, or a quota changed: the next cycle revisits every
+    /// agent (an agent parked because of a limit or the headroom may now be offerable).
+    quota_wake: bool,
 }
 
 fn intern(roles: &mut Vec<Role>, ids: &mut FxMap<Arc<str>, u32>, name: &str) -> u32 {
@@ -208,6 +230,10 @@ fn intern(roles: &mut Vec<Role>, ids: &mut FxMap<Arc<str>, u32>, name: &str) -> 
         qty: Qty::default(),
         key: None,
         candidates: BTreeSet::new(),
+        quota: None,
+        star_alloc: [0; 4],
+        reserved: [0; 4],
+        capped: false,
     });
     ids.insert(name, r);
     r
@@ -244,6 +270,11 @@ impl Allocator {
             parked: BTreeSet::new(),
             filter_expiry: BTreeSet::new(),
             cycle: 0,
+            star_total: [0; 4],
+            star_alloc: [0; 4],
+            quota_roles: Vec::new(),
+            required_headroom: [0; 4],
+            quota_wake: false,
         }
     }
 

@@ -14,20 +14,34 @@
 //! offer, so one cycle interleaves frameworks across agents. Roles reserved on the agent then get
 //! their reservations the same way.
 //!
-//! Differences from Mesos: no quota, no hierarchical role names (`a/b` is just a name), no
-//! revocable or inverse offers; a framework's refuse filter for an (agent, role) is replaced, not
-//! stacked, by a later one.
+//! Quota works as in Mesos 1.11: a cycle first offers roles with unmet guarantees what moves them
+//! towards those guarantees (stage 1), then walks the roles by share as above (stage 2); offers
+//! of unreserved resources are cut to a role's limits and to what the cluster can spare beyond
+//! the guarantees still unmet (the headroom). Consumption is allocated (offered included) plus
+//! reserved.
+//!
+//! Differences from Mesos: quota only on cpus, mem, disk and gpus; no hierarchical role names
+//! (`a/b` is just a name), no revocable or inverse offers; a framework's refuse filter for an
+//! (agent, role) is replaced, not stacked, by a later one.
 #![forbid(unsafe_code)]
 
 mod allocator;
 mod hash;
 mod pool;
 
-pub use allocator::{Allocation, Allocator, Config};
+pub use allocator::{Allocation, Allocator, Config, Quota};
 
 /// What the allocator refuses.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum Error {
     #[error("role '{role}': weight {weight} is not a positive finite number")]
     InvalidWeight { role: String, weight: f64 },
+    #[error("role '{role}': quota on '{name}' is not supported (only cpus, mem, disk and gpus)")]
+    QuotaResource { role: String, name: String },
+    #[error("role '{role}': quota of '{name}' ({value}) is not a non-negative finite number")]
+    QuotaValue {
+        role: String,
+        name: String,
+        value: f64,
+    },
 }

@@ -234,6 +234,30 @@ impl Slot {
         got
     }
 
+    /// Move out a slot with at most `cap` of cpus, mem, disk and gpus each, and all of this
+    /// slot's ports and other resources (quota and headroom cut scalars only, as in Mesos).
+    pub(crate) fn split(&mut self, cap: &[i64; 4]) -> Slot {
+        let mut got = Slot::empty(self.role);
+        got.template.clone_from(&self.template);
+        for k in 0..4 {
+            let t = cap[k].clamp(0, self.fixed[k]);
+            self.fixed[k] -= t;
+            got.fixed[k] = t;
+        }
+        got.ports = std::mem::take(&mut self.ports);
+        got.extra = self.extra.take();
+        got
+    }
+
+    /// A copy cut as [`Slot::split`] would cut it, for deciding before moving anything.
+    pub(crate) fn cut(&self, cap: &[i64; 4]) -> Slot {
+        let mut c = self.clone();
+        for k in 0..4 {
+            c.fixed[k] = cap[k].clamp(0, self.fixed[k]);
+        }
+        c
+    }
+
     fn push_resources(&self, out: &mut Vec<Resource>) {
         for (k, &v) in self.fixed.iter().enumerate() {
             if v > 0 {

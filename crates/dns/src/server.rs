@@ -485,7 +485,10 @@ mod tests {
         while ask(&mut c).await.is_some() {
             assert!(t0.elapsed() < Duration::from_secs(10), "still open");
         }
-        assert!(t0.elapsed() >= Duration::from_millis(300), "closed before its lifetime");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(300),
+            "closed before its lifetime"
+        );
         wait_open(&s, 0).await;
     }
 

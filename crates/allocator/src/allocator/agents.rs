@@ -2,7 +2,7 @@
 
 use super::{Agent, Allocator, Rec};
 use crate::hash::FxMap;
-use crate::pool::{pool_add, take_slots, Qty, Slot};
+use crate::pool::{pool_add, take_slots, Qty, Slot, STAR};
 use drover_api::Resources;
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ impl Allocator {
         }
         let avail = self.slots_of(&total);
         let qty = Qty::of(&avail);
+        self.count_total(&avail, true);
         self.total.add(&qty);
         self.stale = true;
         let a = match self.free_agents.pop() {
@@ -66,6 +67,10 @@ impl Allocator {
         }
         self.total.sub(&agent.total);
         self.stale = true;
+        self.count_total(&agent.avail, false);
+        for rec in &agent.allocs {
+            self.count_total(&rec.slots, false);
+        }
         for &(f, r) in agent.filters.keys() {
             if let Some(fr) = self.fw_role_mut(f, r) {
                 fr.filtered.remove(&a);
@@ -76,7 +81,7 @@ impl Allocator {
             if let Some(fw) = self.fw_mut(rec.fw) {
                 fw.agents.remove(&a);
             }
-            self.change_qty(rec.fw, rec.role, &Qty::of(&rec.slots), false);
+            self.change_qty(rec.fw, rec.role, &rec.slots, false);
             touched.push(rec.fw);
         }
         for f in touched {
@@ -95,9 +100,24 @@ impl Allocator {
         if taken.is_empty() {
             return;
         }
-        let q = Qty::of(&taken);
+        self.change_qty(f, r, &taken, true);
         self.record_add(a, f, r, taken);
-        self.change_qty(f, r, &q, true);
+    }
+
+    /// Count an agent's resources in (or out of) the cluster's unreserved total and the
+    /// reservations of each role.
+    fn count_total(&mut self, slots: &[Slot], add: bool) {
+        let sign = if add { 1 } else { -1 };
+        for s in slots {
+            let to = if s.role == STAR {
+                &mut self.star_total
+            } else {
+                &mut self.roles[s.role as usize].reserved
+            };
+            for k in 0..4 {
+                to[k] += sign * s.fixed[k];
+            }
+        }
     }
 
     pub(super) fn record_add(&mut self, a: u32, f: u32, r: u32, slots: Vec<Slot>) {

@@ -2,7 +2,8 @@
 
 use super::{from_ord, ord_key, Agent, Allocation, Allocator};
 use crate::hash::SplitMix;
-use crate::pool::{allocatable, find, slots_to_resources, Qty, Slot, STAR};
+use crate::pool::{allocatable, find, slots_to_resources, Slot, STAR};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 impl Allocator {
@@ -17,6 +18,10 @@ impl Allocator {
         }
         if self.stale {
             self.rebuild_sorters();
+        }
+        let quota = !self.quota_roles.is_empty();
+        if quota {
+            self.begin_quota();
         }
         let mut order = std::mem::take(&mut self.queue);
         order.retain(|&a| match self.agents[a as usize].as_mut() {
@@ -37,8 +42,16 @@ impl Allocator {
         }
         self.cycle += 1;
         let mut out = Vec::new();
-        for a in order {
-            self.visit(a, now, &mut out);
+        let mut wake = vec![f64::INFINITY; order.len()];
+        if quota {
+            self.guarantee_stage(&order, now, &mut wake, &mut out);
+            self.cap_roles();
+        }
+        for (i, a) in order.into_iter().enumerate() {
+            self.visit(a, now, wake[i], &mut out);
+        }
+        if quota {
+            self.uncap_roles();
         }
         out
     }
@@ -60,6 +73,24 @@ impl Allocator {
             .first()
             .map(|&(k, _)| from_ord(k))
             .filter(|t| t.is_finite())
+    }
+
+    /// What of an agent's unreserved `star` role `r` may be offered (cut to its limits and the
+    /// headroom), with the cap when one applies; `None` when it may have none.
+    fn star_for<'s>(
+        &self,
+        r: u32,
+        star: Option<&'s Slot>,
+    ) -> Option<(Cow<'s, Slot>, Option<[i64; 4]>)> {
+        let star = star?;
+        match self.star_cap(r) {
+            None => Some((Cow::Borrowed(star), None)),
+            Some(cap) if (0..4).all(|k| cap[k] >= star.fixed[k]) => {
+                Some((Cow::Borrowed(star), None))
+            }
+            Some(cap) if self.too_small(&cap) => None,
+            Some(cap) => Some((Cow::Owned(star.cut(&cap)), Some(cap))),
+        }
     }
 
     pub(super) fn enqueue(&mut self, a: u32) {
@@ -92,7 +123,7 @@ impl Allocator {
 
     /// The first candidate of role `r`, in DRF order, not filtered from an offer of
     /// `star + own` on `agent`. Filters that hold one back lower `wake` to their expiry.
-    fn find_framework(
+    pub(super) fn find_framework(
         &self,
         agent: &Agent,
         r: u32,
@@ -119,10 +150,11 @@ impl Allocator {
     }
 
     /// Offer agent `a`: the unreserved part goes with the first role in DRF order that has a
-    /// willing framework (together with that role's reservations there); each role reserved on
-    /// the agent then gets its own reservations. Afterwards the agent is idle or parked.
-    fn visit(&mut self, a: u32, now: f64, out: &mut Vec<Allocation>) {
-        let mut wake = f64::INFINITY;
+    /// willing framework (together with that role's reservations there), cut to the role's
+    /// quota limits and the headroom; each role reserved on the agent then gets its own
+    /// reservations the same way. Afterwards the agent is idle or parked (until `wake` at the
+    /// latest).
+    fn visit(&mut self, a: u32, now: f64, mut wake: f64, out: &mut Vec<Allocation>) {
         let Some(agent) = self.agents[a as usize].as_ref() else {
             return;
         };
@@ -130,17 +162,26 @@ impl Allocator {
         let mut skip_reserved = false;
         if star.is_some_and(|s| allocatable(Some(s), None, self.min)) {
             let mut taker = None;
+            let mut cut_any = false;
             for (_, _, r) in &self.active_roles {
                 let own = find(&agent.avail, *r);
-                if let Some(f) = self.find_framework(agent, *r, star, own, now, &mut wake) {
-                    taker = Some((*r, f));
+                let Some((offer, cap)) = self.star_for(*r, star) else {
+                    cut_any = true;
+                    continue;
+                };
+                cut_any |= cap.is_some();
+                if let Some(f) = self.find_framework(agent, *r, Some(&offer), own, now, &mut wake) {
+                    taker = Some((*r, f, cap));
                     break;
                 }
             }
             match taker {
-                Some((r, f)) => self.give(a, r, f, out),
-                // Every role was tried with its reservations: nobody wants any of it.
-                None => skip_reserved = true,
+                Some((r, f, cap)) => {
+                    self.give(a, r, f, cap.as_ref(), out);
+                    self.cap_if_full(r);
+                }
+                // Every role was tried with all of it and its reservations: nobody wants any.
+                None => skip_reserved = !cut_any,
             }
         }
         if !skip_reserved {
@@ -166,10 +207,20 @@ impl Allocator {
                     if own.is_none() {
                         continue;
                     }
-                    self.find_framework(agent, r, find(&agent.avail, STAR), own, now, &mut wake)
+                    // Its reservations with the unreserved resources cut to its quota (perhaps
+                    // to none of the scalars: ports and the like go whole, as in Mesos).
+                    let cap = self.star_cap(r);
+                    let offer = match (find(&agent.avail, STAR), &cap) {
+                        (Some(s), Some(c)) => Some(Cow::Owned(s.cut(c))),
+                        (Some(s), None) => Some(Cow::Borrowed(s)),
+                        (None, _) => None,
+                    };
+                    self.find_framework(agent, r, offer.as_deref(), own, now, &mut wake)
+                        .map(|f| (f, cap))
                 };
-                if let Some(f) = taker {
-                    self.give(a, r, f, out);
+                if let Some((f, cap)) = taker {
+                    self.give(a, r, f, cap.as_ref(), out);
+                    self.cap_if_full(r);
                 }
             }
         }
@@ -193,8 +244,16 @@ impl Allocator {
         }
     }
 
-    /// Allocate everything on agent `a` usable by role `r` to framework `f`.
-    fn give(&mut self, a: u32, r: u32, f: u32, out: &mut Vec<Allocation>) {
+    /// Allocate to framework `f` everything on agent `a` reserved to role `r` and the
+    /// unreserved resources there, cut to `cap` if given.
+    pub(super) fn give(
+        &mut self,
+        a: u32,
+        r: u32,
+        f: u32,
+        cap: Option<&[i64; 4]>,
+        out: &mut Vec<Allocation>,
+    ) {
         let framework_id = self
             .fw(f)
             .map(|fw| String::from(&*fw.id))
@@ -205,12 +264,22 @@ impl Allocator {
         };
         let mut taken = Vec::with_capacity(2);
         if let Some(i) = agent.avail.iter().position(|s| s.role == STAR) {
-            taken.push(agent.avail.swap_remove(i));
+            match cap {
+                Some(cap) if (0..4).any(|k| cap[k] < agent.avail[i].fixed[k]) => {
+                    let part = agent.avail[i].split(cap);
+                    if agent.avail[i].is_empty() {
+                        agent.avail.swap_remove(i);
+                    }
+                    if !part.is_empty() {
+                        taken.push(part);
+                    }
+                }
+                _ => taken.push(agent.avail.swap_remove(i)),
+            }
         }
         if let Some(i) = agent.avail.iter().position(|s| s.role == r) {
             taken.push(agent.avail.swap_remove(i));
         }
-        let q = Qty::of(&taken);
         // Nothing allocated on the agent means available == total; all of it is being given.
         let whole = agent.allocs.is_empty() && agent.avail.is_empty();
         out.push(Allocation {
@@ -223,7 +292,7 @@ impl Allocator {
                 slots_to_resources(&taken)
             },
         });
+        self.change_qty(f, r, &taken, true);
         self.record_add(a, f, r, taken);
-        self.change_qty(f, r, &q, true);
     }
 }

@@ -2,7 +2,7 @@
 //! when an allocation or the cluster total changes.
 
 use super::{ord_key, Allocator, FwRole};
-use crate::pool::Qty;
+use crate::pool::{find, Qty, Slot, STAR};
 use crate::Error;
 
 impl Allocator {
@@ -40,7 +40,9 @@ impl Allocator {
                 if role.key.is_none() {
                     let rk = ord_key(role.qty.share(&self.total) / role.weight);
                     role.key = Some(rk);
-                    self.active_roles.insert((rk, role.name.clone(), r));
+                    if !role.capped {
+                        self.active_roles.insert((rk, role.name.clone(), r));
+                    }
                 }
                 true
             }
@@ -63,14 +65,36 @@ impl Allocator {
         let Some(old) = role.key else { return };
         let k = ord_key(role.qty.share(&self.total) / role.weight);
         if k != old {
-            self.active_roles.remove(&(old, role.name.clone(), r));
-            self.active_roles.insert((k, role.name.clone(), r));
+            if !role.capped {
+                self.active_roles.remove(&(old, role.name.clone(), r));
+                self.active_roles.insert((k, role.name.clone(), r));
+            }
             role.key = Some(k);
         }
     }
 
-    /// Add (or take away) `q` to what framework `f` holds in role `r`, and re-sort.
-    pub(super) fn change_qty(&mut self, f: u32, r: u32, q: &Qty, add: bool) {
+    /// Count `slots` in (or out of) what role `r` holds, and re-sort it.
+    pub(super) fn role_change(&mut self, r: u32, slots: &[Slot], q: &Qty, add: bool) {
+        let star = find(slots, STAR).map_or([0; 4], |s| s.fixed);
+        let role = &mut self.roles[r as usize];
+        let sign = if add { 1 } else { -1 };
+        for k in 0..4 {
+            role.star_alloc[k] += sign * star[k];
+            self.star_alloc[k] += sign * star[k];
+        }
+        if add {
+            role.qty.add(q);
+        } else {
+            role.qty.sub(q);
+            // Room under a limit, or headroom, grew: agents parked for it may be offerable.
+            self.quota_wake |= !self.quota_roles.is_empty();
+        }
+        self.rekey_role(r);
+    }
+
+    /// Add (or take away) `slots` to what framework `f` holds in role `r`, and re-sort.
+    pub(super) fn change_qty(&mut self, f: u32, r: u32, slots: &[Slot], add: bool) {
+        let q = &Qty::of(slots);
         if let Some(fw) = self.frameworks.get_mut(f as usize).and_then(Option::as_mut) {
             let i = match fw.roles.iter().position(|fr| fr.role == r) {
                 Some(i) => Some(i),
@@ -101,13 +125,7 @@ impl Allocator {
                 }
             }
         }
-        let role = &mut self.roles[r as usize];
-        if add {
-            role.qty.add(q);
-        } else {
-            role.qty.sub(q);
-        }
-        self.rekey_role(r);
+        self.role_change(r, slots, q, add);
     }
 
     /// Recompute every sort key against the current cluster total.
@@ -135,7 +153,9 @@ impl Allocator {
                 .collect();
             let k = ord_key(role.qty.share(&self.total) / role.weight);
             role.key = Some(k);
-            self.active_roles.insert((k, role.name.clone(), r as u32));
+            if !role.capped {
+                self.active_roles.insert((k, role.name.clone(), r as u32));
+            }
         }
         self.stale = false;
     }

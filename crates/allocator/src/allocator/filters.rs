@@ -1,7 +1,7 @@
 //! Resources coming back (`recover`), the refuse filters a decline leaves, and suppression.
 
 use super::{clear_filters, from_ord, ord_key, Allocator, Filter};
-use crate::pool::{pool_add, take_slots, Qty, Refused};
+use crate::pool::{pool_add, take_slots, Refused};
 use drover_api::Resources;
 
 impl Allocator {
@@ -88,11 +88,10 @@ impl Allocator {
             }
         }
         if !back.is_empty() {
-            let q = Qty::of(&back);
-            for s in back {
-                pool_add(&mut agent.avail, s);
+            for s in &back {
+                pool_add(&mut agent.avail, s.clone());
             }
-            self.change_qty(f, r, &q, false);
+            self.change_qty(f, r, &back, false);
             self.enqueue(a);
         }
         if refuse_seconds > 0.0 {

@@ -91,17 +91,16 @@ impl Allocator {
             while i < agent.allocs.len() {
                 if agent.allocs[i].fw == f {
                     let rec = agent.allocs.swap_remove(i);
-                    changed.push((rec.role, Qty::of(&rec.slots)));
-                    for s in rec.slots {
-                        pool_add(&mut agent.avail, s);
+                    for s in &rec.slots {
+                        pool_add(&mut agent.avail, s.clone());
                     }
+                    changed.push((rec.role, rec.slots));
                 } else {
                     i += 1;
                 }
             }
-            for (r, q) in changed {
-                self.roles[r as usize].qty.sub(&q);
-                self.rekey_role(r);
+            for (r, slots) in changed {
+                self.role_change(r, &slots, &Qty::of(&slots), false);
             }
             self.enqueue(a);
         }
