@@ -44,4 +44,6 @@ pub enum Error {
         name: String,
         value: f64,
     },
+    #[error("role '{role}': the guarantee of '{name}' is above its limit")]
+    GuaranteeAboveLimit { role: String, name: String },
 }

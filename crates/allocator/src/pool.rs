@@ -239,8 +239,8 @@ impl Slot {
     pub(crate) fn split(&mut self, cap: &[i64; 4]) -> Slot {
         let mut got = Slot::empty(self.role);
         got.template.clone_from(&self.template);
-        for k in 0..4 {
-            let t = cap[k].clamp(0, self.fixed[k]);
+        for (k, c) in cap.iter().enumerate() {
+            let t = (*c).clamp(0, self.fixed[k]);
             self.fixed[k] -= t;
             got.fixed[k] = t;
         }
@@ -252,8 +252,8 @@ impl Slot {
     /// A copy cut as [`Slot::split`] would cut it, for deciding before moving anything.
     pub(crate) fn cut(&self, cap: &[i64; 4]) -> Slot {
         let mut c = self.clone();
-        for k in 0..4 {
-            c.fixed[k] = cap[k].clamp(0, self.fixed[k]);
+        for (k, v) in c.fixed.iter_mut().enumerate() {
+            *v = cap[k].clamp(0, self.fixed[k]);
         }
         c
     }

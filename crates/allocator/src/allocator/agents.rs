@@ -114,8 +114,8 @@ impl Allocator {
             } else {
                 &mut self.roles[s.role as usize].reserved
             };
-            for k in 0..4 {
-                to[k] += sign * s.fixed[k];
+            for (t, v) in to.iter_mut().zip(s.fixed) {
+                *t += sign * v;
             }
         }
     }

@@ -78,9 +78,9 @@ impl Allocator {
         let star = find(slots, STAR).map_or([0; 4], |s| s.fixed);
         let role = &mut self.roles[r as usize];
         let sign = if add { 1 } else { -1 };
-        for k in 0..4 {
-            role.star_alloc[k] += sign * star[k];
-            self.star_alloc[k] += sign * star[k];
+        for (k, v) in star.into_iter().enumerate() {
+            role.star_alloc[k] += sign * v;
+            self.star_alloc[k] += sign * v;
         }
         if add {
             role.qty.add(q);

@@ -77,6 +77,12 @@ impl Allocator {
     pub fn set_quota(&mut self, role: &str, quota: &Quota) -> Result<(), Error> {
         let guarantee = fixed_of(role, &quota.guarantees, 0)?;
         let limit = fixed_of(role, &quota.limits, NO_LIMIT)?;
+        if let Some(k) = (0..4).find(|&k| guarantee[k] > limit[k]) {
+            return Err(Error::GuaranteeAboveLimit {
+                role: role.to_string(),
+                name: KINDS[k].to_string(),
+            });
+        }
         let r = self.intern(role);
         let had = self.roles[r as usize].quota.is_some();
         if quota.is_default() {
@@ -166,6 +172,9 @@ impl Allocator {
     /// At most how much unreserved cpus/mem/disk/gpus role `r` may be offered in stage 2: its
     /// room under its limits and the surplus headroom. `None` when nothing is cut.
     pub(super) fn star_cap(&self, r: u32) -> Option<[i64; 4]> {
+        if self.quota_roles.is_empty() {
+            return None;
+        }
         let (room, surplus) = (self.limit_room(r), self.surplus());
         let cap: [i64; 4] = std::array::from_fn(|k| room[k].min(surplus[k]));
         cap.iter().any(|&x| x != NO_LIMIT).then_some(cap)
@@ -259,14 +268,19 @@ impl Allocator {
             return;
         }
         roles.sort_unstable();
-        let mut roles: Vec<u32> = roles.into_iter().map(|(_, _, r)| r).collect();
+        // In share order; a role whose guarantees are met becomes `None`, and `first` skips
+        // the met ones at the front (they are met mostly in order).
+        let mut roles: Vec<Option<u32>> = roles.into_iter().map(|(_, _, r)| Some(r)).collect();
+        let mut first = 0;
         for (i, &a) in order.iter().enumerate() {
-            if roles.is_empty() {
+            while first < roles.len() && roles[first].is_none() {
+                first += 1;
+            }
+            if first == roles.len() {
                 break;
             }
-            let mut j = 0;
-            while j < roles.len() {
-                let r = roles[j];
+            for slot in roles[first..].iter_mut() {
+                let Some(r) = *slot else { continue };
                 let Some(agent) = self.agents[a as usize].as_ref() else {
                     break;
                 };
@@ -275,12 +289,11 @@ impl Allocator {
                 };
                 let unmet = self.unmet(r);
                 if unmet.iter().all(|&x| x == 0) {
-                    roles.swap_remove(j);
+                    *slot = None;
                     continue;
                 }
                 let guaranteed: [i64; 4] = std::array::from_fn(|k| unmet[k].min(star.fixed[k]));
                 if guaranteed.iter().all(|&x| x == 0) {
-                    j += 1;
                     continue;
                 }
                 // Beyond what is guaranteed: up to the limits, and only from the surplus
@@ -298,8 +311,10 @@ impl Allocator {
                     for (h, g) in self.required_headroom.iter_mut().zip(guaranteed) {
                         *h = (*h - g).max(0);
                     }
+                    if self.unmet(r).iter().all(|&x| x == 0) {
+                        *slot = None;
+                    }
                 }
-                j += 1;
             }
         }
     }

@@ -8,6 +8,7 @@ mod bookkeeping;
 mod drf;
 mod filters;
 mod model;
+mod quota;
 mod reservations;
 
 fn res(text: &str) -> Resources {

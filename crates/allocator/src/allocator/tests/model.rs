@@ -27,6 +27,9 @@ enum Op {
     Suppress(u8, Vec<u8>),
     Revive(u8, Vec<u8>),
     SetWeight(u8, u8),
+    /// A cpus quota on a role: (role, guarantee, limit above the guarantee); no limit when
+    /// `None`.
+    SetQuota(u8, u8, Option<u8>),
     Recover {
         pick: usize,
         partial: bool,
@@ -51,6 +54,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..5, roles()).prop_map(|(f, r)| Op::Suppress(f, r)),
         1 => (0u8..5, roles()).prop_map(|(f, r)| Op::Revive(f, r)),
         1 => (0u8..3, 1u8..4).prop_map(|(r, w)| Op::SetWeight(r, w)),
+        1 => (0u8..3, 0u8..8, proptest::option::of(0u8..12)).prop_map(|(r, g, l)| Op::SetQuota(r, g, l)),
         5 => (any::<usize>(), any::<bool>(), prop_oneof![0u8..1, 1u8..6]).prop_map(|(pick, partial, refuse)| Op::Recover { pick, partial, refuse }),
         4 => (0u8..3).prop_map(|dt| Op::Allocate { dt }),
     ]
@@ -71,6 +75,8 @@ struct Model {
     held: Vec<(String, String, String, Resources)>,
     /// (framework, role, agent) -> (expiry, refused)
     filters: BTreeMap<(String, String, String), (f64, Resources)>,
+    /// Roles with a cpus quota: (guarantee, limit).
+    quotas: BTreeMap<String, (f64, Option<f64>)>,
     now: f64,
 }
 
@@ -100,6 +106,25 @@ impl Model {
 
     fn drop_filters(&mut self, pred: impl Fn(&(String, String, String)) -> bool) {
         self.filters.retain(|k, _| !pred(k));
+    }
+
+    /// Cpus counted against a role's quota: unreserved held by it plus all reserved to it.
+    fn consumed_cpus(&self, role: &str) -> i64 {
+        let held: i64 = self
+            .held
+            .iter()
+            .filter(|h| h.2 == role)
+            .map(|h| to_fixed(h.3.usable_by("*").scalar("cpus")))
+            .sum();
+        let reserved: i64 = self
+            .agents
+            .values()
+            .map(|t| {
+                to_fixed(t.usable_by(role).scalar("cpus"))
+                    - to_fixed(t.usable_by("*").scalar("cpus"))
+            })
+            .sum();
+        held + reserved
     }
 
     fn matching(&self, fw: &str, roles: &[String]) -> Vec<String> {
@@ -222,6 +247,23 @@ fn run(ops: &[Op], seed: u64) -> Result<Vec<Allocation>, TestCaseError> {
             Op::SetWeight(r, w) => {
                 alloc.set_weight(&format!("r{r}"), f64::from(*w)).unwrap();
             }
+            Op::SetQuota(r, g, l) => {
+                let role = format!("r{r}");
+                let (g, l) = (f64::from(*g) / 2.0, l.map(|l| f64::from(l + g) / 2.0));
+                let mut q = Quota::default();
+                if g > 0.0 {
+                    q.guarantees.insert("cpus".into(), g);
+                }
+                if let Some(l) = l {
+                    q.limits.insert("cpus".into(), l);
+                }
+                alloc.set_quota(&role, &q).unwrap();
+                if q.is_default() {
+                    m.quotas.remove(&role);
+                } else {
+                    m.quotas.insert(role, (g, l));
+                }
+            }
             Op::Recover {
                 pick,
                 partial,
@@ -255,6 +297,11 @@ fn run(ops: &[Op], seed: u64) -> Result<Vec<Allocation>, TestCaseError> {
             }
             Op::Allocate { dt } => {
                 m.now += f64::from(*dt);
+                let before: BTreeMap<String, i64> = m
+                    .quotas
+                    .keys()
+                    .map(|r| (r.clone(), m.consumed_cpus(r)))
+                    .collect();
                 let offers = alloc.allocate(m.now);
                 for o in &offers {
                     let f = m.frameworks.get(&o.framework_id);
@@ -290,8 +337,20 @@ fn run(ops: &[Op], seed: u64) -> Result<Vec<Allocation>, TestCaseError> {
                     ));
                 }
                 prop_assert!(!alloc.has_work(m.now));
-                // Maximal: whatever is left is unwanted by every eligible framework.
-                for agent in m.agents.keys() {
+                // Limits: offers never take a role's consumption above its limit (it may be
+                // above already: a limit set below what a role holds).
+                for (role, (_, limit)) in &m.quotas {
+                    let Some(limit) = limit else { continue };
+                    let now = m.consumed_cpus(role);
+                    prop_assert!(
+                        now <= to_fixed(*limit).max(before[role]),
+                        "{role}: consumed {now} over its limit {limit} (was {})",
+                        before[role]
+                    );
+                }
+                // Maximal: whatever is left is unwanted by every eligible framework (with quota,
+                // limits and headroom hold resources back on purpose: not checked then).
+                for agent in m.agents.keys().filter(|_| m.quotas.is_empty()) {
                     let avail = alloc.agent_available(agent).unwrap();
                     for (fw, f) in m.frameworks.iter().filter(|(_, f)| f.active) {
                         for role in f.roles.iter().filter(|r| !f.suppressed.contains(*r)) {
