@@ -58,16 +58,13 @@ impl Marathon {
         remaining: &Resources,
         pending: &[TaskInfo],
     ) -> Result<(TaskInfo, Resources, Vec<u32>), NoFit> {
-        if let Some(roles) = &app.accepted_resource_roles {
-            let role = offer
-                .allocation_info
-                .as_ref()
-                .and_then(|a| a.role.clone())
-                .unwrap_or_else(|| "*".into());
-            if !roles.iter().any(|r| r == &role || r == "*") {
-                return Err(NoFit::UnfulfilledRole);
-            }
+        // Marathon matches resources by their reservation role: only those of an accepted role
+        // are used (all of the offer's when the app names none).
+        let pool = accepted(remaining, app.accepted_resource_roles.as_deref());
+        if pool.is_empty() {
+            return Err(NoFit::UnfulfilledRole);
         }
+        let remaining = &pool;
         for (name, need, reason) in [
             ("cpus", app.cpus, NoFit::InsufficientCpus),
             ("mem", app.mem, NoFit::InsufficientMemory),
@@ -122,30 +119,18 @@ impl Marathon {
             free = resources::subtract_ranges(&free, &[Range { begin: p, end: p }]);
             ports.push(p as u32);
         }
-        let mut res = vec![
-            Resource::scalar("cpus", app.cpus),
-            Resource::scalar("mem", app.mem),
-        ];
-        if app.disk > 0.0 {
-            res.push(Resource::scalar("disk", app.disk));
+        let mut res = Vec::new();
+        for (name, need) in [
+            ("cpus", app.cpus),
+            ("mem", app.mem),
+            ("disk", app.disk),
+            ("gpus", f64::from(app.gpus)),
+        ] {
+            if need > 0.0 || name == "cpus" || name == "mem" {
+                res.extend(take_scalar(remaining, name, need));
+            }
         }
-        if app.gpus > 0 {
-            res.push(Resource::scalar("gpus", f64::from(app.gpus)));
-        }
-        if !ports.is_empty() {
-            res.push(Resource::ranges(
-                "ports",
-                resources::coalesce(
-                    ports
-                        .iter()
-                        .map(|&p| Range {
-                            begin: p as u64,
-                            end: p as u64,
-                        })
-                        .collect(),
-                ),
-            ));
-        }
+        res.extend(take_ports(remaining, &ports));
         let role = offer
             .allocation_info
             .as_ref()
@@ -540,4 +525,94 @@ mod tests {
         assert_eq!(c["docker"]["privileged"], "yes");
         assert_eq!(c["docker"]["parameters"], json!([{"key": 1}]));
     }
+}
+
+/// The resources of `offered` whose reservation role is accepted (`*` is unreserved); all of them
+/// when no roles are given.
+fn accepted(offered: &Resources, roles: Option<&[String]>) -> Resources {
+    let Some(roles) = roles else {
+        return offered.clone();
+    };
+    let list: Vec<Resource> = offered
+        .iter()
+        .filter(|r| roles.iter().any(|a| a == r.reservation_role()))
+        .cloned()
+        .collect();
+    Resources::from_list(&list)
+}
+
+/// `need` of scalar `name` from `pool`, reserved resources first (as Marathon's resource
+/// matcher does), each part keeping its reservation. The caller checks that it all fits.
+fn take_scalar(pool: &Resources, name: &str, need: f64) -> Vec<Resource> {
+    let mut left = resources::to_fixed(need);
+    let mut have: Vec<&Resource> = pool
+        .iter()
+        .filter(|r| r.name == name && r.scalar.is_some())
+        .collect();
+    have.sort_by_key(|r| r.reservation_role() == "*");
+    let mut out = Vec::new();
+    for r in have {
+        if left <= 0 {
+            break;
+        }
+        let v = r
+            .scalar
+            .map_or(0, |s| resources::to_fixed(s.value))
+            .min(left);
+        if v <= 0 {
+            continue;
+        }
+        let mut part = r.clone();
+        part.scalar = Some(drover_api::Scalar {
+            value: resources::from_fixed(v),
+        });
+        out.push(part);
+        left -= v;
+    }
+    if left > 0 || out.is_empty() {
+        // Not enough: the rest as plain unreserved, so that `contains` says no (or, for a need
+        // of 0, an empty cpus/mem as before).
+        out.push(Resource::scalar(name, resources::from_fixed(left.max(0))));
+    }
+    out
+}
+
+/// The `ports` resources holding `ports`, each part under the reservation it was offered with.
+fn take_ports(pool: &Resources, ports: &[u32]) -> Vec<Resource> {
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<Resource> = Vec::new();
+    let mut rest: Vec<Range> = Vec::new();
+    for &p in ports {
+        let p = u64::from(p);
+        let one = Range { begin: p, end: p };
+        let holder = pool.iter().find(|r| {
+            r.name == "ports"
+                && r.ranges
+                    .as_ref()
+                    .is_some_and(|x| x.range.iter().any(|q| q.begin <= p && p <= q.end))
+        });
+        match holder {
+            Some(h) => match out.iter_mut().find(|o| {
+                o.reservation_role() == h.reservation_role() && o.reservations == h.reservations
+            }) {
+                Some(o) => {
+                    if let Some(x) = o.ranges.as_mut() {
+                        x.range = resources::coalesce([x.range.clone(), vec![one]].concat());
+                    }
+                }
+                None => {
+                    let mut part = h.clone();
+                    part.ranges = Some(drover_api::Ranges { range: vec![one] });
+                    out.push(part);
+                }
+            },
+            None => rest.push(one),
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Resource::ranges("ports", resources::coalesce(rest)));
+    }
+    out
 }

@@ -350,3 +350,52 @@ fn tasks_carry_marathons_environment_and_settings() {
         check(t, &i);
     }
 }
+
+/// `acceptedResourceRoles` picks resources by their reservation: reserved to the role only,
+/// unreserved only (`*`), or (by default) reserved ones first, then unreserved.
+#[test]
+fn accepted_resource_roles_choose_reserved_or_unreserved_resources() {
+    let offer = |agent: &str| {
+        let mut o = mock_offer(agent, 4.0, 1024.0, &[(31000, 31009)]);
+        let reserved = Resources::parse("cpus(ads):1;mem(ads):256;ports(ads):[32000-32000]")
+            .expect("resources");
+        o.resources.extend(reserved.iter().cloned());
+        o
+    };
+    // (acceptedResourceRoles, cpus asked, launched?, reserved cpus used, unreserved cpus used)
+    let cases: Vec<(Value, f64, bool, f64, f64)> = vec![
+        (json!(["ads"]), 0.5, true, 0.5, 0.0),
+        (json!(["ads"]), 2.0, false, 0.0, 0.0),
+        (json!(["*"]), 2.0, true, 0.0, 2.0),
+        (json!(["*", "ads"]), 2.0, true, 1.0, 1.0),
+        (Value::Null, 2.0, true, 1.0, 1.0),
+    ];
+    for (roles, cpus, launches, reserved, unreserved) in cases {
+        let mut app = json!({"cpus": cpus, "mem": 64, "portDefinitions": [{"port": 0}]});
+        if !roles.is_null() {
+            app["acceptedResourceRoles"] = roles.clone();
+        }
+        let mut s = Sim::new();
+        s.create(mock_app("/web", app));
+        let tasks = launched(&s.offer(vec![offer("a1")]));
+        assert_eq!(tasks.len(), usize::from(launches), "{roles}");
+        let Some((_, t)) = tasks.first() else {
+            continue;
+        };
+        let res = Resources::from_list(&t.resources);
+        assert_eq!(
+            res.usable_by("ads").scalar("cpus") - res.usable_by("*").scalar("cpus"),
+            reserved,
+            "{roles}"
+        );
+        assert_eq!(res.usable_by("*").scalar("cpus"), unreserved, "{roles}");
+        // The port comes only from what is accepted.
+        let port = res.ranges("ports")[0].begin;
+        if roles == json!(["ads"]) {
+            assert_eq!(port, 32000);
+        }
+        if roles == json!(["*"]) {
+            assert!((31000..=31009).contains(&port), "{port}");
+        }
+    }
+}
