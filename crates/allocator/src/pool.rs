@@ -1,17 +1,18 @@
 //! The allocator's working form of `drover_api::Resources`: compact slots, quantities for the
 //! DRF shares, and the summary an offer filter keeps.
 //!
-//! Resources are grouped into [`Slot`]s, one per reservation role (`*` or a role). In a slot,
+//! Resources are grouped into [`Slot`]s, one per reservation (`*`, or a role with the details
+//! of its reservation: type, principal, labels, refinements), so a role may have several. In a slot,
 //! cpus, mem, disk and gpus are fixed-point integers (Mesos' three decimals) and ports a coalesced
 //! range list, so the allocation loop moves slots and adds integers. Anything else (other names,
 //! sets, resources carrying disk, revocable or shared info) rides along untouched in `extra`, a
-//! `Resources`. A slot converts back to `Resources` exactly, except that the reservation details
-//! (principal, labels) of its cpus/mem/disk/gpus/ports are those of the first such resource seen.
+//! `Resources`. A slot converts back to `Resources` exactly.
 
 use drover_api::resources::{coalesce, from_fixed, ranges_contain, subtract_ranges, to_fixed};
 use drover_api::{
     Range, Ranges, ReservationInfo, Resource, Resources, Scalar, ValueSet, ValueType,
 };
+use std::borrow::Cow;
 
 /// The slot role of unreserved resources.
 pub(crate) const STAR: u32 = u32::MAX;
@@ -113,14 +114,7 @@ impl Slot {
     }
 
     fn add_resource(&mut self, r: &Resource) {
-        let class = classify(r);
-        if self.role != STAR && self.template.is_none() && !matches!(class, Class::Extra) {
-            self.template = Some(Box::new(Template {
-                role: r.role.clone(),
-                reservations: r.reservations.clone(),
-            }));
-        }
-        match class {
+        match classify(r) {
             Class::Fixed(k) => self.fixed[k] += fixed_value(r),
             Class::Ports => {
                 let more = r
@@ -342,11 +336,24 @@ pub(crate) fn slots_from(res: &Resources, mut intern: impl FnMut(&str) -> u32) -
     let mut out: Vec<Slot> = Vec::new();
     for r in res.iter() {
         let rr = r.reservation_role();
-        let role = if rr == "*" { STAR } else { intern(rr) };
-        let i = match out.iter().position(|s| s.role == role) {
+        let (role, template) = if rr == "*" {
+            (STAR, None)
+        } else {
+            let t = Template {
+                role: r.role.clone(),
+                reservations: r.reservations.clone(),
+            };
+            (intern(rr), Some(t))
+        };
+        let i = match out
+            .iter()
+            .position(|s| s.role == role && s.template.as_deref() == template.as_ref())
+        {
             Some(i) => i,
             None => {
-                out.push(Slot::empty(role));
+                let mut s = Slot::empty(role);
+                s.template = template.map(Box::new);
+                out.push(s);
                 out.len() - 1
             }
         };
@@ -364,16 +371,37 @@ pub(crate) fn slots_to_resources(slots: &[Slot]) -> Resources {
     Resources::from_list(&list)
 }
 
+/// The first slot of `role` in `pool`: the only one for `STAR`.
 pub(crate) fn find(pool: &[Slot], role: u32) -> Option<&Slot> {
     pool.iter().find(|s| s.role == role)
 }
 
-/// Add a slot into a pool, merging with the slot of the same role.
+/// Everything reserved to `role` in `pool` as one slot, for deciding (what is offered, what a
+/// filter covers); borrowed when there is one reservation.
+pub(crate) fn own(pool: &[Slot], role: u32) -> Option<Cow<'_, Slot>> {
+    let mut it = pool.iter().filter(|s| s.role == role);
+    let first = it.next()?;
+    let Some(second) = it.next() else {
+        return Some(Cow::Borrowed(first));
+    };
+    let mut sum = first.clone();
+    sum.merge(second.clone());
+    for s in it {
+        sum.merge(s.clone());
+    }
+    Some(Cow::Owned(sum))
+}
+
+fn same_reservation(a: &Slot, b: &Slot) -> bool {
+    a.role == b.role && a.template == b.template
+}
+
+/// Add a slot into a pool, merging with the slot of the same reservation.
 pub(crate) fn pool_add(pool: &mut Vec<Slot>, s: Slot) {
     if s.is_empty() {
         return;
     }
-    match pool.iter_mut().find(|x| x.role == s.role) {
+    match pool.iter_mut().find(|x| same_reservation(x, &s)) {
         Some(x) => x.merge(s),
         None => pool.push(s),
     }
@@ -383,7 +411,7 @@ pub(crate) fn pool_add(pool: &mut Vec<Slot>, s: Slot) {
 pub(crate) fn take_slots(from: &mut Vec<Slot>, want: &[Slot]) -> Vec<Slot> {
     let mut out = Vec::new();
     for w in want {
-        if let Some(i) = from.iter().position(|s| s.role == w.role) {
+        if let Some(i) = from.iter().position(|s| same_reservation(s, w)) {
             let got = from[i].take(w);
             if from[i].is_empty() {
                 from.swap_remove(i);

@@ -151,6 +151,9 @@ pub struct Resource {
     /// Deprecated pre-reservation-refinement role; `*` when unreserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Pre-reservation-refinement dynamic reservation (`principal`, `labels`) of `role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<ReservationInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocation_info: Option<AllocationInfo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -199,6 +202,7 @@ impl Resource {
             ranges,
             set,
             role: None,
+            reservation: None,
             allocation_info: None,
             reservations: Vec::new(),
             disk: None,
@@ -206,6 +210,65 @@ impl Resource {
             shared: None,
         }
     }
+    /// This resource in the reservation-refinement format (`reservations`, a stack), which is
+    /// how Drover keeps resources: a pre-refinement `role` (with `reservation` when dynamic)
+    /// becomes a one-entry stack, `role: "*"` goes, and empty labels are no labels.
+    pub fn upgraded(mut self) -> Resource {
+        let role = self.role.take().filter(|r| r != "*");
+        let old = self.reservation.take();
+        if self.reservations.is_empty() {
+            if let Some(role) = role {
+                let (principal, labels) = old.map(|o| (o.principal, o.labels)).unwrap_or_default();
+                let dynamic = principal.is_some() || labels.is_some();
+                self.reservations.push(ReservationInfo {
+                    kind: Some(if dynamic {
+                        ReservationType::DYNAMIC
+                    } else {
+                        ReservationType::STATIC
+                    }),
+                    role: Some(role),
+                    principal,
+                    labels,
+                });
+            }
+        }
+        for r in &mut self.reservations {
+            if r.labels.as_ref().is_some_and(|l| l.labels.is_empty()) {
+                r.labels = None;
+            }
+        }
+        self
+    }
+
+    /// This resource in the pre-refinement format (`role`, and `reservation` when dynamic), for
+    /// frameworks without `RESERVATION_REFINEMENT`; `None` for a refined reservation (more than
+    /// one level), which such frameworks are never shown.
+    pub fn downgraded(&self) -> Option<Resource> {
+        if self.reservations.len() > 1 {
+            return None;
+        }
+        let mut r = self.clone();
+        match r.reservations.pop() {
+            None => {
+                if r.role.is_none() {
+                    r.role = Some("*".into());
+                }
+            }
+            Some(top) => {
+                r.role = top.role.clone();
+                if top.kind == Some(ReservationType::DYNAMIC) {
+                    r.reservation = Some(ReservationInfo {
+                        kind: None,
+                        role: None,
+                        principal: top.principal,
+                        labels: top.labels,
+                    });
+                }
+            }
+        }
+        Some(r)
+    }
+
     /// The role these resources are reserved for, `*` when unreserved.
     pub fn reservation_role(&self) -> &str {
         if let Some(r) = self.reservations.last().and_then(|r| r.role.as_deref()) {

@@ -125,14 +125,22 @@ pub enum ParseError {
     Negative(String),
 }
 
-/// A normalised bag of resources: at most one entry per (name, type, reservation role).
+/// A normalised bag of resources, kept in the reservation-refinement format: at most one entry
+/// per kind of resource, where resources of one kind add up (Mesos' "addable": same name and
+/// type, same reservations — roles, principals and labels — same disk info, both revocable or
+/// neither, both shared or neither).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Resources {
     items: Vec<Resource>,
 }
 
 fn same_slot(a: &Resource, b: &Resource) -> bool {
-    a.name == b.name && a.kind == b.kind && a.reservation_role() == b.reservation_role()
+    a.name == b.name
+        && a.kind == b.kind
+        && a.reservations == b.reservations
+        && a.disk == b.disk
+        && a.revocable.is_some() == b.revocable.is_some()
+        && a.shared.is_some() == b.shared.is_some()
 }
 
 impl Resources {
@@ -161,7 +169,7 @@ impl Resources {
     }
 
     fn strip(r: &Resource) -> Resource {
-        let mut r = r.clone();
+        let mut r = r.clone().upgraded();
         r.allocation_info = None;
         if r.kind == ValueType::RANGES {
             r.ranges = Some(Ranges {
@@ -613,5 +621,66 @@ mod tests {
             for (b, l) in v { for p in b..=b + l { all.insert(p); } }
             prop_assert_eq!(n, all.len() as u64);
         }
+    }
+
+    fn reserved(json: serde_json::Value) -> Resource {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn both_reservation_formats_are_one_resource_and_labels_keep_reservations_apart() {
+        let old = reserved(serde_json::json!({"name": "cpus", "type": "SCALAR",
+            "scalar": {"value": 1}, "role": "ads",
+            "reservation": {"principal": "ops", "labels": {"labels": [{"key": "k", "value": "a"}]}}}));
+        let new = reserved(serde_json::json!({"name": "cpus", "type": "SCALAR",
+            "scalar": {"value": 2}, "reservations": [{"type": "DYNAMIC", "role": "ads",
+            "principal": "ops", "labels": {"labels": [{"key": "k", "value": "a"}]}}]}));
+        let other = reserved(serde_json::json!({"name": "cpus", "type": "SCALAR",
+            "scalar": {"value": 4}, "reservations": [{"type": "DYNAMIC", "role": "ads",
+            "principal": "ops", "labels": {"labels": [{"key": "k", "value": "b"}]}}]}));
+        let stat = reserved(serde_json::json!({"name": "cpus", "type": "SCALAR",
+            "scalar": {"value": 8}, "role": "ads"}));
+        let r = Resources::from_list(&[old.clone(), new.clone(), other.clone(), stat.clone()]);
+        // Old and new forms of one reservation add up; other labels and the static one do not.
+        assert_eq!(r.iter().count(), 3, "{r:?}");
+        assert_eq!(r.scalar("cpus"), 15.0);
+        assert_eq!(r.usable_by("ads").scalar("cpus"), 15.0);
+        assert_eq!(r.usable_by("*").scalar("cpus"), 0.0);
+        assert!(r.contains(&Resources::from_list(&[new.clone()])));
+        let mut three = new.clone();
+        three.scalar = Some(crate::Scalar { value: 3.0 });
+        assert!(r.contains(&Resources::from_list(&[three.clone()])));
+        three.scalar = Some(crate::Scalar { value: 3.5 });
+        assert!(
+            !r.contains(&Resources::from_list(&[three])),
+            "not from the other labels"
+        );
+        assert_eq!(
+            Resources::parse("cpus(ads):8").unwrap(),
+            Resources::from_list(&[stat])
+        );
+
+        // Back to the old form for a framework without RESERVATION_REFINEMENT, and up again.
+        let down = new.clone().upgraded().downgraded().unwrap();
+        assert_eq!(down.role.as_deref(), Some("ads"));
+        assert!(down.reservations.is_empty());
+        assert_eq!(
+            down.reservation
+                .as_ref()
+                .and_then(|x| x.principal.as_deref()),
+            Some("ops")
+        );
+        assert_eq!(down.upgraded(), new.clone().upgraded());
+        let plain = Resource::scalar("mem", 1.0).downgraded().unwrap();
+        assert_eq!(plain.role.as_deref(), Some("*"));
+        let mut refined = new.upgraded();
+        refined.reservations.push(crate::mesos::ReservationInfo {
+            kind: Some(crate::mesos::ReservationType::DYNAMIC),
+            role: Some("ads/web".into()),
+            principal: None,
+            labels: None,
+        });
+        assert_eq!(refined.reservation_role(), "ads/web");
+        assert!(refined.downgraded().is_none());
     }
 }

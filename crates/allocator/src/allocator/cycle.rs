@@ -2,7 +2,7 @@
 
 use super::{from_ord, ord_key, Agent, Allocation, Allocator};
 use crate::hash::SplitMix;
-use crate::pool::{allocatable, find, slots_to_resources, Slot, STAR};
+use crate::pool::{allocatable, find, own, slots_to_resources, Slot, STAR};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -167,13 +167,15 @@ impl Allocator {
             let mut taker = None;
             let mut cut_any = false;
             for (_, _, r) in &self.active_roles {
-                let own = find(&agent.avail, *r);
+                let own = own(&agent.avail, *r);
                 let Some((offer, cap)) = self.star_for(*r, star) else {
                     cut_any = true;
                     continue;
                 };
                 cut_any |= cap.is_some();
-                if let Some(f) = self.find_framework(agent, *r, Some(&offer), own, now, &mut wake) {
+                if let Some(f) =
+                    self.find_framework(agent, *r, Some(&offer), own.as_deref(), now, &mut wake)
+                {
                     taker = Some((*r, f, cap));
                     break;
                 }
@@ -201,12 +203,13 @@ impl Allocator {
                 })
                 .collect();
             reserved.sort_unstable();
+            reserved.dedup();
             for (_, _, r) in reserved {
                 let taker = {
                     let Some(agent) = self.agents[a as usize].as_ref() else {
                         return;
                     };
-                    let own = find(&agent.avail, r);
+                    let own = own(&agent.avail, r);
                     if own.is_none() {
                         continue;
                     }
@@ -218,7 +221,7 @@ impl Allocator {
                         (Some(s), None) => Some(Cow::Borrowed(s)),
                         (None, _) => None,
                     };
-                    self.find_framework(agent, r, offer.as_deref(), own, now, &mut wake)
+                    self.find_framework(agent, r, offer.as_deref(), own.as_deref(), now, &mut wake)
                         .map(|f| (f, cap))
                 };
                 if let Some((f, cap)) = taker {
@@ -280,7 +283,7 @@ impl Allocator {
                 _ => taken.push(agent.avail.swap_remove(i)),
             }
         }
-        if let Some(i) = agent.avail.iter().position(|s| s.role == r) {
+        while let Some(i) = agent.avail.iter().position(|s| s.role == r) {
             taken.push(agent.avail.swap_remove(i));
         }
         // Nothing allocated on the agent means available == total; all of it is being given.

@@ -11,7 +11,7 @@
 //! computed once a cycle and lowered as guarantees are offered.
 
 use super::{Allocation, Allocator};
-use crate::pool::{find, KINDS, STAR};
+use crate::pool::{find, own, KINDS, STAR};
 use crate::Error;
 use drover_api::resources::{from_fixed, to_fixed};
 use std::collections::BTreeMap;
@@ -304,8 +304,9 @@ impl Allocator {
                     guaranteed[k].saturating_add(extra)
                 });
                 let cut = star.cut(&cap);
-                let own = find(&agent.avail, r);
-                let taker = self.find_framework(agent, r, Some(&cut), own, now, &mut wake[i]);
+                let own = own(&agent.avail, r);
+                let taker =
+                    self.find_framework(agent, r, Some(&cut), own.as_deref(), now, &mut wake[i]);
                 if let Some(f) = taker {
                     self.give(a, r, f, Some(&cap), out);
                     for (h, g) in self.required_headroom.iter_mut().zip(guaranteed) {

@@ -1,6 +1,7 @@
 //! Reserved resources go only to their role; offers below the minimum allocatable are not made.
 
 use super::*;
+use drover_api::Resource;
 
 #[test]
 fn reserved_resources_go_only_to_their_role() {
@@ -106,4 +107,40 @@ fn minimum_allocatable_resources() {
     let _ = alloc.allocate(0.0);
     alloc.recover("x", "a", "r", &res("cpus:0.005;mem:16"), 0.0, 0.0);
     assert!(alloc.allocate(1.0).is_empty());
+}
+
+/// Two reservations of one role that differ in their labels stay two resources through an
+/// offer, a partial recover and the next offer; a reservation in the pre-refinement format is
+/// the same reservation as in the refinement format.
+#[test]
+fn reservations_that_differ_in_labels_stay_apart() {
+    let labelled = |value: &str, cpus: f64| -> Resource {
+        serde_json::from_value(serde_json::json!({"name": "cpus", "type": "SCALAR",
+            "scalar": {"value": cpus}, "reservations": [{"type": "DYNAMIC", "role": "web",
+            "principal": "ops", "labels": {"labels": [{"key": "k", "value": value}]}}]}))
+        .unwrap()
+    };
+    let mut total = res("cpus:1;mem:512");
+    total.add(&labelled("a", 2.0));
+    total.add(&labelled("b", 3.0));
+    let mut alloc = by_id();
+    alloc.add_framework("web", &names(&["web"]), &[], &[]);
+    alloc.add_agent("x", total.clone(), &[]);
+    let o = alloc.allocate(0.0);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].resources, total);
+    assert_eq!(
+        o[0].resources.iter().filter(|r| r.name == "cpus").count(),
+        3
+    );
+    // Give back one cpu of the "b" reservation, in the old format.
+    let old: Resource = serde_json::from_value(serde_json::json!({"name": "cpus",
+        "type": "SCALAR", "scalar": {"value": 1}, "role": "web",
+        "reservation": {"principal": "ops", "labels": {"labels": [{"key": "k", "value": "b"}]}}}))
+    .unwrap();
+    alloc.recover("x", "web", "web", &Resources::from_list(&[old]), 0.0, 1.0);
+    let back = alloc.agent_available("x").unwrap();
+    assert_eq!(back, Resources::from_list(&[labelled("b", 1.0)]));
+    let o = alloc.allocate(1.0);
+    assert_eq!(o[0].resources, Resources::from_list(&[labelled("b", 1.0)]));
 }
