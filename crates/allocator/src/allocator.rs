@@ -27,9 +27,11 @@ mod cycle;
 mod drf;
 mod filters;
 mod frameworks;
+mod operations;
 mod quota;
 mod views;
 
+pub use operations::Conversion;
 pub use quota::Quota;
 
 /// Allocator settings.
@@ -92,8 +94,9 @@ struct Agent {
     id: Arc<str>,
     total: Qty,
     /// The total as given: what an offer of the whole agent is while nothing is allocated on it
-    /// (cloning it is half the cost of building `Resources` from slots).
-    total_res: Resources,
+    /// (cloning it is half the cost of building `Resources` from slots); `None` once an
+    /// operation changed the agent's resources.
+    total_res: Option<Resources>,
     avail: Vec<Slot>,
     allocs: Vec<Rec>,
     /// Refuse filters by (framework, role).

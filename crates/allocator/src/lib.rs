@@ -29,7 +29,7 @@ mod allocator;
 mod hash;
 mod pool;
 
-pub use allocator::{Allocation, Allocator, Config, Quota};
+pub use allocator::{Allocation, Allocator, Config, Conversion, Quota};
 
 /// What the allocator refuses.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -44,6 +44,14 @@ pub enum Error {
         name: String,
         value: f64,
     },
+    #[error("framework '{framework}' does not hold those resources for role '{role}' on agent '{agent}'")]
+    NotHeld {
+        agent: String,
+        framework: String,
+        role: String,
+    },
+    #[error("agent '{agent}' does not have those resources unallocated")]
+    NotAvailable { agent: String },
     #[error("role '{role}': the guarantee of '{name}' is above its limit")]
     GuaranteeAboveLimit { role: String, name: String },
 }

@@ -131,6 +131,17 @@ impl Slot {
         }
     }
 
+    /// Whether this slot holds all of `w` (same reservation).
+    fn contains(&self, w: &Slot) -> bool {
+        (0..4).all(|k| self.fixed[k] >= w.fixed[k])
+            && ranges_contain(&self.ports, &w.ports)
+            && match (&self.extra, &w.extra) {
+                (_, None) => true,
+                (Some(e), Some(we)) => e.contains(we),
+                (None, Some(_)) => false,
+            }
+    }
+
     /// Add `other` (same role) into this slot.
     fn merge(&mut self, other: Slot) {
         for k in 0..4 {
@@ -390,6 +401,17 @@ pub(crate) fn own(pool: &[Slot], role: u32) -> Option<Cow<'_, Slot>> {
         sum.merge(s.clone());
     }
     Some(Cow::Owned(sum))
+}
+
+/// Whether `pool` holds all of `want`, reservation by reservation.
+pub(crate) fn pool_contains(pool: &[Slot], want: &[Slot]) -> bool {
+    want.iter().all(|w| {
+        w.is_empty()
+            || pool
+                .iter()
+                .find(|s| same_reservation(s, w))
+                .is_some_and(|s| s.contains(w))
+    })
 }
 
 fn same_reservation(a: &Slot, b: &Slot) -> bool {

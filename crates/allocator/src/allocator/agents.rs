@@ -35,7 +35,7 @@ impl Allocator {
         self.agents[a as usize] = Some(Agent {
             id,
             total: qty,
-            total_res: total,
+            total_res: Some(total),
             avail,
             allocs: Vec::new(),
             filters: FxMap::default(),
@@ -106,7 +106,7 @@ impl Allocator {
 
     /// Count an agent's resources in (or out of) the cluster's unreserved total and the
     /// reservations of each role.
-    fn count_total(&mut self, slots: &[Slot], add: bool) {
+    pub(super) fn count_total(&mut self, slots: &[Slot], add: bool) {
         let sign = if add { 1 } else { -1 };
         for s in slots {
             let to = if s.role == STAR {

@@ -288,15 +288,15 @@ impl Allocator {
         }
         // Nothing allocated on the agent means available == total; all of it is being given.
         let whole = agent.allocs.is_empty() && agent.avail.is_empty();
+        let resources = match &agent.total_res {
+            Some(total) if whole => total.clone(),
+            _ => slots_to_resources(&taken),
+        };
         out.push(Allocation {
             framework_id,
             agent_id: String::from(&*agent.id),
             role,
-            resources: if whole {
-                agent.total_res.clone()
-            } else {
-                slots_to_resources(&taken)
-            },
+            resources,
         });
         self.change_qty(f, r, &taken, true);
         self.record_add(a, f, r, taken);
