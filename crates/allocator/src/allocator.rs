@@ -158,20 +158,31 @@ struct Filter {
     refused: Refused,
 }
 
+/// A role: a node of the role tree (`eng/web` is a child of `eng`).
 #[derive(Clone, Debug)]
 struct Role {
     name: Arc<str>,
+    parent: Option<u32>,
     weight: f64,
     weight_set: bool,
     subscribers: u32,
+    /// What frameworks hold in this role itself.
     qty: Qty,
-    /// Its key in `active_roles`, when it has candidates.
+    /// What frameworks hold in this role and the roles under it: what its share is of.
+    tree_qty: Qty,
+    /// Its key in its parent's `items` (or in `active_roles` at the top), while it is active:
+    /// it or a role under it has candidates.
     key: Option<u64>,
+    /// What is under it in share order: its active children, and itself (a "leaf" entry, keyed
+    /// by its own share at weight 1, as Mesos' virtual `.` leaf) while it has candidates.
+    items: BTreeSet<SortKey>,
+    leaf_key: Option<u64>,
     candidates: BTreeSet<SortKey>,
     quota: Option<Box<quota::RoleQuota>>,
-    /// Unreserved cpus/mem/disk/gpus allocated to it (offers included), fixed point.
+    /// Unreserved cpus/mem/disk/gpus allocated to it and the roles under it (offers included),
+    /// fixed point.
     star_alloc: [i64; 4],
-    /// Reserved to it on all agents, allocated or not.
+    /// Reserved to it and the roles under it on all agents, allocated or not.
     reserved: [i64; 4],
     /// Out of `active_roles` for the rest of a cycle: at its limits, it can take nothing
     /// unreserved (it is still offered its reservations).
@@ -219,19 +230,28 @@ pub struct Allocator {
     quota_wake: bool,
 }
 
+/// The role named `name`, created (with its ancestors) if new.
 fn intern(roles: &mut Vec<Role>, ids: &mut FxMap<Arc<str>, u32>, name: &str) -> u32 {
     if let Some(&r) = ids.get(name) {
         return r;
     }
+    let parent = name
+        .rsplit_once('/')
+        .filter(|(p, _)| !p.is_empty())
+        .map(|(p, _)| intern(roles, ids, p));
     let r = roles.len() as u32;
     let name: Arc<str> = Arc::from(name);
     roles.push(Role {
         name: name.clone(),
+        parent,
         weight: 1.0,
         weight_set: false,
         subscribers: 0,
         qty: Qty::default(),
+        tree_qty: Qty::default(),
         key: None,
+        items: BTreeSet::new(),
+        leaf_key: None,
         candidates: BTreeSet::new(),
         quota: None,
         star_alloc: [0; 4],

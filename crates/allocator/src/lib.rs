@@ -20,8 +20,13 @@
 //! the guarantees still unmet (the headroom). Consumption is allocated (offered included) plus
 //! reserved.
 //!
-//! Differences from Mesos: quota only on cpus, mem, disk and gpus; no hierarchical role names
-//! (`a/b` is just a name), no revocable or inverse offers; a framework's refuse filter for an
+//! Roles form a tree (`eng/web` under `eng`): the walk above is depth first, each level in share
+//! order, a role's share being everything under it over its weight, and a role with frameworks
+//! of its own and children competing with them as one more child (Mesos' `.` leaf).
+//! Reservations to a role are offered to it and to the roles under it, never above.
+//!
+//! Differences from Mesos: quota only on cpus, mem, disk and gpus (and, as in Mesos 1.11, only
+//! on top-level roles); no revocable or inverse offers; a framework's refuse filter for an
 //! (agent, role) is replaced, not stacked, by a later one.
 #![forbid(unsafe_code)]
 
@@ -52,6 +57,8 @@ pub enum Error {
     },
     #[error("agent '{agent}' does not have those resources unallocated")]
     NotAvailable { agent: String },
+    #[error("Updating quota on nested role '{role}' is not supported yet")]
+    NestedQuota { role: String },
     #[error("role '{role}': the guarantee of '{name}' is above its limit")]
     GuaranteeAboveLimit { role: String, name: String },
 }

@@ -12,7 +12,6 @@ use drover_api::resources::{coalesce, from_fixed, ranges_contain, subtract_range
 use drover_api::{
     Range, Ranges, ReservationInfo, Resource, Resources, Scalar, ValueSet, ValueType,
 };
-use std::borrow::Cow;
 
 /// The slot role of unreserved resources.
 pub(crate) const STAR: u32 = u32::MAX;
@@ -143,7 +142,7 @@ impl Slot {
     }
 
     /// Add `other` (same role) into this slot.
-    fn merge(&mut self, other: Slot) {
+    pub(crate) fn merge(&mut self, other: Slot) {
         for k in 0..4 {
             self.fixed[k] += other.fixed[k];
         }
@@ -385,22 +384,6 @@ pub(crate) fn slots_to_resources(slots: &[Slot]) -> Resources {
 /// The first slot of `role` in `pool`: the only one for `STAR`.
 pub(crate) fn find(pool: &[Slot], role: u32) -> Option<&Slot> {
     pool.iter().find(|s| s.role == role)
-}
-
-/// Everything reserved to `role` in `pool` as one slot, for deciding (what is offered, what a
-/// filter covers); borrowed when there is one reservation.
-pub(crate) fn own(pool: &[Slot], role: u32) -> Option<Cow<'_, Slot>> {
-    let mut it = pool.iter().filter(|s| s.role == role);
-    let first = it.next()?;
-    let Some(second) = it.next() else {
-        return Some(Cow::Borrowed(first));
-    };
-    let mut sum = first.clone();
-    sum.merge(second.clone());
-    for s in it {
-        sum.merge(s.clone());
-    }
-    Some(Cow::Owned(sum))
 }
 
 /// Whether `pool` holds all of `want`, reservation by reservation.

@@ -360,7 +360,8 @@ impl Resources {
             .collect()
     }
 
-    /// The part usable by `role`: unreserved plus what is reserved to that role.
+    /// The part usable by `role`: unreserved plus what is reserved to that role or to a role
+    /// above it (`eng` reservations are usable by `eng/web`, as in Mesos).
     pub fn usable_by(&self, role: &str) -> Resources {
         Resources {
             items: self
@@ -368,7 +369,11 @@ impl Resources {
                 .iter()
                 .filter(|r| {
                     let rr = r.reservation_role();
-                    rr == "*" || rr == role
+                    rr == "*"
+                        || rr == role
+                        || role
+                            .strip_prefix(rr)
+                            .is_some_and(|rest| rest.starts_with('/'))
                 })
                 .cloned()
                 .collect(),

@@ -109,13 +109,20 @@ impl Allocator {
     pub(super) fn count_total(&mut self, slots: &[Slot], add: bool) {
         let sign = if add { 1 } else { -1 };
         for s in slots {
-            let to = if s.role == STAR {
-                &mut self.star_total
-            } else {
-                &mut self.roles[s.role as usize].reserved
-            };
-            for (t, v) in to.iter_mut().zip(s.fixed) {
-                *t += sign * v;
+            if s.role == STAR {
+                for (t, v) in self.star_total.iter_mut().zip(s.fixed) {
+                    *t += sign * v;
+                }
+                continue;
+            }
+            // Reserved to a role counts for it and for every role above it.
+            let mut n = Some(s.role);
+            while let Some(x) = n {
+                let role = &mut self.roles[x as usize];
+                for (t, v) in role.reserved.iter_mut().zip(s.fixed) {
+                    *t += sign * v;
+                }
+                n = role.parent;
             }
         }
     }

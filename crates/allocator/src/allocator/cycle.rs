@@ -1,8 +1,9 @@
 //! The allocation cycle: the queue of agents to visit, parking, and what one visit offers.
 
+use super::drf::is_self_or_ancestor;
 use super::{from_ord, ord_key, Agent, Allocation, Allocator};
 use crate::hash::SplitMix;
-use crate::pool::{allocatable, find, own, slots_to_resources, Slot, STAR};
+use crate::pool::{allocatable, find, slots_to_resources, Slot, STAR};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -18,6 +19,11 @@ impl Allocator {
         }
         if self.stale {
             self.rebuild_sorters();
+        }
+        // A quota changed or some role's room under one grew: an agent parked because of a
+        // limit or the headroom may be offerable now.
+        if std::mem::take(&mut self.quota_wake) {
+            self.wake_all();
         }
         let quota = !self.quota_roles.is_empty();
         if quota {
@@ -60,6 +66,7 @@ impl Allocator {
     /// one back has expired. Cheap.
     pub fn has_work(&self, now: f64) -> bool {
         self.queued > 0
+            || self.quota_wake
             || self
                 .parked
                 .first()
@@ -94,6 +101,23 @@ impl Allocator {
             Some(cap) if self.too_small(&cap) => None,
             Some(cap) => Some((Cow::Owned(star.cut(&cap)), Some(cap))),
         }
+    }
+
+    /// Everything on an agent reserved to role `r` or a role above it, as one slot for
+    /// deciding; borrowed when there is one such reservation.
+    pub(super) fn own_for<'s>(&self, avail: &'s [Slot], r: u32) -> Option<Cow<'s, Slot>> {
+        let mut it = avail
+            .iter()
+            .filter(|s| s.role != STAR && is_self_or_ancestor(&self.roles, s.role, r));
+        let first = it.next()?;
+        let Some(second) = it.next() else {
+            return Some(Cow::Borrowed(first));
+        };
+        let mut sum = first.clone();
+        for s in std::iter::once(second).chain(it) {
+            sum.merge(s.clone());
+        }
+        Some(Cow::Owned(sum))
     }
 
     pub(super) fn enqueue(&mut self, a: u32) {
@@ -166,24 +190,21 @@ impl Allocator {
         if star.is_some_and(|s| allocatable(Some(s), None, self.min)) {
             let mut taker = None;
             let mut cut_any = false;
-            for (_, _, r) in &self.active_roles {
-                let own = own(&agent.avail, *r);
-                let Some((offer, cap)) = self.star_for(*r, star) else {
+            self.first_role(None, &mut |r| {
+                let own = self.own_for(&agent.avail, r);
+                let Some((offer, cap)) = self.star_for(r, star) else {
                     cut_any = true;
-                    continue;
+                    return false;
                 };
                 cut_any |= cap.is_some();
-                if let Some(f) =
-                    self.find_framework(agent, *r, Some(&offer), own.as_deref(), now, &mut wake)
-                {
-                    taker = Some((*r, f, cap));
-                    break;
-                }
-            }
+                let f = self.find_framework(agent, r, Some(&offer), own.as_deref(), now, &mut wake);
+                taker = f.map(|f| (r, f, cap));
+                taker.is_some()
+            });
             match taker {
                 Some((r, f, cap)) => {
                     self.give(a, r, f, cap.as_ref(), out);
-                    self.cap_if_full(r);
+                    self.cap_if_full(self.top_of(r));
                 }
                 // Every role was tried with all of it and its reservations: nobody wants any.
                 None => skip_reserved = !cut_any,
@@ -204,15 +225,16 @@ impl Allocator {
                 .collect();
             reserved.sort_unstable();
             reserved.dedup();
-            for (_, _, r) in reserved {
-                let taker = {
-                    let Some(agent) = self.agents[a as usize].as_ref() else {
-                        return;
+            // Reservations to a role go to it or to a role under it.
+            for (_, _, x) in reserved {
+                let Some(agent) = self.agents[a as usize].as_ref() else {
+                    return;
+                };
+                let mut taker = None;
+                self.first_role(Some(x), &mut |r| {
+                    let Some(own) = self.own_for(&agent.avail, r) else {
+                        return false;
                     };
-                    let own = own(&agent.avail, r);
-                    if own.is_none() {
-                        continue;
-                    }
                     // Its reservations with the unreserved resources cut to its quota (perhaps
                     // to none of the scalars: ports and the like go whole, as in Mesos).
                     let cap = self.star_cap(r);
@@ -221,12 +243,14 @@ impl Allocator {
                         (Some(s), None) => Some(Cow::Borrowed(s)),
                         (None, _) => None,
                     };
-                    self.find_framework(agent, r, offer.as_deref(), own.as_deref(), now, &mut wake)
-                        .map(|f| (f, cap))
-                };
-                if let Some((f, cap)) = taker {
+                    let f =
+                        self.find_framework(agent, r, offer.as_deref(), Some(&own), now, &mut wake);
+                    taker = f.map(|f| (r, f, cap));
+                    taker.is_some()
+                });
+                if let Some((r, f, cap)) = taker {
                     self.give(a, r, f, cap.as_ref(), out);
-                    self.cap_if_full(r);
+                    self.cap_if_full(self.top_of(r));
                 }
             }
         }
@@ -283,8 +307,14 @@ impl Allocator {
                 _ => taken.push(agent.avail.swap_remove(i)),
             }
         }
-        while let Some(i) = agent.avail.iter().position(|s| s.role == r) {
-            taken.push(agent.avail.swap_remove(i));
+        let mut i = 0;
+        while i < agent.avail.len() {
+            let x = agent.avail[i].role;
+            if x != STAR && is_self_or_ancestor(&self.roles, x, r) {
+                taken.push(agent.avail.swap_remove(i));
+            } else {
+                i += 1;
+            }
         }
         // Nothing allocated on the agent means available == total; all of it is being given.
         let whole = agent.allocs.is_empty() && agent.avail.is_empty();

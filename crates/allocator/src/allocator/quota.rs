@@ -11,7 +11,7 @@
 //! computed once a cycle and lowered as guarantees are offered.
 
 use super::{Allocation, Allocator};
-use crate::pool::{find, own, KINDS, STAR};
+use crate::pool::{find, KINDS, STAR};
 use crate::Error;
 use drover_api::resources::{from_fixed, to_fixed};
 use std::collections::BTreeMap;
@@ -75,6 +75,11 @@ impl Allocator {
     /// Set a role's quota; the default quota (no guarantees, no limits) removes it. Only
     /// cpus, mem, disk and gpus can have quota.
     pub fn set_quota(&mut self, role: &str, quota: &Quota) -> Result<(), Error> {
+        if role.contains('/') && !quota.is_default() {
+            return Err(Error::NestedQuota {
+                role: role.to_string(),
+            });
+        }
         let guarantee = fixed_of(role, &quota.guarantees, 0)?;
         let limit = fixed_of(role, &quota.limits, NO_LIMIT)?;
         if let Some(k) = (0..4).find(|&k| guarantee[k] > limit[k]) {
@@ -154,8 +159,11 @@ impl Allocator {
         })
     }
 
-    /// How much more of each scalar role `r` may consume under its limits.
+    /// How much more of each scalar role `r` may consume under its limits (those of the
+    /// top-level role it is under: only top-level roles have quota, and theirs counts
+    /// everything under them).
     fn limit_room(&self, r: u32) -> [i64; 4] {
+        let r = self.top_of(r);
         let Some(q) = self.roles[r as usize].quota.as_ref() else {
             return [NO_LIMIT; 4];
         };
@@ -185,8 +193,7 @@ impl Allocator {
         cap[0] < self.min[0] && cap[1] < self.min[1]
     }
 
-    /// Start a cycle's quota bookkeeping: the headroom unmet guarantees need; every agent
-    /// revisited if some role's room grew since the last cycle.
+    /// Start a cycle's quota bookkeeping: the headroom unmet guarantees need.
     pub(super) fn begin_quota(&mut self) {
         self.required_headroom = [0; 4];
         for i in 0..self.quota_roles.len() {
@@ -194,9 +201,6 @@ impl Allocator {
             for (h, x) in self.required_headroom.iter_mut().zip(u) {
                 *h += x;
             }
-        }
-        if std::mem::take(&mut self.quota_wake) {
-            self.wake_all();
         }
     }
 
@@ -304,7 +308,7 @@ impl Allocator {
                     guaranteed[k].saturating_add(extra)
                 });
                 let cut = star.cut(&cap);
-                let own = own(&agent.avail, r);
+                let own = self.own_for(&agent.avail, r);
                 let taker =
                     self.find_framework(agent, r, Some(&cut), own.as_deref(), now, &mut wake[i]);
                 if let Some(f) = taker {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 mod bookkeeping;
 mod drf;
 mod filters;
+mod hierarchy;
 mod model;
 mod quota;
 mod reservations;

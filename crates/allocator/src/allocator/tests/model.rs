@@ -80,8 +80,16 @@ struct Model {
     now: f64,
 }
 
+/// Roles 0 and 1 are top-level, 2 is under 0.
+fn role_name(r: u8) -> String {
+    match r {
+        2 => "r0/c".to_string(),
+        r => format!("r{r}"),
+    }
+}
+
 fn role_names(v: &[u8]) -> Vec<String> {
-    v.iter().map(|r| format!("r{r}")).collect()
+    v.iter().map(|&r| role_name(r)).collect()
 }
 
 fn covers(refused: &Resources, offer: &Resources) -> bool {
@@ -109,20 +117,22 @@ impl Model {
     }
 
     /// Cpus counted against a role's quota: unreserved held by it plus all reserved to it.
+    /// Cpus counted against a top-level role's quota: unreserved held by it or a role under
+    /// it, plus all reserved to it or a role under it.
     fn consumed_cpus(&self, role: &str) -> i64 {
+        let under = |r: &str| r == role || r.starts_with(&format!("{role}/"));
         let held: i64 = self
             .held
             .iter()
-            .filter(|h| h.2 == role)
+            .filter(|h| under(&h.2))
             .map(|h| to_fixed(h.3.usable_by("*").scalar("cpus")))
             .sum();
         let reserved: i64 = self
             .agents
             .values()
-            .map(|t| {
-                to_fixed(t.usable_by(role).scalar("cpus"))
-                    - to_fixed(t.usable_by("*").scalar("cpus"))
-            })
+            .flat_map(|t| t.iter())
+            .filter(|r| r.name == "cpus" && under(r.reservation_role()))
+            .map(|r| r.scalar.map_or(0, |s| to_fixed(s.value)))
             .sum();
         held + reserved
     }
@@ -165,7 +175,8 @@ fn run(ops: &[Op], seed: u64) -> Result<Vec<Allocation>, TestCaseError> {
                     port_lo + u16::from(*port_len)
                 );
                 if let Some((r, c)) = reserve {
-                    text.push_str(&format!(";cpus(r{r}):{c};mem(r{r}):256"));
+                    let r = role_name(*r);
+                    text.push_str(&format!(";cpus({r}):{c};mem({r}):256"));
                 }
                 let total = res(&text);
                 m.held.retain(|h| h.0 != agent);
@@ -245,10 +256,11 @@ fn run(ops: &[Op], seed: u64) -> Result<Vec<Allocation>, TestCaseError> {
                 alloc.revive(&fw, &roles);
             }
             Op::SetWeight(r, w) => {
-                alloc.set_weight(&format!("r{r}"), f64::from(*w)).unwrap();
+                alloc.set_weight(&role_name(*r), f64::from(*w)).unwrap();
             }
             Op::SetQuota(r, g, l) => {
-                let role = format!("r{r}");
+                // Quota is only on top-level roles.
+                let role = role_name(*r % 2);
                 let (g, l) = (f64::from(*g) / 2.0, l.map(|l| f64::from(l + g) / 2.0));
                 let mut q = Quota::default();
                 if g > 0.0 {
@@ -317,7 +329,7 @@ fn run(ops: &[Op], seed: u64) -> Result<Vec<Allocation>, TestCaseError> {
                     for r in o.resources.iter() {
                         let rr = r.reservation_role();
                         prop_assert!(
-                            rr == "*" || rr == o.role,
+                            rr == "*" || rr == o.role || o.role.starts_with(&format!("{rr}/")),
                             "reserved to {rr} offered to {}",
                             o.role
                         );
