@@ -101,6 +101,10 @@ impl Allocator {
         if capped {
             return;
         }
+        if let Some(p) = parent {
+            // Its parent's own leaf was alone until now: its key may be stale.
+            self.rekey_leaf(p);
+        }
         let set = self.siblings(r);
         set.insert((k, name, r));
         if let Some(p) = parent.filter(|_| set.len() == 1) {
@@ -124,13 +128,10 @@ impl Allocator {
     /// Re-sort role `r` after its allocation changed: its own leaf, then it and each ancestor
     /// among their siblings.
     pub(super) fn rekey_role(&mut self, r: u32) {
-        let k = ord_key(self.roles[r as usize].qty.share(&self.total));
-        let role = &mut self.roles[r as usize];
-        if let Some(old) = role.leaf_key.filter(|&old| old != k) {
-            let name = role.name.clone();
-            role.items.remove(&(old, name.clone(), r));
-            role.items.insert((k, name, r));
-            role.leaf_key = Some(k);
+        // A role's own leaf is ordered only against its children: alone, it needs no key
+        // (refreshed when a child arrives).
+        if self.roles[r as usize].items.len() > 1 {
+            self.rekey_leaf(r);
         }
         let mut n = Some(r);
         while let Some(x) = n {
@@ -148,6 +149,17 @@ impl Allocator {
             let set = self.siblings(x);
             set.remove(&(old, name.clone(), x));
             set.insert((k, name, x));
+        }
+    }
+
+    fn rekey_leaf(&mut self, r: u32) {
+        let k = ord_key(self.roles[r as usize].qty.share(&self.total));
+        let role = &mut self.roles[r as usize];
+        if let Some(old) = role.leaf_key.filter(|&old| old != k) {
+            let name = role.name.clone();
+            role.items.remove(&(old, name.clone(), r));
+            role.items.insert((k, name, r));
+            role.leaf_key = Some(k);
         }
     }
 
