@@ -727,6 +727,7 @@ async fn hollow(
                 agent_id: None,
                 tasks: vec![],
                 frameworks: vec![],
+                checkpointed_resources: vec![],
             };
             let resp = match stream_http
                 .post(format!("http://{master}{REGISTER_PATH}"))

@@ -28,6 +28,7 @@ mod spawner;
 mod status;
 #[allow(unsafe_code)]
 mod sys;
+pub mod volumes;
 
 /// Public only for what the binary reaches by path (`docker::probe`, `docker::DockerConfig`);
 /// the rest of it is the crate's.

@@ -36,6 +36,7 @@ pub struct Registration {
     pub agent_id: Option<AgentID>,
     pub tasks: Vec<drover_api::agent_protocol::ReportedTask>,
     pub frameworks: Vec<FrameworkInfo>,
+    pub checkpointed_resources: Vec<drover_api::Resource>,
 }
 
 /// The connection's state the agent reaches: calls waiting for the next batch, and the wakeups.
@@ -156,6 +157,7 @@ pub async fn run_link(link: Arc<Link>, agent: Arc<dyn Registrant>, client: reqwe
             agent_id: r.agent_id,
             tasks: r.tasks,
             frameworks: r.frameworks,
+            checkpointed_resources: r.checkpointed_resources,
         };
         match client.post(&url).json(&reg).send().await {
             Ok(resp) if resp.status().is_success() => {

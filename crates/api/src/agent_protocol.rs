@@ -34,6 +34,10 @@ pub struct Register {
     pub tasks: Vec<ReportedTask>,
     #[serde(default)]
     pub frameworks: Vec<FrameworkInfo>,
+    /// The dynamic reservations and persistent volumes the master made on this agent, as it
+    /// last checkpointed them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpointed_resources: Vec<Resource>,
 }
 
 /// A status update with the framework it belongs to; `status.uuid` identifies it for the ack.
@@ -109,6 +113,11 @@ pub enum ToAgent {
         agent_id: AgentID,
         heartbeat_interval_seconds: f64,
         master_id: String,
+    },
+    /// The whole set of the agent's dynamic reservations and persistent volumes, after a
+    /// change: the agent keeps it, makes new volumes' directories and removes destroyed ones'.
+    CheckpointResources {
+        resources: Vec<Resource>,
     },
     RunTasks {
         framework: FrameworkInfo,

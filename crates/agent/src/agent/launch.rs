@@ -273,6 +273,20 @@ impl Agent {
             let st = self.lock();
             self.checkpoint_task(&st, &fid, &t.task_id);
         }
+        // Persistent volumes: a process task sees each at its container path in the sandbox;
+        // Docker binds them there itself.
+        if kind == Kind::Process {
+            if let Err(e) = crate::volumes::link_into(&self.cfg.work_dir, &sandbox, &t) {
+                self.task_update(
+                    &fid,
+                    &t.task_id,
+                    TaskState::TASK_FAILED,
+                    format!("Failed to mount persistent volumes: {e}"),
+                    Some(Reason::REASON_CONTAINER_LAUNCH_FAILED),
+                );
+                return;
+            }
+        }
         if !cmd.uris.is_empty() {
             if let Err(e) = self.fetcher.fetch_all(&cmd.uris, &sandbox).await {
                 self.task_update(

@@ -10,10 +10,27 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 impl Agent {
+    /// Keep the master's new set of reservations and volumes (making and removing volume
+    /// directories). A set that cannot be written is logged and not taken: the master sends the
+    /// whole set again with its next change, and the agent reports what it has at registration.
+    fn checkpoint_resources(&self, resources: Vec<Resource>) {
+        let mut st = self.lock();
+        match crate::volumes::store(
+            &self.cfg.work_dir,
+            &self.cfg.meta_dir(),
+            &st.checkpointed,
+            &resources,
+        ) {
+            Ok(()) => st.checkpointed = resources,
+            Err(e) => tracing::error!("checkpointing resources: {e}"),
+        }
+    }
+
     /// Handle one message from the master.
     pub(crate) fn on_master_message(&self, msg: ToAgent) {
         match msg {
             ToAgent::Registered { .. } | ToAgent::Ping => {}
+            ToAgent::CheckpointResources { resources } => self.checkpoint_resources(resources),
             ToAgent::Shutdown { message } => self.shut_down(&message),
             ToAgent::RunTasks {
                 framework,
@@ -120,6 +137,7 @@ impl Registrant for Agent {
             agent_id: st.id.clone(),
             tasks,
             frameworks,
+            checkpointed_resources: st.checkpointed.clone(),
         }
     }
 

@@ -108,6 +108,8 @@ pub struct AgentState {
     pub master: Option<String>,
     /// Tasks that reached each terminal state (`slave/tasks_finished`, …).
     pub ended: HashMap<&'static str, u64>,
+    /// Dynamic reservations and persistent volumes the master made here (checkpointed).
+    pub checkpointed: Vec<drover_api::Resource>,
 }
 
 /// The containerizers tasks run in, one per [`Kind`].
@@ -211,6 +213,7 @@ fn frame<T: serde::Serialize>(v: &T) -> Bytes {
 
 impl Agent {
     pub(crate) fn new(cfg: AgentConfig, parts: Parts) -> Arc<Agent> {
+        let cfg_meta = cfg.meta_dir();
         Arc::new_cyclic(|me| Agent {
             state: Mutex::new(AgentState {
                 id: parts.id,
@@ -223,6 +226,7 @@ impl Agent {
                 registered: false,
                 master: None,
                 ended: HashMap::new(),
+                checkpointed: crate::volumes::load(&cfg_meta),
             }),
             containerizers: parts.containerizers,
             isolation: parts.isolation,

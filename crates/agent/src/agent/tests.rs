@@ -745,3 +745,69 @@ async fn statistics_show_running_tasks_usage_with_their_limits() {
     assert_eq!(s["cpus_user_time_secs"], 1.5);
     assert!(s.get("mem_cache_bytes").is_none(), "{s}");
 }
+
+/// The master's reservations and volumes are kept across an agent restart, reported when it
+/// registers, and a process task using a volume finds it in its sandbox.
+#[tokio::test]
+async fn checkpointed_resources_survive_a_restart_and_volumes_reach_tasks() {
+    use crate::link::Registrant;
+    let volume: Resource = serde_json::from_value(serde_json::json!({"name": "disk",
+        "type": "SCALAR", "scalar": {"value": 64},
+        "reservations": [{"type": "DYNAMIC", "role": "db", "principal": "ops"}],
+        "disk": {"persistence": {"id": "v1"}, "volume": {"container_path": "data", "mode": "RW"}}}))
+    .unwrap();
+    let h = agent();
+    h.agent.on_master_message(ToAgent::CheckpointResources {
+        resources: vec![volume.clone()],
+    });
+    assert_eq!(
+        h.agent.registration().checkpointed_resources,
+        vec![volume.clone()]
+    );
+    let dir = h.dir.clone();
+    let v1 = crate::volumes::volume_path(dir.path(), "db", "v1");
+    assert!(v1.is_dir());
+    std::fs::write(v1.join("kept"), "yes").unwrap();
+    drop(h);
+    let h = agent_in(dir.clone(), false);
+    assert_eq!(
+        h.agent.registration().checkpointed_resources,
+        vec![volume.clone()]
+    );
+    assert_eq!(std::fs::read_to_string(v1.join("kept")).unwrap(), "yes");
+    // A task using the volume: launched by the (fake) process containerizer with the volume
+    // linked into its sandbox.
+    let mut t = task("t1", "cat data/kept");
+    t.resources.push(volume.clone());
+    h.agent.on_master_message(ToAgent::RunTasks {
+        framework: framework(&[]),
+        executor: None,
+        tasks: vec![t],
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let sandbox = loop {
+        let sb = h
+            .agent
+            .lock()
+            .tasks
+            .values()
+            .next()
+            .map(|e| e.sandbox.clone());
+        if let Some(sb) = sb.filter(|s| s.join("data").exists()) {
+            break sb;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no volume in the sandbox"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("data/kept")).unwrap(),
+        "yes"
+    );
+    // Destroyed: the master's next set has no volume; its data goes.
+    h.agent
+        .on_master_message(ToAgent::CheckpointResources { resources: vec![] });
+    assert!(!v1.exists());
+}

@@ -66,6 +66,9 @@ pub(crate) enum SpecError {
         protocol: String,
     },
     /// A volume from a source or an image, not a host path.
+    /// A persistent volume whose container path leaves the sandbox.
+    #[error("persistent volume {id}: container_path '{container_path}' must be a relative path inside the sandbox")]
+    BadPersistentVolume { id: String, container_path: String },
     #[error("volume {container_path}: only host_path volumes are supported")]
     UnsupportedVolume { container_path: String },
     #[error("a volume needs a container_path")]

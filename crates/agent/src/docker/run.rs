@@ -40,7 +40,15 @@ impl Engine {
             (LABEL_CONTAINER.to_string(), cid.clone()),
             (LABEL_WORK_DIR.to_string(), self.work_dir.clone()),
         ]);
-        let spec = build_spec(&t, &l.env, &l.sandbox, labels, self.cfg.allow_privileged)?;
+        let work_dir = std::path::PathBuf::from(&self.work_dir);
+        let spec = build_spec(
+            &t,
+            &l.env,
+            &l.sandbox,
+            &work_dir,
+            labels,
+            self.cfg.allow_privileged,
+        )?;
         launching.starting();
         let started = Instant::now();
         let docker = self.client().await?;

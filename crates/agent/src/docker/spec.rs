@@ -37,6 +37,7 @@ pub(crate) fn build_spec(
     t: &TaskInfo,
     env: &[(String, String)],
     sandbox: &Path,
+    work_dir: &Path,
     labels: HashMap<String, String>,
     allow_privileged: bool,
 ) -> Result<Spec, SpecError> {
@@ -230,6 +231,22 @@ pub(crate) fn build_spec(
             None => anonymous.push(target),
         }
     }
+    // Persistent volumes, at their container path in the sandbox (as Mesos mounts them).
+    for (v, host_path) in crate::volumes::of_task(work_dir, t) {
+        let cp = v.container_path.unwrap_or_default();
+        if !crate::volumes::inside_sandbox(&cp) || host_path.display().to_string().contains(':') {
+            return Err(SpecError::BadPersistentVolume {
+                id: v.id,
+                container_path: cp,
+            });
+        }
+        let mode = if v.read_only { "ro" } else { "rw" };
+        binds.push(format!(
+            "{}:{}:{mode}",
+            host_path.display(),
+            in_container(&cp)
+        ));
+    }
     host.binds = Some(binds);
 
     // Limits from the task's resources.
@@ -373,6 +390,7 @@ mod tests {
             t,
             &env,
             Path::new("/work/sb"),
+            Path::new("/work"),
             HashMap::from([(LABEL_TASK.to_string(), "t1".to_string())]),
             false,
         )
@@ -464,6 +482,30 @@ mod tests {
     }
 
     #[test]
+    fn a_persistent_volume_is_bound_at_its_path_in_the_sandbox() {
+        let volume = |path: &str| -> Resource {
+            serde_json::from_value(json!({"name": "disk", "type": "SCALAR",
+                "scalar": {"value": 64}, "reservations": [{"type": "DYNAMIC", "role": "db"}],
+                "disk": {"persistence": {"id": "v1"},
+                         "volume": {"container_path": path, "mode": "RW"}}}))
+            .unwrap()
+        };
+        let mut t = task(json!({"type": "DOCKER", "docker": {"image": "x"}}), None);
+        t.resources.push(volume("data"));
+        let binds = build(&t).unwrap().body.host_config.unwrap().binds.unwrap();
+        assert!(
+            binds.contains(&"/work/volumes/roles/db/v1:/mnt/mesos/sandbox/data:rw".to_string()),
+            "{binds:?}"
+        );
+        t.resources.pop();
+        t.resources.push(volume("../etc"));
+        assert!(build(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("must be a relative path inside the sandbox"));
+    }
+
+    #[test]
     fn parameters_volumes_user_networks_and_privilege() {
         let c = json!({"type": "DOCKER", "network_infos": [{"name": "mynet"}], "volumes": [
                 {"container_path": "/data", "host_path": "/srv/data", "mode": "RO"},
@@ -512,6 +554,7 @@ mod tests {
             &task(privileged, None),
             &[],
             Path::new("/s"),
+            Path::new("/w"),
             HashMap::new(),
             true,
         )

@@ -50,6 +50,7 @@ pub fn mock_agent(cpus: f64, mem: f64, ports: (u64, u64)) -> Register {
         agent_id: None,
         tasks: vec![],
         frameworks: vec![],
+        checkpointed_resources: vec![],
     }
 }
 
