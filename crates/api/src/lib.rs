@@ -14,6 +14,7 @@ pub mod marathon;
 pub mod mesos;
 pub mod metronome;
 pub mod operator;
+pub mod quota;
 pub mod recordio;
 pub mod resources;
 pub mod scheduler;

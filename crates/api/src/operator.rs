@@ -3,6 +3,7 @@
 #![allow(clippy::upper_case_acronyms)]
 
 use crate::mesos::*;
+use crate::quota::{QuotaConfig, QuotaRequest, QuotaStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +220,7 @@ pub enum ResponseType {
     GET_TASKS,
     GET_ROLES,
     GET_MASTER,
+    GET_QUOTA,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -247,6 +249,8 @@ pub struct Response {
     pub get_roles: Option<GetRoles>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub get_master: Option<GetMaster>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get_quota: Option<GetQuota>,
 }
 
 impl Response {
@@ -264,6 +268,7 @@ impl Response {
             get_tasks: None,
             get_roles: None,
             get_master: None,
+            get_quota: None,
         }
     }
 }
@@ -291,6 +296,34 @@ pub struct GetRoles {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct GetMaster {
     pub master_info: MasterInfo,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GetQuota {
+    pub status: QuotaStatus,
+}
+
+/// `UPDATE_QUOTA`: set these roles' quotas, all or none; `force` skips the checks against
+/// current consumption and cluster capacity. A config with no guarantees and no limits removes
+/// the role's quota.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct UpdateQuota {
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub quota_configs: Vec<QuotaConfig>,
+}
+
+/// `SET_QUOTA` (deprecated for `UPDATE_QUOTA`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SetQuota {
+    pub quota_request: QuotaRequest,
+}
+
+/// `REMOVE_QUOTA` (deprecated for `UPDATE_QUOTA` with a default config).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RemoveQuota {
+    pub role: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
