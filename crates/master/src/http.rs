@@ -25,6 +25,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_stream_lite::ReceiverStream;
 
+mod quota;
+
 type S = State<Arc<Shared>>;
 
 impl IntoResponse for ApiError {
@@ -116,6 +118,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     for path in ["/metrics/snapshot", "/metrics/snapshot.json"] {
         r = r.route(path, get(metrics_snapshot));
     }
+    r = quota::routes(r);
     let (registry, requests) = crate::metrics::registry(&shared);
     r.route("/metrics", drover_metrics::endpoint(registry))
         .layer(DefaultBodyLimit::max(limit))
@@ -394,7 +397,10 @@ async fn json_endpoint(
             })
             .await;
         }
-        "roles" => crate::views::v0_roles(s.lock().role_list()),
+        "roles" => {
+            let roles = s.lock().role_views();
+            crate::views::v0_roles(roles)
+        }
         "flags" => json!({ "flags": s.flags }),
         "version" => {
             json!({"version": drover_api::MESOS_COMPAT_VERSION, "drover_version": env!("CARGO_PKG_VERSION"), "build_user": "drover", "build_date": "", "build_time": 0, "git_sha": ""})
@@ -607,6 +613,9 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             let now = s.now();
             s.decide(|m| m.mark_agent_gone(&id, now))?;
             return Ok(StatusCode::OK.into_response());
+        }
+        OpCall::GET_QUOTA | OpCall::UPDATE_QUOTA | OpCall::SET_QUOTA | OpCall::REMOVE_QUOTA => {
+            return quota::operator_call(&s, &call);
         }
         OpCall::SUBSCRIBE => {
             let (tx, rx): (Outbox, _) = mpsc::unbounded_channel();

@@ -120,9 +120,9 @@ pub enum ApiError {
     InvalidRole(String),
     #[error("Weight of role '{role}' must be positive")]
     NonPositiveWeight { role: String },
-    /// A weight the allocator refused.
+    /// A weight or quota the allocator refused.
     #[error(transparent)]
-    Weight(#[from] drover_allocator::Error),
+    Allocator(#[from] drover_allocator::Error),
     /// An entry of UPDATE_WEIGHTS' `weight_infos` whose field is not of the type it must be.
     #[error("'weight_infos[{index}].{field}' must be {expected}")]
     WeightInfoType {
@@ -130,6 +130,46 @@ pub enum ApiError {
         field: &'static str,
         expected: &'static str,
     },
+
+    // ----- quota -----
+    /// UPDATE_QUOTA of a role under another one: Mesos 1.11 refuses it too.
+    #[error("Updating quota on nested role '{0}' is not supported yet")]
+    NestedQuotaUpdate(String),
+    /// SET_QUOTA (or `POST /quota`) of a role under another one.
+    #[error("Setting quota on nested role '{0}' is not supported yet")]
+    NestedQuotaSet(String),
+    /// An UPDATE_QUOTA config that fails validation.
+    #[error("Invalid QuotaConfig: {0}")]
+    InvalidQuotaConfig(InvalidQuota),
+    /// A SET_QUOTA request (or `POST /quota` body) that fails validation.
+    #[error("Failed to validate set quota request: {0}")]
+    InvalidQuotaRequest(InvalidQuota),
+    /// `POST /quota` whose body is not JSON.
+    #[error("Failed to parse set quota request JSON '{body}': {cause}")]
+    QuotaRequestJson {
+        body: String,
+        #[source]
+        cause: serde_json::Error,
+    },
+    /// `POST /quota` whose JSON is not a quota request.
+    #[error("Failed to validate set quota request JSON '{body}': {cause}")]
+    QuotaRequestShape {
+        body: String,
+        #[source]
+        cause: serde_json::Error,
+    },
+    /// The old API's guarantees do not fit in the cluster (a 409, where UPDATE_QUOTA's is a 400).
+    #[error("Quota guarantees overcommit the cluster (use 'force' to bypass this check): Total quota guarantees '{total}' exceed cluster capacity '{capacity}'")]
+    QuotaOvercommit { total: String, capacity: String },
+    /// REMOVE_QUOTA of a role without quota.
+    #[error("Failed to remove quota: Role '{0}' has no quota set")]
+    NoQuota(String),
+    /// `DELETE /quota/<role>` of a role without quota.
+    #[error("Failed to remove quota for path '{path}': Role '{role}' has no quota set")]
+    NoQuotaAtPath { path: String, role: String },
+    /// `DELETE /quota` without a role.
+    #[error("Failed to parse remove quota request for path '{path}': expected 3 tokens, found {found} tokens")]
+    QuotaPath { path: String, found: usize },
 
     // ----- agents -----
     #[error("agent protocol version {got} is not supported (this master speaks {want})")]
@@ -184,6 +224,91 @@ pub enum InvalidFrameworkInfo {
     RoleWithMultiRole,
 }
 
+/// A quota that fails validation, in Mesos' words: what follows "Invalid QuotaConfig: "
+/// (UPDATE_QUOTA) or "Failed to validate set quota request: " (the old API).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidQuota {
+    #[error("Invalid 'QuotaConfig.role': {0}")]
+    ConfigRole(InvalidRoleName),
+    #[error("QuotaInfo must specify a role")]
+    NoRole,
+    #[error("QuotaInfo with invalid role: {0}")]
+    InfoRole(InvalidRoleName),
+    /// Above Mesos' maximum: `limit` is "1 exabyte (1099511627776)" for mem and disk, "1
+    /// trillion (1000000000000)" for the rest.
+    #[error("Invalid 'QuotaConfig.{field}': {{'{name}': {value}}} is invalid: values greater than {limit} are not supported")]
+    TooLarge {
+        field: &'static str,
+        name: String,
+        value: String,
+        limit: &'static str,
+    },
+    /// A negative, infinite, NaN or subnormal value (`kind`: guarantee or limit).
+    #[error("Invalid {kind} configuration {{'{name}': {value}}}: {problem}")]
+    Value {
+        kind: &'static str,
+        name: String,
+        value: String,
+        problem: &'static str,
+    },
+    /// Mesos takes quota on any scalar; Drover's allocator enforces it on these four.
+    #[error("Invalid {kind} configuration {{'{name}': {value}}}: quota is supported only on cpus, mem, disk and gpus")]
+    UnsupportedResource {
+        kind: &'static str,
+        name: String,
+        value: String,
+    },
+    #[error("'QuotaConfig.guarantees' {guarantees} is not contained within the 'QuotaConfig.limits' {limits}")]
+    GuaranteesAboveLimits { guarantees: String, limits: String },
+    #[error("Role '{role}' is already consuming '{consumed}'; this is more than the requested limits '{limits}' (use 'force' flag to bypass this check)")]
+    ConsumedAboveLimits {
+        role: String,
+        consumed: String,
+        limits: String,
+    },
+    #[error("total quota guarantees '{total}' exceed cluster capacity '{capacity}' (use 'force' flag to bypass this check)")]
+    Overcommit { total: String, capacity: String },
+    #[error("QuotaInfo with invalid resource: {0}")]
+    InvalidResource(&'static str),
+    #[error("QuotaInfo with empty 'guarantee'")]
+    EmptyGuarantee,
+    #[error("QuotaInfo must not contain any ReservationInfo")]
+    Reserved,
+    #[error("QuotaInfo must not contain DiskInfo")]
+    DiskInfo,
+    #[error("QuotaInfo must not contain RevocableInfo")]
+    Revocable,
+    #[error("QuotaInfo must not include non-scalar resources")]
+    NonScalar,
+    #[error("QuotaInfo contains duplicate resource name '{0}'")]
+    Duplicate(String),
+    #[error("Cannot set quota for role '{0}' which already has quota")]
+    AlreadySet(String),
+}
+
+/// Why a role name is invalid (Mesos' `roles::validate`).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidRoleName {
+    #[error("Role names cannot be the empty string")]
+    Empty,
+    #[error("Role '{0}' cannot start with a slash")]
+    LeadingSlash(String),
+    #[error("Role '{0}' cannot end with a slash")]
+    TrailingSlash(String),
+    #[error("Role '{0}' cannot contain two adjacent slashes")]
+    AdjacentSlashes(String),
+    #[error("Role '{0}' cannot include '.' as a component")]
+    Dot(String),
+    #[error("Role '{0}' cannot include '..' as a component")]
+    DotDot(String),
+    #[error("Role '{0}' cannot include '*' as a component")]
+    Star(String),
+    #[error("Role component '{0}' is invalid because it starts with a dash")]
+    Dash(String),
+    #[error("Role component '{0}' is invalid because it contains backspace or whitespace")]
+    Whitespace(String),
+}
+
 impl ApiError {
     /// The HTTP status each failure is answered with (Mesos': an unknown framework is a bad
     /// request, a known one not subscribed is forbidden, an UNKNOWN call is not implemented).
@@ -203,8 +328,17 @@ impl ApiError {
             | E::InvalidFrameworkInfo(_)
             | E::InvalidRole(_)
             | E::NonPositiveWeight { .. }
-            | E::Weight(_)
+            | E::Allocator(_)
             | E::WeightInfoType { .. }
+            | E::NestedQuotaUpdate(_)
+            | E::NestedQuotaSet(_)
+            | E::InvalidQuotaConfig(_)
+            | E::InvalidQuotaRequest(_)
+            | E::QuotaRequestJson { .. }
+            | E::QuotaRequestShape { .. }
+            | E::NoQuota(_)
+            | E::NoQuotaAtPath { .. }
+            | E::QuotaPath { .. }
             | E::UnsupportedProtocol { .. } => StatusCode::BAD_REQUEST,
             E::ProtobufUnsupported | E::UnsupportedContentType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -215,7 +349,7 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             E::AgentGone(_) => StatusCode::FORBIDDEN,
-            E::AgentUnreachable(_) => StatusCode::CONFLICT,
+            E::AgentUnreachable(_) | E::QuotaOvercommit { .. } => StatusCode::CONFLICT,
             E::UnknownCall | E::OperationFeedbackUnsupported | E::OperatorCallUnsupported(_) => {
                 StatusCode::NOT_IMPLEMENTED
             }
@@ -351,9 +485,10 @@ pub fn build(cfg: MasterConfig, port: u16, ha: Option<Ha>) -> Result<Arc<Shared>
             ip: Some(cfg.advertise_ip.clone()),
             port: port as i32,
         }),
-        capabilities: vec![drover_api::Capability {
-            kind: "AGENT_UPDATE".into(),
-        }],
+        capabilities: ["AGENT_UPDATE", "QUOTA_V2"]
+            .into_iter()
+            .map(|kind| drover_api::Capability { kind: kind.into() })
+            .collect(),
     };
     let flags = serde_json::json!({
         "port": port.to_string(),
@@ -476,6 +611,22 @@ mod tests {
             (drover_allocator::Error::InvalidWeight { role: "web".into(), weight: -1.0 }.into(), S::BAD_REQUEST, "role 'web': weight -1 is not a positive finite number".into()),
             (E::WeightInfoType { index: 2, field: "role", expected: "a string" }, S::BAD_REQUEST, "'weight_infos[2].role' must be a string".into()),
             (E::WeightInfoType { index: 0, field: "weight", expected: "a number" }, S::BAD_REQUEST, "'weight_infos[0].weight' must be a number".into()),
+            (E::NestedQuotaUpdate("eng/web".into()), S::BAD_REQUEST, "Updating quota on nested role 'eng/web' is not supported yet".into()),
+            (E::NestedQuotaSet("eng/web".into()), S::BAD_REQUEST, "Setting quota on nested role 'eng/web' is not supported yet".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::ConfigRole(InvalidRoleName::Empty)), S::BAD_REQUEST, "Invalid QuotaConfig: Invalid 'QuotaConfig.role': Role names cannot be the empty string".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::TooLarge { field: "limits", name: "mem".into(), value: "2000000000000".into(), limit: "1 exabyte (1099511627776)" }), S::BAD_REQUEST, "Invalid QuotaConfig: Invalid 'QuotaConfig.limits': {'mem': 2000000000000} is invalid: values greater than 1 exabyte (1099511627776) are not supported".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::Value { kind: "guarantee", name: "cpus".into(), value: "-1".into(), problem: "Negative values not supported" }), S::BAD_REQUEST, "Invalid QuotaConfig: Invalid guarantee configuration {'cpus': -1}: Negative values not supported".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::UnsupportedResource { kind: "limit", name: "ports".into(), value: "1".into() }), S::BAD_REQUEST, "Invalid QuotaConfig: Invalid limit configuration {'ports': 1}: quota is supported only on cpus, mem, disk and gpus".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::GuaranteesAboveLimits { guarantees: "{ cpus: 2 }".into(), limits: "{ cpus: 1 }".into() }), S::BAD_REQUEST, "Invalid QuotaConfig: 'QuotaConfig.guarantees' { cpus: 2 } is not contained within the 'QuotaConfig.limits' { cpus: 1 }".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::ConsumedAboveLimits { role: "web".into(), consumed: "cpus:2".into(), limits: "cpus:1".into() }), S::BAD_REQUEST, "Invalid QuotaConfig: Role 'web' is already consuming 'cpus:2'; this is more than the requested limits 'cpus:1' (use 'force' flag to bypass this check)".into()),
+            (E::InvalidQuotaConfig(InvalidQuota::Overcommit { total: "cpus:9".into(), capacity: "cpus:4".into() }), S::BAD_REQUEST, "Invalid QuotaConfig: total quota guarantees 'cpus:9' exceed cluster capacity 'cpus:4' (use 'force' flag to bypass this check)".into()),
+            (E::InvalidQuotaRequest(InvalidQuota::InfoRole(InvalidRoleName::Star("a/*".into()))), S::BAD_REQUEST, "Failed to validate set quota request: QuotaInfo with invalid role: Role 'a/*' cannot include '*' as a component".into()),
+            (E::InvalidQuotaRequest(InvalidQuota::AlreadySet("web".into())), S::BAD_REQUEST, "Failed to validate set quota request: Cannot set quota for role 'web' which already has quota".into()),
+            (E::QuotaRequestJson { body: "{".into(), cause: serde_json::from_slice::<serde_json::Value>(b"{").expect_err("truncated") }, S::BAD_REQUEST, format!("Failed to parse set quota request JSON '{{': {cause_text}")),
+            (E::QuotaOvercommit { total: "cpus:9".into(), capacity: "cpus:4".into() }, S::CONFLICT, "Quota guarantees overcommit the cluster (use 'force' to bypass this check): Total quota guarantees 'cpus:9' exceed cluster capacity 'cpus:4'".into()),
+            (E::NoQuota("web".into()), S::BAD_REQUEST, "Failed to remove quota: Role 'web' has no quota set".into()),
+            (E::NoQuotaAtPath { path: "/master/quota/web".into(), role: "web".into() }, S::BAD_REQUEST, "Failed to remove quota for path '/master/quota/web': Role 'web' has no quota set".into()),
+            (E::QuotaPath { path: "/master/quota".into(), found: 2 }, S::BAD_REQUEST, "Failed to parse remove quota request for path '/master/quota': expected 3 tokens, found 2 tokens".into()),
             (E::UnsupportedProtocol { got: 2, want: 1 }, S::BAD_REQUEST, "agent protocol version 2 is not supported (this master speaks 1)".into()),
             (E::UnknownAgent(aid()), S::NOT_FOUND, "Agent a1 is not registered".into()),
             (E::AgentNotRegistered(aid()), S::NOT_FOUND, "Agent a1 is not registered; re-register".into()),

@@ -5,7 +5,10 @@
 //!   [`drover_metrics::mesos_name`] (`master/tasks_running` → `mesos_master_tasks_running`),
 //!   a counter where Mesos documents a counter, else a gauge; Drover's own entries of the
 //!   snapshot (`drover/offers_sent`) become `drover_master_offers_sent_total`;
-//! - `drover_master_task_state_transitions_total{state}`: tasks that entered each state.
+//! - `drover_master_task_state_transitions_total{state}`: tasks that entered each state;
+//! - roles' quotas, which the snapshot names one per role and resource
+//!   (`allocator/mesos/quota/roles/<role>/resources/<r>/guarantee`), as two families with
+//!   labels: `mesos_allocator_mesos_quota_guarantee{role,resource}` and `…_quota_limit`.
 //!
 //! Recorded as they happen: `drover_master_http_requests_total` and
 //! `drover_master_http_request_duration_seconds` per route, and
@@ -77,21 +80,64 @@ fn snapshot_series(name: &str, value: f64) -> Series {
     Series::one(prom, format!("{name} of /metrics/snapshot"), kind, value)
 }
 
+/// Where the snapshot's per-role quota values are.
+const QUOTA_PREFIX: &str = "allocator/mesos/quota/roles/";
+
+/// Roles' guarantees and limits as two labelled families.
+fn quota_series(
+    quotas: &std::collections::BTreeMap<String, drover_allocator::Quota>,
+) -> [Series; 2] {
+    let family = |kind: &str,
+                  pick: fn(
+        &drover_allocator::Quota,
+    ) -> &std::collections::BTreeMap<String, f64>| {
+        let points = quotas
+            .iter()
+            .flat_map(|(role, q)| {
+                pick(q).iter().map(move |(name, &v)| {
+                    (
+                        vec![
+                            ("role".to_string(), role.clone()),
+                            ("resource".to_string(), name.clone()),
+                        ],
+                        v,
+                    )
+                })
+            })
+            .collect();
+        Series {
+            name: mesos_name(&format!("allocator/mesos/quota/{kind}")),
+            help: format!("Each role's quota {kind}, by resource ({QUOTA_PREFIX}<role>/resources/<resource>/{kind} of /metrics/snapshot)"),
+            kind: Kind::Gauge,
+            points,
+        }
+    };
+    [
+        family("guarantee", |q| &q.guarantees),
+        family("limit", |q| &q.limits),
+    ]
+}
+
 fn series(s: &Shared) -> Vec<Series> {
     let now = s.now();
     let snapshot = s.metrics(now);
-    let mut transitions: Vec<(String, f64)> = s
-        .lock()
-        .counters
-        .transitions
-        .iter()
-        .map(|(state, n)| (state.to_string(), *n as f64))
-        .collect();
+    let (mut transitions, quotas): (Vec<(String, f64)>, _) = {
+        let m = s.lock();
+        let t = m
+            .counters
+            .transitions
+            .iter()
+            .map(|(state, n)| (state.to_string(), *n as f64))
+            .collect();
+        (t, m.quotas.clone())
+    };
     transitions.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out: Vec<Series> = snapshot
         .iter()
+        .filter(|(name, _)| !name.starts_with(QUOTA_PREFIX))
         .map(|(name, v)| snapshot_series(name, *v))
         .collect();
+    out.extend(quota_series(&quotas));
     out.push(Series::by(
         format!("{PREFIX}_task_state_transitions"),
         "Tasks that entered each state: launched (TASK_STAGING), refused, or changed state",
@@ -206,5 +252,35 @@ mod tests {
             Some(runs + 1.0),
             "{text}"
         );
+    }
+
+    /// Quotas: two labelled families, not one per role and resource as the snapshot names them.
+    #[tokio::test]
+    async fn quotas_are_two_labelled_families() {
+        let (shared, app) = master_with_a_running_task();
+        shared
+            .lock()
+            .update_quota(&drover_api::operator::UpdateQuota {
+                force: true,
+                quota_configs: vec![serde_json::from_value(serde_json::json!(
+                    {"role": "a-b", "guarantees": {"cpus": {"value": 1}}, "limits": {"cpus": {"value": 2}}}
+                ))
+                .expect("a config")],
+            })
+            .expect("quota set");
+        let text = scrape(&app).await;
+        for (sample, want) in [
+            (
+                "mesos_allocator_mesos_quota_guarantee{role=\"a-b\",resource=\"cpus\"}",
+                1.0,
+            ),
+            (
+                "mesos_allocator_mesos_quota_limit{role=\"a-b\",resource=\"cpus\"}",
+                2.0,
+            ),
+        ] {
+            assert_eq!(value(&text, sample), Some(want), "{sample} in\n{text}");
+        }
+        assert!(!text.contains("quota_roles"), "{text}");
     }
 }

@@ -1,5 +1,5 @@
 //! The master's registry: what must survive a master restart (admitted agents, frameworks,
-//! role weights), kept in the storage trait. The core decides what to write ([`RegistryOp`]);
+//! role weights and quotas), kept in the storage trait. The core decides what to write ([`RegistryOp`]);
 //! the [`Writer`] applies those writes in the order they were decided, outside the master's
 //! lock. A failed write is logged, never fatal: the cluster rebuilds task state from
 //! re-registering agents anyway.
@@ -37,6 +37,11 @@ fn framework_key(info: &FrameworkInfo) -> Option<String> {
         .map(|id| format!("master/frameworks/{}", id.value))
 }
 
+/// One record per role with quota (Mesos keeps one list; a record each keeps a change small).
+fn quota_key(role: &str) -> String {
+    format!("master/quota/{role}")
+}
+
 /// The store operations of one registry write.
 fn store_ops(op: &RegistryOp) -> Vec<Op> {
     match op {
@@ -57,6 +62,8 @@ fn store_ops(op: &RegistryOp) -> Vec<Op> {
             ops
         }
         RegistryOp::PutWeights(w) => encode("master/weights".into(), w).into_iter().collect(),
+        RegistryOp::PutQuota(c) => encode(quota_key(&c.role), c).into_iter().collect(),
+        RegistryOp::RemoveQuota(role) => vec![Op::Delete(quota_key(role))],
         RegistryOp::MarkAgentGone(id) => {
             let mut ops = vec![Op::Delete(format!("master/agents/{}", id.value))];
             ops.extend(encode(
@@ -114,6 +121,7 @@ impl Registry {
             frameworks: self.scan("master/frameworks/")?,
             removed_frameworks: self.scan("master/removed_frameworks/")?,
             weights: self.weights()?,
+            quotas: self.scan("master/quota/")?,
         })
     }
 
@@ -208,8 +216,10 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use drover_api::FrameworkID;
+    use drover_api::quota::QuotaConfig;
+    use drover_api::{FrameworkID, Scalar};
     use drover_store::MemoryStore;
+    use std::collections::BTreeMap;
 
     fn framework(id: &str) -> FrameworkInfo {
         FrameworkInfo {
@@ -243,9 +253,39 @@ mod tests {
         })]);
         w.flush(c.expect("a batch"));
         let r = Registry::new(store.clone()).recover().expect("recovered");
+        assert!(r.quotas.is_empty());
         assert_eq!(r.frameworks, vec![framework("f2")]);
         assert_eq!(r.removed_frameworks, vec!["f1".to_string()]);
         assert_eq!(r.weights.get("web"), Some(&2.0));
         assert!(store.get("master/agents/a1").expect("readable").is_some());
+    }
+
+    fn quota(role: &str, cpus: f64) -> QuotaConfig {
+        QuotaConfig {
+            role: role.into(),
+            guarantees: BTreeMap::from([("cpus".to_string(), Scalar { value: cpus })]),
+            limits: BTreeMap::from([("mem".to_string(), Scalar { value: 64.0 })]),
+        }
+    }
+
+    #[test]
+    fn quotas_are_recovered_as_last_written() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let w = Writer::new(Registry::new(store.clone()));
+        // One batch (one UPDATE_QUOTA): set, changed, removed; then another.
+        let a = w.enqueue(vec![
+            RegistryOp::PutQuota(quota("web", 1.0)),
+            RegistryOp::PutQuota(quota("db", 1.0)),
+            RegistryOp::PutQuota(quota("*", 0.5)),
+            RegistryOp::PutQuota(quota("web", 2.0)),
+            RegistryOp::RemoveQuota("db".into()),
+        ]);
+        w.flush(a.expect("a batch"));
+        let r = Registry::new(store.clone()).recover().expect("recovered");
+        assert_eq!(r.quotas, vec![quota("*", 0.5), quota("web", 2.0)]);
+        let b = w.enqueue(vec![RegistryOp::RemoveQuota("web".into())]);
+        w.flush(b.expect("a batch"));
+        let r = Registry::new(store).recover().expect("recovered");
+        assert_eq!(r.quotas, vec![quota("*", 0.5)]);
     }
 }

@@ -49,6 +49,14 @@ pub struct AgentView {
     pub executors: Vec<ExecutorInfo>,
 }
 
+/// A role as `/roles` shows it: its GET_ROLES entry, its quota (the default one when it has
+/// none) and what counts against it.
+pub struct RoleView {
+    pub role: operator::Role,
+    pub quota: drover_allocator::Quota,
+    pub consumed: std::collections::BTreeMap<String, f64>,
+}
+
 /// The state the full views render.
 pub struct Snapshot {
     pub info: MasterInfo,
@@ -184,8 +192,10 @@ impl Master {
             .unwrap_or(Value::Null)
     }
 
+    /// GET_ROLES' roles: those with frameworks, a weight or a quota, by name.
     pub fn role_list(&self) -> Vec<operator::Role> {
         let mut names: std::collections::BTreeSet<String> = self.weights.keys().cloned().collect();
+        names.extend(self.quotas.keys().cloned());
         for f in self.frameworks.values() {
             names.extend(f.roles.iter().cloned());
         }
@@ -208,6 +218,19 @@ impl Master {
                     frameworks,
                     resources: res.to_vec(),
                 }
+            })
+            .collect()
+    }
+
+    /// `/roles`' roles: GET_ROLES' with each one's quota and what counts against it.
+    pub fn role_views(&self) -> Vec<RoleView> {
+        let consumed = self.quota_consumption();
+        self.role_list()
+            .into_iter()
+            .map(|role| RoleView {
+                quota: self.quotas.get(&role.name).cloned().unwrap_or_default(),
+                consumed: consumed(&role.name),
+                role,
             })
             .collect()
     }
@@ -353,6 +376,16 @@ impl Master {
                 })
                 .sum(),
         ));
+        for (role, q) in &self.quotas {
+            for (kind, values) in [("guarantee", &q.guarantees), ("limit", &q.limits)] {
+                for (name, v) in values {
+                    m.push((
+                        format!("allocator/mesos/quota/roles/{role}/resources/{name}/{kind}"),
+                        *v,
+                    ));
+                }
+            }
+        }
         m.push((
             "drover/offers_sent".into(),
             self.counters.offers_sent as f64,

@@ -4,7 +4,7 @@
 //! parts around the tasks of `/master/state` and `/frameworks`, whose tasks `v0.rs` writes).
 //! With `v0.rs`, the one place internal records turn into those shapes.
 
-use crate::snapshot::{AgentView, FrameworkView, Snapshot};
+use crate::snapshot::{AgentView, FrameworkView, RoleView, Snapshot};
 use drover_api::operator;
 use drover_api::*;
 use serde_json::{json, Map, Value};
@@ -32,14 +32,19 @@ fn time(s: f64) -> TimeInfo {
     }
 }
 
-/// `/roles`, from the role list counted under the lock.
-pub fn v0_roles(roles: Vec<operator::Role>) -> Value {
+/// `/roles`, from the roles counted under the lock. Each role's `quota` is as Mesos 1.11
+/// writes it: `role`, and singular `guarantee` and `limit` beside `consumed`, each a map of
+/// name to value (empty for a role without quota).
+pub fn v0_roles(roles: Vec<RoleView>) -> Value {
     let roles: Vec<Value> = roles
         .into_iter()
-        .map(|r| {
-            json!({"name": r.name, "weight": r.weight,
+        .map(|v| {
+            let r = v.role;
+            json!({"name": &r.name, "weight": r.weight,
                "frameworks": r.frameworks.iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
-               "resources": Value::Object(Resources::from_list(&r.resources).to_v0_map())})
+               "resources": Value::Object(Resources::from_list(&r.resources).to_v0_map()),
+               "quota": {"role": &r.name, "guarantee": v.quota.guarantees, "limit": v.quota.limits,
+                         "consumed": v.consumed}})
         })
         .collect();
     json!({ "roles": roles })

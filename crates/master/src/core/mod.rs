@@ -14,6 +14,7 @@ mod calls;
 mod frameworks;
 mod housekeeping;
 mod offers;
+mod quota;
 mod updates;
 
 #[cfg(test)]
@@ -26,7 +27,7 @@ use drover_allocator::Allocator;
 use drover_api::agent_protocol::ToAgent;
 use drover_api::scheduler::{CallType, Event};
 use drover_api::*;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -72,6 +73,10 @@ pub enum RegistryOp {
     /// Forget the framework and remember that it may not come back.
     RemoveFramework(FrameworkID),
     PutWeights(HashMap<String, f64>),
+    /// A role's quota, set or changed.
+    PutQuota(drover_api::quota::QuotaConfig),
+    /// A role's quota, removed (set back to the default).
+    RemoveQuota(String),
     /// The agent is gone for good (`MARK_AGENT_GONE`): never admit it again.
     MarkAgentGone(AgentID),
 }
@@ -86,6 +91,8 @@ pub struct Recovered {
     pub frameworks: Vec<FrameworkInfo>,
     pub removed_frameworks: Vec<String>,
     pub weights: HashMap<String, f64>,
+    /// Roles' quotas, each a non-default config.
+    pub quotas: Vec<drover_api::quota::QuotaConfig>,
 }
 
 pub struct Framework {
@@ -201,6 +208,8 @@ pub struct Master {
     pub offers: HashMap<OfferID, OfferRec>,
     pub allocator: Allocator,
     pub weights: HashMap<String, f64>,
+    /// Roles' quotas (none is the default); the allocator holds the same.
+    pub quotas: BTreeMap<String, drover_allocator::Quota>,
     pub counters: Counters,
     pub operator_streams: Vec<Outbox>,
     pub start_unix: f64,
@@ -248,12 +257,15 @@ impl Master {
             frameworks,
             removed_frameworks,
             weights,
+            quotas: stored_quotas,
         } = recovered;
         for (role, w) in &weights {
             if let Err(e) = allocator.set_weight(role, *w) {
                 tracing::error!("ignoring stored weight of role {role}: {e}");
             }
         }
+        // Before any offer: a role's limits hold from the first cycle.
+        let quotas = quota::recover(&mut allocator, stored_quotas);
         let removed = removed_frameworks
             .into_iter()
             .map(FrameworkID::new)
@@ -267,6 +279,7 @@ impl Master {
             offers: HashMap::new(),
             allocator,
             weights,
+            quotas,
             counters: Counters::default(),
             operator_streams: Vec::new(),
             start_unix,
