@@ -1,12 +1,12 @@
 //! The `drover <noun> <verb>` commands. `node`, `framework` and `task` read the master's public
-//! endpoints (the ones Mesos tools read); `app` and `deployment` drive Marathon's REST v2 API;
-//! `job` the jobs scheduler's Metronome API.
+//! endpoints (the ones Mesos tools read), `quota` its operator API; `app` and `deployment`
+//! drive Marathon's REST v2 API; `job` the jobs scheduler's Metronome API.
 //! Each prints a table for people, or the server's own JSON with `--json`.
 //!
 //! Inside: `client` is the one HTTP client (and where an answer becomes a typed value or an
 //! [`Error`]); `views` the JSON shapes read that `drover_api` has no type for; `render` tables,
 //! `--json` and the live status line of a wait; `args` the shared flags; then one module per
-//! noun (`node`, `framework`, `task`, `app`, `deployment` with its `wait`, `job`).
+//! noun (`node`, `framework`, `task`, `quota`, `app`, `deployment` with its `wait`, `job`).
 //!
 //! # Errors and exit codes
 //!
@@ -37,6 +37,7 @@ mod job;
 mod master;
 mod node;
 mod package;
+mod quota;
 mod render;
 mod task;
 mod views;
@@ -51,4 +52,5 @@ pub use job::{job, JobCmd, JobsArgs, ScheduleCmd};
 pub use master::{master, MasterCmd};
 pub use node::{node, NodeCmd};
 pub use package::{package, PackageArgs, PackageCmd, RepoCmd};
+pub use quota::{quota, QuotaCmd};
 pub use task::{task, TaskCmd};

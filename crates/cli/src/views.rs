@@ -1,5 +1,6 @@
 //! Read-only views of the JSON the CLI reads that `drover_api` has no type for: the master's and
-//! agents' v0 endpoints (`/master/slaves`, `/master/frameworks`, `/master/tasks`, an agent's
+//! agents' v0 endpoints (`/master/slaves`, `/master/frameworks`, `/master/tasks`,
+//! `/master/roles`, an agent's
 //! `/state` and `/files/read`) and what Marathon adds around an app definition (counts,
 //! deployments, tasks, queue entries, events). Drover's servers build these bodies with `json!`
 //! — Mesos' v0 shapes have no protobuf, and Marathon's status fields sit on top of the app — so
@@ -104,6 +105,26 @@ impl V0Agent {
     pub fn address(&self) -> Option<&str> {
         self.pid.split('@').nth(1)
     }
+}
+
+/// `GET /master/roles`: each role's quota, as Mesos 1.11 writes it (`consumed` is what counts
+/// against it); older masters have no `quota`.
+#[derive(Deserialize, Debug)]
+pub(crate) struct Roles {
+    pub roles: Vec<V0Role>,
+}
+
+#[derive(Deserialize, Debug)]
+pub(crate) struct V0Role {
+    pub name: String,
+    #[serde(default)]
+    pub quota: Option<V0RoleQuota>,
+}
+
+#[derive(Deserialize, Debug)]
+pub(crate) struct V0RoleQuota {
+    #[serde(default)]
+    pub consumed: BTreeMap<String, f64>,
 }
 
 /// `GET /master/frameworks`.

@@ -330,6 +330,13 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::Common,
     },
+    /// Roles' quotas: list, set, remove.
+    Quota {
+        #[command(subcommand)]
+        cmd: drover_cli::QuotaCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
     /// Tasks and their logs.
     Task {
         #[command(subcommand)]
@@ -656,6 +663,7 @@ async fn run() -> Result<()> {
             return Ok(drover_cli::framework(cmd, common).await?)
         }
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
+        Cmd::Quota { cmd, common } => return Ok(drover_cli::quota(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
         Cmd::Job { cmd, common } => return Ok(drover_cli::job(cmd, common).await?),
         Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
@@ -879,6 +887,7 @@ async fn run() -> Result<()> {
         Cmd::Node { .. }
         | Cmd::Framework { .. }
         | Cmd::Service { .. }
+        | Cmd::Quota { .. }
         | Cmd::Task { .. }
         | Cmd::App { .. }
         | Cmd::Job { .. }
