@@ -3,6 +3,7 @@
 //! TASK_DROPPED for stale offers), record the rest as TASK_STAGING and send them to the agent,
 //! and give back what was not used with the accept's filter.
 
+use super::operations::{conversion, Asker, OperationInvalid};
 use super::{resources_text, validate_id, InvalidId, Master, OfferRec, DEFAULT_REFUSE_SECS};
 use crate::tasks::{Id, TaskRec};
 use drover_api::agent_protocol::ToAgent;
@@ -264,12 +265,23 @@ impl Master {
                     remaining = trial;
                     self.launch(fid, &agent_id, &role, Some(exec), g.task_group.tasks, now);
                 }
+                OperationType::RESERVE
+                | OperationType::UNRESERVE
+                | OperationType::CREATE
+                | OperationType::DESTROY => {
+                    let kind = op.kind;
+                    if let Err(why) =
+                        self.offer_operation(fid, &agent_id, &role, &op, &mut remaining)
+                    {
+                        // Mesos drops an invalid operation (no feedback without an operation
+                        // id); the rest of the ACCEPT goes on.
+                        tracing::warn!(framework_id = %fid, agent_id = %agent_id, "dropping {kind:?} operation: {why}");
+                    }
+                }
                 other => {
                     self.send_to_framework(
                         fid,
-                        &Event::error(format!(
-                            "Operation {other:?} is not supported yet: reservations and volumes come with resource management"
-                        )),
+                        &Event::error(format!("Operation {other:?} is not supported yet")),
                     );
                 }
             }
@@ -279,6 +291,34 @@ impl Master {
                 .recover(&agent_id.value, &fid.value, &role, &remaining, refuse, now);
         }
         self.allocation_wanted = true;
+    }
+
+    /// One RESERVE, UNRESERVE, CREATE or DESTROY on the offered resources: checked, applied to
+    /// the agent, and to what is left of the offers for the operations after it.
+    fn offer_operation(
+        &mut self,
+        fid: &FrameworkID,
+        agent_id: &AgentID,
+        role: &str,
+        op: &Operation,
+        remaining: &mut Resources,
+    ) -> Result<(), OperationInvalid> {
+        let principal = self
+            .frameworks
+            .get(fid)
+            .and_then(|f| f.info.principal.clone());
+        let who = Asker {
+            role,
+            principal: principal.as_deref(),
+        };
+        let conv = conversion(op, &who)?;
+        if !remaining.contains(&conv.consumed) {
+            return Err(OperationInvalid::NotOffered(resources_text(&conv.consumed)));
+        }
+        self.apply_operation(agent_id, Some((fid, role)), &conv)?;
+        remaining.subtract_all(&conv.consumed);
+        remaining.add_all(&conv.converted);
+        Ok(())
     }
 
     /// Check one task against what is left of the offers; returns the resources it will use

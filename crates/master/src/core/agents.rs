@@ -35,7 +35,11 @@ impl Master {
             return Err(ApiError::AgentGone(id.clone()));
         }
         let port = reg.agent_info.port.unwrap_or(5051);
-        let total = Resources::from_list(&reg.agent_info.resources);
+        // Its resources as given, with the reservations and volumes made on it since.
+        let total = super::operations::total_with(
+            &Resources::from_list(&reg.agent_info.resources),
+            &reg.checkpointed_resources,
+        );
         let id = match reg.agent_id.clone() {
             Some(id) => id,
             None => {

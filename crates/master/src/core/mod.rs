@@ -14,6 +14,7 @@ mod calls;
 mod frameworks;
 mod housekeeping;
 mod offers;
+mod operations;
 mod quota;
 mod updates;
 

@@ -42,7 +42,19 @@ impl Master {
                     },
                     path: Some("/slave(1)".into()),
                 }),
-                resources: a.resources.allocated_to(&a.role),
+                resources: {
+                    let mut rs = a.resources.allocated_to(&a.role);
+                    // Frameworks without RESERVATION_REFINEMENT get the pre-refinement form
+                    // (`role`, `reservation`), as Mesos' master gives them.
+                    let refinement = self
+                        .frameworks
+                        .get(&fid)
+                        .is_some_and(|f| f.info.has_capability("RESERVATION_REFINEMENT"));
+                    if !refinement {
+                        rs = rs.iter().filter_map(Resource::downgraded).collect();
+                    }
+                    rs
+                },
                 attributes: agent.info.attributes.clone(),
                 executor_ids: agent
                     .executors

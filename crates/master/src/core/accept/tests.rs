@@ -364,12 +364,12 @@ fn an_unsupported_operation_is_an_error_event() {
     h.register(mock_agent(2.0, 1024.0, (31000, 31009)));
     let offer = h.offer(&mut fw);
     let mut op = Operation::launch(vec![]);
-    op.kind = OperationType::RESERVE;
+    op.kind = OperationType::GROW_VOLUME;
     op.launch = None;
     h.accept_ops(&fw, &[&offer], vec![op]);
     let events = fw.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventType::ERROR);
     let msg = &events[0].error.as_ref().expect("error").message;
-    assert!(msg.contains("RESERVE is not supported yet"), "{msg}");
+    assert!(msg.contains("GROW_VOLUME is not supported yet"), "{msg}");
 }
