@@ -86,7 +86,7 @@ enum PlainValue {
 #[derive(Clone, Debug, PartialEq)]
 enum TaskResource {
     /// The shape frameworks send back from offers: a scalar or a range list, with at most the
-    /// deprecated `role` and `allocation_info`.
+    /// deprecated `role` (a static reservation) and `allocation_info`.
     Plain {
         name: Id,
         value: PlainValue,
@@ -99,7 +99,10 @@ enum TaskResource {
 
 impl TaskResource {
     fn new(r: Resource, ids: &mut Interner) -> Self {
+        // A pre-refinement dynamic reservation (`role` + `reservation`) is not plain: its
+        // principal and labels are part of what the resource is.
         let plain = r.reservations.is_empty()
+            && r.reservation.is_none()
             && r.disk.is_none()
             && r.revocable.is_none()
             && r.shared.is_none()
