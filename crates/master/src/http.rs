@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_stream_lite::ReceiverStream;
 
 mod quota;
+mod reservations;
 
 type S = State<Arc<Shared>>;
 
@@ -119,6 +120,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         r = r.route(path, get(metrics_snapshot));
     }
     r = quota::routes(r);
+    r = reservations::routes(r);
     let (registry, requests) = crate::metrics::registry(&shared);
     r.route("/metrics", drover_metrics::endpoint(registry))
         .layer(DefaultBodyLimit::max(limit))
@@ -616,6 +618,12 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
         }
         OpCall::GET_QUOTA | OpCall::UPDATE_QUOTA | OpCall::SET_QUOTA | OpCall::REMOVE_QUOTA => {
             return quota::operator_call(&s, &call);
+        }
+        OpCall::RESERVE_RESOURCES
+        | OpCall::UNRESERVE_RESOURCES
+        | OpCall::CREATE_VOLUMES
+        | OpCall::DESTROY_VOLUMES => {
+            return reservations::operator_call(&s, &call).map(IntoResponse::into_response);
         }
         OpCall::SUBSCRIBE => {
             let (tx, rx): (Outbox, _) = mpsc::unbounded_channel();

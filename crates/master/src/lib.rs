@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use crate::core::Master;
+pub use crate::core::{Master, OperationInvalid};
 pub use crate::leadership::{address_of, Ha, Standing};
 
 #[derive(Clone, Debug)]
@@ -189,7 +189,43 @@ pub enum ApiError {
     #[error("Agent {0} has been marked gone; it may not register again")]
     AgentGone(AgentID),
 
+    // ----- reservations and volumes (operator) -----
+    /// The agent of an operator's reservation or volume call is not registered (Mesos' words).
+    #[error("No agent found with specified ID")]
+    NoAgentWithId,
+    /// An operator's RESERVE, UNRESERVE, CREATE or DESTROY that fails validation.
+    #[error("Invalid {kind:?} operation on agent {agent}: {why}")]
+    InvalidOperation {
+        kind: drover_api::OperationType,
+        agent: AgentID,
+        #[source]
+        why: OperationInvalid,
+    },
+    /// What the operation consumes is neither unallocated nor in the agent's offers.
+    #[error("The resources {wanted} are not available on agent {agent}: its unallocated resources {available} do not contain them")]
+    ResourcesUnavailable {
+        agent: AgentID,
+        wanted: String,
+        available: String,
+    },
+    /// An old endpoint's form body that is not a form.
+    #[error("Unable to decode query string: {0}")]
+    UndecodableForm(#[source] serde_urlencoded::de::Error),
+    /// An old endpoint's form without one of its fields.
+    #[error("Missing '{0}' query parameter in the request body")]
+    MissingFormField(&'static str),
+    /// An old endpoint's form field that is not a JSON array.
+    #[error("Error in parsing '{field}' query parameter in the request body: {cause}")]
+    FormFieldJson {
+        field: &'static str,
+        #[source]
+        cause: serde_json::Error,
+    },
+
     // ----- not implemented -----
+    /// `Reserve.source` (re-reserving reserved resources, Mesos 1.10+).
+    #[error("'source' of a reservation (re-reserving reserved resources) is not supported yet")]
+    ReserveSourceUnsupported,
     #[error("Received 'UNKNOWN' call")]
     UnknownCall,
     #[error("Operation feedback (reservations and volumes) is not supported yet")]
@@ -339,7 +375,12 @@ impl ApiError {
             | E::NoQuota(_)
             | E::NoQuotaAtPath { .. }
             | E::QuotaPath { .. }
-            | E::UnsupportedProtocol { .. } => StatusCode::BAD_REQUEST,
+            | E::UnsupportedProtocol { .. }
+            | E::NoAgentWithId
+            | E::InvalidOperation { .. }
+            | E::UndecodableForm(_)
+            | E::MissingFormField(_)
+            | E::FormFieldJson { .. } => StatusCode::BAD_REQUEST,
             E::ProtobufUnsupported | E::UnsupportedContentType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -349,10 +390,13 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             E::AgentGone(_) => StatusCode::FORBIDDEN,
-            E::AgentUnreachable(_) | E::QuotaOvercommit { .. } => StatusCode::CONFLICT,
-            E::UnknownCall | E::OperationFeedbackUnsupported | E::OperatorCallUnsupported(_) => {
-                StatusCode::NOT_IMPLEMENTED
+            E::AgentUnreachable(_) | E::QuotaOvercommit { .. } | E::ResourcesUnavailable { .. } => {
+                StatusCode::CONFLICT
             }
+            E::UnknownCall
+            | E::OperationFeedbackUnsupported
+            | E::OperatorCallUnsupported(_)
+            | E::ReserveSourceUnsupported => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }
@@ -633,6 +677,12 @@ mod tests {
             (E::AgentUnreachable(aid()), S::CONFLICT, "Agent a1 was marked unreachable; re-register".into()),
             (E::AgentNotFound(aid()), S::NOT_FOUND, "Agent 'a1' not found".into()),
             (E::AgentGone(aid()), S::FORBIDDEN, "Agent a1 has been marked gone; it may not register again".into()),
+            (E::NoAgentWithId, S::BAD_REQUEST, "No agent found with specified ID".into()),
+            (E::InvalidOperation { kind: drover_api::OperationType::RESERVE, agent: aid(), why: OperationInvalid::StarReservation }, S::BAD_REQUEST, "Invalid RESERVE operation on agent a1: Invalid reservation: role '*' cannot be reserved for".into()),
+            (E::ResourcesUnavailable { agent: aid(), wanted: "cpus:8".into(), available: "cpus:4; mem:1024".into() }, S::CONFLICT, "The resources cpus:8 are not available on agent a1: its unallocated resources cpus:4; mem:1024 do not contain them".into()),
+            (E::MissingFormField("slaveId"), S::BAD_REQUEST, "Missing 'slaveId' query parameter in the request body".into()),
+            (E::FormFieldJson { field: "resources", cause: serde_json::from_slice::<serde_json::Value>(b"{").expect_err("truncated") }, S::BAD_REQUEST, format!("Error in parsing 'resources' query parameter in the request body: {cause_text}")),
+            (E::ReserveSourceUnsupported, S::NOT_IMPLEMENTED, "'source' of a reservation (re-reserving reserved resources) is not supported yet".into()),
             (E::UnknownCall, S::NOT_IMPLEMENTED, "Received 'UNKNOWN' call".into()),
             (E::OperationFeedbackUnsupported, S::NOT_IMPLEMENTED, "Operation feedback (reservations and volumes) is not supported yet".into()),
             (E::OperatorCallUnsupported(drover_api::operator::CallType::GET_WEIGHTS), S::NOT_IMPLEMENTED, "Operator call GET_WEIGHTS is not supported yet".into()),

@@ -50,10 +50,39 @@ pub fn v0_roles(roles: Vec<RoleView>) -> Value {
     json!({ "roles": roles })
 }
 
+/// Reserved resources by the role of their last reservation (Mesos' `reservations()`).
+fn reservations(total: &Resources) -> std::collections::BTreeMap<String, Resources> {
+    let mut by_role: std::collections::BTreeMap<String, Resources> = Default::default();
+    for r in total.iter() {
+        let role = r.reservation_role();
+        if role != "*" {
+            by_role.entry(role.to_string()).or_default().add(r);
+        }
+    }
+    by_role
+}
+
+/// A resource as Mesos' endpoints write it: `reservations`, and for a single reservation the
+/// old `role` (with `reservation` when dynamic) beside it, so clients of either form read it.
+fn endpoint_form(r: &Resource) -> Resource {
+    match r.downgraded() {
+        Some(mut old) if r.reservations.len() == 1 => {
+            old.reservations = r.reservations.clone();
+            old
+        }
+        _ => r.clone(),
+    }
+}
+
 impl AgentView {
     pub fn v0(&self) -> Value {
-        let mut unreserved = self.total.usable_by("*");
-        unreserved.subtract_all(&Resources::new());
+        let unreserved = self.total.usable_by("*");
+        let (mut reserved_v0, mut reserved_full) = (Map::new(), Map::new());
+        for (role, rs) in reservations(&self.total) {
+            reserved_v0.insert(role.clone(), Value::Object(rs.to_v0_map()));
+            let full: Vec<Resource> = rs.iter().map(endpoint_form).collect();
+            reserved_full.insert(role, json!(full));
+        }
         json!({
             "id": self.id.value,
             "pid": self.pid,
@@ -64,7 +93,7 @@ impl AgentView {
             "resources": Value::Object(self.total.to_v0_map()),
             "used_resources": Value::Object(self.used.to_v0_map()),
             "offered_resources": Value::Object(self.offered.to_v0_map()),
-            "reserved_resources": {},
+            "reserved_resources": reserved_v0,
             "unreserved_resources": Value::Object(unreserved.to_v0_map()),
             "attributes": v0_attributes(&self.info.attributes),
             "active": !self.unreachable,
@@ -75,7 +104,7 @@ impl AgentView {
             "resources_full": self.total.to_vec(),
             "used_resources_full": self.used.to_vec(),
             "offered_resources_full": self.offered.to_vec(),
-            "reserved_resources_full": {},
+            "reserved_resources_full": reserved_full,
             "unreserved_resources_full": unreserved.to_vec(),
         })
     }

@@ -16,7 +16,11 @@ mod housekeeping;
 mod offers;
 mod operations;
 mod quota;
+mod reservations;
 mod updates;
+
+pub use operations::OperationInvalid;
+pub use reservations::operation;
 
 #[cfg(test)]
 pub(crate) mod harness;

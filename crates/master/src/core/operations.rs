@@ -42,6 +42,12 @@ pub enum OperationInvalid {
     DuplicateVolume { role: String, id: String },
     #[error("Invalid volume: volume '{0}' is in use by a task")]
     VolumeInUse(String),
+    #[error("Invalid resources: {0}")]
+    BadRole(String),
+    #[error("A reserve operation was attempted with an allocated resource, but the operator API only allows reservations to be made to unallocated resources")]
+    AllocatedByOperator,
+    #[error("Persistent volumes not found: the agent does not hold {0}")]
+    VolumeNotFound(String),
     #[error("Insufficient resources: the offers do not hold {0}")]
     NotOffered(String),
 }
@@ -434,8 +440,30 @@ mod tests {
             .push(Resource::scalar("disk", 1000.0));
         reg.agent_id = Some(ag.id.clone());
         reg.checkpointed_resources = last.to_vec();
-        let ag2 = h.register(reg);
+        let mut ag2 = h.register(reg);
         assert_eq!(h.m.agents[&ag2.id].total, before);
+
+        // The task ends; the volume is destroyed and everything unreserved, in one ACCEPT.
+        h.update(&ag2, &fw.id, "t1", TaskState::TASK_FINISHED);
+        fw.events();
+        let offer = h.offer(&mut fw);
+        assert!(
+            offer.resources.iter().any(|r| r.disk.is_some()),
+            "{offer:?}"
+        );
+        h.accept_ops(
+            &fw,
+            &[&offer],
+            vec![
+                op(json!({"type": "DESTROY", "destroy": {"volumes": [volume(100.0, "web", "v1")]}})),
+                op(json!({"type": "UNRESERVE", "unreserve": {"resources": [
+                    reserved("cpus", 2.0, "web"), reserved("disk", 500.0, "web")]}})),
+            ],
+        );
+        let cps = checkpoints(&ag2.messages());
+        assert_eq!(cps.len(), 2, "{cps:?}");
+        assert!(cps[1].is_empty(), "{cps:?}");
+        assert_eq!(h.m.agents[&ag2.id].total.usable_by("*").scalar("cpus"), 4.0);
     }
 
     #[test]
