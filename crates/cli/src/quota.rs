@@ -46,7 +46,7 @@ pub enum QuotaCmd {
 }
 
 /// `cpus=2,mem=1024` as scalars by name; `flag` names the flag in errors.
-fn parse_list(flag: &str, text: &str) -> Result<BTreeMap<String, Scalar>, Error> {
+pub(crate) fn parse_list(flag: &str, text: &str) -> Result<BTreeMap<String, Scalar>, Error> {
     let mut out = BTreeMap::new();
     for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let bad = || {
@@ -65,7 +65,7 @@ fn parse_list(flag: &str, text: &str) -> Result<BTreeMap<String, Scalar>, Error>
 }
 
 /// `cpus=2,mem=1024`, or `-` for nothing.
-fn list_text<'a>(m: impl IntoIterator<Item = (&'a String, f64)>) -> String {
+pub(crate) fn list_text<'a>(m: impl IntoIterator<Item = (&'a String, f64)>) -> String {
     let parts: Vec<String> = m
         .into_iter()
         .map(|(k, v)| format!("{k}={}", num(v)))

@@ -98,6 +98,9 @@ pub(crate) struct V0Agent {
     pub attributes: BTreeMap<String, AttributeValue>,
     #[serde(default)]
     pub active: bool,
+    /// What is reserved on the agent, by role, as full resources (volumes among them).
+    #[serde(default)]
+    pub reserved_resources_full: BTreeMap<String, Vec<drover_api::Resource>>,
 }
 
 impl V0Agent {

@@ -337,6 +337,13 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::Common,
     },
+    /// Operators' dynamic reservations: list, reserve, unreserve.
+    Reservation {
+        #[command(subcommand)]
+        cmd: drover_cli::ReservationCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
     /// Tasks and their logs.
     Task {
         #[command(subcommand)]
@@ -664,6 +671,7 @@ async fn run() -> Result<()> {
         }
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
         Cmd::Quota { cmd, common } => return Ok(drover_cli::quota(cmd, common).await?),
+        Cmd::Reservation { cmd, common } => return Ok(drover_cli::reservation(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
         Cmd::Job { cmd, common } => return Ok(drover_cli::job(cmd, common).await?),
         Cmd::Deployment { cmd, common } => return Ok(drover_cli::deployment(cmd, common).await?),
@@ -888,6 +896,7 @@ async fn run() -> Result<()> {
         | Cmd::Framework { .. }
         | Cmd::Service { .. }
         | Cmd::Quota { .. }
+        | Cmd::Reservation { .. }
         | Cmd::Task { .. }
         | Cmd::App { .. }
         | Cmd::Job { .. }
