@@ -27,6 +27,7 @@ use tokio_stream_lite::ReceiverStream;
 
 mod quota;
 mod reservations;
+mod weights;
 
 type S = State<Arc<Shared>>;
 
@@ -121,6 +122,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     r = quota::routes(r);
     r = reservations::routes(r);
+    r = weights::routes(r);
     let (registry, requests) = crate::metrics::registry(&shared);
     r.route("/metrics", drover_metrics::endpoint(registry))
         .layer(DefaultBodyLimit::max(limit))
@@ -549,46 +551,8 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             });
             r
         }
-        OpCall::GET_WEIGHTS => {
-            let m = s.lock();
-            let weights: Vec<Value> = m
-                .weights
-                .iter()
-                .map(|(r, w)| json!({"role": r, "weight": w}))
-                .collect();
-            return Ok(Json(
-                json!({"type": "GET_WEIGHTS", "get_weights": {"weight_infos": weights}}),
-            )
-            .into_response());
-        }
-        OpCall::UPDATE_WEIGHTS => {
-            let infos = call
-                .rest
-                .get("update_weights")
-                .and_then(|u| u.get("weight_infos"))
-                .and_then(|w| w.as_array())
-                .ok_or(ApiError::MissingField("update_weights.weight_infos"))?;
-            let mut parsed = Vec::new();
-            for (i, w) in infos.iter().enumerate() {
-                let role = w["role"].as_str().ok_or(ApiError::WeightInfoType {
-                    index: i,
-                    field: "role",
-                    expected: "a string",
-                })?;
-                let weight = w["weight"].as_f64().ok_or(ApiError::WeightInfoType {
-                    index: i,
-                    field: "weight",
-                    expected: "a number",
-                })?;
-                parsed.push((role.to_string(), weight));
-            }
-            s.decide(|m| {
-                for (role, weight) in parsed {
-                    m.set_weight(&role, weight)?;
-                }
-                Ok::<(), ApiError>(())
-            })?;
-            return Ok(StatusCode::OK.into_response());
+        OpCall::GET_WEIGHTS | OpCall::UPDATE_WEIGHTS => {
+            return weights::operator_call(&s, &call);
         }
         OpCall::TEARDOWN => {
             let id = call

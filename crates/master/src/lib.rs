@@ -120,6 +120,14 @@ pub enum ApiError {
     InvalidRole(String),
     #[error("Weight of role '{role}' must be positive")]
     NonPositiveWeight { role: String },
+    /// A weights update naming an invalid role (Mesos' words for `/weights` and
+    /// `UPDATE_WEIGHTS`).
+    #[error("Failed to validate update weights request JSON: Invalid role '{role}': {why}")]
+    WeightRole { role: String, why: InvalidRoleName },
+    #[error("Failed to validate update weights request JSON for role '{role}': Invalid weight '{weight}': Weights must be positive")]
+    WeightNotPositive { role: String, weight: f64 },
+    #[error("Failed to parse update weights request JSON '{body}': {why}")]
+    WeightsBody { body: String, why: String },
     /// A weight or quota the allocator refused.
     #[error(transparent)]
     Allocator(#[from] drover_allocator::Error),
@@ -364,6 +372,9 @@ impl ApiError {
             | E::InvalidFrameworkInfo(_)
             | E::InvalidRole(_)
             | E::NonPositiveWeight { .. }
+            | E::WeightRole { .. }
+            | E::WeightNotPositive { .. }
+            | E::WeightsBody { .. }
             | E::Allocator(_)
             | E::WeightInfoType { .. }
             | E::NestedQuotaUpdate(_)
@@ -652,6 +663,8 @@ mod tests {
             (InvalidFrameworkInfo::RoleWithMultiRole.into(), S::BAD_REQUEST, "'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'".into()),
             (E::InvalidRole("a b".into()), S::BAD_REQUEST, "Role 'a b' is invalid".into()),
             (E::NonPositiveWeight { role: "web".into() }, S::BAD_REQUEST, "Weight of role 'web' must be positive".into()),
+            (E::WeightRole { role: "a b".into(), why: InvalidRoleName::Whitespace("a b".into()) }, S::BAD_REQUEST, "Failed to validate update weights request JSON: Invalid role 'a b': Role component 'a b' is invalid because it contains backspace or whitespace".into()),
+            (E::WeightNotPositive { role: "web".into(), weight: -1.0 }, S::BAD_REQUEST, "Failed to validate update weights request JSON for role 'web': Invalid weight '-1': Weights must be positive".into()),
             (drover_allocator::Error::InvalidWeight { role: "web".into(), weight: -1.0 }.into(), S::BAD_REQUEST, "role 'web': weight -1 is not a positive finite number".into()),
             (E::WeightInfoType { index: 2, field: "role", expected: "a string" }, S::BAD_REQUEST, "'weight_infos[2].role' must be a string".into()),
             (E::WeightInfoType { index: 0, field: "weight", expected: "a number" }, S::BAD_REQUEST, "'weight_infos[0].weight' must be a number".into()),

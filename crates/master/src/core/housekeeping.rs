@@ -223,6 +223,47 @@ impl Master {
         self.operator_event("AGENT_REMOVED", serde_json::json!({"agent_id": id}));
     }
 
+    /// Set the weights of `infos` (role, weight), all or nothing, with Mesos' checks (the role
+    /// trimmed and valid, the weight positive); outstanding offers are rescinded when a role
+    /// with frameworks changed, so the new shares apply at once (as Mesos does).
+    pub fn update_weights(&mut self, infos: &[(String, f64)], now: f64) -> Result<(), ApiError> {
+        let mut valid = Vec::with_capacity(infos.len());
+        for (role, weight) in infos {
+            let role = role.trim();
+            if let Some(why) = super::quota::role_problem(role) {
+                return Err(ApiError::WeightRole {
+                    role: role.to_string(),
+                    why,
+                });
+            }
+            if !(*weight > 0.0 && weight.is_finite()) {
+                return Err(ApiError::WeightNotPositive {
+                    role: role.to_string(),
+                    weight: *weight,
+                });
+            }
+            valid.push((role.to_string(), *weight));
+        }
+        for (role, weight) in &valid {
+            self.allocator.set_weight(role, *weight)?;
+            self.weights.insert(role.clone(), *weight);
+        }
+        self.record(RegistryOp::PutWeights(self.weights.clone()));
+        self.allocation_wanted = true;
+        let active = valid.iter().any(|(role, _)| {
+            self.frameworks
+                .values()
+                .any(|f| f.roles.iter().any(|r| r == role))
+        });
+        if active {
+            let offers: Vec<OfferID> = self.offers.keys().cloned().collect();
+            for oid in offers {
+                self.rescind_offer(&oid, now);
+            }
+        }
+        Ok(())
+    }
+
     pub fn set_weight(&mut self, role: &str, weight: f64) -> Result<(), ApiError> {
         validate_role(role)?;
         if !(weight > 0.0 && weight.is_finite()) {
