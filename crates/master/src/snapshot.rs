@@ -11,6 +11,8 @@ use drover_api::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+mod roles;
+
 /// A framework as the views show it.
 pub struct FrameworkView {
     pub id: FrameworkID,
@@ -55,6 +57,13 @@ pub struct RoleView {
     pub role: operator::Role,
     pub quota: drover_allocator::Quota,
     pub consumed: std::collections::BTreeMap<String, f64>,
+    /// Over the role's sub-tree: what tasks and executors use, what outstanding offers carry,
+    /// what agents have reserved to it, and the first two together (the deprecated
+    /// `resources`).
+    pub allocated: std::collections::BTreeMap<String, f64>,
+    pub offered: std::collections::BTreeMap<String, f64>,
+    pub reserved: std::collections::BTreeMap<String, f64>,
+    pub resources: std::collections::BTreeMap<String, f64>,
 }
 
 /// The state the full views render.
@@ -192,14 +201,10 @@ impl Master {
             .unwrap_or(Value::Null)
     }
 
-    /// GET_ROLES' roles: those with frameworks, a weight or a quota, by name.
+    /// GET_ROLES' roles: those with frameworks, a weight, a quota or a reservation, and the
+    /// roles above them, by name.
     pub fn role_list(&self) -> Vec<operator::Role> {
-        let mut names: std::collections::BTreeSet<String> = self.weights.keys().cloned().collect();
-        names.extend(self.quotas.keys().cloned());
-        for f in self.frameworks.values() {
-            names.extend(f.roles.iter().cloned());
-        }
-        names
+        self.known_roles()
             .into_iter()
             .map(|name| {
                 let frameworks: Vec<FrameworkID> = self
@@ -225,12 +230,23 @@ impl Master {
     /// `/roles`' roles: GET_ROLES' with each one's quota and what counts against it.
     pub fn role_views(&self) -> Vec<RoleView> {
         let consumed = self.quota_consumption();
+        let breakdowns = self.role_breakdowns();
         self.role_list()
             .into_iter()
-            .map(|role| RoleView {
-                quota: self.quotas.get(&role.name).cloned().unwrap_or_default(),
-                consumed: consumed(&role.name),
-                role,
+            .map(|role| {
+                let [allocated, offered, reserved, resources] = breakdowns
+                    .get(&role.name)
+                    .map(roles::Breakdown::maps)
+                    .unwrap_or_default();
+                RoleView {
+                    quota: self.quotas.get(&role.name).cloned().unwrap_or_default(),
+                    consumed: consumed(&role.name),
+                    allocated,
+                    offered,
+                    reserved,
+                    resources,
+                    role,
+                }
             })
             .collect()
     }

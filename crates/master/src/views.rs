@@ -34,7 +34,8 @@ fn time(s: f64) -> TimeInfo {
 
 /// `/roles`, from the roles counted under the lock. Each role's `quota` is as Mesos 1.11
 /// writes it: `role`, and singular `guarantee` and `limit` beside `consumed`, each a map of
-/// name to value (empty for a role without quota).
+/// name to value (empty for a role without quota); `allocated`, `offered` and `reserved` are
+/// counted over the role's sub-tree, `resources` (deprecated) is the first two together.
 pub fn v0_roles(roles: Vec<RoleView>) -> Value {
     let roles: Vec<Value> = roles
         .into_iter()
@@ -42,7 +43,8 @@ pub fn v0_roles(roles: Vec<RoleView>) -> Value {
             let r = v.role;
             json!({"name": &r.name, "weight": r.weight,
                "frameworks": r.frameworks.iter().map(|f| f.value.clone()).collect::<Vec<_>>(),
-               "resources": Value::Object(Resources::from_list(&r.resources).to_v0_map()),
+               "resources": v.resources, "allocated": v.allocated, "offered": v.offered,
+               "reserved": v.reserved,
                "quota": {"role": &r.name, "guarantee": v.quota.guarantees, "limit": v.quota.limits,
                          "consumed": v.consumed}})
         })

@@ -42,6 +42,30 @@ impl Allocator {
         out
     }
 
+    /// What a framework holds, by the role it holds it in (scalars summed; port ranges united).
+    pub fn framework_allocated_by_role(&self, framework_id: &str) -> Vec<(String, Resources)> {
+        let mut by: std::collections::BTreeMap<u32, Resources> = Default::default();
+        let Some(&f) = self.framework_ids.get(framework_id) else {
+            return Vec::new();
+        };
+        let Some(fw) = self.fw(f) else {
+            return Vec::new();
+        };
+        for &a in &fw.agents {
+            let Some(agent) = self.agents[a as usize].as_ref() else {
+                continue;
+            };
+            for rec in agent.allocs.iter().filter(|x| x.fw == f) {
+                by.entry(rec.role)
+                    .or_default()
+                    .add_all(&slots_to_resources(&rec.slots));
+            }
+        }
+        by.into_iter()
+            .map(|(r, res)| (self.roles[r as usize].name.to_string(), res))
+            .collect()
+    }
+
     /// What an agent has not allocated.
     pub fn agent_available(&self, agent_id: &str) -> Option<Resources> {
         let &a = self.agent_ids.get(agent_id)?;
