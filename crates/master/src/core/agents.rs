@@ -35,10 +35,23 @@ impl Master {
             return Err(ApiError::AgentGone(id.clone()));
         }
         let port = reg.agent_info.port.unwrap_or(5051);
-        // Its resources as given, with the reservations and volumes made on it since.
+        // Its resources as given, with the reservations and volumes made on it since: this
+        // master's view when it knows the agent (an operator's reservation made while the agent
+        // was away is in it, and the agent is sent it), else what the agent checkpointed.
+        let known = reg
+            .agent_id
+            .as_ref()
+            .and_then(|id| self.agents.get(id))
+            .map(|a| super::operations::checkpointed_of(&a.total));
+        let resend = known
+            .as_ref()
+            .filter(|k| {
+                Resources::from_list(k) != Resources::from_list(&reg.checkpointed_resources)
+            })
+            .cloned();
         let total = super::operations::total_with(
             &Resources::from_list(&reg.agent_info.resources),
-            &reg.checkpointed_resources,
+            known.as_deref().unwrap_or(&reg.checkpointed_resources),
         );
         let id = match reg.agent_id.clone() {
             Some(id) => id,
@@ -289,6 +302,9 @@ impl Master {
             heartbeat_interval_seconds: self.cfg.agent_heartbeat_secs,
             master_id: self.info.id.clone(),
         });
+        if let Some(resources) = resend {
+            agent.send(&ToAgent::CheckpointResources { resources });
+        }
         self.allocator.add_agent(&id.value, total, &used);
         self.agents.insert(id.clone(), agent);
         for (fid, s) in updates {

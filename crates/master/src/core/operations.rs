@@ -241,7 +241,7 @@ pub fn total_with(static_total: &Resources, checkpointed: &[Resource]) -> Resour
 
 /// The reservations and volumes an operation leaves on an agent, from `checkpointed`: the
 /// dynamic reservations and volumes of the agent's new `total`.
-fn checkpointed_of(total: &Resources) -> Vec<Resource> {
+pub(super) fn checkpointed_of(total: &Resources) -> Vec<Resource> {
     total
         .iter()
         .filter(|r| {
@@ -536,5 +536,31 @@ mod tests {
             offer.resources.iter().all(|r| r.role.is_some()),
             "{offer:?}"
         );
+    }
+
+    #[test]
+    fn an_agent_that_missed_a_checkpoint_is_sent_this_masters_view_when_it_comes_back() {
+        let mut h = Harness::new();
+        let mut fw = h.subscribe(web());
+        let ag = h.register(mock_agent(4.0, 1024.0, (31000, 31009)));
+        let offer = h.offer(&mut fw);
+        h.accept_ops(
+            &fw,
+            &[&offer],
+            vec![op(json!({"type": "RESERVE", "reserve": {"resources": [
+                reserved("cpus", 2.0, "web")]}}))],
+        );
+        let view = h.m.agents[&ag.id].total.clone();
+        // It comes back reporting no checkpoint (it never got the message).
+        let mut reg = mock_agent(4.0, 1024.0, (31000, 31009));
+        reg.agent_id = Some(ag.id.clone());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        h.m.register_agent(reg, "10.0.0.7".into(), tx, h.now)
+            .unwrap();
+        let sent: Vec<ToAgent> = drain(&mut rx);
+        assert_eq!(h.m.agents[&ag.id].total, view);
+        let cps = checkpoints(&sent);
+        assert_eq!(cps.len(), 1, "{sent:?}");
+        assert_eq!(cps[0].scalar("cpus"), 2.0);
     }
 }
