@@ -563,4 +563,46 @@ mod tests {
         assert_eq!(cps.len(), 1, "{sent:?}");
         assert_eq!(cps[0].scalar("cpus"), 2.0);
     }
+
+    #[test]
+    fn a_refinement_pushes_and_pops_one_level() {
+        let stack = |roles: &[&str]| -> serde_json::Value {
+            let rs: Vec<serde_json::Value> = roles
+                .iter()
+                .map(|r| json!({"type": "DYNAMIC", "role": r, "principal": "ops"}))
+                .collect();
+            json!({"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}, "reservations": rs})
+        };
+        let who = Asker {
+            role: "eng/web",
+            principal: Some("ops"),
+        };
+        let push = conversion(
+            &op(json!({"type": "RESERVE", "reserve": {"resources": [stack(&["eng", "eng/web"])]}})),
+            &who,
+        )
+        .unwrap();
+        let level = |r: &Resources| r.iter().next().map(|x| x.reservations.len()).unwrap();
+        assert_eq!((level(&push.consumed), level(&push.converted)), (1, 2));
+        assert_eq!(
+            push.consumed.iter().next().unwrap().reservation_role(),
+            "eng"
+        );
+        let pop = conversion(
+            &op(json!({"type": "UNRESERVE", "unreserve": {"resources": [stack(&["eng", "eng/web"])]}})),
+            &who,
+        )
+        .unwrap();
+        assert_eq!((level(&pop.consumed), level(&pop.converted)), (2, 1));
+        // Refining for a role other than the offer's is refused.
+        let other = Asker {
+            role: "eng",
+            principal: Some("ops"),
+        };
+        assert!(conversion(
+            &op(json!({"type": "RESERVE", "reserve": {"resources": [stack(&["eng", "eng/web"])]}})),
+            &other
+        )
+        .is_err());
+    }
 }
