@@ -1,12 +1,13 @@
 //! The `drover <noun> <verb>` commands. `node`, `framework` and `task` read the master's public
-//! endpoints (the ones Mesos tools read), `quota` and `reservation` its operator API; `app` and `deployment`
+//! endpoints (the ones Mesos tools read), `quota` and `reservation` its operator API, `role`
+//! `/master/roles` and `/weights`; `app` and `deployment`
 //! drive Marathon's REST v2 API; `job` the jobs scheduler's Metronome API.
 //! Each prints a table for people, or the server's own JSON with `--json`.
 //!
 //! Inside: `client` is the one HTTP client (and where an answer becomes a typed value or an
 //! [`Error`]); `views` the JSON shapes read that `drover_api` has no type for; `render` tables,
 //! `--json` and the live status line of a wait; `args` the shared flags; then one module per
-//! noun (`node`, `framework`, `task`, `quota`, `reservation`, `app`, `deployment` with its `wait`, `job`).
+//! noun (`node`, `framework`, `task`, `quota`, `reservation`, `role`, `app`, `deployment` with its `wait`, `job`).
 //!
 //! # Errors and exit codes
 //!
@@ -40,6 +41,7 @@ mod package;
 mod quota;
 mod render;
 mod reservation;
+mod role;
 mod task;
 mod views;
 
@@ -55,4 +57,5 @@ pub use node::{node, NodeCmd};
 pub use package::{package, PackageArgs, PackageCmd, RepoCmd};
 pub use quota::{quota, QuotaCmd};
 pub use reservation::{reservation, ReservationCmd};
+pub use role::{role, RoleCmd};
 pub use task::{task, TaskCmd};

@@ -110,8 +110,9 @@ impl V0Agent {
     }
 }
 
-/// `GET /master/roles`: each role's quota, as Mesos 1.11 writes it (`consumed` is what counts
-/// against it); older masters have no `quota`.
+/// `GET /master/roles`: each role's weight, quota, as Mesos 1.11 writes it (`consumed` is what
+/// counts against it), and what its sub-tree has allocated, offered and reserved; older
+/// masters have no `quota` and only `resources`.
 #[derive(Deserialize, Debug)]
 pub(crate) struct Roles {
     pub roles: Vec<V0Role>,
@@ -120,12 +121,28 @@ pub(crate) struct Roles {
 #[derive(Deserialize, Debug)]
 pub(crate) struct V0Role {
     pub name: String,
+    #[serde(default = "one")]
+    pub weight: f64,
     #[serde(default)]
     pub quota: Option<V0RoleQuota>,
+    #[serde(default)]
+    pub allocated: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub offered: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub reserved: BTreeMap<String, f64>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Deserialize, Debug)]
 pub(crate) struct V0RoleQuota {
+    #[serde(default)]
+    pub guarantee: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub limit: BTreeMap<String, f64>,
     #[serde(default)]
     pub consumed: BTreeMap<String, f64>,
 }

@@ -337,6 +337,13 @@ enum Cmd {
         #[command(flatten)]
         common: drover_cli::Common,
     },
+    /// Roles: list (weights, allocated, offered, reserved, quota), weight.
+    Role {
+        #[command(subcommand)]
+        cmd: drover_cli::RoleCmd,
+        #[command(flatten)]
+        common: drover_cli::Common,
+    },
     /// Operators' dynamic reservations: list, reserve, unreserve.
     Reservation {
         #[command(subcommand)]
@@ -671,6 +678,7 @@ async fn run() -> Result<()> {
         }
         Cmd::Task { cmd, common } => return Ok(drover_cli::task(cmd, common).await?),
         Cmd::Quota { cmd, common } => return Ok(drover_cli::quota(cmd, common).await?),
+        Cmd::Role { cmd, common } => return Ok(drover_cli::role(cmd, common).await?),
         Cmd::Reservation { cmd, common } => return Ok(drover_cli::reservation(cmd, common).await?),
         Cmd::App { cmd, common } => return Ok(drover_cli::app(cmd, common).await?),
         Cmd::Job { cmd, common } => return Ok(drover_cli::job(cmd, common).await?),
@@ -896,6 +904,7 @@ async fn run() -> Result<()> {
         | Cmd::Framework { .. }
         | Cmd::Service { .. }
         | Cmd::Quota { .. }
+        | Cmd::Role { .. }
         | Cmd::Reservation { .. }
         | Cmd::Task { .. }
         | Cmd::App { .. }
