@@ -41,7 +41,7 @@ pub struct ExecutorCheckpoint {
 }
 
 /// File names must not be steered by ids: encode anything but [A-Za-z0-9._-].
-fn safe(s: &str) -> String {
+pub(crate) fn safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii_alphanumeric() || c == '-' || c == '_' || (c == '.' && !out.is_empty()) {

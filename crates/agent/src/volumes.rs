@@ -42,30 +42,13 @@ pub fn volume_of(r: &Resource) -> Option<Volume> {
     })
 }
 
-/// Path parts must not be steered by names: anything but [A-Za-z0-9._-] is %-encoded, and a
-/// leading dot too (no `..`).
-fn safe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || c == '-' || c == '_' || (c == '.' && !out.is_empty()) {
-            out.push(c);
-        } else {
-            let mut b = [0u8; 4];
-            for byte in c.encode_utf8(&mut b).bytes() {
-                out.push_str(&format!("%{byte:02x}"));
-            }
-        }
-    }
-    out
-}
-
 /// Where volume `id` of `role` keeps its data.
 pub fn volume_path(work_dir: &Path, role: &str, id: &str) -> PathBuf {
     work_dir
         .join("volumes")
         .join("roles")
-        .join(safe(role))
-        .join(safe(id))
+        .join(crate::checkpoint::safe(role))
+        .join(crate::checkpoint::safe(id))
 }
 
 /// The volumes task `t` uses, with their paths on this machine.
