@@ -124,6 +124,8 @@ struct Framework {
     roles: Vec<FwRole>,
     /// Agents on which it holds something.
     agents: FxSet<u32>,
+    /// It has `REVOCABLE_RESOURCES`: only then is it offered revocable resources.
+    revocable: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -130,6 +130,27 @@ impl Slot {
         }
     }
 
+    /// Move this slot's revocable resources out, into a slot of the same reservation.
+    pub(crate) fn take_revocable(&mut self) -> Option<Slot> {
+        let extra = self.extra.as_mut()?;
+        let revocable: Vec<Resource> = extra
+            .iter()
+            .filter(|r| r.revocable.is_some())
+            .cloned()
+            .collect();
+        if revocable.is_empty() {
+            return None;
+        }
+        let mut out = Slot::empty(self.role);
+        out.template.clone_from(&self.template);
+        for r in &revocable {
+            extra.subtract(r);
+            out.add_resource(r);
+        }
+        self.tidy();
+        Some(out)
+    }
+
     /// Whether this slot holds all of `w` (same reservation).
     fn contains(&self, w: &Slot) -> bool {
         (0..4).all(|k| self.fixed[k] >= w.fixed[k])

@@ -3,7 +3,7 @@
 use super::drf::is_self_or_ancestor;
 use super::{from_ord, ord_key, Agent, Allocation, Allocator};
 use crate::hash::SplitMix;
-use crate::pool::{allocatable, find, slots_to_resources, Slot, STAR};
+use crate::pool::{allocatable, find, pool_add, slots_to_resources, Slot, STAR};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -315,6 +315,23 @@ impl Allocator {
             } else {
                 i += 1;
             }
+        }
+        // Revocable resources only to frameworks that take them: back to the agent otherwise.
+        let revocable = self
+            .frameworks
+            .get(f as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|fw| fw.revocable);
+        let Some(agent) = self.agents[a as usize].as_mut() else {
+            return;
+        };
+        if !revocable {
+            for s in &mut taken {
+                if let Some(back) = s.take_revocable() {
+                    pool_add(&mut agent.avail, back);
+                }
+            }
+            taken.retain(|s| !s.is_empty());
         }
         // Nothing allocated on the agent means available == total; all of it is being given.
         let whole = agent.allocs.is_empty() && agent.avail.is_empty();

@@ -106,6 +106,16 @@ impl Allocator {
         }
     }
 
+    /// Whether the framework takes revocable resources (`REVOCABLE_RESOURCES`); without it,
+    /// none are ever offered to it.
+    pub fn set_revocable(&mut self, framework_id: &str, revocable: bool) {
+        if let Some(&f) = self.framework_ids.get(framework_id) {
+            if let Some(fw) = self.fw_mut(f) {
+                fw.revocable = revocable;
+            }
+        }
+    }
+
     /// An active framework receives offers again.
     pub fn activate_framework(&mut self, framework_id: &str) {
         let Some(&f) = self.framework_ids.get(framework_id) else {
@@ -153,6 +163,7 @@ impl Allocator {
             active: false,
             roles: Vec::new(),
             agents: FxSet::default(),
+            revocable: false,
         };
         let f = match self.free_frameworks.pop() {
             Some(f) => {

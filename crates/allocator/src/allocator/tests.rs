@@ -11,6 +11,7 @@ mod hierarchy;
 mod model;
 mod quota;
 mod reservations;
+mod revocable;
 
 fn res(text: &str) -> Resources {
     Resources::parse(text).expect("resources")

@@ -170,6 +170,10 @@ impl Master {
                 }
                 self.allocator
                     .update_framework(&fid.value, &roles, &u.suppressed_roles);
+                self.allocator.set_revocable(
+                    &fid.value,
+                    u.framework_info.has_capability("REVOCABLE_RESOURCES"),
+                );
                 self.record(RegistryOp::PutFramework(u.framework_info.clone()));
                 self.allocation_wanted = true;
                 Ok(())

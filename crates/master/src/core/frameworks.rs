@@ -19,6 +19,8 @@ impl Master {
         let Some(fid) = info.id.clone() else { return };
         let roles = info.effective_roles();
         self.allocator.add_framework(&fid.value, &roles, &[], &[]);
+        self.allocator
+            .set_revocable(&fid.value, info.has_capability("REVOCABLE_RESOURCES"));
         self.allocator.deactivate_framework(&fid.value);
         let registered_time = self.unix(now);
         self.frameworks.insert(
@@ -113,6 +115,8 @@ impl Master {
             fw.send(&subscribed);
             self.allocator
                 .update_framework(&id.value, &roles, &suppressed);
+            self.allocator
+                .set_revocable(&id.value, fw.info.has_capability("REVOCABLE_RESOURCES"));
             self.allocator.activate_framework(&id.value);
             // Rescind outstanding offers: the new scheduler knows nothing of them.
             let offer_ids: Vec<OfferID> = fw.offers.iter().cloned().collect();
@@ -155,6 +159,10 @@ impl Master {
             self.frameworks.insert(id.clone(), fw);
             self.allocator
                 .add_framework(&id.value, &roles, &suppressed, &[]);
+            self.allocator.set_revocable(
+                &id.value,
+                info_for_registry.has_capability("REVOCABLE_RESOURCES"),
+            );
             self.record(RegistryOp::PutFramework(info_for_registry));
             self.operator_event(
                 "FRAMEWORK_ADDED",
