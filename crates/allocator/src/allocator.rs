@@ -104,6 +104,8 @@ struct Agent {
     queued: bool,
     /// `ord_key` of the wake-up time while parked.
     parked: Option<u64>,
+    /// Deactivated by an operator (`DEACTIVATE_AGENT`): nothing on it is offered.
+    inactive: bool,
 }
 
 /// What one framework holds on one agent for one role.

@@ -42,6 +42,9 @@ pub enum CallType {
     SET_QUOTA,
     REMOVE_QUOTA,
     MARK_AGENT_GONE,
+    DRAIN_AGENT,
+    DEACTIVATE_AGENT,
+    REACTIVATE_AGENT,
     TEARDOWN,
     // Agent-side calls that share the enum.
     GET_CONTAINERS,

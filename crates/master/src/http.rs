@@ -580,6 +580,32 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
             s.decide(|m| m.mark_agent_gone(&id, now))?;
             return Ok(StatusCode::OK.into_response());
         }
+        OpCall::DEACTIVATE_AGENT | OpCall::REACTIVATE_AGENT => {
+            let field = if call.kind == OpCall::DEACTIVATE_AGENT {
+                "deactivate_agent"
+            } else {
+                "reactivate_agent"
+            };
+            let id = call
+                .rest
+                .get(field)
+                .and_then(|g| g.get("agent_id"))
+                .and_then(|a| a.get("value"))
+                .and_then(|v| v.as_str())
+                .ok_or(ApiError::MissingField(if field == "deactivate_agent" {
+                    "deactivate_agent.agent_id"
+                } else {
+                    "reactivate_agent.agent_id"
+                }))?;
+            let id = drover_api::AgentID::new(id);
+            let now = s.now();
+            if call.kind == OpCall::DEACTIVATE_AGENT {
+                s.decide(|m| m.deactivate_agent(&id, now))?;
+            } else {
+                s.decide(|m| m.reactivate_agent(&id))?;
+            }
+            return Ok(StatusCode::OK.into_response());
+        }
         OpCall::GET_QUOTA | OpCall::UPDATE_QUOTA | OpCall::SET_QUOTA | OpCall::REMOVE_QUOTA => {
             return quota::operator_call(&s, &call);
         }

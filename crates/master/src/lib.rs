@@ -118,6 +118,11 @@ pub enum ApiError {
     InvalidFrameworkInfo(#[from] InvalidFrameworkInfo),
     #[error("Role '{0}' is invalid")]
     InvalidRole(String),
+    /// DEACTIVATE_AGENT of an agent the master does not know (Mesos' words).
+    #[error("Unknown agent")]
+    UnknownAgentToDeactivate,
+    #[error("Agent is not deactivated")]
+    AgentNotDeactivated,
     #[error("Weight of role '{role}' must be positive")]
     NonPositiveWeight { role: String },
     /// A weights update naming an invalid role (Mesos' words for `/weights` and
@@ -373,6 +378,8 @@ impl ApiError {
             | E::InvalidRole(_)
             | E::NonPositiveWeight { .. }
             | E::WeightRole { .. }
+            | E::UnknownAgentToDeactivate
+            | E::AgentNotDeactivated
             | E::WeightNotPositive { .. }
             | E::WeightsBody { .. }
             | E::Allocator(_)
@@ -663,6 +670,8 @@ mod tests {
             (InvalidFrameworkInfo::RoleWithMultiRole.into(), S::BAD_REQUEST, "'framework_info.role' must not be set for a MULTI_ROLE framework; use 'roles'".into()),
             (E::InvalidRole("a b".into()), S::BAD_REQUEST, "Role 'a b' is invalid".into()),
             (E::NonPositiveWeight { role: "web".into() }, S::BAD_REQUEST, "Weight of role 'web' must be positive".into()),
+            (E::UnknownAgentToDeactivate, S::BAD_REQUEST, "Unknown agent".into()),
+            (E::AgentNotDeactivated, S::BAD_REQUEST, "Agent is not deactivated".into()),
             (E::WeightRole { role: "a b".into(), why: InvalidRoleName::Whitespace("a b".into()) }, S::BAD_REQUEST, "Failed to validate update weights request JSON: Invalid role 'a b': Role component 'a b' is invalid because it contains backspace or whitespace".into()),
             (E::WeightNotPositive { role: "web".into(), weight: -1.0 }, S::BAD_REQUEST, "Failed to validate update weights request JSON for role 'web': Invalid weight '-1': Weights must be positive".into()),
             (drover_allocator::Error::InvalidWeight { role: "web".into(), weight: -1.0 }.into(), S::BAD_REQUEST, "role 'web': weight -1 is not a positive finite number".into()),

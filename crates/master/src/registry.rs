@@ -64,6 +64,15 @@ fn store_ops(op: &RegistryOp) -> Vec<Op> {
         RegistryOp::PutWeights(w) => encode("master/weights".into(), w).into_iter().collect(),
         RegistryOp::PutQuota(c) => encode(quota_key(&c.role), c).into_iter().collect(),
         RegistryOp::RemoveQuota(role) => vec![Op::Delete(quota_key(role))],
+        RegistryOp::DeactivateAgent(id) => {
+            encode(format!("master/deactivated_agents/{}", id.value), &id.value)
+                .into_iter()
+                .collect()
+        }
+        RegistryOp::ReactivateAgent(id) => vec![Op::Delete(format!(
+            "master/deactivated_agents/{}",
+            id.value
+        ))],
         RegistryOp::MarkAgentGone(id) => {
             let mut ops = vec![Op::Delete(format!("master/agents/{}", id.value))];
             ops.extend(encode(
@@ -118,6 +127,7 @@ impl Registry {
         Ok(Recovered {
             agents: self.scan("master/agents/")?,
             gone_agents: self.scan("master/gone_agents/")?,
+            deactivated_agents: self.scan("master/deactivated_agents/")?,
             frameworks: self.scan("master/frameworks/")?,
             removed_frameworks: self.scan("master/removed_frameworks/")?,
             weights: self.weights()?,

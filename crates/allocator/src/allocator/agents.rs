@@ -41,6 +41,7 @@ impl Allocator {
             filters: FxMap::default(),
             queued: false,
             parked: None,
+            inactive: false,
         });
         for (framework_id, role, res) in used {
             let f = self.ensure_framework(framework_id);
@@ -87,6 +88,35 @@ impl Allocator {
         for f in touched {
             self.gc_framework(f);
         }
+    }
+
+    /// Offer nothing on an agent until it is activated again; what runs there keeps running
+    /// (Mesos' `deactivateSlave`).
+    pub fn deactivate_agent(&mut self, agent_id: &str) {
+        let Some(&a) = self.agent_ids.get(agent_id) else {
+            return;
+        };
+        let Some(agent) = self.agents[a as usize].as_mut() else {
+            return;
+        };
+        agent.inactive = true;
+        if let Some(k) = agent.parked.take() {
+            self.parked.remove(&(k, a));
+        }
+        if std::mem::take(&mut agent.queued) {
+            self.queued -= 1;
+        }
+    }
+
+    /// Offer an agent's resources again.
+    pub fn activate_agent(&mut self, agent_id: &str) {
+        let Some(&a) = self.agent_ids.get(agent_id) else {
+            return;
+        };
+        if let Some(agent) = self.agents[a as usize].as_mut() {
+            agent.inactive = false;
+        }
+        self.enqueue(a);
     }
 
     /// Take resources named in `res` out of the agent's available into framework `f`'s

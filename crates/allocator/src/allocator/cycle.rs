@@ -121,7 +121,7 @@ impl Allocator {
     }
 
     pub(super) fn enqueue(&mut self, a: u32) {
-        let Some(agent) = self.agents[a as usize].as_mut() else {
+        let Some(agent) = self.agents[a as usize].as_mut().filter(|x| !x.inactive) else {
             return;
         };
         if let Some(k) = agent.parked.take() {
@@ -137,7 +137,7 @@ impl Allocator {
     /// Something that may make a framework want any agent happened: revisit every parked agent.
     pub(super) fn wake_all(&mut self) {
         for (_, a) in std::mem::take(&mut self.parked) {
-            if let Some(agent) = self.agents[a as usize].as_mut() {
+            if let Some(agent) = self.agents[a as usize].as_mut().filter(|x| !x.inactive) {
                 agent.parked = None;
                 if !agent.queued {
                     agent.queued = true;

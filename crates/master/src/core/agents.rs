@@ -306,6 +306,9 @@ impl Master {
             agent.send(&ToAgent::CheckpointResources { resources });
         }
         self.allocator.add_agent(&id.value, total, &used);
+        if self.deactivated.contains(&id) {
+            self.allocator.deactivate_agent(&id.value);
+        }
         self.agents.insert(id.clone(), agent);
         for (fid, s) in updates {
             self.send_to_framework(&fid, &Event::update(s));

@@ -99,6 +99,34 @@ impl Master {
         }
     }
 
+    /// `DEACTIVATE_AGENT`: nothing on the agent is offered (its outstanding offers are
+    /// rescinded); what runs there keeps running. Kept in the registry.
+    pub fn deactivate_agent(&mut self, id: &AgentID, now: f64) -> Result<(), ApiError> {
+        let known = self.agents.contains_key(id)
+            || self.recovered_agents.contains_key(id)
+            || self.unreachable_recovered.contains(id);
+        if !known {
+            return Err(ApiError::UnknownAgentToDeactivate);
+        }
+        if self.deactivated.insert(id.clone()) {
+            self.record(RegistryOp::DeactivateAgent(id.clone()));
+        }
+        self.allocator.deactivate_agent(&id.value);
+        self.rescind_offers_of(id, now);
+        Ok(())
+    }
+
+    /// `REACTIVATE_AGENT`: offers again (400 unless it was deactivated).
+    pub fn reactivate_agent(&mut self, id: &AgentID) -> Result<(), ApiError> {
+        if !self.deactivated.remove(id) {
+            return Err(ApiError::AgentNotDeactivated);
+        }
+        self.record(RegistryOp::ReactivateAgent(id.clone()));
+        self.allocator.activate_agent(&id.value);
+        self.allocation_wanted = true;
+        Ok(())
+    }
+
     /// `MARK_AGENT_GONE`: the agent is gone for good. Its tasks end as TASK_GONE_BY_OPERATOR
     /// (TASK_LOST for frameworks that are not partition-aware), a connected agent is told to
     /// shut down, and it is never admitted again (the registry remembers).
@@ -497,5 +525,41 @@ mod tests {
         drop(rx);
         h.m.tick(h.now, true);
         assert!(h.m.operator_streams.is_empty());
+    }
+
+    #[test]
+    fn a_deactivated_agent_is_offered_nothing_until_reactivated_and_it_is_kept() {
+        let mut h = Harness::new();
+        let mut fw = h.subscribe(mock_framework("web", &[]));
+        let ag = h.register(mock_agent(2.0, 1024.0, (31000, 31009)));
+        let offer = h.offer(&mut fw);
+        assert_eq!(
+            h.m.reactivate_agent(&ag.id).unwrap_err().to_string(),
+            "Agent is not deactivated"
+        );
+        assert_eq!(
+            h.m.deactivate_agent(&AgentID::new("nope"), h.now)
+                .unwrap_err()
+                .to_string(),
+            "Unknown agent"
+        );
+        h.m.deactivate_agent(&ag.id, h.now).unwrap();
+        // Its outstanding offer is rescinded, and no new one comes.
+        let events = fw.events();
+        assert!(
+            events.iter().any(|e| e.kind == EventType::RESCIND
+                && e.rescind.as_ref().map(|r| &r.offer_id) == Some(&offer.id)),
+            "{events:?}"
+        );
+        assert!(h.offers(&mut fw).is_empty());
+        assert!(h
+            .pending()
+            .iter()
+            .any(|op| matches!(op, RegistryOp::DeactivateAgent(id) if *id == ag.id)));
+        // Re-registering does not make it offerable.
+        let _ag = h.reregister(&ag, &fw.id, &[]);
+        assert!(h.offers(&mut fw).is_empty());
+        h.m.reactivate_agent(&ag.id).unwrap();
+        assert_eq!(h.offers(&mut fw).len(), 1);
     }
 }

@@ -84,6 +84,9 @@ pub enum RegistryOp {
     RemoveQuota(String),
     /// The agent is gone for good (`MARK_AGENT_GONE`): never admit it again.
     MarkAgentGone(AgentID),
+    /// `DEACTIVATE_AGENT`: offer nothing on it, across restarts, until reactivated.
+    DeactivateAgent(AgentID),
+    ReactivateAgent(AgentID),
 }
 
 /// What the registry held when the master started.
@@ -93,6 +96,8 @@ pub struct Recovered {
     pub agents: Vec<AgentInfo>,
     /// Agents marked gone: refused (and shut down) if they come back.
     pub gone_agents: Vec<String>,
+    /// Agents an operator deactivated.
+    pub deactivated_agents: Vec<String>,
     pub frameworks: Vec<FrameworkInfo>,
     pub removed_frameworks: Vec<String>,
     pub weights: HashMap<String, f64>,
@@ -237,6 +242,8 @@ pub struct Master {
     pub first_tick: Option<f64>,
     /// Agents marked gone by an operator.
     pub gone_agents: HashSet<AgentID>,
+    /// Deactivated by an operator: nothing on them is offered.
+    pub deactivated: HashSet<AgentID>,
 }
 
 fn time_info(secs: f64) -> TimeInfo {
@@ -259,6 +266,7 @@ impl Master {
         let Recovered {
             agents: recovered_agents,
             gone_agents,
+            deactivated_agents,
             frameworks,
             removed_frameworks,
             weights,
@@ -301,6 +309,7 @@ impl Master {
             unreachable_recovered: HashSet::new(),
             first_tick: None,
             gone_agents: gone_agents.into_iter().map(AgentID::new).collect(),
+            deactivated: deactivated_agents.into_iter().map(AgentID::new).collect(),
         };
         for info in frameworks {
             m.recover_framework(info, 0.0);

@@ -1,4 +1,5 @@
-//! Revocable resources are offered only to frameworks that take them (`REVOCABLE_RESOURCES`).
+//! Revocable resources are offered only to frameworks that take them (`REVOCABLE_RESOURCES`);
+//! a deactivated agent is offered to no one.
 
 use super::*;
 use drover_api::Resource;
@@ -36,4 +37,21 @@ fn revocable_resources_go_only_to_frameworks_that_take_them() {
     assert_eq!(pairs(&o), [("x", "batch")]);
     assert_eq!(revocable_cpus(&o[0].resources), 3.0);
     assert_eq!(o[0].resources.scalar("cpus"), 5.0);
+}
+
+#[test]
+fn a_deactivated_agent_is_offered_nothing_until_activated() {
+    let mut alloc = by_id();
+    alloc.add_framework("f", &names(&["a"]), &[], &[]);
+    alloc.add_agent("x", res("cpus:2;mem:1024"), &[]);
+    alloc.add_agent("y", res("cpus:2;mem:1024"), &[]);
+    alloc.deactivate_agent("x");
+    let o = alloc.allocate(0.0);
+    assert_eq!(pairs(&o), [("y", "f")]);
+    // Resources coming back to it do not make it offerable either.
+    alloc.revive("f", &[]);
+    assert!(alloc.allocate(1.0).is_empty());
+    alloc.activate_agent("x");
+    let o = alloc.allocate(2.0);
+    assert_eq!(pairs(&o), [("x", "f")]);
 }
