@@ -534,16 +534,18 @@ mod tests {
         let ag = h.register(mock_agent(2.0, 1024.0, (31000, 31009)));
         let offer = h.offer(&mut fw);
         assert_eq!(
-            h.m.reactivate_agent(&ag.id).unwrap_err().to_string(),
+            h.m.reactivate_agent(&ag.id)
+                .expect_err("not deactivated")
+                .to_string(),
             "Agent is not deactivated"
         );
         assert_eq!(
             h.m.deactivate_agent(&AgentID::new("nope"), h.now)
-                .unwrap_err()
+                .expect_err("unknown")
                 .to_string(),
             "Unknown agent"
         );
-        h.m.deactivate_agent(&ag.id, h.now).unwrap();
+        h.m.deactivate_agent(&ag.id, h.now).expect("deactivated");
         // Its outstanding offer is rescinded, and no new one comes.
         let events = fw.events();
         assert!(
@@ -559,7 +561,7 @@ mod tests {
         // Re-registering does not make it offerable.
         let _ag = h.reregister(&ag, &fw.id, &[]);
         assert!(h.offers(&mut fw).is_empty());
-        h.m.reactivate_agent(&ag.id).unwrap();
+        h.m.reactivate_agent(&ag.id).expect("reactivated");
         assert_eq!(h.offers(&mut fw).len(), 1);
     }
 }
