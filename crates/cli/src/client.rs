@@ -210,6 +210,18 @@ impl Client {
         Ok(a)
     }
 
+    /// Post a v1 operator call (`POST /api/v1`) whose answer carries nothing but its status.
+    pub async fn operator(&self, call: &serde_json::Value) -> Result<(), Error> {
+        self.send_ok(
+            Method::POST,
+            "/api/v1",
+            &[],
+            Some(call.to_string().into_bytes()),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.call(Method::GET, path, &[], None).await
     }

@@ -8,7 +8,6 @@ use crate::render::{opt_num, outln, print_json, table};
 use crate::views::{Frameworks, V0Framework};
 use clap::Subcommand;
 use comfy_table::Table;
-use reqwest::Method;
 
 #[derive(Subcommand, Debug)]
 pub enum FrameworkCmd {
@@ -32,14 +31,7 @@ pub async fn framework(cmd: FrameworkCmd, c: Common) -> Result<(), Error> {
         FrameworkCmd::List { all } => all,
         FrameworkCmd::Shutdown { id } => {
             let call = serde_json::json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": id}}});
-            master
-                .send_ok(
-                    Method::POST,
-                    "/api/v1",
-                    &[],
-                    Some(call.to_string().into_bytes()),
-                )
-                .await?;
+            master.operator(&call).await?;
             if c.json {
                 print_json(&serde_json::json!({"shutdown": id}));
             } else {

@@ -124,16 +124,9 @@ fn quota_json(configs: &[QuotaConfig], roles: &Roles) -> Vec<Value> {
 }
 
 async fn update(master: &Client, u: &UpdateQuota) -> Result<(), Error> {
-    let call = json!({"type": "UPDATE_QUOTA", "update_quota": u});
     master
-        .send_ok(
-            Method::POST,
-            "/api/v1",
-            &[],
-            Some(call.to_string().into_bytes()),
-        )
-        .await?;
-    Ok(())
+        .operator(&json!({"type": "UPDATE_QUOTA", "update_quota": u}))
+        .await
 }
 
 pub async fn quota(cmd: QuotaCmd, c: Common) -> Result<(), Error> {

@@ -12,7 +12,6 @@ use crate::views::Slaves;
 use clap::Subcommand;
 use comfy_table::Table;
 use drover_api::{ReservationType, Resource};
-use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -146,18 +145,6 @@ fn to_unreserve(held: &[Resource], role: &str, text: &str) -> Result<Vec<Value>,
     Ok(out)
 }
 
-async fn post(master: &Client, call: Value) -> Result<(), Error> {
-    master
-        .send_ok(
-            Method::POST,
-            "/api/v1",
-            &[],
-            Some(call.to_string().into_bytes()),
-        )
-        .await?;
-    Ok(())
-}
-
 pub async fn reservation(cmd: ReservationCmd, c: Common) -> Result<(), Error> {
     let master = Client::master(&c.master).await?;
     match cmd {
@@ -194,12 +181,10 @@ pub async fn reservation(cmd: ReservationCmd, c: Common) -> Result<(), Error> {
             principal,
         } => {
             let list = to_reserve(&role, principal.as_deref(), &resources)?;
-            post(
-                &master,
-                json!({"type": "RESERVE_RESOURCES", "reserve_resources": {
-                    "agent_id": {"value": agent}, "resources": list}}),
-            )
-            .await?;
+            master
+                .operator(&json!({"type": "RESERVE_RESOURCES", "reserve_resources": {
+                    "agent_id": {"value": agent}, "resources": list}}))
+                .await?;
             outln!("reserved {resources} for role {role} on agent {agent}");
         }
         ReservationCmd::Unreserve {
@@ -224,12 +209,12 @@ pub async fn reservation(cmd: ReservationCmd, c: Common) -> Result<(), Error> {
                 .cloned()
                 .unwrap_or_default();
             let list = to_unreserve(&held, &role, &resources)?;
-            post(
-                &master,
-                json!({"type": "UNRESERVE_RESOURCES", "unreserve_resources": {
+            master
+                .operator(
+                    &json!({"type": "UNRESERVE_RESOURCES", "unreserve_resources": {
                     "agent_id": {"value": agent}, "resources": list}}),
-            )
-            .await?;
+                )
+                .await?;
             outln!("unreserved {resources} of role {role} on agent {agent}");
         }
     }
