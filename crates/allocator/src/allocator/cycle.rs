@@ -28,6 +28,8 @@ impl Allocator {
         let quota = !self.quota_roles.is_empty();
         if quota {
             self.begin_quota();
+        } else {
+            self.required_headroom = [0; 4];
         }
         let mut order = std::mem::take(&mut self.queue);
         order.retain(|&a| match self.agents[a as usize].as_mut() {
@@ -191,11 +193,11 @@ impl Allocator {
             let mut taker = None;
             let mut cut_any = false;
             self.first_role(None, &mut |r| {
-                let own = self.own_for(&agent.avail, r);
                 let Some((offer, cap)) = self.star_for(r, star) else {
                     cut_any = true;
                     return false;
                 };
+                let own = self.own_for(&agent.avail, r);
                 cut_any |= cap.is_some();
                 let f = self.find_framework(agent, r, Some(&offer), own.as_deref(), now, &mut wake);
                 taker = f.map(|f| (r, f, cap));

@@ -206,8 +206,12 @@ impl Allocator {
             self.roles[r as usize].qty.add(q);
         } else {
             self.roles[r as usize].qty.sub(q);
-            // Room under a limit, or headroom, grew: agents parked for it may be offerable.
-            self.quota_wake |= !self.quota_roles.is_empty();
+            // Agents parked by a limit or by the headroom may be offerable now: when the role
+            // (its top-level role) has a quota, its room grew; when guarantees are unmet,
+            // unreserved resources coming back grow the headroom's surplus. Otherwise nothing
+            // parked for quota's sake changed (the agent given back to is queued anyway).
+            let headroom = self.required_headroom.iter().any(|&h| h > 0) && star != [0; 4];
+            self.quota_wake |= headroom || self.roles[self.top_of(r) as usize].quota.is_some();
         }
         let mut n = Some(r);
         while let Some(x) = n {
