@@ -11,34 +11,31 @@ fn cpus_of(offers: &[Allocation]) -> BTreeMap<String, f64> {
     m
 }
 
+/// One cycle over four one-cpu agents for frameworks fa (eng/a), fb (eng/b) and fo (ops), eng
+/// weighted `eng_weight`: the cpus each is offered.
+fn eng_and_ops(eng_weight: f64) -> BTreeMap<String, f64> {
+    let mut alloc = by_id();
+    alloc.set_weight("eng", eng_weight).unwrap();
+    for (f, role) in [("fa", "eng/a"), ("fb", "eng/b"), ("fo", "ops")] {
+        alloc.add_framework(f, &names(&[role]), &[], &[]);
+    }
+    for id in ["x1", "x2", "x3", "x4"] {
+        alloc.add_agent(id, res("cpus:1;mem:128"), &[]);
+    }
+    cpus_of(&alloc.allocate(0.0))
+}
+
 #[test]
 fn fair_share_is_delegated_down_the_tree() {
     // eng and ops share the cluster half and half; eng's half is split between eng/a and
     // eng/b. Flat DRF over the three roles would give eng/a two agents and ops one.
-    let mut alloc = by_id();
-    alloc.add_framework("fa", &names(&["eng/a"]), &[], &[]);
-    alloc.add_framework("fb", &names(&["eng/b"]), &[], &[]);
-    alloc.add_framework("fo", &names(&["ops"]), &[], &[]);
-    for id in ["x1", "x2", "x3", "x4"] {
-        alloc.add_agent(id, res("cpus:1;mem:128"), &[]);
-    }
-    let o = alloc.allocate(0.0);
     assert_eq!(
-        cpus_of(&o),
+        eng_and_ops(1.0),
         BTreeMap::from([("fa".into(), 1.0), ("fb".into(), 1.0), ("fo".into(), 2.0)])
     );
-    // A weight on eng doubles its subtree's entitlement.
-    let mut alloc = by_id();
-    alloc.set_weight("eng", 3.0).unwrap();
-    alloc.add_framework("fa", &names(&["eng/a"]), &[], &[]);
-    alloc.add_framework("fb", &names(&["eng/b"]), &[], &[]);
-    alloc.add_framework("fo", &names(&["ops"]), &[], &[]);
-    for id in ["x1", "x2", "x3", "x4"] {
-        alloc.add_agent(id, res("cpus:1;mem:128"), &[]);
-    }
-    let o = alloc.allocate(0.0);
+    // A weight of 3 on eng triples its subtree's entitlement.
     assert_eq!(
-        cpus_of(&o),
+        eng_and_ops(3.0),
         BTreeMap::from([("fa".into(), 2.0), ("fb".into(), 1.0), ("fo".into(), 1.0)])
     );
 }
