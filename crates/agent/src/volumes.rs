@@ -25,18 +25,14 @@ pub struct Volume {
 
 /// The persistent volume `r` is, if it is one.
 pub fn volume_of(r: &Resource) -> Option<Volume> {
-    let disk = r.disk.as_ref()?;
-    let id = disk.get("persistence")?.get("id")?.as_str()?.to_string();
-    let volume = disk.get("volume");
     Some(Volume {
         role: r.reservation_role().to_string(),
-        id,
-        container_path: volume
-            .and_then(|v| v.get("container_path"))
-            .and_then(|p| p.as_str())
-            .map(str::to_string),
-        read_only: volume
-            .and_then(|v| v.get("mode"))
+        id: r.persistence_id()?.to_string(),
+        container_path: r.volume_container_path().map(str::to_string),
+        read_only: r
+            .disk
+            .as_ref()
+            .and_then(|d| d.pointer("/volume/mode"))
             .and_then(|m| m.as_str())
             .is_some_and(|m| m == "RO"),
     })
@@ -62,16 +58,6 @@ pub fn of_task(work_dir: &Path, t: &TaskInfo) -> Vec<(Volume, PathBuf)> {
             (v, p)
         })
         .collect()
-}
-
-/// Whether `p` is a relative path that stays inside the sandbox (no `..`, not absolute).
-pub fn inside_sandbox(p: &str) -> bool {
-    let path = Path::new(p);
-    !p.is_empty()
-        && path.is_relative()
-        && path
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// The checkpointed resources, or none (a new agent, or a file that does not read: logged).
@@ -131,7 +117,7 @@ pub fn link_into(work_dir: &Path, sandbox: &Path, t: &TaskInfo) -> std::io::Resu
         let Some(cp) = v.container_path.as_deref() else {
             continue;
         };
-        if !inside_sandbox(cp) {
+        if !drover_api::resources::inside_sandbox(cp) {
             return Err(std::io::Error::other(format!(
                 "volume {}: container_path '{cp}' must be a relative path inside the sandbox",
                 v.id

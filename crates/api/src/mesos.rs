@@ -269,6 +269,19 @@ impl Resource {
         Some(r)
     }
 
+    /// The persistent volume's id (`disk.persistence.id`), when this is a volume.
+    pub fn persistence_id(&self) -> Option<&str> {
+        self.disk.as_ref()?.pointer("/persistence/id")?.as_str()
+    }
+
+    /// Where a volume appears in a task's sandbox (`disk.volume.container_path`).
+    pub fn volume_container_path(&self) -> Option<&str> {
+        self.disk
+            .as_ref()?
+            .pointer("/volume/container_path")?
+            .as_str()
+    }
+
     /// The role these resources are reserved for, `*` when unreserved.
     pub fn reservation_role(&self) -> &str {
         if let Some(r) = self.reservations.last().and_then(|r| r.role.as_deref()) {

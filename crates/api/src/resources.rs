@@ -109,6 +109,17 @@ pub fn ranges_contain(a: &[Range], b: &[Range]) -> bool {
         .all(|y| a.iter().any(|x| x.begin <= y.begin && y.end <= x.end))
 }
 
+/// Whether `p` (a volume's `container_path`) is a relative path that stays inside the sandbox:
+/// not empty, not absolute, no `.` or `..`.
+pub fn inside_sandbox(p: &str) -> bool {
+    let path = std::path::Path::new(p);
+    !p.is_empty()
+        && path.is_relative()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 pub fn ranges_len(r: &[Range]) -> u64 {
     r.iter().map(|x| x.end - x.begin + 1).sum()
 }

@@ -55,10 +55,6 @@ fn value(r: &Resource) -> f64 {
     r.scalar.map(|s| s.value).unwrap_or(0.0)
 }
 
-fn volume_id(r: &Resource) -> Option<&str> {
-    r.disk.as_ref()?.pointer("/persistence/id")?.as_str()
-}
-
 fn held_table(rows: &[Held<'_>]) -> Table {
     let mut t = table(&["AGENT", "ROLE", "RESOURCES", "VOLUMES", "PRINCIPAL"]);
     for h in rows {
@@ -66,7 +62,11 @@ fn held_table(rows: &[Held<'_>]) -> Table {
         for r in h.resources.iter().filter(|r| r.scalar.is_some()) {
             *sums.entry(&r.name).or_default() += value(r);
         }
-        let volumes: Vec<&str> = h.resources.iter().filter_map(volume_id).collect();
+        let volumes: Vec<&str> = h
+            .resources
+            .iter()
+            .filter_map(Resource::persistence_id)
+            .collect();
         let mut principals: Vec<&str> = h
             .resources
             .iter()
@@ -122,7 +122,7 @@ fn to_unreserve(held: &[Resource], role: &str, text: &str) -> Result<Vec<Value>,
     for (name, s) in list {
         let found = held.iter().find(|r| {
             r.name == name
-                && volume_id(r).is_none()
+                && r.persistence_id().is_none()
                 && r.reservations
                     .last()
                     .is_some_and(|x| x.kind == Some(ReservationType::DYNAMIC))

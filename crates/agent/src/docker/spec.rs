@@ -234,7 +234,9 @@ pub(crate) fn build_spec(
     // Persistent volumes, at their container path in the sandbox (as Mesos mounts them).
     for (v, host_path) in crate::volumes::of_task(work_dir, t) {
         let cp = v.container_path.unwrap_or_default();
-        if !crate::volumes::inside_sandbox(&cp) || host_path.display().to_string().contains(':') {
+        if !drover_api::resources::inside_sandbox(&cp)
+            || host_path.display().to_string().contains(':')
+        {
             return Err(SpecError::BadPersistentVolume {
                 id: v.id,
                 container_path: cp,

@@ -89,12 +89,7 @@ fn plain_disk(r: &Resource) -> Resource {
 }
 
 fn is_volume(r: &Resource) -> bool {
-    r.disk
-        .as_ref()
-        .and_then(|d| d.get("persistence"))
-        .and_then(|p| p.get("id"))
-        .and_then(|i| i.as_str())
-        .is_some()
+    r.persistence_id().is_some()
 }
 
 /// Who asks, for the checks: the role its offers were allocated to and its principal.
@@ -201,19 +196,8 @@ fn check_volume(r: &Resource) -> Result<(), OperationInvalid> {
     if r.reservations.is_empty() {
         return Err(OperationInvalid::UnreservedVolume(text(r)));
     }
-    let path = r
-        .disk
-        .as_ref()
-        .and_then(|d| d.get("volume"))
-        .and_then(|v| v.get("container_path"))
-        .and_then(|p| p.as_str())
-        .unwrap_or_default();
-    let p = std::path::Path::new(path);
-    let inside = !path.is_empty()
-        && p.is_relative()
-        && p.components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if !inside {
+    let path = r.volume_container_path().unwrap_or_default();
+    if !drover_api::resources::inside_sandbox(path) {
         return Err(OperationInvalid::BadContainerPath(path.to_string()));
     }
     Ok(())
@@ -339,13 +323,7 @@ impl Master {
 }
 
 fn volume_id(r: &Resource) -> String {
-    r.disk
-        .as_ref()
-        .and_then(|d| d.get("persistence"))
-        .and_then(|p| p.get("id"))
-        .and_then(|i| i.as_str())
-        .unwrap_or_default()
-        .to_string()
+    r.persistence_id().unwrap_or_default().to_string()
 }
 
 #[cfg(test)]

@@ -160,10 +160,7 @@ impl Master {
             }
             if kind == OperationType::CREATE {
                 let id = r
-                    .disk
-                    .as_ref()
-                    .and_then(|d| d.pointer("/persistence/id"))
-                    .and_then(|i| i.as_str())
+                    .persistence_id()
                     .map(|i| (r.reservation_role().to_string(), i.to_string()));
                 if let Some((role, id)) = id {
                     if !ids.insert((role.clone(), id.clone())) {
