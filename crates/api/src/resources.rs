@@ -662,7 +662,7 @@ mod tests {
         assert_eq!(r.scalar("cpus"), 15.0);
         assert_eq!(r.usable_by("ads").scalar("cpus"), 15.0);
         assert_eq!(r.usable_by("*").scalar("cpus"), 0.0);
-        assert!(r.contains(&Resources::from_list(&[new.clone()])));
+        assert!(r.contains(&Resources::from_list(std::slice::from_ref(&new))));
         let mut three = new.clone();
         three.scalar = Some(crate::Scalar { value: 3.0 });
         assert!(r.contains(&Resources::from_list(&[three.clone()])));
