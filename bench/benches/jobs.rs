@@ -94,6 +94,7 @@ fn offer(n: usize) -> Offer {
         attributes: vec![],
         executor_ids: vec![],
         allocation_info: None,
+        unavailability: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod chronos;
 pub mod container;
 pub mod executor;
 pub mod health_check;
+pub mod maintenance;
 pub mod marathon;
 pub mod mesos;
 pub mod metronome;

@@ -536,6 +536,7 @@ pub enum Reason {
     REASON_RECONCILIATION,
     REASON_RESOURCES_UNKNOWN,
     REASON_AGENT_DISCONNECTED,
+    REASON_AGENT_DRAINING,
     REASON_AGENT_REMOVED,
     REASON_AGENT_REMOVED_BY_OPERATOR,
     REASON_AGENT_REREGISTERED,
@@ -696,6 +697,9 @@ pub struct Offer {
     pub executor_ids: Vec<ExecutorID>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocation_info: Option<AllocationInfo>,
+    /// Set when the agent's machine is scheduled for maintenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailability: Option<crate::maintenance::Unavailability>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

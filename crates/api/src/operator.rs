@@ -98,6 +98,10 @@ pub struct AgentEntry {
     pub active: bool,
     #[serde(default)]
     pub deactivated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_info: Option<crate::maintenance::DrainInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_drain_start_time: Option<TimeInfo>,
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,

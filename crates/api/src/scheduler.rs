@@ -57,6 +57,10 @@ pub struct Call {
     pub request: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_framework: Option<UpdateFramework>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_inverse_offers: Option<InverseOfferIds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_inverse_offers: Option<InverseOfferIds>,
 }
 
 impl Call {
@@ -76,6 +80,8 @@ impl Call {
             message: None,
             request: None,
             update_framework: None,
+            accept_inverse_offers: None,
+            decline_inverse_offers: None,
         }
     }
 }
@@ -210,6 +216,10 @@ pub struct Event {
     pub failure: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Error>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverse_offers: Option<InverseOffers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescind_inverse_offer: Option<RescindInverseOffer>,
 }
 
 impl Event {
@@ -223,6 +233,8 @@ impl Event {
             message: None,
             failure: None,
             error: None,
+            inverse_offers: None,
+            rescind_inverse_offer: None,
         }
     }
     pub fn heartbeat() -> Self {
@@ -238,6 +250,18 @@ impl Event {
         Event {
             offers: Some(Offers { offers }),
             ..Self::bare(EventType::OFFERS)
+        }
+    }
+    pub fn inverse_offers(inverse_offers: Vec<crate::maintenance::InverseOffer>) -> Self {
+        Event {
+            inverse_offers: Some(InverseOffers { inverse_offers }),
+            ..Self::bare(EventType::INVERSE_OFFERS)
+        }
+    }
+    pub fn rescind_inverse_offer(inverse_offer_id: OfferID) -> Self {
+        Event {
+            rescind_inverse_offer: Some(RescindInverseOffer { inverse_offer_id }),
+            ..Self::bare(EventType::RESCIND_INVERSE_OFFER)
         }
     }
     pub fn rescind(offer_id: OfferID) -> Self {
@@ -287,6 +311,26 @@ pub struct Subscribed {
 pub struct Offers {
     #[serde(default)]
     pub offers: Vec<Offer>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct InverseOffers {
+    #[serde(default)]
+    pub inverse_offers: Vec<crate::maintenance::InverseOffer>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RescindInverseOffer {
+    pub inverse_offer_id: OfferID,
+}
+
+/// `ACCEPT_INVERSE_OFFERS` / `DECLINE_INVERSE_OFFERS`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct InverseOfferIds {
+    #[serde(default)]
+    pub inverse_offer_ids: Vec<OfferID>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Filters>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_stream_lite::ReceiverStream;
 
+mod maintenance;
 mod quota;
 mod reservations;
 mod weights;
@@ -121,6 +122,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         r = r.route(path, get(metrics_snapshot));
     }
     r = quota::routes(r);
+    r = maintenance::routes(r);
     r = reservations::routes(r);
     r = weights::routes(r);
     let (registry, requests) = crate::metrics::registry(&shared);
@@ -605,6 +607,14 @@ async fn operator_api(State(s): S, headers: HeaderMap, body: Bytes) -> Result<Re
                 s.decide(|m| m.reactivate_agent(&id))?;
             }
             return Ok(StatusCode::OK.into_response());
+        }
+        OpCall::GET_MAINTENANCE_STATUS
+        | OpCall::GET_MAINTENANCE_SCHEDULE
+        | OpCall::UPDATE_MAINTENANCE_SCHEDULE
+        | OpCall::START_MAINTENANCE
+        | OpCall::STOP_MAINTENANCE
+        | OpCall::DRAIN_AGENT => {
+            return maintenance::operator_call(&s, &call);
         }
         OpCall::GET_QUOTA | OpCall::UPDATE_QUOTA | OpCall::SET_QUOTA | OpCall::REMOVE_QUOTA => {
             return quota::operator_call(&s, &call);

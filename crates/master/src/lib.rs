@@ -201,6 +201,15 @@ pub enum ApiError {
     /// An agent marked gone tries to register again.
     #[error("Agent {0} has been marked gone; it may not register again")]
     AgentGone(AgentID),
+    /// An agent on a machine that is DOWN tries to register (Mesos' words).
+    #[error("Machine is `DOWN`")]
+    MachineDown,
+
+    // ----- maintenance and draining -----
+    #[error(transparent)]
+    Maintenance(#[from] crate::core::MaintenanceError),
+    #[error(transparent)]
+    Drain(#[from] crate::core::DrainError),
 
     // ----- reservations and volumes (operator) -----
     /// The agent of an operator's reservation or volume call is not registered (Mesos' words).
@@ -380,6 +389,8 @@ impl ApiError {
             | E::WeightRole { .. }
             | E::UnknownAgentToDeactivate
             | E::AgentNotDeactivated
+            | E::Maintenance(_)
+            | E::Drain(_)
             | E::WeightNotPositive { .. }
             | E::WeightsBody { .. }
             | E::Allocator(_)
@@ -407,7 +418,7 @@ impl ApiError {
             E::UnknownAgent(_) | E::AgentNotRegistered(_) | E::AgentNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
-            E::AgentGone(_) => StatusCode::FORBIDDEN,
+            E::AgentGone(_) | E::MachineDown => StatusCode::FORBIDDEN,
             E::AgentUnreachable(_) | E::QuotaOvercommit { .. } | E::ResourcesUnavailable { .. } => {
                 StatusCode::CONFLICT
             }
@@ -672,6 +683,11 @@ mod tests {
             (E::NonPositiveWeight { role: "web".into() }, S::BAD_REQUEST, "Weight of role 'web' must be positive".into()),
             (E::UnknownAgentToDeactivate, S::BAD_REQUEST, "Unknown agent".into()),
             (E::AgentNotDeactivated, S::BAD_REQUEST, "Agent is not deactivated".into()),
+            (E::MachineDown, S::FORBIDDEN, "Machine is `DOWN`".into()),
+            (crate::core::DrainError::StillDraining.into(), S::BAD_REQUEST, "Agent is still in the DRAINING state".into()),
+            (crate::core::DrainError::InSchedule { agent: aid(), machine: r#"{"hostname":"h1"}"#.into() }.into(), S::BAD_REQUEST, r#"Agent a1 is part of a maintenance schedule under Machine {"hostname":"h1"}"#.into()),
+            (crate::core::MaintenanceError::EmptyWindow.into(), S::BAD_REQUEST, "List of machines in the maintenance window is empty".into()),
+            (crate::core::MaintenanceError::NotDraining(r#"{"ip":"10.0.0.1"}"#.into()).into(), S::BAD_REQUEST, r#"Machine '{"ip":"10.0.0.1"}' is not in DRAINING mode and cannot be brought down"#.into()),
             (E::WeightRole { role: "a b".into(), why: InvalidRoleName::Whitespace("a b".into()) }, S::BAD_REQUEST, "Failed to validate update weights request JSON: Invalid role 'a b': Role component 'a b' is invalid because it contains backspace or whitespace".into()),
             (E::WeightNotPositive { role: "web".into(), weight: -1.0 }, S::BAD_REQUEST, "Failed to validate update weights request JSON for role 'web': Invalid weight '-1': Weights must be positive".into()),
             (drover_allocator::Error::InvalidWeight { role: "web".into(), weight: -1.0 }.into(), S::BAD_REQUEST, "role 'web': weight -1 is not a positive finite number".into()),

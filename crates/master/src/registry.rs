@@ -81,7 +81,30 @@ fn store_ops(op: &RegistryOp) -> Vec<Op> {
             ));
             ops
         }
+        RegistryOp::RemoveAgent(id) => vec![Op::Delete(format!("master/agents/{}", id.value))],
+        RegistryOp::PutMaintenance(m) => {
+            encode("master/maintenance".into(), m).into_iter().collect()
+        }
+        RegistryOp::PutDrain(id, info) => encode(
+            format!("master/draining_agents/{}", id.value),
+            &DrainRecord {
+                agent_id: id.clone(),
+                info: info.clone(),
+            },
+        )
+        .into_iter()
+        .collect(),
+        RegistryOp::RemoveDrain(id) => {
+            vec![Op::Delete(format!("master/draining_agents/{}", id.value))]
+        }
     }
+}
+
+/// A draining agent's record.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DrainRecord {
+    agent_id: drover_api::AgentID,
+    info: drover_api::maintenance::DrainInfo,
 }
 
 impl Registry {
@@ -111,6 +134,16 @@ impl Registry {
             .collect())
     }
 
+    fn maintenance(&self) -> Result<crate::core::StoredMaintenance, StoreError> {
+        Ok(match self.store.get("master/maintenance")? {
+            Some(v) => serde_json::from_slice(&v).unwrap_or_else(|e| {
+                tracing::error!("registry record master/maintenance unreadable: {e}");
+                Default::default()
+            }),
+            None => Default::default(),
+        })
+    }
+
     fn weights(&self) -> Result<HashMap<String, f64>, StoreError> {
         Ok(match self.store.get("master/weights")? {
             Some(v) => serde_json::from_slice(&v).unwrap_or_else(|e| {
@@ -132,10 +165,15 @@ impl Registry {
             removed_frameworks: self.scan("master/removed_frameworks/")?,
             weights: self.weights()?,
             quotas: self.scan("master/quota/")?,
+            maintenance: self.maintenance()?,
+            draining: self
+                .scan::<DrainRecord>("master/draining_agents/")?
+                .into_iter()
+                .map(|r| (r.agent_id, r.info))
+                .collect(),
         })
     }
 
-    /// Write `ops` in one transaction.
     /// Write `ops` in one transaction; false (and logged) if the store refused it.
     pub fn apply(&self, ops: &[RegistryOp]) -> bool {
         let ops: Vec<Op> = ops.iter().flat_map(store_ops).collect();

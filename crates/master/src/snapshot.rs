@@ -49,6 +49,9 @@ pub struct AgentView {
     pub unreachable: bool,
     pub connected: bool,
     pub executors: Vec<ExecutorInfo>,
+    pub deactivated: bool,
+    /// Its drain, and when it started (Unix seconds).
+    pub drain: Option<(drover_api::maintenance::DrainInfo, f64)>,
 }
 
 /// A role as `/roles` shows it: its GET_ROLES entry, its quota (the default one when it has
@@ -136,6 +139,11 @@ impl Master {
             unreachable: a.unreachable,
             connected: a.connected(),
             executors: a.executors.values().map(|(e, _)| e.clone()).collect(),
+            deactivated: self.deactivated.contains(&a.id),
+            drain: self
+                .draining
+                .get(&a.id)
+                .map(|d| (d.info.clone(), d.started)),
         }
     }
 

@@ -357,6 +357,11 @@ impl TaskRec {
         self.resources.iter().map(TaskResource::to_wire).collect()
     }
 
+    /// The kill policy it was launched with.
+    pub fn kill_policy(&self) -> Option<&KillPolicy> {
+        self.extras.as_ref().and_then(|e| e.kill_policy.as_ref())
+    }
+
     // Borrowed parts, for views that render a task without building its wire form.
 
     /// Whether `other` has the same resources, as stored (so the same wire resources).
@@ -580,6 +585,9 @@ impl TaskSet {
     }
     pub fn clear(&mut self) {
         self.by_framework.clear();
+    }
+    pub fn is_empty(&self) -> bool {
+        self.by_framework.is_empty()
     }
     /// Every (framework id, task id).
     pub fn to_vec(&self) -> Vec<(Id, Id)> {

@@ -85,7 +85,7 @@ impl AgentView {
             let full: Vec<Resource> = rs.iter().map(endpoint_form).collect();
             reserved_full.insert(role, json!(full));
         }
-        json!({
+        let mut v = json!({
             "id": self.id.value,
             "pid": self.pid,
             "hostname": self.info.hostname,
@@ -100,7 +100,7 @@ impl AgentView {
             "attributes": v0_attributes(&self.info.attributes),
             "active": !self.unreachable,
             "connected": self.connected,
-            "deactivated": false,
+            "deactivated": self.deactivated,
             "version": MESOS_COMPAT_VERSION,
             "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
             "resources_full": self.total.to_vec(),
@@ -108,14 +108,21 @@ impl AgentView {
             "offered_resources_full": self.offered.to_vec(),
             "reserved_resources_full": reserved_full,
             "unreserved_resources_full": unreserved.to_vec(),
-        })
+        });
+        if let Some((info, started)) = &self.drain {
+            v["drain_info"] = json!(info);
+            v["estimated_drain_start_time"] = json!(started);
+        }
+        v
     }
 
     pub fn entry(&self) -> operator::AgentEntry {
         operator::AgentEntry {
             agent_info: self.info.clone(),
             active: !self.unreachable,
-            deactivated: false,
+            deactivated: self.deactivated,
+            drain_info: self.drain.as_ref().map(|(d, _)| d.clone()),
+            estimated_drain_start_time: self.drain.as_ref().map(|(_, t)| time(*t)),
             version: MESOS_COMPAT_VERSION.into(),
             pid: Some(self.pid.clone()),
             registered_time: Some(time(self.registered_time)),

@@ -101,6 +101,7 @@ fn offer(id: &str) -> Offer {
         attributes: vec![],
         executor_ids: vec![],
         allocation_info: None,
+        unavailability: None,
     }
 }
 

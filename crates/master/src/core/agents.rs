@@ -34,6 +34,10 @@ impl Master {
             tracing::warn!(agent_id = %id, "refusing an agent marked gone; it is told to shut down");
             return Err(ApiError::AgentGone(id.clone()));
         }
+        if self.machine_down(&reg.agent_info.hostname, &remote_ip) {
+            tracing::warn!(hostname = %reg.agent_info.hostname, ip = %remote_ip, "refusing an agent on a machine that is DOWN");
+            return Err(ApiError::MachineDown);
+        }
         let port = reg.agent_info.port.unwrap_or(5051);
         // Its resources as given, with the reservations and volumes made on it since: this
         // master's view when it knows the agent (an operator's reservation made while the agent
@@ -310,6 +314,10 @@ impl Master {
             self.allocator.deactivate_agent(&id.value);
         }
         self.agents.insert(id.clone(), agent);
+        if self.draining.contains_key(&id) {
+            // Mesos' master sends a re-registering draining agent its drain again.
+            self.send_drain_kills(&id);
+        }
         for (fid, s) in updates {
             self.send_to_framework(&fid, &Event::update(s));
         }

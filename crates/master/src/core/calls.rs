@@ -127,10 +127,13 @@ impl Master {
                 }
                 if let Some(agent) = self.agents.get_mut(&a.agent_id) {
                     agent.send(&ToAgent::Acknowledge {
-                        framework_id: fid,
-                        task_id: a.task_id,
+                        framework_id: fid.clone(),
+                        task_id: a.task_id.clone(),
                         uuid: Some(a.uuid),
                     });
+                }
+                if !self.draining.is_empty() {
+                    self.drain_acknowledged(&a.agent_id, &fid, &a.task_id, now);
                 }
                 Ok(())
             }
@@ -178,10 +181,26 @@ impl Master {
                 self.allocation_wanted = true;
                 Ok(())
             }
-            // Resource requests are advisory in Mesos too; inverse offers need maintenance.
-            CallType::REQUEST
-            | CallType::ACCEPT_INVERSE_OFFERS
-            | CallType::DECLINE_INVERSE_OFFERS => Ok(()),
+            // Resource requests are advisory in Mesos too.
+            CallType::REQUEST => Ok(()),
+            CallType::ACCEPT_INVERSE_OFFERS | CallType::DECLINE_INVERSE_OFFERS => {
+                let accept = call.kind == CallType::ACCEPT_INVERSE_OFFERS;
+                let answer = if accept {
+                    call.accept_inverse_offers
+                        .ok_or(ApiError::MissingField("accept_inverse_offers"))?
+                } else {
+                    call.decline_inverse_offers
+                        .ok_or(ApiError::MissingField("decline_inverse_offers"))?
+                };
+                self.answer_inverse_offers(
+                    &fid,
+                    &answer.inverse_offer_ids,
+                    accept,
+                    answer.filters.as_ref(),
+                    now,
+                );
+                Ok(())
+            }
             CallType::ACKNOWLEDGE_OPERATION_STATUS | CallType::RECONCILE_OPERATIONS => {
                 Err(ApiError::OperationFeedbackUnsupported)
             }

@@ -65,6 +65,8 @@ impl Master {
             tracing::info!(framework_id = %fid, "framework failover timeout expired");
             self.remove_framework(&fid, now);
         }
+        self.send_inverse_offers(now);
+        self.check_all_drained(now);
         if send_heartbeats {
             let hb = frame(&Event::heartbeat());
             for fw in self.frameworks.values_mut() {
@@ -87,7 +89,7 @@ impl Master {
     }
 
     /// Rescind every outstanding offer of agent `id`.
-    fn rescind_offers_of(&mut self, id: &AgentID, now: f64) {
+    pub(super) fn rescind_offers_of(&mut self, id: &AgentID, now: f64) {
         let offers: Vec<OfferID> = self
             .offers
             .iter()
@@ -118,9 +120,11 @@ impl Master {
 
     /// `REACTIVATE_AGENT`: offers again (400 unless it was deactivated).
     pub fn reactivate_agent(&mut self, id: &AgentID) -> Result<(), ApiError> {
-        if !self.deactivated.remove(id) {
+        if !self.deactivated.contains(id) {
             return Err(ApiError::AgentNotDeactivated);
         }
+        self.end_drain_for_reactivation(id)?;
+        self.deactivated.remove(id);
         self.record(RegistryOp::ReactivateAgent(id.clone()));
         self.allocator.activate_agent(&id.value);
         self.allocation_wanted = true;
@@ -141,13 +145,30 @@ impl Master {
             return Err(ApiError::AgentNotFound(id.clone()));
         }
         tracing::warn!(agent_id = %id, "agent marked gone by an operator");
+        let why = format!("Agent {id} has been marked gone");
+        self.remove_agent_by_operator(id, "Agent has been marked gone", &why, now);
+        self.gone_agents.insert(id.clone());
+        self.record(RegistryOp::MarkAgentGone(id.clone()));
+        Ok(())
+    }
+
+    /// An operator removed agent `id` (marked gone, or its machine went DOWN): a connected agent
+    /// is told to shut down, its tasks end as TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks
+    /// that are not partition-aware) with `why`.
+    pub(super) fn remove_agent_by_operator(
+        &mut self,
+        id: &AgentID,
+        shutdown: &str,
+        why: &str,
+        now: f64,
+    ) {
         self.counters.agent_removals += 1;
         self.rescind_offers_of(id, now);
         let unix = self.unix(now);
         let mut ended: Vec<(FrameworkID, String)> = Vec::new();
         if let Some(mut agent) = self.agents.remove(id) {
             agent.send(&ToAgent::Shutdown {
-                message: "Agent has been marked gone".into(),
+                message: shutdown.to_string(),
             });
             if !agent.unreachable {
                 self.allocator.remove_agent(&id.value);
@@ -190,17 +211,18 @@ impl Master {
             let mut s = TaskStatus::new(TaskID::new(tid.as_str()), state);
             s.source = Some(StatusSource::SOURCE_MASTER);
             s.reason = Some(Reason::REASON_AGENT_REMOVED_BY_OPERATOR);
-            s.message = Some(format!("Agent {id} has been marked gone"));
+            s.message = Some(why.to_string());
             s.agent_id = Some(id.clone());
             s.timestamp = Some(unix);
             report(fw, &mut self.ids, &mut self.counters, &mut rec, s);
             push_bounded(&mut fw.completed_tasks, rec, COMPLETED_TASKS_PER_FRAMEWORK);
         }
-        self.gone_agents.insert(id.clone());
-        self.record(RegistryOp::MarkAgentGone(id.clone()));
+        self.rescind_inverse_offers_of(id);
+        if self.draining.remove(id).is_some() {
+            self.record(RegistryOp::RemoveDrain(id.clone()));
+        }
         self.operator_event("AGENT_REMOVED", serde_json::json!({"agent_id": id}));
         self.allocation_wanted = true;
-        Ok(())
     }
 
     fn mark_unreachable(&mut self, id: &AgentID, now: f64) {

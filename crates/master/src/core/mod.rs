@@ -11,14 +11,18 @@
 mod accept;
 mod agents;
 mod calls;
+mod drain;
 mod frameworks;
 mod housekeeping;
+mod maintenance;
 mod offers;
 mod operations;
 mod quota;
 mod reservations;
 mod updates;
 
+pub use drain::DrainError;
+pub use maintenance::{MaintenanceError, StoredMaintenance};
 pub use operations::OperationInvalid;
 pub use reservations::operation;
 
@@ -87,6 +91,13 @@ pub enum RegistryOp {
     /// `DEACTIVATE_AGENT`: offer nothing on it, across restarts, until reactivated.
     DeactivateAgent(AgentID),
     ReactivateAgent(AgentID),
+    /// An agent removed by an operator (its machine went DOWN): forgotten, may come back.
+    RemoveAgent(AgentID),
+    /// The maintenance schedule and the machines that are DOWN.
+    PutMaintenance(StoredMaintenance),
+    /// `DRAIN_AGENT`: the agent's drain state and config.
+    PutDrain(AgentID, drover_api::maintenance::DrainInfo),
+    RemoveDrain(AgentID),
 }
 
 /// What the registry held when the master started.
@@ -103,6 +114,9 @@ pub struct Recovered {
     pub weights: HashMap<String, f64>,
     /// Roles' quotas, each a non-default config.
     pub quotas: Vec<drover_api::quota::QuotaConfig>,
+    pub maintenance: StoredMaintenance,
+    /// Agents being drained or drained.
+    pub draining: Vec<(AgentID, drover_api::maintenance::DrainInfo)>,
 }
 
 pub struct Framework {
@@ -244,6 +258,10 @@ pub struct Master {
     pub gone_agents: HashSet<AgentID>,
     /// Deactivated by an operator: nothing on them is offered.
     pub deactivated: HashSet<AgentID>,
+    /// The maintenance schedule, machine modes and inverse offers.
+    pub maintenance: maintenance::Maintenance,
+    /// Agents an operator is draining (or drained).
+    pub draining: HashMap<AgentID, drain::Drain>,
 }
 
 fn time_info(secs: f64) -> TimeInfo {
@@ -271,6 +289,8 @@ impl Master {
             removed_frameworks,
             weights,
             quotas: stored_quotas,
+            maintenance: stored_maintenance,
+            draining,
         } = recovered;
         for (role, w) in &weights {
             if let Err(e) = allocator.set_weight(role, *w) {
@@ -310,6 +330,18 @@ impl Master {
             first_tick: None,
             gone_agents: gone_agents.into_iter().map(AgentID::new).collect(),
             deactivated: deactivated_agents.into_iter().map(AgentID::new).collect(),
+            maintenance: maintenance::Maintenance::recover(stored_maintenance),
+            draining: draining
+                .into_iter()
+                .map(|(id, info)| {
+                    let d = drain::Drain {
+                        info,
+                        unacked: HashSet::new(),
+                        started: start_unix,
+                    };
+                    (id, d)
+                })
+                .collect(),
         };
         for info in frameworks {
             m.recover_framework(info, 0.0);

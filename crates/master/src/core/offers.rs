@@ -65,6 +65,7 @@ impl Master {
                 allocation_info: Some(AllocationInfo {
                     role: Some(a.role.clone()),
                 }),
+                unavailability: self.unavailability_of(&aid),
             };
             self.offers.insert(
                 offer.id.clone(),

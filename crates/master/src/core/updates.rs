@@ -15,6 +15,9 @@ impl Master {
             mut status,
         } = u;
         status.agent_id = Some(agent_id.clone());
+        if !self.draining.is_empty() {
+            self.drain_decorate(agent_id, &fid, &mut status);
+        }
         let Some(fw) = self.frameworks.get_mut(&fid) else {
             // Nobody will ever acknowledge this: do it for the framework, and clean up.
             if let Some(a) = self.agents.get_mut(agent_id) {

@@ -30,7 +30,7 @@ pub(super) fn routes(r: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
 }
 
 /// The body of an operator call's `field` as `T`.
-fn body_of<T: serde::de::DeserializeOwned>(
+pub(super) fn body_of<T: serde::de::DeserializeOwned>(
     call: &operator::Call,
     field: &'static str,
 ) -> Result<T, ApiError> {

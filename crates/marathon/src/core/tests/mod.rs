@@ -56,6 +56,7 @@ pub fn mock_offer(agent: &str, cpus: f64, mem: f64, ports: &[(u64, u64)]) -> Off
         attributes: vec![],
         executor_ids: vec![],
         allocation_info: None,
+        unavailability: None,
     }
 }
 
