@@ -67,6 +67,8 @@ pub fn subscribed(tasks: Vec<Task>, agents: usize, resources: &[Resource]) -> se
                     },
                     active: true,
                     deactivated: false,
+                    drain_info: None,
+                    estimated_drain_start_time: None,
                     version: "1.11.0".into(),
                     pid: Some(format!("slave(1)@{}:5051", agent_ip(i))),
                     registered_time: None,

@@ -101,9 +101,34 @@ pub(crate) struct V0Agent {
     /// What is reserved on the agent, by role, as full resources (volumes among them).
     #[serde(default)]
     pub reserved_resources_full: BTreeMap<String, Vec<drover_api::Resource>>,
+    /// Deactivated by an operator (or draining): offered nothing.
+    #[serde(default)]
+    pub deactivated: bool,
+    #[serde(default)]
+    pub drain_info: Option<drover_api::maintenance::DrainInfo>,
 }
 
 impl V0Agent {
+    /// `DRAINING` or `DRAINED` while an operator drains it.
+    pub fn drain_state(&self) -> Option<&'static str> {
+        use drover_api::maintenance::DrainState;
+        self.drain_info.as_ref().map(|d| match d.state {
+            DrainState::DRAINED => "DRAINED",
+            _ => "DRAINING",
+        })
+    }
+
+    /// What an operator made of it: active, deactivated, draining, drained; or unreachable.
+    pub fn state(&self) -> &'static str {
+        match (self.active, self.drain_state(), self.deactivated) {
+            (false, _, _) => "unreachable",
+            (true, Some("DRAINED"), _) => "drained",
+            (true, Some(_), _) => "draining",
+            (true, None, true) => "deactivated",
+            (true, None, false) => "active",
+        }
+    }
+
     /// The agent's `host:port`, from its pid.
     pub fn address(&self) -> Option<&str> {
         self.pid.split('@').nth(1)
