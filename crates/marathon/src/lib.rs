@@ -14,6 +14,7 @@ mod http;
 mod leadership;
 mod metrics;
 pub mod planner;
+pub mod unreachable;
 pub mod validate;
 
 use std::path::PathBuf;

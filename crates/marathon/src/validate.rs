@@ -266,6 +266,13 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             e.add(&format!("/dependencies({i})"), "must not be empty");
         }
     }
+    if let Some(v) = &app.unreachable_strategy {
+        if let Err(errors) = crate::unreachable::parse(v) {
+            for (sub, msg) in errors {
+                e.add(&format!("/unreachableStrategy{sub}"), msg);
+            }
+        }
+    }
     app.dependencies = app
         .dependencies
         .iter()
@@ -346,10 +353,13 @@ fn normalize(app: &mut App) {
         });
     }
     app.store_urls.clear();
-    if app.unreachable_strategy.is_none() {
-        app.unreachable_strategy =
-            Some(json!({"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}));
-    }
+    // Given: written back in full (`{}` shows its defaults); absent: Marathon's default,
+    // disabled for resident apps.
+    let strategy = match &app.unreachable_strategy {
+        Some(v) => crate::unreachable::UnreachableStrategy::of(Some(v)),
+        None => crate::unreachable::UnreachableStrategy::default_for(is_resident(app)),
+    };
+    app.unreachable_strategy = Some(strategy.to_json());
     let has_ports = !app.host_ports().is_empty();
     for hc in &mut app.health_checks {
         let http = matches!(hc.protocol.as_str(), "HTTP" | "HTTPS");
@@ -373,6 +383,15 @@ fn normalize(app: &mut App) {
             d.entry("parameters").or_insert_with(|| json!([]));
         }
     }
+}
+
+/// Whether `app` is resident: it has a persistent volume (`container.volumes[].persistent`).
+pub fn is_resident(app: &App) -> bool {
+    app.container
+        .as_ref()
+        .and_then(|c| c.get("volumes"))
+        .and_then(|v| v.as_array())
+        .is_some_and(|vs| vs.iter().any(|v| v.get("persistent").is_some()))
 }
 
 /// A serde path (`healthChecks[0].intervalSeconds`) as Marathon writes it.
@@ -499,5 +518,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.iter().any(|d| d.path == "/container/docker/image"));
+    }
+
+    #[test]
+    fn unreachable_strategy_is_checked_and_defaulted_as_marathon() {
+        let e = validate_app(
+            app(r#"{"id":"x","cmd":"y","unreachableStrategy":{"inactiveAfterSeconds":2,"expungeAfterSeconds":1}}"#),
+            "/",
+        )
+        .unwrap_err();
+        let d = e
+            .iter()
+            .find(|d| d.path == "/unreachableStrategy/inactiveAfterSeconds")
+            .unwrap();
+        assert_eq!(
+            d.errors,
+            vec![
+                "inactiveAfterSeconds (2) must be less or equal to expungeAfterSeconds, which is 1"
+            ]
+        );
+        let a = validate_app(app(r#"{"id":"x","cmd":"y"}"#), "/").unwrap();
+        assert_eq!(
+            a.unreachable_strategy,
+            Some(json!({"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}))
+        );
+        let a = validate_app(
+            app(r#"{"id":"x","cmd":"y","unreachableStrategy":"disabled"}"#),
+            "/",
+        )
+        .unwrap();
+        assert_eq!(a.unreachable_strategy, Some(json!("disabled")));
     }
 }

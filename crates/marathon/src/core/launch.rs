@@ -80,6 +80,8 @@ impl Marathon {
                                 last_message: None,
                                 ready: false,
                                 last_readiness: None,
+                                unreachable_since: None,
+                                unreachable_inactive: false,
                             };
                             self.add_instance(inst);
                             *self

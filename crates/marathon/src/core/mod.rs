@@ -18,6 +18,7 @@
 //! | `launch.rs` | offers: matching them against the launch queue, accept or decline |
 //! | `task.rs` | building one task from an app and an offer (resources, ports, environment) |
 //! | `updates.rs` | status updates, readiness results, reconciliation |
+//! | `unreachable.rs` | unreachable instances: inactive (replaced), expunged, back |
 //! | `governor.rs` | health results and the kill governor |
 //! | `ids.rs` | the id source |
 
@@ -34,6 +35,7 @@ mod ports;
 mod state;
 mod subscriptions;
 mod task;
+mod unreachable;
 mod updates;
 
 #[cfg(test)]
@@ -93,6 +95,13 @@ pub struct Instance {
     pub ready: bool,
     #[serde(default)]
     pub last_readiness: Option<Value>,
+    /// When its task became TASK_UNREACHABLE (cleared when it comes back).
+    #[serde(default)]
+    pub unreachable_since: Option<f64>,
+    /// Unreachable for longer than the app's `inactiveAfterSeconds`: replaced, no longer
+    /// counted, kept until expunged (or until its task comes back).
+    #[serde(default)]
+    pub unreachable_inactive: bool,
 }
 
 impl Instance {
@@ -209,6 +218,9 @@ pub struct Marathon {
     dirty: HashSet<String>,
     /// Launches each app wants (the launch queue), as of the last replan.
     wanted: BTreeMap<String, usize>,
+    /// Instances whose task is unreachable, so the periodic check of their strategy costs
+    /// those, not every instance.
+    unreachable: BTreeSet<String>,
 }
 
 /// RFC 3339 with milliseconds, UTC, as Marathon prints timestamps and versions.

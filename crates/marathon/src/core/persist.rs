@@ -49,6 +49,7 @@ impl Marathon {
             by_app: HashMap::new(),
             dirty: Default::default(),
             wanted: BTreeMap::new(),
+            unreachable: Default::default(),
         };
         m.load()?;
         Ok(m)

@@ -22,6 +22,8 @@ impl Marathon {
     pub(super) fn views(&self, app: &App) -> Vec<InstanceView> {
         self.app_instances(&app.id)
             .into_iter()
+            // Unreachable inactive instances are replaced: they do not count.
+            .filter(|i| !i.unreachable_inactive)
             .map(|i| InstanceView {
                 id: i.task_id.clone(),
                 version: if i.config_version.is_empty() {
@@ -94,7 +96,8 @@ impl Marathon {
     /// Kill what the planner says must go, advance deployments, and revive or suppress offers.
     /// Called on every event (for the apps it touched) and periodically (for all).
     pub fn reconcile_plans(&mut self, now: f64) -> Calls {
-        let mut calls = self.replan(now);
+        let mut calls = self.check_unreachable(now);
+        calls.extend(self.replan(now));
         calls.extend(self.retry_kills(now));
         calls.extend(self.reconcile_if_due(now));
         self.advance_deployments(now);
@@ -146,6 +149,11 @@ impl Marathon {
         if i.killing {
             return vec![];
         }
+        if i.unreachable_since.is_some() {
+            // As Marathon: an unreachable instance is expunged (its KILL sent in case its
+            // agent still runs it), not waited for.
+            return self.expunge(task_id);
+        }
         i.killing = true;
         let i = i.clone();
         self.touch(i.app_id.clone());
@@ -154,7 +162,7 @@ impl Marathon {
         vec![self.kill_call(&i)]
     }
 
-    fn kill_call(&self, i: &super::Instance) -> Call {
+    pub(super) fn kill_call(&self, i: &super::Instance) -> Call {
         let grace = self
             .apps
             .get(&i.app_id)

@@ -24,6 +24,9 @@ impl Marathon {
     }
 
     pub(super) fn add_instance(&mut self, i: Instance) {
+        if i.unreachable_since.is_some() {
+            self.unreachable.insert(i.task_id.clone());
+        }
         self.by_app
             .entry(i.app_id.clone())
             .or_default()
@@ -34,6 +37,7 @@ impl Marathon {
 
     pub(super) fn drop_instance(&mut self, task_id: &str) -> Option<Instance> {
         let i = self.instances.remove(task_id)?;
+        self.unreachable.remove(task_id);
         if let Some(set) = self.by_app.get_mut(&i.app_id) {
             set.remove(task_id);
             if set.is_empty() {
@@ -55,6 +59,7 @@ impl Marathon {
     pub fn forget_instances(&mut self) {
         self.instances.clear();
         self.by_app.clear();
+        self.unreachable.clear();
         self.dirty.extend(self.apps.keys().cloned());
     }
 

@@ -45,6 +45,14 @@ impl Marathon {
         };
         inst.state = status.state;
         inst.last_message = status.message.clone();
+        let came_back = if status.state == TaskState::TASK_UNREACHABLE {
+            inst.unreachable_since.get_or_insert(now);
+            false
+        } else {
+            // Back (or ended): counted again; the planner kills a surplus.
+            inst.unreachable_inactive = false;
+            inst.unreachable_since.take().is_some()
+        };
         // Health from checks the agent runs (MESOS_HTTP, MESOS_TCP, COMMAND).
         let mut health_changed = None;
         if let Some(h) = status.healthy {
@@ -109,11 +117,20 @@ impl Marathon {
                 );
             }
         } else if status.state == TaskState::TASK_UNREACHABLE {
-            // Replaced elsewhere: the planner no longer counts it; it is killed if it comes back.
-            calls.extend(self.kill_instance(&tid));
-            self.drop_instance(&tid);
-            self.write(vec![Op::Delete(format!("marathon/instances/{tid}"))]);
+            // The app's unreachableStrategy decides: counted still, replaced, or expunged now
+            // (the default 0/0: killed if it comes back).
+            if inst.killing {
+                // Being killed already: expunged, as Marathon's kill of an unreachable one.
+                calls.extend(self.expunge(&tid));
+            } else {
+                self.unreachable.insert(tid.clone());
+                self.write(vec![self.persist_instance(&inst)]);
+                calls.extend(self.apply_unreachable(&tid, now));
+            }
         } else {
+            if came_back {
+                self.unreachable.remove(&tid);
+            }
             self.write(vec![self.persist_instance(&inst)]);
             if status.state == TaskState::TASK_RUNNING {
                 if let Some(b) = self.backoff.get_mut(&inst.app_id) {
