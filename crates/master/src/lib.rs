@@ -558,7 +558,7 @@ pub fn build(cfg: MasterConfig, port: u16, ha: Option<Ha>) -> Result<Arc<Shared>
             ip: Some(cfg.advertise_ip.clone()),
             port: port as i32,
         }),
-        capabilities: ["AGENT_UPDATE", "QUOTA_V2"]
+        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]
             .into_iter()
             .map(|kind| drover_api::Capability { kind: kind.into() })
             .collect(),
