@@ -245,9 +245,6 @@ pub enum ApiError {
     },
 
     // ----- not implemented -----
-    /// `Reserve.source` (re-reserving reserved resources, Mesos 1.10+).
-    #[error("'source' of a reservation (re-reserving reserved resources) is not supported yet")]
-    ReserveSourceUnsupported,
     #[error("Received 'UNKNOWN' call")]
     UnknownCall,
     #[error("Operation feedback (reservations and volumes) is not supported yet")]
@@ -422,10 +419,9 @@ impl ApiError {
             E::AgentUnreachable(_) | E::QuotaOvercommit { .. } | E::ResourcesUnavailable { .. } => {
                 StatusCode::CONFLICT
             }
-            E::UnknownCall
-            | E::OperationFeedbackUnsupported
-            | E::OperatorCallUnsupported(_)
-            | E::ReserveSourceUnsupported => StatusCode::NOT_IMPLEMENTED,
+            E::UnknownCall | E::OperationFeedbackUnsupported | E::OperatorCallUnsupported(_) => {
+                StatusCode::NOT_IMPLEMENTED
+            }
         }
     }
 }
@@ -720,7 +716,6 @@ mod tests {
             (E::ResourcesUnavailable { agent: aid(), wanted: "cpus:8".into(), available: "cpus:4; mem:1024".into() }, S::CONFLICT, "The resources cpus:8 are not available on agent a1: its unallocated resources cpus:4; mem:1024 do not contain them".into()),
             (E::MissingFormField("slaveId"), S::BAD_REQUEST, "Missing 'slaveId' query parameter in the request body".into()),
             (E::FormFieldJson { field: "resources", cause: serde_json::from_slice::<serde_json::Value>(b"{").expect_err("truncated") }, S::BAD_REQUEST, format!("Error in parsing 'resources' query parameter in the request body: {cause_text}")),
-            (E::ReserveSourceUnsupported, S::NOT_IMPLEMENTED, "'source' of a reservation (re-reserving reserved resources) is not supported yet".into()),
             (E::UnknownCall, S::NOT_IMPLEMENTED, "Received 'UNKNOWN' call".into()),
             (E::OperationFeedbackUnsupported, S::NOT_IMPLEMENTED, "Operation feedback (reservations and volumes) is not supported yet".into()),
             (E::OperatorCallUnsupported(drover_api::operator::CallType::GET_WEIGHTS), S::NOT_IMPLEMENTED, "Operator call GET_WEIGHTS is not supported yet".into()),

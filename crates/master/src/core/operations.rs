@@ -50,6 +50,14 @@ pub enum OperationInvalid {
     VolumeNotFound(String),
     #[error("Insufficient resources: the offers do not hold {0}")]
     NotOffered(String),
+    /// `Reserve.source` or `Reserve.resources` with more than one reservation stack.
+    #[error("Invalid {field}: Mixed reservations are not supported: {resources}")]
+    MixedReservations {
+        field: &'static str,
+        resources: String,
+    },
+    #[error("Source and target resources should refer to identical resource quantities: {from} vs. {target}")]
+    SourceMismatch { from: String, target: String },
 }
 
 fn parse(
@@ -88,6 +96,41 @@ fn plain_disk(r: &Resource) -> Resource {
     r
 }
 
+/// `r` without any reservation: what it is a quantity of.
+fn unreserved(r: &Resource) -> Resource {
+    let mut r = r.clone();
+    r.reservations.clear();
+    r.allocation_info = None;
+    r
+}
+
+/// Mesos: the resources of a re-reservation (`Reserve.source` and its target) each carry one
+/// reservation stack.
+fn one_stack(rs: &[Resource], field: &'static str) -> Result<(), OperationInvalid> {
+    let first = rs.first().map(|r| &r.reservations);
+    if rs.iter().any(|r| Some(&r.reservations) != first) {
+        return Err(OperationInvalid::MixedReservations {
+            field,
+            resources: super::resources_text(&Resources::from_list(rs)),
+        });
+    }
+    Ok(())
+}
+
+/// The source of a re-reservation, when the RESERVE has one.
+pub(super) fn reserve_source(op: &Operation) -> Result<Option<Vec<Resource>>, OperationInvalid> {
+    let given = op
+        .reserve
+        .as_ref()
+        .and_then(|b| b.get("source"))
+        .and_then(|s| s.as_array())
+        .is_some_and(|s| !s.is_empty());
+    if !given {
+        return Ok(None);
+    }
+    parse(op.reserve.as_ref(), "reserve", "source").map(Some)
+}
+
 fn is_volume(r: &Resource) -> bool {
     r.persistence_id().is_some()
 }
@@ -104,6 +147,27 @@ pub fn conversion(op: &Operation, who: &Asker<'_>) -> Result<Conversion, Operati
     match op.kind {
         OperationType::RESERVE => {
             let rs = parse(op.reserve.as_ref(), "reserve", "resources")?;
+            // Re-reserving (Mesos 1.11's `Reserve.source`): reserved resources move to another
+            // reservation in one step, the same quantities on both sides; checked first, as
+            // Mesos does.
+            let source = reserve_source(op)?;
+            if let Some(source) = &source {
+                one_stack(source, "source")?;
+                one_stack(&rs, "resources")?;
+                let plain =
+                    |rs: &[Resource]| from_list(&rs.iter().map(unreserved).collect::<Vec<_>>());
+                if plain(source) != plain(&rs) {
+                    return Err(OperationInvalid::SourceMismatch {
+                        from: super::resources_text(&plain(source)),
+                        target: super::resources_text(&plain(&rs)),
+                    });
+                }
+                if source.iter().any(is_volume) {
+                    return Err(OperationInvalid::VolumeUnreserved(super::resources_text(
+                        &from_list(source),
+                    )));
+                }
+            }
             for r in &rs {
                 let Some(top) = r.reservations.last() else {
                     return Err(OperationInvalid::NotReserved(text(r)));
@@ -122,6 +186,12 @@ pub fn conversion(op: &Operation, who: &Asker<'_>) -> Result<Conversion, Operati
                     });
                 }
                 check_principal(top.principal.as_deref(), who)?;
+            }
+            if let Some(source) = source {
+                return Ok(Conversion {
+                    consumed: from_list(&source),
+                    converted: from_list(&rs),
+                });
             }
             Ok(Conversion {
                 consumed: from_list(&rs.iter().map(popped).collect::<Vec<_>>()),

@@ -74,13 +74,8 @@ impl Master {
             OperationType::CREATE => op.create.as_ref(),
             _ => op.destroy.as_ref(),
         };
-        if body
-            .and_then(|b| b.get("source"))
-            .and_then(|s| s.as_array())
-            .is_some_and(|s| !s.is_empty())
-        {
-            return Err(ApiError::ReserveSourceUnsupported);
-        }
+        let source =
+            super::operations::reserve_source(op).map_err(|why| invalid(kind, agent_id, why))?;
         let values = body
             .and_then(|b| b.get(field))
             .ok_or(OperationInvalid::Missing(outer))
@@ -93,9 +88,11 @@ impl Master {
                     })
             })
             .map_err(|why| invalid(kind, agent_id, why))?;
-        let conv = self
-            .operator_conversion(kind, field, values)
-            .map_err(|why| invalid(kind, agent_id, why))?;
+        let conv = match source {
+            Some(source) => Self::operator_re_reservation(op, &source, &values),
+            None => self.operator_conversion(kind, field, values),
+        }
+        .map_err(|why| invalid(kind, agent_id, why))?;
         if kind == OperationType::DESTROY {
             let found = self
                 .agents
@@ -177,6 +174,40 @@ impl Master {
             all.converted.add_all(&c.converted);
         }
         Ok(all)
+    }
+
+    /// An operator's RESERVE with a `source`: every role valid, nothing allocated, then
+    /// [`conversion`] as the target's role.
+    fn operator_re_reservation(
+        op: &Operation,
+        source: &[Resource],
+        values: &[serde_json::Value],
+    ) -> Result<Conversion, OperationInvalid> {
+        let mut target = Vec::with_capacity(values.len());
+        for v in values {
+            let r = serde_json::from_value::<Resource>(v.clone())
+                .map_err(|e| OperationInvalid::Unreadable {
+                    field: "resources",
+                    error: e.to_string(),
+                })?
+                .upgraded();
+            target.push(r);
+        }
+        for r in source.iter().chain(&target) {
+            for role in r.reservations.iter().filter_map(|x| x.role.as_deref()) {
+                if let Some(why) = role_problem(role) {
+                    return Err(OperationInvalid::BadRole(why.to_string()));
+                }
+            }
+            if r.allocation_info.is_some() {
+                return Err(OperationInvalid::AllocatedByOperator);
+            }
+        }
+        let who = Asker {
+            role: target.first().map(|r| r.reservation_role()).unwrap_or("*"),
+            principal: None,
+        };
+        conversion(op, &who)
     }
 
     /// Rescind `agent_id`'s outstanding offers, one at a time, until what they gave back

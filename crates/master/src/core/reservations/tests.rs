@@ -172,14 +172,6 @@ fn invalid_operator_operations_are_refused_with_the_reason() {
         )
         .expect_err("no such agent");
     assert_eq!(e.to_string(), "No agent found with specified ID");
-    let mut with_source = op(OperationType::RESERVE, vec![reserved("cpus", 1.0, "ads")]);
-    if let Some(r) = with_source.reserve.as_mut() {
-        r["source"] = json!([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}]);
-    }
-    let e =
-        h.m.operator_operation(&ag.id, &with_source, h.now)
-            .expect_err("source");
-    assert!(matches!(e, ApiError::ReserveSourceUnsupported), "{e:?}");
     // A bad role's own reason is given.
     let e =
         h.m.operator_operation(
@@ -277,4 +269,80 @@ fn reserve_create_destroy_unreserve_round_trip() {
     let total = &h.m.agents[&ag.id].total;
     assert_eq!(total.usable_by("*").scalar("cpus"), 4.0);
     assert_eq!(total.usable_by("*").scalar("disk"), 1000.0);
+}
+
+/// RESERVE with a `source` (Mesos 1.11): reserved resources move to another role in one step;
+/// mixed reservations and different quantities are refused with Mesos' words.
+#[test]
+fn an_operator_moves_a_reservation_to_another_role_with_a_source() {
+    let mut h = Harness::new();
+    let mut ag = agent(&mut h);
+    h.m.operator_operation(
+        &ag.id,
+        &op(OperationType::RESERVE, vec![reserved("cpus", 2.0, "ads")]),
+        h.now,
+    )
+    .expect("reserved");
+    checkpoints(&mut ag);
+    let with_source = |target: Vec<Value>, source: Vec<Value>| {
+        let mut o = op(OperationType::RESERVE, target);
+        if let Some(r) = o.reserve.as_mut() {
+            r["source"] = json!(source);
+        }
+        o
+    };
+    // (target, source, the refusal)
+    let cases = [
+        (
+            vec![reserved("cpus", 1.0, "eng")],
+            vec![reserved("cpus", 2.0, "ads")],
+            "Source and target resources should refer to identical resource quantities: cpus:2 vs. cpus:1",
+        ),
+        (
+            vec![reserved("cpus", 1.0, "eng"), reserved("cpus", 1.0, "web")],
+            vec![reserved("cpus", 2.0, "ads")],
+            "Invalid resources: Mixed reservations are not supported: cpus(eng):1; cpus(web):1",
+        ),
+    ];
+    for (target, source, want) in cases {
+        let e =
+            h.m.operator_operation(&ag.id, &with_source(target, source), h.now)
+                .expect_err("refused");
+        assert!(e.to_string().ends_with(want), "{e} / {want}");
+        assert_eq!(e.status().as_u16(), 400);
+    }
+    // Resources the agent does not hold reserved for the source's role: 409.
+    let e =
+        h.m.operator_operation(
+            &ag.id,
+            &with_source(
+                vec![reserved("cpus", 3.0, "eng")],
+                vec![reserved("cpus", 3.0, "ads")],
+            ),
+            h.now,
+        )
+        .expect_err("not held");
+    assert_eq!(e.status().as_u16(), 409, "{e}");
+    h.m.operator_operation(
+        &ag.id,
+        &with_source(
+            vec![reserved("cpus", 2.0, "eng")],
+            vec![reserved("cpus", 2.0, "ads")],
+        ),
+        h.now,
+    )
+    .expect("moved");
+    let total = &h.m.agents[&ag.id].total;
+    assert_eq!(total.usable_by("eng").scalar("cpus"), 4.0);
+    assert_eq!(total.usable_by("ads").scalar("cpus"), 2.0);
+    assert_eq!(total.scalar("cpus"), 4.0);
+    let cps = checkpoints(&mut ag);
+    assert_eq!(cps.len(), 1);
+    assert!(
+        cps[0].iter().all(|r| r.reservation_role() == "eng"),
+        "{cps:?}"
+    );
+    let mut eng = framework(&mut h, "eng");
+    h.m.allocate(h.now);
+    assert_eq!(reserved_cpus(&eng.offers(), "eng"), 2.0);
 }
