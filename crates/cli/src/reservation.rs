@@ -1,5 +1,6 @@
-//! `drover reservation list|reserve|unreserve`: dynamic reservations made by an operator,
-//! through the master's operator API (`RESERVE_RESOURCES`, `UNRESERVE_RESOURCES`, as Mesos
+//! `drover reservation list|reserve|unreserve|create-volume|destroy-volume`: dynamic
+//! reservations and persistent volumes made by an operator, through the master's operator API
+//! (`RESERVE_RESOURCES`, `UNRESERVE_RESOURCES`, `CREATE_VOLUMES`, `DESTROY_VOLUMES`, as Mesos
 //! 1.11 has them), and what agents hold reserved (`reserved_resources_full` of
 //! `/master/slaves`, persistent volumes among them).
 
@@ -41,6 +42,34 @@ pub enum ReservationCmd {
         role: String,
         /// What to unreserve, e.g. cpus=2.
         resources: String,
+    },
+    /// Make a persistent volume on disk reserved for a role (reserve the disk first); a task
+    /// of the role that names it sees it at its container path.
+    CreateVolume {
+        /// The agent's id.
+        agent: String,
+        /// The role the disk is reserved for.
+        role: String,
+        /// The volume's persistence id.
+        id: String,
+        /// Its size in MiB.
+        #[arg(long)]
+        size: f64,
+        /// Where tasks see it, relative to their sandbox.
+        #[arg(long, default_value = "data")]
+        path: String,
+        /// Read-only for tasks.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Destroy a persistent volume: its data is removed and its disk stays reserved.
+    DestroyVolume {
+        /// The agent's id.
+        agent: String,
+        /// The role it belongs to.
+        role: String,
+        /// The volume's persistence id.
+        id: String,
     },
 }
 
@@ -145,6 +174,79 @@ fn to_unreserve(held: &[Resource], role: &str, text: &str) -> Result<Vec<Value>,
     Ok(out)
 }
 
+/// The disk reserved for `role` that a new volume takes: `size` MiB with the reservation the
+/// agent holds (its principal and labels must match for the master to find it).
+fn to_volume(
+    held: &[Resource],
+    role: &str,
+    id: &str,
+    size: f64,
+    path: &str,
+    read_only: bool,
+) -> Result<Value, Error> {
+    if !(size > 0.0) {
+        return Err(Error::usage("--size must be a positive number of MiB"));
+    }
+    let found = held
+        .iter()
+        .find(|r| r.name == "disk" && r.persistence_id().is_none());
+    let Some(disk) = found else {
+        return Err(Error::not_found(
+            format!("no reserved disk of role {role} on this agent"),
+            Some(
+                "reserve some first: 'drover reservation reserve <agent> <role> disk=<MiB>'".into(),
+            ),
+        ));
+    };
+    let mut v = disk.clone();
+    v.role = None;
+    v.reservation = None;
+    v.allocation_info = None;
+    if let Some(sc) = v.scalar.as_mut() {
+        sc.value = size;
+    }
+    let mode = if read_only { "RO" } else { "RW" };
+    let mut v = json!(v);
+    v["disk"] =
+        json!({"persistence": {"id": id}, "volume": {"container_path": path, "mode": mode}});
+    Ok(v)
+}
+
+/// The held volume of `role` with persistence id `id`, as the master knows it.
+fn held_volume(held: &[Resource], role: &str, id: &str) -> Result<Value, Error> {
+    let found = held.iter().find(|r| r.persistence_id() == Some(id));
+    let Some(v) = found else {
+        return Err(Error::not_found(
+            format!("no volume {id} of role {role} on this agent"),
+            Some("'drover reservation list' shows the volumes".into()),
+        ));
+    };
+    let mut v = v.clone();
+    v.role = None;
+    v.reservation = None;
+    v.allocation_info = None;
+    Ok(json!(v))
+}
+
+/// What `agent` holds reserved for `role`.
+async fn held_by(master: &Client, agent: &str, role: &str) -> Result<Vec<Resource>, Error> {
+    let v: Slaves = master.get("/master/slaves").await?;
+    Ok(v.slaves
+        .iter()
+        .find(|a| a.view.id == agent)
+        .ok_or_else(|| {
+            Error::not_found(
+                format!("no agent {agent}"),
+                Some("'drover node list' lists the agents".into()),
+            )
+        })?
+        .view
+        .reserved_resources_full
+        .get(role)
+        .cloned()
+        .unwrap_or_default())
+}
+
 pub async fn reservation(cmd: ReservationCmd, c: Common) -> Result<(), Error> {
     let master = Client::master(&c.master).await?;
     match cmd {
@@ -192,22 +294,7 @@ pub async fn reservation(cmd: ReservationCmd, c: Common) -> Result<(), Error> {
             role,
             resources,
         } => {
-            let v: Slaves = master.get("/master/slaves").await?;
-            let held = v
-                .slaves
-                .iter()
-                .find(|a| a.view.id == agent)
-                .ok_or_else(|| {
-                    Error::not_found(
-                        format!("no agent {agent}"),
-                        Some("'drover node list' lists the agents".into()),
-                    )
-                })?
-                .view
-                .reserved_resources_full
-                .get(&role)
-                .cloned()
-                .unwrap_or_default();
+            let held = held_by(&master, &agent, &role).await?;
             let list = to_unreserve(&held, &role, &resources)?;
             master
                 .operator(
@@ -216,6 +303,31 @@ pub async fn reservation(cmd: ReservationCmd, c: Common) -> Result<(), Error> {
                 )
                 .await?;
             outln!("unreserved {resources} of role {role} on agent {agent}");
+        }
+        ReservationCmd::CreateVolume {
+            agent,
+            role,
+            id,
+            size,
+            path,
+            read_only,
+        } => {
+            let held = held_by(&master, &agent, &role).await?;
+            let volume = to_volume(&held, &role, &id, size, &path, read_only)?;
+            master
+                .operator(&json!({"type": "CREATE_VOLUMES", "create_volumes": {
+                    "agent_id": {"value": agent}, "volumes": [volume]}}))
+                .await?;
+            outln!("created volume {id} ({size} MiB, at {path}) for role {role} on agent {agent}");
+        }
+        ReservationCmd::DestroyVolume { agent, role, id } => {
+            let held = held_by(&master, &agent, &role).await?;
+            let volume = held_volume(&held, &role, &id)?;
+            master
+                .operator(&json!({"type": "DESTROY_VOLUMES", "destroy_volumes": {
+                    "agent_id": {"value": agent}, "volumes": [volume]}}))
+                .await?;
+            outln!("destroyed volume {id} of role {role} on agent {agent}");
         }
     }
     Ok(())
@@ -273,5 +385,37 @@ mod tests {
             cells(&held_table(&rows)),
             [["S1", "ads", "cpus=2,disk=100", "v1", "ops"]]
         );
+    }
+
+    #[test]
+    fn a_volume_is_made_on_the_reserved_disk_and_destroyed_as_held() {
+        let held = held();
+        let mut disk_only = held.clone();
+        disk_only[1].disk = None;
+        let v = to_volume(&disk_only, "ads", "v2", 50.0, "state", true).unwrap();
+        assert_eq!(
+            v,
+            json!({"name": "disk", "type": "SCALAR", "scalar": {"value": 50.0},
+                   "reservations": [{"type": "DYNAMIC", "role": "ads", "principal": "ops"}],
+                   "disk": {"persistence": {"id": "v2"},
+                            "volume": {"container_path": "state", "mode": "RO"}}})
+        );
+        // Only plain reserved disk is taken (the held one is a volume already).
+        assert_eq!(
+            to_volume(&held, "ads", "v2", 50.0, "d", false)
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
+        assert_eq!(
+            to_volume(&disk_only, "ads", "v2", 0.0, "d", false)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        let d = held_volume(&held, "ads", "v1").unwrap();
+        assert_eq!(d["disk"]["persistence"]["id"], "v1");
+        assert!(d.get("role").is_none());
+        assert_eq!(held_volume(&held, "ads", "v9").unwrap_err().exit_code(), 3);
     }
 }
