@@ -83,6 +83,16 @@ impl Shared {
                 calls
             }
             EventType::OFFERS => m.offers(ev.offers.map(|o| o.offers).unwrap_or_default(), now),
+            EventType::INVERSE_OFFERS => m.inverse_offers(
+                ev.inverse_offers
+                    .map(|o| o.inverse_offers)
+                    .unwrap_or_default(),
+                now,
+            ),
+            EventType::RESCIND_INVERSE_OFFER => match ev.rescind_inverse_offer {
+                Some(r) => m.rescind_inverse_offer(&r.inverse_offer_id, now),
+                None => vec![],
+            },
             EventType::UPDATE => match ev.update {
                 Some(u) => m.update(&u.status, now),
                 None => vec![],

@@ -28,6 +28,8 @@ impl Marathon {
             };
             self.agents
                 .insert(offer.agent_id.value.clone(), facts.clone());
+            self.note_unavailability(&offer);
+            let maintenance = self.under_maintenance(&offer.agent_id.value);
             let mut remaining = Resources::from_list(&offer.resources);
             let mut tasks: Vec<TaskInfo> = Vec::new();
             for app_id in &queued_apps {
@@ -36,7 +38,10 @@ impl Marathon {
                 };
                 let stats = self.offer_stats.entry(app_id.clone()).or_default();
                 stats.processed += 1;
-                let reason = if !self.launch_allowed(app_id) {
+                let reason = if maintenance {
+                    // Nothing new on an agent whose instances are being moved off.
+                    Some("AgentUnderMaintenance".to_string())
+                } else if !self.launch_allowed(app_id) {
                     Some("DeploymentWaitingForDependencies".to_string())
                 } else if self
                     .backoff

@@ -29,6 +29,7 @@ mod governor;
 mod ids;
 pub mod json;
 mod launch;
+mod maintenance;
 mod persist;
 mod plans;
 mod ports;
@@ -221,6 +222,8 @@ pub struct Marathon {
     /// Instances whose task is unreachable, so the periodic check of their strategy costs
     /// those, not every instance.
     unreachable: BTreeSet<String>,
+    /// Agents under maintenance (by agent id): their instances are moved off.
+    pub draining_agents: HashMap<String, maintenance::Draining>,
 }
 
 /// RFC 3339 with milliseconds, UTC, as Marathon prints timestamps and versions.

@@ -50,6 +50,7 @@ impl Marathon {
             dirty: Default::default(),
             wanted: BTreeMap::new(),
             unreachable: Default::default(),
+            draining_agents: HashMap::new(),
         };
         m.load()?;
         Ok(m)

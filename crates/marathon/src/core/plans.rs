@@ -26,7 +26,9 @@ impl Marathon {
             .filter(|i| !i.unreachable_inactive)
             .map(|i| InstanceView {
                 id: i.task_id.clone(),
-                version: if i.config_version.is_empty() {
+                version: if self.under_maintenance(&i.agent_id) {
+                    super::maintenance::MAINTENANCE_VERSION.to_string()
+                } else if i.config_version.is_empty() {
                     i.version.clone()
                 } else {
                     i.config_version.clone()
@@ -101,6 +103,9 @@ impl Marathon {
         calls.extend(self.retry_kills(now));
         calls.extend(self.reconcile_if_due(now));
         self.advance_deployments(now);
+        if !self.draining_agents.is_empty() {
+            calls.extend(self.answer_inverse_offers());
+        }
         let wanted = !self.wanted.is_empty();
         if wanted && self.suppressed {
             self.suppressed = false;

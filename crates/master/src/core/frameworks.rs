@@ -123,6 +123,11 @@ impl Master {
             for oid in offer_ids {
                 self.rescind_offer(&oid, now);
             }
+            // Its unanswered inverse offers are made again: the new scheduler knows nothing
+            // of them either.
+            self.maintenance
+                .inverse
+                .retain(|(_, f), inv| f != &id || inv.outstanding.is_none());
             // Ask agents to resend what this framework has not acknowledged yet.
             let fid = id.clone();
             for agent in self.agents.values_mut() {

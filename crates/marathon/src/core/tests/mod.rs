@@ -11,6 +11,7 @@ mod counters;
 mod fidelity;
 mod launching;
 mod lifecycle;
+mod maintenance;
 mod unreachable;
 
 use super::ids::SeqIds;
