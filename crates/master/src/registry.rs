@@ -336,4 +336,53 @@ mod tests {
         let r = Registry::new(store).recover().expect("recovered");
         assert_eq!(r.quotas, vec![quota("*", 0.5)]);
     }
+
+    #[test]
+    fn maintenance_and_drains_are_recovered_as_last_written() {
+        use drover_api::maintenance::*;
+        use drover_api::AgentID;
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let w = Writer::new(Registry::new(store.clone()));
+        let machine = MachineID {
+            hostname: Some("node-7".into()),
+            ip: None,
+        };
+        let stored = crate::core::StoredMaintenance {
+            schedule: Schedule {
+                windows: vec![Window {
+                    machine_ids: vec![machine.clone()],
+                    unavailability: Unavailability::default(),
+                }],
+            },
+            down: vec![machine],
+        };
+        let draining = |state| DrainInfo {
+            state,
+            config: DrainConfig {
+                max_grace_period: None,
+                mark_gone: true,
+            },
+        };
+        let a = w.enqueue(vec![
+            RegistryOp::PutMaintenance(stored.clone()),
+            RegistryOp::PutDrain(AgentID::new("a1"), draining(DrainState::DRAINING)),
+            RegistryOp::PutDrain(AgentID::new("a2"), draining(DrainState::DRAINING)),
+            RegistryOp::PutDrain(AgentID::new("a1"), draining(DrainState::DRAINED)),
+            RegistryOp::RemoveDrain(AgentID::new("a2")),
+            RegistryOp::PutAgent(AgentInfo {
+                hostname: "h3".into(),
+                id: Some(AgentID::new("a3")),
+                ..Default::default()
+            }),
+            RegistryOp::RemoveAgent(AgentID::new("a3")),
+        ]);
+        w.flush(a.expect("a batch"));
+        let r = Registry::new(store).recover().expect("recovered");
+        assert_eq!(r.maintenance, stored);
+        assert_eq!(
+            r.draining,
+            vec![(AgentID::new("a1"), draining(DrainState::DRAINED))]
+        );
+        assert!(r.agents.is_empty());
+    }
 }

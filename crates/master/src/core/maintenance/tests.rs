@@ -447,3 +447,61 @@ fn an_agent_in_the_maintenance_schedule_is_not_drained() {
         )
     );
 }
+
+/// After a master restart (or failover) from its registry: the schedule still puts its
+/// machines' offers under maintenance, and a draining agent that re-registers is deactivated
+/// and sent its kills again.
+#[test]
+fn maintenance_and_drains_hold_after_a_restart() {
+    let mut h = Harness::new();
+    let (fw, ag) = h.running(&[], &["t1"]);
+    let w = window(vec![host("elsewhere")], 100, None);
+    let recovered = crate::core::Recovered {
+        agents: vec![h.m.agents[&ag.id].info.clone()],
+        frameworks: vec![h.m.frameworks[&fw.id].info.clone()],
+        deactivated_agents: vec![ag.id.value.clone()],
+        maintenance: StoredMaintenance {
+            schedule: schedule(vec![w.clone()]),
+            down: vec![],
+        },
+        draining: vec![(
+            ag.id.clone(),
+            drover_api::maintenance::DrainInfo {
+                state: DrainState::DRAINING,
+                config: drain_config(Some(1), false),
+            },
+        )],
+        ..Default::default()
+    };
+    let (cfg, info) = (h.m.cfg.clone(), h.m.info.clone());
+    h.m = crate::core::Master::new(cfg, info, recovered, Box::new(SeqIds(100)), START_UNIX);
+    assert_eq!(h.m.maintenance.schedule, schedule(vec![w]));
+    assert_eq!(
+        h.m.maintenance_status().draining_machines[0].id,
+        host("elsewhere")
+    );
+    let mut reg = mock_agent(4.0, 4096.0, (31000, 31099));
+    reg.agent_id = Some(ag.id.clone());
+    reg.frameworks = vec![h.m.frameworks[&fw.id].info.clone()];
+    reg.tasks = vec![drover_api::agent_protocol::ReportedTask {
+        framework_id: fw.id.clone(),
+        task: task("t1", &ag.id, 0.5, 128.0),
+        state: TaskState::TASK_RUNNING,
+        executor_id: None,
+    }];
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    h.m.register_agent(reg, "10.0.0.7".into(), tx, h.now)
+        .expect("re-registered");
+    let sent: Vec<ToAgent> = drain(&mut rx);
+    assert!(
+        sent.iter().any(|m| matches!(m,
+        ToAgent::KillTask { task_id, kill_policy: Some(_), .. } if task_id.value == "t1")),
+        "{sent:?}"
+    );
+    assert!(h.m.deactivated.contains(&ag.id));
+    let mut fw2 = h.subscribe(h.m.frameworks[&fw.id].info.clone());
+    assert!(
+        h.offers(&mut fw2).is_empty(),
+        "a draining agent is offered nothing"
+    );
+}
