@@ -14,6 +14,7 @@ mod http;
 mod leadership;
 mod metrics;
 pub mod planner;
+pub mod resident;
 pub mod unreachable;
 pub mod validate;
 

@@ -266,6 +266,15 @@ pub fn validate_app(mut app: App, base: &str) -> Result<App, Vec<ValidationDetai
             e.add(&format!("/dependencies({i})"), "must not be empty");
         }
     }
+    // Resident apps: Marathon's default upgrade strategy for them is {0.5, 0} (a strategy
+    // left at the general default {1, 1} is taken as not given).
+    if is_resident(&app) && app.upgrade_strategy == Default::default() {
+        app.upgrade_strategy.minimum_health_capacity = 0.5;
+        app.upgrade_strategy.maximum_over_capacity = 0.0;
+    }
+    for (path, msg) in crate::resident::check(&app) {
+        e.add(&path, msg);
+    }
     if let Some(v) = &app.unreachable_strategy {
         if let Err(errors) = crate::unreachable::parse(v) {
             for (sub, msg) in errors {
@@ -443,6 +452,7 @@ pub fn task_prefix(id: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -31,6 +31,9 @@ impl Marathon {
             self.note_unavailability(&offer);
             let maintenance = self.under_maintenance(&offer.agent_id.value);
             let mut remaining = Resources::from_list(&offer.resources);
+            // Resident apps' reservations: out of what other apps may use; those to release
+            // are released (DESTROY, UNRESERVE) first, then new ones made (RESERVE, CREATE).
+            let (mut held, mut pre_ops) = self.take_reserved(&mut remaining);
             let mut tasks: Vec<TaskInfo> = Vec::new();
             for app_id in &queued_apps {
                 let Some(app) = self.apps.get(app_id).cloned() else {
@@ -62,8 +65,20 @@ impl Marathon {
                     if want == 0 {
                         break;
                     }
-                    match self.build_task(&app, &offer, &facts, &remaining, &tasks) {
-                        Ok((task, used, ports)) => {
+                    let built = if crate::resident::volumes(&app).is_empty() {
+                        self.build_task(&app, &offer, &facts, &remaining, &tasks)
+                            .map(|(t, u, p)| (t, u, p, None))
+                    } else {
+                        self.resident_task(
+                            &app, want, &offer, &facts, &remaining, &mut held, &tasks,
+                        )
+                        .map(|l| {
+                            pre_ops.extend(l.ops);
+                            (l.task, l.used, l.ports, Some(l.reservation))
+                        })
+                    };
+                    match built {
+                        Ok((task, used, ports, reservation)) => {
                             remaining.subtract_all(&used);
                             let inst = Instance {
                                 task_id: task.task_id.value.clone(),
@@ -87,6 +102,7 @@ impl Marathon {
                                 last_readiness: None,
                                 unreachable_since: None,
                                 unreachable_inactive: false,
+                                reservation,
                             };
                             self.add_instance(inst);
                             *self
@@ -104,9 +120,9 @@ impl Marathon {
                     }
                 }
             }
-            if tasks.is_empty() {
+            if tasks.is_empty() && pre_ops.is_empty() {
                 let mut c = Call::new(CallType::DECLINE, self.framework_id.clone());
-                let refuse = if queue.values().any(|n| *n > 0) {
+                let refuse = if queue.values().any(|n| *n > 0) || self.releases_pending() {
                     5.0
                 } else {
                     120.0
@@ -127,9 +143,12 @@ impl Marathon {
                 .collect();
             self.write(ops);
             let mut c = Call::new(CallType::ACCEPT, self.framework_id.clone());
+            if !tasks.is_empty() {
+                pre_ops.push(drover_api::Operation::launch(tasks));
+            }
             c.accept = Some(Accept {
                 offer_ids: vec![offer.id.clone()],
-                operations: vec![drover_api::Operation::launch(tasks)],
+                operations: pre_ops,
                 filters: Some(Filters {
                     refuse_seconds: Some(1.0),
                 }),

@@ -18,6 +18,7 @@
 //! | `launch.rs` | offers: matching them against the launch queue, accept or decline |
 //! | `task.rs` | building one task from an app and an offer (resources, ports, environment) |
 //! | `updates.rs` | status updates, readiness results, reconciliation |
+//! | `resident.rs` | resident apps: reservations and persistent volumes, kept and released |
 //! | `unreachable.rs` | unreachable instances: inactive (replaced), expunged, back |
 //! | `governor.rs` | health results and the kill governor |
 //! | `ids.rs` | the id source |
@@ -33,6 +34,7 @@ mod maintenance;
 mod persist;
 mod plans;
 mod ports;
+mod resident;
 mod state;
 mod subscriptions;
 mod task;
@@ -47,6 +49,8 @@ pub use commands::{AppCommand, Command, DeploymentCommand, GroupCommand, KillCom
 pub use deploy::DeployPlan;
 pub use ids::IdSource;
 pub use persist::{app_version, previous_definitions, versions};
+pub use resident::Reservation;
+use task::NoFit;
 
 use crate::constraints::AgentFacts;
 use drover_api::marathon::App;
@@ -103,6 +107,9 @@ pub struct Instance {
     /// counted, kept until expunged (or until its task comes back).
     #[serde(default)]
     pub unreachable_inactive: bool,
+    /// The reservation (resident apps) it runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<String>,
 }
 
 impl Instance {
@@ -204,6 +211,8 @@ pub struct Marathon {
     /// thousands of apps costs a copy, not a render.
     pub rendered: HashMap<String, bytes::Bytes>,
     pub counters: Counters,
+    /// Resident instances' reservations, by id (the `marathon_task_id` label).
+    pub reservations: BTreeMap<String, Reservation>,
     /// Where deployment and task ids come from.
     ids: Box<dyn IdSource>,
     /// Store writes waiting for the driver.

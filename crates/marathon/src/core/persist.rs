@@ -50,6 +50,7 @@ impl Marathon {
             dirty: Default::default(),
             wanted: BTreeMap::new(),
             unreachable: Default::default(),
+            reservations: BTreeMap::new(),
             draining_agents: HashMap::new(),
         };
         m.load()?;
@@ -69,6 +70,11 @@ impl Marathon {
                     self.kills_sent.insert(i.task_id.clone(), f64::NEG_INFINITY);
                 }
                 self.add_instance(i);
+            }
+        }
+        for (_, v) in self.store.scan(super::resident::PREFIX)? {
+            if let Ok(r) = serde_json::from_slice::<super::Reservation>(&v) {
+                self.reservations.insert(r.id.clone(), r);
             }
         }
         for (_, v) in self.store.scan("marathon/deployments/")? {

@@ -76,8 +76,9 @@ impl Marathon {
                     }
                 }
                 None => {
-                    // Instances of an app that no longer exists.
+                    // Instances of an app that no longer exists; its reservations go too.
                     self.wanted.remove(&id);
+                    self.release_reservations(&id);
                     let orphans: Vec<String> = self
                         .app_instances(&id)
                         .iter()
@@ -106,7 +107,8 @@ impl Marathon {
         if !self.draining_agents.is_empty() {
             calls.extend(self.answer_inverse_offers());
         }
-        let wanted = !self.wanted.is_empty();
+        self.release_orphan_reservations();
+        let wanted = !self.wanted.is_empty() || self.releases_pending();
         if wanted && self.suppressed {
             self.suppressed = false;
             calls.push(Call::new(CallType::REVIVE, self.framework_id.clone()));

@@ -38,6 +38,9 @@ impl Marathon {
     pub(super) fn drop_instance(&mut self, task_id: &str) -> Option<Instance> {
         let i = self.instances.remove(task_id)?;
         self.unreachable.remove(task_id);
+        if let Some(rid) = &i.reservation {
+            self.reservation_freed(rid);
+        }
         if let Some(set) = self.by_app.get_mut(&i.app_id) {
             set.remove(task_id);
             if set.is_empty() {

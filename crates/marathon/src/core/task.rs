@@ -31,6 +31,9 @@ pub enum NoFit {
     InsufficientPorts,
     #[error("InsufficientResources")]
     InsufficientResources,
+    /// A resident app's instances wait for offers carrying their reservations.
+    #[error("NoCorrespondingReservationFound")]
+    NoCorrespondingReservationFound,
 }
 
 impl Marathon {

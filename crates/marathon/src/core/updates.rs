@@ -73,6 +73,9 @@ impl Marathon {
             inst.started_at = Some(now);
         }
         let inst = inst.clone();
+        if let (TaskState::TASK_RUNNING, Some(rid)) = (status.state, &inst.reservation) {
+            self.reservation_confirmed(rid);
+        }
         if let Some(alive) = health_changed {
             self.health_changed(&inst, alive, now);
         }

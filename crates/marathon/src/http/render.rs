@@ -24,9 +24,20 @@ pub fn task_json(m: &Marathon, i: &Instance) -> Value {
         "servicePorts": m.apps.get(&i.app_id).map(|a| a.service_ports()).unwrap_or_default(),
         "stagedAt": iso(i.staged_at), "startedAt": i.started_at.map(iso), "version": i.version,
         "slaveId": i.agent_id, "state": i.state, "healthCheckResults": hc,
-        "ipAddresses": [{"ipAddress": i.host, "protocol": "IPv4"}], "localVolumes": [],
+        "ipAddresses": [{"ipAddress": i.host, "protocol": "IPv4"}], "localVolumes": local_volumes(m, i),
         "role": m.apps.get(&i.app_id).and_then(|a| a.role.clone()).unwrap_or_else(|| m.role.clone()),
     })
+}
+
+/// A resident instance's persistent volumes, as Marathon lists them with its task.
+fn local_volumes(m: &Marathon, i: &Instance) -> Value {
+    let (Some(rid), Some(app)) = (&i.reservation, m.apps.get(&i.app_id)) else {
+        return json!([]);
+    };
+    json!(crate::resident::volumes(app)
+        .into_iter()
+        .map(|v| json!({"containerPath": v.container_path, "persistenceId": format!("{rid}#{}", v.container_path)}))
+        .collect::<Vec<_>>())
 }
 
 fn counts(m: &Marathon, app: &App) -> (usize, usize, usize, usize) {

@@ -12,6 +12,7 @@ mod fidelity;
 mod launching;
 mod lifecycle;
 mod maintenance;
+mod resident;
 mod unreachable;
 
 use super::ids::SeqIds;
