@@ -184,7 +184,7 @@ fn to_volume(
     path: &str,
     read_only: bool,
 ) -> Result<Value, Error> {
-    if !(size > 0.0) {
+    if size.is_nan() || size <= 0.0 {
         return Err(Error::usage("--size must be a positive number of MiB"));
     }
     let found = held
