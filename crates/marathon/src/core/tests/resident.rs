@@ -289,3 +289,55 @@ fn a_replacement_waits_for_the_reservation_of_the_instance_being_killed() {
     assert_eq!(op_kinds(&calls), vec![OperationType::LAUNCH]);
     assert_eq!(s.m.reservations.len(), 1);
 }
+
+/// A reservation whose ACCEPT failed (its task never ran) is forgotten with its task, so the
+/// instance is not left waiting for resources that do not exist.
+#[test]
+fn a_reservation_never_seen_is_forgotten_when_its_task_fails() {
+    let mut s = Sim::new();
+    s.create(resident_app(1));
+    let calls = s.offer(vec![offer_with("a1", &[])]);
+    let (_, task) = launched(&calls).pop().unwrap();
+    s.update(&task.task_id.value, TaskState::TASK_ERROR);
+    assert!(s.m.reservations.is_empty());
+    s.m.reset_delay("/db").unwrap();
+    let calls = s.offer(vec![offer_with("a2", &[])]);
+    assert_eq!(
+        op_kinds(&calls),
+        vec![
+            OperationType::RESERVE,
+            OperationType::CREATE,
+            OperationType::LAUNCH
+        ]
+    );
+}
+
+/// An app scaled to 0 keeps its reservations; deleted then, they are released.
+#[test]
+fn deleting_an_app_scaled_to_zero_releases_its_reservations() {
+    let mut s = Sim::new();
+    s.create(resident_app(1));
+    let (_, reserved) = first_launch(&mut s);
+    let scale = AppCommand::Update {
+        id: "/db".into(),
+        patch: json!({"instances": 0}),
+        partial: true,
+        force: false,
+    };
+    s.run(scale).unwrap();
+    s.finish_kills("/db");
+    tick(&mut s);
+    let del = AppCommand::Delete {
+        id: "/db".into(),
+        force: false,
+    };
+    s.run(del).unwrap();
+    tick(&mut s);
+    assert!(!s.m.suppressed, "offers wanted to release them");
+    let calls = s.offer(vec![offer_with("a1", &reserved)]);
+    assert_eq!(
+        op_kinds(&calls),
+        vec![OperationType::DESTROY, OperationType::UNRESERVE]
+    );
+    assert!(s.m.reservations.is_empty());
+}
