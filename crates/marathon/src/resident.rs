@@ -143,6 +143,54 @@ pub fn check(app: &App) -> Vec<(String, String)> {
     e
 }
 
+const RESOURCES_CHANGED: &str = "Services with persistent volumes configured may not change resource requirements. If you need to make this change, please create a new service.";
+
+/// Marathon's checks of a resident app against its role and the definition it replaces
+/// (`prev`), as (path, message): not the role `*`; the same persistent volumes and the same
+/// cpus, mem, disk, gpus and requirePorts (the reservations hold them); the same role unless
+/// forced.
+pub fn check_update(prev: Option<&App>, app: &App, force: bool) -> Vec<(String, String)> {
+    let mut e = Vec::new();
+    let resident = !volumes(app).is_empty();
+    if resident && app.role.as_deref() == Some("*") {
+        e.push((
+            "/role".into(),
+            "Resident apps cannot have the role *".into(),
+        ));
+    }
+    let Some(prev) = prev else {
+        return e;
+    };
+    if !resident && volumes(prev).is_empty() {
+        return e;
+    }
+    if volumes(prev) != volumes(app) {
+        e.push(("/".into(), "Persistent volumes can not be changed!".into()));
+    }
+    for (path, before, after) in [
+        ("/cpus", prev.cpus, app.cpus),
+        ("/mem", prev.mem, app.mem),
+        ("/disk", prev.disk, app.disk),
+        ("/gpus", f64::from(prev.gpus), f64::from(app.gpus)),
+    ] {
+        if before != after {
+            e.push((path.into(), RESOURCES_CHANGED.into()));
+        }
+    }
+    if prev.require_ports != app.require_ports {
+        e.push(("/requirePorts".into(), RESOURCES_CHANGED.into()));
+    }
+    if let (Some(was), Some(now)) = (&prev.role, &app.role) {
+        if was != now && !force {
+            e.push((
+                "/role".into(),
+                format!("It is not possible to change the role for existing reservations. If you proceed with this change, all existing instances will continue to run under the previous role, {was}. Only new instances will be allocated with the new role, {now}. In order to continue, retry your request with ?force=true"),
+            ));
+        }
+    }
+    e
+}
+
 /// The labels of reservation `rid` of framework `fw`.
 pub fn labels(fw: &str, rid: &str) -> Labels {
     Labels {
@@ -327,6 +375,43 @@ mod tests {
         );
         assert!(check(&host).is_empty());
         assert!(volumes(&host).is_empty());
+    }
+
+    #[test]
+    fn a_resident_app_keeps_its_role_resources_and_volumes() {
+        let good = json!({"containerPath": "data", "mode": "RW", "persistent": {"type": "root", "size": 100}});
+        let mut a = resident(good, json!({"role": "marathon"}));
+        assert!(check_update(None, &a, false).is_empty());
+        assert!(check_update(Some(&a), &a, false).is_empty());
+        let mut star = a.clone();
+        star.role = Some("*".into());
+        assert!(check_update(None, &star, false).contains(&(
+            "/role".into(),
+            "Resident apps cannot have the role *".into()
+        )));
+        let mut more = a.clone();
+        more.cpus = 2.0;
+        more.instances = 5;
+        let e = check_update(Some(&a), &more, false);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "/cpus");
+        assert!(e[0].1.starts_with(
+            "Services with persistent volumes configured may not change resource requirements"
+        ));
+        let mut other_role = a.clone();
+        other_role.role = Some("db".into());
+        assert_eq!(check_update(Some(&a), &other_role, false)[0].0, "/role");
+        assert!(check_update(Some(&a), &other_role, true).is_empty());
+        let before = a.clone();
+        a.container = Some(
+            json!({"type": "MESOS", "volumes": [{"containerPath": "data", "mode": "RW", "persistent": {"type": "root", "size": 200}}]}),
+        );
+        assert!(check_update(Some(&before), &a, false)
+            .contains(&("/".into(), "Persistent volumes can not be changed!".into())));
+        // Scaling alone is fine.
+        let mut scaled = before.clone();
+        scaled.instances = 3;
+        assert!(check_update(Some(&before), &scaled, false).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::{iso, Deployment, Marathon};
 use crate::MarathonError;
-use drover_api::marathon::App;
+use drover_api::marathon::{App, ValidationDetail};
 use drover_store::Op;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -56,6 +56,18 @@ impl Marathon {
             if app.role.is_none() {
                 app.role = Some(self.role.clone());
             }
+        }
+        // Resident apps: their role and what their reservations hold stay.
+        let resident: Vec<ValidationDetail> = apps
+            .iter()
+            .flat_map(|a| crate::resident::check_update(self.apps.get(&a.id), a, force))
+            .map(|(path, msg)| ValidationDetail {
+                path,
+                errors: vec![msg],
+            })
+            .collect();
+        if !resident.is_empty() {
+            return Err(MarathonError::Invalid(resident));
         }
         self.assign_service_ports(&mut apps, &removed)?;
         let ids: Vec<String> = apps

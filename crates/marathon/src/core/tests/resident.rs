@@ -13,7 +13,7 @@ fn resident_app(instances: i64) -> App {
     let vol: Value = serde_json::from_str(VOLUME).unwrap();
     mock_app(
         "/db",
-        json!({"instances": instances, "container": {"type": "MESOS", "volumes": [vol]}}),
+        json!({"instances": instances, "role": "marathon", "container": {"type": "MESOS", "volumes": [vol]}}),
     )
 }
 
@@ -253,6 +253,34 @@ fn reservations_nobody_knows_are_released_and_never_used() {
         vec![OperationType::DESTROY, OperationType::UNRESERVE],
         "released, and /web did not take the reserved cpus"
     );
+}
+
+/// The role `*` cannot reserve: a resident app under it is Marathon's 422; changing what its
+/// reservations hold is too.
+#[test]
+fn resident_apps_keep_a_role_and_their_resources() {
+    let mut s = Sim::new();
+    let mut star = resident_app(1);
+    star.role = None;
+    let create = AppCommand::Create {
+        app: star,
+        force: false,
+    };
+    match s.run(create) {
+        Err(MarathonError::Invalid(d)) => assert_eq!(d[0].path, "/role", "{d:?}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    s.create(resident_app(1));
+    let more = AppCommand::Update {
+        id: "/db".into(),
+        patch: json!({"mem": 128}),
+        partial: true,
+        force: false,
+    };
+    match s.run(more) {
+        Err(MarathonError::Invalid(d)) => assert_eq!(d[0].path, "/mem", "{d:?}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }
 
 #[test]
