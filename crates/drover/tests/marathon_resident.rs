@@ -158,6 +158,18 @@ fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_delete
         || files_with(c.dir.path(), "stdout", "runs before: 1") == 1,
     );
 
+    let sid = second["id"].as_str().unwrap();
+    let (code, body) = call(
+        "DELETE",
+        &format!("http://{url}/v2/apps/db/tasks/{sid}?scale=true&wipe=true"),
+        None,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "You cannot use scale and wipe at the same time."
+    );
+
     // Deleted: the volume destroyed, everything unreserved.
     let (code, body) = call("DELETE", &format!("http://{url}/v2/apps/db"), None);
     assert_eq!(code, 200, "{body}");

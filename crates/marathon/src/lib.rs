@@ -68,6 +68,8 @@ pub enum MarathonError {
     GroupExists(String),
     #[error("locked by deployments {0:?}")]
     DeploymentInProgress(Vec<String>),
+    #[error("You cannot use scale and wipe at the same time.")]
+    ScaleAndWipe,
     #[error("query parameter '{name}' must be true or false, got '{value}'")]
     NotABoolean { name: String, value: String },
     #[error("storage: {0}")]

@@ -49,7 +49,7 @@ pub use commands::{AppCommand, Command, DeploymentCommand, GroupCommand, KillCom
 pub use deploy::DeployPlan;
 pub use ids::IdSource;
 pub use persist::{app_version, previous_definitions, versions};
-pub use resident::Reservation;
+pub use resident::{Reservation, WipeCommand};
 use task::NoFit;
 
 use crate::constraints::AgentFacts;

@@ -345,6 +345,40 @@ impl Marathon {
     }
 }
 
+/// A kill with `wipe=true` (`DELETE /v2/apps/{id}/tasks[/{task}]`, `POST /v2/tasks/delete`):
+/// the tasks are killed and the reservations of resident ones released (their volumes
+/// destroyed) once their tasks end, so their replacements reserve anew, anywhere. The way out
+/// for an instance whose agent is gone for good. Not with `scale` (Marathon's 400).
+#[derive(Clone, Debug)]
+pub struct WipeCommand(pub super::KillCommand);
+
+impl super::Command for WipeCommand {
+    type Output = super::Killed;
+    fn run(
+        self,
+        m: &mut Marathon,
+        now: f64,
+        calls: &mut super::Calls,
+    ) -> Result<super::Killed, crate::MarathonError> {
+        let scale = match &self.0 {
+            super::KillCommand::AppTasks { scale, .. }
+            | super::KillCommand::AppTask { scale, .. }
+            | super::KillCommand::Tasks { scale, .. } => *scale,
+        };
+        if scale {
+            return Err(crate::MarathonError::ScaleAndWipe);
+        }
+        let killed = self.0.run(m, now, calls)?;
+        for rid in killed.tasks.iter().filter_map(|i| i.reservation.clone()) {
+            if let Some(r) = m.reservations.get_mut(&rid) {
+                r.releasing = true;
+                m.persist_reservation(&rid);
+            }
+        }
+        Ok(killed)
+    }
+}
+
 /// The role the offer was allocated to.
 fn offer_role(offer: &Offer) -> String {
     offer

@@ -290,6 +290,7 @@ pub(super) async fn delete_app_path(
     let (id, sub) = split_app_path(&rest);
     let force = flag(&q, "force")?;
     let scale = flag(&q, "scale")?;
+    let wipe = flag(&q, "wipe")?;
     let mut m = s.lock();
     let now = unix_now();
     let (out, calls) = match sub
@@ -310,7 +311,7 @@ pub(super) async fn delete_app_path(
                 scale,
                 force,
             };
-            let (killed, calls) = m.execute(cmd, now)?;
+            let (killed, calls) = kill(&mut m, cmd, wipe, now)?;
             (killed_json(&m, &killed), calls)
         }
         ["tasks", task] => {
@@ -320,7 +321,7 @@ pub(super) async fn delete_app_path(
                 scale,
                 force,
             };
-            let (killed, calls) = m.execute(cmd, now)?;
+            let (killed, calls) = kill(&mut m, cmd, wipe, now)?;
             let before = killed.tasks.first().map(|i| task_json(&m, i));
             (json!({"task": before.unwrap_or(Value::Null)}), calls)
         }
@@ -361,4 +362,18 @@ pub(super) async fn post_app_path(
         .execute(AppCommand::Restart { id, force }, unix_now())?;
     s.send(calls);
     Ok(Json(deployment_ref(&done.deployment)))
+}
+
+/// Run a kill; with `wipe`, releasing the killed resident instances' reservations.
+fn kill(
+    m: &mut core::Marathon,
+    cmd: KillCommand,
+    wipe: bool,
+    now: f64,
+) -> Result<(Killed, crate::core::Calls), MarathonError> {
+    if wipe {
+        m.execute(core::WipeCommand(cmd), now)
+    } else {
+        m.execute(cmd, now)
+    }
 }

@@ -59,7 +59,7 @@ impl IntoResponse for MarathonError {
                     "deployments": ids.iter().map(|i| json!({"id": i})).collect::<Vec<_>>(),
                 }),
             ),
-            MarathonError::NotABoolean { .. } => (
+            MarathonError::NotABoolean { .. } | MarathonError::ScaleAndWipe => (
                 StatusCode::BAD_REQUEST,
                 json!({"message": self.to_string()}),
             ),

@@ -47,6 +47,7 @@ pub(super) async fn delete_tasks(
 ) -> Result<Json<Value>, MarathonError> {
     let scale = flag(&q, "scale")?;
     let force = flag(&q, "force")?;
+    let wipe = flag(&q, "wipe")?;
     let v: Value = parse_json(&body)?;
     let ids: Vec<String> = v
         .get("ids")
@@ -63,7 +64,11 @@ pub(super) async fn delete_tasks(
     let cmd = KillCommand::Tasks { ids, scale, force };
     let (out, calls) = {
         let mut m = s.lock();
-        let (killed, calls) = m.execute(cmd, unix_now())?;
+        let (killed, calls) = if wipe {
+            m.execute(crate::core::WipeCommand(cmd), unix_now())?
+        } else {
+            m.execute(cmd, unix_now())?
+        };
         (killed_json(&m, &killed), calls)
     };
     s.send(calls);

@@ -369,3 +369,43 @@ fn deleting_an_app_scaled_to_zero_releases_its_reservations() {
     );
     assert!(s.m.reservations.is_empty());
 }
+
+/// `wipe=true`: the killed instance's reservation is released (DESTROY, UNRESERVE once its
+/// task ended) and its replacement reserves anew, on any agent; not with `scale`.
+#[test]
+fn a_wiped_instance_releases_its_reservation_and_is_replaced_anywhere() {
+    let mut s = Sim::new();
+    s.create(resident_app(1));
+    let (tid, reserved) = first_launch(&mut s);
+    let kill = |scale| {
+        WipeCommand(KillCommand::AppTask {
+            app: "/db".into(),
+            task: tid.clone(),
+            scale,
+            force: false,
+        })
+    };
+    assert!(matches!(
+        s.run(kill(true)),
+        Err(MarathonError::ScaleAndWipe)
+    ));
+    s.run(kill(false)).unwrap();
+    s.update(&tid, TaskState::TASK_KILLED);
+    let calls = s.offer(vec![offer_with("a2", &[])]);
+    assert_eq!(
+        op_kinds(&calls),
+        vec![
+            OperationType::RESERVE,
+            OperationType::CREATE,
+            OperationType::LAUNCH
+        ],
+        "replaced elsewhere"
+    );
+    let calls = s.offer(vec![offer_with("a1", &reserved)]);
+    assert_eq!(
+        op_kinds(&calls),
+        vec![OperationType::DESTROY, OperationType::UNRESERVE],
+        "the old one released"
+    );
+    assert_eq!(s.m.reservations.len(), 1);
+}
