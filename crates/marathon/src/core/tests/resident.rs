@@ -409,3 +409,35 @@ fn a_wiped_instance_releases_its_reservation_and_is_replaced_anywhere() {
     );
     assert_eq!(s.m.reservations.len(), 1);
 }
+
+/// A new version of a resident app replaces each instance on its own reservation: the old
+/// task is killed first (maximumOverCapacity 0) and the new one launches on the volume it
+/// leaves, no new reservation.
+#[test]
+fn an_upgrade_relaunches_on_the_same_reservations() {
+    let mut s = Sim::new();
+    s.create(resident_app(1));
+    let (tid, reserved) = first_launch(&mut s);
+    s.now += 1.0;
+    let upgrade = AppCommand::Update {
+        id: "/db".into(),
+        patch: json!({"cmd": "sleep 2000"}),
+        partial: true,
+        force: false,
+    };
+    let (_, calls) = s.m.execute(upgrade, s.now).unwrap();
+    let mut calls = calls;
+    calls.extend(tick(&mut s));
+    assert_eq!(killed(&calls), vec![tid.clone()], "the old one goes first");
+    let calls = s.offer(vec![offer_with("a2", &[])]);
+    assert!(op_kinds(&calls).is_empty(), "no new reservation");
+    s.update(&tid, TaskState::TASK_KILLED);
+    let calls = s.offer(vec![offer_with("a1", &reserved)]);
+    assert_eq!(op_kinds(&calls), vec![OperationType::LAUNCH]);
+    let (_, task) = launched(&calls).pop().unwrap();
+    assert_eq!(
+        task.command.and_then(|c| c.value).as_deref(),
+        Some("sleep 2000")
+    );
+    assert_eq!(s.m.reservations.len(), 1);
+}
