@@ -29,6 +29,7 @@ mod filters;
 mod frameworks;
 mod operations;
 mod quota;
+mod revocable;
 mod views;
 
 pub use operations::Conversion;

@@ -26,7 +26,7 @@
 //! Reservations to a role are offered to it and to the roles under it, never above.
 //!
 //! Differences from Mesos: quota only on cpus, mem, disk and gpus (and, as in Mesos 1.11, only
-//! on top-level roles); no revocable or inverse offers; a framework's refuse filter for an
+//! on top-level roles); no inverse offers; a framework's refuse filter for an
 //! (agent, role) is replaced, not stacked, by a later one.
 #![forbid(unsafe_code)]
 

@@ -151,6 +151,22 @@ impl Slot {
         Some(out)
     }
 
+    /// Revocable cpus and mem in this slot, fixed point.
+    pub(crate) fn revocable_cpus_mem(&self) -> [i64; 2] {
+        let mut out = [0; 2];
+        for r in self.extra.iter().flat_map(|e| e.iter()) {
+            if r.revocable.is_none() {
+                continue;
+            }
+            match r.name.as_str() {
+                "cpus" => out[0] += fixed_value(r),
+                "mem" => out[1] += fixed_value(r),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Whether this slot holds all of `w` (same reservation).
     fn contains(&self, w: &Slot) -> bool {
         (0..4).all(|k| self.fixed[k] >= w.fixed[k])
@@ -455,6 +471,20 @@ pub(crate) fn allocatable(a: Option<&Slot>, b: Option<&Slot>, min: [i64; 2]) -> 
     for s in a.into_iter().chain(b) {
         cpus += s.fixed[CPUS];
         mem += s.fixed[MEM];
+        any |= !s.is_empty();
+    }
+    any && (cpus >= min[0] || mem >= min[1])
+}
+
+/// Whether `a + b` is worth offering to a framework that takes revocable resources: as
+/// [`allocatable`], with revocable cpus and mem counted (an agent whose only free resources are
+/// revocable is offered to such frameworks).
+pub(crate) fn allocatable_revocable(a: Option<&Slot>, b: Option<&Slot>, min: [i64; 2]) -> bool {
+    let (mut cpus, mut mem, mut any) = (0, 0, false);
+    for s in a.into_iter().chain(b) {
+        let [rc, rm] = s.revocable_cpus_mem();
+        cpus += s.fixed[CPUS] + rc;
+        mem += s.fixed[MEM] + rm;
         any |= !s.is_empty();
     }
     any && (cpus >= min[0] || mem >= min[1])

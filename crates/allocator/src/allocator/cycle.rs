@@ -3,7 +3,9 @@
 use super::drf::is_self_or_ancestor;
 use super::{from_ord, ord_key, Agent, Allocation, Allocator};
 use crate::hash::SplitMix;
-use crate::pool::{allocatable, find, pool_add, slots_to_resources, Slot, STAR};
+use crate::pool::{
+    allocatable, allocatable_revocable, find, pool_add, slots_to_resources, Slot, STAR,
+};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -161,10 +163,15 @@ impl Allocator {
         now: f64,
         wake: &mut f64,
     ) -> Option<u32> {
-        if !allocatable(star, own, self.min) {
+        // Only revocable resources worth offering: only to frameworks that take them.
+        let plain = allocatable(star, own, self.min);
+        if !plain && !allocatable_revocable(star, own, self.min) {
             return None;
         }
         for &(_, _, f) in &self.roles[r as usize].candidates {
+            if !plain && !self.fw(f).is_some_and(|fw| fw.revocable) {
+                continue;
+            }
             if !agent.filters.is_empty() {
                 if let Some(flt) = agent.filters.get(&(f, r)) {
                     if now < flt.expiry && flt.refused.covers(star, own) {
@@ -189,7 +196,7 @@ impl Allocator {
         };
         let star = find(&agent.avail, STAR);
         let mut skip_reserved = false;
-        if star.is_some_and(|s| allocatable(Some(s), None, self.min)) {
+        if star.is_some_and(|s| allocatable_revocable(Some(s), None, self.min)) {
             let mut taker = None;
             let mut cut_any = false;
             self.first_role(None, &mut |r| {
@@ -262,9 +269,9 @@ impl Allocator {
         let star = find(&agent.avail, STAR);
         let offerable = agent.avail.iter().any(|s| {
             if s.role == STAR {
-                allocatable(Some(s), None, self.min)
+                allocatable_revocable(Some(s), None, self.min)
             } else {
-                allocatable(star, Some(s), self.min)
+                allocatable_revocable(star, Some(s), self.min)
             }
         });
         if offerable {

@@ -111,7 +111,12 @@ impl Allocator {
     pub fn set_revocable(&mut self, framework_id: &str, revocable: bool) {
         if let Some(&f) = self.framework_ids.get(framework_id) {
             if let Some(fw) = self.fw_mut(f) {
+                let newly = revocable && !fw.revocable;
                 fw.revocable = revocable;
+                // Agents parked with only revocable resources free may now have a taker.
+                if newly {
+                    self.wake_all();
+                }
             }
         }
     }
