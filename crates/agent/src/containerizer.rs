@@ -192,6 +192,10 @@ pub struct Usage {
     pub cpus_nr_throttled: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpus_throttled_time_secs: Option<f64>,
+    /// Time the container's threads waited runnable on a run queue (`/proc/<tid>/schedstat`),
+    /// seconds: what the QoS controller watches. Not part of Mesos' statistics.
+    #[serde(skip)]
+    pub cpus_run_delay_secs: Option<f64>,
 }
 
 /// A container the agent had checkpointed before it restarted.

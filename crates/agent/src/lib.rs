@@ -22,6 +22,7 @@ mod health;
 mod http;
 mod link;
 mod metrics;
+pub mod oversubscription;
 mod process;
 mod sandbox;
 mod spawner;
@@ -64,6 +65,9 @@ pub struct AgentConfig {
     pub switch_user: bool,
     /// The `docker` containerizer (tasks with `container.type = DOCKER`); `None`: process only.
     pub docker: Option<DockerConfig>,
+    /// Estimate slack and offer it as revocable resources, evicting revocable tasks when a
+    /// regular task is starved (`--oversubscription`); `None`: off, as in Mesos by default.
+    pub oversubscription: Option<oversubscription::OversubscriptionConfig>,
 }
 
 impl AgentConfig {
@@ -275,6 +279,9 @@ pub fn start(
                 tracing::error!("agent HTTP server stopped: {e}");
             }
         });
+        if let Some(o) = a.cfg.oversubscription.clone() {
+            tokio::spawn(a.clone().run_oversubscription(o));
+        }
         let registrant: Arc<dyn link::Registrant> = a;
         tokio::spawn(link::run_link(
             link.clone(),

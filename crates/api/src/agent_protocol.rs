@@ -67,6 +67,12 @@ pub enum FromAgent {
         executor_id: ExecutorID,
         status: i32,
     },
+    /// The agent's estimate of its oversubscribable resources (Mesos' `UpdateSlaveMessage` with
+    /// `oversubscribed_resources`): allocated but unused, each resource `"revocable": {}`. It
+    /// replaces the previous estimate; empty withdraws it.
+    UpdateSlave {
+        oversubscribed_resources: Vec<Resource>,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -149,6 +149,8 @@ impl Registrant for Agent {
         st.id = Some(agent_id);
         st.registered = true;
         st.master = Some(master.to_string());
+        // A (new) master has heard no estimate from us yet.
+        st.oversubscribed_sent = None;
         st.updates.resend_all(None);
     }
 

@@ -12,7 +12,9 @@
 //! - `checks`: health checks of command tasks ([`TaskHealth`]);
 //! - `stats`: `/monitor/statistics`;
 //! - `snapshot`: `/metrics/snapshot`, Mesos' counters and gauges of an agent;
-//! - `ending`: how a container's end becomes a task's terminal update (pure).
+//! - `ending`: how a container's end becomes a task's terminal update (pure);
+//! - `qos`: oversubscription, the resource estimate sent to the master and the evictions of
+//!   revocable tasks when a regular task is starved.
 //!
 //! No module the agent uses imports it back: containerizers, health checks and the master
 //! connection reach the agent only through the interfaces they define and it implements.
@@ -23,6 +25,7 @@ mod executors;
 mod kill;
 mod launch;
 mod master;
+mod qos;
 mod recovery;
 mod snapshot;
 mod stats;
@@ -110,6 +113,10 @@ pub struct AgentState {
     pub ended: HashMap<&'static str, u64>,
     /// Dynamic reservations and persistent volumes the master made here (checkpointed).
     pub checkpointed: Vec<drover_api::Resource>,
+    /// Revocable tasks the QoS controller evicted: their terminal update says so.
+    pub preempted: HashSet<(FrameworkID, TaskID)>,
+    /// The oversubscribed resources the master last heard of since the agent registered.
+    pub oversubscribed_sent: Option<Vec<drover_api::Resource>>,
 }
 
 /// The containerizers tasks run in, one per [`Kind`].
@@ -227,6 +234,8 @@ impl Agent {
                 master: None,
                 ended: HashMap::new(),
                 checkpointed: crate::volumes::load(&cfg_meta),
+                preempted: HashSet::new(),
+                oversubscribed_sent: None,
             }),
             containerizers: parts.containerizers,
             isolation: parts.isolation,

@@ -40,6 +40,7 @@ fn config(dir: &std::path::Path) -> AgentConfig {
         cgroups_enable_cfs: false,
         switch_user: false,
         docker: None,
+        oversubscription: None,
     }
 }
 

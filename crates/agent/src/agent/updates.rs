@@ -42,6 +42,15 @@ impl Agent {
         let agent_id = st.id.clone();
         let tid = s.task_id.clone();
         let key = (fid.clone(), tid.clone());
+        let live = st.tasks.get(&key).is_some_and(|t| !t.state.is_terminal());
+        // An evicted revocable task ends as the QoS controller says, not as its kill does.
+        if live && s.state.is_terminal() && st.preempted.remove(&key) {
+            let aware = st
+                .frameworks
+                .get(fid)
+                .is_some_and(|f| f.has_capability("PARTITION_AWARE"));
+            super::qos::preempted_status(&mut s, aware);
+        }
         let (eid, cid) = match st.tasks.get_mut(&key) {
             Some(t) => {
                 if t.state.is_terminal() {

@@ -50,6 +50,8 @@ impl Engine {
             mem_total_bytes: Some(mem.usage.unwrap_or(0)),
             mem_rss_bytes: rss,
             mem_cache_bytes: Some(cache),
+            // Docker's statistics carry no run-queue delay: the QoS guard does not see these.
+            cpus_run_delay_secs: None,
         })
     }
 }

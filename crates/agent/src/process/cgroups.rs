@@ -300,6 +300,43 @@ impl Cgroups {
         }
     }
 
+    /// The threads in the container's cpu cgroup (v1 `tasks`, v2 `cgroup.threads`), for their
+    /// scheduler statistics.
+    pub fn threads(&self, container_id: &str) -> Option<Vec<u32>> {
+        let name = self.name_of(container_id)?;
+        let text = match self {
+            Cgroups::None(_) => return None,
+            Cgroups::V1 { cpu, .. } => cpu.read_string(&format!("{name}/tasks")).ok()?,
+            Cgroups::V2 { root, .. } => root.read_string(&format!("{name}/cgroup.threads")).ok()?,
+        };
+        Some(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// Time the container's cgroup spent throttled by its CFS quota, in seconds (v1
+    /// `throttled_time` ns, v2 `throttled_usec`).
+    pub fn throttled_secs(&self, container_id: &str) -> Option<f64> {
+        let name = self.name_of(container_id)?;
+        let (text, key, scale) = match self {
+            Cgroups::None(_) => return None,
+            Cgroups::V1 { cpu, .. } => (
+                cpu.read_string(&format!("{name}/cpu.stat")).ok()?,
+                "throttled_time ",
+                1e9,
+            ),
+            Cgroups::V2 { root, .. } => (
+                root.read_string(&format!("{name}/cpu.stat")).ok()?,
+                "throttled_usec ",
+                1e6,
+            ),
+        };
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .map(|v| v as f64 / scale)
+    }
+
     /// SIGKILL whatever is still in the container's cgroups (processes that left the task's
     /// session), until they are empty or a second has passed.
     pub fn kill_all(&self, container_id: &str) {

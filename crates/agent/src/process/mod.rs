@@ -150,10 +150,25 @@ impl ProcessContainerizer {
             .flatten()
             .unwrap_or((0, 0.0));
         let (cg_cpu, cg_mem) = self.cgroups.usage(container_id).unwrap_or((cpu, rss));
+        // Run-queue delay of every thread in the container's cgroup; without one, of the
+        // leader's threads.
+        let threads = self.cgroups.threads(container_id).unwrap_or_else(|| {
+            if leader.alive() {
+                leader_threads(leader.pid())
+            } else {
+                Vec::new()
+            }
+        });
+        let run_delay = threads
+            .iter()
+            .filter_map(|&t| thread_run_delay(t))
+            .sum::<f64>();
         Some(Usage {
             cpus_user_time_secs: cg_cpu.max(cpu),
             cpus_system_time_secs: 0.0,
             mem_rss_bytes: if cg_mem > 0 { cg_mem } else { rss },
+            cpus_throttled_time_secs: self.cgroups.throttled_secs(container_id),
+            cpus_run_delay_secs: Some(run_delay),
             ..Default::default()
         })
     }
@@ -290,4 +305,36 @@ pub(crate) fn have_cgroups_v1(test: &str) -> bool {
     );
     eprintln!("skipped {test}: it needs {need}: {why}");
     false
+}
+
+/// The threads of process `pid` (`/proc/<pid>/task`).
+fn leader_threads(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Seconds thread `tid` has waited on a run queue: the second field of `/proc/<tid>/schedstat`
+/// (nanoseconds). A thread that ended meanwhile counts nothing.
+fn thread_run_delay(tid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/schedstat")).ok()?;
+    parse_run_delay(&text)
+}
+
+fn parse_run_delay(schedstat: &str) -> Option<f64> {
+    let ns: u64 = schedstat.split_whitespace().nth(1)?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod run_delay_tests {
+    #[test]
+    fn schedstat_second_field_is_the_run_queue_wait() {
+        assert_eq!(super::parse_run_delay("444594 2500000000 1\n"), Some(2.5));
+        assert_eq!(super::parse_run_delay("12"), None);
+        assert_eq!(super::parse_run_delay(""), None);
+    }
 }

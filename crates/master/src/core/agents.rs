@@ -360,6 +360,9 @@ impl Master {
         for call in calls {
             match call {
                 FromAgent::Heartbeat => {}
+                FromAgent::UpdateSlave {
+                    oversubscribed_resources,
+                } => self.update_oversubscribed(id, oversubscribed_resources, now),
                 FromAgent::Updates { updates } => {
                     for u in updates {
                         self.status_update(id, u, now);

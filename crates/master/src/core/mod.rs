@@ -17,6 +17,7 @@ mod housekeeping;
 mod maintenance;
 mod offers;
 mod operations;
+mod oversubscription;
 mod quota;
 mod reservations;
 mod updates;

@@ -58,6 +58,8 @@ pub enum OperationInvalid {
     },
     #[error("Source and target resources should refer to identical resource quantities: {from} vs. {target}")]
     SourceMismatch { from: String, target: String },
+    #[error("Dynamically reserved resource {0} cannot be created from revocable resources")]
+    RevocableReservation(String),
 }
 
 fn parse(
@@ -169,6 +171,9 @@ pub fn conversion(op: &Operation, who: &Asker<'_>) -> Result<Conversion, Operati
                 }
             }
             for r in &rs {
+                if r.revocable.is_some() {
+                    return Err(OperationInvalid::RevocableReservation(text(r)));
+                }
                 let Some(top) = r.reservations.last() else {
                     return Err(OperationInvalid::NotReserved(text(r)));
                 };
