@@ -84,3 +84,31 @@ pub async fn get_with(ui: &Arc<Ui>, path: &str, headers: &[(&str, &str)]) -> (u1
         .expect("a body");
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// A UI over a model fed `events` whose leading master is at `master` (`host:port`): for the
+/// pages that read the master's endpoints.
+pub fn ui_with_master(events: &[Value], master: &str) -> Arc<Ui> {
+    let live = Arc::new(Live::new("t".into()));
+    for e in events {
+        live.master_event("10.0.0.1:5050", e.clone());
+    }
+    let http = drover_httpclient::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("a client");
+    let leader =
+        drover_zk::Leader::new(master, std::time::Duration::from_secs(1)).expect("a leader");
+    let (stop, _) = tokio::sync::watch::channel(false);
+    Arc::new(Ui {
+        live,
+        cfg: crate::Config {
+            leader,
+            marathon: vec![],
+            gateway: "http://127.0.0.1:9".into(),
+            jobs: None,
+        },
+        http: http.clone(),
+        marathon: crate::live::MarathonClient { urls: vec![], http },
+        stop,
+    })
+}

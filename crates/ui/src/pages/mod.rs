@@ -11,6 +11,9 @@ pub mod editor;
 pub mod jobs;
 pub mod nodes;
 pub mod packages;
+pub mod resources;
+#[cfg(test)]
+mod resources_tests;
 pub mod sandbox;
 pub mod services;
 pub mod tasks;
@@ -27,7 +30,7 @@ use std::sync::Arc;
 
 pub type S = axum::extract::State<Arc<Ui>>;
 
-/// The sections of the navigation: (key, label, link). Resources come with their own page.
+/// The sections of the navigation: (key, label, link).
 pub const NAV: &[(&str, &str, &str)] = &[
     ("dashboard", "Dashboard", "/"),
     ("services", "Services", "/ui/services"),
@@ -126,19 +129,6 @@ pub fn missing(
     r
 }
 
-#[derive(Template)]
-#[template(path = "later.html")]
-pub struct Later {
-    pub page: Page,
-    pub name: &'static str,
-}
-
-async fn later(axum::extract::State(ui): S, headers: HeaderMap) -> Response {
-    let (section, name) = ("resources", "Resources");
-    let page = Page::new(&ui, &headers, name, section, "");
-    render(&Later { page, name })
-}
-
 const SCRIPT: &str = include_str!("../../assets/app.js");
 const STYLE: &str = include_str!("../../assets/app.css");
 
@@ -206,7 +196,7 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/ui/tasks/{id}", get(tasks::detail))
         .route("/ui/services", get(services::list))
         .route("/ui/services/{id}", get(services::detail))
-        .route("/ui/resources", get(later))
+        .route("/ui/resources", get(resources::page_))
         .merge(apps::routes())
         .merge(deployments::routes())
         .merge(editor::routes())
