@@ -89,7 +89,9 @@ impl Slack {
 }
 
 /// The estimate over the last samples (oldest first): what the current allocation leaves
-/// beyond the peak usage in the window and the margin, cut down to 0.01 cpus and whole MB.
+/// beyond the peak usage in the window and the margin, cut down to steps of 0.1 cpus and
+/// 32 MB, so that small changes in usage do not change it (each change the master hears
+/// rescinds the agent's outstanding revocable offers).
 pub fn estimate(history: &[UsageSample], cfg: &EstimatorConfig) -> Slack {
     let Some(last) = history.last() else {
         return Slack::default();
@@ -108,8 +110,9 @@ pub fn estimate(history: &[UsageSample], cfg: &EstimatorConfig) -> Slack {
     let mem = last.allocated_mem_mb * keep - peak(|s| s.used_mem_mb);
     let finite = |v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 };
     Slack {
-        cpus: (finite(cpus) * 100.0).floor() / 100.0,
-        mem_mb: finite(mem).floor(),
+        // The small epsilon keeps 3.1 from flooring to 3.0 through binary rounding.
+        cpus: ((finite(cpus) + 1e-9) * 10.0).floor() / 10.0,
+        mem_mb: ((finite(mem) + 1e-9) / 32.0).floor() * 32.0,
     }
 }
 
@@ -280,8 +283,9 @@ mod tests {
         // (history oldest first, expected cpus, expected mem)
         let table: Vec<(Vec<UsageSample>, f64, f64)> = vec![
             (vec![], 0.0, 0.0),
-            // 4 cpus given, 0.4 kept back, 0.5 used: 3.1 cpus; 1024 MB, 102.4 kept, 200 used.
-            (vec![s(4.0, 0.5, 1024.0, 200.0)], 3.1, 721.0),
+            // 4 cpus given, 0.4 kept back, 0.5 used: 3.1 cpus; 1024 MB, 102.4 kept, 200 used: 721.6
+            // MB, 704 in steps of 32.
+            (vec![s(4.0, 0.5, 1024.0, 200.0)], 3.1, 704.0),
             // A spike in the window counts.
             (
                 vec![
@@ -290,7 +294,7 @@ mod tests {
                     s(4.0, 0.5, 1024.0, 200.0),
                 ],
                 0.6,
-                721.0,
+                704.0,
             ),
             // Out of the window (3 samples) it does not.
             (
@@ -301,14 +305,14 @@ mod tests {
                     s(4.0, 0.5, 1024.0, 200.0),
                 ],
                 3.1,
-                721.0,
+                704.0,
             ),
             // Usage above the allocation less the margin: no slack, never negative.
             (vec![s(1.0, 0.95, 100.0, 100.0)], 0.0, 0.0),
             // Nothing allocated: nothing to oversubscribe.
             (vec![s(0.0, 0.0, 0.0, 0.0)], 0.0, 0.0),
             // Garbage in (NaN usage): no slack.
-            (vec![s(2.0, f64::NAN, 64.0, 0.0)], 0.0, 57.0),
+            (vec![s(2.0, f64::NAN, 64.0, 0.0)], 0.0, 32.0),
         ];
         for (history, cpus, mem) in table {
             let got = estimate(&history, &cfg);

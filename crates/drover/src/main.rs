@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod front;
+mod oversub;
 mod up;
 
 #[derive(Parser, Debug)]
@@ -308,6 +309,8 @@ enum Cmd {
         no_cgroups: bool,
         #[command(flatten)]
         containers: ContainerizerFlags,
+        #[command(flatten)]
+        oversubscription: oversub::OversubscriptionFlags,
     },
     /// Agents of the cluster.
     Node {
@@ -479,6 +482,7 @@ fn agent_config(
         cgroups_enable_cfs: true,
         switch_user: true,
         docker: None,
+        oversubscription: None,
     })
 }
 
@@ -798,6 +802,7 @@ async fn run() -> Result<()> {
             attributes,
             no_cgroups,
             containers,
+            oversubscription,
         } => {
             check_master_flag(&master)?;
             std::fs::create_dir_all(&work_dir)
@@ -821,6 +826,7 @@ async fn run() -> Result<()> {
             let (docker, containerizers_line) = containerizers(&containers, false).await?;
             cfg.docker = docker;
             cfg.cgroups_enable_cfs = containers.cgroups_enable_cfs;
+            cfg.oversubscription = oversubscription.config()?;
             let h = drover_agent::start(cfg, listener)?;
             tracing::info!("agent listening on {ip}:{port}; containerizers: {containerizers_line}");
             say(&format!(

@@ -117,6 +117,10 @@ pub struct AgentState {
     pub preempted: HashSet<(FrameworkID, TaskID)>,
     /// The oversubscribed resources the master last heard of since the agent registered.
     pub oversubscribed_sent: Option<Vec<drover_api::Resource>>,
+    /// Samples the QoS controller took and revocable tasks it evicted
+    /// (`slave/qos_samples`, `slave/qos_evictions`).
+    pub qos_samples: u64,
+    pub qos_evictions: u64,
 }
 
 /// The containerizers tasks run in, one per [`Kind`].
@@ -236,6 +240,8 @@ impl Agent {
                 checkpointed: crate::volumes::load(&cfg_meta),
                 preempted: HashSet::new(),
                 oversubscribed_sent: None,
+                qos_samples: 0,
+                qos_evictions: 0,
             }),
             containerizers: parts.containerizers,
             isolation: parts.isolation,

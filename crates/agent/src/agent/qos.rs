@@ -125,7 +125,13 @@ impl Agent {
                 last_send = Some(Instant::now());
                 self.send_estimate(estimate);
             }
-            for key in guard.decide(&regular, &revocable) {
+            let evict = guard.decide(&regular, &revocable);
+            {
+                let mut st = self.lock();
+                st.qos_samples += 1;
+                st.qos_evictions += evict.len() as u64;
+            }
+            for key in evict {
                 self.preempt(&key);
             }
         }

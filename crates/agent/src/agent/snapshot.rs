@@ -36,6 +36,8 @@ fn tasks_metric(s: TaskState) -> String {
 /// Whether a snapshot name is a counter (Mesos documents these as counters).
 pub(crate) fn is_counter(name: &str) -> bool {
     ENDED.iter().any(|s| tasks_metric(*s) == name)
+        || name == "slave/qos_samples"
+        || name == "slave/qos_evictions"
 }
 
 impl Agent {
@@ -46,10 +48,18 @@ impl Agent {
         let live = st.tasks.values().filter(|t| !t.state.is_terminal());
         let mut by_state = std::collections::HashMap::<TaskState, f64>::new();
         let mut used = Resources::new();
+        let mut revocable_used = Resources::new();
         let mut frameworks: HashSet<&FrameworkID> = HashSet::new();
         for t in live {
             *by_state.entry(t.state).or_default() += 1.0;
-            used.add_all(&Resources::from_list(&t.info.resources));
+            // Revocable resources count apart, as Mesos' `slave/<r>_revocable_used`.
+            for r in &t.info.resources {
+                if r.revocable.is_some() {
+                    revocable_used.add(r);
+                } else {
+                    used.add(r);
+                }
+            }
             frameworks.insert(&t.framework_id);
         }
         // Tasks an executor has not been given yet are staging, as `/state` shows them.
@@ -94,6 +104,18 @@ impl Agent {
                 if t > 0.0 { u / t } else { 0.0 },
             ));
         }
+        let estimate = Resources::from_list(st.oversubscribed_sent.as_deref().unwrap_or(&[]));
+        for r in ["cpus", "mem", "disk", "gpus"] {
+            let (t, u) = (estimate.scalar(r), revocable_used.scalar(r));
+            m.push((format!("slave/{r}_revocable_total"), t));
+            m.push((format!("slave/{r}_revocable_used"), u));
+            m.push((
+                format!("slave/{r}_revocable_percent"),
+                if t > 0.0 { u / t } else { 0.0 },
+            ));
+        }
+        m.push(("slave/qos_samples".into(), st.qos_samples as f64));
+        m.push(("slave/qos_evictions".into(), st.qos_evictions as f64));
         m.sort_by(|a, b| a.0.cmp(&b.0));
         m
     }
