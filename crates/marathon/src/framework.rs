@@ -1,5 +1,6 @@
 //! Marathon as a framework on the master's public v1 scheduler API (named `marathon`): what it
-//! subscribes with (its stored framework id after a restart), what it makes of the master's
+//! subscribes with (its stored framework id after a restart, the roles of its apps), what it
+//! makes of the master's
 //! events, and starting over when torn down. The link itself (subscription, re-subscribing,
 //! posting calls) is `drover_framework::Link`.
 
@@ -8,19 +9,20 @@ use drover_api::scheduler::{Call, CallType, Event, EventType};
 use drover_api::{Capability, FrameworkInfo};
 use std::sync::Arc;
 
-fn framework_info(s: &Shared) -> FrameworkInfo {
-    let m = s.lock();
+/// What Marathon subscribes with, but its id and roles (the core adds those: the roles of its
+/// apps change, see `core/roles.rs`).
+pub(crate) fn framework_template(cfg: &crate::MarathonConfig) -> FrameworkInfo {
     FrameworkInfo {
-        user: s.cfg.user.clone(),
-        name: s.cfg.framework_name.clone(),
-        id: m.framework_id.clone(),
-        failover_timeout: Some(s.cfg.failover_timeout_secs),
+        user: cfg.user.clone(),
+        name: cfg.framework_name.clone(),
+        id: None,
+        failover_timeout: Some(cfg.failover_timeout_secs),
         checkpoint: Some(true),
         role: None,
-        roles: vec![m.role.clone()],
-        hostname: Some(s.cfg.hostname.clone()),
+        roles: vec![cfg.role.clone()],
+        hostname: Some(cfg.hostname.clone()),
         principal: None,
-        webui_url: Some(format!("http://{}", s.cfg.advertise)),
+        webui_url: Some(format!("http://{}", cfg.advertise)),
         capabilities: ["MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"]
             .iter()
             .map(|c| Capability {
@@ -36,8 +38,9 @@ fn framework_info(s: &Shared) -> FrameworkInfo {
 pub(crate) struct Framework(pub(crate) Arc<Shared>);
 
 impl drover_framework::Scheduler for Framework {
+    /// The template with the stored id and the roles in use (its own and its apps').
     fn framework_info(&self) -> FrameworkInfo {
-        framework_info(&self.0)
+        self.0.lock().framework_info()
     }
 
     fn on_event(&self, ev: Event) -> Vec<Call> {

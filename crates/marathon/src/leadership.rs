@@ -85,6 +85,7 @@ impl Shared {
     /// Replace the core (a new term's, or an empty one when leadership ends).
     fn install(&self, mut m: Marathon) {
         m.service_port_range = self.cfg.service_ports;
+        m.framework_template = crate::framework::framework_template(&self.cfg);
         let old = std::mem::replace(&mut *self.m.lock().unwrap_or_else(|e| e.into_inner()), m);
         drop(old);
     }

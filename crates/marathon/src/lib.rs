@@ -269,6 +269,7 @@ pub fn start(
     };
     let mut marathon = Marathon::new(store, cfg.role.clone())?;
     marathon.service_port_range = cfg.service_ports;
+    marathon.framework_template = framework::framework_template(&cfg);
     let http = drover_httpclient::builder()
         .tcp_nodelay(true)
         .build()

@@ -37,7 +37,8 @@ impl Marathon {
 
     /// The deployment that putting `apps` (create or update) and removing `removed` would
     /// start at `now`; 409 (`DeploymentInProgress`) when it touches an app a deployment in
-    /// progress touches, unless `force`. Each app gets its role and service ports
+    /// progress touches, unless `force`; 422 for a role the app may not have. Each app gets its
+    /// role (`roles.rs`) and service ports
     /// ([`Marathon::assign_service_ports`]) and an action, for `/v2/deployments`: new apps
     /// start; apps whose change needs no new task ([`Marathon::change_of`]) scale, keeping
     /// their configuration version so nothing restarts; others restart (all of them when
@@ -52,22 +53,22 @@ impl Marathon {
         now: f64,
     ) -> Result<DeployPlan, MarathonError> {
         let mut apps = apps;
+        // Each app's role: Marathon's when it has none, one it may have (`roles.rs`).
+        let mut invalid: Vec<ValidationDetail> = Vec::new();
         for app in &mut apps {
-            if app.role.is_none() {
-                app.role = Some(self.role.clone());
-            }
+            invalid.extend(self.settle_role(app));
         }
         // Resident apps: their role and what their reservations hold stay.
-        let resident: Vec<ValidationDetail> = apps
-            .iter()
-            .flat_map(|a| crate::resident::check_update(self.apps.get(&a.id), a, force))
-            .map(|(path, msg)| ValidationDetail {
-                path,
-                errors: vec![msg],
-            })
-            .collect();
-        if !resident.is_empty() {
-            return Err(MarathonError::Invalid(resident));
+        invalid.extend(
+            apps.iter()
+                .flat_map(|a| crate::resident::check_update(self.apps.get(&a.id), a, force))
+                .map(|(path, msg)| ValidationDetail {
+                    path,
+                    errors: vec![msg],
+                }),
+        );
+        if !invalid.is_empty() {
+            return Err(MarathonError::Invalid(invalid));
         }
         self.assign_service_ports(&mut apps, &removed)?;
         let ids: Vec<String> = apps

@@ -1,9 +1,9 @@
 //! Launching: offers matched against the launch queue (apps waiting for their deployment
-//! step or in backoff skip them), one ACCEPT per offer with every task that fits, a DECLINE
+//! step or in backoff skip them, and so do apps of another role than the offer's), one ACCEPT per offer with every task that fits, a DECLINE
 //! for the others, and the statistics `/v2/queue` shows of offers not used and why.
 
 use super::deploy::config_version;
-use super::{iso, Calls, Instance, Marathon};
+use super::{iso, Calls, Instance, Marathon, NoFit};
 use crate::constraints::AgentFacts;
 use drover_api::scheduler::{Accept, Call, CallType, Decline};
 use drover_api::{Filters, Offer, Resources, TaskInfo, TaskState};
@@ -30,6 +30,7 @@ impl Marathon {
                 .insert(offer.agent_id.value.clone(), facts.clone());
             self.note_unavailability(&offer);
             let maintenance = self.under_maintenance(&offer.agent_id.value);
+            let offer_role = self.offer_role(&offer);
             let mut remaining = Resources::from_list(&offer.resources);
             // Resident apps' reservations: out of what other apps may use; those to release
             // are released (DESTROY, UNRESERVE) first, then new ones made (RESERVE, CREATE).
@@ -44,6 +45,9 @@ impl Marathon {
                 let reason = if maintenance {
                     // Nothing new on an agent whose instances are being moved off.
                     Some("AgentUnderMaintenance".to_string())
+                } else if app.role.as_deref().unwrap_or(&self.role) != offer_role {
+                    // Offered to another of Marathon's roles than the app's.
+                    Some(NoFit::UnfulfilledRole.to_string())
                 } else if !self.launch_allowed(app_id) {
                     Some("DeploymentWaitingForDependencies".to_string())
                 } else if self

@@ -19,6 +19,7 @@
 //! | `task.rs` | building one task from an app and an offer (resources, ports, environment) |
 //! | `updates.rs` | status updates, readiness results, reconciliation |
 //! | `resident.rs` | resident apps: reservations and persistent volumes, kept and released |
+//! | `roles.rs` | the roles apps may have, the roles subscribed with, an offer's role |
 //! | `unreachable.rs` | unreachable instances: inactive (replaced), expunged, back |
 //! | `governor.rs` | health results and the kill governor |
 //! | `ids.rs` | the id source |
@@ -35,6 +36,7 @@ mod persist;
 mod plans;
 mod ports;
 mod resident;
+mod roles;
 mod state;
 mod subscriptions;
 mod task;
@@ -193,6 +195,11 @@ pub struct Marathon {
     /// on it.
     pub events: tokio::sync::broadcast::Sender<Event>,
     pub role: String,
+    /// What Marathon subscribes with but its id and roles (user, name, capabilities, …), set
+    /// by the driver: see [`Marathon::framework_info`].
+    pub framework_template: drover_api::FrameworkInfo,
+    /// The roles of the last SUBSCRIBE or UPDATE_FRAMEWORK.
+    pub subscribed_roles: Vec<String>,
     /// The range service ports are assigned from (inclusive; Marathon's 10000-20000).
     pub service_port_range: (u32, u32),
     /// Callback URLs every event is POSTed to (`/v2/eventSubscriptions`).

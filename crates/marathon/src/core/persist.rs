@@ -34,6 +34,8 @@ impl Marathon {
             agents: HashMap::new(),
             events,
             role,
+            framework_template: Default::default(),
+            subscribed_roles: Vec::new(),
             service_port_range: (10000, 20000),
             root_version: None,
             subscriptions: Default::default(),

@@ -96,7 +96,8 @@ impl Marathon {
         calls
     }
 
-    /// Kill what the planner says must go, advance deployments, and revive or suppress offers.
+    /// Kill what the planner says must go, advance deployments, update the roles subscribed with
+    /// when the apps' changed, and revive or suppress offers (for every role at once).
     /// Called on every event (for the apps it touched) and periodically (for all).
     pub fn reconcile_plans(&mut self, now: f64) -> Calls {
         let mut calls = self.check_unreachable(now);
@@ -108,6 +109,8 @@ impl Marathon {
             calls.extend(self.answer_inverse_offers());
         }
         self.release_orphan_reservations();
+        // The roles subscribed with follow the apps' (before any REVIVE, so it revives them).
+        calls.extend(self.update_roles());
         let wanted = !self.wanted.is_empty() || self.releases_pending();
         if wanted && self.suppressed {
             self.suppressed = false;

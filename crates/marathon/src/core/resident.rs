@@ -37,6 +37,9 @@ pub struct Reservation {
     /// The app is gone: release it (DESTROY, UNRESERVE) once its task has ended.
     #[serde(default)]
     pub releasing: bool,
+    /// The role it is reserved for (offers of that role carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// A resident launch out of one offer: the task, the resources it used, its ports, the
@@ -259,7 +262,7 @@ impl Marathon {
             pool.add_all(&ports_of(remaining));
             let (mut task, used, ports) =
                 self.build_task(&plain_app, offer, facts, &pool, pending)?;
-            let role = offer_role(offer);
+            let role = self.offer_role(offer);
             task.resources.extend(volumes.into_iter().map(|mut v| {
                 v.allocation_info = Some(AllocationInfo {
                     role: Some(role.clone()),
@@ -283,7 +286,7 @@ impl Marathon {
             // Its instances wait for their reservations, elsewhere.
             return Err(NoFit::NoCorrespondingReservationFound);
         }
-        let role = offer_role(offer);
+        let role = self.offer_role(offer);
         if role == "*" {
             return Err(NoFit::UnfulfilledRole);
         }
@@ -329,6 +332,7 @@ impl Marathon {
                 task: Some(task.task_id.value.clone()),
                 confirmed: false,
                 releasing: false,
+                role: Some(role.clone()),
             },
         );
         self.persist_reservation(&rid);
@@ -377,13 +381,4 @@ impl super::Command for WipeCommand {
         }
         Ok(killed)
     }
-}
-
-/// The role the offer was allocated to.
-fn offer_role(offer: &Offer) -> String {
-    offer
-        .allocation_info
-        .as_ref()
-        .and_then(|a| a.role.clone())
-        .unwrap_or_else(|| "*".into())
 }

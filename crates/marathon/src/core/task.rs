@@ -61,8 +61,10 @@ impl Marathon {
         remaining: &Resources,
         pending: &[TaskInfo],
     ) -> Result<(TaskInfo, Resources, Vec<u32>), NoFit> {
-        // Marathon matches resources by their reservation role: only those of an accepted role
-        // are used (all of the offer's when the app names none).
+        // The offer is allocated to the app's role (`launch.rs` sees to it). Marathon matches
+        // resources by their reservation role: only those of an accepted role are used (all
+        // of them when the app names none).
+        let role = self.offer_role(offer);
         let pool = accepted(remaining, app.accepted_resource_roles.as_deref());
         if pool.is_empty() {
             return Err(NoFit::UnfulfilledRole);
@@ -134,11 +136,6 @@ impl Marathon {
             }
         }
         res.extend(take_ports(remaining, &ports));
-        let role = offer
-            .allocation_info
-            .as_ref()
-            .and_then(|a| a.role.clone())
-            .unwrap_or_else(|| "*".into());
         let mut used = Resources::new();
         for r in &mut res {
             r.allocation_info = Some(AllocationInfo {

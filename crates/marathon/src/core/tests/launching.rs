@@ -70,13 +70,6 @@ fn offers_launch_what_fits() {
             unused: Some("UnfulfilledConstraint"),
         },
         OfferCase {
-            name: "an accepted role the offer does not have",
-            app: json!({"acceptedResourceRoles": ["prod"]}),
-            offers: vec![big_offer("a1")],
-            launches: vec![],
-            unused: Some("UnfulfilledRole"),
-        },
-        OfferCase {
             name: "no instances wanted: the offer is declined",
             app: json!({"instances": 0}),
             offers: vec![big_offer("a1")],
@@ -355,8 +348,12 @@ fn tasks_carry_marathons_environment_and_settings() {
 /// unreserved only (`*`), or (by default) reserved ones first, then unreserved.
 #[test]
 fn accepted_resource_roles_choose_reserved_or_unreserved_resources() {
+    // An app of role `ads` (its top-level group's), on offers allocated to `ads`.
     let offer = |agent: &str| {
         let mut o = mock_offer(agent, 4.0, 1024.0, &[(31000, 31009)]);
+        o.allocation_info = Some(drover_api::AllocationInfo {
+            role: Some("ads".into()),
+        });
         let reserved = Resources::parse("cpus(ads):1;mem(ads):256;ports(ads):[32000-32000]")
             .expect("resources");
         o.resources.extend(reserved.iter().cloned());
@@ -371,12 +368,13 @@ fn accepted_resource_roles_choose_reserved_or_unreserved_resources() {
         (Value::Null, 2.0, true, 1.0, 1.0),
     ];
     for (roles, cpus, launches, reserved, unreserved) in cases {
-        let mut app = json!({"cpus": cpus, "mem": 64, "portDefinitions": [{"port": 0}]});
+        let mut app =
+            json!({"cpus": cpus, "mem": 64, "portDefinitions": [{"port": 0}], "role": "ads"});
         if !roles.is_null() {
             app["acceptedResourceRoles"] = roles.clone();
         }
         let mut s = Sim::new();
-        s.create(mock_app("/web", app));
+        s.create(mock_app("/ads/web", app));
         let tasks = launched(&s.offer(vec![offer("a1")]));
         assert_eq!(tasks.len(), usize::from(launches), "{roles}");
         let Some((_, t)) = tasks.first() else {

@@ -13,6 +13,7 @@ mod launching;
 mod lifecycle;
 mod maintenance;
 mod resident;
+mod roles;
 mod unreachable;
 
 use super::ids::SeqIds;
@@ -111,10 +112,16 @@ pub struct Sim {
 
 impl Sim {
     pub fn new() -> Self {
+        Sim::with_role("*")
+    }
+
+    /// A core whose Marathon runs under `role` (`--mesos_role`), subscribed with it.
+    pub fn with_role(role: &str) -> Self {
         let store: Arc<dyn Store> = Arc::new(drover_store::MemoryStore::default());
-        let mut m = Marathon::open(store, "*".into(), Box::new(SeqIds::default())).unwrap();
+        let mut m = Marathon::open(store, role.into(), Box::new(SeqIds::default())).unwrap();
         m.set_framework_id(FrameworkID::new("fw"));
         m.connected = true;
+        m.framework_info();
         let ops = m.take_pending();
         m.store.apply(ops).unwrap();
         Sim {

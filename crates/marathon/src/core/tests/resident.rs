@@ -92,7 +92,7 @@ fn first_launch(s: &mut Sim) -> (String, Vec<Resource>) {
 
 #[test]
 fn a_new_instance_reserves_creates_and_launches_in_one_accept() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let calls = s.offer(vec![offer_with("a1", &[])]);
     let reserve = op_list(&calls, OperationType::RESERVE, "resources");
@@ -128,7 +128,7 @@ fn a_new_instance_reserves_creates_and_launches_in_one_accept() {
 
 #[test]
 fn an_ended_task_relaunches_only_on_its_reservation() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     s.now += 1.0;
@@ -165,7 +165,7 @@ fn an_ended_task_relaunches_only_on_its_reservation() {
 
 #[test]
 fn scale_down_keeps_reservations_and_scale_up_uses_them() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     let scale = AppCommand::Update {
@@ -201,7 +201,7 @@ fn scale_down_keeps_reservations_and_scale_up_uses_them() {
 
 #[test]
 fn deleting_the_app_destroys_its_volumes_and_unreserves() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     let del = AppCommand::Delete {
@@ -237,7 +237,7 @@ fn deleting_the_app_destroys_its_volumes_and_unreserves() {
 
 #[test]
 fn reservations_nobody_knows_are_released_and_never_used() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(mock_app("/web", json!({"cpus": 4.0})));
     let stray = crate::resident::reservation(&resident_app(1), "fw", "db.lost", "marathon");
     let mut held = stray.reserve.clone();
@@ -270,6 +270,7 @@ fn resident_apps_keep_a_role_and_their_resources() {
         Err(MarathonError::Invalid(d)) => assert_eq!(d[0].path, "/role", "{d:?}"),
         other => panic!("{:?}", other.map(|_| ())),
     }
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let more = AppCommand::Update {
         id: "/db".into(),
@@ -300,7 +301,7 @@ fn tick(s: &mut Sim) -> Calls {
 /// way (no second reservation elsewhere).
 #[test]
 fn a_replacement_waits_for_the_reservation_of_the_instance_being_killed() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     let kill = KillCommand::AppTask {
@@ -322,7 +323,7 @@ fn a_replacement_waits_for_the_reservation_of_the_instance_being_killed() {
 /// instance is not left waiting for resources that do not exist.
 #[test]
 fn a_reservation_never_seen_is_forgotten_when_its_task_fails() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let calls = s.offer(vec![offer_with("a1", &[])]);
     let (_, task) = launched(&calls).pop().unwrap();
@@ -343,7 +344,7 @@ fn a_reservation_never_seen_is_forgotten_when_its_task_fails() {
 /// An app scaled to 0 keeps its reservations; deleted then, they are released.
 #[test]
 fn deleting_an_app_scaled_to_zero_releases_its_reservations() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (_, reserved) = first_launch(&mut s);
     let scale = AppCommand::Update {
@@ -374,7 +375,7 @@ fn deleting_an_app_scaled_to_zero_releases_its_reservations() {
 /// task ended) and its replacement reserves anew, on any agent; not with `scale`.
 #[test]
 fn a_wiped_instance_releases_its_reservation_and_is_replaced_anywhere() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     let kill = |scale| {
@@ -415,7 +416,7 @@ fn a_wiped_instance_releases_its_reservation_and_is_replaced_anywhere() {
 /// leaves, no new reservation.
 #[test]
 fn an_upgrade_relaunches_on_the_same_reservations() {
-    let mut s = Sim::new();
+    let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     s.now += 1.0;
