@@ -107,6 +107,9 @@ struct Agent {
     parked: Option<u64>,
     /// Deactivated by an operator (`DEACTIVATE_AGENT`): nothing on it is offered.
     inactive: bool,
+    /// Its revocable resources (the last estimate of what is allocated but unused), offered
+    /// or not.
+    revocable: Resources,
 }
 
 /// What one framework holds on one agent for one role.

@@ -19,6 +19,7 @@ impl Allocator {
             self.remove_agent(agent_id);
         }
         let avail = self.slots_of(&total);
+        let revocable = super::revocable::revocable_of(&total);
         let qty = Qty::of(&avail);
         self.count_total(&avail, true);
         self.total.add(&qty);
@@ -42,6 +43,7 @@ impl Allocator {
             queued: false,
             parked: None,
             inactive: false,
+            revocable,
         });
         for (framework_id, role, res) in used {
             let f = self.ensure_framework(framework_id);

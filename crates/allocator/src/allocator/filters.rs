@@ -92,6 +92,11 @@ impl Allocator {
                 pool_add(&mut agent.avail, s.clone());
             }
             self.change_qty(f, r, &back, false);
+            // Revocable resources coming back after the estimate shrank: only what the
+            // current estimate leaves is available.
+            if resources.iter().any(|x| x.revocable.is_some()) {
+                self.clamp_revocable(a);
+            }
             self.enqueue(a);
         }
         if refuse_seconds > 0.0 {

@@ -7,7 +7,7 @@ use crate::pool::{pool_add, slots_to_resources};
 use drover_api::Resources;
 
 /// The revocable resources in `r`.
-fn revocable_of(r: &Resources) -> Resources {
+pub(super) fn revocable_of(r: &Resources) -> Resources {
     Resources::from_list(
         &r.iter()
             .filter(|x| x.revocable.is_some())
@@ -26,15 +26,29 @@ impl Allocator {
             return;
         };
         let estimate = revocable_of(estimate);
+        let Some(agent) = self.agents[a as usize].as_mut() else {
+            return;
+        };
+        if let Some(total) = agent.total_res.as_mut() {
+            let old = revocable_of(total);
+            total.subtract_all(&old);
+            total.add_all(&estimate);
+        }
+        agent.revocable = estimate;
+        self.clamp_revocable(a);
+        self.enqueue(a);
+    }
+
+    /// Make agent `a`'s available revocable resources its estimate (the revocable part of its
+    /// total) less what frameworks hold of them (Mesos: available = total - allocated).
+    pub(super) fn clamp_revocable(&mut self, a: u32) {
         let Some(agent) = self.agents[a as usize].as_ref() else {
             return;
         };
-        let mut held = Resources::new();
+        let mut free = agent.revocable.clone();
         for rec in &agent.allocs {
-            held.add_all(&revocable_of(&slots_to_resources(&rec.slots)));
+            free.subtract_all(&revocable_of(&slots_to_resources(&rec.slots)));
         }
-        let mut free = estimate.clone();
-        free.subtract_all(&held);
         let free = self.slots_of(&free);
         let Some(agent) = self.agents[a as usize].as_mut() else {
             return;
@@ -46,11 +60,5 @@ impl Allocator {
         for s in free {
             pool_add(&mut agent.avail, s);
         }
-        if let Some(total) = agent.total_res.as_mut() {
-            let old = revocable_of(total);
-            total.subtract_all(&old);
-            total.add_all(&estimate);
-        }
-        self.enqueue(a);
     }
 }

@@ -125,3 +125,22 @@ fn an_estimate_for_an_unknown_agent_is_ignored() {
     alloc.update_revocable("nope", &revocable("cpus:1"));
     assert!(alloc.agent_available("nope").is_none());
 }
+
+#[test]
+fn revocable_resources_coming_back_after_the_estimate_shrank_are_not_offered_beyond_it() {
+    let mut alloc = by_id();
+    alloc.add_framework("batch", &names(&["b"]), &[], &[]);
+    alloc.set_revocable("batch", true);
+    alloc.add_agent("x", res("cpus:1;mem:128"), &[]);
+    alloc.update_revocable("x", &revocable("cpus:3"));
+    let o = alloc.allocate(0.0);
+    let mut back = o[0].resources.clone();
+    back.subtract_all(&revocable("cpus:2"));
+    alloc.recover("x", "batch", "b", &back, 1000.0, 0.0);
+    // A task holds 2 revocable cpus; the estimate falls to 1; the task ends.
+    alloc.update_revocable("x", &revocable("cpus:1"));
+    alloc.recover("x", "batch", "b", &revocable("cpus:2"), 0.0, 0.0);
+    let avail = alloc.agent_available("x").unwrap();
+    assert_eq!(revocable_cpus(&avail), 1.0);
+    assert_eq!(avail.scalar("cpus"), 2.0, "1 regular + 1 revocable");
+}
