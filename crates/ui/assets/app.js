@@ -273,7 +273,7 @@ function connect() {
 }
 
 // ---- keyboard: g then a letter goes to a page; / focuses the filter; ? lists them ----
-const GO = { d: "/", s: "/ui/services", a: "/ui/apps", e: "/ui/deployments", n: "/ui/nodes", t: "/ui/tasks", p: "/ui/packages" };
+const GO = { d: "/", s: "/ui/services", a: "/ui/apps", e: "/ui/deployments", n: "/ui/nodes", t: "/ui/tasks", p: "/ui/packages", r: "/ui/resources" };
 let pendingG = false;
 // They can be turned off (the keys panel's checkbox, kept in this browser): a single key is
 // easy to press by mistake with speech input.

@@ -4,6 +4,7 @@
 //! that.
 
 use super::resources::{ports, Res};
+use drover_api::maintenance::DrainState;
 use drover_api::operator::{AgentEntry, FrameworkEntry, GetState, Task as WireTask};
 use drover_api::{TaskState, TaskStatus};
 use serde::Serialize;
@@ -19,6 +20,12 @@ pub struct Agent {
     pub hostname: String,
     pub port: i32,
     pub active: bool,
+    /// Offered nothing (`drover node deactivate`, or while drained).
+    pub deactivated: bool,
+    /// `Draining` or `Drained` when the agent is drained (`DRAIN_AGENT`). As the agent was
+    /// last added: the master sends no event when this changes (the Resources page reads it
+    /// live).
+    pub drain: Option<&'static str>,
     pub total: Res,
     pub used: Res,
     pub attributes: Vec<(String, String)>,
@@ -289,6 +296,12 @@ impl Cluster {
                 hostname: a.agent_info.hostname.clone(),
                 port: a.agent_info.port.unwrap_or(5051),
                 active: a.active && !a.deactivated,
+                deactivated: a.deactivated,
+                drain: a.drain_info.as_ref().and_then(|d| match d.state {
+                    DrainState::DRAINING => Some("Draining"),
+                    DrainState::DRAINED => Some("Drained"),
+                    DrainState::UNKNOWN => None,
+                }),
                 total: Res::of(total),
                 used,
                 attributes,

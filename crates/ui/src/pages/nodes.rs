@@ -25,6 +25,8 @@ pub struct NodeRow {
     pub id: String,
     pub hostname: String,
     pub active: bool,
+    /// `Active`, `Draining`, `Drained`, `Deactivated` or `Inactive` (unreachable).
+    pub state: &'static str,
     pub tasks: usize,
     pub bars: Vec<Bar>,
     pub attributes: String,
@@ -37,6 +39,12 @@ impl NodeRow {
             id: a.id.clone(),
             hostname: a.hostname.clone(),
             active: a.active,
+            state: match (a.drain, a.deactivated, a.active) {
+                (Some(d), _, _) => d,
+                (None, true, _) => "Deactivated",
+                (None, false, true) => "Active",
+                (None, false, false) => "Inactive",
+            },
             tasks: a.tasks,
             bars: vec![
                 Bar {

@@ -236,7 +236,7 @@ impl ReservationRow {
 /// An agent's link on a page.
 pub struct AgentLink {
     pub href: String,
-    pub hostname: String,
+    pub text: String,
 }
 
 pub struct AnswerRow {
@@ -397,9 +397,9 @@ pub fn build(ui: &Ui, page_: Page, q: Query, a: Answers) -> ResourcesPage {
             agents: hosts
                 .iter()
                 .filter(|(h, _)| !host.is_empty() && *h == host)
-                .map(|(h, id)| AgentLink {
+                .map(|(_, id)| AgentLink {
                     href: format!("/ui/nodes/{}", encode(id)),
-                    hostname: format!("{h} ({id})"),
+                    text: format!("agent {id}"),
                 })
                 .collect(),
             name: m.name,

@@ -192,10 +192,7 @@ async fn maintenance_shows_the_window_the_mode_the_answers_and_agents_out_of_ser
         m.contains("2026-12-04 09:30:12 UTC") && m.contains("1 h 30 min"),
         "{m}"
     );
-    assert!(
-        m.contains(r#"<a href="/ui/nodes/S1">node-b (S1)</a>"#),
-        "{m}"
-    );
+    assert!(m.contains(r#"<a href="/ui/nodes/S1">agent S1</a>"#), "{m}");
     // The framework by its name, from the model; its answer in words.
     assert!(
         m.contains(r#"<a href="/ui/services/F1">marathon</a>: Declined"#),
@@ -301,4 +298,31 @@ async fn the_page_reads_without_javascript_and_as_a_fragment() {
         assert!(full.contains(&format!(">{h}</h2>")), "{h}");
     }
     assert_eq!(full.matches("<caption").count(), 4);
+}
+
+#[tokio::test]
+async fn nodes_say_when_an_agent_is_drained_or_deactivated() {
+    let mut draining = agent("S1", "node-b", 4.0, 4096.0);
+    draining["deactivated"] = json!(true);
+    draining["drain_info"] = json!({"state": "DRAINING", "config": {"mark_gone": false}});
+    let mut off = agent("S2", "node-c", 4.0, 4096.0);
+    off["deactivated"] = json!(true);
+    let ui = ui_with(&[subscribed(
+        vec![agent("S0", "node-a", 4.0, 4096.0), draining, off],
+        vec![],
+        vec![],
+    )]);
+    let (_, html) = get(&ui, "/ui/nodes").await;
+    let state = |id: &str| {
+        let r = row(&html, "data-key", &format!("agent:{id}"));
+        r.split("<td>").nth(2).unwrap_or("").to_string()
+    };
+    assert!(state("S0").contains("●</span> Active"), "{html}");
+    assert!(state("S1").contains("▲</span> Draining"), "{html}");
+    assert!(state("S2").contains("○</span> Deactivated"), "{html}");
+    let (_, node) = get(&ui, "/ui/nodes/S1").await;
+    assert!(
+        node.contains(r#"<dd>Draining (<a href="/ui/resources#maintenance-h">"#),
+        "{node}"
+    );
 }
