@@ -29,32 +29,6 @@ fn node(master: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// `POST` a body, answered with (status, text).
-fn post_text(url: &str, body: &Value) -> (u16, String) {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "--max-time",
-            "20",
-            "-w",
-            "\n%{http_code}",
-            "-X",
-            "POST",
-        ])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body.to_string(),
-        ])
-        .arg(url)
-        .output()
-        .expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 fn now_nanos() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

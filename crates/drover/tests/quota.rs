@@ -19,28 +19,7 @@ fn api(master: &str, body: Value) -> (u16, Value) {
 
 /// `POST /api/v1` answered with text: (status, text).
 fn api_text(master: &str, body: &Value) -> (u16, String) {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "--max-time",
-            "20",
-            "-w",
-            "\n%{http_code}",
-            "-X",
-            "POST",
-        ])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body.to_string(),
-        ])
-        .arg(format!("http://{master}/api/v1"))
-        .output()
-        .expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    post_text(&format!("http://{master}/api/v1"), body)
 }
 
 fn roles(master: &str) -> Value {

@@ -323,6 +323,25 @@ pub fn call_within(
     body: Option<&serde_json::Value>,
     secs: u32,
 ) -> (u16, serde_json::Value) {
+    let (code, text) = call_text(method, url, body, secs);
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// `POST` of a JSON body answered with text (Mesos' refusals are plain text): (status, text).
+pub fn post_text(url: &str, body: &serde_json::Value) -> (u16, String) {
+    call_text("POST", url, Some(body), 20)
+}
+
+/// Any call answered with (status, body as text); status 0 when no answer came in `secs`.
+pub fn call_text(
+    method: &str,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    secs: u32,
+) -> (u16, String) {
     let mut cmd = Command::new("curl");
     let secs = secs.to_string();
     cmd.args([
@@ -341,10 +360,7 @@ pub fn call_within(
     let out = cmd.output().expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
+    (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
 /// Blocking GET of JSON (tests run on their own threads; no runtime needed).

@@ -401,24 +401,36 @@ fn a_drain_that_marks_gone_ends_tasks_as_gone_by_operator_and_the_agent_gone() {
     }
 }
 
-#[test]
-fn a_draining_agent_that_re_registers_is_sent_its_kills_again() {
-    let mut h = Harness::new();
-    let (fw, ag) = h.running(&[], &["t1"]);
-    h.m.drain_agent(&ag.id, drain_config(None, false), h.now)
-        .expect("draining");
+/// `ag` re-registers reporting `task` of `fw` running (and its framework); what the master
+/// sent it as it did, REGISTERED first.
+fn reregister_running(h: &mut Harness, ag: &Ag, fw: &FrameworkID, task_id: &str) -> Vec<ToAgent> {
     let mut reg = mock_agent(4.0, 4096.0, (31000, 31099));
     reg.agent_id = Some(ag.id.clone());
+    reg.frameworks =
+        h.m.frameworks
+            .get(fw)
+            .map(|f| f.info.clone())
+            .into_iter()
+            .collect();
     reg.tasks = vec![drover_api::agent_protocol::ReportedTask {
-        framework_id: fw.id.clone(),
-        task: task("t1", &ag.id, 0.5, 128.0),
+        framework_id: fw.clone(),
+        task: task(task_id, &ag.id, 0.5, 128.0),
         state: TaskState::TASK_RUNNING,
         executor_id: None,
     }];
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     h.m.register_agent(reg, "10.0.0.7".into(), tx, h.now)
         .expect("re-registered");
-    let sent: Vec<ToAgent> = drain(&mut rx);
+    drain(&mut rx)
+}
+
+#[test]
+fn a_draining_agent_that_re_registers_is_sent_its_kills_again() {
+    let mut h = Harness::new();
+    let (fw, ag) = h.running(&[], &["t1"]);
+    h.m.drain_agent(&ag.id, drain_config(None, false), h.now)
+        .expect("draining");
+    let sent = reregister_running(&mut h, &ag, &fw.id, "t1");
     assert!(
         matches!(sent.first(), Some(ToAgent::Registered { .. })),
         "{sent:?}"
@@ -480,19 +492,7 @@ fn maintenance_and_drains_hold_after_a_restart() {
         h.m.maintenance_status().draining_machines[0].id,
         host("elsewhere")
     );
-    let mut reg = mock_agent(4.0, 4096.0, (31000, 31099));
-    reg.agent_id = Some(ag.id.clone());
-    reg.frameworks = vec![h.m.frameworks[&fw.id].info.clone()];
-    reg.tasks = vec![drover_api::agent_protocol::ReportedTask {
-        framework_id: fw.id.clone(),
-        task: task("t1", &ag.id, 0.5, 128.0),
-        state: TaskState::TASK_RUNNING,
-        executor_id: None,
-    }];
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    h.m.register_agent(reg, "10.0.0.7".into(), tx, h.now)
-        .expect("re-registered");
-    let sent: Vec<ToAgent> = drain(&mut rx);
+    let sent = reregister_running(&mut h, &ag, &fw.id, "t1");
     assert!(
         sent.iter().any(|m| matches!(m,
         ToAgent::KillTask { task_id, kill_policy: Some(_), .. } if task_id.value == "t1")),
