@@ -2,8 +2,8 @@
 //! `tests/clients/ui_flows_resources.py`), against the gateway of `drover up`: a quota set with
 //! `UPDATE_QUOTA`, a reservation with `RESERVE_RESOURCES` and a persistent volume on it with
 //! `CREATE_VOLUMES` (the operator API, as curl sends them), a machine in the maintenance
-//! schedule; the page shows the role with its quota numbers and bars, the reservation by agent
-//! and role with its volume, the machine DRAINING with its window; filtered with its form; the
+//! schedule, the agent drained (`DRAIN_AGENT`); the page shows the role with its quota numbers and bars, the reservation by agent
+//! and role with its volume, the machine DRAINING with its window, the agent out of service; filtered with its form; the
 //! same without JavaScript; no serious accessibility violation.
 //!
 //! Skipped where Chromium or the ui venv is missing, unless DROVER_TESTS_NO_SKIP is set (CI).
@@ -33,10 +33,7 @@ fn the_resources_page_shows_quota_reservations_volumes_and_maintenance() {
     let up = Up::start(1, &[]);
     let (_, slaves) = call("GET", &format!("http://{}/master/slaves", up.master), None);
     let agent = &slaves["slaves"][0];
-    let (id, host) = (
-        agent["id"].as_str().unwrap_or("").to_string(),
-        agent["hostname"].as_str().unwrap_or("").to_string(),
-    );
+    let id = agent["id"].as_str().unwrap_or("").to_string();
     assert!(!id.is_empty(), "{slaves:#}");
 
     let quota = json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
@@ -56,11 +53,17 @@ fn the_resources_page_shows_quota_reservations_volumes_and_maintenance() {
     let create = json!({"type": "CREATE_VOLUMES", "create_volumes": {
         "agent_id": {"value": id}, "volumes": [volume]}});
     assert_eq!(operator(&up.master, &create), (202, String::new()));
-    // A machine in the schedule, an hour from now for two: DRAINING at once.
+    // The agent drained (it runs nothing: DRAINING, then DRAINED at once or soon). Before the
+    // schedule: an agent of a scheduled machine cannot be drained, as in Mesos.
+    let drain = json!({"type": "DRAIN_AGENT", "drain_agent": {
+        "agent_id": {"value": id}, "max_grace_period": {"seconds": 30}}});
+    assert_eq!(operator(&up.master, &drain), (200, String::new()));
+
+    // A machine in the schedule (no agent's), an hour from now for two: DRAINING at once.
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64 + 3600);
-    let schedule = json!({"windows": [{"machine_ids": [{"hostname": host}],
+    let schedule = json!({"windows": [{"machine_ids": [{"hostname": "maint-1.example"}],
         "unavailability": {"start": {"nanoseconds": start * 1_000_000_000},
                            "duration": {"nanoseconds": 7_200_000_000_000i64}}}]});
     let (code, body) = post_text(
@@ -102,9 +105,15 @@ fn the_resources_page_shows_quota_reservations_volumes_and_maintenance() {
         assert_eq!(r["href"], format!("/ui/nodes/{id}"), "{read:#}");
         assert_eq!(r["reserved"], "cpus 0.25 · disk 16 MiB", "{read:#}");
         assert_eq!(r["volumes"], "ui-vol: 16 MiB at data (RW)", "{read:#}");
-        let m = find(&read["machines"], "machine", &host);
+        let m = find(&read["machines"], "machine", "maint-1.example");
         assert_eq!(m["cells"][1], "▲ Draining", "{read:#}");
         assert_eq!(m["cells"][3], "2 h", "{read:#}");
+        let out = find(&read["agents_out"], "agent", &id);
+        assert!(
+            ["▲ Draining", "■ Drained"].contains(&out["cells"][1].as_str().unwrap_or("")),
+            "{read:#}"
+        );
+        assert_eq!(out["cells"][2], "30 s", "{read:#}");
     }
     // Filtered with the form: a link that says the filter, the role alone.
     assert!(

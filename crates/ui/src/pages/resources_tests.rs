@@ -224,6 +224,11 @@ async fn the_filter_narrows_roles_and_reservations_and_is_a_link() {
     assert!(html.contains(r#"<a href="/ui/resources">Clear the filter</a>"#));
     let (_, html) = get(&ui, "/ui/resources?q=node-a").await;
     assert!(html.contains(r#"data-reservation="S0/eng/web""#));
+    let (_, html) = get(&ui, "/ui/resources?sort=role&dir=desc").await;
+    assert!(
+        html.contains(r#"aria-sort="descending"><a href="/ui/resources?sort=role""#),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -255,6 +260,16 @@ async fn empty_states_say_what_to_do() {
     )
     .await;
     assert!(none.contains("No roles yet:"), "{none}");
+    // Answers of another shape read as nothing, not as a failure.
+    let odd = master(
+        Some(json!("roles?")),
+        Some(json!({"slaves": {"S0": 1}})),
+        Some(json!([1, 2])),
+        Some(json!({"down_machines": "all"})),
+    )
+    .await;
+    let html = page_of(&ui_with_master(&model(), &odd)).await;
+    assert!(html.contains("No roles yet:") && html.contains("No maintenance scheduled:"));
 }
 
 #[tokio::test]
