@@ -3,6 +3,7 @@
 //! accepts only `dev`-reserved resources, subscribes to `dev` too (UPDATE_FRAMEWORK, seen in
 //! `/master/frameworks`), and runs its task on the reserved resources; a root app may not have
 //! the role (Marathon's 422); deleting the app drops the role again.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::cluster::*;
