@@ -1,8 +1,7 @@
 //! Marathon as a framework on the master's public v1 scheduler API (named `marathon`): what it
 //! subscribes with (its stored framework id after a restart, the roles of its apps), what it
-//! makes of the master's
-//! events, and starting over when torn down. The link itself (subscription, re-subscribing,
-//! posting calls) is `drover_framework::Link`.
+//! makes of the master's events, and starting over when torn down. The link itself
+//! (subscription, re-subscribing, posting calls) is `drover_framework::Link`.
 
 use crate::Shared;
 use drover_api::scheduler::{Call, CallType, Event, EventType};
