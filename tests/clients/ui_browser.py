@@ -52,6 +52,8 @@ NAV_LINKS = {
     "Nodes": "/ui/nodes",
     "Tasks": "/ui/tasks",
     "Packages": "/ui/packages",
+    "Jobs": "/ui/jobs",
+    "Resources": "/ui/resources",
 }
 TITLE_SUFFIX = "· Drover"
 

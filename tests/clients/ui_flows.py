@@ -208,7 +208,8 @@ SELFTEST_PAGE = """<!doctype html>
  <li><a href="/">Dashboard</a></li><li><a href="/ui/services">Services</a></li>
  <li><a href="/ui/apps">Apps</a></li><li><a href="/ui/deployments">Deployments</a></li>
  <li><a href="/ui/nodes">Nodes</a></li><li><a href="/ui/tasks">Tasks</a></li>
- <li><a href="/ui/packages">Packages</a></li></ul></nav>
+ <li><a href="/ui/packages">Packages</a></li><li><a href="/ui/jobs">Jobs</a></li>
+ <li><a href="/ui/resources">Resources</a></li></ul></nav>
 <main id="main"><h1>Self test</h1>
  <p>Running: <span data-stat="tasks-running">0</span></p>
  <form><input type="text" name="unlabelled"></form>
@@ -350,7 +351,7 @@ def flow_selftest(args, rep: Report) -> None:
 # first link of a list page that matches a prefix.
 SWEEP_PAGES = [("dashboard", "/"), ("services", "/ui/services"), ("apps", "/ui/apps"),
                ("deployments", "/ui/deployments"), ("nodes", "/ui/nodes"), ("tasks", "/ui/tasks"),
-               ("packages", "/ui/packages"), ("jobs", "/ui/jobs")]
+               ("packages", "/ui/packages"), ("jobs", "/ui/jobs"), ("resources", "/ui/resources")]
 SWEEP_DETAILS = [("service", "/ui/services", "/ui/services/"), ("node", "/ui/nodes", "/ui/nodes/"),
                  ("task", "/ui/tasks", "/ui/tasks/"), ("job", "/ui/jobs", "/ui/jobs/"),
                  # A text filter lists apps flat, out of their folders.
