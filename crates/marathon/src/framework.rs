@@ -22,12 +22,18 @@ pub(crate) fn framework_template(cfg: &crate::MarathonConfig) -> FrameworkInfo {
         hostname: Some(cfg.hostname.clone()),
         principal: None,
         webui_url: Some(format!("http://{}", cfg.advertise)),
-        capabilities: ["MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"]
-            .iter()
-            .map(|c| Capability {
-                kind: c.to_string(),
-            })
-            .collect(),
+        capabilities: [
+            "MULTI_ROLE",
+            "PARTITION_AWARE",
+            "TASK_KILLING_STATE",
+            // Offered only to apps labelled DROVER_REVOCABLE=true (core/task.rs).
+            "REVOCABLE_RESOURCES",
+        ]
+        .iter()
+        .map(|c| Capability {
+            kind: c.to_string(),
+        })
+        .collect(),
         labels: None,
         offer_filters: None,
     }

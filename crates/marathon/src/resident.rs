@@ -158,6 +158,12 @@ pub fn check_update(prev: Option<&App>, app: &App, force: bool) -> Vec<(String, 
             "Resident apps cannot have the role *".into(),
         ));
     }
+    if resident && crate::core::wants_revocable(app) {
+        e.push((
+            format!("/labels/{}", crate::core::REVOCABLE_LABEL),
+            "Resident apps cannot run on revocable resources".into(),
+        ));
+    }
     let Some(prev) = prev else {
         return e;
     };
@@ -412,6 +418,15 @@ mod tests {
         let mut scaled = before.clone();
         scaled.instances = 3;
         assert!(check_update(Some(&before), &scaled, false).is_empty());
+        // Its reservations are not revocable: a resident app may not opt in.
+        let mut revocable = before.clone();
+        revocable
+            .labels
+            .insert(crate::core::REVOCABLE_LABEL.into(), "true".into());
+        assert!(check_update(None, &revocable, false).contains(&(
+            "/labels/DROVER_REVOCABLE".into(),
+            "Resident apps cannot run on revocable resources".into()
+        )));
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub use ids::IdSource;
 pub use persist::{app_version, previous_definitions, versions};
 pub use resident::{Reservation, WipeCommand};
 use task::NoFit;
+pub use task::{wants_revocable, REVOCABLE_LABEL};
 
 use crate::constraints::AgentFacts;
 use drover_api::marathon::App;

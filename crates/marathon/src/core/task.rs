@@ -66,6 +66,8 @@ impl Marathon {
         // of them when the app names none).
         let role = self.offer_role(offer);
         let pool = accepted(remaining, app.accepted_resource_roles.as_deref());
+        // Revocable resources only for apps that opted in, and then for cpus and mem only.
+        let pool = by_revocability(&pool, wants_revocable(app));
         if pool.is_empty() {
             return Err(NoFit::UnfulfilledRole);
         }
@@ -525,6 +527,31 @@ mod tests {
         assert_eq!(c["docker"]["privileged"], "yes");
         assert_eq!(c["docker"]["parameters"], json!([{"key": 1}]));
     }
+}
+
+/// The label an app opts in to revocable resources with (Drover's: Marathon has none).
+pub const REVOCABLE_LABEL: &str = "DROVER_REVOCABLE";
+
+/// Whether `app` runs on revocable cpus and mem (oversubscribed slack the agent may take back,
+/// ending the task with REASON_CONTAINER_PREEMPTED).
+pub fn wants_revocable(app: &App) -> bool {
+    app.labels
+        .get(REVOCABLE_LABEL)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// What of `offered` an app may use: an app on revocable resources takes its cpus and mem only
+/// from revocable ones (the rest from the others); any other app never takes revocable ones.
+fn by_revocability(offered: &Resources, revocable: bool) -> Resources {
+    let list: Vec<Resource> = offered
+        .iter()
+        .filter(|r| {
+            let slack = matches!(r.name.as_str(), "cpus" | "mem");
+            r.revocable.is_some() == (revocable && slack)
+        })
+        .cloned()
+        .collect();
+    Resources::from_list(&list)
 }
 
 /// The resources of `offered` whose reservation role is accepted (`*` is unreserved); all of them

@@ -397,3 +397,74 @@ fn accepted_resource_roles_choose_reserved_or_unreserved_resources() {
         }
     }
 }
+
+/// An offer of 4 cpus and 1,024 MiB, plus revocable slack of 2 cpus and 512 MiB.
+fn offer_with_slack(agent: &str) -> Offer {
+    let mut o = mock_offer(agent, 4.0, 1024.0, &[(31000, 31010)]);
+    for (name, v) in [("cpus", 2.0), ("mem", 512.0)] {
+        let mut r = Resource::scalar(name, v);
+        r.revocable = Some(json!({}));
+        o.resources.push(r);
+    }
+    o
+}
+
+#[test]
+fn only_apps_labelled_revocable_run_on_revocable_cpus_and_mem() {
+    // (app, launched, revocable cpus and mem of each task, the reason when nothing fits)
+    let cases = [
+        (json!({"cpus": 1.0, "mem": 128}), 1, (0.0, 0.0), None),
+        (
+            json!({"cpus": 1.0, "mem": 128, "labels": {"DROVER_REVOCABLE": "true"}}),
+            1,
+            (1.0, 128.0),
+            None,
+        ),
+        // Revocable cpus only: the 4 regular ones are not taken instead.
+        (
+            json!({"cpus": 3.0, "mem": 128, "labels": {"DROVER_REVOCABLE": "true"}}),
+            0,
+            (0.0, 0.0),
+            Some("InsufficientCpus"),
+        ),
+        // And the others never take the slack: 4 regular cpus, not 6.
+        (
+            json!({"cpus": 5.0, "mem": 128}),
+            0,
+            (0.0, 0.0),
+            Some("InsufficientCpus"),
+        ),
+    ];
+    for (app, n, (rcpus, rmem), reason) in cases {
+        let case = app.to_string();
+        let mut s = Sim::new();
+        s.create(mock_app("/batch", app));
+        let calls = s.offer(vec![offer_with_slack("a1")]);
+        let tasks = launched(&calls);
+        assert_eq!(tasks.len(), n, "{case}");
+        for (_, t) in &tasks {
+            let revocable = |name: &str| -> f64 {
+                t.resources
+                    .iter()
+                    .filter(|r| r.name == name && r.revocable.is_some())
+                    .map(|r| r.scalar.map(|s| s.value).unwrap_or(0.0))
+                    .sum()
+            };
+            assert_eq!(
+                (revocable("cpus"), revocable("mem")),
+                (rcpus, rmem),
+                "{case}"
+            );
+            assert!(
+                t.resources
+                    .iter()
+                    .filter(|r| r.name == "ports")
+                    .all(|r| r.revocable.is_none()),
+                "{case}"
+            );
+        }
+        if let Some(r) = reason {
+            assert!(s.m.offer_stats["/batch"].reasons.contains_key(r), "{case}");
+        }
+    }
+}
