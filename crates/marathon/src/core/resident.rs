@@ -293,7 +293,8 @@ impl Marathon {
         let unreserved = Resources::from_list(
             &remaining
                 .iter()
-                .filter(|r| r.reservation_role() == "*")
+                // Revocable resources cannot be reserved.
+                .filter(|r| r.reservation_role() == "*" && r.revocable.is_none())
                 .cloned()
                 .collect::<Vec<_>>(),
         );
