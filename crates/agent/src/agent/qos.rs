@@ -178,7 +178,7 @@ impl Agent {
     }
 
     /// Evict a revocable task: kill it; its terminal update says it was preempted.
-    fn preempt(&self, key: &(FrameworkID, TaskID)) {
+    pub(super) fn preempt(&self, key: &(FrameworkID, TaskID)) {
         tracing::warn!(
             framework_id = %key.0, task_id = %key.1,
             "QoS correction: evicting a revocable task, a regular task is starved of CPU"

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod metrics;
+mod qos;
 
 struct Harness {
     agent: Arc<Agent>,
