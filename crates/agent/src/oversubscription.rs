@@ -121,6 +121,8 @@ pub fn estimate(history: &[UsageSample], cfg: &EstimatorConfig) -> Slack {
 pub struct Estimator {
     cfg: EstimatorConfig,
     history: VecDeque<UsageSample>,
+    /// Samples left during which no cpus are estimated (after an eviction).
+    hold: usize,
 }
 
 impl Estimator {
@@ -128,6 +130,7 @@ impl Estimator {
         Estimator {
             cfg,
             history: VecDeque::new(),
+            hold: 0,
         }
     }
 
@@ -137,7 +140,19 @@ impl Estimator {
         while self.history.len() > self.cfg.window.max(1) {
             self.history.pop_front();
         }
-        estimate(self.history.make_contiguous(), &self.cfg)
+        let mut slack = estimate(self.history.make_contiguous(), &self.cfg);
+        if self.hold > 0 {
+            self.hold -= 1;
+            slack.cpus = 0.0;
+        }
+        slack
+    }
+
+    /// A regular task was starved with revocable tasks beside it: the usage said there was
+    /// slack, the run queue says there was not. Estimate no cpus for the next `window` samples,
+    /// so that what was evicted is not offered (and launched and evicted) again at once.
+    pub fn back_off(&mut self) {
+        self.hold = self.cfg.window.max(1);
     }
 }
 
@@ -334,6 +349,26 @@ mod tests {
             .map(|used| e.observe(s(4.0, used, 0.0, 0.0)).cpus)
             .collect();
         assert_eq!(cpus, [4.0, 1.0, 1.0, 1.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn after_an_eviction_no_cpus_are_estimated_for_a_window() {
+        let mut e = Estimator::new(EstimatorConfig {
+            window: 2,
+            margin: 0.0,
+        });
+        let idle = s(4.0, 1.0, 1024.0, 0.0);
+        assert_eq!(e.observe(idle).cpus, 3.0);
+        e.back_off();
+        let seen: Vec<(f64, f64)> = (0..4)
+            .map(|_| e.observe(idle))
+            .map(|x| (x.cpus, x.mem_mb))
+            .collect();
+        // Memory is still estimated: the guard is about CPU.
+        assert_eq!(
+            seen,
+            [(0.0, 1024.0), (0.0, 1024.0), (3.0, 1024.0), (3.0, 1024.0)]
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl Agent {
         let mut order: HashMap<(FrameworkID, TaskID), u64> = HashMap::new();
         let mut next_order = 0u64;
         let mut last_send: Option<Instant> = None;
+        let mut backed_off = false;
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -120,7 +121,8 @@ impl Agent {
             }
             last = live;
             let estimate = estimator.observe(sample);
-            let due = last_send.is_none_or(|t| t.elapsed() >= send_every);
+            let due = backed_off || last_send.is_none_or(|t| t.elapsed() >= send_every);
+            backed_off = false;
             if due {
                 last_send = Some(Instant::now());
                 self.send_estimate(estimate);
@@ -130,6 +132,11 @@ impl Agent {
                 let mut st = self.lock();
                 st.qos_samples += 1;
                 st.qos_evictions += evict.len() as u64;
+            }
+            if !evict.is_empty() {
+                // No cpus estimated for a window, sent at the next sample.
+                estimator.back_off();
+                backed_off = true;
             }
             for key in evict {
                 self.preempt(&key);
