@@ -394,9 +394,30 @@ impl Resources {
     /// Names of the scalars, ranges and sets, for the v0 endpoints' flat map (`{"cpus": 4.0,
     /// "ports": "[31000-32000]"}`).
     pub fn to_v0_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        // Mesos' `model(Resources)`: scalars count what is not revocable; revocable cpus, gpus,
+        // mem and disk are `<name>_revocable`, when there are any.
+        let fixed = |name: &str| -> f64 {
+            self.items
+                .iter()
+                .filter(|r| r.name == name && r.revocable.is_none())
+                .map(|r| r.scalar.map(|s| s.value).unwrap_or(0.0))
+                .sum()
+        };
         let mut m = serde_json::Map::new();
         for name in ["cpus", "gpus", "mem", "disk"] {
-            m.insert(name.to_string(), serde_json::json!(self.scalar(name)));
+            m.insert(name.to_string(), serde_json::json!(fixed(name)));
+            let revocable: Vec<&Resource> = self
+                .items
+                .iter()
+                .filter(|r| r.name == name && r.revocable.is_some())
+                .collect();
+            if !revocable.is_empty() {
+                let sum: f64 = revocable
+                    .iter()
+                    .map(|r| r.scalar.map(|s| s.value).unwrap_or(0.0))
+                    .sum();
+                m.insert(format!("{name}_revocable"), serde_json::json!(sum));
+            }
         }
         let mut names: Vec<&str> = self.items.iter().map(|r| r.name.as_str()).collect();
         names.sort();
@@ -405,7 +426,7 @@ impl Resources {
             let kinds: Vec<&Resource> = self.items.iter().filter(|r| r.name == name).collect();
             match kinds[0].kind {
                 ValueType::SCALAR => {
-                    m.insert(name.to_string(), serde_json::json!(self.scalar(name)));
+                    m.insert(name.to_string(), serde_json::json!(fixed(name)));
                 }
                 ValueType::RANGES => {
                     m.insert(
@@ -504,6 +525,19 @@ impl Resources {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn revocable_scalars_are_counted_apart_in_the_v0_form() {
+        let mut r = Resources::parse("cpus:4;mem:1024").unwrap();
+        let mut slack = Resource::scalar("cpus", 1.5);
+        slack.revocable = Some(serde_json::json!({}));
+        r.add(&slack);
+        let m = r.to_v0_map();
+        assert_eq!(m["cpus"], serde_json::json!(4.0));
+        assert_eq!(m["cpus_revocable"], serde_json::json!(1.5));
+        assert_eq!(m["mem"], serde_json::json!(1024.0));
+        assert!(!m.contains_key("mem_revocable"));
+    }
 
     #[test]
     fn parses_mesos_resource_text() {

@@ -187,6 +187,33 @@ async fn a_revocable_task_is_evicted_when_the_latency_critical_task_is_starved_a
     );
     assert_eq!(metric(&agent, "slave/tasks_running"), 2.0, "{}", c.logs());
     assert!(metric(&agent, "slave/cpus_revocable_total") > 0.0);
+    // The master shows the estimate as Mesos does: `cpus_revocable` apart from `cpus`, and the
+    // burner's revocable cpus in use.
+    let m = c.master_addr.clone();
+    assert!(
+        metric(&m, "master/cpus_revocable_total") > 0.0,
+        "{}",
+        c.logs()
+    );
+    assert!(
+        metric(&m, "master/cpus_revocable_used") > 0.0,
+        "{}",
+        c.logs()
+    );
+    let slaves = get_json(&format!("http://{m}/master/slaves")).expect("slaves");
+    let agent_view = &slaves["slaves"][0];
+    assert!(
+        agent_view["resources"]["cpus_revocable"].as_f64() > Some(0.0),
+        "{slaves:#}"
+    );
+    assert!(
+        agent_view["used_resources"]["cpus_revocable"].as_f64() > Some(0.0),
+        "{slaves:#}"
+    );
+    assert!(
+        agent_view["used_resources"]["cpus"].as_f64() <= agent_view["resources"]["cpus"].as_f64(),
+        "{slaves:#}"
+    );
 
     // The latency-critical task wants its CPUs: it waits on the run queue behind the burner,
     // and the burner is evicted.

@@ -119,10 +119,19 @@ impl Master {
             .allocator
             .agent_available(&a.id.value)
             .unwrap_or_default();
-        let mut used = a.total.clone();
+        let mut used = self.agent_total(a);
         used.subtract_all(&avail);
         used.subtract_all(offered);
         used
+    }
+
+    /// What agent `a` has: its resources and, with oversubscription, its revocable estimate.
+    fn agent_total(&self, a: &AgentRec) -> Resources {
+        let mut t = a.total.clone();
+        if let Some(r) = self.allocator.agent_revocable(&a.id.value) {
+            t.add_all(&r);
+        }
+        t
     }
 
     fn agent_view(&self, a: &AgentRec, offered: Option<&Resources>) -> AgentView {
@@ -133,7 +142,7 @@ impl Master {
             pid: a.pid.clone(),
             registered_time: a.registered_time,
             reregistered_time: a.reregistered_time,
-            total: a.total.clone(),
+            total: self.agent_total(a),
             used: self.agent_used(a, &offered),
             offered,
             unreachable: a.unreachable,
@@ -271,21 +280,33 @@ impl Master {
         let none = Resources::new();
         for a in self.agents.values().filter(|a| !a.unreachable) {
             let o = offered_by.get(&a.id).unwrap_or(&none);
-            total.add_all(&a.total);
+            total.add_all(&self.agent_total(a));
             used.add_all(&self.agent_used(a, o));
             offered.add_all(o);
         }
+        // Mesos counts revocable resources apart: `<r>_total` and `<r>_used` are the others.
+        let part = |rs: &Resources, name: &str, revocable: bool| -> f64 {
+            rs.iter()
+                .filter(|x| x.name == name && x.revocable.is_some() == revocable)
+                .map(|x| x.scalar.map(|s| s.value).unwrap_or(0.0))
+                .sum()
+        };
         for r in ["cpus", "mem", "disk", "gpus"] {
-            let t = total.scalar(r);
-            let u = used.scalar(r);
+            let t = part(&total, r, false);
+            let u = part(&used, r, false);
             m.push((format!("master/{r}_total"), t));
             m.push((format!("master/{r}_used"), u));
             m.push((
                 format!("master/{r}_percent"),
                 if t > 0.0 { u / t } else { 0.0 },
             ));
-            m.push((format!("master/{r}_revocable_total"), 0.0));
-            m.push((format!("master/{r}_revocable_used"), 0.0));
+            let (rt, ru) = (part(&total, r, true), part(&used, r, true));
+            m.push((format!("master/{r}_revocable_total"), rt));
+            m.push((format!("master/{r}_revocable_used"), ru));
+            m.push((
+                format!("master/{r}_revocable_percent"),
+                if rt > 0.0 { ru / rt } else { 0.0 },
+            ));
         }
         let mut by_state: HashMap<TaskState, f64> = Default::default();
         for f in self.frameworks.values() {

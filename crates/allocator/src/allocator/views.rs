@@ -67,6 +67,14 @@ impl Allocator {
     }
 
     /// What an agent has not allocated.
+    /// Agent `agent_id`'s revocable resources: its last oversubscription estimate.
+    pub fn agent_revocable(&self, agent_id: &str) -> Option<Resources> {
+        let &a = self.agent_ids.get(agent_id)?;
+        self.agents[a as usize]
+            .as_ref()
+            .map(|agent| agent.revocable.clone())
+    }
+
     pub fn agent_available(&self, agent_id: &str) -> Option<Resources> {
         let &a = self.agent_ids.get(agent_id)?;
         self.agents[a as usize]
