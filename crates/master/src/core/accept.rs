@@ -56,6 +56,9 @@ enum TaskInvalid {
     NoResources,
     #[error("Resource '{0}' has an invalid scalar value")]
     InvalidScalar(String),
+    /// Mesos' `validateRevocableAndNonRevocableResources`: a resource name is either.
+    #[error("Task mixes revocable and non-revocable resources: Cannot use both revocable and non-revocable '{0}' at the same time")]
+    MixesRevocable(String),
     #[error(
         "Task uses more resources {} than available {}",
         resources_text(.used),
@@ -378,6 +381,14 @@ impl Master {
                     .unwrap_or(true)
             {
                 return Err(TaskInvalid::InvalidScalar(r.name.clone()));
+            }
+        }
+        for r in t.resources.iter().filter(|r| r.revocable.is_some()) {
+            if t.resources
+                .iter()
+                .any(|o| o.name == r.name && o.revocable.is_none())
+            {
+                return Err(TaskInvalid::MixesRevocable(r.name.clone()));
             }
         }
         let mut used = task_res;

@@ -71,6 +71,15 @@ fn launch_answers_each_invalid_task_with_task_error() {
             "has an invalid scalar value",
         ),
         (
+            "revocable and non-revocable cpus",
+            Box::new(|t| {
+                let mut r = Resource::scalar("cpus", 0.1);
+                r.revocable = Some(serde_json::json!({}));
+                t.resources.push(r);
+            }),
+            "Task mixes revocable and non-revocable resources: Cannot use both revocable and non-revocable 'cpus' at the same time",
+        ),
+        (
             "more than offered",
             Box::new(|t| t.resources[1] = Resource::scalar("mem", 9000.0)),
             "Task uses more resources cpus:0.5; mem:9000 than available",
