@@ -1,5 +1,6 @@
 //! `drover role list|weight`: roles as the master's `/master/roles` shows them (Mesos 1.11's:
-//! weight, quota, and what each role's sub-tree has allocated, offered and reserved) and a
+//! weight, quota, and what each role's sub-tree has allocated, offered and reserved), with each
+//! role's dominant share of the cluster (from `/master/slaves`' totals), and a
 //! role's weight set through `PUT /weights` (all or nothing; a refusal is the master's message).
 
 use crate::args::Common;
@@ -7,7 +8,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::quota::list_text;
 use crate::render::{num, outln, print_json, table};
-use crate::views::{Roles, V0Role};
+use crate::views::{Roles, Slaves, V0Role};
 use clap::Subcommand;
 use comfy_table::Table;
 use reqwest::Method;
@@ -53,10 +54,42 @@ fn quota_text(r: &V0Role) -> String {
     }
 }
 
-fn roles_table(roles: &Roles) -> Table {
+/// A role's dominant share (DRF's): the largest fraction of the cluster's cpus, mem or disk
+/// allocated to it and the roles under it, with the resource it is of; `-` with nothing.
+fn share_text(allocated: &BTreeMap<String, f64>, cluster: &BTreeMap<&str, f64>) -> String {
+    let mut best: Option<(f64, &str)> = None;
+    for (name, total) in cluster {
+        let used = allocated.get(*name).copied().unwrap_or(0.0);
+        if *total > 0.0 && used > 0.0 {
+            let s = used / total;
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, name));
+            }
+        }
+    }
+    match best {
+        Some((s, name)) => format!("{}% {name}", num((s * 1000.0).round() / 10.0)),
+        None => "-".into(),
+    }
+}
+
+/// The cluster's cpus, mem and disk (what the agents have, revocable resources apart).
+fn cluster_total(slaves: &Slaves) -> BTreeMap<&'static str, f64> {
+    let mut t = BTreeMap::from([("cpus", 0.0), ("mem", 0.0), ("disk", 0.0)]);
+    for a in slaves.slaves.iter().filter(|a| a.view.active) {
+        let r = &a.view.resources;
+        for (name, v) in [("cpus", r.cpus), ("mem", r.mem), ("disk", r.disk)] {
+            *t.entry(name).or_default() += v.unwrap_or(0.0);
+        }
+    }
+    t
+}
+
+fn roles_table(roles: &Roles, cluster: &BTreeMap<&str, f64>) -> Table {
     let mut t = table(&[
         "ROLE",
         "WEIGHT",
+        "SHARE",
         "ALLOCATED",
         "OFFERED",
         "RESERVED",
@@ -66,6 +99,7 @@ fn roles_table(roles: &Roles) -> Table {
         t.add_row(vec![
             r.name.clone(),
             num(r.weight),
+            share_text(&r.allocated, cluster),
             text(&r.allocated),
             text(&r.offered),
             text(&r.reserved),
@@ -99,7 +133,8 @@ pub async fn role(cmd: RoleCmd, c: Common) -> Result<(), Error> {
                 print_json(&v["roles"]);
             } else {
                 let roles: Roles = master.get("/master/roles").await?;
-                outln!("{}", roles_table(&roles));
+                let slaves: Slaves = master.get("/master/slaves").await?;
+                outln!("{}", roles_table(&roles, &cluster_total(&slaves)));
             }
         }
         RoleCmd::Weight { role, weight } => {
@@ -134,19 +169,21 @@ mod tests {
             {"name": "old", "weight": 1.5, "resources": {"cpus": 1.0}},
         ]}))
         .unwrap();
+        let cluster = BTreeMap::from([("cpus", 4.0), ("mem", 4096.0), ("disk", 0.0)]);
         assert_eq!(
-            cells(&roles_table(&roles)),
+            cells(&roles_table(&roles, &cluster)),
             [
                 [
                     "eng",
                     "2",
+                    "25% cpus",
                     "cpus=1,mem=256",
                     "cpus=3,mem=3840,ports=100",
                     "cpus=1",
                     "guarantee cpus=1 limit cpus=2,mem=512"
                 ],
-                ["eng/web", "1", "-", "-", "-", "-"],
-                ["old", "1.50", "-", "-", "-", "-"],
+                ["eng/web", "1", "-", "-", "-", "-", "-"],
+                ["old", "1.50", "-", "-", "-", "-", "-"],
             ]
         );
     }

@@ -148,6 +148,17 @@ async fn quota_is_set_read_counted_and_kept_across_a_master_restart() {
         out.contains("dev") && out.contains("cpus=1,mem=512") && out.contains("cpus=0.10,mem=32"),
         "{out}"
     );
+    // `drover role list`: the role's dominant share of the cluster (0.1 of its 2 cpus).
+    let listed = Command::new(drover_bin())
+        .args(["role", "list", "--master", &m])
+        .output()
+        .expect("drover role list");
+    let out = String::from_utf8_lossy(&listed.stdout);
+    let dev = out
+        .lines()
+        .find(|l| l.contains(" dev "))
+        .unwrap_or_default();
+    assert!(dev.contains("5% cpus"), "{out}");
     let (code, _, err) = cli(&m, &["set", "dev", "--limit", "mem=16"]);
     assert_eq!(code, 1, "{err}");
     assert!(
