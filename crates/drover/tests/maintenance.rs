@@ -186,18 +186,6 @@ async fn a_scheduled_machine_drains_goes_down_and_comes_back_up() {
     );
 }
 
-fn app_tasks(marathon: &str, app: &str) -> Vec<Value> {
-    call(
-        "GET",
-        &format!("http://{marathon}/v2/apps{app}/tasks"),
-        None,
-    )
-    .1["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn running_agents(marathon: &str, app: &str) -> Vec<String> {
     app_tasks(marathon, app)
         .iter()

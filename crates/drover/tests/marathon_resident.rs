@@ -9,47 +9,7 @@ use common::cluster::*;
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-fn tasks(url: &str, app: &str) -> Vec<Value> {
-    call("GET", &format!("http://{url}/v2/apps{app}/tasks"), None).1["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn wait_until(timeout: Duration, what: &str, c: &Cluster, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("timed out: {what}\n{}", c.logs());
-}
-
-/// `drover marathon` with `--role marathon` (a role Marathon can reserve for).
-fn start_marathon_with_role(dir: &Path, master: &str) -> (Proc, String) {
-    let work = dir.join("marathon");
-    let args = [
-        "marathon",
-        "--master",
-        master,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--role",
-        "marathon",
-    ];
-    let proc = Proc::spawn(&args, &dir.join("marathon-resident.log"));
-    let line = proc.wait_line("marathon: http://", Duration::from_secs(30));
-    let url = line.split("http://").nth(1).unwrap().trim().to_string();
-    (proc, url)
-}
+use std::time::Duration;
 
 /// Files named `name` under `root` whose text contains `needle`.
 fn files_with(root: &Path, name: &str, needle: &str) -> usize {
@@ -96,7 +56,8 @@ fn reserved_anywhere(master: &str) -> Vec<Value> {
 #[test]
 fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_deleted() {
     let c = Cluster::start(1, &[]);
-    let (_marathon, url) = start_marathon_with_role(c.dir.path(), &c.master_addr);
+    let (_marathon, url) =
+        start_marathon_with(c.dir.path(), &c.master_addr, 0, &["--role", "marathon"]);
 
     let bad = json!({"id": "/bad", "cmd": "sleep 600", "cpus": 0.1, "mem": 32,
         "container": {"type": "MESOS", "volumes": [{"containerPath": "/data", "mode": "RW", "persistent": {"type": "root", "size": 0}}]}});
@@ -123,10 +84,10 @@ fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_delete
     assert_eq!(body["unreachableStrategy"], "disabled");
     assert_eq!(body["upgradeStrategy"]["maximumOverCapacity"], 0.0);
     wait_until(Duration::from_secs(60), "first run", &c, || {
-        let ts = tasks(&url, "/db");
+        let ts = app_tasks(&url, "/db");
         ts.len() == 1 && ts[0]["state"] == "TASK_RUNNING"
     });
-    let first = tasks(&url, "/db")[0].clone();
+    let first = app_tasks(&url, "/db")[0].clone();
     assert_eq!(first["localVolumes"][0]["containerPath"], "data", "{first}");
     assert!(
         !reserved_anywhere(&c.master_addr).is_empty(),
@@ -145,10 +106,10 @@ fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_delete
     );
     assert_eq!(code, 200, "{body}");
     wait_until(Duration::from_secs(60), "relaunched", &c, || {
-        let ts = tasks(&url, "/db");
+        let ts = app_tasks(&url, "/db");
         ts.len() == 1 && ts[0]["state"] == "TASK_RUNNING" && ts[0]["id"] != first["id"]
     });
-    let second = tasks(&url, "/db")[0].clone();
+    let second = app_tasks(&url, "/db")[0].clone();
     assert_eq!(second["slaveId"], first["slaveId"]);
     assert_eq!(second["localVolumes"], first["localVolumes"]);
     wait_until(
@@ -174,6 +135,6 @@ fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_delete
     let (code, body) = call("DELETE", &format!("http://{url}/v2/apps/db"), None);
     assert_eq!(code, 200, "{body}");
     wait_until(Duration::from_secs(60), "reservations released", &c, || {
-        tasks(&url, "/db").is_empty() && reserved_anywhere(&c.master_addr).is_empty()
+        app_tasks(&url, "/db").is_empty() && reserved_anywhere(&c.master_addr).is_empty()
     });
 }

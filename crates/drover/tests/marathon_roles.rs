@@ -9,41 +9,7 @@ mod common;
 use common::cluster::*;
 use common::*;
 use serde_json::{json, Value};
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-fn wait_until(timeout: Duration, what: &str, c: &Cluster, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("timed out: {what}\n{}", c.logs());
-}
-
-/// `drover agent` offering `resources` (its own `--resources`, unlike `start_agent_with`).
-fn start_agent_offering(dir: &Path, master: &str, resources: &str) -> (Proc, u16) {
-    let work = dir.join("agent-0");
-    let args = [
-        "agent",
-        "--master",
-        master,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--resources",
-        resources,
-    ];
-    let proc = Proc::spawn(&args, &dir.join("agent-0.log"));
-    let line = proc.wait_line("agent: http://", Duration::from_secs(30));
-    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
-    (proc, port)
-}
+use std::time::Duration;
 
 /// The roles of the framework named `marathon` at the master.
 fn marathon_roles(master: &str) -> Vec<String> {
@@ -82,7 +48,8 @@ fn an_app_of_a_group_role_runs_on_resources_reserved_for_it() {
         "cpus:1;mem:512;disk:1000;ports:[{base}-{}];cpus(dev):1;mem(dev):256",
         base + 9
     );
-    let (agent, port) = start_agent_offering(dir.path(), &master_addr, &resources);
+    let (agent, port) =
+        start_agent_with(dir.path(), &master_addr, 0, 0, &["--resources", &resources]);
     let c = Cluster {
         master,
         master_addr,

@@ -8,25 +8,7 @@ mod common;
 use common::cluster::*;
 use common::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-fn tasks(url: &str, app: &str) -> Vec<Value> {
-    call("GET", &format!("http://{url}/v2/apps{app}/tasks"), None).1["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn wait_until(timeout: Duration, what: &str, c: &Cluster, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out: {what}\n{}", c.logs());
-}
+use std::time::Duration;
 
 fn states(ts: &[Value]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = ts
@@ -73,15 +55,18 @@ fn unreachable_instances_are_replaced_after_inactive_after_seconds_unless_disabl
     assert_eq!(shown["app"]["unreachableStrategy"], "disabled");
     wait_until(Duration::from_secs(60), "both running", &c, || {
         ["/replaced", "/kept"].iter().all(|a| {
-            let ts = tasks(&url, a);
+            let ts = app_tasks(&url, a);
             ts.len() == 1 && ts[0]["state"] == "TASK_RUNNING"
         })
     });
-    let first_agent = tasks(&url, "/replaced")[0]["slaveId"]
+    let first_agent = app_tasks(&url, "/replaced")[0]["slaveId"]
         .as_str()
         .unwrap()
         .to_string();
-    let kept_task = tasks(&url, "/kept")[0]["id"].as_str().unwrap().to_string();
+    let kept_task = app_tasks(&url, "/kept")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let (p, port) = start_agent(c.dir.path(), &c.master_addr, 1, 0);
     c.agents.push((p, format!("127.0.0.1:{port}"), port));
@@ -91,12 +76,12 @@ fn unreachable_instances_are_replaced_after_inactive_after_seconds_unless_disabl
 
     // Unreachable first: still counted, shown as such, nothing launched in its place.
     wait_until(Duration::from_secs(60), "/replaced unreachable", &c, || {
-        states(&tasks(&url, "/replaced"))
+        states(&app_tasks(&url, "/replaced"))
             == vec![("TASK_UNREACHABLE".to_string(), first_agent.clone())]
     });
     // Then inactive: replaced on the surviving agent, the unreachable one still shown.
     wait_until(Duration::from_secs(90), "/replaced replaced", &c, || {
-        let s = states(&tasks(&url, "/replaced"));
+        let s = states(&app_tasks(&url, "/replaced"));
         s.len() == 2
             && s.iter()
                 .any(|(st, a)| st == "TASK_RUNNING" && a != &first_agent)
@@ -105,7 +90,7 @@ fn unreachable_instances_are_replaced_after_inactive_after_seconds_unless_disabl
     });
     // Disabled: the same time has passed (and more, for the replacement to run), and /kept
     // still has its one unreachable instance and wants nothing launched.
-    let ts = tasks(&url, "/kept");
+    let ts = app_tasks(&url, "/kept");
     assert_eq!(ts.len(), 1, "{ts:?}");
     assert_eq!(ts[0]["id"], kept_task.as_str());
     assert_eq!(ts[0]["state"], "TASK_UNREACHABLE");

@@ -83,11 +83,13 @@ pub fn start_agent_with(
         "127.0.0.1",
         "--port",
         &p,
-        "--resources",
-        &resources,
         "--attributes",
         &attributes,
     ];
+    // The caller's own `--resources` (in `extra`) replaces the slice picked here.
+    if !extra.contains(&"--resources") {
+        args.extend_from_slice(&["--resources", &resources]);
+    }
     args.extend_from_slice(extra);
     let proc = Proc::spawn(
         &args,
@@ -102,6 +104,18 @@ pub fn start_agent_with(
     let line = proc.wait_line("agent: http://", Duration::from_secs(30));
     let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
     (proc, port)
+}
+
+/// Poll `f` until true; at `timeout`, fail saying `what` with the cluster's logs.
+pub fn wait_until(timeout: Duration, what: &str, c: &Cluster, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out: {what}\n{}", c.logs());
 }
 
 impl Cluster {
@@ -152,9 +166,14 @@ impl Cluster {
 
 /// `drover marathon` against `master`, state under `dir/marathon`, on `port` (0 = any).
 pub fn start_marathon(dir: &Path, master: &str, port: u16) -> (Proc, String) {
+    start_marathon_with(dir, master, port, &[])
+}
+
+/// `start_marathon` with extra `drover marathon` flags (e.g. `--role marathon`).
+pub fn start_marathon_with(dir: &Path, master: &str, port: u16, extra: &[&str]) -> (Proc, String) {
     let work = dir.join("marathon");
     let p = port.to_string();
-    let args = [
+    let mut args = vec![
         "marathon",
         "--master",
         master,
@@ -165,6 +184,7 @@ pub fn start_marathon(dir: &Path, master: &str, port: u16) -> (Proc, String) {
         "--port",
         &p,
     ];
+    args.extend_from_slice(extra);
     let proc = Proc::spawn(
         &args,
         &dir.join(format!(

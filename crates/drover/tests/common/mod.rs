@@ -363,6 +363,19 @@ pub fn call_text(
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
+/// The tasks of Marathon app `app` (`/v2/apps{app}/tasks`); none when Marathon does not answer.
+pub fn app_tasks(marathon: &str, app: &str) -> Vec<serde_json::Value> {
+    call(
+        "GET",
+        &format!("http://{marathon}/v2/apps{app}/tasks"),
+        None,
+    )
+    .1["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Blocking GET of JSON (tests run on their own threads; no runtime needed).
 pub fn get_json(url: &str) -> Option<serde_json::Value> {
     let out = Command::new("curl")
