@@ -74,6 +74,21 @@ fn reserved_after(calls: &Calls) -> Vec<Resource> {
 }
 
 /// Launch the first instance of `/db` on a1: (task id, the reserved resources a1 offers later).
+/// A partial update of `/db` with `fields`.
+fn patch(fields: Value) -> AppCommand {
+    AppCommand::Update {
+        id: "/db".into(),
+        patch: fields,
+        partial: true,
+        force: false,
+    }
+}
+
+/// Scale `/db` to `n` instances.
+fn scale(s: &mut Sim, n: i64) {
+    s.run(patch(json!({"instances": n}))).unwrap();
+}
+
 fn first_launch(s: &mut Sim) -> (String, Vec<Resource>) {
     let calls = s.offer(vec![offer_with("a1", &[])]);
     assert_eq!(
@@ -168,23 +183,11 @@ fn scale_down_keeps_reservations_and_scale_up_uses_them() {
     let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
-    let scale = AppCommand::Update {
-        id: "/db".into(),
-        patch: json!({"instances": 0}),
-        partial: true,
-        force: false,
-    };
-    s.run(scale).unwrap();
+    scale(&mut s, 0);
     s.finish_kills("/db");
     assert!(!s.m.instances.contains_key(&tid));
     assert_eq!(s.m.reservations.len(), 1, "kept across scale-down");
-    let up = AppCommand::Update {
-        id: "/db".into(),
-        patch: json!({"instances": 2}),
-        partial: true,
-        force: false,
-    };
-    s.run(up).unwrap();
+    scale(&mut s, 2);
     // One on the kept reservation (a1), one new (RESERVE, CREATE).
     let calls = s.offer(vec![offer_with("a1", &reserved)]);
     assert_eq!(
@@ -272,13 +275,7 @@ fn resident_apps_keep_a_role_and_their_resources() {
     }
     let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
-    let more = AppCommand::Update {
-        id: "/db".into(),
-        patch: json!({"mem": 128}),
-        partial: true,
-        force: false,
-    };
-    match s.run(more) {
+    match s.run(patch(json!({"mem": 128}))) {
         Err(MarathonError::Invalid(d)) => assert_eq!(d[0].path, "/mem", "{d:?}"),
         other => panic!("{:?}", other.map(|_| ())),
     }
@@ -347,13 +344,7 @@ fn deleting_an_app_scaled_to_zero_releases_its_reservations() {
     let mut s = Sim::with_role("marathon");
     s.create(resident_app(1));
     let (_, reserved) = first_launch(&mut s);
-    let scale = AppCommand::Update {
-        id: "/db".into(),
-        patch: json!({"instances": 0}),
-        partial: true,
-        force: false,
-    };
-    s.run(scale).unwrap();
+    scale(&mut s, 0);
     s.finish_kills("/db");
     tick(&mut s);
     let del = AppCommand::Delete {
@@ -420,14 +411,9 @@ fn an_upgrade_relaunches_on_the_same_reservations() {
     s.create(resident_app(1));
     let (tid, reserved) = first_launch(&mut s);
     s.now += 1.0;
-    let upgrade = AppCommand::Update {
-        id: "/db".into(),
-        patch: json!({"cmd": "sleep 2000"}),
-        partial: true,
-        force: false,
-    };
-    let (_, calls) = s.m.execute(upgrade, s.now).unwrap();
-    let mut calls = calls;
+    let (_, mut calls) =
+        s.m.execute(patch(json!({"cmd": "sleep 2000"})), s.now)
+            .unwrap();
     calls.extend(tick(&mut s));
     assert_eq!(killed(&calls), vec![tid.clone()], "the old one goes first");
     let calls = s.offer(vec![offer_with("a2", &[])]);
