@@ -100,6 +100,15 @@ impl Marathon {
     /// Accept the inverse offer of every agent under maintenance with none of this
     /// framework's instances left.
     pub(super) fn answer_inverse_offers(&mut self) -> Calls {
+        // Runs on every event while an agent is under maintenance: look at the instances only
+        // while an inverse offer waits for its answer.
+        let waiting = self
+            .draining_agents
+            .values()
+            .any(|d| !d.answered && d.inverse_offer.is_some());
+        if !waiting {
+            return vec![];
+        }
         let busy: std::collections::HashSet<&str> = self
             .instances
             .values()

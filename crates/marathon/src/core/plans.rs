@@ -105,9 +105,7 @@ impl Marathon {
         calls.extend(self.retry_kills(now));
         calls.extend(self.reconcile_if_due(now));
         self.advance_deployments(now);
-        if !self.draining_agents.is_empty() {
-            calls.extend(self.answer_inverse_offers());
-        }
+        calls.extend(self.answer_inverse_offers());
         self.release_orphan_reservations();
         // The roles subscribed with follow the apps' (before any REVIVE, so it revives them).
         calls.extend(self.update_roles());
