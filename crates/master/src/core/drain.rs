@@ -64,10 +64,7 @@ impl Master {
         if config.max_grace_period.is_some_and(|d| d.nanoseconds < 0) {
             return Err(DrainError::NegativeGracePeriod.into());
         }
-        let known = self.agents.contains_key(id)
-            || self.recovered_agents.contains_key(id)
-            || self.unreachable_recovered.contains(id);
-        if !known {
+        if !self.knows_agent(id) {
             return Err(ApiError::UnknownAgentToDeactivate);
         }
         if let Some(a) = self.agents.get(id) {

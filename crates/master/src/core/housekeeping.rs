@@ -101,13 +101,18 @@ impl Master {
         }
     }
 
+    /// Whether agent `id` is one the master knows: registered, or admitted by the registry and
+    /// not back yet (the agents operator calls may name).
+    pub(super) fn knows_agent(&self, id: &AgentID) -> bool {
+        self.agents.contains_key(id)
+            || self.recovered_agents.contains_key(id)
+            || self.unreachable_recovered.contains(id)
+    }
+
     /// `DEACTIVATE_AGENT`: nothing on the agent is offered (its outstanding offers are
     /// rescinded); what runs there keeps running. Kept in the registry.
     pub fn deactivate_agent(&mut self, id: &AgentID, now: f64) -> Result<(), ApiError> {
-        let known = self.agents.contains_key(id)
-            || self.recovered_agents.contains_key(id)
-            || self.unreachable_recovered.contains(id);
-        if !known {
+        if !self.knows_agent(id) {
             return Err(ApiError::UnknownAgentToDeactivate);
         }
         if self.deactivated.insert(id.clone()) {
@@ -138,10 +143,7 @@ impl Master {
         if self.gone_agents.contains(id) {
             return Ok(());
         }
-        let known = self.agents.contains_key(id)
-            || self.recovered_agents.contains_key(id)
-            || self.unreachable_recovered.contains(id);
-        if !known {
+        if !self.knows_agent(id) {
             return Err(ApiError::AgentNotFound(id.clone()));
         }
         tracing::warn!(agent_id = %id, "agent marked gone by an operator");
